@@ -1,0 +1,9 @@
+/** Unit tests: the program under Pulumi's mocks, offline. */
+module.exports = {
+    preset: "ts-jest",
+    testEnvironment: "node",
+    roots: ["<rootDir>/test"],
+    testMatch: ["**/*.test.ts"],
+    transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] },
+    testTimeout: 20000,
+};
