@@ -1,0 +1,68 @@
+// The edge: reads the stack's config and the repository, and nothing else does.
+
+import * as pulumi from "@pulumi/pulumi";
+import { ociLabels, sourceUrl } from "./ociLabels";
+import { ConfigError, FleetConfig, parseConfig } from "./schema";
+
+/** Config keys that hold secrets; they are read as secret Outputs, never parsed as values. */
+const SECRET_KEYS = ["sshPrivateKey", "registryPassword"] as const;
+
+export interface LoadedConfig {
+    config: FleetConfig;
+    sshPrivateKey: pulumi.Output<string>;
+    registryPassword?: pulumi.Output<string>;
+    labels: Record<string, Record<string, string>>;
+}
+
+/** Every key of this project's namespace, values decoded from their JSON form. */
+function rawProjectConfig(project: string): Record<string, unknown> {
+    const prefix = `${project}:`;
+    return Object.fromEntries(Object.entries(pulumi.runtime.allConfig())
+        .filter(([key]) => key.startsWith(prefix))
+        .map(([key, value]): [string, unknown] => [key.slice(prefix.length), decode(value)])
+        .filter(([key]) => !(SECRET_KEYS as readonly string[]).includes(key)));
+}
+
+function decode(value: string): unknown {
+    try {
+        return JSON.parse(value) as unknown;
+    } catch {
+        return value;
+    }
+}
+
+/**
+ * Parses the stack config (throwing one ConfigError that lists every problem before any
+ * resource exists) and gathers the OCI labels of each image.
+ */
+export function loadConfig(projectRoot: string, env: Record<string, string | undefined>): LoadedConfig {
+    const project = pulumi.getProject();
+    const stack = pulumi.getStack();
+    const cfg = new pulumi.Config();
+    const config = parseConfig(rawProjectConfig(project), {
+        projectRoot, project, stack,
+        secretsSet: { sshPrivateKey: cfg.get("sshPrivateKey") !== undefined, registryPassword: cfg.get("registryPassword") !== undefined },
+    });
+    const plaintext = SECRET_KEYS.filter((key) => cfg.get(key) !== undefined && !isSecret(`${project}:${key}`));
+    if (plaintext.length > 0) {
+        throw new ConfigError(plaintext.map((key) => ({
+            path: key, message: `is stored in plain text in the stack file; set it again with \`pulumi config set --secret ${key}\``,
+        })));
+    }
+    const source = sourceUrl(projectRoot, env);
+    return {
+        config,
+        sshPrivateKey: cfg.requireSecret("sshPrivateKey"),
+        registryPassword: config.registry.type === "external" ? cfg.requireSecret("registryPassword") : undefined,
+        labels: Object.fromEntries(config.images.map((image) => [image.name, ociLabels(projectRoot, image.context, source)])),
+    };
+}
+
+/**
+ * Whether Pulumi holds a config key as a secret. The SDK's check is internal, so this
+ * treats a missing check as "secret" rather than failing every stack.
+ */
+function isSecret(key: string): boolean {
+    const check = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+    return typeof check !== "function" || check(key);
+}

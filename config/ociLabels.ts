@@ -1,0 +1,44 @@
+// OCI labels (source, revision, created) for each image, read from git and CI variables.
+//
+// Revision and created come from the last commit that touched the image's build
+// context, not from HEAD or the clock: labels are part of the image config, so
+// anything that changed on every run would rebuild every image and move every digest.
+
+import { execFileSync } from "child_process";
+
+export type Env = Record<string, string | undefined>;
+
+function git(root: string, args: string[]): string | undefined {
+    try {
+        return execFileSync("git", args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+/** Removes credentials from a remote URL (`https://user:token@host/…`). */
+export function redactRemote(url: string): string {
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, "$1");
+}
+
+/** The repository's web address: from GitHub Actions or GitLab CI, else the origin remote. */
+export function sourceUrl(root: string, env: Env): string | undefined {
+    if (env.GITHUB_SERVER_URL && env.GITHUB_REPOSITORY) {
+        return `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}`;
+    }
+    if (env.CI_PROJECT_URL) {
+        return env.CI_PROJECT_URL;
+    }
+    const origin = git(root, ["remote", "get-url", "origin"]);
+    return origin && redactRemote(origin);
+}
+
+/** Labels for an image whose context is `context` (relative to the project root `root`). */
+export function ociLabels(root: string, context: string, source: string | undefined): Record<string, string> {
+    const [revision, created] = (git(root, ["log", "-1", "--format=%H %cI", "--", context]) ?? "").split(" ");
+    return Object.fromEntries(Object.entries({
+        "org.opencontainers.image.source": source,
+        "org.opencontainers.image.revision": revision || undefined,
+        "org.opencontainers.image.created": created,
+    }).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}

@@ -1,0 +1,104 @@
+// Platform names, their aliases, and the CPU architecture of EC2 instance types.
+//
+// Everything here is pure and table-tested (test/platforms.test.ts).
+
+/** CPU architectures of build hosts. */
+export type Arch = "amd64" | "arm64";
+
+/**
+ * Aliases folded onto the canonical OCI platform, following containerd's
+ * `platforms.Normalize` (https://github.com/containerd/platforms/blob/main/database.go):
+ * `aarch64` and `arm64/v8` are arm64, `x86_64` is amd64, bare `arm` is `arm/v7`.
+ */
+const ARCH_ALIASES: Record<string, string> = {
+    "aarch64": "arm64",
+    "arm64/v8": "arm64",
+    "x86_64": "amd64",
+    "x86-64": "amd64",
+    "amd64/v1": "amd64",
+    "i386": "386",
+    "i686": "386",
+    "armhf": "arm/v7",
+    "arm": "arm/v7",
+    "armel": "arm/v6",
+};
+
+/**
+ * Platforms a Linux build host can build for. The multi-architecture tutorial names
+ * amd64, arm64, arm/v7, ppc64le, s390x and 386; the rest are what BuildKit's QEMU
+ * handlers (tonistiigi/binfmt) also serve.
+ */
+export const KNOWN_PLATFORMS: readonly string[] = [
+    "linux/amd64", "linux/amd64/v2", "linux/amd64/v3", "linux/amd64/v4", "linux/386",
+    "linux/arm64", "linux/arm/v7", "linux/arm/v6",
+    "linux/ppc64le", "linux/s390x", "linux/riscv64", "linux/mips64le", "linux/loong64",
+];
+
+/**
+ * What a host of each architecture runs without emulation. x86-64 CPUs execute 386
+ * code natively. Graviton3 and later have no AArch32 support, so arm/v7 and arm/v6
+ * always need a pool with `emulate`.
+ */
+const NATIVE: Record<Arch, readonly string[]> = {
+    amd64: ["linux/amd64", "linux/amd64/v2", "linux/amd64/v3", "linux/amd64/v4", "linux/386"],
+    arm64: ["linux/arm64"],
+};
+
+export type PlatformResult = { ok: true; platform: string } | { ok: false; reason: string };
+
+/** Lower-cases a platform, folds its aliases, and checks it is one this fleet can build. */
+export function normalizePlatform(input: string): PlatformResult {
+    const trimmed = input.trim().toLowerCase();
+    const parts = trimmed.split("/");
+    if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9_-]+$/.test(p))) {
+        return { ok: false, reason: `"${input}" is not shaped os/arch[/variant], for example linux/arm64` };
+    }
+    const [os, ...rest] = parts;
+    if (os !== "linux") {
+        return { ok: false, reason: `"${input}": only linux platforms can be built on Linux build hosts` };
+    }
+    const arch = rest.join("/");
+    const platform = `linux/${ARCH_ALIASES[arch] ?? arch}`;
+    if (!KNOWN_PLATFORMS.includes(platform)) {
+        return { ok: false, reason: `"${input}" is not a platform BuildKit can build; use one of ${KNOWN_PLATFORMS.join(", ")}` };
+    }
+    return { ok: true, platform };
+}
+
+/** The platforms a host of `arch` builds natively; its first entry is its default. */
+export function nativePlatforms(arch: Arch): readonly string[] {
+    return NATIVE[arch];
+}
+
+/** The architecture that runs `platform` natively, or undefined when only emulation can. */
+export function nativeArchOf(platform: string): Arch | undefined {
+    return (Object.keys(NATIVE) as Arch[]).find((arch) => NATIVE[arch].includes(platform));
+}
+
+/** A platform as a tag- and name-safe suffix: linux/arm/v7 → linux-arm-v7. */
+export function platformSlug(platform: string): string {
+    return platform.replace(/\//g, "-");
+}
+
+/** Instance families of current EC2 generations (https://docs.aws.amazon.com/ec2/latest/instancetypes/instance-type-names.html). */
+const FAMILY = /^(a|c|d|dl|f|g|gr|h|hpc|i|im|inf|is|m|p|r|t|trn|u|vt|x|z)(\d+)([a-z-]*)$/;
+const SIZE = /^(nano|micro|small|medium|large|\d*xlarge|metal(-\d+xl)?)$/;
+
+export type ArchResult = { ok: true; arch: Arch } | { ok: false; reason: string };
+
+/**
+ * The CPU architecture of an EC2 instance type, from its name: a `g` right after the
+ * generation digit marks Graviton (c7g, m7gd, c7gn, im4gn, is4gen, x2gd, g5g, r8g),
+ * and a1 is the first-generation Graviton. Everything else in a known family is x86-64.
+ * Mac instances are refused: they cannot run Linux build hosts.
+ */
+export function archOfInstanceType(instanceType: string): ArchResult {
+    const [family, size, ...extra] = instanceType.split(".");
+    const match = FAMILY.exec(family ?? "");
+    if (!match || size === undefined || extra.length > 0 || !SIZE.test(size)) {
+        return { ok: false, reason: `"${instanceType}" is not an EC2 instance type such as m7g.large or c7i.xlarge` };
+    }
+    const [, letters, generation, attributes] = match;
+    const graviton = (letters === "a" && generation === "1") || attributes.startsWith("g");
+    return { ok: true, arch: graviton ? "arm64" : "amd64" };
+}

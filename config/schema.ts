@@ -1,0 +1,366 @@
+// The config contract: one zod schema for the shape, then the checks that span fields.
+// `parseConfig` is the only way config enters the program; it returns a typed, normalised
+// object or throws one ConfigError that lists every problem with its key path and the fix.
+
+import * as fs from "fs";
+import * as path from "path";
+import { z } from "zod";
+import { Arch, archOfInstanceType, nativeArchOf, nativePlatforms, normalizePlatform, platformSlug } from "./platforms";
+import { checkCidr } from "./cidr";
+
+const poolSchema = z.object({
+    name: z.string(),
+    instanceType: z.string(),
+    count: z.number().int().min(1, "must be at least 1").max(100, "must be at most 100").default(1),
+    platforms: z.array(z.string()).optional(),
+    emulate: z.array(z.string()).default([]),
+    rootVolumeGiB: z.number().int().min(20, "must be at least 20 GiB").max(16384).default(100),
+    spot: z.boolean().default(false),
+}).strict();
+
+const sshSchema = z.object({
+    user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a Linux user name such as ec2-user").default("ec2-user"),
+    publicKey: z.string(),
+    allowedCidrs: z.array(z.string()).default([]),
+}).strict();
+
+const networkSchema = z.object({
+    vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, "must be a VPC id such as vpc-0abc1234").optional(),
+    subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "must be a subnet id such as subnet-0abc1234")).default([]),
+}).strict();
+
+const registrySchema = z.discriminatedUnion("type", [
+    z.object({ type: z.literal("ecr") }).strict(),
+    z.object({
+        type: z.literal("external"),
+        address: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, "must be host[:port][/namespace] without a scheme, such as ghcr.io/acme"),
+        username: z.string().min(1),
+    }).strict(),
+]);
+
+const imageSchema = z.object({
+    name: z.string(),
+    context: z.string(),
+    dockerfile: z.string().default("Dockerfile"),
+    platforms: z.array(z.string()).min(1, "must list at least one platform, such as [linux/amd64, linux/arm64]"),
+    tags: z.array(z.string()).min(1, "must list at least one tag").default(["latest"]),
+    buildArgs: z.record(z.string(), z.string()).default({}),
+    target: z.string().regex(/^[A-Za-z0-9_.-]+$/, "must be a Dockerfile stage name").optional(),
+}).strict();
+
+const IMAGE_REFERENCE = /^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+
+const builderSchema = z.object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "must be lowercase letters, digits, '.', '_' or '-'").optional(),
+    buildOnPreview: z.boolean().default(true),
+    buildkitImage: z.string().regex(IMAGE_REFERENCE, "must be an image reference such as moby/buildkit:v0.31.0").optional(),
+    binfmtImage: z.string().regex(IMAGE_REFERENCE, "must be an image reference such as tonistiigi/binfmt:latest").default("tonistiigi/binfmt:latest"),
+}).strict();
+
+const rawSchema = z.object({
+    hosts: z.array(poolSchema).min(1, "must list at least one host pool"),
+    ssh: sshSchema,
+    network: networkSchema.default({ subnetIds: [] }),
+    registry: registrySchema,
+    images: z.array(imageSchema).min(1, "must list at least one image"),
+    builder: builderSchema.default({ buildOnPreview: true, binfmtImage: "tonistiigi/binfmt:latest" }),
+}).strict();
+
+type RawConfig = z.infer<typeof rawSchema>;
+
+/** A pool of identical EC2 build hosts. */
+export interface PoolConfig {
+    name: string;
+    instanceType: string;
+    arch: Arch;
+    count: number;
+    /** Platforms the pool builds natively. */
+    platforms: string[];
+    /** Platforms the pool builds under QEMU; only these pools get binfmt handlers. */
+    emulate: string[];
+    rootVolumeGiB: number;
+    spot: boolean;
+}
+
+export interface ImageConfig {
+    name: string;
+    /** Build context, relative to the project root, in POSIX form. */
+    context: string;
+    /** Dockerfile, relative to the project root, in POSIX form. */
+    dockerfile: string;
+    platforms: string[];
+    tags: string[];
+    buildArgs: Record<string, string>;
+    target?: string;
+}
+
+export interface FleetConfig {
+    hosts: PoolConfig[];
+    ssh: RawConfig["ssh"];
+    network: RawConfig["network"];
+    registry: RawConfig["registry"];
+    images: ImageConfig[];
+    builder: { name: string; buildOnPreview: boolean; buildkitImage?: string; binfmtImage: string };
+}
+
+/** What parseConfig needs to know besides the raw values. */
+export interface ConfigContext {
+    /** The directory that holds Pulumi.yaml; contexts must stay inside it. */
+    projectRoot: string;
+    project: string;
+    stack: string;
+    /** Which secret config keys are set (their values never pass through here). */
+    secretsSet: { sshPrivateKey: boolean; registryPassword: boolean };
+}
+
+export interface Problem {
+    path: string;
+    message: string;
+}
+
+/** Every problem found in a config, as one error. */
+export class ConfigError extends Error {
+    constructor(readonly problems: Problem[]) {
+        super([
+            `native-build-fleet: the stack configuration has ${problems.length} problem${problems.length === 1 ? "" : "s"}; nothing was created:`,
+            ...problems.map((p) => `  - ${p.path}: ${p.message}`),
+        ].join("\n"));
+        this.name = "ConfigError";
+    }
+}
+
+/** Longest registry host ECR uses (`<12 digits>.dkr.ecr.<region>.amazonaws.com/`). */
+const ECR_HOST_LENGTH = 64;
+const REPOSITORY = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/;
+const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+const POOL_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+const BUILD_ARG = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Build-arg names that carry credentials; they end up in image history and cache. */
+const SECRET_ARG = /(^|_)(TOKEN|SECRET|SECRETS|PASSWORD|PASSWD|KEY|APIKEY|CREDENTIALS?)(_|$)/i;
+const PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+={0,2}( \S.*)?$/;
+
+/** The cache tag of a platform; user tags may not take it. */
+export function cacheTag(platform: string): string {
+    return `cache-${platformSlug(platform)}`;
+}
+
+/** The tag a platform image is pushed under before the index joins them. */
+export function platformTag(tag: string, platform: string): string {
+    return `${tag}-${platformSlug(platform)}`;
+}
+
+/** Parses and validates raw stack config. Throws ConfigError listing every problem. */
+export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
+    const shaped = rawSchema.safeParse(raw);
+    if (!shaped.success) {
+        throw new ConfigError(shaped.error.issues.map(zodProblem));
+    }
+    const problems: Problem[] = [];
+    const report = (p: string, message: string) => problems.push({ path: p, message });
+    const hosts = checkPools(shaped.data.hosts, report);
+    checkSsh(shaped.data.ssh, ctx, report);
+    checkNetwork(shaped.data.network, report);
+    const images = shaped.data.images.map((image, i) => checkImage(image, `images[${i}]`, hosts, shaped.data.registry, ctx, report));
+    checkUnique(images.map((im) => im.name), (i) => `images[${i}].name`, report);
+    if (shaped.data.registry.type === "external" && !ctx.secretsSet.registryPassword) {
+        report("registryPassword", "the external registry needs its password; run `pulumi config set --secret registryPassword <token>`");
+    }
+    if (problems.length > 0) {
+        throw new ConfigError(problems);
+    }
+    return {
+        hosts,
+        ssh: shaped.data.ssh,
+        network: shaped.data.network,
+        registry: shaped.data.registry,
+        images,
+        builder: {
+            name: shaped.data.builder.name ?? defaultBuilderName(ctx.project, ctx.stack),
+            buildOnPreview: shaped.data.builder.buildOnPreview,
+            buildkitImage: shaped.data.builder.buildkitImage,
+            binfmtImage: shaped.data.builder.binfmtImage,
+        },
+    };
+}
+
+/** `<project>-<stack>`, reduced to what buildx accepts as a builder name. */
+export function defaultBuilderName(project: string, stack: string): string {
+    return `${project}-${stack}`.toLowerCase().replace(/[^a-z0-9_.-]+/g, "-").slice(0, 63);
+}
+
+function zodProblem(issue: z.core.$ZodIssue): Problem {
+    const at = formatPath(issue.path);
+    if (issue.code === "unrecognized_keys") {
+        return { path: at || "(top level)", message: `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}; check the spelling against the config reference in README.md` };
+    }
+    if (issue.code === "invalid_type" && issue.input === undefined) {
+        return { path: at, message: `is required; set it with \`pulumi config set --path '${at}' …\`` };
+    }
+    return { path: at, message: issue.message };
+}
+
+function formatPath(segments: readonly PropertyKey[]): string {
+    return segments.reduce<string>((acc, s) => typeof s === "number" ? `${acc}[${s}]` : acc ? `${acc}.${String(s)}` : String(s), "");
+}
+
+/** Reports every repeat in `values`; `at(i)` is the key path of entry i. */
+function checkUnique(values: string[], at: (i: number) => string, report: (p: string, m: string) => void): void {
+    values.forEach((v, i) => {
+        const first = values.indexOf(v);
+        if (first !== i) {
+            report(at(i), `"${v}" repeats ${at(first)}; each entry must be unique`);
+        }
+    });
+}
+
+/** Normalises a platform list, reporting malformed entries and duplicates after aliasing. */
+function normalizeList(list: string[], at: string, report: (p: string, m: string) => void): string[] {
+    const out: string[] = [];
+    list.forEach((p, i) => {
+        const result = normalizePlatform(p);
+        if (!result.ok) {
+            report(`${at}[${i}]`, result.reason);
+        } else if (out.includes(result.platform)) {
+            report(`${at}[${i}]`, `"${p}" repeats ${result.platform}; list each platform once`);
+        } else {
+            out.push(result.platform);
+        }
+    });
+    return out;
+}
+
+function checkPools(pools: RawConfig["hosts"], report: (p: string, m: string) => void): PoolConfig[] {
+    checkUnique(pools.map((p) => p.name), (i) => `hosts[${i}].name`, report);
+    return pools.map((pool, i) => {
+        const at = `hosts[${i}]`;
+        if (!POOL_NAME.test(pool.name)) {
+            report(`${at}.name`, `"${pool.name}" must be lowercase letters, digits and '-', starting with a letter, at most 31 characters`);
+        }
+        const archResult = archOfInstanceType(pool.instanceType);
+        if (!archResult.ok) {
+            report(`${at}.instanceType`, archResult.reason);
+        }
+        const arch: Arch = archResult.ok ? archResult.arch : "amd64";
+        const platforms = pool.platforms === undefined ? [nativePlatforms(arch)[0]] : normalizeList(pool.platforms, `${at}.platforms`, report);
+        const emulate = normalizeList(pool.emulate, `${at}.emulate`, report);
+        if (pool.platforms !== undefined && pool.platforms.length === 0) {
+            report(`${at}.platforms`, "is empty; omit it to build the instance's native platform, or list the platforms");
+        }
+        if (archResult.ok) {
+            platforms.filter((p) => !nativePlatforms(arch).includes(p)).forEach((p) => report(`${at}.platforms`,
+                `${pool.instanceType} is ${arch} and cannot build ${p} natively; move ${p} to ${at}.emulate or use ${nativeArchOf(p) === "arm64" ? "a Graviton instance type such as m7g.large" : nativeArchOf(p) === "amd64" ? "an x86 instance type such as m7i.large" : "an emulating pool"}`));
+            emulate.filter((p) => nativePlatforms(arch).includes(p)).forEach((p) => report(`${at}.emulate`,
+                `${pool.instanceType} builds ${p} natively; list it under ${at}.platforms instead of emulating it`));
+        }
+        return { name: pool.name, instanceType: pool.instanceType, arch, count: pool.count, platforms, emulate, rootVolumeGiB: pool.rootVolumeGiB, spot: pool.spot };
+    });
+}
+
+function checkSsh(ssh: RawConfig["ssh"], ctx: ConfigContext, report: (p: string, m: string) => void): void {
+    if (!PUBLIC_KEY.test(ssh.publicKey.trim())) {
+        report("ssh.publicKey", "must be one OpenSSH public key line (ssh-ed25519 or ssh-rsa), such as the contents of ~/.ssh/id_ed25519.pub");
+    }
+    if (ssh.allowedCidrs.length === 0) {
+        report("ssh.allowedCidrs", "is empty, so nothing could reach the hosts over SSH; list the CIDRs of your workstation or CI runners, such as [203.0.113.7/32]");
+    }
+    ssh.allowedCidrs.forEach((cidr, i) => {
+        const problem = checkCidr(cidr);
+        if (problem) {
+            report(`ssh.allowedCidrs[${i}]`, problem);
+        }
+    });
+    checkUnique(ssh.allowedCidrs, (i) => `ssh.allowedCidrs[${i}]`, report);
+    if (!ctx.secretsSet.sshPrivateKey) {
+        report("sshPrivateKey", "the private key matching ssh.publicKey is needed for the readiness checks and buildx; run `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`");
+    }
+}
+
+function checkNetwork(network: RawConfig["network"], report: (p: string, m: string) => void): void {
+    if (network.vpcId !== undefined && network.subnetIds.length === 0) {
+        report("network.subnetIds", `is empty while network.vpcId is set; list the subnets of ${network.vpcId} the hosts may use`);
+    }
+    if (network.vpcId === undefined && network.subnetIds.length > 0) {
+        report("network.vpcId", "is missing while network.subnetIds is set; give the VPC those subnets belong to");
+    }
+    checkUnique(network.subnetIds, (i) => `network.subnetIds[${i}]`, report);
+}
+
+function checkImage(
+    image: RawConfig["images"][number], at: string, pools: PoolConfig[],
+    registry: RawConfig["registry"], ctx: ConfigContext, report: (p: string, m: string) => void,
+): ImageConfig {
+    const hostLength = registry.type === "ecr" ? ECR_HOST_LENGTH : registry.address.length + 1;
+    if (!REPOSITORY.test(image.name)) {
+        report(`${at}.name`, `"${image.name}" is not a valid repository name: lowercase letters and digits separated by '.', '_', '__', '-' or '/'`);
+    } else if (hostLength + image.name.length > 255) {
+        report(`${at}.name`, `"${image.name}" is too long: with the registry host an image name may have at most 255 characters`);
+    }
+    const platforms = normalizeList(image.platforms, `${at}.platforms`, report);
+    platforms.filter((p) => !pools.some((pool) => pool.platforms.includes(p) || pool.emulate.includes(p))).forEach((p) => report(`${at}.platforms`,
+        `no host pool serves ${p}; add a pool whose platforms include it${nativeArchOf(p) ? ` (a ${nativeArchOf(p)} instance type)` : ""}, or list it under a pool's emulate`));
+    checkTags(image.tags, platforms, `${at}.tags`, report);
+    Object.keys(image.buildArgs).forEach((arg) => {
+        if (!BUILD_ARG.test(arg)) {
+            report(`${at}.buildArgs.${arg}`, "is not a valid build-arg name (letters, digits and '_')");
+        } else if (SECRET_ARG.test(arg)) {
+            report(`${at}.buildArgs.${arg}`, "looks like a secret; build args are stored in the image history and cache, so pass it as a build secret (RUN --mount=type=secret) instead");
+        }
+    });
+    const context = checkInsideProject(image.context, ctx.projectRoot, `${at}.context`, "directory", report);
+    const dockerfile = context === undefined ? undefined
+        : checkInsideProject(path.posix.join(context, image.dockerfile.replace(/\\/g, "/")), ctx.projectRoot, `${at}.dockerfile`, "file", report);
+    return { name: image.name, context: context ?? image.context, dockerfile: dockerfile ?? image.dockerfile, platforms, tags: image.tags, buildArgs: image.buildArgs, target: image.target };
+}
+
+function checkTags(tags: string[], platforms: string[], at: string, report: (p: string, m: string) => void): void {
+    const longestSuffix = Math.max(0, ...platforms.map((p) => platformTag("", p).length));
+    const derived = new Set([...platforms.map(cacheTag), ...tags.flatMap((t) => platforms.map((p) => platformTag(t, p)))]);
+    tags.forEach((tag, i) => {
+        if (!TAG.test(tag)) {
+            report(`${at}[${i}]`, `"${tag}" is not a valid tag: letters, digits, '_', '.' and '-', not starting with '.' or '-', at most 128 characters`);
+        } else if (tag.length + longestSuffix > 128) {
+            report(`${at}[${i}]`, `"${tag}" is too long: platform images are tagged "${platformTag(tag, platforms[0] ?? "")}…", which must fit in 128 characters; shorten it to ${128 - longestSuffix}`);
+        } else if (derived.has(tag)) {
+            report(`${at}[${i}]`, `"${tag}" collides with a tag this program writes for platform images or the registry cache; choose another tag`);
+        }
+    });
+    checkUnique(tags, (i) => `${at}[${i}]`, report);
+}
+
+/**
+ * Resolves `relative` under the project root and checks it exists as `kind` without
+ * leaving the project, symlinks included. Returns the POSIX path relative to the root:
+ * relative paths keep the provider's context hash and inputs equal across machines.
+ */
+function checkInsideProject(
+    relative: string, root: string, at: string, kind: "directory" | "file", report: (p: string, m: string) => void,
+): string | undefined {
+    const posix = relative.replace(/\\/g, "/");
+    if (path.isAbsolute(relative) || path.posix.isAbsolute(posix)) {
+        report(at, `"${relative}" is absolute; give a path relative to the project root so the stack works on every machine`);
+        return undefined;
+    }
+    const normalized = path.posix.normalize(posix);
+    if (normalized === ".." || normalized.startsWith("../")) {
+        report(at, `"${relative}" leaves the project directory; build contexts and Dockerfiles must be inside it`);
+        return undefined;
+    }
+    let real: string;
+    try {
+        real = fs.realpathSync(path.join(root, normalized));
+    } catch {
+        report(at, `"${relative}" does not exist in the project (looked for ${path.join(root, normalized)}); create it or fix the path`);
+        return undefined;
+    }
+    const realRoot = fs.realpathSync(root);
+    if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
+        report(at, `"${relative}" is a symlink to ${real}, outside the project; build contexts and Dockerfiles must be inside it`);
+        return undefined;
+    }
+    const stat = fs.statSync(real);
+    if (kind === "directory" ? !stat.isDirectory() : !stat.isFile()) {
+        report(at, `"${relative}" is not a ${kind}`);
+        return undefined;
+    }
+    return normalized;
+}
