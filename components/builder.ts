@@ -1,0 +1,82 @@
+// The fleet as one buildx builder: one docker-container node per host over SSH, each
+// declaring exactly the platforms it serves, registered on the machine running Pulumi.
+
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { BuilderNodeSpec, ensureBuilderScript, registerBuilderScript, removeBuilderScript } from "../shell/builder";
+
+/** A node of the builder; addresses and keys may still be unknown. */
+export interface BuilderNodeArgs {
+    /** Host name; the node is called `<builder>-<host>`. */
+    host: string;
+    address: pulumi.Input<string>;
+    port: number;
+    user: string;
+    hostKey: pulumi.Input<string>;
+    hostKeyAlias: pulumi.Input<string>;
+    platforms: string[];
+    /** Resolves once the host is ready; registration waits for it. */
+    ready: pulumi.Input<string>;
+}
+
+export interface FleetBuilderArgs {
+    /** The builder's name, constant for the stack. */
+    name: string;
+    /** Nodes in routing order: native nodes ahead of emulating ones. */
+    nodes: BuilderNodeArgs[];
+    /** The operator's private key (a secret), written 0600 for the ssh client buildx runs. */
+    privateKey: pulumi.Input<string>;
+    /** BuildKit image for the nodes; buildx's default when absent. */
+    buildkitImage?: string;
+}
+
+export class FleetBuilder extends pulumi.ComponentResource {
+    readonly name: string;
+    /**
+     * The builder's name, known only once it is registered on this machine. Images carry
+     * it as a label so a preview skips building until the builder exists: an unknown
+     * builder *name* would reach the provider as "" and build on the default builder
+     * (provider notes, docker-build `Image`).
+     */
+    readonly registeredName: pulumi.Output<string>;
+    readonly nodes: pulumi.Output<{ name: string; endpoint: string; platforms: string[] }[]>;
+
+    constructor(name: string, args: FleetBuilderArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("native-build-fleet:builder:FleetBuilder", name, {}, opts);
+        this.name = args.name;
+
+        const spec = pulumi.all(args.nodes.map((n) => pulumi.all([n.address, n.hostKey, n.hostKeyAlias, n.ready])
+            .apply(([address, hostKey, hostKeyAlias]): BuilderNodeSpec => ({
+                name: `${args.name}-${n.host}`, address, port: n.port, user: n.user, hostKey, hostKeyAlias, platforms: n.platforms,
+            }))))
+            .apply((nodes) => ({ name: args.name, nodes, buildkitImage: args.buildkitImage }));
+
+        // Runs on every program execution, previews included, because buildx keeps
+        // builders on the machine that runs Pulumi: a fresh CI runner has none
+        // (pulumi/pulumi-docker-build#65). It contacts no host when nothing changed.
+        const ensured = command.local.runOutput({
+            command: spec.apply(ensureBuilderScript),
+            interpreter: ["/bin/bash", "-c"],
+            stdin: args.privateKey,
+            logging: "stderr",
+        }, { parent: this });
+
+        // Owns the builder's lifecycle. Changes update it in place; only a new builder
+        // name replaces it, and then the old one is removed before the new one is made,
+        // so a replacement never deletes the builder it just created.
+        const registration = new command.local.Command(`${name}-registration`, {
+            create: spec.apply(registerBuilderScript),
+            update: spec.apply(registerBuilderScript),
+            delete: removeBuilderScript(args.name),
+            interpreter: ["/bin/bash", "-c"],
+            stdin: args.privateKey,
+            triggers: [args.name],
+            environment: { NBF_SPEC_FINGERPRINT: ensured.stdout.apply((s) => s.trim()) },
+            logging: "stderr",
+        }, { parent: this, deleteBeforeReplace: true, replaceOnChanges: ["triggers"], additionalSecretOutputs: ["stdin"] });
+
+        this.registeredName = registration.id.apply(() => args.name);
+        this.nodes = spec.apply((s) => s.nodes.map((n) => ({ name: n.name, endpoint: `ssh://${n.user}@${n.address}:${n.port}`, platforms: n.platforms })));
+        this.registerOutputs({ name: this.name, nodes: this.nodes });
+    }
+}

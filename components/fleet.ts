@@ -1,0 +1,89 @@
+// The whole fleet: host pools, the builder over them, the registry, and the images.
+
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { Arch } from "../config/platforms";
+import { declaredPlatforms, orderPools } from "../config/routing";
+import { FleetConfig } from "../config/schema";
+import { FleetBuilder } from "./builder";
+import { HostAccess } from "./hostAccess";
+import { BuildHost, HostPool } from "./hostPool";
+import { ImageBuild } from "./imageBuild";
+import { FleetRegistry } from "./registry";
+
+export interface FleetArgs {
+    config: FleetConfig;
+    project: string;
+    stack: string;
+    /** The operator's SSH private key (a secret). */
+    sshPrivateKey: pulumi.Input<string>;
+    /** The external registry's password (a secret); absent for ECR. */
+    registryPassword?: pulumi.Input<string>;
+    /** OCI labels per image name. */
+    labels: Record<string, Record<string, string>>;
+}
+
+/** Amazon Linux 2023 AMIs, as AWS publishes them in SSM Parameter Store. */
+const AMI_PARAMETER: Record<Arch, string> = {
+    amd64: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+    arm64: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+};
+
+export class Fleet extends pulumi.ComponentResource {
+    readonly images: pulumi.Output<Record<string, unknown>>;
+    readonly builder: pulumi.Output<{ name: string; nodes: { name: string; endpoint: string; platforms: string[] }[] }>;
+    readonly hosts: pulumi.Output<Record<string, unknown>>;
+
+    constructor(name: string, args: FleetArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("native-build-fleet:index:Fleet", name, {}, opts);
+        const { config } = args;
+        const tags = { "native-build-fleet:project": args.project, "native-build-fleet:stack": args.stack };
+
+        const access = new HostAccess(`${name}-access`, {
+            publicKey: config.ssh.publicKey, allowedCidrs: config.ssh.allowedCidrs, vpcId: config.network.vpcId, tags,
+        }, { parent: this });
+        const amis = Object.fromEntries([...new Set(config.hosts.map((p) => p.arch))].map((arch) =>
+            [arch, aws.ssm.getParameterOutput({ name: AMI_PARAMETER[arch] }, { parent: this }).value]));
+
+        const pools = orderPools(config.hosts).map((pool) => ({
+            pool,
+            hosts: new HostPool(`${name}-${pool.name}`, {
+                pool, amiId: amis[pool.arch], keyName: access.keyName, securityGroupId: access.securityGroupId,
+                instanceProfileName: access.instanceProfileName, subnetIds: config.network.subnetIds,
+                sshUser: config.ssh.user, privateKey: args.sshPrivateKey, binfmtImage: config.builder.binfmtImage, tags,
+            }, { parent: this }).hosts,
+        }));
+
+        const builder = new FleetBuilder(`${name}-builder`, {
+            name: config.builder.name,
+            nodes: pools.flatMap(({ pool, hosts }) => hosts.map((host) => ({
+                host: host.name, address: host.address, port: host.port, user: host.user, hostKey: host.hostKey,
+                hostKeyAlias: host.hostKeyAlias, platforms: declaredPlatforms(pool), ready: host.ready,
+            }))),
+            privateKey: args.sshPrivateKey,
+            buildkitImage: config.builder.buildkitImage,
+        }, { parent: this });
+
+        const registry = new FleetRegistry(`${name}-registry`, {
+            registry: config.registry, imageNames: config.images.map((i) => i.name), password: args.registryPassword, tags,
+        }, { parent: this });
+
+        const images = config.images.map((image) => ({
+            image,
+            build: new ImageBuild(`${name}-${image.name.replace(/\//g, "-")}`, {
+                image, repository: registry.repositories[image.name], registry: registry.credentials,
+                builderName: builder.name, builderRegistered: builder.registeredName, dependsOn: [builder],
+                buildOnPreview: config.builder.buildOnPreview, labels: args.labels[image.name] ?? {},
+            }, { parent: this }),
+        }));
+
+        this.images = pulumi.output(Object.fromEntries(images.map(({ image, build }) => [image.name, {
+            ref: build.ref, digest: build.digest, tags: image.tags, platforms: build.platforms,
+        }])));
+        this.builder = pulumi.output({ name: builder.name, nodes: builder.nodes });
+        this.hosts = pulumi.output(Object.fromEntries(pools.flatMap(({ hosts }) => hosts.map((h: BuildHost) => [h.name, {
+            name: h.name, pool: h.pool, instanceId: h.instanceId, address: h.address, arch: h.arch,
+        }]))));
+        this.registerOutputs({ images: this.images, builder: this.builder, hosts: this.hosts });
+    }
+}

@@ -1,0 +1,59 @@
+// What every EC2 build host shares: the operator's SSH key pair, the security group
+// that admits SSH from the allowed CIDRs only, and an instance profile with no policies.
+
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface HostAccessArgs {
+    /** The operator's OpenSSH public key line, installed for the SSH user. */
+    publicKey: string;
+    /** CIDRs allowed to reach port 22; validated, never 0.0.0.0/0 or ::/0. */
+    allowedCidrs: string[];
+    /** The VPC of the hosts; the account's default VPC when absent. */
+    vpcId?: string;
+    /** Tags for every resource (project, stack). */
+    tags: Record<string, string>;
+}
+
+export class HostAccess extends pulumi.ComponentResource {
+    readonly keyName: pulumi.Output<string>;
+    readonly securityGroupId: pulumi.Output<string>;
+    readonly instanceProfileName: pulumi.Output<string>;
+
+    constructor(name: string, args: HostAccessArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("native-build-fleet:hosts:HostAccess", name, {}, opts);
+
+        const keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey: args.publicKey, tags: args.tags }, { parent: this });
+
+        const vpcId = args.vpcId ?? aws.ec2.getVpcOutput({ default: true }, { parent: this }).id;
+        const group = new aws.ec2.SecurityGroup(`${name}-ssh`, {
+            vpcId,
+            description: "native-build-fleet: SSH from the allowed CIDRs only; no Docker ports",
+            ingress: [{
+                description: "SSH for buildx and readiness checks",
+                protocol: "tcp",
+                fromPort: 22,
+                toPort: 22,
+                cidrBlocks: args.allowedCidrs.filter((c) => !c.includes(":")),
+                ipv6CidrBlocks: args.allowedCidrs.filter((c) => c.includes(":")),
+            }],
+            // Outbound stays open: hosts install Docker, pull base images and push layers.
+            egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }],
+            tags: args.tags,
+        }, { parent: this });
+
+        // Build hosts call no AWS API: buildx forwards the client's registry credentials
+        // to BuildKit (provider notes, "ECR"). The role exists so SSM access can be added
+        // without replacing instances, and carries no policy until then.
+        const role = new aws.iam.Role(`${name}-role`, {
+            assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "ec2.amazonaws.com" }),
+            tags: args.tags,
+        }, { parent: this });
+        const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: args.tags }, { parent: this });
+
+        this.keyName = keyPair.keyName;
+        this.securityGroupId = group.id;
+        this.instanceProfileName = profile.name;
+        this.registerOutputs({ keyName: this.keyName, securityGroupId: this.securityGroupId, instanceProfileName: this.instanceProfileName });
+    }
+}

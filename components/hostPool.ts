@@ -1,0 +1,104 @@
+// A pool of identical EC2 build hosts: per host a program-provisioned SSH host key,
+// the instance (IMDSv2 only, encrypted gp3 root) and its readiness check.
+
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { PoolConfig } from "../config/schema";
+import { userData } from "../shell/userData";
+import { HostReadiness } from "./hostReadiness";
+
+export interface HostPoolArgs {
+    pool: PoolConfig;
+    /** AMI for the pool's architecture, looked up once per architecture by the caller. */
+    amiId: pulumi.Input<string>;
+    keyName: pulumi.Input<string>;
+    securityGroupId: pulumi.Input<string>;
+    instanceProfileName: pulumi.Input<string>;
+    /** Subnets to spread hosts over; the default VPC's default subnet when empty. */
+    subnetIds: string[];
+    sshUser: string;
+    /** The operator's private key (a secret), for the readiness check. */
+    privateKey: pulumi.Input<string>;
+    /** Image that registers QEMU handlers on pools that emulate. */
+    binfmtImage: string;
+    /** Tags for every resource; the pool's name is added. */
+    tags: Record<string, string>;
+}
+
+/** One build host as the builder and the stack outputs see it. */
+export interface BuildHost {
+    /** `<pool>-<index>`, stable while the pool keeps its name. */
+    name: string;
+    pool: string;
+    arch: string;
+    instanceId: pulumi.Output<string>;
+    address: pulumi.Output<string>;
+    port: number;
+    user: string;
+    /** Public host key line, pinned in known_hosts. */
+    hostKey: pulumi.Output<string>;
+    /** The name the key is pinned under; changes with the instance. */
+    hostKeyAlias: pulumi.Output<string>;
+    /** Known once Docker answers on the host. */
+    ready: pulumi.Output<string>;
+}
+
+export class HostPool extends pulumi.ComponentResource {
+    readonly hosts: BuildHost[];
+
+    constructor(name: string, args: HostPoolArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("native-build-fleet:hosts:HostPool", name, {}, opts);
+        const { pool } = args;
+        this.hosts = Array.from({ length: pool.count }, (_, i) => this.host(`${pool.name}-${i}`, i, args));
+        this.registerOutputs({ hosts: this.hosts.map((h) => h.instanceId) });
+    }
+
+    private host(hostName: string, index: number, args: HostPoolArgs): BuildHost {
+        const { pool } = args;
+        const hostKey = new tls.PrivateKey(`${hostName}-host-key`, { algorithm: "ED25519" }, { parent: this });
+        const tags = { ...args.tags, "native-build-fleet:pool": pool.name, Name: `${args.tags["native-build-fleet:stack"] ?? "fleet"}-${hostName}` };
+        const instance = new aws.ec2.Instance(hostName, {
+            ami: args.amiId,
+            instanceType: pool.instanceType,
+            subnetId: args.subnetIds.length > 0 ? args.subnetIds[index % args.subnetIds.length] : undefined,
+            vpcSecurityGroupIds: [args.securityGroupId],
+            keyName: args.keyName,
+            iamInstanceProfile: args.instanceProfileName,
+            // IMDSv2 only, and a hop limit of 1 keeps containers started by RUN steps
+            // away from the instance's credentials (Security Hub EC2.8, CIS 5.6).
+            metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+            rootBlockDevice: { volumeType: "gp3", volumeSize: pool.rootVolumeGiB, encrypted: true, deleteOnTermination: true, tags },
+            instanceMarketOptions: pool.spot
+                ? { marketType: "spot", spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate" } }
+                : undefined,
+            // The user data carries the host's private key: keep it secret in state.
+            userData: pulumi.secret(pulumi.all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh]).apply(([privateKey, publicKey]) => userData({
+                sshUser: args.sshUser, hostPrivateKey: privateKey, hostPublicKey: publicKey.trim(),
+                emulate: pool.emulate, binfmtImage: args.binfmtImage,
+            }))),
+            // A host that would boot differently is replaced, not edited in place:
+            // user data runs only on first boot.
+            userDataReplaceOnChange: true,
+            tags,
+        }, {
+            parent: this,
+            // A newer AMI is picked up by replacing hosts deliberately (README, "Hosts"),
+            // never as a side effect of an unrelated `pulumi up`.
+            ignoreChanges: ["ami"],
+            customTimeouts: { create: "15m", update: "15m", delete: "15m" },
+        });
+
+        const address = pulumi.all([instance.publicIp, instance.privateIp]).apply(([pub, priv]) => pub || priv);
+        const publicKey = hostKey.publicKeyOpenssh.apply((k) => k.trim());
+        const readiness = new HostReadiness(`${hostName}-ready`, {
+            address, user: args.sshUser, privateKey: args.privateKey, hostKey: publicKey,
+            arch: pool.arch, waitForBoot: true, triggers: [instance.id],
+        }, { parent: this });
+
+        return {
+            name: hostName, pool: pool.name, arch: pool.arch, instanceId: instance.id, address,
+            port: 22, user: args.sshUser, hostKey: publicKey, hostKeyAlias: instance.id, ready: readiness.ready,
+        };
+    }
+}

@@ -1,0 +1,111 @@
+// One image: a native build per platform, each with its own registry cache, joined
+// into one multi-platform index per tag.
+
+import * as dockerBuild from "@pulumi/docker-build";
+import * as pulumi from "@pulumi/pulumi";
+import { cacheTag, ImageConfig, platformTag } from "../config/schema";
+import { platformSlug } from "../config/platforms";
+
+export interface ImageBuildArgs {
+    image: ImageConfig;
+    /** `<registry host>/<name>`, without tag. */
+    repository: pulumi.Input<string>;
+    /** Credentials for the registry; the password is a secret. */
+    registry: pulumi.Input<dockerBuild.types.input.RegistryArgs>;
+    /** The fleet builder's constant name. */
+    builderName: string;
+    /** The builder's name once registered on this machine; unknown before (see FleetBuilder). */
+    builderRegistered: pulumi.Input<string>;
+    /** Resources the builds must follow (the builder's registration). */
+    dependsOn: pulumi.Input<pulumi.Resource>[];
+    /** Build changed images during previews; the cache is read but never written then. */
+    buildOnPreview: boolean;
+    /** OCI labels (source, revision, created). */
+    labels: Record<string, string>;
+}
+
+export interface PlatformImage {
+    digest: pulumi.Output<string>;
+    /** `<repository>@<digest>`. */
+    ref: pulumi.Output<string>;
+}
+
+/** `<repository>@<digest>`: the immutable reference deploy stacks consume. */
+export function digestRef(repository: string, digest: string): string {
+    return `${repository}@${digest}`;
+}
+
+export class ImageBuild extends pulumi.ComponentResource {
+    /** The index as `<repository>@sha256:…`. */
+    readonly ref: pulumi.Output<string>;
+    readonly digest: pulumi.Output<string>;
+    readonly platforms: Record<string, PlatformImage>;
+
+    constructor(name: string, args: ImageBuildArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("native-build-fleet:images:ImageBuild", name, {}, opts);
+        const { image, repository } = args;
+        const builds = image.platforms.map((platform) => this.platformBuild(name, platform, args));
+
+        // One index per tag, joining the platform images. Indexes and images are kept in
+        // the registry when removed from the stack: a deploy may still point at them.
+        const indexes = image.tags.map((tag) => new dockerBuild.Index(`${name}-${tag}`, {
+            tag: pulumi.interpolate`${repository}:${tag}`,
+            sources: builds.map((b) => b.ref),
+            push: true,
+            registry: args.registry,
+        }, { parent: this, retainOnDelete: true }));
+
+        this.digest = indexes[0].ref.apply((ref) => ref.slice(ref.indexOf("@") + 1));
+        this.ref = pulumi.all([repository, this.digest]).apply(([repo, digest]) => digestRef(repo, digest));
+        this.platforms = Object.fromEntries(image.platforms.map((platform, i) => [platform, {
+            digest: builds[i].digest,
+            ref: pulumi.all([repository, builds[i].digest]).apply(([repo, digest]) => digestRef(repo, digest)),
+        }]));
+        this.registerOutputs({ ref: this.ref, digest: this.digest });
+    }
+
+    /**
+     * The platform image, then a second, cache-only build that exports the registry
+     * cache. The split keeps previews from writing the cache without making every
+     * preview show a diff: the provider exports `cacheTo` even during preview builds,
+     * and dropping `cacheTo` only in previews would change every image's inputs. The
+     * cache build never runs in previews and follows the image build on the same node,
+     * where every step is already in BuildKit's local cache.
+     */
+    private platformBuild(name: string, platform: string, args: ImageBuildArgs): dockerBuild.Image {
+        const { image, repository } = args;
+        const slug = platformSlug(platform);
+        const cacheRef = pulumi.interpolate`${repository}:${cacheTag(platform)}`;
+        const common = {
+            context: { location: image.context },
+            dockerfile: { location: image.dockerfile },
+            // The provider validates platforms with buildx's parser, not its enum, so
+            // variants such as linux/arm/v7 pass (pulumi-docker-build provider/internal/platform.go).
+            platforms: [platform as dockerBuild.Platform],
+            buildArgs: image.buildArgs,
+            target: image.target,
+            builder: { name: args.builderName },
+            labels: { ...args.labels, "dev.native-build-fleet.builder": args.builderRegistered },
+            cacheFrom: [{ registry: { ref: cacheRef } }],
+            registries: [args.registry],
+        };
+        const build = new dockerBuild.Image(`${name}-${slug}`, {
+            ...common,
+            push: true,
+            tags: image.tags.map((tag) => pulumi.interpolate`${repository}:${platformTag(tag, platform)}`),
+            buildOnPreview: args.buildOnPreview,
+        }, { parent: this, dependsOn: args.dependsOn, retainOnDelete: true });
+
+        new dockerBuild.Image(`${name}-${slug}-cache`, {
+            ...common,
+            push: false,
+            exports: [{ cacheonly: {} }],
+            // ECR rejects an OCI image index as a cache, and the provider sends neither
+            // flag unless ociMediaTypes is set (provider notes, docker-build `Image`).
+            cacheTo: [{ registry: { ref: cacheRef, mode: "max", imageManifest: true, ociMediaTypes: true } }],
+            buildOnPreview: false,
+        }, { parent: this, dependsOn: [build] });
+
+        return build;
+    }
+}
