@@ -17,6 +17,18 @@ export default tseslint.config(
             "@typescript-eslint/no-floating-promises": "error",
         },
     },
+    {
+        // Tests read recorded resource inputs, which are untyped JSON.
+        files: ["test/**/*.ts"],
+        rules: {
+            "@typescript-eslint/no-explicit-any": "off",
+            "@typescript-eslint/no-unsafe-argument": "off",
+            "@typescript-eslint/no-unsafe-assignment": "off",
+            "@typescript-eslint/no-unsafe-call": "off",
+            "@typescript-eslint/no-unsafe-member-access": "off",
+            "@typescript-eslint/no-unsafe-return": "off",
+        },
+    },
     { files: ["**/*.mjs", "**/*.js"], ...tseslint.configs.disableTypeChecked },
     { files: ["jest.config.js"], languageOptions: { globals: { module: "writable" } } },
 );

@@ -1,0 +1,303 @@
+// The fleet under Pulumi's mocks: every component's wiring, asserted on what it registers.
+
+import { createHash } from "crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { installMocks, isSecretValue, RecordedResource, settled, valueOf } from "./mocks";
+import { context, makeProject, validConfig } from "./fixtures";
+import { parseConfig } from "../config/schema";
+import { Fleet } from "../components/fleet";
+
+const mocks = installMocks();
+
+interface Captured { type: string; name: string; props: any; opts: pulumi.ResourceOptions }
+
+const root = makeProject();
+const raw: any = validConfig();
+raw.hosts[1].count = 2;
+raw.hosts[1].platforms = ["linux/amd64", "linux/386"];
+raw.hosts.unshift({ name: "qemu", instanceType: "c7i.xlarge", emulate: ["linux/arm/v7", "linux/s390x"], spot: true });
+raw.images[0].tags = ["latest", "v1.4.0"];
+raw.images.push({ name: "legacy", context: "worker", dockerfile: "Dockerfile.prod", platforms: ["linux/arm/v7", "linux/s390x", "linux/386"], buildArgs: { VARIANT: "slim" }, target: "runtime" });
+const config = parseConfig(raw, context(root));
+
+const captured: Captured[] = [];
+const secretKey = pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\noperator\n-----END OPENSSH PRIVATE KEY-----\n");
+const fleet = new Fleet("fleet", {
+    config, project: "native-build-fleet", stack: "dev", sshPrivateKey: secretKey,
+    labels: { app: { "org.opencontainers.image.revision": "abc123" } },
+}, {
+    transformations: [(args) => { captured.push({ type: args.type, name: args.name, props: args.props, opts: args.opts }); return undefined; }],
+});
+
+let images: any;
+let builder: any;
+let hosts: any;
+beforeAll(async () => {
+    [images, builder, hosts] = await Promise.all([valueOf(fleet.images), valueOf(fleet.builder), valueOf(fleet.hosts)]);
+    await settled(mocks.resources);
+});
+
+const ofType = (type: string): RecordedResource[] => mocks.resources.filter((r) => r.type === type);
+const named = (name: string): RecordedResource => {
+    const found = mocks.resources.find((r) => r.name === name);
+    if (!found) throw new Error(`no resource named ${name}`);
+    return found;
+};
+const optsOf = (name: string): pulumi.ResourceOptions => {
+    const found = captured.find((c) => c.name === name);
+    if (!found) throw new Error(`no captured resource ${name}`);
+    return found.opts;
+};
+const hash = (s: string) => createHash("sha256").update(s).digest("hex");
+
+describe("host pools", () => {
+    test("create one instance per host, keyed by pool and index", () => {
+        expect(ofType("aws:ec2/instance:Instance").map((r) => r.name).sort()).toEqual(["arm-0", "qemu-0", "x86-0", "x86-1"]);
+    });
+
+    test("look up the AMI once per architecture, not per host", () => {
+        const lookups = mocks.invokes.filter((i) => i.token === "aws:ssm/getParameter:getParameter").map((i) => i.inputs.name).sort();
+        expect(lookups).toEqual([
+            "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+            "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+        ]);
+    });
+
+    test.each(["arm-0", "x86-0", "x86-1", "qemu-0"])("%s requires IMDSv2 with hop limit 1 and an encrypted gp3 root", (name) => {
+        const instance = named(name).inputs;
+        expect(instance.metadataOptions).toMatchObject({ httpTokens: "required", httpPutResponseHopLimit: 1 });
+        expect(instance.rootBlockDevice).toMatchObject({ volumeType: "gp3", encrypted: true, volumeSize: 100 });
+        expect(instance.userDataReplaceOnChange).toBe(true);
+    });
+
+    test("run spot pools on spot capacity and the rest on demand", () => {
+        expect(named("qemu-0").inputs.instanceMarketOptions).toMatchObject({ marketType: "spot" });
+        expect(named("arm-0").inputs.instanceMarketOptions).toBeUndefined();
+    });
+
+    test("give binfmt handlers to the emulating pool only", () => {
+        expect(named("qemu-0").inputs.userData).toContain("--install arm,s390x");
+        for (const name of ["arm-0", "x86-0", "x86-1"]) {
+            expect(named(name).inputs.userData).not.toContain("binfmt");
+        }
+    });
+
+    test("keep user data, which carries the host key, secret", () => {
+        expect(isSecretValue(named("arm-0").raw.userData)).toBe(true);
+    });
+
+    test("ignore newer AMIs until hosts are replaced on purpose", () => {
+        expect(optsOf("arm-0").ignoreChanges).toEqual(["ami"]);
+    });
+
+    test("tag every instance with project, stack and pool", () => {
+        expect(named("x86-1").inputs.tags).toMatchObject({
+            "native-build-fleet:project": "native-build-fleet", "native-build-fleet:stack": "dev", "native-build-fleet:pool": "x86",
+        });
+    });
+});
+
+describe("host access", () => {
+    test("admit only SSH, only from the allowed CIDRs", () => {
+        const [group] = ofType("aws:ec2/securityGroup:SecurityGroup");
+        expect(group.inputs.ingress).toEqual([expect.objectContaining({ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.0/24"], ipv6CidrBlocks: [] })]);
+    });
+
+    test("attach no policy to the instance role", () => {
+        expect(ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")).toEqual([]);
+        expect(ofType("aws:iam/rolePolicy:RolePolicy")).toEqual([]);
+    });
+});
+
+describe("readiness", () => {
+    test("checks every host over SSH with its host key pinned and dials until the timeout", () => {
+        const checks = ofType("command:remote:Command").filter((r) => r.name.endsWith("-docker"));
+        expect(checks.map((c) => c.name).sort()).toEqual(["arm-0-ready-docker", "qemu-0-ready-docker", "x86-0-ready-docker", "x86-1-ready-docker"]);
+        for (const check of checks) {
+            const key = named(`${check.name.replace(/-ready-docker$/, "")}-host-key`);
+            expect(check.inputs.connection.hostKey).toMatch(/^ssh-ed25519 AAAA/);
+            // The mock's public key for that tls.PrivateKey, trimmed as the pool trims it.
+            expect(check.inputs.connection.hostKey).toBe(`ssh-ed25519 AAAA${hash(key.name).slice(0, 20)}`);
+            expect(check.inputs.connection.dialErrorLimit).toBe(-1);
+            expect(check.inputs.connection.user).toBe("ec2-user");
+        }
+    });
+
+    test("waits for the boot script before checking docker in a new session", () => {
+        expect(optsOf("arm-0-ready-docker").dependsOn).toEqual([expect.objectContaining({})]);
+        expect(named("arm-0-ready-boot").inputs.create).toContain("/var/lib/native-build-fleet/ready");
+    });
+
+    test("keeps the operator's private key secret", () => {
+        const connection = named("arm-0-ready-docker").raw.connection;
+        expect(isSecretValue(connection) || isSecretValue(connection.privateKey)).toBe(true);
+    });
+
+    test("checks the architecture each host reports against its pool", () => {
+        expect(named("arm-0-ready-docker").inputs.create).toContain("'aarch64'|'arm64'");
+        expect(named("x86-0-ready-docker").inputs.create).toContain("'x86_64'");
+    });
+});
+
+describe("builder", () => {
+    test("declares one node per host, native nodes first, each with exactly its platforms", () => {
+        expect(builder.name).toBe("native-build-fleet-dev");
+        expect(builder.nodes.map((n: any) => [n.name, n.platforms])).toEqual([
+            ["native-build-fleet-dev-arm-0", ["linux/arm64"]],
+            ["native-build-fleet-dev-x86-0", ["linux/amd64", "linux/386"]],
+            ["native-build-fleet-dev-x86-1", ["linux/amd64", "linux/386"]],
+            ["native-build-fleet-dev-qemu-0", ["linux/amd64", "linux/arm/v7", "linux/s390x"]],
+        ]);
+        expect(builder.nodes[0].endpoint).toMatch(/^ssh:\/\/ec2-user@198\.51\.100\.\d+:22$/);
+    });
+
+    test("registers with pinned host keys and never turns host-key checking off", () => {
+        const registration = named("fleet-builder-registration").inputs;
+        expect(registration.create).toContain("StrictHostKeyChecking yes");
+        expect(registration.create).not.toMatch(/StrictHostKeyChecking\s+no|UserKnownHostsFile\s+\/dev\/null/);
+        for (const instance of ofType("aws:ec2/instance:Instance")) {
+            const block = registration.create.split("\nHost ").find((b: string) => b.startsWith(`native-build-fleet-dev-${instance.name}\n`));
+            expect(block).toContain(`HostKeyAlias ${hosts[instance.name].instanceId}\n`);
+            expect(block).toContain(`HostName ${hosts[instance.name].address}\n`);
+        }
+    });
+
+    test("re-establishes the builder on every run through an invoke, previews included", () => {
+        const ensures = mocks.invokes.filter((i) => i.token === "command:local:run");
+        expect(ensures).toHaveLength(1);
+        expect(ensures[0].inputs.command).toContain("docker buildx create --name 'native-build-fleet-dev'");
+    });
+
+    test("replaces only on a new name, deleting the old builder before creating the new one", () => {
+        const opts = optsOf("fleet-builder-registration") as pulumi.CustomResourceOptions;
+        expect(opts.deleteBeforeReplace).toBe(true);
+        expect(opts.replaceOnChanges).toContain("triggers");
+        const registration = named("fleet-builder-registration").inputs;
+        expect(registration.triggers).toEqual(["native-build-fleet-dev"]);
+        expect(registration.update).toBe(registration.create);
+        expect(registration.delete).toContain("docker buildx rm \"$name\"");
+    });
+
+    test("passes the private key on standard input, as a secret", () => {
+        expect(isSecretValue(named("fleet-builder-registration").raw.stdin)).toBe(true);
+        expect(named("fleet-builder-registration").inputs.stdin).toContain("operator");
+        expect(named("fleet-builder-registration").inputs.create).not.toContain("operator");
+    });
+});
+
+describe("images", () => {
+    const platformImages = () => ofType("docker-build:index:Image").filter((r) => r.inputs.push === true);
+    const cacheImages = () => ofType("docker-build:index:Image").filter((r) => r.inputs.push === false);
+
+    test("build each image once per platform, on the fleet builder, pushed", () => {
+        expect(platformImages().map((r) => [r.name, r.inputs.platforms])).toEqual(expect.arrayContaining([
+            ["fleet-app-linux-amd64", ["linux/amd64"]],
+            ["fleet-app-linux-arm64", ["linux/arm64"]],
+            ["fleet-legacy-linux-arm-v7", ["linux/arm/v7"]],
+            ["fleet-legacy-linux-s390x", ["linux/s390x"]],
+            ["fleet-legacy-linux-386", ["linux/386"]],
+        ]));
+        expect(platformImages()).toHaveLength(5);
+        for (const image of ofType("docker-build:index:Image")) {
+            expect(image.inputs.builder).toEqual({ name: "native-build-fleet-dev" });
+        }
+    });
+
+    test("order every build after the builder's registration", () => {
+        const opts = optsOf("fleet-app-linux-amd64");
+        expect(opts.dependsOn).toEqual([expect.objectContaining({ name: "native-build-fleet-dev" })]);
+        expect(named("fleet-app-linux-amd64").inputs.labels["dev.native-build-fleet.builder"]).toBe("native-build-fleet-dev");
+    });
+
+    test("give each platform its own registry cache", () => {
+        const refs = platformImages().map((r) => r.inputs.cacheFrom[0].registry.ref);
+        expect(new Set(refs).size).toBe(refs.length);
+        expect(named("fleet-app-linux-arm64").inputs.cacheFrom).toEqual([{ registry: { ref: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:cache-linux-arm64" } }]);
+    });
+
+    test("write the cache only from cache builds that never run in previews", () => {
+        for (const image of platformImages()) {
+            expect(image.inputs.cacheTo).toBeUndefined();
+        }
+        expect(cacheImages()).toHaveLength(5);
+        for (const cache of cacheImages()) {
+            expect(cache.inputs.buildOnPreview).toBe(false);
+            expect(cache.inputs.exports).toEqual([{ cacheonly: {} }]);
+            expect(cache.inputs.cacheTo).toEqual([{ registry: { ref: cache.inputs.cacheFrom[0].registry.ref, mode: "max", imageManifest: true, ociMediaTypes: true } }]);
+        }
+    });
+
+    test("run each cache build after its platform build, with the same build inputs", () => {
+        const cache = named("fleet-legacy-linux-s390x-cache").inputs;
+        const build = named("fleet-legacy-linux-s390x").inputs;
+        for (const key of ["context", "dockerfile", "platforms", "buildArgs", "target", "labels", "cacheFrom"]) {
+            expect(cache[key]).toEqual(build[key]);
+        }
+        expect(optsOf("fleet-legacy-linux-s390x-cache").dependsOn).toEqual([expect.objectContaining({})]);
+    });
+
+    test("pass context, Dockerfile, build args, target and OCI labels through", () => {
+        const legacy = named("fleet-legacy-linux-386").inputs;
+        expect(legacy.context).toEqual({ location: "worker" });
+        expect(legacy.dockerfile).toEqual({ location: "worker/Dockerfile.prod" });
+        expect(legacy.buildArgs).toEqual({ VARIANT: "slim" });
+        expect(legacy.target).toBe("runtime");
+        expect(named("fleet-app-linux-amd64").inputs.labels["org.opencontainers.image.revision"]).toBe("abc123");
+    });
+
+    test("tag platform images per tag and platform, never with a bare release tag", () => {
+        expect(named("fleet-app-linux-arm64").inputs.tags).toEqual([
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:latest-linux-arm64",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v1.4.0-linux-arm64",
+        ]);
+    });
+
+    test("join the platform images into one index per tag, whose sources are exactly the platform images", () => {
+        const indexes = ofType("docker-build:index:Index").filter((r) => r.name.startsWith("fleet-app-"));
+        expect(indexes.map((r) => r.inputs.tag).sort()).toEqual([
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:latest",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v1.4.0",
+        ]);
+        const refs = ["fleet-app-linux-amd64", "fleet-app-linux-arm64"].map((n) => `${named(n).inputs.tags[0]}@sha256:${hash(n)}`);
+        for (const index of indexes) {
+            expect(index.inputs.sources).toEqual(refs);
+        }
+    });
+
+    test("keep released images and indexes in the registry when they leave the stack", () => {
+        expect(optsOf("fleet-app-latest").retainOnDelete).toBe(true);
+        expect(optsOf("fleet-app-linux-amd64").retainOnDelete).toBe(true);
+    });
+
+    test("authenticate with one ECR token, its password secret", () => {
+        expect(mocks.invokes.filter((i) => i.token === "aws:ecr/getAuthorizationToken:getAuthorizationToken")).toHaveLength(1);
+        const registries = named("fleet-app-linux-amd64").raw.registries;
+        expect(isSecretValue(registries) || isSecretValue(registries[0].password)).toBe(true);
+        expect(named("fleet-app-linux-amd64").inputs.registries).toEqual([{ address: "123456789012.dkr.ecr.eu-west-1.amazonaws.com", username: "AWS", password: "ecr-token-value" }]);
+    });
+
+    test("create one scanned ECR repository per image, kept on delete", () => {
+        expect(ofType("aws:ecr/repository:Repository").map((r) => [r.inputs.name, r.inputs.imageScanningConfiguration])).toEqual([
+            ["app", { scanOnPush: true }], ["legacy", { scanOnPush: true }],
+        ]);
+        expect(optsOf("fleet-registry-app").retainOnDelete).toBe(true);
+    });
+});
+
+describe("outputs", () => {
+    test("export each index as an immutable repo@sha256 reference with its platform images", () => {
+        const index = named("fleet-app-latest");
+        const digest = `sha256:${hash(JSON.stringify(index.inputs.sources))}`;
+        expect(images.app.ref).toBe(`123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@${digest}`);
+        expect(images.app.digest).toBe(digest);
+        expect(images.app.tags).toEqual(["latest", "v1.4.0"]);
+        expect(Object.keys(images.app.platforms)).toEqual(["linux/amd64", "linux/arm64"]);
+        expect(images.app.platforms["linux/arm64"].ref).toMatch(/^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/app@sha256:[a-f0-9]{64}$/);
+        expect(images.legacy.platforms["linux/arm/v7"].digest).toMatch(/^sha256:[a-f0-9]{64}$/);
+    });
+
+    test("export each host with its pool, instance, address and architecture", () => {
+        expect(Object.keys(hosts).sort()).toEqual(["arm-0", "qemu-0", "x86-0", "x86-1"]);
+        expect(hosts["arm-0"]).toMatchObject({ name: "arm-0", pool: "arm", arch: "arm64", instanceId: expect.stringMatching(/^i-/), address: expect.stringMatching(/^198\.51\.100\./) });
+    });
+});

@@ -1,0 +1,84 @@
+// The edge: stack config as Pulumi hands it over, secrets, and the OCI labels from git.
+
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { loadConfig } from "../config/load";
+import { ConfigError } from "../config/schema";
+import { ociLabels, redactRemote, sourceUrl } from "../config/ociLabels";
+import { makeProject, validConfig } from "./fixtures";
+import { installMocks, valueOf } from "./mocks";
+
+const mocks = installMocks();
+const root = makeProject();
+const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: root, encoding: "utf8" }).trim();
+
+function setConfig(values: Record<string, unknown>, secretKeys: string[] = ["sshPrivateKey"]): void {
+    pulumi.runtime.setAllConfig(
+        Object.fromEntries(Object.entries(values).map(([k, v]) => [`native-build-fleet:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
+        secretKeys.map((k) => `native-build-fleet:${k}`),
+    );
+}
+
+beforeAll(() => {
+    git("init", "-q");
+    git("add", "app");
+    git("commit", "-qm", "app");
+    fs.writeFileSync(path.join(root, "worker", "main.go"), "package main\n");
+    git("add", "worker");
+    git("commit", "-qm", "worker");
+});
+
+test("reads every key of the project namespace and keeps the private key a secret", async () => {
+    setConfig({ ...validConfig(), sshPrivateKey: "PRIVATE" });
+    const loaded = loadConfig(root, {});
+    expect(loaded.config.images[0].name).toBe("app");
+    expect(await pulumi.isSecret(loaded.sshPrivateKey)).toBe(true);
+    expect(await valueOf(loaded.sshPrivateKey)).toBe("PRIVATE");
+    expect(loaded.registryPassword).toBeUndefined();
+});
+
+test("refuses a typo in a top-level key before creating anything", () => {
+    setConfig({ ...validConfig(), sshPrivateKey: "PRIVATE", imagse: [] });
+    expect(() => loadConfig(root, {})).toThrow(/\(top level\): unknown key "imagse"/);
+    expect(mocks.resources).toEqual([]);
+});
+
+test("refuses a private key stored in plain text", () => {
+    setConfig({ ...validConfig(), sshPrivateKey: "PRIVATE" }, []);
+    expect(() => loadConfig(root, {})).toThrow(ConfigError);
+    expect(() => loadConfig(root, {})).toThrow(/sshPrivateKey: is stored in plain text in the stack file; set it again with `pulumi config set --secret sshPrivateKey`/);
+});
+
+test("reads the external registry's password as a secret", async () => {
+    setConfig({ ...validConfig(), registry: { type: "external", address: "registry.example.com", username: "ci" }, sshPrivateKey: "K", registryPassword: "P" },
+        ["sshPrivateKey", "registryPassword"]);
+    const loaded = loadConfig(root, {});
+    expect(await pulumi.isSecret(loaded.registryPassword!)).toBe(true);
+});
+
+test("labels each image with the last commit that touched its context", () => {
+    const appCommit = git("log", "-1", "--format=%H", "--", "app");
+    const workerCommit = git("rev-parse", "HEAD");
+    expect(appCommit).not.toBe(workerCommit);
+    expect(ociLabels(root, "app", "https://example.com/repo")).toEqual({
+        "org.opencontainers.image.source": "https://example.com/repo",
+        "org.opencontainers.image.revision": appCommit,
+        "org.opencontainers.image.created": git("log", "-1", "--format=%cI", "--", "app"),
+    });
+    expect(ociLabels(root, "worker", undefined)["org.opencontainers.image.revision"]).toBe(workerCommit);
+});
+
+test("takes the source from CI variables, else from origin without credentials", () => {
+    expect(sourceUrl(root, { GITHUB_SERVER_URL: "https://github.com", GITHUB_REPOSITORY: "acme/app" })).toBe("https://github.com/acme/app");
+    expect(sourceUrl(root, { CI_PROJECT_URL: "https://gitlab.example.com/acme/app" })).toBe("https://gitlab.example.com/acme/app");
+    git("remote", "add", "origin", "https://bot:s3cret-token@github.com/acme/app.git");
+    expect(sourceUrl(root, {})).toBe("https://github.com/acme/app.git");
+    expect(redactRemote("git@github.com:acme/app.git")).toBe("git@github.com:acme/app.git");
+});
+
+test("labels nothing it cannot know outside a git repository", () => {
+    const bare = makeProject();
+    expect(ociLabels(bare, "app", undefined)).toEqual({});
+});

@@ -1,0 +1,213 @@
+// Generated shell: snapshots, shellcheck, and the scripts run for real against stub
+// `docker` and `getent` commands in a throwaway home directory.
+
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { BuilderSpec, ensureBuilderScript, registerBuilderScript, removeBuilderScript } from "../shell/builder";
+import { heredoc, shq } from "../shell/quote";
+import { bootWaitScript, dockerCheckScript } from "../shell/readiness";
+import { userData } from "../shell/userData";
+
+const HOST_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----\n";
+const HOST_PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfArm0";
+
+function spec(overrides: Partial<BuilderSpec> = {}): BuilderSpec {
+    return {
+        name: "fleet-dev",
+        nodes: [
+            { name: "fleet-dev-x86-0", address: "203.0.113.11", port: 22, user: "ec2-user", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIX86 comment", hostKeyAlias: "i-0x86", platforms: ["linux/amd64", "linux/386"] },
+            { name: "fleet-dev-arm-0", address: "203.0.113.10", port: 2222, user: "ec2-user", hostKey: HOST_PUB, hostKeyAlias: "i-0arm", platforms: ["linux/arm64"] },
+        ],
+        ...overrides,
+    };
+}
+
+function shellcheck(script: string, shell: "bash" | "sh"): string {
+    const result = spawnSync("shellcheck", ["--shell", shell, "--severity", "style", "-"], { input: script, encoding: "utf8" });
+    if (result.error) {
+        throw new Error(`shellcheck is not installed (${result.error.message}); run the install command from README.md`);
+    }
+    return result.stdout;
+}
+
+describe("user data", () => {
+    const native = userData({ sshUser: "ec2-user", hostPrivateKey: HOST_KEY, hostPublicKey: HOST_PUB, emulate: [], binfmtImage: "tonistiigi/binfmt:latest" });
+    const emulating = userData({ sshUser: "ec2-user", hostPrivateKey: HOST_KEY, hostPublicKey: HOST_PUB, emulate: ["linux/arm/v7", "linux/s390x"], binfmtImage: "tonistiigi/binfmt:latest" });
+
+    test("matches the reviewed scripts", () => {
+        expect(native).toMatchSnapshot("native pool");
+        expect(emulating).toMatchSnapshot("emulating pool");
+    });
+
+    test("passes shellcheck", () => {
+        expect(shellcheck(native, "bash")).toBe("");
+        expect(shellcheck(emulating, "bash")).toBe("");
+    });
+
+    test("never registers QEMU handlers on a native pool", () => {
+        expect(native).not.toMatch(/binfmt/);
+        expect(emulating).toContain("--install arm,s390x");
+    });
+
+    test("locks sshd to the provisioned key and to key-only logins without root", () => {
+        expect(native).toContain("HostKeyAlgorithms ssh-ed25519");
+        expect(native).toContain("PasswordAuthentication no");
+        expect(native).toContain("PermitRootLogin no");
+        expect(native).not.toMatch(/-H tcp|2375|2376/);
+    });
+
+    test("refuses a key that would end its here-document early", () => {
+        expect(() => heredoc("NBF_HOST_KEY", "x\nNBF_HOST_KEY\ny")).toThrow(/contains its delimiter/);
+    });
+});
+
+describe("shq", () => {
+    test.each([["plain", "'plain'"], ["it's", "'it'\\''s'"], ["$(rm -rf /)", "'$(rm -rf /)'"]])("quotes %p as one word", (value, quoted) => {
+        expect(shq(value)).toBe(quoted);
+        expect(execFileSync("bash", ["-c", `printf '%s' ${quoted}`], { encoding: "utf8" })).toBe(value);
+    });
+});
+
+/** A sandbox: stub commands on PATH, a home that `getent` reports, a log of docker calls. */
+function sandbox(dockerScript = "exit 0") {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-shell-"));
+    const home = path.join(dir, "home");
+    const bin = path.join(dir, "bin");
+    fs.mkdirSync(home);
+    fs.mkdirSync(bin);
+    const log = path.join(dir, "docker.log");
+    fs.writeFileSync(path.join(bin, "getent"), `#!/bin/sh\necho "me:x:$(id -u):$(id -g)::${home}:/bin/sh"\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, "docker"), `#!/bin/bash\necho "$*" >> ${shq(log)}\n${dockerScript}\n`, { mode: 0o755 });
+    const env = { PATH: `${bin}:${process.env.PATH ?? ""}`, HOME: home, DOCKER_CONFIG: path.join(home, ".docker") };
+    const run = (script: string, input = "PRIVATE KEY MATERIAL\n") => spawnSync("bash", ["-c", script], { env, input, encoding: "utf8" });
+    const calls = () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : []);
+    /** Stands in for buildx's own record of the builder. */
+    const markRegistered = (name: string) => {
+        fs.mkdirSync(path.join(home, ".docker", "buildx", "instances"), { recursive: true });
+        fs.writeFileSync(path.join(home, ".docker", "buildx", "instances", name), "{}");
+    };
+    const include = `Include "${home}/.ssh/native-build-fleet/*/config"`;
+    return { home, env, run, calls, markRegistered, include };
+}
+
+describe("builder registration scripts", () => {
+    test("match the reviewed scripts and pass shellcheck", () => {
+        for (const [label, script] of [["ensure", ensureBuilderScript(spec())], ["register", registerBuilderScript(spec())], ["remove", removeBuilderScript("fleet-dev")]]) {
+            expect(script).toMatchSnapshot(label);
+            expect(shellcheck(script, "bash")).toBe("");
+        }
+    });
+
+    test("register every node in order with exactly its declared platforms, over pinned SSH", () => {
+        const box = sandbox();
+        const result = box.run(ensureBuilderScript(spec({ buildkitImage: "moby/buildkit:v0.31.0" })));
+        expect(result.stderr).toBe("");
+        expect(result.status).toBe(0);
+        expect(box.calls()).toEqual([
+            "buildx rm --keep-daemon fleet-dev",
+            "buildx create --name fleet-dev --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 --node fleet-dev-x86-0 --platform linux/amd64,linux/386 ssh://fleet-dev-x86-0",
+            "buildx create --append --name fleet-dev --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 --node fleet-dev-arm-0 --platform linux/arm64 ssh://fleet-dev-arm-0",
+        ]);
+
+        const dir = path.join(box.home, ".ssh", "native-build-fleet", "fleet-dev");
+        expect(fs.readFileSync(path.join(dir, "id_fleet"), "utf8")).toBe("PRIVATE KEY MATERIAL\n");
+        expect(fs.statSync(path.join(dir, "id_fleet")).mode & 0o777).toBe(0o600);
+        expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+        expect(fs.readFileSync(path.join(dir, "known_hosts"), "utf8")).toBe(
+            "i-0x86 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIX86\ni-0arm ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfArm0\n");
+        expect(fs.readFileSync(path.join(box.home, ".ssh", "config"), "utf8").split("\n")[0]).toBe(box.include);
+    });
+
+    test("write an ssh configuration OpenSSH resolves to strict checking against the pinned key", () => {
+        const box = sandbox();
+        expect(box.run(ensureBuilderScript(spec())).status).toBe(0);
+        const resolved = execFileSync("ssh", ["-G", "-F", path.join(box.home, ".ssh", "config"), "fleet-dev-arm-0"], { env: box.env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+        const option = (key: string) => resolved.split("\n").find((line) => line.startsWith(`${key} `))?.slice(key.length + 1);
+        expect(option("hostname")).toBe("203.0.113.10");
+        expect(option("port")).toBe("2222");
+        expect(option("user")).toBe("ec2-user");
+        expect(option("stricthostkeychecking")).toBe("true");
+        expect(option("hostkeyalias")).toBe("i-0arm");
+        expect(option("batchmode")).toBe("yes");
+        expect(option("userknownhostsfile")).toBe(path.join(box.home, ".ssh", "native-build-fleet", "fleet-dev", "known_hosts"));
+        expect(option("identityfile")).toBe(path.join(box.home, ".ssh", "native-build-fleet", "fleet-dev", "id_fleet"));
+    });
+
+    test("contact no host and change nothing when the same builder is already registered", () => {
+        const box = sandbox();
+        expect(box.run(ensureBuilderScript(spec())).status).toBe(0);
+        box.markRegistered("fleet-dev");
+        const before = box.calls().length;
+        const again = box.run(ensureBuilderScript(spec()));
+        expect(again.status).toBe(0);
+        expect(box.calls().length).toBe(before);
+        expect(fs.readFileSync(path.join(box.home, ".ssh", "config"), "utf8").split(box.include).length).toBe(2);
+    });
+
+    test("re-register on a machine that has never seen the builder", () => {
+        const box = sandbox();
+        expect(box.run(ensureBuilderScript(spec())).status).toBe(0);
+        // The fingerprint is there but buildx's record is not: a fresh runner with a cached home.
+        const again = box.run(ensureBuilderScript(spec()));
+        expect(again.status).toBe(0);
+        expect(box.calls().filter((c) => c.startsWith("buildx create")).length).toBe(4);
+    });
+
+    test("re-register when a node changes, keeping the nodes' BuildKit state", () => {
+        const box = sandbox();
+        box.run(ensureBuilderScript(spec()));
+        box.markRegistered("fleet-dev");
+        const changed = spec();
+        changed.nodes[1].address = "203.0.113.99";
+        expect(box.run(ensureBuilderScript(changed)).status).toBe(0);
+        expect(box.calls().slice(-3)[0]).toBe("buildx rm --keep-daemon fleet-dev");
+    });
+
+    test("fail with the node's error when a node does not start", () => {
+        const box = sandbox(`if [ "$2" = inspect ]; then printf 'Name: fleet-dev-arm-0\\nError: ssh: connect to host 203.0.113.10 port 2222: Connection refused\\n'; fi`);
+        const result = box.run(registerBuilderScript(spec()));
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain("buildx could not start every node of builder fleet-dev");
+        expect(result.stderr).toContain("Connection refused");
+    });
+
+    test("remove the builder and its SSH files, falling back to the local entry when hosts are gone", () => {
+        const box = sandbox(`if [ "$2" = rm ] && [ "$3" != --keep-daemon ]; then exit 1; fi`);
+        box.run(ensureBuilderScript(spec()));
+        box.markRegistered("fleet-dev");
+        const result = box.run(removeBuilderScript("fleet-dev"));
+        expect(result.status).toBe(0);
+        expect(box.calls().slice(-2)).toEqual(["buildx rm fleet-dev", "buildx rm --keep-daemon fleet-dev"]);
+        expect(fs.existsSync(path.join(box.home, ".ssh", "native-build-fleet", "fleet-dev"))).toBe(false);
+    });
+});
+
+describe("readiness scripts", () => {
+    test("match the reviewed scripts and pass shellcheck as POSIX sh", () => {
+        expect(bootWaitScript(900)).toMatchSnapshot("boot wait");
+        expect(dockerCheckScript("arm64", 180)).toMatchSnapshot("docker check");
+        expect(shellcheck(`#!/bin/sh\n${bootWaitScript(900)}`, "sh")).toBe("");
+        expect(shellcheck(`#!/bin/sh\n${dockerCheckScript("arm64", 180)}`, "sh")).toBe("");
+    });
+
+    test.each([["arm64", "aarch64", 0], ["amd64", "x86_64", 0], ["amd64", "aarch64", 1]])(
+        "a host of pool arch %s reporting %s exits %i", (arch, machine, status) => {
+            const box = sandbox(`echo "27.3.1 ${machine}"`);
+            const result = box.run(dockerCheckScript(arch, 5));
+            expect(result.status).toBe(status);
+            if (status === 0) {
+                expect(result.stdout).toBe(`docker 27.3.1 on ${machine}\n`);
+            } else {
+                expect(result.stderr).toBe(`this host runs ${machine}, but its pool expects ${arch}\n`);
+            }
+        });
+
+    test("reports why docker is unusable when it never answers", () => {
+        const box = sandbox(`echo "permission denied while trying to connect to the Docker daemon socket" >&2; exit 1`);
+        const result = box.run(dockerCheckScript("amd64", 1));
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/docker is not usable by .* after 1s: permission denied/);
+    });
+});
