@@ -30,5 +30,5 @@ export default tseslint.config(
         },
     },
     { files: ["**/*.mjs", "**/*.js"], ...tseslint.configs.disableTypeChecked },
-    { files: ["jest.config.js"], languageOptions: { globals: { module: "writable" } } },
+    { files: ["jest.config.js", "test/summaryReporter.js"], languageOptions: { globals: { module: "writable", process: "readonly" } } },
 );

@@ -6,4 +6,5 @@ module.exports = {
     testMatch: ["**/*.test.ts"],
     transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
     testTimeout: 20000,
+    reporters: ["default", "<rootDir>/test/summaryReporter.js"],
 };

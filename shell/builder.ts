@@ -30,12 +30,12 @@ export interface BuilderSpec {
     buildkitImage?: string;
 }
 
-/** The include line placed first in ~/.ssh/config (ssh_config: the first value obtained wins). */
-export const SSH_INCLUDE = "Include ~/.ssh/native-build-fleet/*/config";
-
-function sshDir(builder: string): string {
-    return `~/.ssh/native-build-fleet/${builder}`;
-}
+/**
+ * Stands for the builder's SSH directory in generated files; the script substitutes the
+ * absolute path. OpenSSH 9.2 expands `~` from $HOME in `Include` but from the passwd
+ * entry in `IdentityFile` and `UserKnownHostsFile`, so no `~` is written anywhere.
+ */
+const DIR = "@NBF_DIR@";
 
 /** The ssh_config blocks for every node: pinned key, strict checking, no agent fallbacks. */
 export function sshConfig(spec: BuilderSpec): string {
@@ -44,9 +44,9 @@ export function sshConfig(spec: BuilderSpec): string {
         `    HostName ${node.address}`,
         `    Port ${node.port}`,
         `    User ${node.user}`,
-        `    IdentityFile ${sshDir(spec.name)}/id_fleet`,
+        `    IdentityFile "${DIR}/id_fleet"`,
         "    IdentitiesOnly yes",
-        `    UserKnownHostsFile ${sshDir(spec.name)}/known_hosts`,
+        `    UserKnownHostsFile "${DIR}/known_hosts"`,
         "    GlobalKnownHostsFile /dev/null",
         "    StrictHostKeyChecking yes",
         `    HostKeyAlias ${node.hostKeyAlias}`,
@@ -101,10 +101,14 @@ function sshFiles(spec: BuilderSpec): string[] {
         "cat > \"$key\"",
         "mv -f \"$key\" \"$dir/id_fleet\"",
         `cat > "$dir/known_hosts" ${heredoc("NBF_KNOWN_HOSTS", knownHosts(spec))}`,
-        `cat > "$dir/config" ${heredoc("NBF_SSH_CONFIG", sshConfig(spec))}`,
+        `config=$(cat ${heredoc("NBF_SSH_CONFIG", sshConfig(spec))}`,
+        ")",
+        `printf '%s\\n' "\${config//${DIR}/$dir}" > "$dir/config"`,
+        "# ssh_config keeps the first value it obtains, so the include goes first.",
+        "include=\"Include \\\"$home/.ssh/native-build-fleet/*/config\\\"\"",
         "touch \"$home/.ssh/config\"",
-        `if ! grep -qxF ${shq(SSH_INCLUDE)} "$home/.ssh/config"; then`,
-        `    { printf '%s\\n\\n' ${shq(SSH_INCLUDE)}; cat "$home/.ssh/config"; } > "$home/.ssh/config.native-build-fleet"`,
+        "if ! grep -qxF \"$include\" \"$home/.ssh/config\"; then",
+        "    { printf '%s\\n\\n' \"$include\"; cat \"$home/.ssh/config\"; } > \"$home/.ssh/config.native-build-fleet\"",
         "    mv -f \"$home/.ssh/config.native-build-fleet\" \"$home/.ssh/config\"",
         "fi",
     ];
