@@ -40,7 +40,7 @@ export class Fleet extends pulumi.ComponentResource {
         const tags = { "native-build-fleet:project": args.project, "native-build-fleet:stack": args.stack };
 
         const access = new HostAccess(`${name}-access`, {
-            publicKey: config.ssh.publicKey, allowedCidrs: config.ssh.allowedCidrs, vpcId: config.network.vpcId, tags,
+            allowedCidrs: config.ssh.allowedCidrs, vpcId: config.network.vpcId, tags,
         }, { parent: this });
         const amis = Object.fromEntries([...new Set(config.hosts.map((p) => p.arch))].map((arch) =>
             [arch, aws.ssm.getParameterOutput({ name: AMI_PARAMETER[arch] }, { parent: this }).value]));
@@ -48,9 +48,9 @@ export class Fleet extends pulumi.ComponentResource {
         const pools = orderPools(config.hosts).map((pool) => ({
             pool,
             hosts: new HostPool(`${name}-${pool.name}`, {
-                pool, amiId: amis[pool.arch], keyName: access.keyName, securityGroupId: access.securityGroupId,
+                pool, amiId: amis[pool.arch], securityGroupId: access.securityGroupId,
                 instanceProfileName: access.instanceProfileName, subnetIds: config.network.subnetIds,
-                sshUser: config.ssh.user, privateKey: args.sshPrivateKey, binfmtImage: config.builder.binfmtImage, tags,
+                sshUser: config.ssh.user, authorizedKey: config.ssh.publicKey.trim(), privateKey: args.sshPrivateKey, binfmtImage: config.builder.binfmtImage, tags,
             }, { parent: this }).hosts,
         }));
 

@@ -1,12 +1,11 @@
-// What every EC2 build host shares: the operator's SSH key pair, the security group
-// that admits SSH from the allowed CIDRs only, and an instance profile with no policies.
+// What every EC2 build host shares: the security group that admits SSH from the allowed
+// CIDRs only, and an instance profile with no policies. (The operator's key is installed
+// by the user data, for whichever user ssh.user names, so no EC2 key pair is needed.)
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface HostAccessArgs {
-    /** The operator's OpenSSH public key line, installed for the SSH user. */
-    publicKey: string;
     /** CIDRs allowed to reach port 22; validated, never 0.0.0.0/0 or ::/0. */
     allowedCidrs: string[];
     /** The VPC of the hosts; the account's default VPC when absent. */
@@ -16,14 +15,11 @@ export interface HostAccessArgs {
 }
 
 export class HostAccess extends pulumi.ComponentResource {
-    readonly keyName: pulumi.Output<string>;
     readonly securityGroupId: pulumi.Output<string>;
     readonly instanceProfileName: pulumi.Output<string>;
 
     constructor(name: string, args: HostAccessArgs, opts?: pulumi.ComponentResourceOptions) {
         super("native-build-fleet:hosts:HostAccess", name, {}, opts);
-
-        const keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey: args.publicKey, tags: args.tags }, { parent: this });
 
         const vpcId = args.vpcId ?? aws.ec2.getVpcOutput({ default: true }, { parent: this }).id;
         const group = new aws.ec2.SecurityGroup(`${name}-ssh`, {
@@ -51,9 +47,8 @@ export class HostAccess extends pulumi.ComponentResource {
         }, { parent: this });
         const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: args.tags }, { parent: this });
 
-        this.keyName = keyPair.keyName;
         this.securityGroupId = group.id;
         this.instanceProfileName = profile.name;
-        this.registerOutputs({ keyName: this.keyName, securityGroupId: this.securityGroupId, instanceProfileName: this.instanceProfileName });
+        this.registerOutputs({ securityGroupId: this.securityGroupId, instanceProfileName: this.instanceProfileName });
     }
 }

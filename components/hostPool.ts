@@ -12,12 +12,13 @@ export interface HostPoolArgs {
     pool: PoolConfig;
     /** AMI for the pool's architecture, looked up once per architecture by the caller. */
     amiId: pulumi.Input<string>;
-    keyName: pulumi.Input<string>;
     securityGroupId: pulumi.Input<string>;
     instanceProfileName: pulumi.Input<string>;
     /** Subnets to spread hosts over; the default VPC's default subnet when empty. */
     subnetIds: string[];
     sshUser: string;
+    /** The operator's public key line, installed for sshUser by the user data. */
+    authorizedKey: string;
     /** The operator's private key (a secret), for the readiness check. */
     privateKey: pulumi.Input<string>;
     /** Image that registers QEMU handlers on pools that emulate. */
@@ -63,7 +64,6 @@ export class HostPool extends pulumi.ComponentResource {
             instanceType: pool.instanceType,
             subnetId: args.subnetIds.length > 0 ? args.subnetIds[index % args.subnetIds.length] : undefined,
             vpcSecurityGroupIds: [args.securityGroupId],
-            keyName: args.keyName,
             iamInstanceProfile: args.instanceProfileName,
             // IMDSv2 only, and a hop limit of 1 keeps containers started by RUN steps
             // away from the instance's credentials (Security Hub EC2.8, CIS 5.6).
@@ -74,7 +74,7 @@ export class HostPool extends pulumi.ComponentResource {
                 : undefined,
             // The user data carries the host's private key: keep it secret in state.
             userData: pulumi.secret(pulumi.all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh]).apply(([privateKey, publicKey]) => userData({
-                sshUser: args.sshUser, hostPrivateKey: privateKey, hostPublicKey: publicKey.trim(),
+                sshUser: args.sshUser, authorizedKey: args.authorizedKey, hostPrivateKey: privateKey, hostPublicKey: publicKey.trim(),
                 emulate: pool.emulate, binfmtImage: args.binfmtImage,
             }))),
             // A host that would boot differently is replaced, not edited in place:

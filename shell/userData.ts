@@ -5,6 +5,8 @@ import { heredoc, shq } from "./quote";
 export interface UserDataArgs {
     /** The login user that buildx and the readiness check use; joins the docker group. */
     sshUser: string;
+    /** The operator's public key line, the only key that may log in as sshUser. */
+    authorizedKey: string;
     /** The host's ed25519 private key in OpenSSH format, provisioned by the program. */
     hostPrivateKey: string;
     /** The matching public key line, as pinned in the stack's known_hosts. */
@@ -25,8 +27,9 @@ export function binfmtArch(platform: string): string {
 
 /**
  * The boot script. It installs the program's host key before anything trusts the host,
- * restricts sshd to that key and to public-key logins, installs Docker (local socket
- * only, never TCP), and registers QEMU handlers only on pools that emulate.
+ * restricts sshd to that key, to public-key logins and to the build user, installs
+ * Docker (local socket only, never TCP), and registers QEMU handlers only on pools
+ * that emulate.
  */
 export function userData(args: UserDataArgs): string {
     const handlers = [...new Set(args.emulate.map(binfmtArch))];
@@ -49,6 +52,18 @@ export function userData(args: UserDataArgs): string {
             "PermitRootLogin no",
         ].join("\n"))}`,
         "chmod 0644 /etc/ssh/sshd_config.d/00-native-build-fleet.conf",
+        "",
+        "# The build user, created if the AMI lacks it, with the operator's key as its only key.",
+        `user=${shq(args.sshUser)}`,
+        "if ! id -u \"$user\" >/dev/null 2>&1; then",
+        "    useradd --create-home --shell /bin/bash \"$user\"",
+        "fi",
+        "home=$(getent passwd \"$user\" | cut -d: -f6)",
+        "install -d -m 0700 \"$home/.ssh\"",
+        `printf '%s\\n' ${shq(args.authorizedKey)} > "$home/.ssh/authorized_keys"`,
+        "chmod 0600 \"$home/.ssh/authorized_keys\"",
+        "chown -R \"$user:\" \"$home/.ssh\"",
+        `echo "AllowUsers $user" >> /etc/ssh/sshd_config.d/00-native-build-fleet.conf`,
         "sshd -t",
         "systemctl restart sshd",
         "",
@@ -56,7 +71,7 @@ export function userData(args: UserDataArgs): string {
         "# so only the build user joins it.",
         "dnf install -y docker",
         "systemctl enable --now docker",
-        `usermod -aG docker ${shq(args.sshUser)}`,
+        "usermod -aG docker \"$user\"",
     ];
     if (handlers.length > 0) {
         lines.push(

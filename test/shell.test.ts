@@ -33,8 +33,8 @@ function shellcheck(script: string, shell: "bash" | "sh"): string {
 }
 
 describe("user data", () => {
-    const native = userData({ sshUser: "ec2-user", hostPrivateKey: HOST_KEY, hostPublicKey: HOST_PUB, emulate: [], binfmtImage: "tonistiigi/binfmt:latest" });
-    const emulating = userData({ sshUser: "ec2-user", hostPrivateKey: HOST_KEY, hostPublicKey: HOST_PUB, emulate: ["linux/arm/v7", "linux/s390x"], binfmtImage: "tonistiigi/binfmt:latest" });
+    const native = userData({ sshUser: "ec2-user", authorizedKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperator ops", hostPrivateKey: HOST_KEY, hostPublicKey: HOST_PUB, emulate: [], binfmtImage: "tonistiigi/binfmt:latest" });
+    const emulating = userData({ sshUser: "ec2-user", authorizedKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperator ops", hostPrivateKey: HOST_KEY, hostPublicKey: HOST_PUB, emulate: ["linux/arm/v7", "linux/s390x"], binfmtImage: "tonistiigi/binfmt:latest" });
 
     test("matches the reviewed scripts", () => {
         expect(native).toMatchSnapshot("native pool");
@@ -55,6 +55,7 @@ describe("user data", () => {
         expect(native).toContain("HostKeyAlgorithms ssh-ed25519");
         expect(native).toContain("PasswordAuthentication no");
         expect(native).toContain("PermitRootLogin no");
+        expect(native).toContain('AllowUsers $user');
         expect(native).not.toMatch(/-H tcp|2375|2376/);
     });
 
