@@ -4,12 +4,13 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Arch } from "../config/platforms";
 import { declaredPlatforms, orderPools } from "../config/routing";
-import { FleetConfig } from "../config/schema";
+import { FleetConfig, PoolConfig } from "../config/schema";
 import { FleetBuilder } from "./builder";
 import { HostAccess } from "./hostAccess";
 import { BuildHost, HostPool } from "./hostPool";
 import { ImageBuild } from "./imageBuild";
 import { FleetRegistry } from "./registry";
+import { StaticHost } from "./staticHost";
 
 export interface FleetArgs {
     config: FleetConfig;
@@ -39,26 +40,15 @@ export class Fleet extends pulumi.ComponentResource {
         const { config } = args;
         const tags = { "native-build-fleet:project": args.project, "native-build-fleet:stack": args.stack };
 
-        const access = new HostAccess(`${name}-access`, {
-            allowedCidrs: config.ssh.allowedCidrs, vpcId: config.network.vpcId, tags,
-        }, { parent: this });
-        const amis = Object.fromEntries([...new Set(config.hosts.map((p) => p.arch))].map((arch) =>
-            [arch, aws.ssm.getParameterOutput({ name: AMI_PARAMETER[arch] }, { parent: this }).value]));
-
-        const pools = orderPools(config.hosts).map((pool) => ({
-            pool,
-            hosts: new HostPool(`${name}-${pool.name}`, {
-                pool, amiId: amis[pool.arch], securityGroupId: access.securityGroupId,
-                instanceProfileName: access.instanceProfileName, subnetIds: config.network.subnetIds,
-                sshUser: config.ssh.user, authorizedKey: config.ssh.publicKey.trim(), privateKey: args.sshPrivateKey, binfmtImage: config.builder.binfmtImage, tags,
-            }, { parent: this }).hosts,
-        }));
+        const groups = orderPools([...this.pools(name, args, tags), ...config.staticHosts.map((host) => ({
+            ...host, hosts: [new StaticHost(`${name}-${host.name}`, { host, privateKey: args.sshPrivateKey }, { parent: this }).host],
+        }))]);
 
         const builder = new FleetBuilder(`${name}-builder`, {
             name: config.builder.name,
-            nodes: pools.flatMap(({ pool, hosts }) => hosts.map((host) => ({
+            nodes: groups.flatMap((group) => group.hosts.map((host) => ({
                 host: host.name, address: host.address, port: host.port, user: host.user, hostKey: host.hostKey,
-                hostKeyAlias: host.hostKeyAlias, platforms: declaredPlatforms(pool), ready: host.ready,
+                hostKeyAlias: host.hostKeyAlias, platforms: declaredPlatforms(group), ready: host.ready,
             }))),
             privateKey: args.sshPrivateKey,
             buildkitImage: config.builder.buildkitImage,
@@ -81,9 +71,29 @@ export class Fleet extends pulumi.ComponentResource {
             ref: build.ref, digest: build.digest, tags: image.tags, platforms: build.platforms,
         }])));
         this.builder = pulumi.output({ name: builder.name, nodes: builder.nodes });
-        this.hosts = pulumi.output(Object.fromEntries(pools.flatMap(({ hosts }) => hosts.map((h: BuildHost) => [h.name, {
-            name: h.name, pool: h.pool, instanceId: h.instanceId, address: h.address, arch: h.arch,
+        this.hosts = pulumi.output(Object.fromEntries(groups.flatMap(({ hosts }) => hosts.map((h: BuildHost) => [h.name, {
+            name: h.name, pool: h.pool, instanceId: h.instanceId ?? null, address: h.address, arch: h.arch,
         }]))));
         this.registerOutputs({ images: this.images, builder: this.builder, hosts: this.hosts });
+    }
+
+    /** The EC2 pools, and what they share; nothing at all when the stack has none. */
+    private pools(name: string, args: FleetArgs, tags: Record<string, string>): (PoolConfig & { hosts: BuildHost[] })[] {
+        const { config } = args;
+        if (config.hosts.length === 0) {
+            return [];
+        }
+        const access = new HostAccess(`${name}-access`, { allowedCidrs: config.ssh.allowedCidrs, vpcId: config.network.vpcId, tags }, { parent: this });
+        const amis = Object.fromEntries([...new Set(config.hosts.map((p) => p.arch))].map((arch) =>
+            [arch, aws.ssm.getParameterOutput({ name: AMI_PARAMETER[arch] }, { parent: this }).value]));
+        return config.hosts.map((pool) => ({
+            ...pool,
+            hosts: new HostPool(`${name}-${pool.name}`, {
+                pool, amiId: amis[pool.arch], securityGroupId: access.securityGroupId,
+                instanceProfileName: access.instanceProfileName, subnetIds: config.network.subnetIds,
+                sshUser: config.ssh.user, authorizedKey: config.ssh.publicKey, privateKey: args.sshPrivateKey,
+                binfmtImage: config.builder.binfmtImage, tags,
+            }, { parent: this }).hosts,
+        }));
     }
 }

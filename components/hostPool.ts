@@ -33,7 +33,8 @@ export interface BuildHost {
     name: string;
     pool: string;
     arch: string;
-    instanceId: pulumi.Output<string>;
+    /** The EC2 instance; absent for static hosts. */
+    instanceId?: pulumi.Output<string>;
     address: pulumi.Output<string>;
     port: number;
     user: string;

@@ -13,8 +13,8 @@ export interface HostReadinessArgs {
     privateKey: pulumi.Input<string>;
     /** The host's public key line; the connection fails unless the host presents it. */
     hostKey: pulumi.Input<string>;
-    /** The architecture the host must report (amd64 or arm64). */
-    arch: string;
+    /** The architecture the host must report (amd64 or arm64); not checked when absent. */
+    arch?: string;
     /** Wait for the EC2 boot script to finish first. Hosts the team runs have none. */
     waitForBoot: boolean;
     /** Changes that mean a different machine (the instance id), so the check runs again. */

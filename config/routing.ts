@@ -6,16 +6,23 @@
 // node serves and orders native pools ahead of emulating ones; these helpers compute
 // that order and the routing that follows from it, so tests and outputs can show it.
 
-import { PoolConfig } from "./schema";
-
-/** Pools in builder node order: pools that emulate nothing first, then the rest. */
-export function orderPools(pools: readonly PoolConfig[]): PoolConfig[] {
-    return [...pools.filter((p) => p.emulate.length === 0), ...pools.filter((p) => p.emulate.length > 0)];
+/** What routing needs of an EC2 pool or a static host. */
+export interface HostGroup {
+    name: string;
+    /** Platforms built natively. */
+    platforms: string[];
+    /** Platforms built under QEMU. */
+    emulate: string[];
 }
 
-/** The platforms a pool's nodes declare: native ones first, then emulated ones. */
-export function declaredPlatforms(pool: PoolConfig): string[] {
-    return [...pool.platforms, ...pool.emulate];
+/** Groups in builder node order: those that emulate nothing first, then the rest, each in config order. */
+export function orderPools<T extends HostGroup>(groups: readonly T[]): T[] {
+    return [...groups.filter((g) => g.emulate.length === 0), ...groups.filter((g) => g.emulate.length > 0)];
+}
+
+/** The platforms a group's nodes declare: native ones first, then emulated ones. */
+export function declaredPlatforms(group: HostGroup): string[] {
+    return [...group.platforms, ...group.emulate];
 }
 
 export interface Route {
@@ -23,8 +30,8 @@ export interface Route {
     emulated: boolean;
 }
 
-/** The pool whose first node buildx picks for `platform`, or undefined when none serves it. */
-export function routeOf(pools: readonly PoolConfig[], platform: string): Route | undefined {
+/** The group whose first node buildx picks for `platform`, or undefined when none serves it. */
+export function routeOf(pools: readonly HostGroup[], platform: string): Route | undefined {
     const pool = orderPools(pools).find((p) => declaredPlatforms(p).includes(platform));
     return pool && { pool: pool.name, emulated: !pool.platforms.includes(platform) };
 }

@@ -18,9 +18,21 @@ const poolSchema = z.object({
     spot: z.boolean().default(false),
 }).strict();
 
+const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+const staticHostSchema = z.object({
+    name: z.string(),
+    address: z.string().regex(/^([a-zA-Z0-9-]+\.)*[a-zA-Z0-9-]+$|^[0-9a-fA-F:]+$/, "must be a host name or an IP address"),
+    port: z.number().int().min(1).max(65535).default(22),
+    user: z.string().regex(USER, "must be a Linux user name"),
+    platforms: z.array(z.string()).min(1, "must list the platforms this host builds natively"),
+    emulate: z.array(z.string()).default([]),
+    hostKey: z.string(),
+}).strict();
+
 const sshSchema = z.object({
-    user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a Linux user name such as ec2-user").default("ec2-user"),
-    publicKey: z.string(),
+    user: z.string().regex(USER, "must be a Linux user name such as ec2-user").default("ec2-user"),
+    publicKey: z.string().optional(),
     allowedCidrs: z.array(z.string()).default([]),
 }).strict();
 
@@ -58,8 +70,9 @@ const builderSchema = z.object({
 }).strict();
 
 const rawSchema = z.object({
-    hosts: z.array(poolSchema).min(1, "must list at least one host pool"),
-    ssh: sshSchema,
+    hosts: z.array(poolSchema).default([]),
+    staticHosts: z.array(staticHostSchema).default([]),
+    ssh: sshSchema.default({ user: "ec2-user", allowedCidrs: [] }),
     network: networkSchema.default({ subnetIds: [] }),
     registry: registrySchema,
     images: z.array(imageSchema).min(1, "must list at least one image"),
@@ -82,6 +95,19 @@ export interface PoolConfig {
     spot: boolean;
 }
 
+/** A machine the team already runs, joined to the builder over SSH. */
+export interface StaticHostConfig {
+    name: string;
+    address: string;
+    port: number;
+    user: string;
+    /** Platforms the host builds natively, as declared (its CPU is not probed). */
+    platforms: string[];
+    emulate: string[];
+    /** The host's public key line, pinned in known_hosts. */
+    hostKey: string;
+}
+
 export interface ImageConfig {
     name: string;
     /** Build context, relative to the project root, in POSIX form. */
@@ -96,7 +122,8 @@ export interface ImageConfig {
 
 export interface FleetConfig {
     hosts: PoolConfig[];
-    ssh: RawConfig["ssh"];
+    staticHosts: StaticHostConfig[];
+    ssh: { user: string; publicKey: string; allowedCidrs: string[] };
     network: RawConfig["network"];
     registry: RawConfig["registry"];
     images: ImageConfig[];
@@ -138,6 +165,7 @@ const BUILD_ARG = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Build-arg names that carry credentials; they end up in image history and cache. */
 const SECRET_ARG = /(^|_)(TOKEN|SECRET|SECRETS|PASSWORD|PASSWD|KEY|APIKEY|CREDENTIALS?)(_|$)/i;
 const PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+={0,2}( \S.*)?$/;
+const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( \S.*)?$/;
 
 /** The cache tag of a platform; user tags may not take it. */
 export function cacheTag(platform: string): string {
@@ -158,9 +186,21 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
     const problems: Problem[] = [];
     const report = (p: string, message: string) => problems.push({ path: p, message });
     const hosts = checkPools(shaped.data.hosts, report);
-    checkSsh(shaped.data.ssh, ctx, report);
+    const staticHosts = checkStaticHosts(shaped.data.staticHosts, report);
+    if (hosts.length + staticHosts.length === 0) {
+        report("hosts", "no build hosts: list EC2 pools under hosts, machines you run under staticHosts, or both");
+    }
+    const ec2Hosts = hosts.flatMap((p) => Array.from({ length: p.count }, (_, i) => `${p.name}-${i}`));
+    staticHosts.filter((h) => ec2Hosts.includes(h.name)).forEach((h) => report(`staticHosts[${staticHosts.indexOf(h)}].name`,
+        `"${h.name}" is also the name of an EC2 host (pool hosts are named <pool>-<index>); choose another name`));
+    if (hosts.length > 0) {
+        checkSsh(shaped.data.ssh, report);
+    }
+    if (!ctx.secretsSet.sshPrivateKey) {
+        report("sshPrivateKey", "the private key that logs in to the build hosts is needed for the readiness checks and buildx; run `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`");
+    }
     checkNetwork(shaped.data.network, report);
-    const images = shaped.data.images.map((image, i) => checkImage(image, `images[${i}]`, hosts, shaped.data.registry, ctx, report));
+    const images = shaped.data.images.map((image, i) => checkImage(image, `images[${i}]`, [...hosts, ...staticHosts], shaped.data.registry, ctx, report));
     checkUnique(images.map((im) => im.name), (i) => `images[${i}].name`, report);
     if (shaped.data.registry.type === "external" && !ctx.secretsSet.registryPassword) {
         report("registryPassword", "the external registry needs its password; run `pulumi config set --secret registryPassword <token>`");
@@ -170,7 +210,8 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
     }
     return {
         hosts,
-        ssh: shaped.data.ssh,
+        staticHosts,
+        ssh: { ...shaped.data.ssh, publicKey: shaped.data.ssh.publicKey?.trim() ?? "" },
         network: shaped.data.network,
         registry: shaped.data.registry,
         images,
@@ -256,8 +297,27 @@ function checkPools(pools: RawConfig["hosts"], report: (p: string, m: string) =>
     });
 }
 
-function checkSsh(ssh: RawConfig["ssh"], ctx: ConfigContext, report: (p: string, m: string) => void): void {
-    if (!PUBLIC_KEY.test(ssh.publicKey.trim())) {
+function checkStaticHosts(statics: RawConfig["staticHosts"], report: (p: string, m: string) => void): StaticHostConfig[] {
+    checkUnique(statics.map((h) => h.name), (i) => `staticHosts[${i}].name`, report);
+    return statics.map((host, i) => {
+        const at = `staticHosts[${i}]`;
+        if (!POOL_NAME.test(host.name)) {
+            report(`${at}.name`, `"${host.name}" must be lowercase letters, digits and '-', starting with a letter, at most 31 characters`);
+        }
+        if (!HOST_KEY.test(host.hostKey.trim())) {
+            report(`${at}.hostKey`, "must be the host's public key line, such as the output of `ssh-keyscan` checked against the host's /etc/ssh/ssh_host_ed25519_key.pub");
+        }
+        const platforms = normalizeList(host.platforms, `${at}.platforms`, report);
+        const emulate = normalizeList(host.emulate, `${at}.emulate`, report);
+        emulate.filter((p) => platforms.includes(p)).forEach((p) => report(`${at}.emulate`, `${p} is also listed under ${at}.platforms; list it once`));
+        return { ...host, hostKey: host.hostKey.trim(), platforms, emulate };
+    });
+}
+
+function checkSsh(ssh: RawConfig["ssh"], report: (p: string, m: string) => void): void {
+    if (ssh.publicKey === undefined) {
+        report("ssh.publicKey", "is required for EC2 pools; give the operator's public key, such as the contents of ~/.ssh/id_ed25519.pub");
+    } else if (!PUBLIC_KEY.test(ssh.publicKey.trim())) {
         report("ssh.publicKey", "must be one OpenSSH public key line (ssh-ed25519 or ssh-rsa), such as the contents of ~/.ssh/id_ed25519.pub");
     }
     if (ssh.allowedCidrs.length === 0) {
@@ -270,9 +330,6 @@ function checkSsh(ssh: RawConfig["ssh"], ctx: ConfigContext, report: (p: string,
         }
     });
     checkUnique(ssh.allowedCidrs, (i) => `ssh.allowedCidrs[${i}]`, report);
-    if (!ctx.secretsSet.sshPrivateKey) {
-        report("sshPrivateKey", "the private key matching ssh.publicKey is needed for the readiness checks and buildx; run `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`");
-    }
 }
 
 function checkNetwork(network: RawConfig["network"], report: (p: string, m: string) => void): void {
@@ -286,7 +343,7 @@ function checkNetwork(network: RawConfig["network"], report: (p: string, m: stri
 }
 
 function checkImage(
-    image: RawConfig["images"][number], at: string, pools: PoolConfig[],
+    image: RawConfig["images"][number], at: string, pools: { platforms: string[]; emulate: string[] }[],
     registry: RawConfig["registry"], ctx: ConfigContext, report: (p: string, m: string) => void,
 ): ImageConfig {
     const hostLength = registry.type === "ecr" ? ECR_HOST_LENGTH : registry.address.length + 1;
@@ -297,7 +354,7 @@ function checkImage(
     }
     const platforms = normalizeList(image.platforms, `${at}.platforms`, report);
     platforms.filter((p) => !pools.some((pool) => pool.platforms.includes(p) || pool.emulate.includes(p))).forEach((p) => report(`${at}.platforms`,
-        `no host pool serves ${p}; add a pool whose platforms include it${nativeArchOf(p) ? ` (a ${nativeArchOf(p)} instance type)` : ""}, or list it under a pool's emulate`));
+        `no host serves ${p}; add a pool or static host whose platforms include it${nativeArchOf(p) ? ` (a ${nativeArchOf(p)} machine)` : ""}, or list it under one's emulate`));
     checkTags(image.tags, platforms, `${at}.tags`, report);
     Object.keys(image.buildArgs).forEach((arg) => {
         if (!BUILD_ARG.test(arg)) {

@@ -26,11 +26,17 @@ export function bootWaitScript(timeoutSeconds: number): string {
 }
 
 /**
- * Checks that Docker answers for the SSH user and that the host's CPU is the expected
- * architecture, so a mislabelled host can never build a platform it would emulate.
+ * Checks that Docker answers for the SSH user and, when `arch` is given, that the host's
+ * CPU is that architecture, so a mislabelled host can never build a platform it would
+ * emulate.
  */
-export function dockerCheckScript(arch: string, timeoutSeconds: number): string {
-    const expected = MACHINE[arch] ?? [arch];
+export function dockerCheckScript(arch: string | undefined, timeoutSeconds: number): string {
+    const archCheck = arch === undefined ? [] : [
+        `case "$machine" in`,
+        `    ${(MACHINE[arch] ?? [arch]).map(shq).join("|")}) ;;`,
+        `    *) printf 'this host runs %s, but its pool expects ${arch}\\n' "$machine" >&2; exit 1 ;;`,
+        "esac",
+    ];
     return [
         "set -eu",
         `deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
@@ -42,10 +48,7 @@ export function dockerCheckScript(arch: string, timeoutSeconds: number): string 
         "    sleep 3",
         "done",
         "machine=${info#* }",
-        `case "$machine" in`,
-        `    ${expected.map(shq).join("|")}) ;;`,
-        `    *) printf 'this host runs %s, but its pool expects ${arch}\\n' "$machine" >&2; exit 1 ;;`,
-        "esac",
+        ...archCheck,
         `printf 'docker %s on %s\\n' "\${info%% *}" "$machine"`,
         "",
     ].join("\n");

@@ -32,6 +32,11 @@ function withChange(change: (c: Config) => void): Config {
     return config;
 }
 
+const STATIC = {
+    name: "rack-1", address: "192.0.2.20", user: "builder", platforms: ["linux/arm64"],
+    hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm0rackHostKey rack-1",
+};
+
 describe("a valid config", () => {
     test("parses with every default filled in", () => {
         const parsed = parseConfig(validConfig(), context(root));
@@ -64,6 +69,21 @@ describe("a valid config", () => {
         expect(parsed.images[1]).toMatchObject({ context: "worker/", dockerfile: "worker/Dockerfile.prod", tags: ["v1.2.3", "stable"] });
     });
 
+    test("accepts a stack of static hosts only, with no AWS settings at all", () => {
+        const raw = {
+            staticHosts: [STATIC, { ...STATIC, name: "rack-2", address: "rack-2.example.internal", port: 2222, platforms: ["linux/x86_64"], emulate: ["linux/arm/v7"] }],
+            registry: { type: "external", address: "registry.example.com", username: "ci" },
+            images: [{ name: "app", context: "app", platforms: ["linux/amd64", "linux/arm64", "linux/arm/v7"] }],
+        };
+        const parsed = parseConfig(raw, context(root, { secretsSet: { sshPrivateKey: true, registryPassword: true } }));
+        expect(parsed.hosts).toEqual([]);
+        expect(parsed.staticHosts[1]).toEqual({
+            name: "rack-2", address: "rack-2.example.internal", port: 2222, user: "builder", platforms: ["linux/amd64"], emulate: ["linux/arm/v7"],
+            hostKey: STATIC.hostKey,
+        });
+        expect(parsed.staticHosts[0].port).toBe(22);
+    });
+
     test("accepts an external registry when its password is set", () => {
         const raw = withChange((c) => { c.registry = { type: "external", address: "registry.example.com:5000/team", username: "ci" }; });
         expect(problems(raw, context(root, { secretsSet: { sshPrivateKey: true, registryPassword: true } }))).toEqual([]);
@@ -74,8 +94,16 @@ describe("a bad config fails before any resource with the key and the fix", () =
     test.each<[string, (c: Config) => void, string[]]>([
         ["unknown top-level key", (c) => { c.imgaes = []; }, ['(top level): unknown key "imgaes"']],
         ["unknown nested key", (c) => { c.hosts[0].instancetype = "x"; }, ['hosts[0]: unknown key "instancetype"']],
-        ["missing ssh", (c) => { delete c.ssh; }, ["ssh: is required"]],
-        ["no pools", (c) => { c.hosts = []; }, ["hosts: must list at least one host pool"]],
+        ["missing ssh with EC2 pools", (c) => { delete c.ssh; }, ["ssh.publicKey: is required for EC2 pools", "ssh.allowedCidrs: is empty"]],
+        ["missing images", (c) => { delete c.images; }, ["images: is required"]],
+        ["no hosts at all", (c) => { c.hosts = []; }, ["hosts: no build hosts: list EC2 pools under hosts, machines you run under staticHosts, or both"]],
+        ["EC2 pools without a public key", (c) => { delete c.ssh.publicKey; }, ["ssh.publicKey: is required for EC2 pools"]],
+        ["static host without a host key", (c) => { c.staticHosts = [{ ...STATIC, hostKey: "AAAA" }]; }, ["staticHosts[0].hostKey: must be the host's public key line"]],
+        ["static host named like an EC2 host", (c) => { c.staticHosts = [{ ...STATIC, name: "arm-0" }]; }, ['staticHosts[0].name: "arm-0" is also the name of an EC2 host']],
+        ["duplicate static hosts", (c) => { c.staticHosts = [STATIC, STATIC]; }, ['staticHosts[1].name: "rack-1" repeats staticHosts[0].name']],
+        ["static host port out of range", (c) => { c.staticHosts = [{ ...STATIC, port: 70000 }]; }, ["staticHosts[0].port:"]],
+        ["static host with a malformed address", (c) => { c.staticHosts = [{ ...STATIC, address: "ssh://rack" }]; }, ["staticHosts[0].address: must be a host name or an IP address"]],
+        ["static host without user", (c) => { c.staticHosts = [{ ...STATIC, user: undefined }]; }, ["staticHosts[0].user: is required"]],
         ["count below one", (c) => { c.hosts[0].count = 0; }, ["hosts[0].count: must be at least 1"]],
         ["fractional count", (c) => { c.hosts[0].count = 1.5; }, ["hosts[0].count:"]],
         ["duplicate pool names", (c) => { c.hosts[1].name = "arm"; }, ['hosts[1].name: "arm" repeats hosts[0].name']],
@@ -91,7 +119,7 @@ describe("a bad config fails before any resource with the key and the fix", () =
         ["malformed platform", (c) => { c.images[0].platforms = ["arm64"]; }, ['images[0].platforms[0]: "arm64" is not shaped os/arch[/variant]']],
         ["empty image platforms", (c) => { c.images[0].platforms = []; }, ["images[0].platforms: must list at least one platform"]],
         ["platform no pool serves", (c) => { c.images[0].platforms = ["linux/s390x"]; },
-            ["images[0].platforms: no host pool serves linux/s390x; add a pool whose platforms include it, or list it under a pool's emulate"]],
+            ["images[0].platforms: no host serves linux/s390x; add a pool or static host whose platforms include it, or list it under one's emulate"]],
         ["SSH open to the IPv4 world", (c) => { c.ssh.allowedCidrs = ["0.0.0.0/0"]; }, ['ssh.allowedCidrs[0]: "0.0.0.0/0" opens SSH to the whole Internet']],
         ["SSH open to the IPv6 world", (c) => { c.ssh.allowedCidrs = ["::/0"]; }, ['ssh.allowedCidrs[0]: "::/0" opens SSH to the whole Internet']],
         ["SSH open to half the world", (c) => { c.ssh.allowedCidrs = ["0.0.0.0/1"]; }, ["is wider than /8"]],
@@ -99,7 +127,7 @@ describe("a bad config fails before any resource with the key and the fix", () =
         ["malformed CIDR", (c) => { c.ssh.allowedCidrs = ["10.0.0.300/24"]; }, ['ssh.allowedCidrs[0]: "10.0.0.300/24" is not a CIDR']],
         ["CIDR with host bits", (c) => { c.ssh.allowedCidrs = ["10.0.0.1/24"]; }, ['"10.0.0.1/24" has host bits set; write it as 10.0.0.0/24']],
         ["bad public key", (c) => { c.ssh.publicKey = "not a key"; }, ["ssh.publicKey: must be one OpenSSH public key line"]],
-        ["missing private key", () => undefined, ["sshPrivateKey: the private key matching ssh.publicKey is needed"]],
+        ["missing private key", () => undefined, ["sshPrivateKey: the private key that logs in to the build hosts is needed"]],
         ["uppercase repository", (c) => { c.images[0].name = "App"; }, ['images[0].name: "App" is not a valid repository name']],
         ["repository too long", (c) => { c.images[0].name = "a".repeat(200); }, ["is too long: with the registry host an image name may have at most 255 characters"]],
         ["duplicate image names", (c) => { c.images.push({ ...c.images[0] }); }, ['images[1].name: "app" repeats images[0].name']],

@@ -205,6 +205,12 @@ describe("readiness scripts", () => {
             }
         });
 
+    test("skips the architecture check when none is expected (static hosts)", () => {
+        const box = sandbox(`echo "27.3.1 x86_64"`);
+        expect(dockerCheckScript(undefined, 5)).not.toContain("case");
+        expect(box.run(dockerCheckScript(undefined, 5)).stdout).toBe("docker 27.3.1 on x86_64\n");
+    });
+
     test("reports why docker is unusable when it never answers", () => {
         const box = sandbox(`echo "permission denied while trying to connect to the Docker daemon socket" >&2; exit 1`);
         const result = box.run(dockerCheckScript("amd64", 1));

@@ -1,0 +1,62 @@
+// A stack of static hosts only, with an external registry: no AWS resource or call at all.
+
+import * as pulumi from "@pulumi/pulumi";
+import { Fleet } from "../components/fleet";
+import { parseConfig } from "../config/schema";
+import { context, makeProject } from "./fixtures";
+import { installMocks, settled, valueOf } from "./mocks";
+
+const mocks = installMocks();
+const root = makeProject();
+const config = parseConfig({
+    staticHosts: [
+        { name: "qemu", address: "127.0.0.4", user: "builder", platforms: ["linux/amd64"], emulate: ["linux/s390x"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIQemu" },
+        { name: "amd", address: "127.0.0.2", user: "builder", platforms: ["linux/amd64"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAmd" },
+        { name: "arm", address: "127.0.0.3", port: 2222, user: "builder", platforms: ["linux/arm64"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIArm host" },
+    ],
+    registry: { type: "external", address: "127.0.0.1:5000", username: "ci" },
+    images: [{ name: "probe", context: "app", platforms: ["linux/amd64", "linux/arm64", "linux/s390x"] }],
+}, context(root, { secretsSet: { sshPrivateKey: true, registryPassword: true } }));
+
+const fleet = new Fleet("fleet", {
+    config, project: "native-build-fleet", stack: "e2e", sshPrivateKey: pulumi.secret("KEY"), registryPassword: pulumi.secret("PW"), labels: {},
+});
+
+let builder: { name: string; nodes: { name: string; endpoint: string; platforms: string[] }[] };
+let hosts: Record<string, unknown>;
+beforeAll(async () => {
+    [builder, hosts] = await Promise.all([valueOf(fleet.builder), valueOf(fleet.hosts)]);
+    await valueOf(fleet.images);
+    await settled(mocks.resources);
+});
+
+test("creates no AWS resource and calls no AWS function", () => {
+    expect(mocks.resources.filter((r) => r.type.startsWith("aws:"))).toEqual([]);
+    expect(mocks.invokes.map((i) => i.token)).toEqual(["command:local:run"]);
+});
+
+test("orders the static hosts native first and declares exactly their platforms", () => {
+    expect(builder.nodes).toEqual([
+        { name: "native-build-fleet-dev-amd", endpoint: "ssh://builder@127.0.0.2:22", platforms: ["linux/amd64"] },
+        { name: "native-build-fleet-dev-arm", endpoint: "ssh://builder@127.0.0.3:2222", platforms: ["linux/arm64"] },
+        { name: "native-build-fleet-dev-qemu", endpoint: "ssh://builder@127.0.0.4:22", platforms: ["linux/amd64", "linux/s390x"] },
+    ]);
+});
+
+test("checks each static host with its declared key pinned, on its port, without waiting for a boot script", () => {
+    const checks = mocks.resources.filter((r) => r.type === "command:remote:Command");
+    expect(checks.map((c) => c.name).sort()).toEqual(["fleet-amd-ready-docker", "fleet-arm-ready-docker", "fleet-qemu-ready-docker"]);
+    const arm = checks.find((c) => c.name === "fleet-arm-ready-docker")!;
+    expect(arm.inputs.connection).toMatchObject({ host: "127.0.0.3", port: 2222, user: "builder", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIArm host" });
+    expect(arm.inputs.create).not.toContain("case");
+});
+
+test("pins static host keys under their names, so a reused address never matches", () => {
+    const registration = mocks.resources.find((r) => r.name === "fleet-builder-registration")!;
+    expect(registration.inputs.create).toContain("static-arm ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIArm\n");
+    expect(registration.inputs.create).toContain("    HostKeyAlias static-arm\n");
+});
+
+test("exports static hosts without an instance", () => {
+    expect(hosts.arm).toEqual({ name: "arm", pool: "static", instanceId: null, address: "127.0.0.3", arch: "arm64" });
+});
