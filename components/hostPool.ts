@@ -94,7 +94,7 @@ export class HostPool extends pulumi.ComponentResource {
         const publicKey = hostKey.publicKeyOpenssh.apply((k) => k.trim());
         const readiness = new HostReadiness(`${hostName}-ready`, {
             address, user: args.sshUser, privateKey: args.privateKey, hostKey: publicKey,
-            arch: pool.arch, waitForBoot: true, triggers: [instance.id],
+            arch: pool.arch, platforms: [...pool.platforms, ...pool.emulate], waitForBoot: true, triggers: [instance.id],
         }, { parent: this });
 
         return {

@@ -2,6 +2,7 @@
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { qemuHandler } from "../config/platforms";
 import { bootWaitScript, dockerCheckScript } from "../shell/readiness";
 
 export interface HostReadinessArgs {
@@ -15,6 +16,8 @@ export interface HostReadinessArgs {
     hostKey: pulumi.Input<string>;
     /** The architecture the host must report (amd64 or arm64); not checked when absent. */
     arch?: string;
+    /** Platforms the host builds, natively or emulated; QEMU handlers for others fail the check. */
+    platforms: string[];
     /** Wait for the EC2 boot script to finish first. Hosts the team runs have none. */
     waitForBoot: boolean;
     /** Changes that mean a different machine (the instance id), so the check runs again. */
@@ -55,7 +58,7 @@ export class HostReadiness extends pulumi.ComponentResource {
 
         // A new SSH session, so group membership granted during boot applies.
         const docker = new command.remote.Command(`${name}-docker`, {
-            connection, create: dockerCheckScript(args.arch, DOCKER_TIMEOUT_SECONDS), triggers: args.triggers,
+            connection, create: dockerCheckScript(args.arch, [...new Set(args.platforms.map(qemuHandler))], DOCKER_TIMEOUT_SECONDS), triggers: args.triggers,
         }, { parent: this, customTimeouts: timeouts, dependsOn: booted ? [booted] : [] });
 
         this.ready = docker.stdout.apply((s) => s.trim());

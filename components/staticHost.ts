@@ -22,7 +22,7 @@ export class StaticHost extends pulumi.ComponentResource {
         // Its CPU is not probed: a team may declare platforms its own way (README, "Static hosts").
         const readiness = new HostReadiness(`${name}-ready`, {
             address: host.address, port: host.port, user: host.user, privateKey: args.privateKey, hostKey: host.hostKey,
-            waitForBoot: false, triggers: [host.address, String(host.port), host.hostKey],
+            platforms: [...host.platforms, ...host.emulate], waitForBoot: false, triggers: [host.address, String(host.port), host.hostKey],
         }, { parent: this });
         this.host = {
             name: host.name, pool: "static", arch: nativeArchOf(host.platforms[0]) ?? host.platforms[0].split("/")[1],

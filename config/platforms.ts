@@ -75,6 +75,17 @@ export function nativeArchOf(platform: string): Arch | undefined {
     return (Object.keys(NATIVE) as Arch[]).find((arch) => NATIVE[arch].includes(platform));
 }
 
+/** The kernel's binfmt_misc entry (`/proc/sys/fs/binfmt_misc/qemu-<name>`) QEMU registers for a platform. */
+const QEMU_HANDLER: Record<string, string> = {
+    amd64: "x86_64", "386": "i386", arm64: "aarch64", arm: "arm", ppc64le: "ppc64le",
+    s390x: "s390x", riscv64: "riscv64", mips64le: "mips64el", loong64: "loongarch64",
+};
+
+export function qemuHandler(platform: string): string {
+    const arch = platform.split("/")[1];
+    return QEMU_HANDLER[arch] ?? arch;
+}
+
 /** A platform as a tag- and name-safe suffix: linux/arm/v7 → linux-arm-v7. */
 export function platformSlug(platform: string): string {
     return platform.replace(/\//g, "-");

@@ -26,11 +26,13 @@ export function bootWaitScript(timeoutSeconds: number): string {
 }
 
 /**
- * Checks that Docker answers for the SSH user and, when `arch` is given, that the host's
- * CPU is that architecture, so a mislabelled host can never build a platform it would
- * emulate.
+ * Checks that Docker answers for the SSH user; when `arch` is given, that the host's CPU
+ * is that architecture; and that no QEMU handler is enabled beyond `allowedHandlers`.
+ * The docker-build provider routes by the platforms a node *detects*, so a native x86
+ * host with an aarch64 handler would silently receive linux/arm64 builds and emulate
+ * them (measured on BuildKit 0.31 with docker-build 0.0.22).
  */
-export function dockerCheckScript(arch: string | undefined, timeoutSeconds: number): string {
+export function dockerCheckScript(arch: string | undefined, allowedHandlers: string[], timeoutSeconds: number): string {
     const archCheck = arch === undefined ? [] : [
         `case "$machine" in`,
         `    ${(MACHINE[arch] ?? [arch]).map(shq).join("|")}) ;;`,
@@ -49,6 +51,21 @@ export function dockerCheckScript(arch: string | undefined, timeoutSeconds: numb
         "done",
         "machine=${info#* }",
         ...archCheck,
+        "foreign=''",
+        "# NBF_BINFMT_DIR lets the tests point at a fixture instead of the kernel's table.",
+        "for handler in \"${NBF_BINFMT_DIR:-/proc/sys/fs/binfmt_misc}\"/qemu-*; do",
+        "    if [ ! -f \"$handler\" ] || ! grep -qx enabled \"$handler\"; then",
+        "        continue",
+        "    fi",
+        `    case "\${handler##*/qemu-}" in`,
+        ...(allowedHandlers.length > 0 ? [`        ${allowedHandlers.map(shq).join("|")}) ;;`] : []),
+        "        *) foreign=\"$foreign ${handler##*/qemu-}\" ;;",
+        "    esac",
+        "done",
+        "if [ -n \"$foreign\" ]; then",
+        "    printf 'this host has QEMU handlers enabled for%s, so builds for those platforms could be routed to it and run emulated; list those platforms under its emulate setting or disable the handlers (/proc/sys/fs/binfmt_misc)\\n' \"$foreign\" >&2",
+        "    exit 1",
+        "fi",
         `printf 'docker %s on %s\\n' "\${info%% *}" "$machine"`,
         "",
     ].join("\n");

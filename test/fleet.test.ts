@@ -134,8 +134,14 @@ describe("readiness", () => {
     });
 
     test("checks the architecture each host reports against its pool", () => {
-        expect(named("arm-0-ready-docker").inputs.create).toContain("'aarch64'|'arm64'");
-        expect(named("x86-0-ready-docker").inputs.create).toContain("'x86_64'");
+        expect(named("arm-0-ready-docker").inputs.create).toContain("'aarch64'|'arm64') ;;");
+        expect(named("x86-0-ready-docker").inputs.create).toContain("'x86_64') ;;");
+    });
+
+    test("allows QEMU handlers only for the platforms a host declares", () => {
+        expect(named("arm-0-ready-docker").inputs.create).toContain("        'aarch64') ;;\n");
+        expect(named("x86-0-ready-docker").inputs.create).toContain("        'x86_64'|'i386') ;;\n");
+        expect(named("qemu-0-ready-docker").inputs.create).toContain("        'x86_64'|'arm'|'s390x') ;;\n");
     });
 });
 

@@ -81,7 +81,12 @@ function sandbox(dockerScript = "exit 0") {
     const log = path.join(dir, "docker.log");
     fs.writeFileSync(path.join(bin, "getent"), `#!/bin/sh\necho "me:x:$(id -u):$(id -g)::${home}:/bin/sh"\n`, { mode: 0o755 });
     fs.writeFileSync(path.join(bin, "docker"), `#!/bin/bash\necho "$*" >> ${shq(log)}\n${dockerScript}\n`, { mode: 0o755 });
-    const env = { PATH: `${bin}:${process.env.PATH ?? ""}`, HOME: home, DOCKER_CONFIG: path.join(home, ".docker") };
+    const binfmt = path.join(dir, "binfmt_misc");
+    fs.mkdirSync(binfmt);
+    fs.writeFileSync(path.join(binfmt, "status"), "enabled\n");
+    const env = { PATH: `${bin}:${process.env.PATH ?? ""}`, HOME: home, DOCKER_CONFIG: path.join(home, ".docker"), NBF_BINFMT_DIR: binfmt };
+    /** Registers a QEMU handler in the fixture table, as binfmt_misc shows it. */
+    const addHandler = (name: string, state: "enabled" | "disabled") => fs.writeFileSync(path.join(binfmt, `qemu-${name}`), `${state}\ninterpreter /usr/bin/qemu-${name}-static\n`);
     const run = (script: string, input = "PRIVATE KEY MATERIAL\n") => spawnSync("bash", ["-c", script], { env, input, encoding: "utf8" });
     const calls = () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : []);
     /** Stands in for buildx's own record of the builder. */
@@ -90,7 +95,7 @@ function sandbox(dockerScript = "exit 0") {
         fs.writeFileSync(path.join(home, ".docker", "buildx", "instances", name), "{}");
     };
     const include = `Include "${home}/.ssh/native-build-fleet/*/config"`;
-    return { home, env, run, calls, markRegistered, include };
+    return { home, env, run, calls, markRegistered, include, addHandler };
 }
 
 describe("builder registration scripts", () => {
@@ -188,15 +193,15 @@ describe("builder registration scripts", () => {
 describe("readiness scripts", () => {
     test("match the reviewed scripts and pass shellcheck as POSIX sh", () => {
         expect(bootWaitScript(900)).toMatchSnapshot("boot wait");
-        expect(dockerCheckScript("arm64", 180)).toMatchSnapshot("docker check");
+        expect(dockerCheckScript("arm64", ["aarch64"], 180)).toMatchSnapshot("docker check");
         expect(shellcheck(`#!/bin/sh\n${bootWaitScript(900)}`, "sh")).toBe("");
-        expect(shellcheck(`#!/bin/sh\n${dockerCheckScript("arm64", 180)}`, "sh")).toBe("");
+        expect(shellcheck(`#!/bin/sh\n${dockerCheckScript("arm64", ["aarch64"], 180)}`, "sh")).toBe("");
     });
 
     test.each([["arm64", "aarch64", 0], ["amd64", "x86_64", 0], ["amd64", "aarch64", 1]])(
         "a host of pool arch %s reporting %s exits %i", (arch, machine, status) => {
             const box = sandbox(`echo "27.3.1 ${machine}"`);
-            const result = box.run(dockerCheckScript(arch, 5));
+            const result = box.run(dockerCheckScript(arch, [], 5));
             expect(result.status).toBe(status);
             if (status === 0) {
                 expect(result.stdout).toBe(`docker 27.3.1 on ${machine}\n`);
@@ -207,13 +212,24 @@ describe("readiness scripts", () => {
 
     test("skips the architecture check when none is expected (static hosts)", () => {
         const box = sandbox(`echo "27.3.1 x86_64"`);
-        expect(dockerCheckScript(undefined, 5)).not.toContain("case");
-        expect(box.run(dockerCheckScript(undefined, 5)).stdout).toBe("docker 27.3.1 on x86_64\n");
+        expect(dockerCheckScript(undefined, [], 5)).not.toContain('case "$machine"');
+        expect(box.run(dockerCheckScript(undefined, [], 5)).stdout).toBe("docker 27.3.1 on x86_64\n");
+    });
+
+    test("refuses a host with QEMU handlers for platforms it does not declare", () => {
+        const box = sandbox(`echo "27.3.1 x86_64"`);
+        box.addHandler("aarch64", "enabled");
+        box.addHandler("s390x", "enabled");
+        box.addHandler("riscv64", "disabled");
+        const refused = box.run(dockerCheckScript("amd64", ["x86_64", "s390x"], 5));
+        expect(refused.status).toBe(1);
+        expect(refused.stderr).toBe("this host has QEMU handlers enabled for aarch64, so builds for those platforms could be routed to it and run emulated; list those platforms under its emulate setting or disable the handlers (/proc/sys/fs/binfmt_misc)\n");
+        expect(box.run(dockerCheckScript("amd64", ["x86_64", "s390x", "aarch64"], 5)).status).toBe(0);
     });
 
     test("reports why docker is unusable when it never answers", () => {
         const box = sandbox(`echo "permission denied while trying to connect to the Docker daemon socket" >&2; exit 1`);
-        const result = box.run(dockerCheckScript("amd64", 1));
+        const result = box.run(dockerCheckScript("amd64", [], 1));
         expect(result.status).toBe(1);
         expect(result.stderr).toMatch(/docker is not usable by .* after 1s: permission denied/);
     });

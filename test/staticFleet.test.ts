@@ -48,7 +48,10 @@ test("checks each static host with its declared key pinned, on its port, without
     expect(checks.map((c) => c.name).sort()).toEqual(["fleet-amd-ready-docker", "fleet-arm-ready-docker", "fleet-qemu-ready-docker"]);
     const arm = checks.find((c) => c.name === "fleet-arm-ready-docker")!;
     expect(arm.inputs.connection).toMatchObject({ host: "127.0.0.3", port: 2222, user: "builder", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIArm host" });
-    expect(arm.inputs.create).not.toContain("case");
+    expect(arm.inputs.create).not.toContain('case "$machine"');
+    expect(arm.inputs.create).toContain("        'aarch64') ;;");
+    const qemu = checks.find((c) => c.name === "fleet-qemu-ready-docker")!;
+    expect(qemu.inputs.create).toContain("        'x86_64'|'s390x') ;;");
 });
 
 test("pins static host keys under their names, so a reused address never matches", () => {
