@@ -5,7 +5,7 @@ import { loadConfig } from "./config/load";
 import { Fleet } from "./components/fleet";
 import * as pulumi from "@pulumi/pulumi";
 
-const { config, sshPrivateKey, registryPassword, labels } = loadConfig(process.cwd(), process.env);
+const { config, buildkitdConfig, sshPrivateKey, registryPassword, labels } = loadConfig(process.cwd(), process.env);
 
 const fleet = new Fleet("fleet", {
     config,
@@ -14,6 +14,7 @@ const fleet = new Fleet("fleet", {
     sshPrivateKey,
     registryPassword,
     labels,
+    buildkitdConfig,
 });
 
 /** Per image: the index as `repo@sha256:…`, its digest, tags, and each platform image. */

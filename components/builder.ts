@@ -1,6 +1,7 @@
 // The fleet as one buildx builder: one docker-container node per host over SSH, each
 // declaring exactly the platforms it serves, registered on the machine running Pulumi.
 
+import { createHash } from "crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { BuilderNodeSpec, ensureBuilderScript, registerBuilderScript, removeBuilderScript } from "../shell/builder";
@@ -26,8 +27,10 @@ export interface FleetBuilderArgs {
     nodes: BuilderNodeArgs[];
     /** The operator's private key (a secret), written 0600 for the ssh client buildx runs. */
     privateKey: pulumi.Input<string>;
-    /** BuildKit image for the nodes; buildx's default when absent. */
-    buildkitImage?: string;
+    /** docker-container driver options for every node (image, network, …). */
+    driverOptions: Record<string, string>;
+    /** Contents of a buildkitd.toml for every node, if any. */
+    buildkitdConfig?: string;
 }
 
 export class FleetBuilder extends pulumi.ComponentResource {
@@ -49,28 +52,32 @@ export class FleetBuilder extends pulumi.ComponentResource {
             .apply(([address, hostKey, hostKeyAlias]): BuilderNodeSpec => ({
                 name: `${args.name}-${n.host}`, address, port: n.port, user: n.user, hostKey, hostKeyAlias, platforms: n.platforms,
             }))))
-            .apply((nodes) => ({ name: args.name, nodes, buildkitImage: args.buildkitImage }));
+            .apply((nodes) => ({ name: args.name, nodes, driverOptions: args.driverOptions, buildkitdConfig: args.buildkitdConfig }));
 
         // Runs on every program execution, previews included, because buildx keeps
         // builders on the machine that runs Pulumi: a fresh CI runner has none
-        // (pulumi/pulumi-docker-build#65). It contacts no host when nothing changed.
+        // (pulumi/pulumi-docker-build#65). In previews it contacts no host when nothing
+        // changed; in updates it also checks that every node is up before anything builds.
+        const verify = !pulumi.runtime.isDryRun();
         const ensured = command.local.runOutput({
-            command: spec.apply(ensureBuilderScript),
+            command: spec.apply((s) => ensureBuilderScript(s, verify)),
             interpreter: ["/bin/bash", "-c"],
             stdin: args.privateKey,
             logging: "stderr",
         }, { parent: this });
 
-        // Owns the builder's lifecycle. Changes update it in place; only a new builder
-        // name replaces it, and then the old one is removed before the new one is made,
-        // so a replacement never deletes the builder it just created.
+        // Owns the builder's lifecycle. Node changes update it in place, keeping each
+        // node's BuildKit cache. A new name or new BuildKit settings replace it: the old
+        // builder and its BuildKit containers (which keep the settings they started
+        // with) are removed before the new one is made, so a replacement never deletes
+        // the builder it just created.
         const registration = new command.local.Command(`${name}-registration`, {
             create: spec.apply(registerBuilderScript),
             update: spec.apply(registerBuilderScript),
             delete: removeBuilderScript(args.name),
             interpreter: ["/bin/bash", "-c"],
             stdin: args.privateKey,
-            triggers: [args.name],
+            triggers: [args.name, JSON.stringify(args.driverOptions), createHash("sha256").update(args.buildkitdConfig ?? "").digest("hex")],
             environment: { NBF_SPEC_FINGERPRINT: ensured.stdout.apply((s) => s.trim()) },
             logging: "stderr",
         }, { parent: this, deleteBeforeReplace: true, replaceOnChanges: ["triggers"], additionalSecretOutputs: ["stdin"] });

@@ -22,6 +22,8 @@ export interface FleetArgs {
     registryPassword?: pulumi.Input<string>;
     /** OCI labels per image name. */
     labels: Record<string, Record<string, string>>;
+    /** Contents of builder.buildkitdConfig, read by the caller. */
+    buildkitdConfig?: string;
 }
 
 /** Amazon Linux 2023 AMIs, as AWS publishes them in SSM Parameter Store. */
@@ -51,7 +53,8 @@ export class Fleet extends pulumi.ComponentResource {
                 hostKeyAlias: host.hostKeyAlias, platforms: declaredPlatforms(group), ready: host.ready,
             }))),
             privateKey: args.sshPrivateKey,
-            buildkitImage: config.builder.buildkitImage,
+            driverOptions: config.builder.driverOptions,
+            buildkitdConfig: args.buildkitdConfig,
         }, { parent: this });
 
         const registry = new FleetRegistry(`${name}-registry`, {

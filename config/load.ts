@@ -1,5 +1,7 @@
 // The edge: reads the stack's config and the repository, and nothing else does.
 
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ociLabels, sourceUrl } from "./ociLabels";
 import { ConfigError, FleetConfig, parseConfig } from "./schema";
@@ -9,6 +11,8 @@ const SECRET_KEYS = ["sshPrivateKey", "registryPassword"] as const;
 
 export interface LoadedConfig {
     config: FleetConfig;
+    /** Contents of builder.buildkitdConfig. */
+    buildkitdConfig?: string;
     sshPrivateKey: pulumi.Output<string>;
     registryPassword?: pulumi.Output<string>;
     labels: Record<string, Record<string, string>>;
@@ -56,6 +60,7 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
     const source = sourceUrl(projectRoot, env);
     return {
         config,
+        buildkitdConfig: config.builder.buildkitdConfig && fs.readFileSync(path.join(projectRoot, config.builder.buildkitdConfig), "utf8"),
         sshPrivateKey: cfg.requireSecret("sshPrivateKey"),
         registryPassword: config.registry.type === "external" ? cfg.requireSecret("registryPassword") : undefined,
         labels: Object.fromEntries(config.images.map((image) => [image.name, ociLabels(projectRoot, image.context, source)])),

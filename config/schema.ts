@@ -66,6 +66,11 @@ const builderSchema = z.object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "must be lowercase letters, digits, '.', '_' or '-'").optional(),
     buildOnPreview: z.boolean().default(true),
     buildkitImage: z.string().regex(IMAGE_REFERENCE, "must be an image reference such as moby/buildkit:v0.31.0").optional(),
+    driverOptions: z.record(
+        z.string().regex(/^[a-z][a-z0-9._-]*$/, "must be a docker-container driver option name such as network"),
+        z.string().regex(/^[^,"\n]*$/, "must not contain commas, quotes or newlines"),
+    ).default({}),
+    buildkitdConfig: z.string().optional(),
     binfmtImage: z.string().regex(IMAGE_REFERENCE, "must be an image reference such as tonistiigi/binfmt:latest").default("tonistiigi/binfmt:latest"),
 }).strict();
 
@@ -76,7 +81,7 @@ const rawSchema = z.object({
     network: networkSchema.default({ subnetIds: [] }),
     registry: registrySchema,
     images: z.array(imageSchema).min(1, "must list at least one image"),
-    builder: builderSchema.default({ buildOnPreview: true, binfmtImage: "tonistiigi/binfmt:latest" }),
+    builder: builderSchema.default({ buildOnPreview: true, binfmtImage: "tonistiigi/binfmt:latest", driverOptions: {} }),
 }).strict();
 
 type RawConfig = z.infer<typeof rawSchema>;
@@ -127,7 +132,15 @@ export interface FleetConfig {
     network: RawConfig["network"];
     registry: RawConfig["registry"];
     images: ImageConfig[];
-    builder: { name: string; buildOnPreview: boolean; buildkitImage?: string; binfmtImage: string };
+    builder: {
+        name: string;
+        buildOnPreview: boolean;
+        /** docker-container driver options, with buildkitImage as `image`. */
+        driverOptions: Record<string, string>;
+        /** A buildkitd.toml for every node, relative to the project root. */
+        buildkitdConfig?: string;
+        binfmtImage: string;
+    };
 }
 
 /** What parseConfig needs to know besides the raw values. */
@@ -202,6 +215,12 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
     checkNetwork(shaped.data.network, report);
     const images = shaped.data.images.map((image, i) => checkImage(image, `images[${i}]`, [...hosts, ...staticHosts], shaped.data.registry, ctx, report));
     checkUnique(images.map((im) => im.name), (i) => `images[${i}].name`, report);
+    const { builder } = shaped.data;
+    if (builder.buildkitImage !== undefined && builder.driverOptions.image !== undefined) {
+        report("builder.driverOptions.image", "repeats builder.buildkitImage; set the BuildKit image in one place");
+    }
+    const buildkitdConfig = builder.buildkitdConfig === undefined ? undefined
+        : checkInsideProject(builder.buildkitdConfig, ctx.projectRoot, "builder.buildkitdConfig", "file", report);
     if (shaped.data.registry.type === "external" && !ctx.secretsSet.registryPassword) {
         report("registryPassword", "the external registry needs its password; run `pulumi config set --secret registryPassword <token>`");
     }
@@ -216,10 +235,11 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
         registry: shaped.data.registry,
         images,
         builder: {
-            name: shaped.data.builder.name ?? defaultBuilderName(ctx.project, ctx.stack),
-            buildOnPreview: shaped.data.builder.buildOnPreview,
-            buildkitImage: shaped.data.builder.buildkitImage,
-            binfmtImage: shaped.data.builder.binfmtImage,
+            name: builder.name ?? defaultBuilderName(ctx.project, ctx.stack),
+            buildOnPreview: builder.buildOnPreview,
+            driverOptions: { ...(builder.buildkitImage ? { image: builder.buildkitImage } : {}), ...builder.driverOptions },
+            buildkitdConfig,
+            binfmtImage: builder.binfmtImage,
         },
     };
 }

@@ -26,8 +26,10 @@ export interface BuilderSpec {
     name: string;
     /** Nodes in routing order: native nodes ahead of emulating ones. */
     nodes: BuilderNodeSpec[];
-    /** BuildKit image for the docker-container driver; buildx's default when absent. */
-    buildkitImage?: string;
+    /** docker-container driver options (`--driver-opt key=value`), such as image or network. */
+    driverOptions: Record<string, string>;
+    /** Contents of a buildkitd.toml for every node (registry mirrors, CAs), if any. */
+    buildkitdConfig?: string;
 }
 
 /**
@@ -64,11 +66,12 @@ export function knownHosts(spec: BuilderSpec): string {
 
 /** The buildx commands that create the builder, one node at a time. */
 export function createCommands(spec: BuilderSpec): string[] {
-    const driverOpt = spec.buildkitImage ? ` --driver-opt ${shq(`image=${spec.buildkitImage}`)}` : "";
+    const driverOpts = Object.entries(spec.driverOptions).map(([key, value]) => ` --driver-opt ${shq(`${key}=${value}`)}`).join("");
+    const config = spec.buildkitdConfig === undefined ? "" : ' --buildkitd-config "$dir/buildkitd.toml"';
     return spec.nodes.map((node, i) => [
         "docker buildx create",
         i === 0 ? "" : " --append",
-        ` --name ${shq(spec.name)} --driver docker-container${driverOpt}`,
+        ` --name ${shq(spec.name)} --driver docker-container${driverOpts}${config}`,
         ` --node ${shq(node.name)} --platform ${shq(node.platforms.join(","))}`,
         ` ${shq(`ssh://${node.name}`)}`,
     ].join(""));
@@ -76,7 +79,7 @@ export function createCommands(spec: BuilderSpec): string[] {
 
 /** A digest of everything the registration depends on; a change re-registers. */
 export function specFingerprint(spec: BuilderSpec): string {
-    return createHash("sha256").update(JSON.stringify([sshConfig(spec), knownHosts(spec), createCommands(spec)])).digest("hex");
+    return createHash("sha256").update(JSON.stringify([sshConfig(spec), knownHosts(spec), createCommands(spec), spec.buildkitdConfig ?? null])).digest("hex");
 }
 
 const PREAMBLE = [
@@ -101,6 +104,7 @@ function sshFiles(spec: BuilderSpec): string[] {
         "cat > \"$key\"",
         "mv -f \"$key\" \"$dir/id_fleet\"",
         `cat > "$dir/known_hosts" ${heredoc("NBF_KNOWN_HOSTS", knownHosts(spec))}`,
+        ...(spec.buildkitdConfig === undefined ? [] : [`cat > "$dir/buildkitd.toml" ${heredoc("NBF_BUILDKITD_TOML", spec.buildkitdConfig)}`]),
         `config=$(cat ${heredoc("NBF_SSH_CONFIG", sshConfig(spec))}`,
         ")",
         `printf '%s\\n' "\${config//${DIR}/$dir}" > "$dir/config"`,
@@ -129,29 +133,47 @@ function registration(spec: BuilderSpec): string[] {
 }
 
 /**
- * Makes sure the builder is registered on this machine. It runs on every program
- * execution, previews included, so a fresh CI runner finds the builder. Prints the
- * spec's fingerprint.
+ * Starts every node and fails, naming each node that did not come up and the platforms
+ * it serves. `buildx inspect --bootstrap` exits 0 even when a node is unreachable, and
+ * the docker-build provider then sends that node's platforms to another node without a
+ * warning (measured with docker-build 0.0.22), so this runs before anything builds.
  */
-export function ensureBuilderScript(spec: BuilderSpec): string {
-    return [...PREAMBLE, ...sshFiles(spec), ...registration(spec), ""].join("\n");
+function verifyNodes(spec: BuilderSpec): string[] {
+    return [
+        "platforms_of() {",
+        "    case \"$1\" in",
+        ...spec.nodes.map((node) => `        ${shq(node.name)}) echo ${shq(node.platforms.join(", "))} ;;`),
+        "        *) echo unknown ;;",
+        "    esac",
+        "}",
+        "if ! out=$(docker buildx inspect --bootstrap \"$name\" 2>&1); then",
+        "    printf 'buildx could not start builder %s:\\n%s\\n' \"$name\" \"$out\" >&2",
+        "    exit 1",
+        "fi",
+        "down=$(printf '%s\\n' \"$out\" | awk '/^Name:/ { node = $2 } /^Error:/ { sub(/^Error:[ \\t]*/, \"\"); print node \"\\t\" $0 }')",
+        "if [ -n \"$down\" ]; then",
+        "    printf '%s\\n' \"$down\" | while IFS=\"$(printf '\\t')\" read -r node error; do",
+        "        printf 'build node %s (%s) is not available: %s\\n' \"$node\" \"$(platforms_of \"$node\")\" \"$error\" >&2",
+        "    done",
+        "    printf 'buildx would send those platforms to another node without a warning, so nothing was built. Bring the host back, or remove it from the stack, and run pulumi up again.\\n' >&2",
+        "    exit 1",
+        "fi",
+    ];
 }
 
 /**
- * Registers the builder, then starts every node and fails, naming the node, if one does
- * not come up: `buildx inspect --bootstrap` exits 0 even when a node is unreachable.
+ * Makes sure the builder is registered on this machine. It runs on every program
+ * execution, previews included, so a fresh CI runner finds the builder; with `verify`
+ * (updates) it also starts every node and fails if one is down. Prints the spec's
+ * fingerprint.
  */
+export function ensureBuilderScript(spec: BuilderSpec, verify: boolean): string {
+    return [...PREAMBLE, ...sshFiles(spec), ...registration(spec), ...(verify ? verifyNodes(spec) : []), ""].join("\n");
+}
+
+/** Registers the builder and starts every node, failing if one does not come up. */
 export function registerBuilderScript(spec: BuilderSpec): string {
-    return [
-        ...PREAMBLE,
-        ...sshFiles(spec),
-        ...registration(spec),
-        "if ! out=$(docker buildx inspect --bootstrap \"$name\" 2>&1) || printf '%s\\n' \"$out\" | grep -q '^Error:'; then",
-        "    printf 'buildx could not start every node of builder %s:\\n%s\\n' \"$name\" \"$out\" >&2",
-        "    exit 1",
-        "fi",
-        "",
-    ].join("\n");
+    return [...PREAMBLE, ...sshFiles(spec), ...registration(spec), ...verifyNodes(spec), ""].join("\n");
 }
 
 /**

@@ -49,7 +49,7 @@ describe("a valid config", () => {
             name: "app", context: "app", dockerfile: "app/Dockerfile", platforms: ["linux/amd64", "linux/arm64"],
             tags: ["latest"], buildArgs: {}, target: undefined,
         });
-        expect(parsed.builder).toEqual({ name: "native-build-fleet-dev", buildOnPreview: true, buildkitImage: undefined, binfmtImage: "tonistiigi/binfmt:latest" });
+        expect(parsed.builder).toEqual({ name: "native-build-fleet-dev", buildOnPreview: true, driverOptions: {}, buildkitdConfig: undefined, binfmtImage: "tonistiigi/binfmt:latest" });
     });
 
     test("normalises platform aliases and accepts every platform of the tutorial where a pool serves it", () => {
@@ -82,6 +82,14 @@ describe("a valid config", () => {
             hostKey: STATIC.hostKey,
         });
         expect(parsed.staticHosts[0].port).toBe(22);
+    });
+
+    test("folds the BuildKit image into the driver options and resolves the buildkitd config", () => {
+        fs.writeFileSync(path.join(root, "buildkitd.toml"), "debug = true\n");
+        const parsed = parseConfig(withChange((c) => {
+            c.builder = { name: "ci-fleet", buildkitImage: "moby/buildkit:v0.31.0", driverOptions: { network: "host" }, buildkitdConfig: "./buildkitd.toml" };
+        }), context(root));
+        expect(parsed.builder).toMatchObject({ name: "ci-fleet", driverOptions: { image: "moby/buildkit:v0.31.0", network: "host" }, buildkitdConfig: "buildkitd.toml" });
     });
 
     test("accepts an external registry when its password is set", () => {
@@ -151,6 +159,10 @@ describe("a bad config fails before any resource with the key and the fix", () =
         ["external registry with a scheme", (c) => { c.registry = { type: "external", address: "https://ghcr.io", username: "ci" }; },
             ["registry.address: must be host[:port][/namespace] without a scheme"]],
         ["unknown registry type", (c) => { c.registry = { type: "gcr" }; }, ["registry.type:"]],
+        ["BuildKit image set twice", (c) => { c.builder = { buildkitImage: "moby/buildkit:v0.31.0", driverOptions: { image: "moby/buildkit:v0.30.0" } }; },
+            ["builder.driverOptions.image: repeats builder.buildkitImage"]],
+        ["driver option with a comma", (c) => { c.builder = { driverOptions: { network: "host,evil=1" } }; }, ["builder.driverOptions.network: must not contain commas"]],
+        ["missing buildkitd config", (c) => { c.builder = { buildkitdConfig: "missing.toml" }; }, ['builder.buildkitdConfig: "missing.toml" does not exist in the project']],
     ])("%s", (_, change, expected) => {
         const ctx = context(root, { secretsSet: { sshPrivateKey: _ !== "missing private key", registryPassword: false } });
         const found = problems(withChange(change), ctx).join("\n");

@@ -168,10 +168,12 @@ describe("builder", () => {
         }
     });
 
-    test("re-establishes the builder on every run through an invoke, previews included", () => {
+    test("re-establishes the builder on every run through an invoke and, in updates, checks every node is up", () => {
         const ensures = mocks.invokes.filter((i) => i.token === "command:local:run");
         expect(ensures).toHaveLength(1);
         expect(ensures[0].inputs.command).toContain("docker buildx create --name 'native-build-fleet-dev'");
+        expect(ensures[0].inputs.command).toContain("docker buildx inspect --bootstrap \"$name\"");
+        expect(ensures[0].inputs.command).toContain("        'native-build-fleet-dev-arm-0') echo 'linux/arm64' ;;");
     });
 
     test("replaces only on a new name, deleting the old builder before creating the new one", () => {
@@ -179,7 +181,7 @@ describe("builder", () => {
         expect(opts.deleteBeforeReplace).toBe(true);
         expect(opts.replaceOnChanges).toContain("triggers");
         const registration = named("fleet-builder-registration").inputs;
-        expect(registration.triggers).toEqual(["native-build-fleet-dev"]);
+        expect(registration.triggers).toEqual(["native-build-fleet-dev", "{}", hash("")]);
         expect(registration.update).toBe(registration.create);
         expect(registration.delete).toContain("docker buildx rm \"$name\"");
     });

@@ -20,6 +20,7 @@ function spec(overrides: Partial<BuilderSpec> = {}): BuilderSpec {
             { name: "fleet-dev-x86-0", address: "203.0.113.11", port: 22, user: "ec2-user", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIX86 comment", hostKeyAlias: "i-0x86", platforms: ["linux/amd64", "linux/386"] },
             { name: "fleet-dev-arm-0", address: "203.0.113.10", port: 2222, user: "ec2-user", hostKey: HOST_PUB, hostKeyAlias: "i-0arm", platforms: ["linux/arm64"] },
         ],
+        driverOptions: {},
         ...overrides,
     };
 }
@@ -100,7 +101,7 @@ function sandbox(dockerScript = "exit 0") {
 
 describe("builder registration scripts", () => {
     test("match the reviewed scripts and pass shellcheck", () => {
-        for (const [label, script] of [["ensure", ensureBuilderScript(spec())], ["register", registerBuilderScript(spec())], ["remove", removeBuilderScript("fleet-dev")]]) {
+        for (const [label, script] of [["ensure", ensureBuilderScript(spec(), false)], ["ensure and verify", ensureBuilderScript(spec(), true)], ["register", registerBuilderScript(spec())], ["remove", removeBuilderScript("fleet-dev")]]) {
             expect(script).toMatchSnapshot(label);
             expect(shellcheck(script, "bash")).toBe("");
         }
@@ -108,17 +109,18 @@ describe("builder registration scripts", () => {
 
     test("register every node in order with exactly its declared platforms, over pinned SSH", () => {
         const box = sandbox();
-        const result = box.run(ensureBuilderScript(spec({ buildkitImage: "moby/buildkit:v0.31.0" })));
+        const result = box.run(ensureBuilderScript(spec({ driverOptions: { image: "moby/buildkit:v0.31.0", network: "host" }, buildkitdConfig: "[registry.\"registry.example.com\"]\n  ca = [\"/etc/ca.pem\"]\n" }), false));
         expect(result.stderr).toBe("");
         expect(result.status).toBe(0);
         expect(box.calls()).toEqual([
             "buildx rm --keep-daemon fleet-dev",
-            "buildx create --name fleet-dev --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 --node fleet-dev-x86-0 --platform linux/amd64,linux/386 ssh://fleet-dev-x86-0",
-            "buildx create --append --name fleet-dev --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 --node fleet-dev-arm-0 --platform linux/arm64 ssh://fleet-dev-arm-0",
+            `buildx create --name fleet-dev --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 --driver-opt network=host --buildkitd-config ${box.home}/.ssh/native-build-fleet/fleet-dev/buildkitd.toml --node fleet-dev-x86-0 --platform linux/amd64,linux/386 ssh://fleet-dev-x86-0`,
+            `buildx create --append --name fleet-dev --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 --driver-opt network=host --buildkitd-config ${box.home}/.ssh/native-build-fleet/fleet-dev/buildkitd.toml --node fleet-dev-arm-0 --platform linux/arm64 ssh://fleet-dev-arm-0`,
         ]);
 
         const dir = path.join(box.home, ".ssh", "native-build-fleet", "fleet-dev");
         expect(fs.readFileSync(path.join(dir, "id_fleet"), "utf8")).toBe("PRIVATE KEY MATERIAL\n");
+        expect(fs.readFileSync(path.join(dir, "buildkitd.toml"), "utf8")).toBe('[registry."registry.example.com"]\n  ca = ["/etc/ca.pem"]\n');
         expect(fs.statSync(path.join(dir, "id_fleet")).mode & 0o777).toBe(0o600);
         expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
         expect(fs.readFileSync(path.join(dir, "known_hosts"), "utf8")).toBe(
@@ -128,7 +130,7 @@ describe("builder registration scripts", () => {
 
     test("write an ssh configuration OpenSSH resolves to strict checking against the pinned key", () => {
         const box = sandbox();
-        expect(box.run(ensureBuilderScript(spec())).status).toBe(0);
+        expect(box.run(ensureBuilderScript(spec(), false)).status).toBe(0);
         const resolved = execFileSync("ssh", ["-G", "-F", path.join(box.home, ".ssh", "config"), "fleet-dev-arm-0"], { env: box.env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
         const option = (key: string) => resolved.split("\n").find((line) => line.startsWith(`${key} `))?.slice(key.length + 1);
         expect(option("hostname")).toBe("203.0.113.10");
@@ -143,10 +145,10 @@ describe("builder registration scripts", () => {
 
     test("contact no host and change nothing when the same builder is already registered", () => {
         const box = sandbox();
-        expect(box.run(ensureBuilderScript(spec())).status).toBe(0);
+        expect(box.run(ensureBuilderScript(spec(), false)).status).toBe(0);
         box.markRegistered("fleet-dev");
         const before = box.calls().length;
-        const again = box.run(ensureBuilderScript(spec()));
+        const again = box.run(ensureBuilderScript(spec(), false));
         expect(again.status).toBe(0);
         expect(box.calls().length).toBe(before);
         expect(fs.readFileSync(path.join(box.home, ".ssh", "config"), "utf8").split(box.include).length).toBe(2);
@@ -154,34 +156,58 @@ describe("builder registration scripts", () => {
 
     test("re-register on a machine that has never seen the builder", () => {
         const box = sandbox();
-        expect(box.run(ensureBuilderScript(spec())).status).toBe(0);
+        expect(box.run(ensureBuilderScript(spec(), false)).status).toBe(0);
         // The fingerprint is there but buildx's record is not: a fresh runner with a cached home.
-        const again = box.run(ensureBuilderScript(spec()));
+        const again = box.run(ensureBuilderScript(spec(), false));
         expect(again.status).toBe(0);
         expect(box.calls().filter((c) => c.startsWith("buildx create")).length).toBe(4);
     });
 
     test("re-register when a node changes, keeping the nodes' BuildKit state", () => {
         const box = sandbox();
-        box.run(ensureBuilderScript(spec()));
+        box.run(ensureBuilderScript(spec(), false));
         box.markRegistered("fleet-dev");
         const changed = spec();
         changed.nodes[1].address = "203.0.113.99";
-        expect(box.run(ensureBuilderScript(changed)).status).toBe(0);
+        expect(box.run(ensureBuilderScript(changed, false)).status).toBe(0);
         expect(box.calls().slice(-3)[0]).toBe("buildx rm --keep-daemon fleet-dev");
     });
 
-    test("fail with the node's error when a node does not start", () => {
-        const box = sandbox(`if [ "$2" = inspect ]; then printf 'Name: fleet-dev-arm-0\\nError: ssh: connect to host 203.0.113.10 port 2222: Connection refused\\n'; fi`);
-        const result = box.run(registerBuilderScript(spec()));
-        expect(result.status).toBe(1);
-        expect(result.stderr).toContain("buildx could not start every node of builder fleet-dev");
-        expect(result.stderr).toContain("Connection refused");
+    const INSPECT_ONE_DOWN = [
+        "Name:          fleet-dev", "Driver:        docker-container", "", "Nodes:",
+        "Name:           fleet-dev-x86-0", "Endpoint:       ssh://fleet-dev-x86-0", "Status:         running", "",
+        "Name:           fleet-dev-arm-0", "Endpoint:       ssh://fleet-dev-arm-0",
+        "Error:          ssh: connect to host 203.0.113.10 port 2222: Connection refused",
+    ].join("\\n");
+
+    test("fail naming the node and its platforms when a node does not start", () => {
+        const box = sandbox(`if [ "$2" = inspect ]; then printf '${INSPECT_ONE_DOWN}\\n'; fi`);
+        for (const script of [registerBuilderScript(spec()), ensureBuilderScript(spec(), true)]) {
+            const result = box.run(script);
+            expect(result.status).toBe(1);
+            expect(result.stderr).toContain("build node fleet-dev-arm-0 (linux/arm64) is not available: ssh: connect to host 203.0.113.10 port 2222: Connection refused\n");
+            expect(result.stderr).toContain("so nothing was built");
+            expect(result.stderr).not.toContain("fleet-dev-x86-0");
+        }
+    });
+
+    test("verify nodes only when asked: updates do, previews do not", () => {
+        const box = sandbox(`if [ "$2" = inspect ]; then printf '${INSPECT_ONE_DOWN}\\n'; fi`);
+        expect(box.run(ensureBuilderScript(spec(), false)).status).toBe(0);
+        expect(box.calls()).not.toContain("buildx inspect --bootstrap fleet-dev");
+    });
+
+    test("pass when every node starts", () => {
+        const box = sandbox(`if [ "$2" = inspect ]; then printf 'Name: fleet-dev\\nNodes:\\nName: fleet-dev-x86-0\\nStatus: running\\n'; fi`);
+        const result = box.run(ensureBuilderScript(spec(), true));
+        expect(result.stderr).toBe("");
+        expect(result.status).toBe(0);
+        expect(box.calls()).toContain("buildx inspect --bootstrap fleet-dev");
     });
 
     test("remove the builder and its SSH files, falling back to the local entry when hosts are gone", () => {
         const box = sandbox(`if [ "$2" = rm ] && [ "$3" != --keep-daemon ]; then exit 1; fi`);
-        box.run(ensureBuilderScript(spec()));
+        box.run(ensureBuilderScript(spec(), false));
         box.markRegistered("fleet-dev");
         const result = box.run(removeBuilderScript("fleet-dev"));
         expect(result.status).toBe(0);
