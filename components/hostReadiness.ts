@@ -52,13 +52,15 @@ export class HostReadiness extends pulumi.ComponentResource {
 
         const booted = args.waitForBoot
             ? new command.remote.Command(`${name}-boot`, {
-                connection, create: bootWaitScript(BOOT_TIMEOUT_SECONDS), triggers: args.triggers,
+                connection, create: bootWaitScript(BOOT_TIMEOUT_SECONDS), triggers: args.triggers, addPreviousOutputInEnv: false,
             }, { parent: this, customTimeouts: timeouts })
             : undefined;
 
         // A new SSH session, so group membership granted during boot applies.
         const docker = new command.remote.Command(`${name}-docker`, {
             connection, create: dockerCheckScript(args.arch, [...new Set(args.platforms.map(qemuHandler))], DOCKER_TIMEOUT_SECONDS), triggers: args.triggers,
+            // Environment variables need AcceptEnv on the host's sshd; these scripts need none.
+            addPreviousOutputInEnv: false,
         }, { parent: this, customTimeouts: timeouts, dependsOn: booted ? [booted] : [] });
 
         this.ready = docker.stdout.apply((s) => s.trim());

@@ -45,9 +45,9 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
     const cfg = new pulumi.Config();
     const config = parseConfig(rawProjectConfig(project), {
         projectRoot, project, stack,
-        secretsSet: { sshPrivateKey: cfg.get("sshPrivateKey") !== undefined, registryPassword: cfg.get("registryPassword") !== undefined },
+        secretsSet: { sshPrivateKey: isSet(cfg, "sshPrivateKey"), registryPassword: isSet(cfg, "registryPassword") },
     });
-    const plaintext = SECRET_KEYS.filter((key) => cfg.get(key) !== undefined && !isSecret(`${project}:${key}`));
+    const plaintext = SECRET_KEYS.filter((key) => isSet(cfg, key) && !isSecret(`${project}:${key}`));
     if (plaintext.length > 0) {
         throw new ConfigError(plaintext.map((key) => ({
             path: key, message: `is stored in plain text in the stack file; set it again with \`pulumi config set --secret ${key}\``,
@@ -61,10 +61,17 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
     return {
         config,
         buildkitdConfig: config.builder.buildkitdConfig && fs.readFileSync(path.join(projectRoot, config.builder.buildkitdConfig), "utf8"),
-        sshPrivateKey: cfg.requireSecret("sshPrivateKey"),
+        // `pulumi config set --secret sshPrivateKey < key` drops the final newline, and
+        // OpenSSH rejects a key file without it ("error in libcrypto").
+        sshPrivateKey: cfg.requireSecret("sshPrivateKey").apply((key) => `${key.trim()}\n`),
         registryPassword: config.registry.type === "external" ? cfg.requireSecret("registryPassword") : undefined,
         labels: Object.fromEntries(config.images.map((image) => [image.name, ociLabels(projectRoot, image.context, source)])),
     };
+}
+
+/** Set and not empty: Pulumi.yaml declares an empty default for optional secrets. */
+function isSet(cfg: pulumi.Config, key: string): boolean {
+    return (cfg.get(key) ?? "") !== "";
 }
 
 /**

@@ -57,6 +57,8 @@ export function userData(args: UserDataArgs): string {
         `user=${shq(args.sshUser)}`,
         "if ! id -u \"$user\" >/dev/null 2>&1; then",
         "    useradd --create-home --shell /bin/bash \"$user\"",
+        "    # No password, but not locked: sshd refuses key logins to locked accounts without PAM.",
+        "    usermod -p '*' \"$user\"",
         "fi",
         "home=$(getent passwd \"$user\" | cut -d: -f6)",
         "install -d -m 0700 \"$home/.ssh\"",

@@ -87,9 +87,9 @@ describe("a valid config", () => {
     test("folds the BuildKit image into the driver options and resolves the buildkitd config", () => {
         fs.writeFileSync(path.join(root, "buildkitd.toml"), "debug = true\n");
         const parsed = parseConfig(withChange((c) => {
-            c.builder = { name: "ci-fleet", buildkitImage: "moby/buildkit:v0.31.0", driverOptions: { network: "host" }, buildkitdConfig: "./buildkitd.toml" };
+            c.builder = { name: "ci-fleet", buildkitImage: "registry.example.com:5000/mirror/buildkit:v0.31.0", driverOptions: { network: "host" }, buildkitdConfig: "./buildkitd.toml" };
         }), context(root));
-        expect(parsed.builder).toMatchObject({ name: "ci-fleet", driverOptions: { image: "moby/buildkit:v0.31.0", network: "host" }, buildkitdConfig: "buildkitd.toml" });
+        expect(parsed.builder).toMatchObject({ name: "ci-fleet", driverOptions: { image: "registry.example.com:5000/mirror/buildkit:v0.31.0", network: "host" }, buildkitdConfig: "buildkitd.toml" });
     });
 
     test("accepts an external registry when its password is set", () => {
@@ -161,6 +161,7 @@ describe("a bad config fails before any resource with the key and the fix", () =
         ["unknown registry type", (c) => { c.registry = { type: "gcr" }; }, ["registry.type:"]],
         ["BuildKit image set twice", (c) => { c.builder = { buildkitImage: "moby/buildkit:v0.31.0", driverOptions: { image: "moby/buildkit:v0.30.0" } }; },
             ["builder.driverOptions.image: repeats builder.buildkitImage"]],
+        ["BuildKit image with a scheme", (c) => { c.builder = { buildkitImage: "https://registry.example.com/buildkit" }; }, ["builder.buildkitImage: must be an image reference"]],
         ["driver option with a comma", (c) => { c.builder = { driverOptions: { network: "host,evil=1" } }; }, ["builder.driverOptions.network: must not contain commas"]],
         ["missing buildkitd config", (c) => { c.builder = { buildkitdConfig: "missing.toml" }; }, ['builder.buildkitdConfig: "missing.toml" does not exist in the project']],
     ])("%s", (_, change, expected) => {

@@ -12,11 +12,20 @@ test("there is at least one example stack", () => {
     expect(stacks.length).toBeGreaterThan(0);
 });
 
-test.each(stacks)("%s passes the config contract", (file) => {
+/** Defaults Pulumi.yaml declares; Pulumi passes them to the program for unset keys. */
+const declared = (parse(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown; secret?: boolean }> }).config;
+const defaults = Object.fromEntries(Object.entries(declared).filter(([, d]) => d.default !== undefined && !d.secret).map(([key, d]) => [key, d.default]));
+
+test("Pulumi.yaml declares every key and gives the optional ones a default, as Pulumi requires", () => {
+    expect(Object.keys(declared).sort()).toEqual(["builder", "hosts", "images", "network", "registry", "registryPassword", "ssh", "sshPrivateKey", "staticHosts"]);
+    expect(Object.keys(declared).filter((key) => declared[key].default === undefined).sort()).toEqual(["images", "registry", "sshPrivateKey"]);
+});
+
+test.each(stacks)("%s passes the config contract with Pulumi.yaml's defaults", (file) => {
     const { config } = parse(fs.readFileSync(path.join(projectRoot, "stacks", file), "utf8")) as { config: Record<string, unknown> };
-    const raw = Object.fromEntries(Object.entries(config)
+    const raw = { ...defaults, ...Object.fromEntries(Object.entries(config)
         .filter(([key]) => key.startsWith("native-build-fleet:"))
-        .map(([key, value]) => [key.slice("native-build-fleet:".length), value]));
+        .map(([key, value]) => [key.slice("native-build-fleet:".length), value])) };
     const stack = file.replace(/^Pulumi\.|\.yaml$/g, "");
     const parsed = parseConfig(raw, { projectRoot, project: "native-build-fleet", stack, secretsSet: { sshPrivateKey: true, registryPassword: true } });
     expect(parsed.images.length).toBeGreaterThan(0);

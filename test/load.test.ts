@@ -35,8 +35,18 @@ test("reads every key of the project namespace and keeps the private key a secre
     const loaded = loadConfig(root, {});
     expect(loaded.config.images[0].name).toBe("app");
     expect(await pulumi.isSecret(loaded.sshPrivateKey)).toBe(true);
-    expect(await valueOf(loaded.sshPrivateKey)).toBe("PRIVATE");
+    expect(await valueOf(loaded.sshPrivateKey)).toBe("PRIVATE\n");
     expect(loaded.registryPassword).toBeUndefined();
+});
+
+test("ends the private key with the newline OpenSSH needs, which `pulumi config set` drops", async () => {
+    setConfig({ ...validConfig(), sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----" });
+    expect(await valueOf(loadConfig(root, {}).sshPrivateKey)).toBe("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n");
+});
+
+test("treats the empty default of registryPassword as unset", () => {
+    setConfig({ ...validConfig(), registry: { type: "external", address: "registry.example.com", username: "ci" }, sshPrivateKey: "K", registryPassword: "" }, ["sshPrivateKey"]);
+    expect(() => loadConfig(root, {})).toThrow(/registryPassword: the external registry needs its password/);
 });
 
 test("refuses a typo in a top-level key before creating anything", () => {
