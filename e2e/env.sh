@@ -31,6 +31,7 @@ BUILDKIT_IMAGE=$REGISTRY/buildkit:$BUILDKIT_VERSION
 HOST_USER=nbf-builder
 HOST_NAMES=(amd arm)
 declare -A HOST_ADDRESS=([amd]=127.0.0.2 [arm]=127.0.0.3)
+declare -A HOST_PLATFORM=([amd]=linux/amd64 [arm]=linux/arm64)
 
 export PATH=/usr/local/go/bin:$BIN:$PATH
 export GOPROXY=https://proxy.golang.org GOFLAGS=-buildvcs=false CGO_ENABLED=0

@@ -150,7 +150,18 @@ function verifyNodes(spec: BuilderSpec): string[] {
         "    printf 'buildx could not start builder %s:\\n%s\\n' \"$name\" \"$out\" >&2",
         "    exit 1",
         "fi",
-        "down=$(printf '%s\\n' \"$out\" | awk '/^Name:/ { node = $2 } /^Error:/ { sub(/^Error:[ \\t]*/, \"\"); print node \"\\t\" $0 }')",
+        // Each node's error, first and last line: ssh puts its verdict ("Host key
+        // verification failed.") after a banner that starts on the Error: line.
+        `errors_awk=$(cat ${heredoc("NBF_AWK", [
+            "function flush() { if (err != \"\") print node \"\\t\" err (last != \"\" ? \" ... \" last : \"\"); err = \"\"; last = \"\" }",
+            "/^[A-Z][A-Za-z ]*:/ { flush(); inerr = 0 }",
+            "/^Name:/ { node = $2 }",
+            "/^Error:/ { sub(/^Error:[ \\t]*/, \"\"); err = $0; inerr = 1; next }",
+            "inerr && NF { last = $0 }",
+            "END { flush() }",
+        ].join("\n"))}`,
+        ")",
+        "down=$(printf '%s\\n' \"$out\" | awk \"$errors_awk\")",
         "if [ -n \"$down\" ]; then",
         "    printf '%s\\n' \"$down\" | while IFS=\"$(printf '\\t')\" read -r node error; do",
         "        printf 'build node %s (%s) is not available: %s\\n' \"$node\" \"$(platforms_of \"$node\")\" \"$error\" >&2",

@@ -191,6 +191,23 @@ describe("builder registration scripts", () => {
         }
     });
 
+    test("report the verdict ssh prints after its banner, such as a host key that changed", () => {
+        const inspect = [
+            "Name: fleet-dev", "Nodes:", "Name: fleet-dev-x86-0", "Status: running", "",
+            "Name: fleet-dev-arm-0", "Endpoint: ssh://fleet-dev-arm-0",
+            "Error: error during connect: ... stderr=@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+            "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @",
+            "The fingerprint for the ED25519 key sent by the remote host is",
+            "SHA256:x3a0c9ZB7VqO5u1yT4.",
+            "Offending ED25519 key in /home/u/.ssh/native-build-fleet/fleet-dev/known_hosts:2",
+            "Host key verification failed.",
+        ].join("\\n");
+        const box = sandbox(`if [ "$2" = inspect ]; then printf '${inspect}\\n'; fi`);
+        const result = box.run(ensureBuilderScript(spec(), true));
+        expect(result.status).toBe(1);
+        expect(result.stderr.split("\n")[0]).toBe("build node fleet-dev-arm-0 (linux/arm64) is not available: error during connect: ... stderr=@@@@@@@@@@@@@@@@@@@@@@@@@@@@ ... Host key verification failed.");
+    });
+
     test("verify nodes only when asked: updates do, previews do not", () => {
         const box = sandbox(`if [ "$2" = inspect ]; then printf '${INSPECT_ONE_DOWN}\\n'; fi`);
         expect(box.run(ensureBuilderScript(spec(), false)).status).toBe(0);
