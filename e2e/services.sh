@@ -152,7 +152,8 @@ PermitRootLogin no
 AllowUsers $HOST_USER
 UsePAM no
 EOF
-    if [ -f "$dir/sshd.pid" ] && kill -0 "$(cat "$dir/sshd.pid")" 2>/dev/null; then
+    # A pid file left by a killed run may name a pid that is now another process.
+    if [ -f "$dir/sshd.pid" ] && [ "$(cat "/proc/$(cat "$dir/sshd.pid")/comm" 2>/dev/null)" = sshd ]; then
         return 0
     fi
     /usr/sbin/sshd -f "$dir/sshd_config" -E "$LOGS/sshd-$name.log"
