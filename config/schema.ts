@@ -8,8 +8,11 @@ import { z } from "zod";
 import { Arch, archOfInstanceType, nativeArchOf, nativePlatforms, normalizePlatform, platformSlug } from "./platforms";
 import { checkCidr } from "./cidr";
 
+const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+const HOST_NAME_RULE = "must be lowercase letters, digits and '-', starting with a letter, at most 31 characters";
+
 const poolSchema = z.object({
-    name: z.string(),
+    name: z.string().regex(HOST_NAME, HOST_NAME_RULE),
     instanceType: z.string(),
     count: z.number().int().min(1, "must be at least 1").max(100, "must be at most 100").default(1),
     platforms: z.array(z.string()).optional(),
@@ -21,7 +24,7 @@ const poolSchema = z.object({
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 const staticHostSchema = z.object({
-    name: z.string(),
+    name: z.string().regex(HOST_NAME, HOST_NAME_RULE),
     address: z.string().regex(/^([a-zA-Z0-9-]+\.)*[a-zA-Z0-9-]+$|^[0-9a-fA-F:]+$/, "must be a host name or an IP address"),
     port: z.number().int().min(1).max(65535).default(22),
     user: z.string().regex(USER, "must be a Linux user name"),
@@ -173,7 +176,6 @@ export class ConfigError extends Error {
 const ECR_HOST_LENGTH = 64;
 const REPOSITORY = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/;
 const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
-const POOL_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 const BUILD_ARG = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Build-arg names that carry credentials; they end up in image history and cache. */
 const SECRET_ARG = /(^|_)(TOKEN|SECRET|SECRETS|PASSWORD|PASSWD|KEY|APIKEY|CREDENTIALS?)(_|$)/i;
@@ -294,9 +296,6 @@ function checkPools(pools: RawConfig["hosts"], report: (p: string, m: string) =>
     checkUnique(pools.map((p) => p.name), (i) => `hosts[${i}].name`, report);
     return pools.map((pool, i) => {
         const at = `hosts[${i}]`;
-        if (!POOL_NAME.test(pool.name)) {
-            report(`${at}.name`, `"${pool.name}" must be lowercase letters, digits and '-', starting with a letter, at most 31 characters`);
-        }
         const archResult = archOfInstanceType(pool.instanceType);
         if (!archResult.ok) {
             report(`${at}.instanceType`, archResult.reason);
@@ -321,11 +320,8 @@ function checkStaticHosts(statics: RawConfig["staticHosts"], report: (p: string,
     checkUnique(statics.map((h) => h.name), (i) => `staticHosts[${i}].name`, report);
     return statics.map((host, i) => {
         const at = `staticHosts[${i}]`;
-        if (!POOL_NAME.test(host.name)) {
-            report(`${at}.name`, `"${host.name}" must be lowercase letters, digits and '-', starting with a letter, at most 31 characters`);
-        }
         if (!HOST_KEY.test(host.hostKey.trim())) {
-            report(`${at}.hostKey`, "must be the host's public key line, such as the output of `ssh-keyscan` checked against the host's /etc/ssh/ssh_host_ed25519_key.pub");
+            report(`${at}.hostKey`, "must be the host's public key line, as in its /etc/ssh/ssh_host_ed25519_key.pub (read it on the host, not from a network scan)");
         }
         const platforms = normalizeList(host.platforms, `${at}.platforms`, report);
         const emulate = normalizeList(host.emulate, `${at}.emulate`, report);

@@ -6,7 +6,7 @@
 // create/update/delete scripts, environment (added to the inherited one), dir, interpreter, stdin,
 // triggers (any change => replace), addPreviousOutputInEnv (PULUMI_COMMAND_STDOUT/STDERR), and
 // outputs stdout/stderr. Remote: connection {host, port (22), user (root), password, privateKey,
-// hostKey (enforced when set), dialErrorLimit (10, -1 = unlimited), perDialTimeout (15 s)}.
+// hostKey (required here), dialErrorLimit (10, -1 = unlimited), perDialTimeout (15 s)}.
 // Commands do not run during preview. Anything else (logging, assets, CopyToRemote, proxies) is absent.
 package main
 
@@ -179,14 +179,16 @@ func dial(ctx context.Context, c Connection) (*ssh.Client, error) {
 	if c.Port != nil {
 		port = *c.Port
 	}
-	cfg := &ssh.ClientConfig{User: user, HostKeyCallback: ssh.InsecureIgnoreHostKey()}
-	if c.HostKey != nil && *c.HostKey != "" {
-		pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(*c.HostKey))
-		if err != nil {
-			return nil, fmt.Errorf("hostKey: %w", err)
-		}
-		cfg.HostKeyCallback = ssh.FixedHostKey(pk)
+	// Stricter than the real provider, which skips verification without hostKey: this
+	// program always pins host keys, so a connection without one is a bug to surface.
+	if c.HostKey == nil || *c.HostKey == "" {
+		return nil, errors.New("connection.hostKey is not set; this stand-in refuses unverified hosts")
 	}
+	pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(*c.HostKey))
+	if err != nil {
+		return nil, fmt.Errorf("hostKey: %w", err)
+	}
+	cfg := &ssh.ClientConfig{User: user, HostKeyCallback: ssh.FixedHostKey(pk)}
 	if c.PrivateKey != nil {
 		s, err := ssh.ParsePrivateKey([]byte(*c.PrivateKey))
 		if err != nil {
