@@ -2,11 +2,11 @@
 // `parseConfig` is the only way config enters the program; it returns a typed, normalised
 // object or throws one ConfigError that lists every problem with its key path and the fix.
 
-import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { Arch, archOfInstanceType, nativeArchOf, nativePlatforms, normalizePlatform, platformSlug } from "./platforms";
 import { checkCidr } from "./cidr";
+import { checkInsideProject, Reporter } from "./projectPaths";
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 const HOST_NAME_RULE = "must be lowercase letters, digits and '-', starting with a letter, at most 31 characters";
@@ -199,7 +199,7 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
         throw new ConfigError(shaped.error.issues.map(zodProblem));
     }
     const problems: Problem[] = [];
-    const report = (p: string, message: string) => problems.push({ path: p, message });
+    const report: Reporter = (p, message) => problems.push({ path: p, message });
     const hosts = checkPools(shaped.data.hosts, report);
     const staticHosts = checkStaticHosts(shaped.data.staticHosts, report);
     if (hosts.length + staticHosts.length === 0) {
@@ -267,7 +267,7 @@ function formatPath(segments: readonly PropertyKey[]): string {
 }
 
 /** Reports every repeat in `values`; `at(i)` is the key path of entry i. */
-function checkUnique(values: string[], at: (i: number) => string, report: (p: string, m: string) => void): void {
+function checkUnique(values: string[], at: (i: number) => string, report: Reporter): void {
     values.forEach((v, i) => {
         const first = values.indexOf(v);
         if (first !== i) {
@@ -277,7 +277,7 @@ function checkUnique(values: string[], at: (i: number) => string, report: (p: st
 }
 
 /** Normalises a platform list, reporting malformed entries and duplicates after aliasing. */
-function normalizeList(list: string[], at: string, report: (p: string, m: string) => void): string[] {
+function normalizeList(list: string[], at: string, report: Reporter): string[] {
     const out: string[] = [];
     list.forEach((p, i) => {
         const result = normalizePlatform(p);
@@ -292,7 +292,7 @@ function normalizeList(list: string[], at: string, report: (p: string, m: string
     return out;
 }
 
-function checkPools(pools: RawConfig["hosts"], report: (p: string, m: string) => void): PoolConfig[] {
+function checkPools(pools: RawConfig["hosts"], report: Reporter): PoolConfig[] {
     checkUnique(pools.map((p) => p.name), (i) => `hosts[${i}].name`, report);
     return pools.map((pool, i) => {
         const at = `hosts[${i}]`;
@@ -316,7 +316,7 @@ function checkPools(pools: RawConfig["hosts"], report: (p: string, m: string) =>
     });
 }
 
-function checkStaticHosts(statics: RawConfig["staticHosts"], report: (p: string, m: string) => void): StaticHostConfig[] {
+function checkStaticHosts(statics: RawConfig["staticHosts"], report: Reporter): StaticHostConfig[] {
     checkUnique(statics.map((h) => h.name), (i) => `staticHosts[${i}].name`, report);
     return statics.map((host, i) => {
         const at = `staticHosts[${i}]`;
@@ -330,7 +330,7 @@ function checkStaticHosts(statics: RawConfig["staticHosts"], report: (p: string,
     });
 }
 
-function checkSsh(ssh: RawConfig["ssh"], report: (p: string, m: string) => void): void {
+function checkSsh(ssh: RawConfig["ssh"], report: Reporter): void {
     if (ssh.publicKey === undefined) {
         report("ssh.publicKey", "is required for EC2 pools; give the operator's public key, such as the contents of ~/.ssh/id_ed25519.pub");
     } else if (!PUBLIC_KEY.test(ssh.publicKey.trim())) {
@@ -348,7 +348,7 @@ function checkSsh(ssh: RawConfig["ssh"], report: (p: string, m: string) => void)
     checkUnique(ssh.allowedCidrs, (i) => `ssh.allowedCidrs[${i}]`, report);
 }
 
-function checkNetwork(network: RawConfig["network"], report: (p: string, m: string) => void): void {
+function checkNetwork(network: RawConfig["network"], report: Reporter): void {
     if (network.vpcId !== undefined && network.subnetIds.length === 0) {
         report("network.subnetIds", `is empty while network.vpcId is set; list the subnets of ${network.vpcId} the hosts may use`);
     }
@@ -360,7 +360,7 @@ function checkNetwork(network: RawConfig["network"], report: (p: string, m: stri
 
 function checkImage(
     image: RawConfig["images"][number], at: string, pools: { platforms: string[]; emulate: string[] }[],
-    registry: RawConfig["registry"], ctx: ConfigContext, report: (p: string, m: string) => void,
+    registry: RawConfig["registry"], ctx: ConfigContext, report: Reporter,
 ): ImageConfig {
     const hostLength = registry.type === "ecr" ? ECR_HOST_LENGTH : registry.address.length + 1;
     if (!REPOSITORY.test(image.name)) {
@@ -385,7 +385,7 @@ function checkImage(
     return { name: image.name, context: context ?? image.context, dockerfile: dockerfile ?? image.dockerfile, platforms, tags: image.tags, buildArgs: image.buildArgs, target: image.target };
 }
 
-function checkTags(tags: string[], platforms: string[], at: string, report: (p: string, m: string) => void): void {
+function checkTags(tags: string[], platforms: string[], at: string, report: Reporter): void {
     const longestSuffix = Math.max(0, ...platforms.map((p) => platformTag("", p).length));
     const derived = new Set([...platforms.map(cacheTag), ...tags.flatMap((t) => platforms.map((p) => platformTag(t, p)))]);
     tags.forEach((tag, i) => {
@@ -398,42 +398,4 @@ function checkTags(tags: string[], platforms: string[], at: string, report: (p: 
         }
     });
     checkUnique(tags, (i) => `${at}[${i}]`, report);
-}
-
-/**
- * Resolves `relative` under the project root and checks it exists as `kind` without
- * leaving the project, symlinks included. Returns the POSIX path relative to the root:
- * relative paths keep the provider's context hash and inputs equal across machines.
- */
-function checkInsideProject(
-    relative: string, root: string, at: string, kind: "directory" | "file", report: (p: string, m: string) => void,
-): string | undefined {
-    const posix = relative.replace(/\\/g, "/");
-    if (path.isAbsolute(relative) || path.posix.isAbsolute(posix)) {
-        report(at, `"${relative}" is absolute; give a path relative to the project root so the stack works on every machine`);
-        return undefined;
-    }
-    const normalized = path.posix.normalize(posix);
-    if (normalized === ".." || normalized.startsWith("../")) {
-        report(at, `"${relative}" leaves the project directory; build contexts and Dockerfiles must be inside it`);
-        return undefined;
-    }
-    let real: string;
-    try {
-        real = fs.realpathSync(path.join(root, normalized));
-    } catch {
-        report(at, `"${relative}" does not exist in the project (looked for ${path.join(root, normalized)}); create it or fix the path`);
-        return undefined;
-    }
-    const realRoot = fs.realpathSync(root);
-    if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
-        report(at, `"${relative}" is a symlink to ${real}, outside the project; build contexts and Dockerfiles must be inside it`);
-        return undefined;
-    }
-    const stat = fs.statSync(real);
-    if (kind === "directory" ? !stat.isDirectory() : !stat.isFile()) {
-        report(at, `"${relative}" is not a ${kind}`);
-        return undefined;
-    }
-    return normalized;
 }
