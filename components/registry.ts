@@ -15,6 +15,21 @@ export interface FleetRegistryArgs {
     tags: Record<string, string>;
 }
 
+/**
+ * Expires untagged images: superseded cache manifests and platform images or indexes whose
+ * tag moved on. Everything a stack exports is still tagged, so it never expires.
+ */
+export function lifecyclePolicy(untaggedExpiryDays: number): string {
+    return JSON.stringify({
+        rules: [{
+            rulePriority: 1,
+            description: `native-build-fleet: expire untagged images after ${untaggedExpiryDays} days`,
+            selection: { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: untaggedExpiryDays },
+            action: { type: "expire" },
+        }],
+    });
+}
+
 export class FleetRegistry extends pulumi.ComponentResource {
     /** Image name → `<registry host>/<name>`. */
     readonly repositories: Record<string, pulumi.Output<string>>;
@@ -26,15 +41,21 @@ export class FleetRegistry extends pulumi.ComponentResource {
         const { registry } = args;
 
         if (registry.type === "ecr") {
-            this.repositories = Object.fromEntries(args.imageNames.map((image) => [image, new aws.ecr.Repository(`${name}-${image}`, {
-                name: image,
-                imageScanningConfiguration: { scanOnPush: true },
-                // Cache tags are rewritten on every build, so the repository stays mutable;
-                // releases are consumed by digest, which never moves.
-                imageTagMutability: "MUTABLE",
-                encryptionConfigurations: [{ encryptionType: "AES256" }],
-                tags: args.tags,
-            }, { parent: this, retainOnDelete: true }).repositoryUrl]));
+            const policy = lifecyclePolicy(registry.untaggedExpiryDays);
+            this.repositories = Object.fromEntries(args.imageNames.map((image) => {
+                const repository = new aws.ecr.Repository(`${name}-${image}`, {
+                    name: image,
+                    imageScanningConfiguration: { scanOnPush: true },
+                    // Cache tags are rewritten on every build, so they stay writable even
+                    // when release tags are immutable (ECR's IMMUTABLE_WITH_EXCLUSION).
+                    imageTagMutability: registry.immutableTags ? "IMMUTABLE_WITH_EXCLUSION" : "MUTABLE",
+                    imageTagMutabilityExclusionFilters: registry.immutableTags ? [{ filter: "cache-*", filterType: "WILDCARD" }] : undefined,
+                    encryptionConfigurations: [{ encryptionType: "AES256" }],
+                    tags: args.tags,
+                }, { parent: this, retainOnDelete: true });
+                new aws.ecr.LifecyclePolicy(`${name}-${image}`, { repository: repository.name, policy }, { parent: this });
+                return [image, repository.repositoryUrl];
+            }));
             // One token for the account's registry, valid for 12 hours. The provider ignores
             // password changes in its diff, so a fresh token does not rebuild anything.
             const token = aws.ecr.getAuthorizationTokenOutput({}, { parent: this });

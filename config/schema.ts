@@ -45,7 +45,11 @@ const networkSchema = z.object({
 }).strict();
 
 const registrySchema = z.discriminatedUnion("type", [
-    z.object({ type: z.literal("ecr") }).strict(),
+    z.object({
+        type: z.literal("ecr"),
+        immutableTags: z.boolean().default(false),
+        untaggedExpiryDays: z.number().int().min(1, "must be at least 1 day").max(3650).default(14),
+    }).strict(),
     z.object({
         type: z.literal("external"),
         address: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, "must be host[:port][/namespace] without a scheme, such as ghcr.io/acme"),
@@ -372,6 +376,10 @@ function checkImage(
     platforms.filter((p) => !pools.some((pool) => pool.platforms.includes(p) || pool.emulate.includes(p))).forEach((p) => report(`${at}.platforms`,
         `no host serves ${p}; add a pool or static host whose platforms include it${nativeArchOf(p) ? ` (a ${nativeArchOf(p)} machine)` : ""}, or list it under one's emulate`));
     checkTags(image.tags, platforms, `${at}.tags`, report);
+    if (registry.type === "ecr" && registry.immutableTags) {
+        image.tags.filter((tag) => tag === "latest").forEach(() => report(`${at}.tags`,
+            "\"latest\" moves with every build, which registry.immutableTags forbids; tag releases with versions or commits instead"));
+    }
     Object.keys(image.buildArgs).forEach((arg) => {
         if (!BUILD_ARG.test(arg)) {
             report(`${at}.buildArgs.${arg}`, "is not a valid build-arg name (letters, digits and '_')");

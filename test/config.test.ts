@@ -160,6 +160,8 @@ describe("a bad config fails before any resource with the key and the fix", () =
         ["external registry with a scheme", (c) => { c.registry = { type: "external", address: "https://ghcr.io", username: "ci" }; },
             ["registry.address: must be host[:port][/namespace] without a scheme"]],
         ["unknown registry type", (c) => { c.registry = { type: "gcr" }; }, ["registry.type:"]],
+        ["latest with immutable tags", (c) => { c.registry = { type: "ecr", immutableTags: true }; }, ['images[0].tags: "latest" moves with every build, which registry.immutableTags forbids']],
+        ["lifecycle of zero days", (c) => { c.registry = { type: "ecr", untaggedExpiryDays: 0 }; }, ["registry.untaggedExpiryDays: must be at least 1 day"]],
         ["BuildKit image set twice", (c) => { c.builder = { buildkitImage: "moby/buildkit:v0.31.0", driverOptions: { image: "moby/buildkit:v0.30.0" } }; },
             ["builder.driverOptions.image: repeats builder.buildkitImage"]],
         ["BuildKit image with a scheme", (c) => { c.builder = { buildkitImage: "https://registry.example.com/buildkit" }; }, ["builder.buildkitImage: must be an image reference"]],

@@ -284,6 +284,16 @@ describe("images", () => {
         expect(named("fleet-app-linux-amd64").inputs.registries).toEqual([{ address: "123456789012.dkr.ecr.eu-west-1.amazonaws.com", username: "AWS", password: "ecr-token-value" }]);
     });
 
+    test("expire only untagged images in each repository, never what a stack exports", () => {
+        const policies = ofType("aws:ecr/lifecyclePolicy:LifecyclePolicy");
+        expect(policies.map((p) => p.inputs.repository)).toEqual(["app", "legacy"]);
+        expect(JSON.parse(policies[0].inputs.policy).rules).toEqual([expect.objectContaining({
+            selection: { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 14 },
+            action: { type: "expire" },
+        })]);
+        expect(named("fleet-registry-app").inputs.imageTagMutability).toBe("MUTABLE");
+    });
+
     test("create one scanned ECR repository per image, kept on delete", () => {
         expect(ofType("aws:ecr/repository:Repository").map((r) => [r.inputs.name, r.inputs.imageScanningConfiguration])).toEqual([
             ["app", { scanOnPush: true }], ["legacy", { scanOnPush: true }],
