@@ -82,7 +82,7 @@ export class ImageBuild extends pulumi.ComponentResource {
             // The provider validates platforms with buildx's parser, not its enum, so
             // variants such as linux/arm/v7 pass (pulumi-docker-build provider/internal/platform.go).
             platforms: [platform as dockerBuild.Platform],
-            buildArgs: image.buildArgs,
+            buildArgs: { ...image.buildArgs, ...image.platformBuildArgs[platform] },
             target: image.target,
             builder: { name: args.builderName },
             labels: { ...args.labels, "dev.native-build-fleet.builder": args.builderRegistered },

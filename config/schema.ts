@@ -64,6 +64,7 @@ const imageSchema = z.object({
     platforms: z.array(z.string()).min(1, "must list at least one platform, such as [linux/amd64, linux/arm64]"),
     tags: z.array(z.string()).min(1, "must list at least one tag").default(["latest"]),
     buildArgs: z.record(z.string(), z.string()).default({}),
+    platformBuildArgs: z.record(z.string(), z.record(z.string(), z.string())).default({}),
     target: z.string().regex(/^[A-Za-z0-9_.-]+$/, "must be a Dockerfile stage name").optional(),
 }).strict();
 
@@ -129,6 +130,8 @@ export interface ImageConfig {
     platforms: string[];
     tags: string[];
     buildArgs: Record<string, string>;
+    /** Build args for one platform only, keyed by normalised platform; they win over buildArgs. */
+    platformBuildArgs: Record<string, Record<string, string>>;
     target?: string;
 }
 
@@ -380,17 +383,36 @@ function checkImage(
         image.tags.filter((tag) => tag === "latest").forEach(() => report(`${at}.tags`,
             "\"latest\" moves with every build, which registry.immutableTags forbids; tag releases with versions or commits instead"));
     }
-    Object.keys(image.buildArgs).forEach((arg) => {
-        if (!BUILD_ARG.test(arg)) {
-            report(`${at}.buildArgs.${arg}`, "is not a valid build-arg name (letters, digits and '_')");
-        } else if (SECRET_ARG.test(arg)) {
-            report(`${at}.buildArgs.${arg}`, "looks like a secret; build args are stored in the image history and cache, so pass it as a build secret (RUN --mount=type=secret) instead");
+    checkBuildArgs(image.buildArgs, `${at}.buildArgs`, report);
+    const platformBuildArgs: Record<string, Record<string, string>> = {};
+    Object.entries(image.platformBuildArgs).forEach(([key, args]) => {
+        const result = normalizePlatform(key);
+        if (!result.ok) {
+            report(`${at}.platformBuildArgs.${key}`, result.reason);
+        } else if (!platforms.includes(result.platform)) {
+            report(`${at}.platformBuildArgs.${key}`, `${result.platform} is not one of this image's platforms (${platforms.join(", ")})`);
+        } else {
+            checkBuildArgs(args, `${at}.platformBuildArgs.${key}`, report);
+            platformBuildArgs[result.platform] = args;
         }
     });
     const context = checkInsideProject(image.context, ctx.projectRoot, `${at}.context`, "directory", report);
     const dockerfile = context === undefined ? undefined
         : checkInsideProject(path.posix.join(context, image.dockerfile.replace(/\\/g, "/")), ctx.projectRoot, `${at}.dockerfile`, "file", report);
-    return { name: image.name, context: context ?? image.context, dockerfile: dockerfile ?? image.dockerfile, platforms, tags: image.tags, buildArgs: image.buildArgs, target: image.target };
+    return {
+        name: image.name, context: context ?? image.context, dockerfile: dockerfile ?? image.dockerfile, platforms, tags: image.tags,
+        buildArgs: image.buildArgs, platformBuildArgs, target: image.target,
+    };
+}
+
+function checkBuildArgs(args: Record<string, string>, at: string, report: Reporter): void {
+    Object.keys(args).forEach((arg) => {
+        if (!BUILD_ARG.test(arg)) {
+            report(`${at}.${arg}`, "is not a valid build-arg name (letters, digits and '_')");
+        } else if (SECRET_ARG.test(arg)) {
+            report(`${at}.${arg}`, "looks like a secret; build args are stored in the image history and cache, so pass it as a build secret (RUN --mount=type=secret) instead");
+        }
+    });
 }
 
 function checkTags(tags: string[], platforms: string[], at: string, report: Reporter): void {

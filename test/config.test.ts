@@ -47,7 +47,7 @@ describe("a valid config", () => {
         expect(parsed.ssh.user).toBe("ec2-user");
         expect(parsed.images[0]).toEqual({
             name: "app", context: "app", dockerfile: "app/Dockerfile", platforms: ["linux/amd64", "linux/arm64"],
-            tags: ["latest"], buildArgs: {}, target: undefined,
+            tags: ["latest"], buildArgs: {}, platformBuildArgs: {}, target: undefined,
         });
         expect(parsed.builder).toEqual({ name: "native-build-fleet-dev", buildOnPreview: true, driverOptions: {}, buildkitdConfig: undefined, binfmtImage: "tonistiigi/binfmt:latest" });
     });
@@ -90,6 +90,13 @@ describe("a valid config", () => {
             c.builder = { name: "ci-fleet", buildkitImage: "registry.example.com:5000/mirror/buildkit:v0.31.0", driverOptions: { network: "host" }, buildkitdConfig: "./buildkitd.toml" };
         }), context(root));
         expect(parsed.builder).toMatchObject({ name: "ci-fleet", driverOptions: { image: "registry.example.com:5000/mirror/buildkit:v0.31.0", network: "host" }, buildkitdConfig: "buildkitd.toml" });
+    });
+
+    test("keys per-platform build args by the normalised platform", () => {
+        const parsed = parseConfig(withChange((c) => {
+            c.images[0].platformBuildArgs = { "linux/aarch64": { JEMALLOC_LG_PAGE: "16" }, "linux/x86_64": { SIMD: "avx2" } };
+        }), context(root));
+        expect(parsed.images[0].platformBuildArgs).toEqual({ "linux/arm64": { JEMALLOC_LG_PAGE: "16" }, "linux/amd64": { SIMD: "avx2" } });
     });
 
     test("accepts an external registry when its password is set", () => {
@@ -153,6 +160,10 @@ describe("a bad config fails before any resource with the key and the fix", () =
         ["Dockerfile escaping the project", (c) => { c.images[0].dockerfile = "../../etc/passwd"; }, ["images[0].dockerfile:", "leaves the project directory"]],
         ["secret-looking build arg", (c) => { c.images[0].buildArgs = { NPM_TOKEN: "x" }; }, ["images[0].buildArgs.NPM_TOKEN: looks like a secret", "build secret"]],
         ["API key build arg", (c) => { c.images[0].buildArgs = { API_KEY: "x" }; }, ["images[0].buildArgs.API_KEY: looks like a secret"]],
+        ["per-platform args for a platform the image lacks", (c) => { c.images[0].platformBuildArgs = { "linux/s390x": { A: "1" } }; },
+            ["images[0].platformBuildArgs.linux/s390x: linux/s390x is not one of this image's platforms (linux/amd64, linux/arm64)"]],
+        ["secret-looking per-platform arg", (c) => { c.images[0].platformBuildArgs = { "linux/arm64": { SIGNING_KEY: "x" } }; },
+            ["images[0].platformBuildArgs.linux/arm64.SIGNING_KEY: looks like a secret"]],
         ["invalid build-arg name", (c) => { c.images[0].buildArgs = { "1BAD": "x" }; }, ["images[0].buildArgs.1BAD: is not a valid build-arg name"]],
         ["vpc without subnets", (c) => { c.network = { vpcId: "vpc-0123abcd" }; }, ["network.subnetIds: is empty while network.vpcId is set"]],
         ["external registry without password", (c) => { c.registry = { type: "external", address: "ghcr.io/acme", username: "ci" }; },

@@ -17,6 +17,8 @@ raw.hosts[1].count = 2;
 raw.hosts[1].platforms = ["linux/amd64", "linux/386"];
 raw.hosts.unshift({ name: "qemu", instanceType: "c7i.xlarge", emulate: ["linux/arm/v7", "linux/s390x"], spot: true });
 raw.images[0].tags = ["latest", "v1.4.0"];
+raw.images[0].buildArgs = { MODE: "release" };
+raw.images[0].platformBuildArgs = { "linux/arm64": { JEMALLOC_LG_PAGE: "16", MODE: "release-neon" } };
 raw.images.push({ name: "legacy", context: "worker", dockerfile: "Dockerfile.prod", platforms: ["linux/arm/v7", "linux/s390x", "linux/386"], buildArgs: { VARIANT: "slim" }, target: "runtime" });
 const config = parseConfig(raw, context(root));
 
@@ -242,6 +244,11 @@ describe("images", () => {
             expect(cache[key]).toEqual(build[key]);
         }
         expect(optsOf("fleet-legacy-linux-s390x-cache").dependsOn).toEqual([expect.objectContaining({})]);
+    });
+
+    test("give each platform its own build args on top of the shared ones", () => {
+        expect(named("fleet-app-linux-arm64").inputs.buildArgs).toEqual({ MODE: "release-neon", JEMALLOC_LG_PAGE: "16" });
+        expect(named("fleet-app-linux-amd64").inputs.buildArgs).toEqual({ MODE: "release" });
     });
 
     test("pass context, Dockerfile, build args, target and OCI labels through", () => {
