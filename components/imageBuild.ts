@@ -4,6 +4,7 @@
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { cacheTag, ImageConfig, platformTag } from "../config/schema";
+import { metadataBuildArgs } from "../config/ociLabels";
 import { platformSlug } from "../config/platforms";
 
 export interface ImageBuildArgs {
@@ -82,7 +83,7 @@ export class ImageBuild extends pulumi.ComponentResource {
             // The provider validates platforms with buildx's parser, not its enum, so
             // variants such as linux/arm/v7 pass (pulumi-docker-build provider/internal/platform.go).
             platforms: [platform as dockerBuild.Platform],
-            buildArgs: { ...image.buildArgs, ...image.platformBuildArgs[platform] },
+            buildArgs: { ...metadataBuildArgs(args.labels), ...image.buildArgs, ...image.platformBuildArgs[platform] },
             target: image.target,
             builder: { name: args.builderName },
             labels: { ...args.labels, "dev.native-build-fleet.builder": args.builderRegistered },

@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ociLabels, sourceUrl } from "./ociLabels";
-import { ConfigError, FleetConfig, parseConfig } from "./schema";
+import { ConfigError, FleetConfig, parseConfig, Problem } from "./schema";
+import { RefMetadata, refMetadata, renderTags } from "./tagTemplates";
 
 /** Config keys that hold secrets; they are read as secret Outputs, never parsed as values. */
 const SECRET_KEYS = ["sshPrivateKey", "registryPassword"] as const;
@@ -36,6 +37,29 @@ function decode(value: string): unknown {
 }
 
 /**
+ * Renders the tag templates of every image for this build. An image whose templates all
+ * need values this build lacks gets a problem here, naming the templates.
+ */
+function renderImageTags(raw: Record<string, unknown>, meta: RefMetadata): Problem[] {
+    const images = raw.images;
+    if (!Array.isArray(images)) {
+        return [];
+    }
+    const problems: Problem[] = [];
+    images.forEach((image: unknown, i) => {
+        const tags = (image as { tags?: unknown }).tags;
+        if (Array.isArray(tags) && tags.every((t) => typeof t === "string") && tags.length > 0) {
+            const rendered = renderTags(tags, meta);
+            if (rendered.length === 0) {
+                problems.push({ path: `images[${i}].tags`, message: `no tag applies to this build (${tags.join(", ")} need values it lacks, such as a release tag v1.2.3 for {{version}}); add a tag such as {{short_sha}}` });
+            }
+            (image as { tags: string[] }).tags = rendered;
+        }
+    });
+    return problems;
+}
+
+/**
  * Parses the stack config (throwing one ConfigError that lists every problem before any
  * resource exists) and gathers the OCI labels of each image.
  */
@@ -43,7 +67,12 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
     const project = pulumi.getProject();
     const stack = pulumi.getStack();
     const cfg = new pulumi.Config();
-    const config = parseConfig(rawProjectConfig(project), {
+    const raw = rawProjectConfig(project);
+    const tagProblems = renderImageTags(raw, refMetadata(projectRoot, env));
+    if (tagProblems.length > 0) {
+        throw new ConfigError(tagProblems);
+    }
+    const config = parseConfig(raw, {
         projectRoot, project, stack,
         secretsSet: { sshPrivateKey: isSet(cfg, "sshPrivateKey"), registryPassword: isSet(cfg, "registryPassword") },
     });

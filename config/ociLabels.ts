@@ -42,3 +42,11 @@ export function ociLabels(root: string, context: string, source: string | undefi
         "org.opencontainers.image.created": created,
     }).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
+
+/** The tutorial's BUILD_DATE and VCS_REF build args, from the same commit as the labels. */
+export function metadataBuildArgs(labels: Record<string, string>): Record<string, string> {
+    return Object.fromEntries(Object.entries({
+        BUILD_DATE: labels["org.opencontainers.image.created"],
+        VCS_REF: labels["org.opencontainers.image.revision"],
+    }).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { Arch, archOfInstanceType, nativeArchOf, nativePlatforms, normalizePlatform, platformSlug } from "./platforms";
 import { checkCidr } from "./cidr";
 import { checkInsideProject, Reporter } from "./projectPaths";
+import { PLACEHOLDERS } from "./tagTemplates";
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 const HOST_NAME_RULE = "must be lowercase letters, digits and '-', starting with a letter, at most 31 characters";
@@ -419,7 +420,9 @@ function checkTags(tags: string[], platforms: string[], at: string, report: Repo
     const longestSuffix = Math.max(0, ...platforms.map((p) => platformTag("", p).length));
     const derived = new Set([...platforms.map(cacheTag), ...tags.flatMap((t) => platforms.map((p) => platformTag(t, p)))]);
     tags.forEach((tag, i) => {
-        if (!TAG.test(tag)) {
+        if (tag.includes("{{")) {
+            report(`${at}[${i}]`, `"${tag}" uses an unknown placeholder; tag templates know ${PLACEHOLDERS.map((p) => `{{${p}}}`).join(", ")}`);
+        } else if (!TAG.test(tag)) {
             report(`${at}[${i}]`, `"${tag}" is not a valid tag: letters, digits, '_', '.' and '-', not starting with '.' or '-', at most 128 characters`);
         } else if (tag.length + longestSuffix > 128) {
             report(`${at}[${i}]`, `"${tag}" is too long: platform images are tagged "${platformTag(tag, platforms[0] ?? "")}…", which must fit in 128 characters; shorten it to ${128 - longestSuffix}`);

@@ -247,8 +247,8 @@ describe("images", () => {
     });
 
     test("give each platform its own build args on top of the shared ones", () => {
-        expect(named("fleet-app-linux-arm64").inputs.buildArgs).toEqual({ MODE: "release-neon", JEMALLOC_LG_PAGE: "16" });
-        expect(named("fleet-app-linux-amd64").inputs.buildArgs).toEqual({ MODE: "release" });
+        expect(named("fleet-app-linux-arm64").inputs.buildArgs).toEqual({ VCS_REF: "abc123", MODE: "release-neon", JEMALLOC_LG_PAGE: "16" });
+        expect(named("fleet-app-linux-amd64").inputs.buildArgs).toEqual({ VCS_REF: "abc123", MODE: "release" });
     });
 
     test("pass context, Dockerfile, build args, target and OCI labels through", () => {
@@ -256,6 +256,8 @@ describe("images", () => {
         expect(legacy.context).toEqual({ location: "worker" });
         expect(legacy.dockerfile).toEqual({ location: "worker/Dockerfile.prod" });
         expect(legacy.buildArgs).toEqual({ VARIANT: "slim" });
+        // BUILD_DATE and VCS_REF come from the same commit as the labels, when there is one.
+        expect(named("fleet-app-linux-amd64").inputs.buildArgs.VCS_REF).toBe("abc123");
         expect(legacy.target).toBe("runtime");
         expect(named("fleet-app-linux-amd64").inputs.labels["org.opencontainers.image.revision"]).toBe("abc123");
     });

@@ -49,6 +49,29 @@ test("treats the empty default of registryPassword as unset", () => {
     expect(() => loadConfig(root, {})).toThrow(/registryPassword: the external registry needs its password/);
 });
 
+test("renders tag templates for this build before validating them", () => {
+    const raw = validConfig() as Record<string, any>;
+    raw.images[0].tags = ["{{branch}}", "{{short_sha}}", "{{version}}"];
+    setConfig({ ...raw, sshPrivateKey: "K" });
+    const loaded = loadConfig(root, { GITHUB_SHA: "0123456789abcdef", GITHUB_REF_TYPE: "branch", GITHUB_REF_NAME: "release/1.x" });
+    expect(loaded.config.images[0].tags).toEqual(["release-1.x", "0123456"]);
+});
+
+test("refuses an image none of whose tags applies to this build", () => {
+    const raw = validConfig() as Record<string, any>;
+    raw.images[0].tags = ["{{version}}"];
+    setConfig({ ...raw, sshPrivateKey: "K" });
+    expect(() => loadConfig(root, { GITHUB_SHA: "0123456789abcdef", GITHUB_REF_TYPE: "branch", GITHUB_REF_NAME: "main" }))
+        .toThrow(/images\[0\]\.tags: no tag applies to this build/);
+});
+
+test("names the known placeholders when a template uses another", () => {
+    const raw = validConfig() as Record<string, any>;
+    raw.images[0].tags = ["{{date}}"];
+    setConfig({ ...raw, sshPrivateKey: "K" });
+    expect(() => loadConfig(root, {})).toThrow(/"\{\{date\}\}" uses an unknown placeholder; tag templates know \{\{branch\}\}/);
+});
+
 test("refuses a typo in a top-level key before creating anything", () => {
     setConfig({ ...validConfig(), sshPrivateKey: "PRIVATE", imagse: [] });
     expect(() => loadConfig(root, {})).toThrow(/\(top level\): unknown key "imagse"/);
