@@ -8,6 +8,7 @@ import { Arch, archOfInstanceType, nativeArchOf, nativePlatforms, normalizePlatf
 import { checkCidr } from "./cidr";
 import { checkInsideProject, Reporter } from "./projectPaths";
 import { PLACEHOLDERS } from "./tagTemplates";
+import { ComposeImage, composeImages } from "./compose";
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 const HOST_NAME_RULE = "must be lowercase letters, digits and '-', starting with a letter, at most 31 characters";
@@ -89,7 +90,8 @@ const rawSchema = z.object({
     ssh: sshSchema.default({ user: "ec2-user", allowedCidrs: [] }),
     network: networkSchema.default({ subnetIds: [] }),
     registry: registrySchema,
-    images: z.array(imageSchema).min(1, "must list at least one image"),
+    images: z.array(imageSchema).default([]),
+    compose: z.string().optional(),
     builder: builderSchema.default({ buildOnPreview: true, binfmtImage: "tonistiigi/binfmt:latest", driverOptions: {} }),
 }).strict();
 
@@ -223,7 +225,23 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
         report("sshPrivateKey", "the private key that logs in to the build hosts is needed for the readiness checks and buildx; run `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`");
     }
     checkNetwork(shaped.data.network, report);
-    const images = shaped.data.images.map((image, i) => checkImage(image, `images[${i}]`, [...hosts, ...staticHosts], shaped.data.registry, ctx, report));
+    const groups = [...hosts, ...staticHosts];
+    // An empty string is Pulumi.yaml's default: no Compose file.
+    const fromCompose = shaped.data.compose ? composeSources(shaped.data.compose, ctx, report) : [];
+    const images = [
+        ...shaped.data.images.map((image, i) => checkImage(image, `images[${i}]`, groups, shaped.data.registry, ctx, report)),
+        ...fromCompose.flatMap(({ at, image }) => {
+            const parsed = imageSchema.safeParse(image);
+            if (!parsed.success) {
+                parsed.error.issues.forEach((issue) => report(`${at}${issue.path.length > 0 ? `.${formatPath(issue.path)}` : ""}`, zodProblem(issue).message));
+                return [];
+            }
+            return [checkImage(parsed.data, at, groups, shaped.data.registry, ctx, report)];
+        }),
+    ];
+    if (images.length === 0 && problems.length === 0) {
+        report("images", "no image to build: list images, or point compose at a Compose file with build sections");
+    }
     checkUnique(images.map((im) => im.name), (i) => `images[${i}].name`, report);
     const { builder } = shaped.data;
     if (builder.buildkitImage !== undefined && builder.driverOptions.image !== undefined) {
@@ -354,6 +372,12 @@ function checkSsh(ssh: RawConfig["ssh"], report: Reporter): void {
         }
     });
     checkUnique(ssh.allowedCidrs, (i) => `ssh.allowedCidrs[${i}]`, report);
+}
+
+/** The Compose file's buildable services, once the file itself is checked to be in the project. */
+function composeSources(file: string, ctx: ConfigContext, report: Reporter): ComposeImage[] {
+    const checked = checkInsideProject(file, ctx.projectRoot, "compose", "file", report);
+    return checked === undefined ? [] : composeImages(checked, ctx.projectRoot, report);
 }
 
 function checkNetwork(network: RawConfig["network"], report: Reporter): void {

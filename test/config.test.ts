@@ -110,7 +110,7 @@ describe("a bad config fails before any resource with the key and the fix", () =
         ["unknown top-level key", (c) => { c.imgaes = []; }, ['(top level): unknown key "imgaes"']],
         ["unknown nested key", (c) => { c.hosts[0].instancetype = "x"; }, ['hosts[0]: unknown key "instancetype"']],
         ["missing ssh with EC2 pools", (c) => { delete c.ssh; }, ["ssh.publicKey: is required for EC2 pools", "ssh.allowedCidrs: is empty"]],
-        ["missing images", (c) => { delete c.images; }, ["images: is required"]],
+        ["missing images", (c) => { delete c.images; }, ["images: no image to build: list images, or point compose at a Compose file"]],
         ["no hosts at all", (c) => { c.hosts = []; }, ["hosts: no build hosts: list EC2 pools under hosts, machines you run under staticHosts, or both"]],
         ["EC2 pools without a public key", (c) => { delete c.ssh.publicKey; }, ["ssh.publicKey: is required for EC2 pools"]],
         ["static host without a host key", (c) => { c.staticHosts = [{ ...STATIC, hostKey: "AAAA" }]; }, ["staticHosts[0].hostKey: must be the host's public key line"]],
