@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the unit tests need on a fresh Debian or Ubuntu machine:
-# shellcheck, the OpenSSH client and git from the distribution, then the locked npm
+# ShellCheck, the OpenSSH client and git from the distribution, then the locked npm
 # dependencies. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,22 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing ${missing[*]} with apt-get" >&2
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+# actionlint lints the GitHub Actions workflow (npm test); it is built from the Go module
+# proxy once and kept outside the clone.
+ACTIONLINT_VERSION=v1.7.12
+tools=${NBF_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/native-build-fleet/bin}
+if ! "$tools/actionlint" -version 2>/dev/null | grep -q "$ACTIONLINT_VERSION"; then
+    command -v go >/dev/null || { echo "install.sh: Go is needed to build actionlint" >&2; exit 1; }
+    mkdir -p "$tools"
+    src=$(mktemp -d)
+    dir=$(go mod download -json "github.com/rhysd/actionlint@$ACTIONLINT_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    cp -r "$dir/." "$src"
+    chmod -R u+w "$src"
+    (cd "$src" && CGO_ENABLED=0 go build -trimpath \
+        -ldflags "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" -o "$tools/actionlint" ./cmd/actionlint)
+    rm -rf "$src"
 fi
 
 # Lifecycle scripts stay off: the provider packages' install hooks would try to
