@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { parseConfig } from "../config/schema";
+import { renderTags } from "../config/tagTemplates";
 
 const projectRoot = path.join(__dirname, "..");
 const stacks = fs.readdirSync(path.join(projectRoot, "stacks")).filter((f) => /^Pulumi\..+\.yaml$/.test(f));
@@ -27,6 +28,10 @@ test.each(stacks)("%s passes the config contract with Pulumi.yaml's defaults", (
         .filter(([key]) => key.startsWith("native-build-fleet:"))
         .map(([key, value]) => [key.slice("native-build-fleet:".length), value])) };
     const stack = file.replace(/^Pulumi\.|\.yaml$/g, "");
+    // Tag templates are rendered for the build before validation, as config/load.ts does.
+    for (const image of (raw.images as { tags?: string[] }[] | undefined) ?? []) {
+        image.tags = image.tags && renderTags(image.tags, { branch: "main", sha: "0123456789abcdef0123456789abcdef01234567" });
+    }
     const parsed = parseConfig(raw, { projectRoot, project: "native-build-fleet", stack, secretsSet: { sshPrivateKey: true, registryPassword: true } });
     expect(parsed.images.length).toBeGreaterThan(0);
 });

@@ -100,21 +100,28 @@ function invoke(token: string, inputs: any): any {
     }
 }
 
-export function installMocks(preview = false): { resources: RecordedResource[]; invokes: RecordedInvoke[] } {
-    const resources: RecordedResource[] = [];
-    const invokes: RecordedInvoke[] = [];
+export interface Mocks {
+    resources: RecordedResource[];
+    invokes: RecordedInvoke[];
+    /** Computes a resource's id and outputs; a test may replace it to shape one type's outputs. */
+    outputsFor: (type: string, name: string, inputs: any) => { id: string; state: any };
+}
+
+export function installMocks(preview = false): Mocks {
+    const mocks: Mocks = { resources: [], invokes: [], outputsFor: outputs };
+    const { resources, invokes } = mocks;
     void pulumi.runtime.setMocks({
         newResource(args) {
             const inputs = unwrapSecrets(args.inputs);
             resources.push({ type: args.type, name: args.name, inputs, raw: args.inputs });
-            return outputs(args.type, args.name, inputs);
+            return mocks.outputsFor(args.type, args.name, inputs);
         },
         call(args) {
             invokes.push({ token: args.token, inputs: args.inputs });
             return invoke(args.token, args.inputs);
         },
     }, "native-build-fleet", "dev", preview);
-    return { resources, invokes };
+    return mocks;
 }
 
 /** The value of an Output (undefined if it stays unknown). */

@@ -1,0 +1,49 @@
+// The examples users start from: the service cross-compiles for every platform from any
+// build platform, and the deploy stack runs the fleet's image by digest.
+
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { installMocks, settled, valueOf } from "./mocks";
+
+const service = path.join(__dirname, "..", "examples", "service");
+
+// Two targets keep a fresh machine's first run short (each compiles the standard library once).
+test.each([["arm64", ""], ["arm", "7"]])(
+    "the example service cross-compiles for linux/%s%s as its Dockerfile does", (arch, arm) => {
+        const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "nbf-service-")), "service");
+        execFileSync("go", ["build", "-trimpath", "-o", out, "."], {
+            cwd: service, env: { ...process.env, CGO_ENABLED: "0", GOOS: "linux", GOARCH: arch, GOARM: arm, GOFLAGS: "-mod=mod" }, stdio: "pipe",
+        });
+        expect(fs.statSync(out).size).toBeGreaterThan(0);
+    });
+
+test("the example Dockerfile compiles on the build platform for the target platform", () => {
+    const dockerfile = fs.readFileSync(path.join(service, "Dockerfile"), "utf8");
+    expect(dockerfile).toContain("FROM --platform=$BUILDPLATFORM");
+    expect(dockerfile).toMatch(/GOOS=\$TARGETOS GOARCH=\$TARGETARCH/);
+});
+
+describe("the deploy stack example", () => {
+    const mocks = installMocks();
+    const DIGEST_REF = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/service@sha256:" + "a".repeat(64);
+
+    test("runs the image by the digest the build stack exports", async () => {
+        pulumi.runtime.setAllConfig({
+            "native-build-fleet:buildStack": "acme/native-build-fleet/prod",
+            "native-build-fleet:image": "service",
+        });
+        mocks.resources.length = 0;
+        const original = mocks.outputsFor;
+        mocks.outputsFor = (type, name, inputs) => type === "pulumi:pulumi:StackReference"
+            ? { id: name, state: { name, outputs: { images: { service: { ref: DIGEST_REF } } }, secretOutputNames: [] } }
+            : original(type, name, inputs);
+        const program = await import("../examples/deploy/index");
+        expect(await valueOf(program.imageRef)).toBe(DIGEST_REF);
+        await settled(mocks.resources);
+        const task = mocks.resources.find((r) => r.type === "aws:ecs/taskDefinition:TaskDefinition");
+        expect(JSON.parse(task?.inputs.containerDefinitions)[0].image).toBe(DIGEST_REF);
+    });
+});
