@@ -4,17 +4,9 @@
 // context, not from HEAD or the clock: labels are part of the image config, so
 // anything that changed on every run would rebuild every image and move every digest.
 
-import { execFileSync } from "child_process";
+import { git } from "./git";
 
 export type Env = Record<string, string | undefined>;
-
-function git(root: string, args: string[]): string | undefined {
-    try {
-        return execFileSync("git", args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || undefined;
-    } catch {
-        return undefined;
-    }
-}
 
 /** Removes credentials from a remote URL (`https://user:token@host/…`). */
 export function redactRemote(url: string): string {

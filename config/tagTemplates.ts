@@ -1,7 +1,7 @@
 // Tags from the build's git metadata, as the tutorial's CI examples make them: branch,
 // commit (long and short) and semver parts of a release tag, sanitised to valid OCI tags.
 
-import { execFileSync } from "child_process";
+import { git } from "./git";
 
 export interface RefMetadata {
     branch?: string;
@@ -15,14 +15,6 @@ export type Env = Record<string, string | undefined>;
 const PLACEHOLDER = /\{\{\s*([a-z_]+)\s*\}\}/g;
 export const PLACEHOLDERS = ["branch", "sha", "short_sha", "version", "major", "minor", "patch"];
 const SEMVER = /^v?(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.-]+)?$/;
-
-function git(root: string, args: string[]): string | undefined {
-    try {
-        return execFileSync("git", args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || undefined;
-    } catch {
-        return undefined;
-    }
-}
 
 /** Branch, commit and release tag: from GitHub Actions or GitLab CI variables, else from git. */
 export function refMetadata(root: string, env: Env): RefMetadata {
