@@ -66,7 +66,7 @@ export class Fleet extends pulumi.ComponentResource {
             build: new ImageBuild(`${name}-${image.name.replace(/\//g, "-")}`, {
                 image, repository: registry.repositories[image.name], registry: registry.credentials,
                 builderName: builder.name, builderRegistered: builder.registeredName, dependsOn: [builder],
-                buildOnPreview: config.builder.buildOnPreview, labels: args.labels[image.name] ?? {},
+                buildOnPreview: config.builder.buildOnPreview, buildTimeoutMinutes: config.builder.buildTimeoutMinutes, labels: args.labels[image.name] ?? {},
             }, { parent: this }),
         }));
 

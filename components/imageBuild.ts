@@ -21,6 +21,8 @@ export interface ImageBuildArgs {
     dependsOn: pulumi.Input<pulumi.Resource>[];
     /** Build changed images during previews; the cache is read but never written then. */
     buildOnPreview: boolean;
+    /** How long one build may run before Pulumi fails it. */
+    buildTimeoutMinutes: number;
     /** OCI labels (source, revision, created). */
     labels: Record<string, string>;
 }
@@ -65,6 +67,11 @@ export class ImageBuild extends pulumi.ComponentResource {
         this.registerOutputs({ ref: this.ref, digest: this.digest });
     }
 
+    /** A hung build fails with Pulumi's timeout error instead of holding the update. */
+    private timeouts(args: ImageBuildArgs): pulumi.CustomTimeouts {
+        return { create: `${args.buildTimeoutMinutes}m`, update: `${args.buildTimeoutMinutes}m` };
+    }
+
     /**
      * The platform image, then a second, cache-only build that exports the registry
      * cache. The split keeps previews from writing the cache without making every
@@ -95,7 +102,7 @@ export class ImageBuild extends pulumi.ComponentResource {
             push: true,
             tags: image.tags.map((tag) => pulumi.interpolate`${repository}:${platformTag(tag, platform)}`),
             buildOnPreview: args.buildOnPreview,
-        }, { parent: this, dependsOn: args.dependsOn, retainOnDelete: true });
+        }, { parent: this, dependsOn: args.dependsOn, retainOnDelete: true, customTimeouts: this.timeouts(args) });
 
         new dockerBuild.Image(`${name}-${slug}-cache`, {
             ...common,
@@ -105,7 +112,7 @@ export class ImageBuild extends pulumi.ComponentResource {
             // flag unless ociMediaTypes is set (provider notes, docker-build `Image`).
             cacheTo: [{ registry: { ref: cacheRef, mode: "max", imageManifest: true, ociMediaTypes: true } }],
             buildOnPreview: false,
-        }, { parent: this, dependsOn: [build] });
+        }, { parent: this, dependsOn: [build], customTimeouts: this.timeouts(args) });
 
         return build;
     }

@@ -75,6 +75,7 @@ const IMAGE_REFERENCE = /^[a-z0-9][a-z0-9._-]*(:[0-9]{1,5})?(\/[a-z0-9._-]+)*(:[
 const builderSchema = z.object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "must be lowercase letters, digits, '.', '_' or '-'").optional(),
     buildOnPreview: z.boolean().default(true),
+    buildTimeoutMinutes: z.number().int().min(1, "must be at least 1 minute").max(1440).default(60),
     buildkitImage: z.string().regex(IMAGE_REFERENCE, "must be an image reference such as moby/buildkit:v0.31.0").optional(),
     driverOptions: z.record(
         z.string().regex(/^[a-z][a-z0-9._-]*$/, "must be a docker-container driver option name such as network"),
@@ -92,7 +93,7 @@ const rawSchema = z.object({
     registry: registrySchema,
     images: z.array(imageSchema).default([]),
     compose: z.string().optional(),
-    builder: builderSchema.default({ buildOnPreview: true, binfmtImage: "tonistiigi/binfmt:latest", driverOptions: {} }),
+    builder: builderSchema.default({ buildOnPreview: true, buildTimeoutMinutes: 60, binfmtImage: "tonistiigi/binfmt:latest", driverOptions: {} }),
 }).strict();
 
 type RawConfig = z.infer<typeof rawSchema>;
@@ -148,6 +149,8 @@ export interface FleetConfig {
     builder: {
         name: string;
         buildOnPreview: boolean;
+        /** How long one platform build may take before it fails. */
+        buildTimeoutMinutes: number;
         /** docker-container driver options, with buildkitImage as `image`. */
         driverOptions: Record<string, string>;
         /** A buildkitd.toml for every node, relative to the project root. */
@@ -265,6 +268,7 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
         builder: {
             name: builder.name ?? defaultBuilderName(ctx.project, ctx.stack),
             buildOnPreview: builder.buildOnPreview,
+            buildTimeoutMinutes: builder.buildTimeoutMinutes,
             driverOptions: { ...(builder.buildkitImage ? { image: builder.buildkitImage } : {}), ...builder.driverOptions },
             buildkitdConfig,
             binfmtImage: builder.binfmtImage,

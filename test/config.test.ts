@@ -49,7 +49,7 @@ describe("a valid config", () => {
             name: "app", context: "app", dockerfile: "app/Dockerfile", platforms: ["linux/amd64", "linux/arm64"],
             tags: ["latest"], buildArgs: {}, platformBuildArgs: {}, target: undefined,
         });
-        expect(parsed.builder).toEqual({ name: "native-build-fleet-dev", buildOnPreview: true, driverOptions: {}, buildkitdConfig: undefined, binfmtImage: "tonistiigi/binfmt:latest" });
+        expect(parsed.builder).toEqual({ name: "native-build-fleet-dev", buildOnPreview: true, buildTimeoutMinutes: 60, driverOptions: {}, buildkitdConfig: undefined, binfmtImage: "tonistiigi/binfmt:latest" });
     });
 
     test("normalises platform aliases and accepts every platform of the tutorial where a pool serves it", () => {

@@ -281,6 +281,11 @@ describe("images", () => {
         }
     });
 
+    test("give every build a timeout, so a hung build fails instead of holding the update", () => {
+        expect(optsOf("fleet-app-linux-amd64").customTimeouts).toEqual({ create: "60m", update: "60m" });
+        expect(optsOf("fleet-app-linux-amd64-cache").customTimeouts).toEqual({ create: "60m", update: "60m" });
+    });
+
     test("keep released images and indexes in the registry when they leave the stack", () => {
         expect(optsOf("fleet-app-latest").retainOnDelete).toBe(true);
         expect(optsOf("fleet-app-linux-amd64").retainOnDelete).toBe(true);
@@ -312,6 +317,11 @@ describe("images", () => {
 });
 
 describe("outputs", () => {
+    test("carry no secret: no key material or registry password in any exported value", () => {
+        const exported = JSON.stringify({ images, builder, hosts });
+        expect(exported).not.toMatch(/PRIVATE KEY|operator|ecr-token-value/);
+    });
+
     test("export each index as an immutable repo@sha256 reference with its platform images", () => {
         const index = named("fleet-app-latest");
         const digest = `sha256:${hash(JSON.stringify(index.inputs.sources))}`;
