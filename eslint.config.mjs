@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 import pulumi from "@pulumi/eslint-plugin";
 
 export default tseslint.config(
-    { ignores: ["node_modules/**", "coverage/**"] },
+    { ignores: ["node_modules/**", "coverage/**", "bin/**"] },
     js.configs.recommended,
     ...tseslint.configs.recommendedTypeChecked,
     {
@@ -30,5 +30,10 @@ export default tseslint.config(
         },
     },
     { files: ["**/*.mjs", "**/*.js"], ...tseslint.configs.disableTypeChecked },
-    { files: ["jest.config.js", "test/summaryReporter.js"], languageOptions: { globals: { module: "writable", process: "readonly" } } },
+    {
+        // CommonJS entry points and tool configs.
+        files: ["run.js", "jest.config.js", "test/summaryReporter.js"],
+        languageOptions: { sourceType: "commonjs", globals: { module: "writable", require: "readonly", __dirname: "readonly", process: "readonly" } },
+        rules: { "@typescript-eslint/no-require-imports": "off" },
+    },
 );
