@@ -5,7 +5,7 @@ import { loadConfig } from "./config/load";
 import { Fleet } from "./components/fleet";
 import * as pulumi from "@pulumi/pulumi";
 
-const { config, buildkitdConfig, sshPrivateKey, registryPassword, labels } = loadConfig(process.cwd(), process.env);
+const { config, region, buildkitdConfig, sshPrivateKey, registryPassword, labels } = loadConfig(process.cwd(), process.env);
 
 const fleet = new Fleet("fleet", {
     config,
@@ -15,6 +15,7 @@ const fleet = new Fleet("fleet", {
     registryPassword,
     labels,
     buildkitdConfig,
+    region,
 });
 
 /** Per image: the index as `repo@sha256:…`, its digest, tags, and each platform image. */

@@ -18,6 +18,8 @@ export interface BuilderNodeArgs {
     platforms: string[];
     /** Resolves once the host is ready; registration waits for it. */
     ready: pulumi.Input<string>;
+    /** How ssh reaches the host when not directly (an SSM session). */
+    proxyCommand?: string;
 }
 
 export interface FleetBuilderArgs {
@@ -51,6 +53,7 @@ export class FleetBuilder extends pulumi.ComponentResource {
         const spec = pulumi.all(args.nodes.map((n) => pulumi.all([n.address, n.hostKey, n.hostKeyAlias, n.ready])
             .apply(([address, hostKey, hostKeyAlias]): BuilderNodeSpec => ({
                 name: `${args.name}-${n.host}`, address, port: n.port, user: n.user, hostKey, hostKeyAlias, platforms: n.platforms,
+                proxyCommand: n.proxyCommand,
             }))))
             .apply((nodes) => ({ name: args.name, nodes, driverOptions: args.driverOptions, buildkitdConfig: args.buildkitdConfig }));
 

@@ -24,6 +24,8 @@ export interface FleetArgs {
     labels: Record<string, Record<string, string>>;
     /** Contents of builder.buildkitdConfig, read by the caller. */
     buildkitdConfig?: string;
+    /** The AWS region, for SSM sessions; the AWS CLI's default when absent. */
+    region?: string;
 }
 
 /** Amazon Linux 2023 AMIs, as AWS publishes them in SSM Parameter Store. */
@@ -50,7 +52,7 @@ export class Fleet extends pulumi.ComponentResource {
             name: config.builder.name,
             nodes: groups.flatMap((group) => group.hosts.map((host) => ({
                 host: host.name, address: host.address, port: host.port, user: host.user, hostKey: host.hostKey,
-                hostKeyAlias: host.hostKeyAlias, platforms: declaredPlatforms(group), ready: host.ready,
+                hostKeyAlias: host.hostKeyAlias, platforms: declaredPlatforms(group), ready: host.ready, proxyCommand: host.proxyCommand,
             }))),
             privateKey: args.sshPrivateKey,
             driverOptions: config.builder.driverOptions,
@@ -86,7 +88,9 @@ export class Fleet extends pulumi.ComponentResource {
         if (config.hosts.length === 0) {
             return [];
         }
-        const access = new HostAccess(`${name}-access`, { allowedCidrs: config.ssh.allowedCidrs, vpcId: config.network.vpcId, tags }, { parent: this });
+        const access = new HostAccess(`${name}-access`, {
+            allowedCidrs: config.ssh.allowedCidrs, access: config.ssh.access, vpcId: config.network.vpcId, tags,
+        }, { parent: this });
         const amis = Object.fromEntries([...new Set(config.hosts.map((p) => p.arch))].map((arch) =>
             [arch, aws.ssm.getParameterOutput({ name: AMI_PARAMETER[arch] }, { parent: this }).value]));
         return config.hosts.map((pool) => ({
@@ -95,7 +99,7 @@ export class Fleet extends pulumi.ComponentResource {
                 pool, amiId: amis[pool.arch], securityGroupId: access.securityGroupId,
                 instanceProfileName: access.instanceProfileName, subnetIds: config.network.subnetIds,
                 sshUser: config.ssh.user, authorizedKey: config.ssh.publicKey, privateKey: args.sshPrivateKey,
-                binfmtImage: config.builder.binfmtImage, tags,
+                binfmtImage: config.builder.binfmtImage, access: config.ssh.access, region: args.region, tags,
             }, { parent: this }).hosts,
         }));
     }

@@ -6,8 +6,10 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface HostAccessArgs {
-    /** CIDRs allowed to reach port 22; validated, never 0.0.0.0/0 or ::/0. */
+    /** CIDRs allowed to reach port 22; validated, never 0.0.0.0/0 or ::/0. Empty with ssm. */
     allowedCidrs: string[];
+    /** ssm: no inbound rule at all, and the role gets what SSM sessions need. */
+    access: "cidr" | "ssm";
     /** The VPC of the hosts; the account's default VPC when absent. */
     vpcId?: string;
     /** Tags for every resource (project, stack). */
@@ -25,7 +27,7 @@ export class HostAccess extends pulumi.ComponentResource {
         const group = new aws.ec2.SecurityGroup(`${name}-ssh`, {
             vpcId,
             description: "native-build-fleet: SSH from the allowed CIDRs only; no Docker ports",
-            ingress: [{
+            ingress: args.access === "ssm" ? [] : [{
                 description: "SSH for buildx and readiness checks",
                 protocol: "tcp",
                 fromPort: 22,
@@ -39,12 +41,17 @@ export class HostAccess extends pulumi.ComponentResource {
         }, { parent: this });
 
         // Build hosts call no AWS API: buildx forwards the client's registry credentials
-        // to BuildKit (provider notes, "ECR"). The role exists so SSM access can be added
-        // without replacing instances, and carries no policy until then.
+        // to BuildKit (provider notes, "ECR"). The role carries only what SSM sessions need,
+        // and only in ssm mode (Security Hub SSM.1).
         const role = new aws.iam.Role(`${name}-role`, {
             assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "ec2.amazonaws.com" }),
             tags: args.tags,
         }, { parent: this });
+        if (args.access === "ssm") {
+            new aws.iam.RolePolicyAttachment(`${name}-ssm`, {
+                role: role.name, policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+            }, { parent: this });
+        }
         const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: args.tags }, { parent: this });
 
         this.securityGroupId = group.id;

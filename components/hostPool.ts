@@ -7,6 +7,7 @@ import * as tls from "@pulumi/tls";
 import { PoolConfig } from "../config/schema";
 import { userData } from "../shell/userData";
 import { HostReadiness } from "./hostReadiness";
+import { ssmProxyCommand } from "../shell/readiness";
 
 export interface HostPoolArgs {
     pool: PoolConfig;
@@ -23,6 +24,10 @@ export interface HostPoolArgs {
     privateKey: pulumi.Input<string>;
     /** Image that registers QEMU handlers on pools that emulate. */
     binfmtImage: string;
+    /** cidr: SSH to the host's address; ssm: no public address, SSH through an SSM session. */
+    access: "cidr" | "ssm";
+    /** AWS region for SSM sessions; the AWS CLI's default when absent. */
+    region?: string;
     /** Tags for every resource; the pool's name is added. */
     tags: Record<string, string>;
 }
@@ -44,6 +49,8 @@ export interface BuildHost {
     hostKeyAlias: pulumi.Output<string>;
     /** Known once Docker answers on the host. */
     ready: pulumi.Output<string>;
+    /** How ssh reaches the host when not directly (the SSM session command). */
+    proxyCommand?: string;
 }
 
 export class HostPool extends pulumi.ComponentResource {
@@ -70,6 +77,8 @@ export class HostPool extends pulumi.ComponentResource {
             // away from the instance's credentials (Security Hub EC2.8, CIS 5.6).
             metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
             rootBlockDevice: { volumeType: "gp3", volumeSize: pool.rootVolumeGiB, encrypted: true, deleteOnTermination: true, tags },
+            // In ssm mode nothing connects to the host, so it needs no public address.
+            associatePublicIpAddress: args.access === "ssm" ? false : undefined,
             instanceMarketOptions: pool.spot
                 ? { marketType: "spot", spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate" } }
                 : undefined,
@@ -90,16 +99,20 @@ export class HostPool extends pulumi.ComponentResource {
             customTimeouts: { create: "15m", update: "15m", delete: "15m" },
         });
 
-        const address = pulumi.all([instance.publicIp, instance.privateIp]).apply(([pub, priv]) => pub || priv);
+        const ssm = args.access === "ssm";
+        // Through SSM, ssh names the instance id; the ProxyCommand turns it into a session.
+        const address = ssm ? instance.id : pulumi.all([instance.publicIp, instance.privateIp]).apply(([pub, priv]) => pub || priv);
         const publicKey = hostKey.publicKeyOpenssh.apply((k) => k.trim());
         const readiness = new HostReadiness(`${hostName}-ready`, {
             address, user: args.sshUser, privateKey: args.privateKey, hostKey: publicKey,
             arch: pool.arch, platforms: [...pool.platforms, ...pool.emulate], waitForBoot: true, triggers: [instance.id],
+            ssm: ssm ? { region: args.region } : undefined,
         }, { parent: this });
 
         return {
             name: hostName, pool: pool.name, arch: pool.arch, instanceId: instance.id, address,
             port: 22, user: args.sshUser, hostKey: publicKey, hostKeyAlias: instance.id, ready: readiness.ready,
+            proxyCommand: ssm ? ssmProxyCommand(args.region) : undefined,
         };
     }
 }

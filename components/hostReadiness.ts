@@ -3,7 +3,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { qemuHandler } from "../config/platforms";
-import { bootWaitScript, dockerCheckScript } from "../shell/readiness";
+import { bootWaitScript, dockerCheckScript, ssmReadinessScript } from "../shell/readiness";
 
 export interface HostReadinessArgs {
     address: pulumi.Input<string>;
@@ -22,6 +22,11 @@ export interface HostReadinessArgs {
     waitForBoot: boolean;
     /** Changes that mean a different machine (the instance id), so the check runs again. */
     triggers: pulumi.Input<string>[];
+    /**
+     * Reach the host through an SSM session instead of directly; `address` is then the
+     * instance id. The check runs OpenSSH locally, since remote.Command has no ProxyCommand.
+     */
+    ssm?: { region?: string };
 }
 
 /** Seconds a fresh instance gets to boot, install Docker and finish its user data. */
@@ -49,6 +54,25 @@ export class HostReadiness extends pulumi.ComponentResource {
             perDialTimeout: 15,
         };
         const timeouts = { create: `${Math.ceil((BOOT_TIMEOUT_SECONDS + DOCKER_TIMEOUT_SECONDS) / 60) + 5}m`, update: "10m" };
+        const dockerCheck = dockerCheckScript(args.arch, [...new Set(args.platforms.map(qemuHandler))], DOCKER_TIMEOUT_SECONDS);
+
+        if (args.ssm) {
+            const { region } = args.ssm;
+            const check = new command.local.Command(`${name}-ssm`, {
+                create: pulumi.all([args.address, args.hostKey]).apply(([instanceId, hostKey]) => ssmReadinessScript({
+                    instanceId, user: args.user, hostKey, region, timeoutSeconds: BOOT_TIMEOUT_SECONDS,
+                    remoteScripts: [...(args.waitForBoot ? [bootWaitScript(BOOT_TIMEOUT_SECONDS)] : []), dockerCheck],
+                })),
+                interpreter: ["/bin/bash", "-c"],
+                stdin: args.privateKey,
+                triggers: args.triggers,
+                addPreviousOutputInEnv: false,
+                logging: "stderr",
+            }, { parent: this, customTimeouts: timeouts });
+            this.ready = check.stdout.apply((s) => s.trim());
+            this.registerOutputs({ ready: this.ready });
+            return;
+        }
 
         const booted = args.waitForBoot
             ? new command.remote.Command(`${name}-boot`, {
@@ -58,7 +82,7 @@ export class HostReadiness extends pulumi.ComponentResource {
 
         // A new SSH session, so group membership granted during boot applies.
         const docker = new command.remote.Command(`${name}-docker`, {
-            connection, create: dockerCheckScript(args.arch, [...new Set(args.platforms.map(qemuHandler))], DOCKER_TIMEOUT_SECONDS), triggers: args.triggers,
+            connection, create: dockerCheck, triggers: args.triggers,
             // Environment variables need AcceptEnv on the host's sshd; these scripts need none.
             addPreviousOutputInEnv: false,
         }, { parent: this, customTimeouts: timeouts, dependsOn: booted ? [booted] : [] });

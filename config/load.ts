@@ -12,6 +12,8 @@ const SECRET_KEYS = ["sshPrivateKey", "registryPassword"] as const;
 
 export interface LoadedConfig {
     config: FleetConfig;
+    /** The AWS region (aws:region, else AWS_REGION), for SSM sessions. */
+    region?: string;
     /** Contents of builder.buildkitdConfig. */
     buildkitdConfig?: string;
     sshPrivateKey: pulumi.Output<string>;
@@ -76,6 +78,14 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
         projectRoot, project, stack,
         secretsSet: { sshPrivateKey: isSet(cfg, "sshPrivateKey"), registryPassword: isSet(cfg, "registryPassword") },
     });
+    const missingTools = config.hosts.length > 0 && config.ssh.access === "ssm"
+        ? ["aws", "session-manager-plugin"].filter((tool) => !onPath(tool, env.PATH)) : [];
+    if (missingTools.length > 0) {
+        throw new ConfigError([{
+            path: "ssh.access",
+            message: `is ssm, but ${missingTools.join(" and ")} ${missingTools.length > 1 ? "are" : "is"} not on PATH; install the AWS CLI and its Session Manager plugin on this machine, or use ssh.access cidr`,
+        }]);
+    }
     const plaintext = SECRET_KEYS.filter((key) => isSet(cfg, key) && !isSecret(`${project}:${key}`));
     if (plaintext.length > 0) {
         throw new ConfigError(plaintext.map((key) => ({
@@ -89,6 +99,7 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
     const source = sourceUrl(projectRoot, env);
     return {
         config,
+        region: new pulumi.Config("aws").get("region") ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
         buildkitdConfig: config.builder.buildkitdConfig && fs.readFileSync(path.join(projectRoot, config.builder.buildkitdConfig), "utf8"),
         // `pulumi config set --secret sshPrivateKey < key` drops the final newline, and
         // OpenSSH rejects a key file without it ("error in libcrypto").
@@ -96,6 +107,18 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
         registryPassword: config.registry.type === "external" ? cfg.requireSecret("registryPassword") : undefined,
         labels: Object.fromEntries(config.images.map((image) => [image.name, ociLabels(projectRoot, image.context, source)])),
     };
+}
+
+/** Whether an executable named `tool` is in one of PATH's directories. */
+export function onPath(tool: string, pathVariable: string | undefined): boolean {
+    return (pathVariable ?? "").split(path.delimiter).filter(Boolean).some((dir) => {
+        try {
+            fs.accessSync(path.join(dir, tool), fs.constants.X_OK);
+            return true;
+        } catch {
+            return false;
+        }
+    });
 }
 
 /** Set and not empty: Pulumi.yaml declares an empty default for optional secrets. */

@@ -36,6 +36,7 @@ const staticHostSchema = z.object({
 }).strict();
 
 const sshSchema = z.object({
+    access: z.enum(["cidr", "ssm"]).default("cidr"),
     user: z.string().regex(USER, "must be a Linux user name such as ec2-user").default("ec2-user"),
     publicKey: z.string().optional(),
     allowedCidrs: z.array(z.string()).default([]),
@@ -88,7 +89,7 @@ const builderSchema = z.object({
 const rawSchema = z.object({
     hosts: z.array(poolSchema).default([]),
     staticHosts: z.array(staticHostSchema).default([]),
-    ssh: sshSchema.default({ user: "ec2-user", allowedCidrs: [] }),
+    ssh: sshSchema.default({ access: "cidr", user: "ec2-user", allowedCidrs: [] }),
     network: networkSchema.default({ subnetIds: [] }),
     registry: registrySchema,
     images: z.array(imageSchema).default([]),
@@ -142,7 +143,8 @@ export interface ImageConfig {
 export interface FleetConfig {
     hosts: PoolConfig[];
     staticHosts: StaticHostConfig[];
-    ssh: { user: string; publicKey: string; allowedCidrs: string[] };
+    /** cidr: SSH from allowedCidrs; ssm: no inbound rule at all, SSH through an SSM session. */
+    ssh: { access: "cidr" | "ssm"; user: string; publicKey: string; allowedCidrs: string[] };
     network: RawConfig["network"];
     registry: RawConfig["registry"];
     images: ImageConfig[];
@@ -222,7 +224,7 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
     staticHosts.filter((h) => ec2Hosts.includes(h.name)).forEach((h) => report(`staticHosts[${staticHosts.indexOf(h)}].name`,
         `"${h.name}" is also the name of an EC2 host (pool hosts are named <pool>-<index>); choose another name`));
     if (hosts.length > 0) {
-        checkSsh(shaped.data.ssh, report);
+        checkSsh(shaped.data.ssh, shaped.data.network, report);
     }
     if (!ctx.secretsSet.sshPrivateKey) {
         report("sshPrivateKey", "the private key that logs in to the build hosts is needed for the readiness checks and buildx; run `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`");
@@ -360,14 +362,23 @@ function checkStaticHosts(statics: RawConfig["staticHosts"], report: Reporter): 
     });
 }
 
-function checkSsh(ssh: RawConfig["ssh"], report: Reporter): void {
+function checkSsh(ssh: RawConfig["ssh"], network: RawConfig["network"], report: Reporter): void {
     if (ssh.publicKey === undefined) {
         report("ssh.publicKey", "is required for EC2 pools; give the operator's public key, such as the contents of ~/.ssh/id_ed25519.pub");
     } else if (!PUBLIC_KEY.test(ssh.publicKey.trim())) {
         report("ssh.publicKey", "must be one OpenSSH public key line (ssh-ed25519 or ssh-rsa), such as the contents of ~/.ssh/id_ed25519.pub");
     }
+    if (ssh.access === "ssm") {
+        if (ssh.allowedCidrs.length > 0) {
+            report("ssh.allowedCidrs", "must be empty with ssh.access ssm: the hosts get no inbound rule at all; remove the CIDRs");
+        }
+        if (network.subnetIds.length === 0) {
+            report("network.subnetIds", "are required with ssh.access ssm: hosts get no public address, so give private subnets that reach SSM through a NAT gateway or VPC endpoints");
+        }
+        return;
+    }
     if (ssh.allowedCidrs.length === 0) {
-        report("ssh.allowedCidrs", "is empty, so nothing could reach the hosts over SSH; list the CIDRs of your workstation or CI runners, such as [203.0.113.7/32]");
+        report("ssh.allowedCidrs", "is empty, so nothing could reach the hosts over SSH; list the CIDRs of your workstation or CI runners, such as [203.0.113.7/32], or use ssh.access ssm");
     }
     ssh.allowedCidrs.forEach((cidr, i) => {
         const problem = checkCidr(cidr);

@@ -20,6 +20,8 @@ export interface BuilderNodeSpec {
     hostKeyAlias: string;
     /** Platforms this node declares; buildx routes a platform to the first node declaring it. */
     platforms: string[];
+    /** How ssh reaches the host when not directly (an SSM session); `address` is then its target. */
+    proxyCommand?: string;
 }
 
 export interface BuilderSpec {
@@ -52,6 +54,7 @@ export function sshConfig(spec: BuilderSpec): string {
         "    GlobalKnownHostsFile /dev/null",
         "    StrictHostKeyChecking yes",
         `    HostKeyAlias ${node.hostKeyAlias}`,
+        ...(node.proxyCommand ? [`    ProxyCommand ${node.proxyCommand}`] : []),
         "    BatchMode yes",
         "    ConnectTimeout 15",
         "    ServerAliveInterval 30",

@@ -72,6 +72,16 @@ test("names the known placeholders when a template uses another", () => {
     expect(() => loadConfig(root, {})).toThrow(/"\{\{date\}\}" uses an unknown placeholder; tag templates know \{\{branch\}\}/);
 });
 
+test("with ssh.access ssm, refuses to start without the AWS CLI's session plugin, naming what is missing", () => {
+    const raw = { ...validConfig(), ssh: { access: "ssm", publicKey: (validConfig() as any).ssh.publicKey }, network: { vpcId: "vpc-0abc1234", subnetIds: ["subnet-0aaa1111"] } };
+    setConfig({ ...raw, sshPrivateKey: "K" });
+    const bin = fs.mkdtempSync(path.join(root, "bin-"));
+    fs.writeFileSync(path.join(bin, "aws"), "#!/bin/sh\n", { mode: 0o755 });
+    expect(() => loadConfig(root, { PATH: bin })).toThrow(/ssh.access: is ssm, but session-manager-plugin is not on PATH/);
+    fs.writeFileSync(path.join(bin, "session-manager-plugin"), "#!/bin/sh\n", { mode: 0o755 });
+    expect(loadConfig(root, { PATH: bin, AWS_REGION: "eu-north-1" }).region).toBe("eu-north-1");
+});
+
 test("refuses a typo in a top-level key before creating anything", () => {
     setConfig({ ...validConfig(), sshPrivateKey: "PRIVATE", imagse: [] });
     expect(() => loadConfig(root, {})).toThrow(/\(top level\): unknown key "imagse"/);

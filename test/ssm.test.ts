@@ -1,0 +1,138 @@
+// ssh.access ssm: no inbound rule, no public address, SSH through an SSM session, for the
+// readiness check (OpenSSH run locally) and for buildx (the ssh config's ProxyCommand).
+
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { Fleet } from "../components/fleet";
+import { parseConfig } from "../config/schema";
+import { policies } from "../policy/rules";
+import { ssmReadinessScript } from "../shell/readiness";
+import { context, makeProject, validConfig } from "./fixtures";
+import { installMocks, isSecretValue, settled, valueOf } from "./mocks";
+import { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+
+const mocks = installMocks();
+const root = makeProject();
+const ssmConfig = () => {
+    const raw = validConfig() as Record<string, any>;
+    raw.ssh = { access: "ssm", publicKey: raw.ssh.publicKey };
+    raw.network = { vpcId: "vpc-0abc1234", subnetIds: ["subnet-0aaa1111", "subnet-0bbb2222"] };
+    return raw;
+};
+
+describe("config", () => {
+    test("needs no CIDRs, and refuses them", () => {
+        expect(() => parseConfig(ssmConfig(), context(root))).not.toThrow();
+        const withCidrs = ssmConfig();
+        withCidrs.ssh.allowedCidrs = ["203.0.113.0/24"];
+        expect(() => parseConfig(withCidrs, context(root))).toThrow(/ssh.allowedCidrs: must be empty with ssh.access ssm/);
+    });
+
+    test("needs private subnets, since the hosts get no public address", () => {
+        const raw = ssmConfig();
+        delete raw.network;
+        expect(() => parseConfig(raw, context(root))).toThrow(/network.subnetIds: are required with ssh.access ssm/);
+    });
+});
+
+describe("the fleet in ssm mode", () => {
+    const fleet = new Fleet("fleet", {
+        config: parseConfig(ssmConfig(), context(root)), project: "native-build-fleet", stack: "dev",
+        sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nop\n-----END OPENSSH PRIVATE KEY-----\n"), labels: {}, region: "eu-west-1",
+    });
+    let hosts: any;
+    beforeAll(async () => {
+        hosts = await valueOf(fleet.hosts);
+        await valueOf(fleet.images);
+        await settled(mocks.resources);
+    });
+    const ofType = (type: string) => mocks.resources.filter((r) => r.type === type);
+
+    test("opens no inbound rule and gives hosts no public address", () => {
+        expect(ofType("aws:ec2/securityGroup:SecurityGroup")[0].inputs.ingress).toEqual([]);
+        for (const instance of ofType("aws:ec2/instance:Instance")) {
+            expect(instance.inputs.associatePublicIpAddress).toBe(false);
+        }
+    });
+
+    test("gives the role exactly what SSM sessions need", () => {
+        expect(ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").map((r) => r.inputs.policyArn))
+            .toEqual(["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]);
+    });
+
+    test("checks readiness through an SSM session with the host key pinned under the instance id", () => {
+        expect(ofType("command:remote:Command")).toEqual([]);
+        const check = mocks.resources.find((r) => r.name === "arm-0-ready-ssm")!;
+        const instanceId = hosts["arm-0"].instanceId as string;
+        expect(check.inputs.create).toContain(`HostKeyAlias='${instanceId}'`);
+        expect(check.inputs.create).toContain("ProxyCommand='aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1'");
+        expect(check.inputs.create).toContain("StrictHostKeyChecking=yes");
+        expect(isSecretValue(check.raw.stdin)).toBe(true);
+    });
+
+    test("points buildx at the instance through the same session", () => {
+        const registration = mocks.resources.find((r) => r.name === "fleet-builder-registration")!;
+        const instanceId = hosts["x86-0"].instanceId as string;
+        expect(registration.inputs.create).toContain(`Host native-build-fleet-dev-x86-0\n    HostName ${instanceId}\n`);
+        expect(registration.inputs.create).toContain("    ProxyCommand aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1\n");
+    });
+
+    test("passes the policy pack", () => {
+        const found: string[] = [];
+        for (const policy of policies.filter((p): p is ResourceValidationPolicy => "validateResource" in p)) {
+            const validate = policy.validateResource as (args: ResourceValidationArgs, report: (m: string) => void) => void;
+            for (const r of mocks.resources) {
+                validate({ type: r.type, props: r.inputs } as unknown as ResourceValidationArgs, (m) => found.push(`${policy.name} ${r.name}: ${m}`));
+            }
+        }
+        expect(found).toEqual([]);
+    });
+});
+
+describe("the readiness script", () => {
+    const script = ssmReadinessScript({
+        instanceId: "i-0123456789abcdef0", user: "ec2-user", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHost comment",
+        region: "eu-west-1", timeoutSeconds: 30, remoteScripts: ["echo booted", "echo docker 27 on aarch64"],
+    });
+
+    test("matches the reviewed script and passes shellcheck", () => {
+        expect(script).toMatchSnapshot();
+        const lint = spawnSync("shellcheck", ["--shell", "bash", "-"], { input: script, encoding: "utf8" });
+        expect(lint.stdout).toBe("");
+    });
+
+    test("retries until the session opens, then runs each remote script in its own session", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-ssm-"));
+        const log = path.join(dir, "ssh.log");
+        // A stand-in ssh: refuses twice (agent not registered yet), then runs the remote command locally.
+        fs.writeFileSync(path.join(dir, "ssh"), [
+            "#!/bin/bash",
+            `n=$(( $(cat ${dir}/count 2>/dev/null || echo 0) + 1 )); echo "$n" > ${dir}/count`,
+            `printf '%s\\n' "$*" >> ${log}`,
+            "[ \"$n\" -le 2 ] && { echo 'Connection closed by UNKNOWN port 65535' >&2; exit 255; }",
+            "eval \"${@: -1}\"",
+        ].join("\n"), { mode: 0o755 });
+        const result = spawnSync("bash", ["-c", script.replace("sleep 10", "sleep 0")], {
+            input: "KEY\n", encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ""}` },
+        });
+        expect(result.status).toBe(0);
+        expect(result.stdout).toBe("booted\ndocker 27 on aarch64\n");
+        const calls = fs.readFileSync(log, "utf8").trim().split("\n");
+        expect(calls).toHaveLength(5);
+        expect(calls[4]).toMatch(/-o StrictHostKeyChecking=yes .*-o HostKeyAlias=i-0123456789abcdef0 .*-l ec2-user i-0123456789abcdef0 echo docker 27 on aarch64$/);
+    });
+
+    test("gives up at the deadline with ssh's last error", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-ssm-"));
+        fs.writeFileSync(path.join(dir, "ssh"), "#!/bin/sh\necho 'TargetNotConnected: i-0123456789abcdef0 is not connected.' >&2\nexit 255\n", { mode: 0o755 });
+        const quick = ssmReadinessScript({ instanceId: "i-0123456789abcdef0", user: "ec2-user", hostKey: "ssh-ed25519 AAAA", timeoutSeconds: 1, remoteScripts: ["true"] });
+        const result = spawnSync("bash", ["-c", quick.replace("sleep 10", "sleep 1")], {
+            input: "KEY\n", encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ""}` },
+        });
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain("could not reach i-0123456789abcdef0 through SSM within 1s: TargetNotConnected");
+    });
+});
