@@ -1,11 +1,13 @@
 // One image: a native build per platform, each with its own registry cache, joined
 // into one multi-platform index per tag.
 
+import * as command from "@pulumi/command";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { cacheTag, ImageConfig, platformTag } from "../config/schema";
 import { metadataBuildArgs } from "../config/ociLabels";
 import { platformSlug } from "../config/platforms";
+import { verifyIndexScript } from "../shell/verifyIndex";
 
 export interface ImageBuildArgs {
     image: ImageConfig;
@@ -58,6 +60,8 @@ export class ImageBuild extends pulumi.ComponentResource {
             registry: args.registry,
         }, { parent: this, retainOnDelete: true }));
 
+        indexes.forEach((index, i) => this.verify(`${name}-${image.tags[i]}`, index, builds, args));
+
         this.digest = indexes[0].ref.apply((ref) => ref.slice(ref.indexOf("@") + 1));
         this.ref = pulumi.all([repository, this.digest]).apply(([repo, digest]) => digestRef(repo, digest));
         this.platforms = Object.fromEntries(image.platforms.map((platform, i) => [platform, {
@@ -65,6 +69,25 @@ export class ImageBuild extends pulumi.ComponentResource {
             ref: pulumi.all([repository, builds[i].digest]).apply(([repo, digest]) => digestRef(repo, digest)),
         }]));
         this.registerOutputs({ ref: this.ref, digest: this.digest });
+    }
+
+    /**
+     * Reads the index back from the registry whenever it moves, and fails unless it lists
+     * exactly the platforms built, each with the digest its build produced.
+     */
+    private verify(name: string, index: dockerBuild.Index, builds: dockerBuild.Image[], args: ImageBuildArgs): void {
+        const { image } = args;
+        const registry = pulumi.output(args.registry);
+        const script = pulumi.all([index.ref, registry.address, ...builds.map((b) => b.digest)]).apply(([ref, address, ...digests]) =>
+            verifyIndexScript({ ref, registry: address, platforms: Object.fromEntries(image.platforms.map((p, i) => [p, digests[i]])) }));
+        new command.local.Command(`${name}-verify`, {
+            create: script,
+            update: script,
+            interpreter: ["/bin/bash", "-c"],
+            stdin: pulumi.secret(registry.apply((r) => `${r.username ?? ""}:${r.password ?? ""}`)),
+            addPreviousOutputInEnv: false,
+            logging: "stderr",
+        }, { parent: this, dependsOn: [index] });
     }
 
     /** A hung build fails with Pulumi's timeout error instead of holding the update. */

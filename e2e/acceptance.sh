@@ -113,6 +113,10 @@ for i in "${!HOST_NAMES[@]}"; do
     check "$platform: a registry cache of its own" logged skopeo inspect --raw "docker://$REPO:cache-${platform//\//-}"
 done
 
+verified=$(pulumi_ stack export | jq -r '.deployment.resources[] | select(.type == "command:local:Command" and (.urn | endswith("-verify"))) | .outputs.stdout')
+check "the program read the index back and found both platforms with their digests" \
+    equal "$(printf '%s\n' "$verified" | sort)" "$(printf 'linux/amd64 %s\nlinux/arm64 %s' "$(output '.platforms["linux/amd64"].digest')" "$(output '.platforms["linux/arm64"].digest')")"
+
 step "3. a second pulumi up changes nothing"
 check "up --expect-no-changes" timed pulumi_noop up --expect-no-changes
 check "preview --expect-no-changes" timed preview_noop logged pulumi_ preview --expect-no-changes

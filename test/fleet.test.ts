@@ -286,6 +286,16 @@ describe("images", () => {
         expect(optsOf("fleet-app-linux-amd64-cache").customTimeouts).toEqual({ create: "60m", update: "60m" });
     });
 
+    test("read every index back from the registry after writing it, with the credentials secret", () => {
+        const checks = ofType("command:local:Command").filter((r) => r.name.endsWith("-verify")).map((r) => r.name).sort();
+        expect(checks).toEqual(["fleet-app-latest-verify", "fleet-app-v1.4.0-verify", "fleet-legacy-latest-verify"]);
+        const check = named("fleet-app-latest-verify");
+        expect(check.inputs.create).toContain(`buildx imagetools inspect --raw '123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:latest@sha256:`);
+        expect(check.inputs.create).toContain(`"linux/arm64":"sha256:${hash("fleet-app-linux-arm64")}"`);
+        expect(isSecretValue(check.raw.stdin)).toBe(true);
+        expect(optsOf("fleet-app-latest-verify").dependsOn).toEqual([expect.objectContaining({})]);
+    });
+
     test("keep released images and indexes in the registry when they leave the stack", () => {
         expect(optsOf("fleet-app-latest").retainOnDelete).toBe(true);
         expect(optsOf("fleet-app-linux-amd64").retainOnDelete).toBe(true);
