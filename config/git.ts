@@ -2,6 +2,9 @@
 
 import { execFileSync } from "child_process";
 
+/** Environment variables, as CI systems set them. */
+export type Env = Record<string, string | undefined>;
+
 /** `git <args>` in `root`, trimmed; undefined outside a repository or on any failure. */
 export function git(root: string, args: string[]): string | undefined {
     try {

@@ -4,9 +4,7 @@
 // context, not from HEAD or the clock: labels are part of the image config, so
 // anything that changed on every run would rebuild every image and move every digest.
 
-import { git } from "./git";
-
-export type Env = Record<string, string | undefined>;
+import { Env, git } from "./git";
 
 /** Removes credentials from a remote URL (`https://user:token@host/…`). */
 export function redactRemote(url: string): string {

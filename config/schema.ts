@@ -7,6 +7,7 @@ import { z } from "zod";
 import { Arch, archOfInstanceType, nativeArchOf, nativePlatforms, normalizePlatform, platformSlug } from "./platforms";
 import { checkCidr } from "./cidr";
 import { checkInsideProject, Reporter } from "./projectPaths";
+import { HostGroup, routeOf } from "./routing";
 import { PLACEHOLDERS } from "./tagTemplates";
 import { ComposeImage, composeImages } from "./compose";
 
@@ -406,7 +407,7 @@ function checkNetwork(network: RawConfig["network"], report: Reporter): void {
 }
 
 function checkImage(
-    image: RawConfig["images"][number], at: string, pools: { platforms: string[]; emulate: string[] }[],
+    image: RawConfig["images"][number], at: string, pools: HostGroup[],
     registry: RawConfig["registry"], ctx: ConfigContext, report: Reporter,
 ): ImageConfig {
     const hostLength = registry.type === "ecr" ? ECR_HOST_LENGTH : registry.address.length + 1;
@@ -416,7 +417,7 @@ function checkImage(
         report(`${at}.name`, `"${image.name}" is too long: with the registry host an image name may have at most 255 characters`);
     }
     const platforms = normalizeList(image.platforms, `${at}.platforms`, report);
-    platforms.filter((p) => !pools.some((pool) => pool.platforms.includes(p) || pool.emulate.includes(p))).forEach((p) => report(`${at}.platforms`,
+    platforms.filter((p) => routeOf(pools, p) === undefined).forEach((p) => report(`${at}.platforms`,
         `no host serves ${p}; add a pool or static host whose platforms include it${nativeArchOf(p) ? ` (a ${nativeArchOf(p)} machine)` : ""}, or list it under one's emulate`));
     checkTags(image.tags, platforms, `${at}.tags`, report);
     if (registry.type === "ecr" && registry.immutableTags) {

@@ -1,7 +1,7 @@
 // Tags from the build's git metadata, as the tutorial's CI examples make them: branch,
 // commit (long and short) and semver parts of a release tag, sanitised to valid OCI tags.
 
-import { git } from "./git";
+import { Env, git } from "./git";
 
 export interface RefMetadata {
     branch?: string;
@@ -9,8 +9,6 @@ export interface RefMetadata {
     /** The release tag the commit is built for (v1.2.3), if any. */
     tag?: string;
 }
-
-export type Env = Record<string, string | undefined>;
 
 const PLACEHOLDER = /\{\{\s*([a-z_]+)\s*\}\}/g;
 export const PLACEHOLDERS = ["branch", "sha", "short_sha", "version", "major", "minor", "patch"];

@@ -126,7 +126,7 @@ describe("readiness", () => {
     });
 
     test("waits for the boot script before checking docker in a new session", () => {
-        expect(optsOf("arm-0-ready-docker").dependsOn).toEqual([expect.objectContaining({})]);
+        expect(optsOf("arm-0-ready-docker").dependsOn).toEqual([expect.objectContaining({ __name: "arm-0-ready-boot" })]);
         expect(named("arm-0-ready-boot").inputs.create).toContain("/var/lib/native-build-fleet/ready");
     });
 
@@ -243,7 +243,7 @@ describe("images", () => {
         for (const key of ["context", "dockerfile", "platforms", "buildArgs", "target", "labels", "cacheFrom"]) {
             expect(cache[key]).toEqual(build[key]);
         }
-        expect(optsOf("fleet-legacy-linux-s390x-cache").dependsOn).toEqual([expect.objectContaining({})]);
+        expect(optsOf("fleet-legacy-linux-s390x-cache").dependsOn).toEqual([expect.objectContaining({ __name: "fleet-legacy-linux-s390x" })]);
     });
 
     test("give each platform its own build args on top of the shared ones", () => {
@@ -293,7 +293,7 @@ describe("images", () => {
         expect(check.inputs.create).toContain(`buildx imagetools inspect --raw '123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:latest@sha256:`);
         expect(check.inputs.create).toContain(`"linux/arm64":"sha256:${hash("fleet-app-linux-arm64")}"`);
         expect(isSecretValue(check.raw.stdin)).toBe(true);
-        expect(optsOf("fleet-app-latest-verify").dependsOn).toEqual([expect.objectContaining({})]);
+        expect(optsOf("fleet-app-latest-verify").dependsOn).toEqual([expect.objectContaining({ __name: "fleet-app-latest" })]);
     });
 
     test("keep released images and indexes in the registry when they leave the stack", () => {
