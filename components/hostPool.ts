@@ -66,7 +66,11 @@ export class HostPool extends pulumi.ComponentResource {
     private host(hostName: string, index: number, args: HostPoolArgs): BuildHost {
         const { pool } = args;
         const hostKey = new tls.PrivateKey(`${hostName}-host-key`, { algorithm: "ED25519" }, { parent: this });
-        const tags = { ...args.tags, "native-build-fleet:pool": pool.name, Name: `${args.tags["native-build-fleet:stack"] ?? "fleet"}-${hostName}` };
+        // The access tag lets the policy pack hold ssm hosts to "no public address".
+        const tags = {
+            ...args.tags, "native-build-fleet:pool": pool.name, "native-build-fleet:access": args.access,
+            Name: `${args.tags["native-build-fleet:stack"] ?? "fleet"}-${hostName}`,
+        };
         const instance = new aws.ec2.Instance(hostName, {
             ami: args.amiId,
             instanceType: pool.instanceType,
