@@ -73,7 +73,7 @@ export class Fleet extends pulumi.ComponentResource {
         }));
 
         this.images = pulumi.output(Object.fromEntries(images.map(({ image, build }) => [image.name, {
-            ref: build.ref, digest: build.digest, tags: image.tags, platforms: build.platforms,
+            ref: build.ref, digest: build.digest, tags: image.tags, platforms: build.platforms, tests: build.tests,
         }])));
         this.builder = pulumi.output({ name: builder.name, nodes: builder.nodes });
         this.hosts = pulumi.output(Object.fromEntries(groups.flatMap(({ hosts }) => hosts.map((h: BuildHost) => [h.name, {

@@ -6,7 +6,8 @@ import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { cacheTag, ImageConfig, platformTag } from "../config/schema";
 import { metadataBuildArgs } from "../config/ociLabels";
-import { platformSlug } from "../config/platforms";
+import { machinesOf, platformSlug } from "../config/platforms";
+import { smokeTestScript } from "../shell/smokeTest";
 import { verifyIndexScript } from "../shell/verifyIndex";
 
 export interface ImageBuildArgs {
@@ -40,25 +41,34 @@ export function digestRef(repository: string, digest: string): string {
     return `${repository}@${digest}`;
 }
 
+/** `user:password` for the local checks' private Docker config, as a secret. */
+function credentials(registry: pulumi.Output<pulumi.Unwrap<dockerBuild.types.input.RegistryArgs>>): pulumi.Output<string> {
+    return pulumi.secret(registry.apply((r) => `${r.username ?? ""}:${r.password ?? ""}`));
+}
+
 export class ImageBuild extends pulumi.ComponentResource {
     /** The index as `<repository>@sha256:…`. */
     readonly ref: pulumi.Output<string>;
     readonly digest: pulumi.Output<string>;
     readonly platforms: Record<string, PlatformImage>;
+    /** Per platform, what its smoke test printed; empty when the image has no test. */
+    readonly tests: Record<string, pulumi.Output<string>>;
 
     constructor(name: string, args: ImageBuildArgs, opts?: pulumi.ComponentResourceOptions) {
         super("native-build-fleet:images:ImageBuild", name, {}, opts);
         const { image, repository } = args;
         const builds = image.platforms.map((platform) => this.platformBuild(name, platform, args));
+        const tests = image.test === undefined ? [] : image.platforms.map((platform, i) => this.smokeTest(name, platform, builds[i], args));
 
         // One index per tag, joining the platform images. Indexes and images are kept in
         // the registry when removed from the stack: a deploy may still point at them.
+        // An index moves only once every platform image passed its smoke test.
         const indexes = image.tags.map((tag) => new dockerBuild.Index(`${name}-${tag}`, {
             tag: pulumi.interpolate`${repository}:${tag}`,
             sources: builds.map((b) => b.ref),
             push: true,
             registry: args.registry,
-        }, { parent: this, retainOnDelete: true }));
+        }, { parent: this, retainOnDelete: true, dependsOn: tests }));
 
         indexes.forEach((index, i) => this.verify(`${name}-${image.tags[i]}`, index, builds, args));
 
@@ -68,7 +78,31 @@ export class ImageBuild extends pulumi.ComponentResource {
             digest: builds[i].digest,
             ref: pulumi.all([repository, builds[i].digest]).apply(([repo, digest]) => digestRef(repo, digest)),
         }]));
+        this.tests = Object.fromEntries(tests.map((test, i) => [image.platforms[i], test.stdout]));
         this.registerOutputs({ ref: this.ref, digest: this.digest });
+    }
+
+    /**
+     * Runs the image's test command from a platform image on the fleet's builder, whenever
+     * the image changes. The builder routes the platform as it routes builds: to a node
+     * that runs it natively, or to the emulating pool for emulated platforms.
+     */
+    private smokeTest(name: string, platform: string, build: dockerBuild.Image, args: ImageBuildArgs): command.local.Command {
+        const test = args.image.test ?? {};
+        const registry = pulumi.output(args.registry);
+        const script = pulumi.all([args.repository, build.digest, registry.address]).apply(([repository, digest, address]) => smokeTestScript({
+            builder: args.builderName, platform, ref: digestRef(repository, digest), registry: address,
+            command: test.command ?? ["uname", "-m"],
+            expect: test.command === undefined ? { lines: [...machinesOf(platform)] } : { contains: test.expect },
+        }));
+        return new command.local.Command(`${name}-${platformSlug(platform)}-test`, {
+            create: script,
+            update: script,
+            interpreter: ["/bin/bash", "-c"],
+            stdin: credentials(registry),
+            addPreviousOutputInEnv: false,
+            logging: "stderr",
+        }, { parent: this, dependsOn: [build], customTimeouts: this.timeouts(args) });
     }
 
     /**
@@ -84,7 +118,7 @@ export class ImageBuild extends pulumi.ComponentResource {
             create: script,
             update: script,
             interpreter: ["/bin/bash", "-c"],
-            stdin: pulumi.secret(registry.apply((r) => `${r.username ?? ""}:${r.password ?? ""}`)),
+            stdin: credentials(registry),
             addPreviousOutputInEnv: false,
             logging: "stderr",
         }, { parent: this, dependsOn: [index] });

@@ -86,6 +86,24 @@ export function qemuHandler(platform: string): string {
     return QEMU_HANDLER[arch] ?? arch;
 }
 
+/**
+ * What `uname -m` may print in a container of each platform: the kernel's machine name,
+ * or QEMU's for an emulated one. A 32-bit container on a 64-bit kernel reports the
+ * kernel's name (x86_64, aarch64) unless the runtime sets the linux32 personality
+ * (then i686, armv8l); qemu-arm reports armv7l whatever the variant.
+ */
+const MACHINES: Record<string, readonly string[]> = {
+    amd64: ["x86_64"], "386": ["i686", "i386", "x86_64"], arm64: ["aarch64"],
+    "arm/v7": ["armv7l", "armv8l", "aarch64"], "arm/v6": ["armv6l", "armv7l", "armv8l", "aarch64"],
+    ppc64le: ["ppc64le"], s390x: ["s390x"], riscv64: ["riscv64"], mips64le: ["mips64"], loong64: ["loongarch64"],
+};
+
+/** The machine names a platform's container may report, for the default smoke test. */
+export function machinesOf(platform: string): readonly string[] {
+    const [, arch, variant] = platform.split("/");
+    return MACHINES[arch === "arm" ? `arm/${variant}` : arch] ?? [arch];
+}
+
 /** A platform as a tag- and name-safe suffix: linux/arm/v7 → linux-arm-v7. */
 export function platformSlug(platform: string): string {
     return platform.replace(/\//g, "-");

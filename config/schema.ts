@@ -61,6 +61,11 @@ const registrySchema = z.discriminatedUnion("type", [
     }).strict(),
 ]);
 
+const smokeTestSchema = z.object({
+    command: z.array(z.string().min(1, "must not be empty")).min(1, "must name a program, such as [/app/server, --version]").optional(),
+    expect: z.string().min(1, "must not be empty").optional(),
+}).strict();
+
 const imageSchema = z.object({
     name: z.string(),
     context: z.string(),
@@ -70,6 +75,7 @@ const imageSchema = z.object({
     buildArgs: z.record(z.string(), z.string()).default({}),
     platformBuildArgs: z.record(z.string(), z.record(z.string(), z.string())).default({}),
     target: z.string().regex(/^[A-Za-z0-9_.-]+$/, "must be a Dockerfile stage name").optional(),
+    test: smokeTestSchema.optional(),
 }).strict();
 
 const IMAGE_REFERENCE = /^[a-z0-9][a-z0-9._-]*(:[0-9]{1,5})?(\/[a-z0-9._-]+)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
@@ -139,6 +145,11 @@ export interface ImageConfig {
     /** Build args for one platform only, keyed by normalised platform; they win over buildArgs. */
     platformBuildArgs: Record<string, Record<string, string>>;
     target?: string;
+    /**
+     * The smoke test run from each platform image on the node that builds it; absent: none.
+     * Without a command it runs `uname -m` and expects the platform's machine name.
+     */
+    test?: { command?: string[]; expect?: string };
 }
 
 export interface FleetConfig {
@@ -437,12 +448,15 @@ function checkImage(
             platformBuildArgs[result.platform] = args;
         }
     });
+    if (image.test?.expect !== undefined && image.test.command === undefined) {
+        report(`${at}.test.expect`, "needs test.command; the default command (uname -m) is checked against each platform's machine name on its own");
+    }
     const context = checkInsideProject(image.context, ctx.projectRoot, `${at}.context`, "directory", report);
     const dockerfile = context === undefined ? undefined
         : checkInsideProject(path.posix.join(context, image.dockerfile.replace(/\\/g, "/")), ctx.projectRoot, `${at}.dockerfile`, "file", report);
     return {
         name: image.name, context: context ?? image.context, dockerfile: dockerfile ?? image.dockerfile, platforms, tags: image.tags,
-        buildArgs: image.buildArgs, platformBuildArgs, target: image.target,
+        buildArgs: image.buildArgs, platformBuildArgs, target: image.target, test: image.test,
     };
 }
 

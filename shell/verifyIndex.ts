@@ -2,6 +2,7 @@
 // the platforms built, each with the digest its build produced.
 
 import { shq } from "./quote";
+import { privateDockerConfig } from "./registryLogin";
 
 export interface IndexExpectation {
     /** `<repository>:<tag>@sha256:…` as the Index resource reports it. */
@@ -31,7 +32,7 @@ console.log(listed.map((m) => name(m.platform) + " " + m.digest).join("\\n"));
 
 /**
  * The check. Registry credentials arrive on standard input as `user:password` and go into a
- * private, temporary Docker config; the buildx plugin is linked into it so the CLI finds it.
+ * private, temporary Docker config (see privateDockerConfig).
  */
 export function verifyIndexScript(expect: IndexExpectation): string {
     return [
@@ -40,13 +41,8 @@ export function verifyIndexScript(expect: IndexExpectation): string {
         "set -euo pipefail",
         "umask 077",
         `compare=${shq(COMPARE)}`,
-        "plugins=\"${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins\"",
-        "tmp=$(mktemp -d)",
-        "trap 'rm -rf \"$tmp\"' EXIT",
-        "[ -d \"$plugins\" ] && ln -s \"$plugins\" \"$tmp/cli-plugins\"",
-        "auth=$(base64 -w0)",
-        `printf '{"auths":{"%s":{"auth":"%s"}}}' ${shq(expect.registry)} "$auth" > "$tmp/config.json"`,
-        `if ! raw=$(DOCKER_CONFIG="$tmp" docker buildx imagetools inspect --raw ${shq(expect.ref)} 2>&1); then`,
+        ...privateDockerConfig(expect.registry),
+        `if ! raw=$(docker buildx imagetools inspect --raw ${shq(expect.ref)} 2>&1); then`,
         `    printf 'could not read back the index %s: %s\\n' ${shq(expect.ref)} "$raw" >&2`,
         "    exit 1",
         "fi",

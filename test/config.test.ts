@@ -47,7 +47,7 @@ describe("a valid config", () => {
         expect(parsed.ssh.user).toBe("ec2-user");
         expect(parsed.images[0]).toEqual({
             name: "app", context: "app", dockerfile: "app/Dockerfile", platforms: ["linux/amd64", "linux/arm64"],
-            tags: ["latest"], buildArgs: {}, platformBuildArgs: {}, target: undefined,
+            tags: ["latest"], buildArgs: {}, platformBuildArgs: {}, target: undefined, test: undefined,
         });
         expect(parsed.builder).toEqual({ name: "native-build-fleet-dev", buildOnPreview: true, buildTimeoutMinutes: 60, driverOptions: {}, buildkitdConfig: undefined, binfmtImage: "tonistiigi/binfmt:latest" });
     });
@@ -109,6 +109,10 @@ describe("a bad config fails before any resource with the key and the fix", () =
     test.each<[string, (c: Config) => void, string[]]>([
         ["unknown top-level key", (c) => { c.imgaes = []; }, ['(top level): unknown key "imgaes"']],
         ["unknown nested key", (c) => { c.hosts[0].instancetype = "x"; }, ['hosts[0]: unknown key "instancetype"']],
+        ["smoke-test expectation without a command", (c) => { c.images[0].test = { expect: "aarch64" }; },
+            ["images[0].test.expect: needs test.command; the default command (uname -m) is checked against each platform's machine name on its own"]],
+        ["smoke test with an empty command", (c) => { c.images[0].test = { command: [] }; }, ["images[0].test.command: must name a program"]],
+        ["smoke test with a misspelt key", (c) => { c.images[0].test = { comand: ["true"] }; }, ['images[0].test: unknown key "comand"']],
         ["missing ssh with EC2 pools", (c) => { delete c.ssh; }, ["ssh.publicKey: is required for EC2 pools", "ssh.allowedCidrs: is empty"]],
         ["missing images", (c) => { delete c.images; }, ["images: no image to build: list images, or point compose at a Compose file"]],
         ["no hosts at all", (c) => { c.hosts = []; }, ["hosts: no build hosts: list EC2 pools under hosts, machines you run under staticHosts, or both"]],

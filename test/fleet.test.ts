@@ -19,7 +19,11 @@ raw.hosts.unshift({ name: "qemu", instanceType: "c7i.xlarge", emulate: ["linux/a
 raw.images[0].tags = ["latest", "v1.4.0"];
 raw.images[0].buildArgs = { MODE: "release" };
 raw.images[0].platformBuildArgs = { "linux/arm64": { JEMALLOC_LG_PAGE: "16", MODE: "release-neon" } };
-raw.images.push({ name: "legacy", context: "worker", dockerfile: "Dockerfile.prod", platforms: ["linux/arm/v7", "linux/s390x", "linux/386"], buildArgs: { VARIANT: "slim" }, target: "runtime" });
+raw.images[0].test = {};
+raw.images.push({
+    name: "legacy", context: "worker", dockerfile: "Dockerfile.prod", platforms: ["linux/arm/v7", "linux/s390x", "linux/386"], buildArgs: { VARIANT: "slim" }, target: "runtime",
+    test: { command: ["/app/worker", "--self-test"], expect: "self-test ok" },
+});
 const config = parseConfig(raw, context(root));
 
 const captured: Captured[] = [];
@@ -294,6 +298,34 @@ describe("images", () => {
         expect(check.inputs.create).toContain(`"linux/arm64":"sha256:${hash("fleet-app-linux-arm64")}"`);
         expect(isSecretValue(check.raw.stdin)).toBe(true);
         expect(optsOf("fleet-app-latest-verify").dependsOn).toEqual([expect.objectContaining({ __name: "fleet-app-latest" })]);
+    });
+
+    test("smoke-test every platform image on the builder, credentials secret, after its build", () => {
+        const tests = ofType("command:local:Command").filter((r) => r.name.endsWith("-test")).map((r) => r.name).sort();
+        expect(tests).toEqual([
+            "fleet-app-linux-amd64-test", "fleet-app-linux-arm64-test",
+            "fleet-legacy-linux-386-test", "fleet-legacy-linux-arm-v7-test", "fleet-legacy-linux-s390x-test",
+        ]);
+        const arm = named("fleet-app-linux-arm64-test");
+        expect(arm.inputs.create).toContain("--builder 'native-build-fleet-dev' --platform 'linux/arm64'");
+        expect(arm.inputs.create).toContain(`FROM 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:${hash("fleet-app-linux-arm64")}\nRUN ["uname","-m"]`);
+        expect(arm.inputs.create).toContain(`NBF_EXPECT='{"lines":["aarch64"]}'`);
+        expect(isSecretValue(arm.raw.stdin)).toBe(true);
+        expect(optsOf("fleet-app-linux-arm64-test").dependsOn).toEqual([expect.objectContaining({ __name: "fleet-app-linux-arm64" })]);
+        const v7 = named("fleet-legacy-linux-arm-v7-test");
+        expect(v7.inputs.create).toContain("--platform 'linux/arm/v7'");
+        expect(v7.inputs.create).toContain('RUN ["/app/worker","--self-test"]');
+        expect(v7.inputs.create).toContain(`NBF_EXPECT='{"contains":"self-test ok"}'`);
+    });
+
+    test("move an index only after every platform image passed its smoke test", () => {
+        const dependsOn = (optsOf("fleet-app-v1.4.0").dependsOn as pulumi.Resource[]).map((r: any) => r.__name).sort();
+        expect(dependsOn).toEqual(["fleet-app-linux-amd64-test", "fleet-app-linux-arm64-test"]);
+    });
+
+    test("report what each smoke test printed as a stack output", () => {
+        expect(Object.keys(images.app.tests).sort()).toEqual(["linux/amd64", "linux/arm64"]);
+        expect(Object.keys(images.legacy.tests).sort()).toEqual(["linux/386", "linux/arm/v7", "linux/s390x"]);
     });
 
     test("keep released images and indexes in the registry when they leave the stack", () => {
