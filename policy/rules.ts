@@ -12,6 +12,8 @@ const LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy";
 /** The one managed policy a build host may carry (for SSM access). */
 const SSM_CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
 const WORLD = ["0.0.0.0/0", "::/0"];
+/** Set on every build host by components/hostPool.ts: "ssm" or "cidr". */
+const ACCESS_TAG = "native-build-fleet:access";
 
 type Props = Record<string, unknown>;
 type Ingress = { protocol?: string; ipProtocol?: string; fromPort?: number; toPort?: number; cidrBlocks?: string[]; ipv6CidrBlocks?: string[]; cidrIpv4?: string; cidrIpv6?: string; type?: string };
@@ -140,4 +142,97 @@ export const ecrLifecyclePolicy: StackValidationPolicy = {
     },
 };
 
-export const policies = [imdsv2Required, ebsEncrypted, restrictedSsh, noDockerTcpPort, leastPrivilegeProfile, ecrScanOnPush, ecrLifecyclePolicy];
+export const noPublicIpSsm: ResourceValidationPolicy = {
+    name: "no-public-ip-ssm",
+    description: "Build hosts reached through SSM sessions have no public address: nothing connects to them, so one is pure exposure.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+        if (args.type !== INSTANCE || (args.props.tags as Record<string, unknown> | undefined)?.[ACCESS_TAG] !== "ssm") {
+            return;
+        }
+        // Explicitly false: left unset, a subnet that maps public IPs on launch gives the host one.
+        if (args.props.associatePublicIpAddress !== false) {
+            report(`associatePublicIpAddress must be false on a host tagged ${ACCESS_TAG}=ssm (has ${String(args.props.associatePublicIpAddress)}); set it explicitly, SSH runs through SSM sessions`);
+        }
+    },
+};
+
+/** Credential material recognisable by its shape, as [kind, pattern]. */
+const CREDENTIALS: [string, RegExp][] = [
+    ["an OpenSSH private key", /-----BEGIN OPENSSH PRIVATE KEY-----/],
+    ["a PEM private key", /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/],
+    ["an AWS access key id", /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/],
+    ["a GitHub token", /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/],
+    ["a GitLab token", /\bglpat-[A-Za-z0-9_-]{20,}/],
+    ["a Slack token", /\bxox[baprs]-[A-Za-z0-9-]{10,}/],
+];
+
+/**
+ * Where this program deliberately carries secrets, per resource type, as property paths
+ * (`[*]` for any index, `*` for every property). The program's unit tests assert each of
+ * them is secret-marked (test/fleet.test.ts, test/ssm.test.ts).
+ */
+export const SECRET_PROPERTIES: Record<string, string[]> = {
+    [INSTANCE]: ["userData"],
+    "command:local:Command": ["stdin", "connection.privateKey"],
+    "command:remote:Command": ["stdin", "connection.privateKey"],
+    "docker-build:index:Image": ["registries[*].password"],
+    "docker-build:index:Index": ["registry.password"],
+    // Only outputs, the generated key among them.
+    "tls:index/privateKey:PrivateKey": ["*"],
+};
+
+/** The kinds of credential material in `value` (empty when none). */
+export function credentialKinds(value: string): string[] {
+    const kinds = CREDENTIALS.filter(([, pattern]) => pattern.test(value)).map(([kind]) => kind);
+    // An OpenSSH key block also matches the generic PEM pattern; name it once.
+    return kinds.includes(CREDENTIALS[0][0]) ? kinds.filter((k) => k !== CREDENTIALS[1][0]) : kinds;
+}
+
+/** Every string in `props` outside the type's secret-carrying properties that holds credential material. */
+export function credentialFindings(type: string, props: Props): { path: string; kind: string }[] {
+    const allowed = SECRET_PROPERTIES[type] ?? [];
+    const findings: { path: string; kind: string }[] = [];
+    const walk = (value: unknown, path: string): void => {
+        if (allowed.includes("*") || allowed.includes(path.replace(/\[\d+\]/g, "[*]"))) {
+            return;
+        }
+        if (typeof value === "string") {
+            findings.push(...credentialKinds(value).map((kind) => ({ path, kind })));
+        } else if (value !== null && typeof value === "object") {
+            for (const key of Object.keys(value)) {
+                let child: unknown;
+                // In previews, reading a value that is not known yet throws (@pulumi/policy
+                // proxy.js, unknownCheckingProxy); it holds nothing to judge until the update.
+                try {
+                    child = (value as Record<string, unknown>)[key];
+                } catch {
+                    continue;
+                }
+                walk(child, Array.isArray(value) ? `${path}[${key}]` : path === "" ? key : `${path}.${key}`);
+            }
+        }
+    };
+    walk(props, "");
+    return findings;
+}
+
+export const noPlaintextCredentials: ResourceValidationPolicy = {
+    name: "no-plaintext-credentials",
+    description: "Credential material (private keys, AWS access key ids, GitHub, GitLab and Slack tokens) appears only in the properties this program keeps secret.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+        const allowed = SECRET_PROPERTIES[args.type];
+        const fix = allowed === undefined
+            ? "this resource takes no credentials: pass them to a command through its stdin, marked with pulumi.secret"
+            : `pass it through ${allowed.join(" or ")}, marked with pulumi.secret`;
+        // The message names the place and the kind, never the value.
+        for (const { path, kind } of credentialFindings(args.type, args.props)) {
+            report(`${path} holds ${kind} outside the properties that carry secrets; ${fix}`);
+        }
+    },
+};
+
+export const policies = [
+    imdsv2Required, ebsEncrypted, restrictedSsh, noDockerTcpPort, leastPrivilegeProfile, ecrScanOnPush, ecrLifecyclePolicy, noPublicIpSsm, noPlaintextCredentials,
+];

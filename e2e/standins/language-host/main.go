@@ -1,13 +1,22 @@
 // pulumi-language-nodejs (shim): a minimal stand-in for Pulumi's nodejs language host, written for
 // offline e2e tests where the real host's module (github.com/pulumi/pulumi/sdk/nodejs/cmd/
 // pulumi-language-nodejs/v3, untagged) cannot be fetched. It implements only what `pulumi
-// preview/up/destroy` need: GetRequiredPlugins, Run, GetPluginInfo. Everything else answers
-// Unimplemented, which the engine tolerates (Handshake, GetRequiredPackages fall back).
+// preview/up/destroy` need: GetRequiredPlugins, Run, GetPluginInfo, and RunPlugin for policy packs
+// (`--policy-pack DIR` with runtime nodejs). Everything else answers Unimplemented, which the engine
+// tolerates (Handshake, GetRequiredPackages fall back).
 // Run starts `node <program>/node_modules/@pulumi/pulumi/cmd/run` exactly like the real host:
 // flags --monitor/--engine/--project/--stack/..., config in PULUMI_CONFIG (+ _SECRET_KEYS).
+// RunPlugin (kind "analyzer" only) does what the real host's does for a policy pack: it resolves
+// @pulumi/pulumi/cmd/run-policy-pack from the pack's directory with Node's own lookup (so a pack
+// with no node_modules of its own uses its parents'), serves the engine through the SDK's
+// PolicyProxy until the engine's ConfigureStack arrives, then starts
+// `node run-policy-pack <engine args...> <pack dir>` in the pack's directory with the stack's
+// organization/project/stack/dry-run/config in PULUMI_NODEJS_* and PULUMI_CONFIG, and proxies
+// the engine's Analyzer calls to it. Other plugin kinds (nodejs resource providers) are refused.
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,8 +24,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	"github.com/pulumi/pulumi/sdk/v3"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -192,4 +203,115 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
 	return &pulumirpc.RunResponse{}, nil
+}
+
+// RunPlugin runs a nodejs policy pack (the engine's AnalyzerPlugin kind) the way the real host does.
+func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
+	if req.Kind != "analyzer" {
+		return status.Errorf(codes.Unimplemented, "stand-in nodejs host: RunPlugin supports policy packs only, not %q plugins", req.Kind)
+	}
+	if req.Info == nil || req.Info.ProgramDirectory == "" {
+		return status.Error(codes.InvalidArgument, "RunPlugin: no program directory")
+	}
+	ctx := server.Context()
+	dir := req.Info.ProgramDirectory
+	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(server, false)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+
+	node := os.Getenv("PULUMI_NODEJS_BINARY")
+	if node == "" {
+		node = "node"
+	}
+	if node, err = exec.LookPath(node); err != nil {
+		return err
+	}
+	runPath, err := locateModule(ctx, node, dir, "@pulumi/pulumi/cmd/run-policy-pack")
+	if err != nil {
+		return err
+	}
+
+	env := append([]string{}, req.Env...)
+	var nodeArgs []string
+	typescript := true
+	if req.Info.Options != nil {
+		o := req.Info.Options.AsMap()
+		if t, ok := o["typescript"].(bool); ok {
+			typescript = t
+		}
+		if t, ok := o["tsconfig"].(string); ok && t != "" {
+			env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+t)
+		}
+		if t, ok := o["nodeargs"].(string); ok && t != "" {
+			nodeArgs = strings.Fields(t)
+		}
+	}
+	if typescript {
+		env = append(env, "PULUMI_NODEJS_TYPESCRIPT=true")
+	}
+	// run-policy-pack takes <engine address> <program>: the engine's arguments (logging flags, the
+	// engine address) come first, the pack's directory last.
+	args := append(append(append(nodeArgs, runPath), req.Args...), dir)
+
+	// The engine sends the stack's identity in ConfigureStack, over gRPC; @pulumi/policy reads it
+	// from the environment. So, like the real host, answer the engine first through the SDK's
+	// proxy, then start the pack with that in its environment and proxy the rest to it.
+	proxy, proxyStdout, err := sdk.NewPolicyProxy(ctx, stdout)
+	if err != nil {
+		return fmt.Errorf("could not start policy pack proxy: %w", err)
+	}
+	config, err := proxy.AwaitConfiguration(ctx)
+	if err != nil {
+		return fmt.Errorf("could not get stack configuration: %w", err)
+	}
+	if config != nil {
+		set := func(k, v string) {
+			if v != "" {
+				env = append(env, k+"="+v)
+			}
+		}
+		set("PULUMI_NODEJS_ORGANIZATION", config.Organization)
+		set("PULUMI_NODEJS_PROJECT", config.Project)
+		set("PULUMI_NODEJS_STACK", config.Stack)
+		set("PULUMI_NODEJS_DRY_RUN", strconv.FormatBool(config.DryRun))
+		if config.Config != nil {
+			b, err := json.Marshal(config.Config)
+			if err != nil {
+				return fmt.Errorf("could not marshal stack configuration: %w", err)
+			}
+			set("PULUMI_CONFIG", string(b))
+		}
+	}
+
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = dir // policy packs have always run in their own directory
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = proxyStdout, stderr
+	if err := cmd.Start(); err != nil {
+		proxy.Abort(err)
+		return fmt.Errorf("could not start the policy pack: %w", err)
+	}
+	if err := proxy.Attach(ctx, cmd); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return fmt.Errorf("Program exited with non-zero exit code: %d", ee.ExitCode())
+		}
+		return fmt.Errorf("policy pack: %w", err)
+	}
+	return closer.Close()
+}
+
+// locateModule resolves a module the way Node would from dir, parent node_modules included.
+func locateModule(ctx context.Context, node, dir, module string) (string, error) {
+	cmd := exec.CommandContext(ctx, node, "-e", "console.log(require.resolve(process.argv[1]))", module)
+	cmd.Dir = dir
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("cannot find module '%s' from %s (is @pulumi/pulumi installed for the policy pack?): %v: %s",
+			module, dir, err, strings.TrimSpace(errOut.String()))
+	}
+	return strings.TrimSpace(out.String()), nil
 }
