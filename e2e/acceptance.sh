@@ -165,6 +165,31 @@ mv "$keys/pinned.key.pub" "$keys/ssh_host_ed25519_key.pub"
 bash "$E2E_DIR/services.sh" start-host arm
 check "with the pinned key back, up succeeds" up --expect-no-changes
 
+step "8. smoke tests run each platform image on its own node; a failing one holds the index"
+smoke() { pulumi_ stack output images --json | jq -r ".[\"nbf-e2e/smoke\"]$1"; }
+# `pulumi config set` cannot write an empty map (`test: {}`), so the stack file is edited.
+set_images() { # set_images JSON: the stack's images
+    (cd "$WORK" && node -e '
+        const fs = require("fs"), YAML = require("yaml"), file = "stacks/Pulumi.e2e.yaml";
+        const doc = YAML.parseDocument(fs.readFileSync(file, "utf8"));
+        doc.setIn(["config", "native-build-fleet:images"], doc.createNode(JSON.parse(process.argv[1])));
+        fs.writeFileSync(file, String(doc));' "$1")
+}
+probe='{"name": "nbf-e2e/probe", "context": "e2e/app", "platforms": ["linux/amd64", "linux/arm64"], "tags": ["latest"]}'
+smoke_image() { printf '{"name": "nbf-e2e/smoke", "context": "e2e/smoke", "platforms": %s, "test": {}}' "$1"; }
+set_images "[$probe, $(smoke_image '["linux/amd64"]')]"
+check "up with a smoke-tested image" up
+check "its linux/amd64 image ran on the amd64 node and reported x86_64" equal "$(smoke '.tests["linux/amd64"]')" x86_64
+smoke_ref=$(smoke .ref) probe_ref=$(output .ref)
+set_images "[$probe, $(smoke_image '["linux/amd64", "linux/arm64"]')]"
+check "up fails once a linux/arm64 image holds x86-64 binaries" fails up
+check "the error names the platform, what the image printed and what was expected" \
+    grep -q 'the smoke test \["uname","-m"\] of .*(linux/arm64) failed: it printed "x86_64", expected aarch64' "$WORK/up.log"
+check "the smoke-tested image's index did not move" equal "$(index_of "${smoke_ref%@*}:latest" | sha256sum | cut -d' ' -f1)" "${smoke_ref#*@sha256:}"
+check "the other image is untouched" equal "$(output .ref)" "$probe_ref"
+set_images "[$probe]"
+check "without the image, up converges" up
+
 step "the same builds with docker buildx directly, on the same builder and cache settings"
 direct() { # direct TAG: both platforms in parallel, each with its own registry cache, then the index
     local tag=$1 pids=() platform
@@ -186,7 +211,7 @@ check "cold build with buildx" timed buildx_cold direct cold
 echo "changed at $(date +%s%N)" >> "$WORK/e2e/app/src/arm64.txt"
 check "one-file rebuild with buildx" timed buildx_one_file direct warm
 
-step "8. pulumi destroy removes the builder, and the stack is empty"
+step "9. pulumi destroy removes the builder, and the stack is empty"
 check "destroy succeeds" logged pulumi_ destroy --yes
 check "the builder is gone from this machine" fails docker buildx inspect "$BUILDER"
 check "its BuildKit containers are gone from the hosts" equal "$(docker ps -aq --filter "name=buildx_buildkit_$BUILDER" | wc -l)" 0
