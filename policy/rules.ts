@@ -160,7 +160,7 @@ export const noPublicIpSsm: ResourceValidationPolicy = {
 /** Credential material recognisable by its shape, as [kind, pattern]. */
 const CREDENTIALS: [string, RegExp][] = [
     ["an OpenSSH private key", /-----BEGIN OPENSSH PRIVATE KEY-----/],
-    ["a PEM private key", /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/],
+    ["a PEM private key", /-----BEGIN (?!OPENSSH )(?:[A-Z0-9]+ )*PRIVATE KEY-----/],
     ["an AWS access key id", /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/],
     ["a GitHub token", /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/],
     ["a GitLab token", /\bglpat-[A-Za-z0-9_-]{20,}/],
@@ -174,7 +174,8 @@ const CREDENTIALS: [string, RegExp][] = [
  */
 export const SECRET_PROPERTIES: Record<string, string[]> = {
     [INSTANCE]: ["userData"],
-    "command:local:Command": ["stdin", "connection.privateKey"],
+    // A local Command has no connection: the key reaches ssh through stdin.
+    "command:local:Command": ["stdin"],
     "command:remote:Command": ["stdin", "connection.privateKey"],
     "docker-build:index:Image": ["registries[*].password"],
     "docker-build:index:Index": ["registry.password"],
@@ -184,9 +185,7 @@ export const SECRET_PROPERTIES: Record<string, string[]> = {
 
 /** The kinds of credential material in `value` (empty when none). */
 export function credentialKinds(value: string): string[] {
-    const kinds = CREDENTIALS.filter(([, pattern]) => pattern.test(value)).map(([kind]) => kind);
-    // An OpenSSH key block also matches the generic PEM pattern; name it once.
-    return kinds.includes(CREDENTIALS[0][0]) ? kinds.filter((k) => k !== CREDENTIALS[1][0]) : kinds;
+    return CREDENTIALS.filter(([, pattern]) => pattern.test(value)).map(([kind]) => kind);
 }
 
 /** Every string in `props` outside the type's secret-carrying properties that holds credential material. */

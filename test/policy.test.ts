@@ -1,12 +1,13 @@
 // The policy pack: each rule with a passing and a violating resource, and the whole pack
-// against everything the program registers for a full fleet (it must pass).
+// against everything the program registers for a full fleet in each access mode (it must pass).
 
 import { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs } from "@pulumi/policy";
 import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "../components/fleet";
 import { parseConfig } from "../config/schema";
 import {
-    coversPort, ebsEncrypted, ecrLifecyclePolicy, ecrScanOnPush, imdsv2Required, leastPrivilegeProfile, noDockerTcpPort, policies, restrictedSsh,
+    coversPort, credentialFindings, credentialKinds, ebsEncrypted, ecrLifecyclePolicy, ecrScanOnPush, imdsv2Required, leastPrivilegeProfile,
+    noDockerTcpPort, noPlaintextCredentials, noPublicIpSsm, policies, restrictedSsh,
 } from "../policy/rules";
 import { context, makeProject, validConfig } from "./fixtures";
 import { installMocks, settled, valueOf } from "./mocks";
@@ -22,6 +23,23 @@ function violations(policy: ResourceValidationPolicy, type: string, props: Recor
 
 const INSTANCE = "aws:ec2/instance:Instance";
 const GOOD_INSTANCE = { metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 }, rootBlockDevice: { encrypted: true } };
+const SSM_HOST = { ...GOOD_INSTANCE, tags: { "native-build-fleet:access": "ssm" } };
+
+// Fake credential material, assembled here so the source holds no token-shaped literal
+// for secret scanners to trip over.
+const privateKey = (label: string) => `-----BEGIN ${label}-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU\n-----END ${label}-----\n`;
+const OPENSSH_KEY = privateKey("OPENSSH PRIVATE KEY");
+const FAKE = {
+    openssh: OPENSSH_KEY,
+    pkcs8: privateKey("PRIVATE KEY"),
+    rsa: privateKey("RSA PRIVATE KEY"),
+    awsKeyId: "AKIA" + "IOSFODNN7EXAMPLE",
+    stsKeyId: "ASIA" + "Q3EGW7EXAMPLE123",
+    github: "ghp_" + "x9Kq".repeat(9),
+    githubFineGrained: "github_pat_" + "11AAAAAAA0".repeat(4),
+    gitlab: "glpat-" + "Zx8_q-Lm".repeat(3),
+    slack: "xoxb-" + "1234567890-abcdefABCDEF",
+};
 
 test.each<[string, ResourceValidationPolicy, string, Record<string, unknown>, Record<string, unknown>]>([
     ["imdsv2-required", imdsv2Required, INSTANCE, GOOD_INSTANCE, { metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 2 } }],
@@ -38,6 +56,10 @@ test.each<[string, ResourceValidationPolicy, string, Record<string, unknown>, Re
         { policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" }, { policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" }],
     ["ecr-scan-on-push", ecrScanOnPush, "aws:ecr/repository:Repository",
         { imageScanningConfiguration: { scanOnPush: true } }, { imageScanningConfiguration: { scanOnPush: false } }],
+    ["no-public-ip-ssm", noPublicIpSsm, INSTANCE, { ...SSM_HOST, associatePublicIpAddress: false }, { ...SSM_HOST, associatePublicIpAddress: true }],
+    ["no-plaintext-credentials", noPlaintextCredentials, "command:local:Command",
+        { create: "ssh-add - && docker buildx ls", stdin: OPENSSH_KEY, environment: { NBF_SPEC_FINGERPRINT: "3f2a9c" } },
+        { create: "ssh-add - && docker buildx ls", environment: { NBF_KEY: OPENSSH_KEY } }],
 ])("%s passes a compliant resource and reports a violating one", (_, policy, type, good, bad) => {
     expect(violations(policy, type, good)).toEqual([]);
     expect(violations(policy, type, bad).length).toBeGreaterThan(0);
@@ -56,6 +78,106 @@ test("port coverage counts ranges and protocol -1", () => {
     expect(coversPort({ protocol: "-1" }, 2375)).toBe(true);
 });
 
+describe("no-public-ip-ssm", () => {
+    test("reports an ssm host that leaves the public address to the subnet, naming the property and the fix", () => {
+        expect(violations(noPublicIpSsm, INSTANCE, SSM_HOST)).toEqual([
+            "associatePublicIpAddress must be false on a host tagged native-build-fleet:access=ssm (has undefined); set it explicitly, SSH runs through SSM sessions",
+        ]);
+    });
+
+    test.each<[string, Record<string, unknown>]>([
+        ["a cidr host with a public address", { ...GOOD_INSTANCE, tags: { "native-build-fleet:access": "cidr" }, associatePublicIpAddress: true }],
+        ["an instance without the access tag", { ...GOOD_INSTANCE, associatePublicIpAddress: true }],
+        ["an instance without tags at all", GOOD_INSTANCE],
+    ])("leaves %s alone", (_, props) => {
+        expect(violations(noPublicIpSsm, INSTANCE, props)).toEqual([]);
+    });
+
+    test("judges instances only", () => {
+        expect(violations(noPublicIpSsm, "aws:ec2/launchTemplate:LaunchTemplate", { tags: { "native-build-fleet:access": "ssm" } })).toEqual([]);
+    });
+});
+
+describe("no-plaintext-credentials", () => {
+    test.each<[string, string, string[]]>([
+        ["an OpenSSH private key", FAKE.openssh, ["an OpenSSH private key"]],
+        ["a PKCS#8 private key", FAKE.pkcs8, ["a PEM private key"]],
+        ["an RSA private key inside a script", `cat > /etc/key <<'EOF'\n${FAKE.rsa}EOF\n`, ["a PEM private key"]],
+        ["an AWS access key id", `AWS_ACCESS_KEY_ID=${FAKE.awsKeyId}`, ["an AWS access key id"]],
+        ["an AWS temporary access key id", FAKE.stsKeyId, ["an AWS access key id"]],
+        ["a classic GitHub token", `https://x:${FAKE.github}@github.com/acme/app.git`, ["a GitHub token"]],
+        ["a fine-grained GitHub token", FAKE.githubFineGrained, ["a GitHub token"]],
+        ["a GitLab token", FAKE.gitlab, ["a GitLab token"]],
+        ["a Slack token", FAKE.slack, ["a Slack token"]],
+        ["a public key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHost operator@example", []],
+        ["a public key block", privateKey("PUBLIC KEY"), []],
+        ["an image digest", `sha256:${"0a".repeat(32)}`, []],
+        ["a word that only starts like a token", "ghp_notatoken AKIA glpat-", []],
+    ])("recognises %s", (_, value, kinds) => {
+        expect(credentialKinds(value)).toEqual(kinds);
+    });
+
+    test("names where each finding is, with dotted paths and indexes", () => {
+        expect(credentialFindings("docker-build:index:Image", {
+            buildArgs: { NPM_TOKEN: FAKE.github },
+            registries: [{ address: "ghcr.io", username: FAKE.slack, password: FAKE.gitlab }],
+            secrets: { deploy: FAKE.rsa },
+        })).toEqual([
+            { path: "buildArgs.NPM_TOKEN", kind: "a GitHub token" },
+            { path: "registries[0].username", kind: "a Slack token" },
+            { path: "secrets.deploy", kind: "a PEM private key" },
+        ]);
+    });
+
+    test.each<[string, Record<string, unknown>]>([
+        [INSTANCE, { userData: `#!/bin/bash\ncat > /etc/ssh/ssh_host_ed25519_key <<'EOF'\n${OPENSSH_KEY}EOF\n` }],
+        ["command:local:Command", { stdin: OPENSSH_KEY }],
+        ["command:remote:Command", { stdin: `AWS:${FAKE.awsKeyId}`, connection: { host: "10.0.0.10", privateKey: OPENSSH_KEY } }],
+        ["docker-build:index:Image", { registries: [{ address: "ghcr.io", password: FAKE.github }, { address: "gitlab.com", password: FAKE.gitlab }] }],
+        ["docker-build:index:Index", { registry: { address: "ghcr.io", username: "bot", password: FAKE.github } }],
+        ["tls:index/privateKey:PrivateKey", { privateKeyOpenssh: OPENSSH_KEY, privateKeyPem: FAKE.rsa }],
+    ])("passes credentials in the properties %s carries secrets in", (type, props) => {
+        expect(violations(noPlaintextCredentials, type, props)).toEqual([]);
+    });
+
+    test.each<[string, string, Record<string, unknown>]>([
+        ["on a type that carries no secrets", "aws:ec2/launchTemplate:LaunchTemplate", { userData: OPENSSH_KEY }],
+        ["on a local command's connection, which it does not have", "command:local:Command", { connection: { privateKey: OPENSSH_KEY } }],
+        ["in a tag of an instance", INSTANCE, { userData: "#!/bin/bash", tags: { Deploy: FAKE.awsKeyId } }],
+    ])("reports a secret-carrying property name used elsewhere: %s", (_, type, props) => {
+        expect(violations(noPlaintextCredentials, type, props)).toHaveLength(1);
+    });
+
+    test("says where, what and how to fix it", () => {
+        expect(violations(noPlaintextCredentials, "command:local:Command", { environment: { NBF_KEY: OPENSSH_KEY } })).toEqual([
+            "environment.NBF_KEY holds an OpenSSH private key outside the properties that carry secrets; pass it through stdin, marked with pulumi.secret",
+        ]);
+        expect(violations(noPlaintextCredentials, "aws:ecs/taskDefinition:TaskDefinition", { containerDefinitions: FAKE.awsKeyId })).toEqual([
+            "containerDefinitions holds an AWS access key id outside the properties that carry secrets; this resource takes no credentials: pass them to a command through its stdin, marked with pulumi.secret",
+        ]);
+    });
+
+    test.each(Object.entries(FAKE))("never prints the credential itself (%s)", (_, secret) => {
+        const found = violations(noPlaintextCredentials, "command:remote:Command", { environment: { TOKEN: `value ${secret} trailing` } });
+        expect(found).toHaveLength(1);
+        const body = secret.replace(/-----[A-Z ]+-----/g, "").trim();
+        for (const message of found) {
+            expect(message).not.toContain(secret);
+            expect(message).not.toContain(body.slice(-12));
+        }
+    });
+
+    test("judges what is known in a preview and skips values that are not known yet", async () => {
+        // The proxy @pulumi/policy puts around props: reading an unknown value throws.
+        const proxy = (await import("@pulumi/policy/proxy")) as unknown as { unknownCheckingProxy: <T>(props: T) => T; unknownStringValue: string };
+        const props = proxy.unknownCheckingProxy({
+            create: proxy.unknownStringValue,
+            environment: { HOST: proxy.unknownStringValue, TOKEN: FAKE.gitlab },
+        });
+        expect(credentialFindings("command:local:Command", props)).toEqual([{ path: "environment.TOKEN", kind: "a GitLab token" }]);
+    });
+});
+
 test("ecr-lifecycle-policy reports a repository without a lifecycle policy", () => {
     const resource = (type: string, props: Record<string, unknown>) => ({ type, props, urn: `urn:${type}:${String(props.name ?? props.repository)}` }) as unknown as PolicyResource;
     const found: string[] = [];
@@ -69,17 +191,15 @@ test("ecr-lifecycle-policy reports a repository without a lifecycle policy", () 
     expect(found).toEqual(["repository orphan has no lifecycle policy"]);
 });
 
-test("everything the program registers for a full EC2 fleet passes the pack", async () => {
-    const root = makeProject();
+/** An ssm-mode config: no CIDRs, private subnets (as in test/ssm.test.ts). */
+function ssmConfig(): Record<string, any> {
     const raw = validConfig() as Record<string, any>;
-    raw.hosts.push({ name: "qemu", instanceType: "c7i.large", emulate: ["linux/s390x"] });
-    const fleet = new Fleet("fleet", {
-        config: parseConfig(raw, context(root)), project: "native-build-fleet", stack: "dev",
-        sshPrivateKey: pulumi.secret("KEY"), labels: {},
-    });
-    await valueOf(fleet.images);
-    await settled(mocks.resources);
+    raw.ssh = { access: "ssm", publicKey: raw.ssh.publicKey };
+    raw.network = { vpcId: "vpc-0abc1234", subnetIds: ["subnet-0aaa1111", "subnet-0bbb2222"] };
+    return raw;
+}
 
+async function packFindings(): Promise<string[]> {
     const found: string[] = [];
     for (const policy of policies) {
         if ("validateStack" in policy) {
@@ -91,6 +211,29 @@ test("everything the program registers for a full EC2 fleet passes the pack", as
             }
         }
     }
-    expect(mocks.resources.some((r) => r.type === "aws:ec2/instance:Instance")).toBe(true);
-    expect(found).toEqual([]);
+    return found;
+}
+
+test.each<[string, "cidr" | "ssm", () => Record<string, any>]>([
+    ["reached over SSH from the operators' CIDRs", "cidr", validConfig],
+    ["reached through SSM sessions", "ssm", ssmConfig],
+])("everything the program registers for a full EC2 fleet %s passes the pack", async (_, access, config) => {
+    mocks.resources.length = 0;
+    const root = makeProject();
+    const raw = config();
+    raw.hosts.push({ name: "qemu", instanceType: "c7i.large", emulate: ["linux/s390x"] });
+    const fleet = new Fleet("fleet", {
+        config: parseConfig(raw, context(root)), project: "native-build-fleet", stack: "dev",
+        sshPrivateKey: pulumi.secret(OPENSSH_KEY), labels: {},
+    });
+    await valueOf(fleet.images);
+    await settled(mocks.resources);
+
+    const instances = mocks.resources.filter((r) => r.type === INSTANCE);
+    expect(instances.length).toBeGreaterThan(0);
+    expect(instances.map((r) => r.inputs.tags["native-build-fleet:access"])).toEqual(instances.map(() => access));
+    // The pack had private keys to judge: the operator's in stdin, the hosts' in user data.
+    expect(mocks.resources.filter((r) => r.inputs.stdin === OPENSSH_KEY).length).toBeGreaterThan(0);
+    expect(instances.every((r) => credentialKinds(String(r.inputs.userData)).includes("an OpenSSH private key"))).toBe(true);
+    expect(await packFindings()).toEqual([]);
 });
