@@ -4,7 +4,7 @@
 import { createHash } from "crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { BuilderNodeSpec, ensureBuilderScript, registerBuilderScript, removeBuilderScript } from "../shell/builder";
+import { BuilderNodeSpec, BuilderSpec, ensureBuilderScript, registerBuilderScript, removeBuilderScript } from "../shell/builder";
 
 /** A node of the builder; addresses and keys may still be unknown. */
 export interface BuilderNodeArgs {
@@ -20,6 +20,8 @@ export interface BuilderNodeArgs {
     ready: pulumi.Input<string>;
     /** How ssh reaches the host when not directly (an SSM session). */
     proxyCommand?: string;
+    /** The EC2 instance to start before building, when the host powers off when idle. */
+    wakeId?: pulumi.Input<string>;
 }
 
 export interface FleetBuilderArgs {
@@ -33,6 +35,8 @@ export interface FleetBuilderArgs {
     driverOptions: Record<string, string>;
     /** Contents of a buildkitd.toml for every node, if any. */
     buildkitdConfig?: string;
+    /** AWS region for starting idle hosts; the AWS CLI's default when absent. */
+    region?: string;
 }
 
 export class FleetBuilder extends pulumi.ComponentResource {
@@ -56,6 +60,11 @@ export class FleetBuilder extends pulumi.ComponentResource {
                 proxyCommand: n.proxyCommand,
             }))))
             .apply((nodes) => ({ name: args.name, nodes, driverOptions: args.driverOptions, buildkitdConfig: args.buildkitdConfig }));
+        const wakeIds = pulumi.all(args.nodes.flatMap((n) => n.wakeId === undefined ? [] : [n.wakeId]));
+        // Only the ensure step starts idle hosts (in updates); the registration's spec
+        // leaves them out, so a stopped host never shows as a change.
+        const ensureSpec = pulumi.all([spec, wakeIds]).apply(([s, instanceIds]): BuilderSpec =>
+            instanceIds.length === 0 ? s : { ...s, wake: { instanceIds, region: args.region } });
 
         // Runs on every program execution, previews included, because buildx keeps
         // builders on the machine that runs Pulumi: a fresh CI runner has none
@@ -63,7 +72,7 @@ export class FleetBuilder extends pulumi.ComponentResource {
         // changed; in updates it also checks that every node is up before anything builds.
         const verify = !pulumi.runtime.isDryRun();
         const ensured = command.local.runOutput({
-            command: spec.apply((s) => ensureBuilderScript(s, verify)),
+            command: ensureSpec.apply((s) => ensureBuilderScript(s, verify)),
             interpreter: ["/bin/bash", "-c"],
             stdin: args.privateKey,
             logging: "stderr",

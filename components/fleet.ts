@@ -3,7 +3,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Arch } from "../config/platforms";
-import { declaredPlatforms, orderPools } from "../config/routing";
+import { declaredPlatforms, HostGroup, orderPools } from "../config/routing";
 import { FleetConfig, PoolConfig } from "../config/schema";
 import { FleetBuilder } from "./builder";
 import { HostAccess } from "./hostAccess";
@@ -26,6 +26,15 @@ export interface FleetArgs {
     buildkitdConfig?: string;
     /** The AWS region, for SSM sessions; the AWS CLI's default when absent. */
     region?: string;
+}
+
+/**
+ * Whether any platform of an image is built by a pool that powers off when idle. A
+ * preview never starts hosts, so such images are not built in previews.
+ */
+function buildsOnIdleHosts(groups: readonly (HostGroup & { idleMinutes?: number })[], platforms: readonly string[]): boolean {
+    const ordered = orderPools(groups);
+    return platforms.some((platform) => ordered.find((g) => declaredPlatforms(g).includes(platform))?.idleMinutes !== undefined);
 }
 
 /** Amazon Linux 2023 AMIs, as AWS publishes them in SSM Parameter Store. */
@@ -53,10 +62,12 @@ export class Fleet extends pulumi.ComponentResource {
             nodes: groups.flatMap((group) => group.hosts.map((host) => ({
                 host: host.name, address: host.address, port: host.port, user: host.user, hostKey: host.hostKey,
                 hostKeyAlias: host.hostKeyAlias, platforms: declaredPlatforms(group), ready: host.ready, proxyCommand: host.proxyCommand,
+                wakeId: host.wakeId,
             }))),
             privateKey: args.sshPrivateKey,
             driverOptions: config.builder.driverOptions,
             buildkitdConfig: args.buildkitdConfig,
+            region: args.region,
         }, { parent: this });
 
         const registry = new FleetRegistry(`${name}-registry`, {
@@ -68,7 +79,7 @@ export class Fleet extends pulumi.ComponentResource {
             build: new ImageBuild(`${name}-${image.name.replace(/\//g, "-")}`, {
                 image, repository: registry.repositories[image.name], registry: registry.credentials,
                 builderName: builder.name, builderRegistered: builder.registeredName, dependsOn: [builder],
-                buildOnPreview: config.builder.buildOnPreview, buildTimeoutMinutes: config.builder.buildTimeoutMinutes, labels: args.labels[image.name] ?? {},
+                buildOnPreview: config.builder.buildOnPreview && !buildsOnIdleHosts(groups, image.platforms), buildTimeoutMinutes: config.builder.buildTimeoutMinutes, labels: args.labels[image.name] ?? {},
             }, { parent: this }),
         }));
 

@@ -51,6 +51,8 @@ export interface BuildHost {
     ready: pulumi.Output<string>;
     /** How ssh reaches the host when not directly (the SSM session command). */
     proxyCommand?: string;
+    /** The instance to start before building, for pools that power off when idle. */
+    wakeId?: pulumi.Output<string>;
 }
 
 export class HostPool extends pulumi.ComponentResource {
@@ -89,8 +91,10 @@ export class HostPool extends pulumi.ComponentResource {
             // The user data carries the host's private key: keep it secret in state.
             userData: pulumi.secret(pulumi.all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh]).apply(([privateKey, publicKey]) => userData({
                 sshUser: args.sshUser, authorizedKey: args.authorizedKey, hostPrivateKey: privateKey, hostPublicKey: publicKey.trim(),
-                emulate: pool.emulate, binfmtImage: args.binfmtImage,
+                emulate: pool.emulate, binfmtImage: args.binfmtImage, idleMinutes: pool.idleMinutes,
             }))),
+            // An idle host powers itself off; it must stop, not terminate, to be started again.
+            instanceInitiatedShutdownBehavior: pool.idleMinutes === undefined ? undefined : "stop",
             // A host that would boot differently is replaced, not edited in place:
             // user data runs only on first boot.
             userDataReplaceOnChange: true,
@@ -104,8 +108,14 @@ export class HostPool extends pulumi.ComponentResource {
         });
 
         const ssm = args.access === "ssm";
+        const idle = pool.idleMinutes !== undefined;
+        // A stopped and started instance gets a new public address; an idle host reached
+        // directly keeps one Elastic IP so the pinned SSH configuration stays valid.
+        const eip = idle && !ssm ? new aws.ec2.Eip(`${hostName}-address`, { domain: "vpc", instance: instance.id, tags }, { parent: this }) : undefined;
         // Through SSM, ssh names the instance id; the ProxyCommand turns it into a session.
-        const address = ssm ? instance.id : pulumi.all([instance.publicIp, instance.privateIp]).apply(([pub, priv]) => pub || priv);
+        const address = ssm ? instance.id
+            : eip ? eip.publicIp
+            : pulumi.all([instance.publicIp, instance.privateIp]).apply(([pub, priv]) => pub || priv);
         const publicKey = hostKey.publicKeyOpenssh.apply((k) => k.trim());
         const readiness = new HostReadiness(`${hostName}-ready`, {
             address, user: args.sshUser, privateKey: args.privateKey, hostKey: publicKey,
@@ -117,6 +127,7 @@ export class HostPool extends pulumi.ComponentResource {
             name: hostName, pool: pool.name, arch: pool.arch, instanceId: instance.id, address,
             port: 22, user: args.sshUser, hostKey: publicKey, hostKeyAlias: instance.id, ready: readiness.ready,
             proxyCommand: ssm ? ssmProxyCommand(args.region) : undefined,
+            wakeId: idle ? instance.id : undefined,
         };
     }
 }

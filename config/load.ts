@@ -86,6 +86,13 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
             message: `is ssm, but ${missingTools.join(" and ")} ${missingTools.length > 1 ? "are" : "is"} not on PATH; install the AWS CLI and its Session Manager plugin on this machine, or use ssh.access cidr`,
         }]);
     }
+    const idlePool = config.hosts.findIndex((pool) => pool.idleMinutes !== undefined);
+    if (idlePool >= 0 && !onPath("aws", env.PATH)) {
+        throw new ConfigError([{
+            path: `hosts[${idlePool}].idleMinutes`,
+            message: "is set, but aws is not on PATH: pulumi up starts stopped hosts with the AWS CLI; install it on this machine, or drop idleMinutes",
+        }]);
+    }
     const plaintext = SECRET_KEYS.filter((key) => isSet(cfg, key) && !isSecret(`${project}:${key}`));
     if (plaintext.length > 0) {
         throw new ConfigError(plaintext.map((key) => ({

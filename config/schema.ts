@@ -22,6 +22,7 @@ const poolSchema = z.object({
     emulate: z.array(z.string()).default([]),
     rootVolumeGiB: z.number().int().min(20, "must be at least 20 GiB").max(16384).default(100),
     spot: z.boolean().default(false),
+    idleMinutes: z.number().int().min(5, "must be at least 5 minutes").max(1440, "must be at most 1440 minutes (a day)").optional(),
 }).strict();
 
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -118,6 +119,8 @@ export interface PoolConfig {
     emulate: string[];
     rootVolumeGiB: number;
     spot: boolean;
+    /** Hosts power off after this many minutes without a build; `pulumi up` starts them. */
+    idleMinutes?: number;
 }
 
 /** A machine the team already runs, joined to the builder over SSH. */
@@ -356,7 +359,13 @@ function checkPools(pools: RawConfig["hosts"], report: Reporter): PoolConfig[] {
             emulate.filter((p) => nativePlatforms(arch).includes(p)).forEach((p) => report(`${at}.emulate`,
                 `${pool.instanceType} builds ${p} natively; list it under ${at}.platforms instead of emulating it`));
         }
-        return { name: pool.name, instanceType: pool.instanceType, arch, count: pool.count, platforms, emulate, rootVolumeGiB: pool.rootVolumeGiB, spot: pool.spot };
+        if (pool.spot && pool.idleMinutes !== undefined) {
+            report(`${at}.idleMinutes`, "cannot be combined with spot: a one-time spot instance cannot be stopped and started again; drop idleMinutes or spot");
+        }
+        return {
+            name: pool.name, instanceType: pool.instanceType, arch, count: pool.count, platforms, emulate,
+            rootVolumeGiB: pool.rootVolumeGiB, spot: pool.spot, idleMinutes: pool.idleMinutes,
+        };
     });
 }
 

@@ -32,7 +32,18 @@ export interface BuilderSpec {
     driverOptions: Record<string, string>;
     /** Contents of a buildkitd.toml for every node (registry mirrors, CAs), if any. */
     buildkitdConfig?: string;
+    /** EC2 hosts that power off when idle: updates start them before anything builds. */
+    wake?: WakeSpec;
 }
+
+export interface WakeSpec {
+    instanceIds: string[];
+    /** For the AWS CLI; its default when absent. */
+    region?: string;
+}
+
+/** How long nodes may take to answer after their hosts were started. */
+export const WAKE_TIMEOUT_SECONDS = 300;
 
 /**
  * Stands for the builder's SSH directory in generated files; the script substitutes the
@@ -143,15 +154,66 @@ function registration(spec: BuilderSpec): string[] {
  */
 function verifyNodes(spec: BuilderSpec): string[] {
     return [
+        ...checkNodes(spec),
+        "# Hosts just started may take a while to answer; otherwise one try.",
+        `deadline=$((SECONDS + \${woke:-0} * ${WAKE_TIMEOUT_SECONDS}))`,
+        "until report=$(check_nodes 2>&1); do",
+        "    if [ \"$SECONDS\" -ge \"$deadline\" ]; then",
+        "        printf '%s\\n' \"$report\" >&2",
+        "        exit 1",
+        "    fi",
+        "    sleep 10",
+        "done",
+    ];
+}
+
+/**
+ * Starts the spec's stopped hosts and waits until EC2 reports them running; sets `woke`
+ * so the node check gives them time to boot. Only updates run it: a preview never starts
+ * a host.
+ */
+function wakeHosts(wake: WakeSpec): string[] {
+    const aws = `aws ec2${wake.region ? ` --region ${shq(wake.region)}` : ""}`;
+    return [
+        `wake_ids=(${wake.instanceIds.map(shq).join(" ")})`,
+        `states=$(${aws} describe-instances --instance-ids "\${wake_ids[@]}" --query 'Reservations[].Instances[].[InstanceId,State.Name]' --output text)`,
+        "in_state() { awk -v want=\"$1\" 'index(\" \" want \" \", \" \" $2 \" \") { print $1 }' <<< \"$states\"; }",
+        "mapfile -t gone < <(in_state 'shutting-down terminated')",
+        "mapfile -t stopping < <(in_state 'stopping')",
+        "mapfile -t asleep < <(in_state 'stopping stopped')",
+        "mapfile -t starting < <(in_state 'stopping stopped pending')",
+        "if [ ${#gone[@]} -gt 0 ]; then",
+        "    printf 'build host %s is terminated; run pulumi up --refresh to replace it\\n' \"${gone[@]}\" >&2",
+        "    exit 1",
+        "fi",
+        "woke=0",
+        "if [ ${#stopping[@]} -gt 0 ]; then",
+        `    ${aws} wait instance-stopped --instance-ids "\${stopping[@]}"`,
+        "fi",
+        "if [ ${#asleep[@]} -gt 0 ]; then",
+        "    printf 'starting idle build hosts:%s\\n' \"$(printf ' %s' \"${asleep[@]}\")\" >&2",
+        `    ${aws} start-instances --instance-ids "\${asleep[@]}" >/dev/null`,
+        "fi",
+        "if [ ${#starting[@]} -gt 0 ]; then",
+        `    ${aws} wait instance-running --instance-ids "\${starting[@]}"`,
+        "    woke=1",
+        "fi",
+    ];
+}
+
+/** Defines check_nodes, which starts every node and fails naming each one that is down. */
+function checkNodes(spec: BuilderSpec): string[] {
+    return [
         "platforms_of() {",
         "    case \"$1\" in",
         ...spec.nodes.map((node) => `        ${shq(node.name)}) echo ${shq(node.platforms.join(", "))} ;;`),
         "        *) echo unknown ;;",
         "    esac",
         "}",
+        "check_nodes() {",
         "if ! out=$(docker buildx inspect --bootstrap \"$name\" 2>&1); then",
         "    printf 'buildx could not start builder %s:\\n%s\\n' \"$name\" \"$out\" >&2",
-        "    exit 1",
+        "    return 1",
         "fi",
         // Each node's error, first and last line: ssh puts its verdict ("Host key
         // verification failed.") after a banner that starts on the Error: line.
@@ -170,8 +232,9 @@ function verifyNodes(spec: BuilderSpec): string[] {
         "        printf 'build node %s (%s) is not available: %s\\n' \"$node\" \"$(platforms_of \"$node\")\" \"$error\" >&2",
         "    done",
         "    printf 'buildx would send those platforms to another node without a warning, so nothing was built. Bring the host back, or remove it from the stack, and run pulumi up again.\\n' >&2",
-        "    exit 1",
+        "    return 1",
         "fi",
+        "}",
     ];
 }
 
@@ -182,7 +245,8 @@ function verifyNodes(spec: BuilderSpec): string[] {
  * fingerprint.
  */
 export function ensureBuilderScript(spec: BuilderSpec, verify: boolean): string {
-    return [...PREAMBLE, ...sshFiles(spec), ...registration(spec), ...(verify ? verifyNodes(spec) : []), ""].join("\n");
+    const wake = verify && spec.wake !== undefined && spec.wake.instanceIds.length > 0 ? wakeHosts(spec.wake) : [];
+    return [...PREAMBLE, ...wake, ...sshFiles(spec), ...registration(spec), ...(verify ? verifyNodes(spec) : []), ""].join("\n");
 }
 
 /** Registers the builder and starts every node, failing if one does not come up. */

@@ -1,6 +1,7 @@
 // User data for EC2 build hosts (Amazon Linux 2023), generated as a reviewed bash script.
 
 import { heredoc, shq } from "./quote";
+import { idleCheckScript } from "./idle";
 
 export interface UserDataArgs {
     /** The login user that buildx and the readiness check use; joins the docker group. */
@@ -15,6 +16,8 @@ export interface UserDataArgs {
     emulate: string[];
     /** Image that registers the QEMU handlers (tonistiigi/binfmt), used only when emulating. */
     binfmtImage: string;
+    /** Power off after this many minutes without a build; absent: never. */
+    idleMinutes?: number;
 }
 
 /** Where the script records that it finished; the readiness check waits for it. */
@@ -96,6 +99,36 @@ export function userData(args: UserDataArgs): string {
             "chmod 0644 /etc/systemd/system/native-build-fleet-binfmt.service",
             "systemctl daemon-reload",
             "systemctl enable --now native-build-fleet-binfmt.service",
+        );
+    }
+    if (args.idleMinutes !== undefined) {
+        lines.push(
+            "",
+            `# Power off after ${args.idleMinutes} idle minutes; the next pulumi up starts the host again.`,
+            `cat > /usr/local/sbin/native-build-fleet-idle ${heredoc("NBF_IDLE", idleCheckScript(args.sshUser, args.idleMinutes))}`,
+            "chmod 0755 /usr/local/sbin/native-build-fleet-idle",
+            `cat > /etc/systemd/system/native-build-fleet-idle.service ${heredoc("NBF_IDLE_SERVICE", [
+                "[Unit]",
+                "Description=Power off the build host when no build has run for a while",
+                "",
+                "[Service]",
+                "Type=oneshot",
+                "ExecStart=/usr/local/sbin/native-build-fleet-idle",
+            ].join("\n"))}`,
+            `cat > /etc/systemd/system/native-build-fleet-idle.timer ${heredoc("NBF_IDLE_TIMER", [
+                "[Unit]",
+                "Description=Check every minute whether the build host is idle",
+                "",
+                "[Timer]",
+                "OnBootSec=1min",
+                "OnUnitActiveSec=1min",
+                "",
+                "[Install]",
+                "WantedBy=timers.target",
+            ].join("\n"))}`,
+            "chmod 0644 /etc/systemd/system/native-build-fleet-idle.service /etc/systemd/system/native-build-fleet-idle.timer",
+            "systemctl daemon-reload",
+            "systemctl enable --now native-build-fleet-idle.timer",
         );
     }
     lines.push(

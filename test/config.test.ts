@@ -109,6 +109,9 @@ describe("a bad config fails before any resource with the key and the fix", () =
     test.each<[string, (c: Config) => void, string[]]>([
         ["unknown top-level key", (c) => { c.imgaes = []; }, ['(top level): unknown key "imgaes"']],
         ["unknown nested key", (c) => { c.hosts[0].instancetype = "x"; }, ['hosts[0]: unknown key "instancetype"']],
+        ["idle spot pool", (c) => { c.hosts[0].spot = true; c.hosts[0].idleMinutes = 30; },
+            ["hosts[0].idleMinutes: cannot be combined with spot: a one-time spot instance cannot be stopped and started again"]],
+        ["idle minutes too short", (c) => { c.hosts[0].idleMinutes = 1; }, ["hosts[0].idleMinutes: must be at least 5 minutes"]],
         ["smoke-test expectation without a command", (c) => { c.images[0].test = { expect: "aarch64" }; },
             ["images[0].test.expect: needs test.command; the default command (uname -m) is checked against each platform's machine name on its own"]],
         ["smoke test with an empty command", (c) => { c.images[0].test = { command: [] }; }, ["images[0].test.command: must name a program"]],

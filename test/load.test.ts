@@ -82,6 +82,16 @@ test("with ssh.access ssm, refuses to start without the AWS CLI's session plugin
     expect(loadConfig(root, { PATH: bin, AWS_REGION: "eu-north-1" }).region).toBe("eu-north-1");
 });
 
+test("with idleMinutes, refuses to start without the AWS CLI that starts stopped hosts", () => {
+    const raw = validConfig() as Record<string, any>;
+    raw.hosts[1].idleMinutes = 30;
+    setConfig({ ...raw, sshPrivateKey: "K" });
+    const bin = fs.mkdtempSync(path.join(root, "bin-"));
+    expect(() => loadConfig(root, { PATH: bin })).toThrow(/hosts\[1\]\.idleMinutes: is set, but aws is not on PATH/);
+    fs.writeFileSync(path.join(bin, "aws"), "#!/bin/sh\n", { mode: 0o755 });
+    expect(loadConfig(root, { PATH: bin }).config.hosts[1].idleMinutes).toBe(30);
+});
+
 test("refuses a typo in a top-level key before creating anything", () => {
     setConfig({ ...validConfig(), sshPrivateKey: "PRIVATE", imagse: [] });
     expect(() => loadConfig(root, {})).toThrow(/\(top level\): unknown key "imagse"/);

@@ -59,6 +59,8 @@ function outputs(type: string, name: string, inputs: any): { id: string; state: 
     switch (type) {
         case "aws:ec2/instance:Instance":
             return { id: `i-${hash(name).slice(0, 17)}`, state: { ...inputs, publicIp: `198.51.100.${parseInt(hash(name).slice(0, 2), 16) % 250}`, privateIp: "10.0.0.10" } };
+        case "aws:ec2/eip:Eip":
+            return { id: `eipalloc-${hash(name).slice(0, 8)}`, state: { ...inputs, publicIp: `203.0.113.${parseInt(hash(name).slice(0, 2), 16) % 250}` } };
         case "tls:index/privateKey:PrivateKey":
             return { id: name, state: { ...inputs, privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${hash(name)}\n-----END OPENSSH PRIVATE KEY-----\n`, publicKeyOpenssh: `ssh-ed25519 AAAA${hash(name).slice(0, 20)}\n` } };
         case "aws:ec2/keyPair:KeyPair":

@@ -9,6 +9,7 @@ import { BuilderSpec, ensureBuilderScript, registerBuilderScript, removeBuilderS
 import { heredoc, shq } from "../shell/quote";
 import { bootWaitScript, dockerCheckScript } from "../shell/readiness";
 import { userData } from "../shell/userData";
+import { idleCheckScript } from "../shell/idle";
 
 const HOST_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----\n";
 const HOST_PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfArm0";
@@ -25,6 +26,14 @@ function spec(overrides: Partial<BuilderSpec> = {}): BuilderSpec {
     };
 }
 
+/** `buildx inspect` output with the arm node down, as buildx 0.35 prints it. */
+const INSPECT_ONE_DOWN = [
+    "Name:          fleet-dev", "Driver:        docker-container", "", "Nodes:",
+    "Name:           fleet-dev-x86-0", "Endpoint:       ssh://fleet-dev-x86-0", "Status:         running", "",
+    "Name:           fleet-dev-arm-0", "Endpoint:       ssh://fleet-dev-arm-0",
+    "Error:          ssh: connect to host 203.0.113.10 port 2222: Connection refused",
+].join("\\n");
+
 function shellcheck(script: string, shell: "bash" | "sh"): string {
     const result = spawnSync("shellcheck", ["--shell", shell, "--severity", "style", "-"], { input: script, encoding: "utf8" });
     if (result.error) {
@@ -37,14 +46,24 @@ describe("user data", () => {
     const native = userData({ sshUser: "ec2-user", authorizedKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperator ops", hostPrivateKey: HOST_KEY, hostPublicKey: HOST_PUB, emulate: [], binfmtImage: "tonistiigi/binfmt:latest" });
     const emulating = userData({ sshUser: "ec2-user", authorizedKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperator ops", hostPrivateKey: HOST_KEY, hostPublicKey: HOST_PUB, emulate: ["linux/arm/v7", "linux/s390x"], binfmtImage: "tonistiigi/binfmt:latest" });
 
+    const idle = userData({ sshUser: "ec2-user", authorizedKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperator ops", hostPrivateKey: HOST_KEY, hostPublicKey: HOST_PUB, emulate: [], binfmtImage: "tonistiigi/binfmt:latest", idleMinutes: 30 });
+
     test("matches the reviewed scripts", () => {
         expect(native).toMatchSnapshot("native pool");
         expect(emulating).toMatchSnapshot("emulating pool");
+        expect(idle).toMatchSnapshot("pool that powers off when idle");
     });
 
     test("passes shellcheck", () => {
         expect(shellcheck(native, "bash")).toBe("");
         expect(shellcheck(emulating, "bash")).toBe("");
+        expect(shellcheck(idle, "bash")).toBe("");
+        expect(shellcheck(idleCheckScript("ec2-user", 30), "bash")).toBe("");
+    });
+
+    test("installs the idle power-off timer only on pools with idleMinutes", () => {
+        expect(native).not.toContain("native-build-fleet-idle");
+        expect(idle).toContain("systemctl enable --now native-build-fleet-idle.timer");
     });
 
     test("never registers QEMU handlers on a native pool", () => {
@@ -173,12 +192,6 @@ describe("builder registration scripts", () => {
         expect(box.calls().slice(-3)[0]).toBe("buildx rm --keep-daemon fleet-dev");
     });
 
-    const INSPECT_ONE_DOWN = [
-        "Name:          fleet-dev", "Driver:        docker-container", "", "Nodes:",
-        "Name:           fleet-dev-x86-0", "Endpoint:       ssh://fleet-dev-x86-0", "Status:         running", "",
-        "Name:           fleet-dev-arm-0", "Endpoint:       ssh://fleet-dev-arm-0",
-        "Error:          ssh: connect to host 203.0.113.10 port 2222: Connection refused",
-    ].join("\\n");
 
     test("fail naming the node and its platforms when a node does not start", () => {
         const box = sandbox(`if [ "$2" = inspect ]; then printf '${INSPECT_ONE_DOWN}\\n'; fi`);
@@ -275,5 +288,139 @@ describe("readiness scripts", () => {
         const result = box.run(dockerCheckScript("amd64", [], 1));
         expect(result.status).toBe(1);
         expect(result.stderr).toMatch(/docker is not usable by .* after 1s: permission denied/);
+    });
+});
+
+describe("waking idle hosts before an update builds", () => {
+    const wake = { instanceIds: ["i-0x86", "i-0arm"], region: "eu-west-1" };
+    const RUNNING = "Name: fleet-dev\\nNodes:\\nName: fleet-dev-x86-0\\nStatus: running\\n";
+
+    /** Adds an `aws` stub reporting `states` (`<id> <state>` lines), and a `sleep` that returns at once. */
+    function withAws(box: ReturnType<typeof sandbox>, states: string) {
+        const dir = path.dirname(box.home);
+        const log = path.join(dir, "aws.log");
+        fs.writeFileSync(path.join(dir, "bin", "aws"), [
+            "#!/bin/bash",
+            `echo "$*" >> ${shq(log)}`,
+            `case "$*" in *describe-instances*) printf '${states}\\n' ;; esac`,
+        ].join("\n"), { mode: 0o755 });
+        fs.writeFileSync(path.join(dir, "bin", "sleep"), "#!/bin/sh\n", { mode: 0o755 });
+        return () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : []);
+    }
+
+    test("start stopped hosts, wait until EC2 reports them running, then check the nodes", () => {
+        const box = sandbox(`if [ "$2" = inspect ]; then printf '${RUNNING}'; fi`);
+        const aws = withAws(box, "i-0x86\\tstopped\\ni-0arm\\trunning");
+        const result = box.run(ensureBuilderScript(spec({ wake }), true));
+        expect(result.status).toBe(0);
+        expect(result.stderr).toBe("starting idle build hosts: i-0x86\n");
+        expect(aws()).toEqual([
+            "ec2 --region eu-west-1 describe-instances --instance-ids i-0x86 i-0arm --query Reservations[].Instances[].[InstanceId,State.Name] --output text",
+            "ec2 --region eu-west-1 start-instances --instance-ids i-0x86",
+            "ec2 --region eu-west-1 wait instance-running --instance-ids i-0x86",
+        ]);
+        expect(box.calls()).toContain("buildx inspect --bootstrap fleet-dev");
+    });
+
+    test("wait for a host that is still stopping before starting it", () => {
+        const box = sandbox(`if [ "$2" = inspect ]; then printf '${RUNNING}'; fi`);
+        const aws = withAws(box, "i-0x86\\tstopping\\ni-0arm\\tstopped");
+        expect(box.run(ensureBuilderScript(spec({ wake }), true)).status).toBe(0);
+        expect(aws().slice(1)).toEqual([
+            "ec2 --region eu-west-1 wait instance-stopped --instance-ids i-0x86",
+            "ec2 --region eu-west-1 start-instances --instance-ids i-0x86 i-0arm",
+            "ec2 --region eu-west-1 wait instance-running --instance-ids i-0x86 i-0arm",
+        ]);
+    });
+
+    test("give started hosts time to boot: retry the node check until they answer", () => {
+        const box = sandbox([
+            `if [ "$2" = inspect ]; then`,
+            `    n=$(cat "$HOME/inspects" 2>/dev/null || echo 0); echo $((n + 1)) > "$HOME/inspects"`,
+            `    if [ "$n" -lt 2 ]; then printf '${INSPECT_ONE_DOWN}'; else printf '${RUNNING}'; fi`,
+            "fi",
+        ].join("\n"));
+        withAws(box, "i-0x86\\tstopped\\ni-0arm\\tstopped");
+        const result = box.run(ensureBuilderScript(spec({ wake }), true));
+        expect(result.status).toBe(0);
+        expect(box.calls().filter((c) => c === "buildx inspect --bootstrap fleet-dev")).toHaveLength(3);
+    });
+
+    test("running hosts get one node check, as without idle pools", () => {
+        const box = sandbox(`if [ "$2" = inspect ]; then printf '${INSPECT_ONE_DOWN}'; fi`);
+        const aws = withAws(box, "i-0x86\\trunning\\ni-0arm\\trunning");
+        const result = box.run(ensureBuilderScript(spec({ wake }), true));
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain("build node fleet-dev-arm-0 (linux/arm64) is not available");
+        expect(aws()).toHaveLength(1);
+        expect(box.calls().filter((c) => c === "buildx inspect --bootstrap fleet-dev")).toHaveLength(1);
+    });
+
+    test("a terminated host is an error that says how to replace it", () => {
+        const box = sandbox();
+        withAws(box, "i-0x86\\tterminated\\ni-0arm\\tstopped");
+        const result = box.run(ensureBuilderScript(spec({ wake }), true));
+        expect(result.status).toBe(1);
+        expect(result.stderr).toBe("build host i-0x86 is terminated; run pulumi up --refresh to replace it\n");
+    });
+
+    test("a preview never starts a host", () => {
+        const box = sandbox();
+        const aws = withAws(box, "i-0x86\\tstopped\\ni-0arm\\tstopped");
+        expect(box.run(ensureBuilderScript(spec({ wake }), false)).status).toBe(0);
+        expect(aws()).toEqual([]);
+    });
+
+    test("pass shellcheck", () => {
+        expect(shellcheck(ensureBuilderScript(spec({ wake }), true), "bash")).toBe("");
+    });
+});
+
+describe("idle power-off on the host", () => {
+    /** Runs the check with stub ps (printing `processes`), systemctl and logger; returns what it did. */
+    function check(processes: string[], stampAgeMinutes?: number) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-idle-"));
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin);
+        fs.writeFileSync(path.join(bin, "ps"), `#!/bin/sh\n[ "$2" = ec2-user ] || exit 1\nprintf '${processes.map((p) => `${p}\\n`).join("")}'\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(bin, "systemctl"), `#!/bin/sh\necho "$*" >> ${dir}/systemctl.log\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(bin, "logger"), "#!/bin/sh\n", { mode: 0o755 });
+        const stamp = path.join(dir, "run", "last-active");
+        if (stampAgeMinutes !== undefined) {
+            fs.mkdirSync(path.dirname(stamp));
+            fs.writeFileSync(stamp, "");
+            const then = Date.now() / 1000 - stampAgeMinutes * 60;
+            fs.utimesSync(stamp, then, then);
+        }
+        const result = spawnSync("bash", ["-c", idleCheckScript("ec2-user", 30)], {
+            encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH ?? ""}`, NBF_IDLE_STAMP: stamp },
+        });
+        const log = path.join(dir, "systemctl.log");
+        return {
+            status: result.status, stderr: result.stderr,
+            poweredOff: fs.existsSync(log) && fs.readFileSync(log, "utf8").includes("poweroff"),
+            stampAgeMinutes: (Date.now() - fs.statSync(stamp).mtimeMs) / 60000,
+        };
+    }
+
+    test("starts counting at boot", () => {
+        const result = check([]);
+        expect(result).toMatchObject({ status: 0, poweredOff: false });
+        expect(result.stampAgeMinutes).toBeLessThan(1);
+    });
+
+    test("powers off after idleMinutes without a process of the build user", () => {
+        expect(check([], 31)).toMatchObject({ status: 0, poweredOff: true });
+        expect(check(["systemd", "(sd-pam)"], 31)).toMatchObject({ status: 0, poweredOff: true });
+    });
+
+    test("stays up before idleMinutes have passed", () => {
+        expect(check([], 29)).toMatchObject({ status: 0, poweredOff: false });
+    });
+
+    test("a connected build (an SSH session of the build user) resets the clock", () => {
+        const result = check(["sshd-session", "docker"], 45);
+        expect(result).toMatchObject({ status: 0, poweredOff: false });
+        expect(result.stampAgeMinutes).toBeLessThan(1);
     });
 });

@@ -20,6 +20,7 @@ const ssmConfig = () => {
     const raw = validConfig() as Record<string, any>;
     raw.ssh = { access: "ssm", publicKey: raw.ssh.publicKey };
     raw.network = { vpcId: "vpc-0abc1234", subnetIds: ["subnet-0aaa1111", "subnet-0bbb2222"] };
+    raw.hosts[0].idleMinutes = 30;
     return raw;
 };
 
@@ -50,6 +51,11 @@ describe("the fleet in ssm mode", () => {
         await settled(mocks.resources);
     });
     const ofType = (type: string) => mocks.resources.filter((r) => r.type === type);
+
+    test("gives an idle pool no Elastic IP: SSH names the instance id, which survives a stop", () => {
+        expect(ofType("aws:ec2/eip:Eip")).toEqual([]);
+        expect(hosts["arm-0"].address).toBe(hosts["arm-0"].instanceId);
+    });
 
     test("opens no inbound rule and gives hosts no public address", () => {
         expect(ofType("aws:ec2/securityGroup:SecurityGroup")[0].inputs.ingress).toEqual([]);
