@@ -4,7 +4,7 @@
 import * as command from "@pulumi/command";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
-import { cacheTag, ImageConfig, platformTag } from "../config/schema";
+import { cacheTag, expectationFor, ImageConfig, platformTag } from "../config/schema";
 import { metadataBuildArgs } from "../config/ociLabels";
 import { machinesOf, platformSlug } from "../config/platforms";
 import { smokeTestScript } from "../shell/smokeTest";
@@ -93,7 +93,8 @@ export class ImageBuild extends pulumi.ComponentResource {
         const script = pulumi.all([args.repository, build.digest, registry.address]).apply(([repository, digest, address]) => smokeTestScript({
             builder: args.builderName, platform, ref: digestRef(repository, digest), registry: address,
             command: test.command ?? ["uname", "-m"],
-            expect: test.command === undefined ? { lines: [...machinesOf(platform)] } : { contains: test.expect },
+            expect: test.command === undefined ? { lines: [...machinesOf(platform)] }
+                : { contains: test.expect === undefined ? undefined : expectationFor(test.expect, platform) },
         }));
         return new command.local.Command(`${name}-${platformSlug(platform)}-test`, {
             create: script,

@@ -212,6 +212,14 @@ const SECRET_ARG = /(^|_)(TOKEN|SECRET|SECRETS|PASSWORD|PASSWD|KEY|APIKEY|CREDEN
 const PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+={0,2}( \S.*)?$/;
 const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( \S.*)?$/;
 
+/** Placeholders a smoke test's expectation may use, filled in per platform. */
+const EXPECT_PLACEHOLDERS = ["{{platform}}", "{{arch}}"];
+
+/** A smoke test's expectation for one platform: linux/arm/v7 gives {{platform}} linux/arm/v7, {{arch}} arm. */
+export function expectationFor(expect: string, platform: string): string {
+    return expect.replace(/\{\{platform\}\}/g, platform).replace(/\{\{arch\}\}/g, platform.split("/")[1]);
+}
+
 /** The cache tag of a platform; user tags may not take it. */
 export function cacheTag(platform: string): string {
     return `cache-${platformSlug(platform)}`;
@@ -459,6 +467,11 @@ function checkImage(
     });
     if (image.test?.expect !== undefined && image.test.command === undefined) {
         report(`${at}.test.expect`, "needs test.command; the default command (uname -m) is checked against each platform's machine name on its own");
+    }
+    for (const placeholder of image.test?.expect?.match(/\{\{[^}]*\}\}/g) ?? []) {
+        if (!EXPECT_PLACEHOLDERS.includes(placeholder)) {
+            report(`${at}.test.expect`, `uses ${placeholder}; the expectation knows ${EXPECT_PLACEHOLDERS.join(" and ")}`);
+        }
     }
     const context = checkInsideProject(image.context, ctx.projectRoot, `${at}.context`, "directory", report);
     const dockerfile = context === undefined ? undefined

@@ -114,6 +114,8 @@ describe("a bad config fails before any resource with the key and the fix", () =
         ["idle minutes too short", (c) => { c.hosts[0].idleMinutes = 1; }, ["hosts[0].idleMinutes: must be at least 5 minutes"]],
         ["smoke-test expectation without a command", (c) => { c.images[0].test = { expect: "aarch64" }; },
             ["images[0].test.expect: needs test.command; the default command (uname -m) is checked against each platform's machine name on its own"]],
+        ["smoke-test expectation with an unknown placeholder", (c) => { c.images[0].test = { command: ["/app", "-arch"], expect: "{{goarch}}" }; },
+            ["images[0].test.expect: uses {{goarch}}; the expectation knows {{platform}} and {{arch}}"]],
         ["smoke test with an empty command", (c) => { c.images[0].test = { command: [] }; }, ["images[0].test.command: must name a program"]],
         ["smoke test with a misspelt key", (c) => { c.images[0].test = { comand: ["true"] }; }, ['images[0].test: unknown key "comand"']],
         ["missing ssh with EC2 pools", (c) => { delete c.ssh; }, ["ssh.publicKey: is required for EC2 pools", "ssh.allowedCidrs: is empty"]],

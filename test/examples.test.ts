@@ -7,6 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { installMocks, settled, valueOf } from "./mocks";
+import { expectationFor } from "../config/schema";
 
 const service = path.join(__dirname, "..", "examples", "service");
 
@@ -19,6 +20,13 @@ test.each([["arm64", ""], ["arm", "7"]])(
         });
         expect(fs.statSync(out).size).toBeGreaterThan(0);
     });
+
+test("the example service's smoke-test command prints what the example stack expects for this machine's platform", () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "nbf-service-")), "service");
+    execFileSync("go", ["build", "-trimpath", "-o", out, "."], { cwd: service, env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-mod=mod" }, stdio: "pipe" });
+    const goarch = execFileSync("go", ["env", "GOARCH"], { encoding: "utf8" }).trim();
+    expect(execFileSync(out, ["-arch"], { encoding: "utf8" })).toContain(expectationFor("{{arch}}", `linux/${goarch}`));
+});
 
 test("the example Dockerfile compiles on the build platform for the target platform", () => {
     const dockerfile = fs.readFileSync(path.join(service, "Dockerfile"), "utf8");

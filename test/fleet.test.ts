@@ -22,7 +22,7 @@ raw.images[0].platformBuildArgs = { "linux/arm64": { JEMALLOC_LG_PAGE: "16", MOD
 raw.images[0].test = {};
 raw.images.push({
     name: "legacy", context: "worker", dockerfile: "Dockerfile.prod", platforms: ["linux/arm/v7", "linux/s390x", "linux/386"], buildArgs: { VARIANT: "slim" }, target: "runtime",
-    test: { command: ["/app/worker", "--self-test"], expect: "self-test ok" },
+    test: { command: ["/app/worker", "--self-test"], expect: "self-test ok on {{platform}}" },
 });
 const config = parseConfig(raw, context(root));
 
@@ -315,7 +315,7 @@ describe("images", () => {
         const v7 = named("fleet-legacy-linux-arm-v7-test");
         expect(v7.inputs.create).toContain("--platform 'linux/arm/v7'");
         expect(v7.inputs.create).toContain('RUN ["/app/worker","--self-test"]');
-        expect(v7.inputs.create).toContain(`NBF_EXPECT='{"contains":"self-test ok"}'`);
+        expect(v7.inputs.create).toContain(`NBF_EXPECT='{"contains":"self-test ok on linux/arm/v7"}'`);
     });
 
     test("move an index only after every platform image passed its smoke test", () => {

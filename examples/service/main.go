@@ -3,6 +3,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"log"
 	"net/http"
@@ -11,6 +12,15 @@ import (
 )
 
 func main() {
+	// -arch prints the architecture the binary was compiled for and exits: the example
+	// stack's smoke test runs it on each platform's own node.
+	arch := flag.Bool("arch", false, "print the architecture this binary was built for, and exit")
+	flag.Parse()
+	if *arch {
+		fmt.Println(runtime.GOARCH)
+		return
+	}
+
 	addr := ":8080"
 	if port := os.Getenv("PORT"); port != "" {
 		addr = ":" + port
