@@ -87,7 +87,9 @@ standins() {
 }
 
 plugin_cache() {
-    "$BIN/pulumi" plugin ls 2>/dev/null | grep -q "docker-build.*$DOCKER_BUILD_VERSION" ||
+    # Captured first: `plugin ls | grep -q` can fail with SIGPIPE under pipefail.
+    local plugins; plugins=$("$BIN/pulumi" plugin ls 2>/dev/null || true)
+    grep -q "docker-build.*$DOCKER_BUILD_VERSION" <<<"$plugins" ||
         "$BIN/pulumi" plugin install resource docker-build "$DOCKER_BUILD_VERSION" --file "$BIN/pulumi-resource-docker-build" >/dev/null
     "$BIN/pulumi" plugin rm resource command "$COMMAND_VERSION" --yes >/dev/null 2>&1 || true
     "$BIN/pulumi" plugin install resource command "$COMMAND_VERSION" --file "$STANDIN_BIN/pulumi-resource-command" >/dev/null
