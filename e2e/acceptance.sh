@@ -45,7 +45,8 @@ timed() { # timed KEY COMMAND... : runs it, records the wall time under KEY
 step() { printf '\n--- %s\n' "$*"; }
 
 pulumi_() { (cd "$WORK" && pulumi "$@"); }
-logged() { "$@" >"$WORK/last.log" 2>&1; }
+# Every command's output is also kept in all.log, which the run searches for secrets.
+logged() { local rc=0; "$@" >"$WORK/last.log" 2>&1 || rc=$?; cat "$WORK/last.log" >> "$WORK/all.log"; return "$rc"; }
 up() { local rc=0; logged pulumi_ up --yes --skip-preview "$@" || rc=$?; cp "$WORK/last.log" "$WORK/up.log"; return "$rc"; }
 output() { pulumi_ stack output images --json | jq -r --arg i "$IMAGE" ".[\$i]$1"; }
 index_of() { skopeo inspect --raw "docker://$1"; }
@@ -85,13 +86,17 @@ rm -rf "$(getent passwd "$(id -u)" | cut -d: -f6)/.ssh/native-build-fleet/$BUILD
 (cd "$REPO_DIR" && git ls-files -co --exclude-standard | grep -v '^node_modules/' | tar -cf - -T -) | tar -xf - -C "$WORK"
 ln -s "$REPO_DIR/node_modules" "$WORK/node_modules"
 mkdir -p "$WORK/state"
-pulumi_ login "file://$WORK/state" >/dev/null
+# The backend is chosen per run, not with `pulumi login`, which other runs share.
+export PULUMI_BACKEND_URL="file://$WORK/state"
 pulumi_ stack init e2e >/dev/null
 for i in "${!HOST_NAMES[@]}"; do
     pulumi_ config set --path "staticHosts[$i].hostKey" "$(cat "$STATE/hosts/${HOST_NAMES[$i]}/ssh_host_ed25519_key.pub")"
 done
 pulumi_ config set --secret sshPrivateKey < "$STATE/operator/id_ed25519"
 pulumi_ config set --secret registryPassword e2e-registry-needs-no-password
+
+step "0. the policy pack under the real engine: a clean stack passes, a violating one fails naming the rule"
+check "pulumi preview --policy-pack policy enforces the pack (e2e/policy-pack.sh)" logged bash "$E2E_DIR/policy-pack.sh"
 
 step "1. pulumi preview on the new stack"
 check "preview succeeds" timed preview_new logged pulumi_ preview
@@ -210,6 +215,14 @@ docker buildx prune --builder "$BUILDER" --all --force >/dev/null 2>&1
 check "cold build with buildx" timed buildx_cold direct cold
 echo "changed at $(date +%s%N)" >> "$WORK/e2e/app/src/arm64.txt"
 check "one-file rebuild with buildx" timed buildx_one_file direct warm
+
+step "secrets stay secret: not in any output of the run, not in the state"
+key_line=$(sed -n 2p "$STATE/operator/id_ed25519")
+check "the operator's private key appears in no command output" fails grep -qF "$key_line" "$WORK/all.log"
+check "the registry password appears in no command output" fails grep -qF e2e-registry-needs-no-password "$WORK/all.log"
+pulumi_ stack export > "$WORK/state.json"
+check "the state holds neither in plain text" fails grep -qF -e "$key_line" -e e2e-registry-needs-no-password "$WORK/state.json"
+check "the state holds them as secrets" grep -q '4dabf18193072939515e22adb298388d' "$WORK/state.json"
 
 step "9. pulumi destroy removes the builder, and the stack is empty"
 check "destroy succeeds" logged pulumi_ destroy --yes
