@@ -3,7 +3,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Arch } from "../config/platforms";
-import { declaredPlatforms, HostGroup, orderPools } from "../config/routing";
+import { declaredPlatforms, orderPools } from "../config/routing";
 import { FleetConfig, PoolConfig } from "../config/schema";
 import { FleetBuilder } from "./builder";
 import { HostAccess } from "./hostAccess";
@@ -26,15 +26,6 @@ export interface FleetArgs {
     buildkitdConfig?: string;
     /** The AWS region, for SSM sessions; the AWS CLI's default when absent. */
     region?: string;
-}
-
-/**
- * Whether any platform of an image is built by a pool that powers off when idle. A
- * preview never starts hosts, so such images are not built in previews.
- */
-function buildsOnIdleHosts(groups: readonly (HostGroup & { idleMinutes?: number })[], platforms: readonly string[]): boolean {
-    const ordered = orderPools(groups);
-    return platforms.some((platform) => ordered.find((g) => declaredPlatforms(g).includes(platform))?.idleMinutes !== undefined);
 }
 
 /** Amazon Linux 2023 AMIs, as AWS publishes them in SSM Parameter Store. */
@@ -74,12 +65,16 @@ export class Fleet extends pulumi.ComponentResource {
             registry: config.registry, imageNames: config.images.map((i) => i.name), password: args.registryPassword, tags,
         }, { parent: this });
 
+        // A preview never starts hosts, and buildx loads every node of the builder for any
+        // build (docker/buildx builder/node.go, LoadNodes), so with a pool that may be
+        // stopped previews build nothing.
+        const idle = config.hosts.some((pool) => pool.idleMinutes !== undefined);
         const images = config.images.map((image) => ({
             image,
             build: new ImageBuild(`${name}-${image.name.replace(/\//g, "-")}`, {
                 image, repository: registry.repositories[image.name], registry: registry.credentials,
                 builderName: builder.name, builderRegistered: builder.registeredName, dependsOn: [builder],
-                buildOnPreview: config.builder.buildOnPreview && !buildsOnIdleHosts(groups, image.platforms), buildTimeoutMinutes: config.builder.buildTimeoutMinutes, labels: args.labels[image.name] ?? {},
+                buildOnPreview: config.builder.buildOnPreview && !idle, buildTimeoutMinutes: config.builder.buildTimeoutMinutes, labels: args.labels[image.name] ?? {},
             }, { parent: this }),
         }));
 

@@ -190,6 +190,11 @@ export function credentialKinds(value: string): string[] {
 
 /** Every string in `props` outside the type's secret-carrying properties that holds credential material. */
 export function credentialFindings(type: string, props: Props): { path: string; kind: string }[] {
+    // Provider resources carry the stack's own provider credentials (aws:accessKey, …),
+    // which Pulumi config keeps secret; policies see providers too (pulumi/pulumi-policy#323).
+    if (type.startsWith("pulumi:providers:")) {
+        return [];
+    }
     const allowed = SECRET_PROPERTIES[type] ?? [];
     const findings: { path: string; kind: string }[] = [];
     const walk = (value: unknown, path: string): void => {

@@ -132,6 +132,27 @@ function sshFiles(spec: BuilderSpec): string[] {
     ];
 }
 
+/**
+ * After hosts were started: waits until every node answers over SSH, since `buildx create`
+ * contacts each node and fails (rolling back) if one does not answer.
+ */
+function waitForSsh(spec: BuilderSpec): string[] {
+    return [
+        "if [ \"$woke\" = 1 ]; then",
+        `    deadline=$((SECONDS + ${WAKE_TIMEOUT_SECONDS}))`,
+        `    for node in ${spec.nodes.map((n) => shq(n.name)).join(" ")}; do`,
+        "        until ssh -o ConnectTimeout=10 \"$node\" true 2>/dev/null; do",
+        "            if [ \"$SECONDS\" -ge \"$deadline\" ]; then",
+        `                printf 'build node %s did not answer over SSH within ${WAKE_TIMEOUT_SECONDS}s of its host starting\\n' "$node" >&2`,
+        "                exit 1",
+        "            fi",
+        "            sleep 10",
+        "        done",
+        "    done",
+        "fi",
+    ];
+}
+
 /** Registers the builder unless this exact spec already is; contacts no host when it is. */
 function registration(spec: BuilderSpec): string[] {
     return [
@@ -176,7 +197,10 @@ function wakeHosts(wake: WakeSpec): string[] {
     const aws = `aws ec2${wake.region ? ` --region ${shq(wake.region)}` : ""}`;
     return [
         `wake_ids=(${wake.instanceIds.map(shq).join(" ")})`,
-        `states=$(${aws} describe-instances --instance-ids "\${wake_ids[@]}" --query 'Reservations[].Instances[].[InstanceId,State.Name]' --output text)`,
+        `if ! states=$(${aws} describe-instances --instance-ids "\${wake_ids[@]}" --query 'Reservations[].Instances[].[InstanceId,State.Name]' --output text 2>&1); then`,
+        "    printf 'could not read the states of the idle build hosts: %s\\nA host EC2 no longer knows is replaced by pulumi up --refresh.\\n' \"$states\" >&2",
+        "    exit 1",
+        "fi",
         "in_state() { awk -v want=\"$1\" 'index(\" \" want \" \", \" \" $2 \" \") { print $1 }' <<< \"$states\"; }",
         "mapfile -t gone < <(in_state 'shutting-down terminated')",
         "mapfile -t stopping < <(in_state 'stopping')",
@@ -245,8 +269,16 @@ function checkNodes(spec: BuilderSpec): string[] {
  * fingerprint.
  */
 export function ensureBuilderScript(spec: BuilderSpec, verify: boolean): string {
-    const wake = verify && spec.wake !== undefined && spec.wake.instanceIds.length > 0 ? wakeHosts(spec.wake) : [];
-    return [...PREAMBLE, ...wake, ...sshFiles(spec), ...registration(spec), ...(verify ? verifyNodes(spec) : []), ""].join("\n");
+    const idle = spec.wake !== undefined && spec.wake.instanceIds.length > 0;
+    if (idle && !verify) {
+        // A preview never starts hosts, and `buildx create` fails on a stopped one; with
+        // idle pools previews build nothing (components/fleet.ts), so none is contacted.
+        return [...PREAMBLE, ...sshFiles(spec), `printf '%s\\n' ${shq(specFingerprint(spec))}`, ""].join("\n");
+    }
+    const wake = idle && spec.wake ? [...wakeHosts(spec.wake)] : [];
+    return [
+        ...PREAMBLE, ...wake, ...sshFiles(spec), ...(idle ? waitForSsh(spec) : []), ...registration(spec), ...(verify ? verifyNodes(spec) : []), "",
+    ].join("\n");
 }
 
 /** Registers the builder and starts every node, failing if one does not come up. */

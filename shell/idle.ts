@@ -10,8 +10,11 @@ export const IDLE_STAMP = "/run/native-build-fleet/last-active";
 /**
  * The check a systemd timer runs every minute. buildx reaches a node through an SSH
  * session of the build user (`docker system dial-stdio`), so any process of that user
- * other than its systemd manager means a build or a check is connected. `NBF_IDLE_STAMP`
- * lets the tests point the stamp elsewhere.
+ * other than its systemd manager means a build or a check is connected. Sessions too
+ * short for a tick to see (the node check before a build, a smoke test) count through
+ * sshd's log: a login in the last idleMinutes keeps the host up, so the check that
+ * precedes a build never finds a host about to power off. `NBF_IDLE_STAMP` lets the
+ * tests point the stamp elsewhere.
  */
 export function idleCheckScript(user: string, minutes: number): string {
     return [
@@ -23,6 +26,9 @@ export function idleCheckScript(user: string, minutes: number): string {
         "# shellcheck disable=SC2009 # pgrep -v would negate the user filter too",
         `if [ ! -f "$stamp" ] || ps -u ${shq(user)} -o comm= | grep -qvxE 'systemd|\\(sd-pam\\)'; then`,
         "    touch \"$stamp\"",
+        "    exit 0",
+        "fi",
+        `if journalctl --quiet --since -${minutes}min -o cat SYSLOG_IDENTIFIER=sshd SYSLOG_IDENTIFIER=sshd-session 2>/dev/null | grep -qF ${shq(`Accepted publickey for ${user} `)}; then`,
         "    exit 0",
         "fi",
         `if [ -n "$(find "$stamp" -mmin +${minutes})" ]; then`,

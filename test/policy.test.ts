@@ -167,6 +167,11 @@ describe("no-plaintext-credentials", () => {
         }
     });
 
+    test("leaves provider resources alone: their credentials come from secret stack config", () => {
+        expect(credentialFindings("pulumi:providers:aws", { accessKey: FAKE.awsKeyId, region: "eu-west-1" })).toEqual([]);
+        expect(credentialFindings("aws:ec2/instance:Instance", { tags: { key: FAKE.awsKeyId } })).toHaveLength(1);
+    });
+
     test("judges what is known in a preview and skips values that are not known yet", async () => {
         // The proxy @pulumi/policy puts around props: reading an unknown value throws.
         const proxy = (await import("@pulumi/policy/proxy")) as unknown as { unknownCheckingProxy: <T>(props: T) => T; unknownStringValue: string };

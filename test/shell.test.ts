@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { BuilderSpec, ensureBuilderScript, registerBuilderScript, removeBuilderScript } from "../shell/builder";
+import { BuilderSpec, ensureBuilderScript, registerBuilderScript, removeBuilderScript, specFingerprint } from "../shell/builder";
 import { heredoc, shq } from "../shell/quote";
 import { bootWaitScript, dockerCheckScript } from "../shell/readiness";
 import { userData } from "../shell/userData";
@@ -305,7 +305,14 @@ describe("waking idle hosts before an update builds", () => {
             `case "$*" in *describe-instances*) printf '${states}\\n' ;; esac`,
         ].join("\n"), { mode: 0o755 });
         fs.writeFileSync(path.join(dir, "bin", "sleep"), "#!/bin/sh\n", { mode: 0o755 });
-        return () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : []);
+        // ssh answers once it has been asked `$HOME/ssh-fails` times.
+        fs.writeFileSync(path.join(dir, "bin", "ssh"), [
+            "#!/bin/bash",
+            `echo "ssh $*" >> ${shq(log)}`,
+            "n=$(cat \"$HOME/ssh-calls\" 2>/dev/null || echo 0); echo $((n + 1)) > \"$HOME/ssh-calls\"",
+            "[ \"$n\" -ge \"$(cat \"$HOME/ssh-fails\" 2>/dev/null || echo 0)\" ]",
+        ].join("\n"), { mode: 0o755 });
+        return () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").filter((l) => !l.startsWith("ssh ")) : []);
     }
 
     test("start stopped hosts, wait until EC2 reports them running, then check the nodes", () => {
@@ -364,11 +371,39 @@ describe("waking idle hosts before an update builds", () => {
         expect(result.stderr).toBe("build host i-0x86 is terminated; run pulumi up --refresh to replace it\n");
     });
 
-    test("a preview never starts a host", () => {
+    test("a preview never starts a host, nor registers the builder, which would contact stopped ones", () => {
         const box = sandbox();
         const aws = withAws(box, "i-0x86\\tstopped\\ni-0arm\\tstopped");
-        expect(box.run(ensureBuilderScript(spec({ wake }), false)).status).toBe(0);
+        const result = box.run(ensureBuilderScript(spec({ wake }), false));
+        expect(result.status).toBe(0);
+        expect(result.stdout).toBe(`${specFingerprint(spec())}\n`);
         expect(aws()).toEqual([]);
+        expect(box.calls()).toEqual([]);
+    });
+
+    test("after starting hosts, wait until every node answers over SSH before registering the builder", () => {
+        const box = sandbox(`if [ "$2" = inspect ]; then printf '${RUNNING}'; fi`);
+        withAws(box, "i-0x86\\tstopped\\ni-0arm\\trunning");
+        fs.writeFileSync(path.join(box.home, "ssh-fails"), "2");
+        const result = box.run(ensureBuilderScript(spec({ wake }), true));
+        expect(result.status).toBe(0);
+        const log = fs.readFileSync(path.join(path.dirname(box.home), "aws.log"), "utf8").trim().split("\n");
+        expect(log.filter((l) => l.startsWith("ssh "))).toEqual([
+            "ssh -o ConnectTimeout=10 fleet-dev-x86-0 true", "ssh -o ConnectTimeout=10 fleet-dev-x86-0 true",
+            "ssh -o ConnectTimeout=10 fleet-dev-x86-0 true", "ssh -o ConnectTimeout=10 fleet-dev-arm-0 true",
+        ]);
+        expect(box.calls()[1]).toMatch(/^buildx create/);
+    });
+
+    test("a host EC2 no longer knows is an error that says how to replace it", () => {
+        const box = sandbox();
+        const dir = path.dirname(box.home);
+        withAws(box, "");
+        fs.writeFileSync(path.join(dir, "bin", "aws"), "#!/bin/sh\necho 'An error occurred (InvalidInstanceID.NotFound)' >&2\nexit 254\n", { mode: 0o755 });
+        const result = box.run(ensureBuilderScript(spec({ wake }), true));
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain("could not read the states of the idle build hosts: An error occurred (InvalidInstanceID.NotFound)");
+        expect(result.stderr).toContain("pulumi up --refresh");
     });
 
     test("pass shellcheck", () => {
@@ -378,13 +413,14 @@ describe("waking idle hosts before an update builds", () => {
 
 describe("idle power-off on the host", () => {
     /** Runs the check with stub ps (printing `processes`), systemctl and logger; returns what it did. */
-    function check(processes: string[], stampAgeMinutes?: number) {
+    function check(processes: string[], stampAgeMinutes?: number, logins: string[] = []) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-idle-"));
         const bin = path.join(dir, "bin");
         fs.mkdirSync(bin);
         fs.writeFileSync(path.join(bin, "ps"), `#!/bin/sh\n[ "$2" = ec2-user ] || exit 1\nprintf '${processes.map((p) => `${p}\\n`).join("")}'\n`, { mode: 0o755 });
         fs.writeFileSync(path.join(bin, "systemctl"), `#!/bin/sh\necho "$*" >> ${dir}/systemctl.log\n`, { mode: 0o755 });
         fs.writeFileSync(path.join(bin, "logger"), "#!/bin/sh\n", { mode: 0o755 });
+        fs.writeFileSync(path.join(bin, "journalctl"), `#!/bin/sh\nprintf '${logins.map((l) => `${l}\\n`).join("")}'\n`, { mode: 0o755 });
         const stamp = path.join(dir, "run", "last-active");
         if (stampAgeMinutes !== undefined) {
             fs.mkdirSync(path.dirname(stamp));
@@ -416,6 +452,11 @@ describe("idle power-off on the host", () => {
 
     test("stays up before idleMinutes have passed", () => {
         expect(check([], 29)).toMatchObject({ status: 0, poweredOff: false });
+    });
+
+    test("a login too short for a tick to see, such as the node check before a build, keeps the host up", () => {
+        expect(check([], 31, ["Accepted publickey for ec2-user from 203.0.113.7 port 50022 ssh2: ED25519 SHA256:abc"])).toMatchObject({ poweredOff: false });
+        expect(check([], 31, ["Accepted publickey for ec2-user2 from 203.0.113.7 port 50022 ssh2: ED25519 SHA256:abc"])).toMatchObject({ poweredOff: true });
     });
 
     test("a connected build (an SSH session of the build user) resets the clock", () => {
