@@ -104,7 +104,15 @@ buildkit_image() {
     echo 'root:x:0:' > "$root/etc/group"
     tar -C "$root" -c . | docker import -c 'ENTRYPOINT ["buildkitd"]' -c 'ENV PATH=/usr/bin:/bin' -c 'VOLUME /var/lib/buildkit' - "$BUILDKIT_IMAGE" >/dev/null
     rm -rf "$root"
-    docker push -q "$BUILDKIT_IMAGE" >/dev/null
+    push "$BUILDKIT_IMAGE"
+}
+
+# dockerd's resolver rereads /etc/hosts only every few seconds, so the registry's name may
+# not resolve just after it was added: retry for a while.
+push() {
+    local _
+    for _ in $(seq 10); do docker push -q "$1" >/dev/null 2>&1 && return 0; sleep 2; done
+    docker push -q "$1" >/dev/null
 }
 
 # A base image for the test Dockerfile (busybox from Debian), in the loopback registry.
@@ -116,7 +124,7 @@ base_image() {
     for tool in sh cat echo mkdir printf uname cp; do ln -sf busybox "$root/bin/$tool"; done
     tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' - "$REGISTRY/busybox:e2e" >/dev/null
     rm -rf "$root"
-    docker push -q "$REGISTRY/busybox:e2e" >/dev/null
+    push "$REGISTRY/busybox:e2e"
 }
 
 operator_key() {

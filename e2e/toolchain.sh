@@ -19,7 +19,8 @@ mkdir -p "$SRC"
 # an exact `go mod download` works, so each module is copied to a writable tree and built there.
 module_source() {
     local module=$1 version=$2 dest
-    dest=$SRC/$(basename "$module")-$version
+    # The whole path names the tree: pulumi's pkg/v3 and sdk/v3 share a basename.
+    dest=$SRC/${module//\//_}-$version
     if [ ! -d "$dest" ]; then
         local dir; dir=$(go mod download -json "$module@$version" | jq -r '.Dir // empty')
         [ -n "$dir" ] || die "the Go module proxy did not serve $module@$version"
