@@ -1,0 +1,3 @@
+module nbf.bench/overhead
+
+go 1.26
