@@ -41,9 +41,22 @@ export function digestRef(repository: string, digest: string): string {
     return `${repository}@${digest}`;
 }
 
-/** `user:password` for the local checks' private Docker config, as a secret. */
-function credentials(registry: pulumi.Output<pulumi.Unwrap<dockerBuild.types.input.RegistryArgs>>): pulumi.Output<string> {
-    return pulumi.secret(registry.apply((r) => `${r.username ?? ""}:${r.password ?? ""}`));
+/**
+ * A local check against the registry that runs whenever its script changes, with the
+ * registry's `user:password` on standard input, as a secret.
+ */
+function registryCheck(
+    name: string, script: pulumi.Output<string>, registry: pulumi.Output<pulumi.Unwrap<dockerBuild.types.input.RegistryArgs>>,
+    opts: pulumi.CustomResourceOptions,
+): command.local.Command {
+    return new command.local.Command(name, {
+        create: script,
+        update: script,
+        interpreter: ["/bin/bash", "-c"],
+        stdin: pulumi.secret(registry.apply((r) => `${r.username ?? ""}:${r.password ?? ""}`)),
+        addPreviousOutputInEnv: false,
+        logging: "stderr",
+    }, opts);
 }
 
 export class ImageBuild extends pulumi.ComponentResource {
@@ -96,14 +109,7 @@ export class ImageBuild extends pulumi.ComponentResource {
             expect: test.command === undefined ? { lines: [...machinesOf(platform)] }
                 : { contains: test.expect === undefined ? undefined : expectationFor(test.expect, platform) },
         }));
-        return new command.local.Command(`${name}-${platformSlug(platform)}-test`, {
-            create: script,
-            update: script,
-            interpreter: ["/bin/bash", "-c"],
-            stdin: credentials(registry),
-            addPreviousOutputInEnv: false,
-            logging: "stderr",
-        }, { parent: this, dependsOn: [build], customTimeouts: this.timeouts(args) });
+        return registryCheck(`${name}-${platformSlug(platform)}-test`, script, registry, { parent: this, dependsOn: [build], customTimeouts: this.timeouts(args) });
     }
 
     /**
@@ -115,14 +121,7 @@ export class ImageBuild extends pulumi.ComponentResource {
         const registry = pulumi.output(args.registry);
         const script = pulumi.all([index.ref, registry.address, ...builds.map((b) => b.digest)]).apply(([ref, address, ...digests]) =>
             verifyIndexScript({ ref, registry: address, platforms: Object.fromEntries(image.platforms.map((p, i) => [p, digests[i]])) }));
-        new command.local.Command(`${name}-verify`, {
-            create: script,
-            update: script,
-            interpreter: ["/bin/bash", "-c"],
-            stdin: credentials(registry),
-            addPreviousOutputInEnv: false,
-            logging: "stderr",
-        }, { parent: this, dependsOn: [index] });
+        registryCheck(`${name}-verify`, script, registry, { parent: this, dependsOn: [index] });
     }
 
     /** A hung build fails with Pulumi's timeout error instead of holding the update. */
