@@ -15,26 +15,9 @@ IMAGE=nbf-e2e/probe
 REPO=$REGISTRY/$IMAGE
 RESULTS=${NBF_E2E_RESULTS:-$REPO_DIR/bench/results}
 WORK=$(mktemp -d /tmp/nbf-e2e.XXXXXX)
-passed=0
-failed=0
 declare -A seconds=()
-
-pass() { passed=$((passed + 1)); printf 'ok   %s\n' "$*"; }
-fail() {
-    failed=$((failed + 1))
-    printf 'FAIL %s\n' "$*"
-    if [ -f "$WORK/last.log" ]; then
-        { grep -iE 'error|fail|not available' "$WORK/last.log" | head -n 12 || true; tail -n 8 "$WORK/last.log"; } | sed 's/^/     | /' || true
-    fi
-    return 0
-}
-check() { # check DESCRIPTION COMMAND...
-    local what=$1; shift
-    if "$@"; then pass "$what"; else fail "$what"; fi
-}
-equal() { [ "$1" = "$2" ] || { printf '     expected %s\n     got      %s\n' "$2" "$1"; return 1; }; }
-differ() { [ "$1" != "$2" ]; }
-fails() { ! "$@"; }
+# shellcheck source=e2e/checks.sh
+source "$E2E_DIR/checks.sh"
 timed() { # timed KEY COMMAND... : runs it, records the wall time under KEY
     local key=$1 start rc=0; shift
     start=$(date +%s.%N)
@@ -42,7 +25,6 @@ timed() { # timed KEY COMMAND... : runs it, records the wall time under KEY
     seconds[$key]=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
     return "$rc"
 }
-step() { printf '\n--- %s\n' "$*"; }
 
 pulumi_() { (cd "$WORK" && pulumi "$@"); }
 # Every command's output is also kept in all.log, which the run searches for secrets.

@@ -23,26 +23,11 @@ toolchain_ready || bash "$E2E_DIR/toolchain.sh"
 PACK=${NBF_POLICY_PACK:-$REPO_DIR/policy}
 RULE=no-plaintext-credentials
 WORK=$(mktemp -d /tmp/nbf-policy.XXXXXX)
-passed=0
-failed=0
-
-pass() { passed=$((passed + 1)); printf 'ok   %s\n' "$*"; }
-fail() {
-    failed=$((failed + 1))
-    printf 'FAIL %s\n' "$*"
-    if [ -f "$WORK/last.log" ]; then
-        { grep -iE 'error|fail|violation|mandatory' "$WORK/last.log" | head -n 12 || true; tail -n 8 "$WORK/last.log"; } | sed 's/^/     | /' || true
-    fi
-    return 0
-}
-check() { # check DESCRIPTION COMMAND...
-    local what=$1; shift
-    if "$@"; then pass "$what"; else fail "$what"; fi
-}
-fails() { ! "$@"; }
+FAIL_PATTERN='error|fail|violation|mandatory'
+# shellcheck source=e2e/checks.sh
+source "$E2E_DIR/checks.sh"
 has() { grep -qF -- "$1" "$WORK/$2.log"; }
 lacks() { ! grep -qF -- "$1" "$WORK/$2.log"; }
-step() { printf '\n--- %s\n' "$*"; }
 
 pulumi_() { (cd "$WORK" && pulumi "$@"); }
 timed_preview() { # timed_preview NAME ARGS...: preview into NAME.log (and last.log), time it
