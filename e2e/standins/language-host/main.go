@@ -168,26 +168,13 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	}
 	secrets, _ := json.Marshal(req.ConfigSecretKeys)
 	env := append(os.Environ(), "PULUMI_CONFIG="+string(cfg), "PULUMI_CONFIG_SECRET_KEYS="+string(secrets))
-	nodeArgs := []string{}
-	typescript := true // the real host's default: ts-node is used unless options.typescript is false
+	var options map[string]any
 	if req.Info != nil && req.Info.Options != nil {
-		o := req.Info.Options.AsMap()
-		if t, ok := o["typescript"].(bool); ok {
-			typescript = t
-		}
-		if t, ok := o["tsconfig"].(string); ok && t != "" {
-			env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+t)
-		}
-		if t, ok := o["nodeargs"].(string); ok && t != "" {
-			nodeArgs = strings.Fields(t)
-		}
+		options = req.Info.Options.AsMap()
 	}
+	env, nodeArgs, typescript := runtimeOptions(options, env)
 	env = append(env, fmt.Sprintf("PULUMI_NODEJS_TYPESCRIPT=%v", typescript))
-	node := os.Getenv("PULUMI_NODEJS_BINARY")
-	if node == "" {
-		node = "node"
-	}
-	cmd := exec.CommandContext(ctx, node, append(nodeArgs, args...)...)
+	cmd := exec.CommandContext(ctx, nodeBinary(), append(nodeArgs, args...)...)
 	cmd.Dir = dir
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
@@ -203,6 +190,31 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
 	return &pulumirpc.RunResponse{}, nil
+}
+
+// runtimeOptions reads Pulumi.yaml's runtime options as the real host does: typescript (ts-node
+// unless false), tsconfig (added to env) and nodeargs.
+func runtimeOptions(options map[string]any, env []string) ([]string, []string, bool) {
+	var nodeArgs []string
+	typescript := true
+	if t, ok := options["typescript"].(bool); ok {
+		typescript = t
+	}
+	if t, ok := options["tsconfig"].(string); ok && t != "" {
+		env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+t)
+	}
+	if t, ok := options["nodeargs"].(string); ok && t != "" {
+		nodeArgs = strings.Fields(t)
+	}
+	return env, nodeArgs, typescript
+}
+
+// nodeBinary is PULUMI_NODEJS_BINARY, else node from PATH.
+func nodeBinary() string {
+	if node := os.Getenv("PULUMI_NODEJS_BINARY"); node != "" {
+		return node
+	}
+	return "node"
 }
 
 // RunPlugin runs a nodejs policy pack (the engine's AnalyzerPlugin kind) the way the real host does.
@@ -221,11 +233,8 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 	}
 	defer closer.Close()
 
-	node := os.Getenv("PULUMI_NODEJS_BINARY")
-	if node == "" {
-		node = "node"
-	}
-	if node, err = exec.LookPath(node); err != nil {
+	node, err := exec.LookPath(nodeBinary())
+	if err != nil {
 		return err
 	}
 	runPath, err := locateModule(ctx, node, dir, "@pulumi/pulumi/cmd/run-policy-pack")
@@ -233,21 +242,11 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 		return err
 	}
 
-	env := append([]string{}, req.Env...)
-	var nodeArgs []string
-	typescript := true
+	var options map[string]any
 	if req.Info.Options != nil {
-		o := req.Info.Options.AsMap()
-		if t, ok := o["typescript"].(bool); ok {
-			typescript = t
-		}
-		if t, ok := o["tsconfig"].(string); ok && t != "" {
-			env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+t)
-		}
-		if t, ok := o["nodeargs"].(string); ok && t != "" {
-			nodeArgs = strings.Fields(t)
-		}
+		options = req.Info.Options.AsMap()
 	}
+	env, nodeArgs, typescript := runtimeOptions(options, append([]string{}, req.Env...))
 	if typescript {
 		env = append(env, "PULUMI_NODEJS_TYPESCRIPT=true")
 	}
