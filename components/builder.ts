@@ -1,12 +1,15 @@
-// The fleet as one buildx builder: one docker-container node per host over SSH, each
-// declaring exactly the platforms it serves, registered on the machine running Pulumi.
+// The fleet's buildx builders on the machine running Pulumi: one per host, which the
+// program's builds use, and the stack's multi-node builder over every host, for people and CI
+// jobs that run `docker buildx` by hand. Each host's node has the same name in both, so both
+// reach the same BuildKit container and cache on the host.
 
 import { createHash } from "crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { BuilderNodeSpec, BuilderSpec, ensureBuilderScript, registerBuilderScript, removeBuilderScript } from "../shell/builder";
+import { builderNames, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, NodeSpec } from "../runner/builderSpec";
+import { removeBuildersScript } from "../shell/builder";
 
-/** A node of the builder; addresses and keys may still be unknown. */
+/** A node of the builders; addresses and keys may still be unknown. */
 export interface BuilderNodeArgs {
     /** Host name; the node is called `<builder>-<host>`. */
     host: string;
@@ -15,7 +18,12 @@ export interface BuilderNodeArgs {
     user: string;
     hostKey: pulumi.Input<string>;
     hostKeyAlias: pulumi.Input<string>;
+    /** Everything the host builds, native first: what its own builder declares. */
     platforms: string[];
+    /** What its node declares in the stack's builder (native first, see config/routing.ts). */
+    stackPlatforms: string[];
+    /** docker-container driver options of this node (the builder's, with its pool's over them). */
+    driverOptions: Record<string, string>;
     /** Resolves once the host is ready; registration waits for it. */
     ready: pulumi.Input<string>;
     /** How ssh reaches the host when not directly (an SSM session). */
@@ -25,18 +33,25 @@ export interface BuilderNodeArgs {
 }
 
 export interface FleetBuilderArgs {
-    /** The builder's name, constant for the stack. */
+    /** The stack builder's name, constant for the stack. */
     name: string;
-    /** Nodes in routing order: native nodes ahead of emulating ones. */
+    /** `<project>/<stack>`, recorded so no other stack's builders are ever changed. */
+    owner: string;
+    /** Nodes in the stack builder's order: native groups ahead of emulating ones. */
     nodes: BuilderNodeArgs[];
     /** The operator's private key (a secret), written 0600 for the ssh client buildx runs. */
     privateKey: pulumi.Input<string>;
-    /** docker-container driver options for every node (image, network, …). */
-    driverOptions: Record<string, string>;
+    /** builder.driverOptions, which every node starts with; a change replaces the builders. */
+    sharedDriverOptions: Record<string, string>;
     /** Contents of a buildkitd.toml for every node, if any. */
     buildkitdConfig?: string;
     /** AWS region for starting idle hosts; the AWS CLI's default when absent. */
     region?: string;
+}
+
+/** The runner's command: one short line, so an error reads as its own message (runner/cli.ts). */
+function runnerCommand(mode: "preview" | "update" | "register"): string {
+    return `node bin/runner/cli.js ${mode}`;
 }
 
 export class FleetBuilder extends pulumi.ComponentResource {
@@ -48,54 +63,70 @@ export class FleetBuilder extends pulumi.ComponentResource {
      * (provider notes, docker-build `Image`).
      */
     readonly registeredName: pulumi.Output<string>;
+    /** The stack builder's nodes. */
     readonly nodes: pulumi.Output<{ name: string; endpoint: string; platforms: string[] }[]>;
+    /** Every builder registered, with its nodes. */
+    readonly builders: pulumi.Output<{ name: string; nodes: string[] }[]>;
+    /** Hosts whose node did not answer in this update; always empty in previews. */
+    readonly down: pulumi.Output<DownNode[]>;
 
     constructor(name: string, args: FleetBuilderArgs, opts?: pulumi.ComponentResourceOptions) {
         super("native-build-fleet:builder:FleetBuilder", name, {}, opts);
         this.name = args.name;
 
-        const spec = pulumi.all(args.nodes.map((n) => pulumi.all([n.address, n.hostKey, n.hostKeyAlias, n.ready])
-            .apply(([address, hostKey, hostKeyAlias]): BuilderNodeSpec => ({
-                name: `${args.name}-${n.host}`, address, port: n.port, user: n.user, hostKey, hostKeyAlias, platforms: n.platforms,
-                proxyCommand: n.proxyCommand,
-            }))))
-            .apply((nodes) => ({ name: args.name, nodes, driverOptions: args.driverOptions, buildkitdConfig: args.buildkitdConfig }));
+        const nodes = pulumi.all(args.nodes.map((n) => pulumi.all([n.address, n.hostKey, n.hostKeyAlias, n.ready])
+            .apply(([address, hostKey, hostKeyAlias]): NodeSpec => ({
+                host: n.host, node: hostBuilderName(args.name, n.host), alias: `${n.host}.${args.name}`, address, port: n.port, user: n.user,
+                hostKey, hostKeyAlias, platforms: n.platforms, stackPlatforms: n.stackPlatforms, driverOptions: n.driverOptions,
+                ...(n.proxyCommand ? { proxyCommand: n.proxyCommand } : {}),
+            }))));
+        const spec = nodes.apply((ns): FleetBuildersSpec => ({
+            name: args.name, owner: args.owner, nodes: ns, ...(args.buildkitdConfig === undefined ? {} : { buildkitdConfig: args.buildkitdConfig }),
+        }));
         const wakeIds = pulumi.all(args.nodes.flatMap((n) => n.wakeId === undefined ? [] : [n.wakeId]));
         // Only the ensure step starts idle hosts (in updates); the registration's spec
         // leaves them out, so a stopped host never shows as a change.
-        const ensureSpec = pulumi.all([spec, wakeIds]).apply(([s, instanceIds]): BuilderSpec =>
-            instanceIds.length === 0 ? s : { ...s, wake: { instanceIds, region: args.region } });
+        const ensureSpec = pulumi.all([spec, wakeIds]).apply(([s, instanceIds]): FleetBuildersSpec =>
+            instanceIds.length === 0 ? s : { ...s, wake: { instanceIds, ...(args.region ? { region: args.region } : {}) } });
+        const input = (s: pulumi.Output<FleetBuildersSpec>) => pulumi.secret(pulumi.all([s, args.privateKey])
+            .apply(([sp, privateKey]) => JSON.stringify({ spec: sp, privateKey })));
 
         // Runs on every program execution, previews included, because buildx keeps
         // builders on the machine that runs Pulumi: a fresh CI runner has none
         // (pulumi/pulumi-docker-build#65). In previews it contacts no host when nothing
-        // changed; in updates it also checks that every node is up before anything builds.
-        const verify = !pulumi.runtime.isDryRun();
+        // changed; in updates it also starts every node and reports those that do not answer.
+        const update = !pulumi.runtime.isDryRun();
         const ensured = command.local.runOutput({
-            command: ensureSpec.apply((s) => ensureBuilderScript(s, verify)),
-            interpreter: ["/bin/bash", "-c"],
-            stdin: args.privateKey,
+            command: runnerCommand(update ? "update" : "preview"),
+            stdin: input(ensureSpec),
             logging: "stderr",
         }, { parent: this });
+        const report = pulumi.unsecret(ensured.stdout).apply((out) => JSON.parse(out) as EnsureReport);
 
-        // Owns the builder's lifecycle. Node changes update it in place, keeping each
-        // node's BuildKit cache. A new name or new BuildKit settings replace it: the old
-        // builder and its BuildKit containers (which keep the settings they started
-        // with) are removed before the new one is made, so a replacement never deletes
-        // the builder it just created.
+        // Owns the builders' lifecycle. Node changes update it in place, keeping each node's
+        // BuildKit cache. A new name or new BuildKit settings replace it: the old builders
+        // and their BuildKit containers (which keep the settings they started with) are
+        // removed before the new ones are made, so a replacement never deletes what it made.
         const registration = new command.local.Command(`${name}-registration`, {
-            create: spec.apply(registerBuilderScript),
-            update: spec.apply(registerBuilderScript),
-            delete: removeBuilderScript(args.name),
+            create: runnerCommand("register"),
+            update: runnerCommand("register"),
+            delete: spec.apply((s) => removeBuildersScript(args.name, builderNames(s))),
             interpreter: ["/bin/bash", "-c"],
-            stdin: args.privateKey,
-            triggers: [args.name, JSON.stringify(args.driverOptions), createHash("sha256").update(args.buildkitdConfig ?? "").digest("hex")],
-            environment: { NBF_SPEC_FINGERPRINT: ensured.stdout.apply((s) => s.trim()) },
+            stdin: input(spec),
+            // A pool's own driver options are applied by the runner, which restarts only that
+            // pool's BuildKit containers (runner/registerBuilders.ts).
+            triggers: [args.name, JSON.stringify(args.sharedDriverOptions), createHash("sha256").update(args.buildkitdConfig ?? "").digest("hex")],
+            environment: { NBF_SPEC_FINGERPRINT: report.apply((r) => r.fingerprint) },
             logging: "stderr",
         }, { parent: this, deleteBeforeReplace: true, replaceOnChanges: ["triggers"], additionalSecretOutputs: ["stdin"] });
 
         this.registeredName = registration.id.apply(() => args.name);
-        this.nodes = spec.apply((s) => s.nodes.map((n) => ({ name: n.name, endpoint: `ssh://${n.user}@${n.address}:${n.port}`, platforms: n.platforms })));
-        this.registerOutputs({ name: this.name, nodes: this.nodes });
+        this.down = report.apply((r) => r.down);
+        this.nodes = spec.apply((s) => s.nodes.map((n) => ({ name: n.node, endpoint: `ssh://${n.user}@${n.address}:${n.port}`, platforms: n.stackPlatforms })));
+        this.builders = spec.apply((s) => [
+            { name: s.name, nodes: s.nodes.map((n) => n.node) },
+            ...s.nodes.map((n) => ({ name: hostBuilderName(s.name, n.host), nodes: [n.node] })),
+        ]);
+        this.registerOutputs({ name: this.name, nodes: this.nodes, builders: this.builders });
     }
 }

@@ -3,9 +3,11 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Arch } from "../config/platforms";
-import { declaredPlatforms, orderPools } from "../config/routing";
+import { buildKey, placeBuilds, PlacementHost } from "../config/placement";
+import { declaredPlatforms, HostGroup, orderPools, stackPlatforms } from "../config/routing";
 import { FleetConfig, PoolConfig } from "../config/schema";
 import { FleetBuilder } from "./builder";
+import { DownNode } from "../runner/builderSpec";
 import { HostAccess } from "./hostAccess";
 import { BuildHost, HostPool } from "./hostPool";
 import { ImageBuild } from "./imageBuild";
@@ -36,7 +38,9 @@ const AMI_PARAMETER: Record<Arch, string> = {
 
 export class Fleet extends pulumi.ComponentResource {
     readonly images: pulumi.Output<Record<string, unknown>>;
-    readonly builder: pulumi.Output<{ name: string; nodes: { name: string; endpoint: string; platforms: string[] }[] }>;
+    readonly builder: pulumi.Output<{
+        name: string; nodes: { name: string; endpoint: string; platforms: string[] }[]; builders: { name: string; nodes: string[] }[];
+    }>;
     readonly hosts: pulumi.Output<Record<string, unknown>>;
 
     constructor(name: string, args: FleetArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -44,19 +48,21 @@ export class Fleet extends pulumi.ComponentResource {
         const { config } = args;
         const tags = { "native-build-fleet:project": args.project, "native-build-fleet:stack": args.stack };
 
-        const groups = orderPools([...this.pools(name, args, tags), ...config.staticHosts.map((host) => ({
+        const groups: (HostGroup & { driverOptions: Record<string, string>; hosts: BuildHost[] })[] = orderPools([...this.pools(name, args, tags), ...config.staticHosts.map((host) => ({
             ...host, hosts: [new StaticHost(`${name}-${host.name}`, { host, privateKey: args.sshPrivateKey }, { parent: this }).host],
         }))]);
 
         const builder = new FleetBuilder(`${name}-builder`, {
             name: config.builder.name,
+            owner: `${args.project}/${args.stack}`,
             nodes: groups.flatMap((group) => group.hosts.map((host) => ({
                 host: host.name, address: host.address, port: host.port, user: host.user, hostKey: host.hostKey,
-                hostKeyAlias: host.hostKeyAlias, platforms: declaredPlatforms(group), ready: host.ready, proxyCommand: host.proxyCommand,
+                hostKeyAlias: host.hostKeyAlias, platforms: declaredPlatforms(group), stackPlatforms: stackPlatforms(group, groups),
+                driverOptions: { ...config.builder.driverOptions, ...group.driverOptions }, ready: host.ready, proxyCommand: host.proxyCommand,
                 wakeId: host.wakeId,
             }))),
             privateKey: args.sshPrivateKey,
-            driverOptions: config.builder.driverOptions,
+            sharedDriverOptions: config.builder.driverOptions,
             buildkitdConfig: args.buildkitdConfig,
             region: args.region,
         }, { parent: this });
@@ -69,11 +75,13 @@ export class Fleet extends pulumi.ComponentResource {
         // build (docker/buildx builder/node.go, LoadNodes), so with a pool that may be
         // stopped previews build nothing.
         const idle = config.hosts.some((pool) => pool.idleMinutes !== undefined);
+        const hostOf = placement(config, groups, builder.down);
         const images = config.images.map((image) => ({
             image,
             build: new ImageBuild(`${name}-${image.name.replace(/\//g, "-")}`, {
                 image, repository: registry.repositories[image.name], registry: registry.credentials,
                 builderName: builder.name, builderRegistered: builder.registeredName, dependsOn: [builder],
+                hosts: Object.fromEntries(image.platforms.map((p) => [p, hostOf.apply((h) => h[buildKey({ image: image.name, platform: p })])])),
                 buildOnPreview: config.builder.buildOnPreview && !idle, buildTimeoutMinutes: config.builder.buildTimeoutMinutes, labels: args.labels[image.name] ?? {},
             }, { parent: this }),
         }));
@@ -81,7 +89,7 @@ export class Fleet extends pulumi.ComponentResource {
         this.images = pulumi.output(Object.fromEntries(images.map(({ image, build }) => [image.name, {
             ref: build.ref, digest: build.digest, tags: image.tags, platforms: build.platforms, tests: build.tests,
         }])));
-        this.builder = pulumi.output({ name: builder.name, nodes: builder.nodes });
+        this.builder = pulumi.output({ name: builder.name, nodes: builder.nodes, builders: builder.builders });
         this.hosts = pulumi.output(Object.fromEntries(groups.flatMap(({ hosts }) => hosts.map((h: BuildHost) => [h.name, {
             name: h.name, pool: h.pool, instanceId: h.instanceId ?? null, address: h.address, arch: h.arch,
         }]))));
@@ -109,4 +117,29 @@ export class Fleet extends pulumi.ComponentResource {
             }, { parent: this }).hosts,
         }));
     }
+}
+
+/**
+ * The host of every platform build, by build key. In updates, hosts whose node did not answer
+ * get none: their builds go to the live hosts of their pools, with a warning, and an update
+ * stops before building when no candidate host of a platform answers.
+ */
+function placement(
+    config: FleetConfig, groups: { name: string; platforms: string[]; emulate: string[]; hosts: BuildHost[] }[], down: pulumi.Output<DownNode[]>,
+): pulumi.Output<Record<string, string>> {
+    const hosts: PlacementHost[] = groups.flatMap((g) => g.hosts.map((h, index) => ({ name: h.name, pool: g.name, index, platforms: g.platforms, emulate: g.emulate })));
+    const builds = config.images.flatMap((image) => image.platforms.map((platform) => ({ image: image.name, platform, pools: image.pools })));
+    return down.apply((nodes) => {
+        const placed = placeBuilds(builds, hosts, nodes.map((n) => n.host));
+        for (const node of nodes) {
+            const moved = placed.movedFrom[node.host] ?? [];
+            void pulumi.log.warn(`build host ${node.host} (${node.platforms.join(", ")}) did not answer: ${node.error}. `
+                + (moved.length === 0 ? "It had no builds." : `Its builds (${moved.join(", ")}) go to the other hosts of its pool; they return when it answers again.`));
+        }
+        if (placed.unserved.length > 0) {
+            throw new pulumi.RunError(placed.unserved.map((u) => `no build host for ${u.platform} answered (${u.hosts.join(", ")}), so nothing was built; `
+                + "bring one back, or remove it from the stack, and run pulumi up again").join("\n"));
+        }
+        return placed.hostOf;
+    });
 }

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { cacheTag, expectationFor, ImageConfig, platformTag } from "../config/schema";
 import { metadataBuildArgs } from "../config/ociLabels";
 import { machinesOf, platformSlug } from "../config/platforms";
+import { hostBuilderName } from "../runner/builderSpec";
 import { smokeTestScript } from "../shell/smokeTest";
 import { verifyIndexScript } from "../shell/verifyIndex";
 
@@ -20,6 +21,8 @@ export interface ImageBuildArgs {
     builderName: string;
     /** The builder's name once registered on this machine; unknown before (see FleetBuilder). */
     builderRegistered: pulumi.Input<string>;
+    /** Per platform, the host that builds it (config/placement.ts); its own builder runs the build. */
+    hosts: Record<string, pulumi.Input<string>>;
     /** Resources the builds must follow (the builder's registration). */
     dependsOn: pulumi.Input<pulumi.Resource>[];
     /** Build changed images during previews; the cache is read but never written then. */
@@ -34,6 +37,8 @@ export interface PlatformImage {
     digest: pulumi.Output<string>;
     /** `<repository>@<digest>`. */
     ref: pulumi.Output<string>;
+    /** The host that built it. */
+    host: pulumi.Output<string>;
 }
 
 /** `<repository>@<digest>`: the immutable reference deploy stacks consume. */
@@ -57,6 +62,11 @@ function registryCheck(
         addPreviousOutputInEnv: false,
         logging: "stderr",
     }, opts);
+}
+
+/** The builder of the host that builds `platform`: the build, its cache export and its smoke test all run there. */
+function builderOf(args: ImageBuildArgs, platform: string): pulumi.Output<string> {
+    return pulumi.output(args.hosts[platform]).apply((host) => hostBuilderName(args.builderName, host));
 }
 
 export class ImageBuild extends pulumi.ComponentResource {
@@ -90,6 +100,7 @@ export class ImageBuild extends pulumi.ComponentResource {
         this.platforms = Object.fromEntries(image.platforms.map((platform, i) => [platform, {
             digest: builds[i].digest,
             ref: pulumi.all([repository, builds[i].digest]).apply(([repo, digest]) => digestRef(repo, digest)),
+            host: pulumi.output(args.hosts[platform]),
         }]));
         this.tests = Object.fromEntries(tests.map((test, i) => [image.platforms[i], test.stdout]));
         this.registerOutputs({ ref: this.ref, digest: this.digest });
@@ -103,8 +114,8 @@ export class ImageBuild extends pulumi.ComponentResource {
     private smokeTest(name: string, platform: string, build: dockerBuild.Image, args: ImageBuildArgs): command.local.Command {
         const test = args.image.test ?? {};
         const registry = pulumi.output(args.registry);
-        const script = pulumi.all([args.repository, build.digest, registry.address]).apply(([repository, digest, address]) => smokeTestScript({
-            builder: args.builderName, platform, ref: digestRef(repository, digest), registry: address,
+        const script = pulumi.all([args.repository, build.digest, registry.address, builderOf(args, platform)]).apply(([repository, digest, address, builder]) => smokeTestScript({
+            builder, platform, ref: digestRef(repository, digest), registry: address,
             command: test.command ?? ["uname", "-m"],
             expect: test.command === undefined ? { lines: [...machinesOf(platform)] }
                 : { contains: test.expect === undefined ? undefined : expectationFor(test.expect, platform) },
@@ -149,7 +160,7 @@ export class ImageBuild extends pulumi.ComponentResource {
             platforms: [platform as dockerBuild.Platform],
             buildArgs: { ...metadataBuildArgs(args.labels), ...image.buildArgs, ...image.platformBuildArgs[platform] },
             target: image.target,
-            builder: { name: args.builderName },
+            builder: { name: builderOf(args, platform) },
             labels: { ...args.labels, "dev.native-build-fleet.builder": args.builderRegistered },
             cacheFrom: [{ registry: { ref: cacheRef } }],
             registries: [args.registry],

@@ -12,6 +12,12 @@ import { PLACEHOLDERS } from "./tagTemplates";
 import { ComposeImage, composeImages } from "./compose";
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+
+/** docker-container driver options (`--driver-opt key=value`): the builder's, or a pool's over them. */
+const driverOptionsSchema = z.record(
+    z.string().regex(/^[a-z][a-z0-9._-]*$/, "must be a docker-container driver option name such as network"),
+    z.string().regex(/^[^,"\n]*$/, "must not contain commas, quotes or newlines"),
+);
 const HOST_NAME_RULE = "must be lowercase letters, digits and '-', starting with a letter, at most 31 characters";
 
 const poolSchema = z.object({
@@ -23,6 +29,7 @@ const poolSchema = z.object({
     rootVolumeGiB: z.number().int().min(20, "must be at least 20 GiB").max(16384).default(100),
     spot: z.boolean().default(false),
     idleMinutes: z.number().int().min(5, "must be at least 5 minutes").max(1440, "must be at most 1440 minutes (a day)").optional(),
+    driverOptions: driverOptionsSchema.default({}),
 }).strict();
 
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -35,6 +42,7 @@ const staticHostSchema = z.object({
     platforms: z.array(z.string()).min(1, "must list the platforms this host builds natively"),
     emulate: z.array(z.string()).default([]),
     hostKey: z.string(),
+    driverOptions: driverOptionsSchema.default({}),
 }).strict();
 
 const sshSchema = z.object({
@@ -77,6 +85,7 @@ const imageSchema = z.object({
     platformBuildArgs: z.record(z.string(), z.record(z.string(), z.string())).default({}),
     target: z.string().regex(/^[A-Za-z0-9_.-]+$/, "must be a Dockerfile stage name").optional(),
     test: smokeTestSchema.optional(),
+    pools: z.array(z.string()).min(1, "must name at least one pool; omit it to use every pool").optional(),
 }).strict();
 
 const IMAGE_REFERENCE = /^[a-z0-9][a-z0-9._-]*(:[0-9]{1,5})?(\/[a-z0-9._-]+)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
@@ -86,10 +95,7 @@ const builderSchema = z.object({
     buildOnPreview: z.boolean().default(true),
     buildTimeoutMinutes: z.number().int().min(1, "must be at least 1 minute").max(1440).default(60),
     buildkitImage: z.string().regex(IMAGE_REFERENCE, "must be an image reference such as moby/buildkit:v0.31.0").optional(),
-    driverOptions: z.record(
-        z.string().regex(/^[a-z][a-z0-9._-]*$/, "must be a docker-container driver option name such as network"),
-        z.string().regex(/^[^,"\n]*$/, "must not contain commas, quotes or newlines"),
-    ).default({}),
+    driverOptions: driverOptionsSchema.default({}),
     buildkitdConfig: z.string().optional(),
     binfmtImage: z.string().regex(IMAGE_REFERENCE, "must be an image reference such as tonistiigi/binfmt:latest").default("tonistiigi/binfmt:latest"),
 }).strict();
@@ -121,6 +127,8 @@ export interface PoolConfig {
     spot: boolean;
     /** Hosts power off after this many minutes without a build; `pulumi up` starts them. */
     idleMinutes?: number;
+    /** docker-container driver options for this pool's nodes, over builder.driverOptions. */
+    driverOptions: Record<string, string>;
 }
 
 /** A machine the team already runs, joined to the builder over SSH. */
@@ -134,6 +142,8 @@ export interface StaticHostConfig {
     emulate: string[];
     /** The host's public key line, pinned in known_hosts. */
     hostKey: string;
+    /** docker-container driver options for this host's node, over builder.driverOptions. */
+    driverOptions: Record<string, string>;
 }
 
 export interface ImageConfig {
@@ -153,6 +163,8 @@ export interface ImageConfig {
      * Without a command it runs `uname -m` and expects the platform's machine name.
      */
     test?: { command?: string[]; expect?: string };
+    /** The pools (EC2 pool or static host names) the image's builds may use; every pool when absent. */
+    pools?: string[];
 }
 
 export interface FleetConfig {
@@ -372,7 +384,7 @@ function checkPools(pools: RawConfig["hosts"], report: Reporter): PoolConfig[] {
         }
         return {
             name: pool.name, instanceType: pool.instanceType, arch, count: pool.count, platforms, emulate,
-            rootVolumeGiB: pool.rootVolumeGiB, spot: pool.spot, idleMinutes: pool.idleMinutes,
+            rootVolumeGiB: pool.rootVolumeGiB, spot: pool.spot, idleMinutes: pool.idleMinutes, driverOptions: pool.driverOptions,
         };
     });
 }
@@ -445,8 +457,10 @@ function checkImage(
         report(`${at}.name`, `"${image.name}" is too long: with the registry host an image name may have at most 255 characters`);
     }
     const platforms = normalizeList(image.platforms, `${at}.platforms`, report);
-    platforms.filter((p) => routeOf(pools, p) === undefined).forEach((p) => report(`${at}.platforms`,
-        `no host serves ${p}; add a pool or static host whose platforms include it${nativeArchOf(p) ? ` (a ${nativeArchOf(p)} machine)` : ""}, or list it under one's emulate`));
+    const allowed = checkImagePools(image.pools, `${at}.pools`, pools, report);
+    platforms.filter((p) => routeOf(allowed ?? pools, p) === undefined).forEach((p) => report(allowed ? `${at}.pools` : `${at}.platforms`, allowed
+        ? `none of the pools ${allowed.map((g) => g.name).join(", ")} builds ${p}; add a pool that does to ${at}.pools, or remove ${p} from ${at}.platforms`
+        : `no host serves ${p}; add a pool or static host whose platforms include it${nativeArchOf(p) ? ` (a ${nativeArchOf(p)} machine)` : ""}, or list it under one's emulate`));
     checkTags(image.tags, platforms, `${at}.tags`, report);
     if (registry.type === "ecr" && registry.immutableTags) {
         image.tags.filter((tag) => tag === "latest").forEach(() => report(`${at}.tags`,
@@ -479,7 +493,22 @@ function checkImage(
     return {
         name: image.name, context: context ?? image.context, dockerfile: dockerfile ?? image.dockerfile, platforms, tags: image.tags,
         buildArgs: image.buildArgs, platformBuildArgs, target: image.target, test: image.test,
+        ...(image.pools ? { pools: image.pools } : {}),
     };
+}
+
+/** The groups an image's `pools` names, reporting names that are no pool or static host; undefined when unset. */
+function checkImagePools(names: string[] | undefined, at: string, groups: HostGroup[], report: Reporter): HostGroup[] | undefined {
+    if (names === undefined) {
+        return undefined;
+    }
+    names.forEach((n, i) => {
+        if (!groups.some((g) => g.name === n)) {
+            report(`${at}[${i}]`, `"${n}" is no pool under hosts and no host under staticHosts (known: ${groups.map((g) => g.name).join(", ")})`);
+        }
+    });
+    checkUnique(names, (i) => `${at}[${i}]`, report);
+    return groups.filter((g) => names.includes(g.name));
 }
 
 function checkBuildArgs(args: Record<string, string>, at: string, report: Reporter): void {

@@ -2,10 +2,11 @@
 
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, isSecretValue, RecordedResource, settled, valueOf } from "./mocks";
+import { installMocks, isSecretValue, RecordedResource, settled, unwrapSecrets as unwrap, valueOf } from "./mocks";
 import { context, makeProject, validConfig } from "./fixtures";
 import { parseConfig } from "../config/schema";
 import { Fleet } from "../components/fleet";
+import { sshConfig } from "../runner/builderSpec";
 
 const mocks = installMocks();
 
@@ -163,33 +164,54 @@ describe("builder", () => {
         expect(builder.nodes[0].endpoint).toMatch(/^ssh:\/\/ec2-user@198\.51\.100\.\d+:22$/);
     });
 
-    test("registers with pinned host keys and never turns host-key checking off", () => {
-        const registration = named("fleet-builder-registration").inputs;
-        expect(registration.create).toContain("StrictHostKeyChecking yes");
-        expect(registration.create).not.toMatch(/StrictHostKeyChecking\s+no|UserKnownHostsFile\s+\/dev\/null/);
+    /** The spec a runner command reads from standard input. */
+    const specOf = (stdin: string) => JSON.parse(stdin).spec;
+
+    test("registers with pinned host keys, under aliases no other stack can write", () => {
+        const spec = specOf(named("fleet-builder-registration").inputs.stdin);
+        const config = sshConfig(spec, "/home/u/.ssh/native-build-fleet/native-build-fleet-dev");
+        expect(config).toContain("StrictHostKeyChecking yes");
+        expect(config).not.toMatch(/StrictHostKeyChecking\s+no|UserKnownHostsFile\s+\/dev\/null/);
         for (const instance of ofType("aws:ec2/instance:Instance")) {
-            const block = registration.create.split("\nHost ").find((b: string) => b.startsWith(`native-build-fleet-dev-${instance.name}\n`));
-            expect(block).toContain(`HostKeyAlias ${hosts[instance.name].instanceId}\n`);
-            expect(block).toContain(`HostName ${hosts[instance.name].address}\n`);
+            const node = spec.nodes.find((n: any) => n.host === instance.name);
+            expect(node).toMatchObject({
+                alias: `${instance.name}.native-build-fleet-dev`, node: `native-build-fleet-dev-${instance.name}`,
+                hostKeyAlias: hosts[instance.name].instanceId, address: hosts[instance.name].address,
+            });
         }
     });
 
-    test("re-establishes the builder on every run through an invoke and, in updates, checks every node is up", () => {
+    test("re-establishes the builders on every run through an invoke whose command is one short line", () => {
         const ensures = mocks.invokes.filter((i) => i.token === "command:local:run");
         expect(ensures).toHaveLength(1);
-        expect(ensures[0].inputs.command).toContain("docker buildx create --name 'native-build-fleet-dev'");
-        expect(ensures[0].inputs.command).toContain("docker buildx inspect --bootstrap \"$name\"");
-        expect(ensures[0].inputs.command).toContain("        'native-build-fleet-dev-arm-0') echo 'linux/arm64' ;;");
+        expect(ensures[0].inputs.command).toBe("node bin/runner/cli.js update");
+        expect(named("fleet-builder-registration").inputs.create).toBe("node bin/runner/cli.js register");
+        expect(specOf(unwrap(ensures[0].inputs.stdin)).nodes.map((n: any) => n.host)).toEqual(["arm-0", "x86-0", "x86-1", "qemu-0"]);
     });
 
-    test("replaces only on a new name, deleting the old builder before creating the new one", () => {
+    test("declares in the stack builder only native platforms, and emulated ones no host builds natively", () => {
+        const spec = specOf(named("fleet-builder-registration").inputs.stdin);
+        const declared = Object.fromEntries(spec.nodes.map((n: any) => [n.host, [n.platforms, n.stackPlatforms]]));
+        expect(declared["x86-1"]).toEqual([["linux/amd64", "linux/386"], ["linux/amd64", "linux/386"]]);
+        expect(declared["qemu-0"]).toEqual([["linux/amd64", "linux/arm/v7", "linux/s390x"], ["linux/amd64", "linux/arm/v7", "linux/s390x"]]);
+    });
+
+    test("lists every builder it registered, each host with a builder of its own", () => {
+        expect(builder.builders.map((b: any) => b.name)).toEqual([
+            "native-build-fleet-dev", "native-build-fleet-dev-arm-0", "native-build-fleet-dev-x86-0", "native-build-fleet-dev-x86-1", "native-build-fleet-dev-qemu-0",
+        ]);
+        expect(builder.builders[2].nodes).toEqual(["native-build-fleet-dev-x86-0"]);
+    });
+
+    test("replaces only on a new name, deleting the old builders before creating the new ones", () => {
         const opts = optsOf("fleet-builder-registration") as pulumi.CustomResourceOptions;
         expect(opts.deleteBeforeReplace).toBe(true);
         expect(opts.replaceOnChanges).toContain("triggers");
         const registration = named("fleet-builder-registration").inputs;
         expect(registration.triggers).toEqual(["native-build-fleet-dev", "{}", hash("")]);
         expect(registration.update).toBe(registration.create);
-        expect(registration.delete).toContain("docker buildx rm \"$name\"");
+        expect(registration.delete).toContain("for b in 'native-build-fleet-dev' 'native-build-fleet-dev-arm-0' 'native-build-fleet-dev-x86-0'");
+        expect(registration.delete).toContain("docker buildx rm \"$b\"");
     });
 
     test("passes the private key on standard input, as a secret", () => {
@@ -212,8 +234,21 @@ describe("images", () => {
             ["fleet-legacy-linux-386", ["linux/386"]],
         ]));
         expect(platformImages()).toHaveLength(5);
-        for (const image of ofType("docker-build:index:Image")) {
-            expect(image.inputs.builder).toEqual({ name: "native-build-fleet-dev" });
+    });
+
+    test("build each platform on the builder of a host that runs it natively, and export that host", () => {
+        const native: Record<string, string[]> = {
+            "linux/amd64": ["x86-0", "x86-1"], "linux/arm64": ["arm-0"], "linux/386": ["x86-0", "x86-1"], "linux/arm/v7": ["qemu-0"], "linux/s390x": ["qemu-0"],
+        };
+        for (const [name, platforms] of Object.entries({ app: ["linux/amd64", "linux/arm64"], legacy: ["linux/arm/v7", "linux/s390x", "linux/386"] })) {
+            for (const platform of platforms) {
+                const host = images[name].platforms[platform].host;
+                expect(native[platform]).toContain(host);
+                const slug = platform.replace(/\//g, "-");
+                expect(named(`fleet-${name}-${slug}`).inputs.builder).toEqual({ name: `native-build-fleet-dev-${host}` });
+                expect(named(`fleet-${name}-${slug}-cache`).inputs.builder).toEqual({ name: `native-build-fleet-dev-${host}` });
+                expect(named(`fleet-${name}-${slug}-test`).inputs.create).toContain(`--builder 'native-build-fleet-dev-${host}'`);
+            }
         }
     });
 
@@ -307,7 +342,7 @@ describe("images", () => {
             "fleet-legacy-linux-386-test", "fleet-legacy-linux-arm-v7-test", "fleet-legacy-linux-s390x-test",
         ]);
         const arm = named("fleet-app-linux-arm64-test");
-        expect(arm.inputs.create).toContain("--builder 'native-build-fleet-dev' --platform 'linux/arm64'");
+        expect(arm.inputs.create).toContain("--builder 'native-build-fleet-dev-arm-0' --platform 'linux/arm64'");
         expect(arm.inputs.create).toContain(`FROM 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:${hash("fleet-app-linux-arm64")}\nRUN ["uname","-m"]`);
         expect(arm.inputs.create).toContain(`NBF_EXPECT='{"lines":["aarch64"]}'`);
         expect(isSecretValue(arm.raw.stdin)).toBe(true);

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "../components/fleet";
 import { parseConfig } from "../config/schema";
 import { context, makeProject, validConfig } from "./fixtures";
-import { installMocks, settled, valueOf } from "./mocks";
+import { installMocks, settled, valueOf, registrationFiles, unwrapSecrets } from "./mocks";
 
 const mocks = installMocks();
 const root = makeProject();
@@ -42,14 +42,14 @@ test("an idle host reached directly keeps one Elastic IP, which SSH and the outp
     expect(eips.map((e) => e.name)).toEqual(["arm-0-address"]);
     expect(eips[0].inputs).toMatchObject({ domain: "vpc", instance: hosts["arm-0"].instanceId });
     expect(hosts["arm-0"].address).toMatch(/^203\.0\.113\.\d+$/);
-    expect(named("fleet-builder-registration").inputs.create).toContain(`HostName ${hosts["arm-0"].address}\n`);
+    expect(registrationFiles(mocks.resources).config).toContain(`HostName ${hosts["arm-0"].address}\n`);
 });
 
 test("the update's ensure step starts the idle hosts, in their region; the registration never does", () => {
     const ensure = mocks.invokes.find((i) => i.token === "command:local:run");
-    expect(ensure?.inputs.command).toContain(`wake_ids=('${hosts["arm-0"].instanceId}')`);
-    expect(ensure?.inputs.command).toContain("aws ec2 --region 'eu-west-1' start-instances");
-    expect(named("fleet-builder-registration").inputs.create).not.toContain("start-instances");
+    expect(ensure?.inputs.command).toBe("node bin/runner/cli.js update");
+    expect(JSON.parse(unwrapSecrets(ensure?.inputs.stdin)).spec.wake).toEqual({ instanceIds: [hosts["arm-0"].instanceId], region: "eu-west-1" });
+    expect(registrationFiles(mocks.resources).spec.wake).toBeUndefined();
 });
 
 test("with an idle pool, previews build nothing: every build touches every node of the builder", () => {

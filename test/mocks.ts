@@ -3,6 +3,7 @@
 
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { FleetBuildersSpec, knownHosts, sshConfig } from "../runner/builderSpec";
 
 export interface RecordedResource {
     type: string;
@@ -87,7 +88,7 @@ function outputs(type: string, name: string, inputs: any): { id: string; state: 
     }
 }
 
-function invoke(token: string, inputs: any): any {
+function invoke(token: string, inputs: any, mocks: Mocks): any {
     switch (token) {
         case "aws:ssm/getParameter:getParameter":
             return { name: inputs.name, value: `ami-${hash(inputs.name).slice(0, 17)}`, type: "String" };
@@ -96,6 +97,10 @@ function invoke(token: string, inputs: any): any {
         case "aws:ec2/getVpc:getVpc":
             return { id: "vpc-0default0", cidrBlock: "172.31.0.0/16" };
         case "command:local:run":
+            // The builders' runner answers with its report (runner/builderSpec.ts EnsureReport).
+            if (String(inputs.command).startsWith("node bin/runner/cli.js ")) {
+                return { stdout: `${JSON.stringify({ fingerprint: hash(JSON.stringify(unwrapSecrets(inputs.stdin))), down: mocks.down })}\n`, stderr: "", command: inputs.command };
+            }
             return { stdout: `${hash(inputs.command).slice(0, 64)}\n`, stderr: "", command: inputs.command };
         default:
             throw new Error(`unexpected invoke ${token}: the mocks know no such provider function`);
@@ -107,10 +112,12 @@ export interface Mocks {
     invokes: RecordedInvoke[];
     /** Computes a resource's id and outputs; a test may replace it to shape one type's outputs. */
     outputsFor: (type: string, name: string, inputs: any) => { id: string; state: any };
+    /** Nodes the builders' runner reports as not answering; set before the program runs. */
+    down: { host: string; node: string; platforms: string[]; error: string }[];
 }
 
 export function installMocks(preview = false): Mocks {
-    const mocks: Mocks = { resources: [], invokes: [], outputsFor: outputs };
+    const mocks: Mocks = { resources: [], invokes: [], outputsFor: outputs, down: [] };
     const { resources, invokes } = mocks;
     void pulumi.runtime.setMocks({
         newResource(args) {
@@ -120,7 +127,7 @@ export function installMocks(preview = false): Mocks {
         },
         call(args) {
             invokes.push({ token: args.token, inputs: args.inputs });
-            return invoke(args.token, args.inputs);
+            return invoke(args.token, args.inputs, mocks);
         },
     }, "native-build-fleet", "dev", preview);
     return mocks;
@@ -140,4 +147,14 @@ export async function settled(resources: RecordedResource[]): Promise<void> {
         still = resources.length === last ? still + 1 : 0;
         last = resources.length;
     }
+}
+
+/**
+ * What the builders' runner would write for the registration resource: its spec (from
+ * standard input), the ssh_config and the known_hosts.
+ */
+export function registrationFiles(resources: RecordedResource[]): { spec: FleetBuildersSpec; config: string; knownHosts: string } {
+    const registration = resources.find((r) => r.type === "command:local:Command" && r.name.endsWith("-builder-registration"));
+    const spec = (JSON.parse(String(registration?.inputs.stdin)) as { spec: FleetBuildersSpec }).spec;
+    return { spec, config: sshConfig(spec, "/home/u/.ssh/native-build-fleet/dir"), knownHosts: knownHosts(spec) };
 }

@@ -62,7 +62,7 @@ describe("archOfInstanceType", () => {
 
 describe("routing", () => {
     const pool = (name: string, platforms: string[], emulate: string[] = []): PoolConfig => ({
-        name, instanceType: "x", arch: "amd64", count: 1, platforms, emulate, rootVolumeGiB: 100, spot: false,
+        name, instanceType: "x", arch: "amd64", count: 1, platforms, emulate, rootVolumeGiB: 100, spot: false, driverOptions: {},
     });
     const emulating = pool("qemu", ["linux/amd64"], ["linux/arm/v7", "linux/s390x"]);
     const x86 = pool("x86", ["linux/amd64", "linux/386"]);

@@ -23,9 +23,8 @@ test("previews a fresh stack: re-registers the builder and exports digests per i
 
         expect(pulumi.runtime.isDryRun()).toBe(true);
         const ensure = mocks.invokes.find((i) => i.token === "command:local:run");
-        expect(ensure?.inputs.command).toContain("docker buildx create");
-        // A preview contacts no host when the builder is already registered.
-        expect(ensure?.inputs.command).not.toContain("inspect --bootstrap");
+        // A preview registers missing builders but starts no node (runner/registerBuilders.ts).
+        expect(ensure?.inputs.command).toBe("node bin/runner/cli.js preview");
         expect(builder.name).toBe("native-build-fleet-dev");
         const app = (images as Record<string, { ref: string; platforms: Record<string, unknown> }>).app;
         expect(app.ref).toMatch(/^registry\.example\.com:5000\/team\/app@sha256:[a-f0-9]{64}$/);

@@ -11,7 +11,7 @@ import { parseConfig } from "../config/schema";
 import { policies } from "../policy/rules";
 import { ssmReadinessScript } from "../shell/readiness";
 import { context, makeProject, validConfig } from "./fixtures";
-import { installMocks, isSecretValue, settled, valueOf } from "./mocks";
+import { installMocks, isSecretValue, settled, valueOf, registrationFiles } from "./mocks";
 import { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 
 const mocks = installMocks();
@@ -80,10 +80,10 @@ describe("the fleet in ssm mode", () => {
     });
 
     test("points buildx at the instance through the same session", () => {
-        const registration = mocks.resources.find((r) => r.name === "fleet-builder-registration")!;
+        const { config } = registrationFiles(mocks.resources);
         const instanceId = hosts["x86-0"].instanceId as string;
-        expect(registration.inputs.create).toContain(`Host native-build-fleet-dev-x86-0\n    HostName ${instanceId}\n`);
-        expect(registration.inputs.create).toContain("    ProxyCommand aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1\n");
+        expect(config).toContain(`Host x86-0.native-build-fleet-dev\n    HostName ${instanceId}\n`);
+        expect(config).toContain("    ProxyCommand aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1\n");
     });
 
     test("passes the policy pack", () => {

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "../components/fleet";
 import { parseConfig } from "../config/schema";
 import { context, makeProject } from "./fixtures";
-import { installMocks, settled, valueOf } from "./mocks";
+import { installMocks, settled, valueOf, registrationFiles } from "./mocks";
 
 const mocks = installMocks();
 const root = makeProject();
@@ -55,9 +55,9 @@ test("checks each static host with its declared key pinned, on its port, without
 });
 
 test("pins static host keys under their names, so a reused address never matches", () => {
-    const registration = mocks.resources.find((r) => r.name === "fleet-builder-registration")!;
-    expect(registration.inputs.create).toContain("static-arm ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIArm\n");
-    expect(registration.inputs.create).toContain("    HostKeyAlias static-arm\n");
+    const files = registrationFiles(mocks.resources);
+    expect(files.knownHosts).toContain("static-arm ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIArm\n");
+    expect(files.config).toContain("    HostKeyAlias static-arm\n");
 });
 
 test("exports static hosts without an instance", () => {

@@ -1,0 +1,226 @@
+// What the fleet's builders are, as data, and the pure functions that render it: the ssh
+// configuration, the pinned known_hosts, the `buildx create` argument lists, fingerprints, and
+// the reading of `buildx inspect` output. runner/registerBuilders.ts applies them on the
+// machine that runs Pulumi; components/builder.ts builds the spec.
+//
+// buildx reaches `ssh://` nodes through the local OpenSSH client and accepts no extra flags
+// (provider notes, "buildx multi-node builders over SSH"), so identity, known_hosts and
+// host-key policy must come from the user's ssh configuration. Each stack keeps one directory
+// under ~/.ssh/native-build-fleet/ and includes it first from ~/.ssh/config.
+
+import { createHash } from "crypto";
+
+/** One build host as a buildx node. */
+export interface NodeSpec {
+    /** The host's name in the stack (`<pool>-<index>` or a static host's name). */
+    host: string;
+    /** buildx node name, `<builder>-<host>`; BuildKit runs on the host as `buildx_buildkit_<node>`. */
+    node: string;
+    /** SSH host alias, `<host>.<builder>`: host names have no dots, so no two stacks' aliases can meet. */
+    alias: string;
+    address: string;
+    port: number;
+    user: string;
+    /** The host's public key line (`ssh-ed25519 AAAA…`). */
+    hostKey: string;
+    /** Stable identity the key is pinned under (the instance id for EC2 hosts). */
+    hostKeyAlias: string;
+    /** What the host's own builder declares: every platform it builds, native first. */
+    platforms: string[];
+    /** What the node declares in the stack's builder (routing.ts `stackPlatforms`). */
+    stackPlatforms: string[];
+    /** How ssh reaches the host when not directly (an SSM session); `address` is then its target. */
+    proxyCommand?: string;
+    /** docker-container driver options (`--driver-opt key=value`) of this node. */
+    driverOptions: Record<string, string>;
+}
+
+export interface FleetBuildersSpec {
+    /** The stack's builder, `<project>-<stack>` unless configured. */
+    name: string;
+    /** `<project>/<stack>`: who made the builders; nothing of anyone else's is changed or removed. */
+    owner: string;
+    /** Nodes in the stack builder's order: native groups first. */
+    nodes: NodeSpec[];
+    /** Contents of a buildkitd.toml for every node, if any. */
+    buildkitdConfig?: string;
+    /** EC2 hosts that power off when idle: updates start them before anything builds. */
+    wake?: { instanceIds: string[]; region?: string };
+}
+
+/** A node that did not answer, as the ensure step reports it. */
+export interface DownNode {
+    host: string;
+    node: string;
+    platforms: string[];
+    error: string;
+}
+
+/** The ensure step's answer on standard output. */
+export interface EnsureReport {
+    /** Digest of the whole spec; the registration resource changes with it. */
+    fingerprint: string;
+    down: DownNode[];
+}
+
+/** The builder a host's builds use: one node, the host. */
+export function hostBuilderName(builder: string, host: string): string {
+    return `${builder}-${host}`;
+}
+
+/** Every builder the program registers: the stack's, then one per host. */
+export function builderNames(spec: FleetBuildersSpec): string[] {
+    return [spec.name, ...spec.nodes.map((n) => hostBuilderName(spec.name, n.host))];
+}
+
+/** The host key algorithms to offer: only the pinned key's, with SHA-2 signatures for RSA (OpenSSH ≥ 8.8 refuses SHA-1 `ssh-rsa`). */
+export function hostKeyAlgorithms(hostKey: string): string {
+    const type = hostKey.trim().split(/\s+/)[0];
+    return type === "ssh-rsa" ? "rsa-sha2-512,rsa-sha2-256" : type;
+}
+
+/**
+ * The ssh_config blocks, one per node. ssh_config keeps the first value it obtains for each
+ * option (provider notes, "SSH client facts"), and these blocks are read before anything in
+ * the user's own file, so every option that could weaken, redirect or share a fleet
+ * connection is set here, leaving nothing for a user's `Host *` to fill in.
+ */
+export function sshConfig(spec: FleetBuildersSpec, dir: string): string {
+    return spec.nodes.map((node) => [
+        `Host ${node.alias}`,
+        `    HostName ${node.address}`,
+        `    Port ${node.port}`,
+        `    User ${node.user}`,
+        `    IdentityFile "${dir}/id_fleet"`,
+        "    IdentitiesOnly yes",
+        "    IdentityAgent none",
+        "    AddKeysToAgent no",
+        "    PubkeyAuthentication yes",
+        "    PasswordAuthentication no",
+        "    KbdInteractiveAuthentication no",
+        "    HostbasedAuthentication no",
+        "    GSSAPIAuthentication no",
+        `    UserKnownHostsFile "${dir}/known_hosts"`,
+        "    GlobalKnownHostsFile /dev/null",
+        "    StrictHostKeyChecking yes",
+        `    HostKeyAlias ${node.hostKeyAlias}`,
+        `    HostKeyAlgorithms ${hostKeyAlgorithms(node.hostKey)}`,
+        "    UpdateHostKeys no",
+        "    VerifyHostKeyDNS no",
+        "    CheckHostIP no",
+        "    KnownHostsCommand none",
+        "    CanonicalizeHostname no",
+        // ProxyCommand and ProxyJump: whichever comes first wins (ssh_config(5)), so the
+        // block always sets ProxyCommand, to the SSM session or to none.
+        `    ProxyCommand ${node.proxyCommand ?? "none"}`,
+        "    ForwardAgent no",
+        "    ForwardX11 no",
+        "    ForwardX11Trusted no",
+        "    ClearAllForwardings yes",
+        "    Tunnel no",
+        "    PermitLocalCommand no",
+        "    RemoteCommand none",
+        "    RequestTTY no",
+        "    ControlMaster no",
+        "    ControlPath none",
+        "    ControlPersist no",
+        "    BatchMode yes",
+        "    ConnectTimeout 15",
+        "    ServerAliveInterval 30",
+        "    ServerAliveCountMax 3",
+        "",
+    ].join("\n")).join("\n");
+}
+
+/** known_hosts lines: each key under its alias, so a reused address never matches. */
+export function knownHosts(spec: FleetBuildersSpec): string {
+    return spec.nodes.map((node) => `${node.hostKeyAlias} ${node.hostKey.trim().split(/\s+/).slice(0, 2).join(" ")}\n`).join("");
+}
+
+/** `buildx create` arguments that add `node` to `builder`, declaring `platforms`. */
+export function createArgs(builder: string, node: NodeSpec, platforms: string[], append: boolean, dir: string, withConfig: boolean): string[] {
+    return [
+        "buildx", "create", ...(append ? ["--append"] : []), "--name", builder, "--driver", "docker-container",
+        ...Object.entries(node.driverOptions).flatMap(([key, value]) => ["--driver-opt", `${key}=${value}`]),
+        ...(withConfig ? ["--buildkitd-config", `${dir}/buildkitd.toml`] : []),
+        "--node", node.node, "--platform", platforms.join(","), `ssh://${node.alias}`,
+    ];
+}
+
+/** Every `buildx create` call that registers a builder from `nodes`, in order. */
+export function builderCreates(builder: string, nodes: { node: NodeSpec; platforms: string[] }[], dir: string, withConfig: boolean): string[][] {
+    return nodes.map(({ node, platforms }, i) => createArgs(builder, node, platforms, i > 0, dir, withConfig));
+}
+
+/** The stack builder's nodes, each declaring its stack platforms. */
+export function stackNodes(spec: FleetBuildersSpec, down: readonly string[] = []): { node: NodeSpec; platforms: string[] }[] {
+    return spec.nodes.filter((n) => !down.includes(n.host)).map((node) => ({ node, platforms: node.stackPlatforms }));
+}
+
+/** A digest of what one builder's registration depends on; a change re-registers it. */
+export function registrationFingerprint(spec: FleetBuildersSpec, nodes: { node: NodeSpec; platforms: string[] }[]): string {
+    return digest([sshConfig(spec, "@DIR@"), knownHosts(spec), builderCreates("@NAME@", nodes, "@DIR@", spec.buildkitdConfig !== undefined), spec.buildkitdConfig ?? null]);
+}
+
+/** A digest of the whole spec, printed by the ensure step. */
+export function specFingerprint(spec: FleetBuildersSpec): string {
+    return digest([sshConfig(spec, "@DIR@"), knownHosts(spec), spec.nodes.map((n) => [n.node, n.platforms, n.stackPlatforms, n.driverOptions]), spec.buildkitdConfig ?? null]);
+}
+
+function digest(value: unknown): string {
+    return createHash("sha256").update(JSON.stringify(value)).digest("hex");
+}
+
+/**
+ * The nodes `buildx inspect` reports an error for, with the error's first and last line: ssh
+ * puts its verdict ("Host key verification failed.") after a banner that starts on the
+ * `Error:` line. `inspect --bootstrap` exits 0 even when a node is unreachable (provider notes).
+ */
+export function inspectErrors(output: string): Map<string, string> {
+    const errors = new Map<string, string>();
+    let node = "";
+    let error: string[] | undefined;
+    const flush = () => {
+        if (error !== undefined) {
+            errors.set(node, error.length > 1 ? `${error[0]} ... ${error[error.length - 1]}` : error[0]);
+        }
+        error = undefined;
+    };
+    for (const line of output.split("\n")) {
+        if (/^[A-Z][A-Za-z ]*:/.test(line)) {
+            flush();
+            const name = /^Name:\s*(\S+)/.exec(line);
+            if (name) {
+                node = name[1];
+            }
+            const err = /^Error:\s*(.*)$/.exec(line);
+            if (err) {
+                error = [err[1]];
+            }
+        } else if (error !== undefined && line.trim() !== "") {
+            error.push(line.trim());
+        }
+    }
+    flush();
+    return errors;
+}
+
+/** The `Host` aliases an ssh_config text defines. */
+export function definedAliases(config: string): string[] {
+    return config.split("\n").flatMap((line) => {
+        const m = /^\s*Host\s+(.+)$/i.exec(line);
+        return m ? m[1].trim().split(/\s+/) : [];
+    });
+}
+
+/**
+ * The user's ssh_config with the fleet's Include as its first line, and any other copy of
+ * that line removed: below a user's `Host *` block it would lose every option to it.
+ */
+export function withIncludeFirst(config: string, include: string): string {
+    const rest = config.split("\n").filter((line) => line.trim() !== include);
+    while (rest.length > 0 && rest[0].trim() === "") {
+        rest.shift();
+    }
+    return [include, "", ...rest].join("\n").replace(/\n*$/, "\n");
+}

@@ -1,0 +1,310 @@
+// Registers the fleet's builders on the machine that runs Pulumi, and reports which nodes
+// answer. Runs as `node bin/runner/cli.js <mode>` from a local command (runner/cli.ts), with
+// the spec and the operator's private key as JSON on standard input.
+//
+// Modes:
+// - preview: write the SSH files and register missing builders; contact no host otherwise, and
+//   never start one. With idle pools it registers nothing, since `buildx create` contacts the
+//   node (docker/buildx v0.35 builder/builder.go: Create loads every node and fails on one
+//   that does not answer), and a stopped host would fail it.
+// - update: start idle hosts, register, then start every host's node and report those that do
+//   not answer; the stack's builder is registered from the nodes that do.
+// - register: what the registration resource runs on create and update; as preview, without
+//   the idle-pool exception (the update's ensure step has started the hosts).
+
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import {
+    builderNames, createArgs, definedAliases, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, inspectErrors,
+    knownHosts, NodeSpec, registrationFingerprint, specFingerprint, sshConfig, stackNodes, withIncludeFirst,
+} from "./builderSpec";
+
+export type Mode = "preview" | "update" | "register";
+
+/** How long nodes may take to answer after their hosts were started. */
+export const WAKE_TIMEOUT_SECONDS = 300;
+
+/** What the runner needs of its surroundings; tests give stub commands on PATH and no sleep. */
+export interface RunnerEnv {
+    env: NodeJS.ProcessEnv;
+    log: (line: string) => void;
+    sleep: (seconds: number) => Promise<void>;
+    now: () => number;
+}
+
+export class RunnerError extends Error {}
+
+interface Result {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+function run(env: RunnerEnv, file: string, args: string[], input?: string): Promise<Result> {
+    return new Promise((resolve) => {
+        const child = execFile(file, args, { env: env.env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+            const code = error === null ? 0 : typeof error.code === "number" ? error.code : 127;
+            resolve({ code, stdout: String(stdout), stderr: error !== null && code === 127 && !stderr ? error.message : String(stderr) });
+        });
+        child.stdin?.end(input ?? "");
+    });
+}
+
+/** Where this user's files live: OpenSSH finds ~/.ssh through the passwd entry, not $HOME. */
+async function paths(env: RunnerEnv, spec: FleetBuildersSpec) {
+    const uid = String(process.getuid?.() ?? 0);
+    const entry = await run(env, "getent", ["passwd", uid]);
+    const home = entry.code === 0 ? entry.stdout.trim().split(":")[5] : undefined;
+    if (!home) {
+        throw new RunnerError(`could not find the home directory of user ${uid} in the passwd database (getent passwd ${uid})`);
+    }
+    const e = env.env;
+    const buildx = e.BUILDX_CONFIG ?? path.join(e.DOCKER_CONFIG ?? path.join(e.HOME ?? home, ".docker"), "buildx");
+    const root = path.join(home, ".ssh", "native-build-fleet");
+    return { home, root, dir: path.join(root, spec.name), instances: path.join(buildx, "instances") };
+}
+
+type Paths = Awaited<ReturnType<typeof paths>>;
+
+function readOr(file: string, fallback: string): string {
+    try {
+        return fs.readFileSync(file, "utf8");
+    } catch {
+        return fallback;
+    }
+}
+
+/** Writes `content` to `file` through a temporary file in the same directory, so readers never see half of it. */
+function writeAtomic(file: string, content: string, mode = 0o600): void {
+    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+    fs.writeFileSync(tmp, content, { mode });
+    fs.renameSync(tmp, file);
+}
+
+/** Runs `fn` holding a lock directory; concurrent first runs of two stacks take turns. */
+async function withLock<T>(env: RunnerEnv, lock: string, fn: () => T): Promise<T> {
+    const deadline = env.now() + 30_000;
+    for (;;) {
+        try {
+            fs.mkdirSync(lock);
+            break;
+        } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
+                throw e;
+            }
+            const age = env.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? env.now());
+            if (age > 60_000) {
+                fs.rmSync(lock, { recursive: true, force: true });
+            } else if (env.now() > deadline) {
+                throw new RunnerError(`${lock} is held by another run for more than 30 s; remove it if no pulumi run is active`);
+            } else {
+                await env.sleep(0.2);
+            }
+        }
+    }
+    try {
+        return fn();
+    } finally {
+        fs.rmSync(lock, { recursive: true, force: true });
+    }
+}
+
+/**
+ * Refuses to touch a builder this stack did not create: an instance of that name that is not
+ * listed as ours, or our directory claimed by another stack. Directories of the previous
+ * version (a fingerprint, no owner) are adopted for the stack's own builder.
+ */
+function checkOwnership(spec: FleetBuildersSpec, p: Paths): void {
+    const owner = readOr(path.join(p.dir, "owner"), "").trim();
+    if (owner !== "" && owner !== spec.owner) {
+        throw new RunnerError(`builder ${spec.name} on this machine belongs to stack ${owner}, not ${spec.owner}; set builder.name to a name of this stack's own`);
+    }
+    const ours = new Set(readOr(path.join(p.dir, "builders"), "").split("\n").filter(Boolean));
+    if (owner === "" && fs.existsSync(path.join(p.dir, "fingerprint"))) {
+        ours.add(spec.name);
+    }
+    const foreign = builderNames(spec).filter((b) => fs.existsSync(path.join(p.instances, b)) && !ours.has(b));
+    if (foreign.length > 0) {
+        throw new RunnerError(`buildx builder ${foreign.join(", ")} already exists on this machine and was not created by stack ${spec.owner}; `
+            + "nothing was changed. Remove it (docker buildx rm NAME) if it is a leftover, or set builder.name to another name");
+    }
+}
+
+/** Refuses an alias another builder's files define: ssh would use the first block it reads. */
+function checkAliases(spec: FleetBuildersSpec, p: Paths): void {
+    const others = fs.existsSync(p.root) ? fs.readdirSync(p.root).filter((d) => d !== spec.name && !d.startsWith(".")) : [];
+    for (const other of others) {
+        const taken = new Set(definedAliases(readOr(path.join(p.root, other, "config"), "")));
+        const clash = spec.nodes.filter((n) => taken.has(n.alias)).map((n) => n.alias);
+        if (clash.length > 0) {
+            throw new RunnerError(`the SSH alias ${clash.join(", ")} is already defined by builder ${other} (${path.join(p.root, other, "config")}); `
+                + "nothing was changed. Remove that builder's directory if it is a leftover, or choose another builder.name");
+        }
+    }
+}
+
+/** The identity (from standard input), pinned known_hosts, buildkitd.toml and ssh_config; the Include goes first. */
+async function writeSshFiles(env: RunnerEnv, spec: FleetBuildersSpec, privateKey: string, p: Paths): Promise<void> {
+    const ssh = path.join(p.home, ".ssh");
+    fs.mkdirSync(p.dir, { recursive: true, mode: 0o700 });
+    for (const d of [ssh, p.root, p.dir]) {
+        fs.chmodSync(d, 0o700);
+    }
+    await withLock(env, path.join(p.root, ".lock"), () => {
+        checkOwnership(spec, p);
+        checkAliases(spec, p);
+        writeAtomic(path.join(p.dir, "owner"), `${spec.owner}\n`);
+        writeAtomic(path.join(p.dir, "builders"), `${builderNames(spec).join("\n")}\n`);
+        writeAtomic(path.join(p.dir, "id_fleet"), privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`);
+        writeAtomic(path.join(p.dir, "known_hosts"), knownHosts(spec));
+        if (spec.buildkitdConfig !== undefined) {
+            writeAtomic(path.join(p.dir, "buildkitd.toml"), spec.buildkitdConfig);
+        }
+        writeAtomic(path.join(p.dir, "config"), sshConfig(spec, p.dir));
+        // A symlinked ~/.ssh/config (dotfile managers) stays a link: its target is edited.
+        const link = path.join(ssh, "config");
+        const target = fs.existsSync(link) ? fs.realpathSync(link) : link;
+        const current = readOr(target, "");
+        const wanted = withIncludeFirst(current, `Include "${p.root}/*/config"`);
+        if (wanted !== current) {
+            const mode = fs.existsSync(target) ? fs.statSync(target).mode & 0o777 : 0o600;
+            writeAtomic(target, wanted, mode);
+        }
+    });
+}
+
+/** Starts the idle hosts that are stopped and waits until EC2 reports them running; true when it started any. */
+async function wake(env: RunnerEnv, wakeSpec: NonNullable<FleetBuildersSpec["wake"]>): Promise<boolean> {
+    const ec2 = (args: string[]) => run(env, "aws", ["ec2", ...(wakeSpec.region ? ["--region", wakeSpec.region] : []), ...args]);
+    const ids = wakeSpec.instanceIds;
+    const states = await ec2(["describe-instances", "--instance-ids", ...ids, "--query", "Reservations[].Instances[].[InstanceId,State.Name]", "--output", "text"]);
+    if (states.code !== 0) {
+        throw new RunnerError(`could not read the states of the idle build hosts: ${(states.stderr || states.stdout).trim()}\nA host EC2 no longer knows is replaced by pulumi up --refresh.`);
+    }
+    const rows = states.stdout.trim().split("\n").filter(Boolean).map((line) => line.trim().split(/\s+/));
+    const inState = (...want: string[]) => rows.filter(([, s]) => want.includes(s)).map(([id]) => id);
+    const gone = inState("shutting-down", "terminated");
+    if (gone.length > 0) {
+        throw new RunnerError(gone.map((id) => `build host ${id} is terminated; run pulumi up --refresh to replace it`).join("\n"));
+    }
+    const must = async (r: Promise<Result>) => {
+        const result = await r;
+        if (result.code !== 0) {
+            throw new RunnerError(`aws ec2 failed: ${(result.stderr || result.stdout).trim()}`);
+        }
+    };
+    if (inState("stopping").length > 0) {
+        await must(ec2(["wait", "instance-stopped", "--instance-ids", ...inState("stopping")]));
+    }
+    const asleep = inState("stopping", "stopped");
+    if (asleep.length > 0) {
+        env.log(`starting idle build hosts: ${asleep.join(" ")}`);
+        await must(ec2(["start-instances", "--instance-ids", ...asleep]));
+    }
+    const starting = inState("stopping", "stopped", "pending");
+    if (starting.length > 0) {
+        await must(ec2(["wait", "instance-running", "--instance-ids", ...starting]));
+    }
+    return starting.length > 0;
+}
+
+/** Registers `builder` from `nodes` unless exactly that is registered; returns the nodes it could not add. */
+async function register(env: RunnerEnv, spec: FleetBuildersSpec, p: Paths, builder: string, nodes: { node: NodeSpec; platforms: string[] }[]): Promise<DownNode[]> {
+    const fingerprint = registrationFingerprint(spec, nodes);
+    const stamp = path.join(p.dir, `fingerprint-${builder}`);
+    if (fs.existsSync(path.join(p.instances, builder)) && readOr(stamp, "").trim() === fingerprint) {
+        return [];
+    }
+    // --keep-daemon keeps each node's BuildKit container and its layer cache, unless a host
+    // builder's driver options changed: a container keeps the options it started with. The
+    // stack's builder shares those containers and registers after the host builders.
+    const options = path.join(p.dir, `driver-options-${builder}`);
+    const wanted = JSON.stringify(nodes.map(({ node }) => node.driverOptions));
+    const restart = nodes.length === 1 && builder !== spec.name && fs.existsSync(options) && readOr(options, "") !== wanted;
+    await run(env, "docker", ["buildx", "rm", ...(restart ? [] : ["--keep-daemon"]), builder]);
+    fs.rmSync(stamp, { force: true });
+    writeAtomic(options, wanted);
+    const failed: DownNode[] = [];
+    let added = 0;
+    for (const { node, platforms } of nodes) {
+        const result = await run(env, "docker", createArgs(builder, node, platforms, added > 0, p.dir, spec.buildkitdConfig !== undefined));
+        if (result.code === 0) {
+            added++;
+        } else {
+            failed.push({ host: node.host, node: node.node, platforms, error: lastLine(result.stderr || result.stdout) });
+        }
+        env.log(`${result.code === 0 ? "registered" : "could not register"} node ${node.node} of builder ${builder}`);
+    }
+    if (failed.length === 0) {
+        writeAtomic(stamp, `${fingerprint}\n`);
+    }
+    return failed;
+}
+
+function lastLine(text: string): string {
+    const lines = text.trim().split("\n").filter((l) => l.trim() !== "");
+    return lines.length === 0 ? "no output" : lines.length === 1 ? lines[0] : `${lines[0]} ... ${lines[lines.length - 1]}`;
+}
+
+/** Starts the node of each host builder; the error of each that does not answer. */
+async function checkNodes(env: RunnerEnv, spec: FleetBuildersSpec, nodes: NodeSpec[]): Promise<DownNode[]> {
+    const results = await Promise.all(nodes.map(async (node) => {
+        const builder = hostBuilderName(spec.name, node.host);
+        const r = await run(env, "docker", ["buildx", "inspect", "--bootstrap", builder]);
+        const error = r.code !== 0 ? lastLine(r.stderr || r.stdout) : inspectErrors(r.stdout + (r.stderr ? `\n${r.stderr}` : "")).get(node.node);
+        return error === undefined ? [] : [{ host: node.host, node: node.node, platforms: node.platforms, error }];
+    }));
+    return results.flat();
+}
+
+/** After hosts were started: the nodes that do not answer over SSH within the wake timeout. */
+async function waitForSsh(env: RunnerEnv, nodes: NodeSpec[]): Promise<DownNode[]> {
+    const deadline = env.now() + WAKE_TIMEOUT_SECONDS * 1000;
+    const down: DownNode[] = [];
+    for (const node of nodes) {
+        while ((await run(env, "ssh", ["-o", "ConnectTimeout=10", node.alias, "true"])).code !== 0) {
+            if (env.now() >= deadline) {
+                down.push({ host: node.host, node: node.node, platforms: node.platforms, error: `did not answer over SSH within ${WAKE_TIMEOUT_SECONDS}s of its host starting` });
+                break;
+            }
+            await env.sleep(10);
+        }
+    }
+    return down;
+}
+
+/** Makes the builders exist on this machine; in updates, reports which nodes do not answer. */
+export async function ensureBuilders(spec: FleetBuildersSpec, privateKey: string, mode: Mode, env: RunnerEnv): Promise<EnsureReport> {
+    const idle = spec.wake !== undefined && spec.wake.instanceIds.length > 0;
+    const woke = idle && mode === "update" ? await wake(env, spec.wake!) : false;
+    const p = await paths(env, spec);
+    await writeSshFiles(env, spec, privateKey, p);
+    const report: EnsureReport = { fingerprint: specFingerprint(spec), down: [] };
+    if (idle && mode === "preview") {
+        return report;
+    }
+    const unreachable = woke ? await waitForSsh(env, spec.nodes) : [];
+    const live = () => spec.nodes.filter((n) => ![...unreachable, ...report.down].some((d) => d.host === n.host));
+    const notAdded = (await Promise.all(live().map((node) =>
+        register(env, spec, p, hostBuilderName(spec.name, node.host), [{ node, platforms: node.platforms }])))).flat();
+    if (mode === "update") {
+        report.down.push(...unreachable, ...notAdded);
+        const deadline = env.now() + (woke ? WAKE_TIMEOUT_SECONDS * 1000 : 0);
+        let failing = await checkNodes(env, spec, live());
+        while (failing.length > 0 && env.now() < deadline) {
+            await env.sleep(10);
+            failing = await checkNodes(env, spec, live());
+        }
+        report.down.push(...failing);
+    } else {
+        notAdded.forEach((d) => env.log(`build node ${d.node} could not be registered: ${d.error}`));
+    }
+    const stackBuilder = stackNodes(spec, report.down.map((d) => d.host));
+    if (mode !== "register" || !fs.existsSync(path.join(p.instances, spec.name))) {
+        const skipped = await register(env, spec, p, spec.name, stackBuilder);
+        skipped.forEach((d) => env.log(`build node ${d.node} is left out of builder ${spec.name}: ${d.error}`));
+    }
+    return report;
+}
+
