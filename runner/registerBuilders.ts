@@ -47,6 +47,8 @@ function run(env: RunnerEnv, file: string, args: string[], input?: string): Prom
             const code = error === null ? 0 : typeof error.code === "number" ? error.code : 127;
             resolve({ code, stdout: String(stdout), stderr: error !== null && code === 127 && !stderr ? error.message : String(stderr) });
         });
+        // A command that never reads its input must not fail the call.
+        child.stdin?.on("error", () => undefined);
         child.stdin?.end(input ?? "");
     });
 }

@@ -105,7 +105,7 @@ describe("native first and pools", () => {
         ["arm64 pool emulating amd64 listed first", [...pool("arm", 1, ["linux/arm64"], ["linux/amd64"]), ...pool("x86", 2, ["linux/amd64"], ["linux/arm/v7"])]],
         ["x86 pool listed first", [...pool("x86", 2, ["linux/amd64"], ["linux/arm/v7"]), ...pool("arm", 1, ["linux/arm64"], ["linux/amd64"])]],
     ])("%s: amd64 builds go only to native amd64 hosts, arm/v7 to the emulating ones", (_label, hosts) => {
-        const { hostOf } = placeBuilds(images(6, ["linux/amd64", "linux/arm/v7"]), hosts as PlacementHost[]);
+        const { hostOf } = placeBuilds(images(6, ["linux/amd64", "linux/arm/v7"]), hosts);
         for (const [key, host] of Object.entries(hostOf)) {
             expect(host).toMatch(/^x86-/);
             expect(key).toMatch(/linux\/(amd64|arm\/v7)$/);

@@ -1,0 +1,345 @@
+// The builders' runner, run for real against stub `docker`, `aws`, `ssh` and `getent`
+// commands in a throwaway home; OpenSSH itself (`ssh -G`) reads what it writes.
+
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { FleetBuildersSpec, inspectErrors, NodeSpec, withIncludeFirst } from "../runner/builderSpec";
+import { ensureBuilders, Mode } from "../runner/registerBuilders";
+
+const ARM_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfArm0";
+
+function node(builder: string, host: string, address: string, platforms: string[], extra: Partial<NodeSpec> = {}): NodeSpec {
+    return {
+        host, node: `${builder}-${host}`, alias: `${host}.${builder}`, address, port: 22, user: "ec2-user", hostKey: `${ARM_KEY} c`,
+        hostKeyAlias: `i-${host}`, platforms, stackPlatforms: platforms, driverOptions: {}, ...extra,
+    };
+}
+
+function spec(overrides: Partial<FleetBuildersSpec> = {}, name = "fleet-dev"): FleetBuildersSpec {
+    return {
+        name, owner: "native-build-fleet/dev",
+        nodes: [
+            node(name, "x86-0", "203.0.113.11", ["linux/amd64", "linux/386"], { driverOptions: { image: "moby/buildkit:v0.31.0" } }),
+            node(name, "arm-0", "203.0.113.10", ["linux/arm64"], { port: 2222 }),
+        ],
+        ...overrides,
+    };
+}
+
+const RUNNING = (b: string) => `Name: ${b}\nDriver: docker-container\n\nNodes:\nName: ${b}\nStatus: running\n`;
+
+/** A home, stub commands, a log of what they were asked; `docker` runs `dockerScript` (bash). */
+function sandbox(dockerScript = "exit 0", awsStates = "") {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-runner-"));
+    const home = path.join(dir, "home");
+    const bin = path.join(dir, "bin");
+    fs.mkdirSync(home);
+    fs.mkdirSync(bin);
+    const log = path.join(dir, "calls.log");
+    const stub = (cmd: string, body: string) => fs.writeFileSync(path.join(bin, cmd), `#!/bin/bash\necho "${cmd} $*" >> '${log}'\n${body}\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, "getent"), `#!/bin/sh\necho "me:x:$(id -u):$(id -g)::${home}:/bin/sh"\n`, { mode: 0o755 });
+    stub("docker", dockerScript);
+    stub("aws", `case "$*" in *describe-instances*) printf '${awsStates}\\n' ;; esac`);
+    // ssh answers once it has been asked `$HOME/ssh-fails` times.
+    stub("ssh", 'n=$(cat "$HOME/ssh-calls" 2>/dev/null || echo 0); echo $((n + 1)) > "$HOME/ssh-calls"; [ "$n" -ge "$(cat "$HOME/ssh-fails" 2>/dev/null || echo 0)" ]');
+    const env = { PATH: `${bin}:${process.env.PATH ?? ""}`, HOME: home, DOCKER_CONFIG: path.join(home, ".docker") };
+    let clock = 0;
+    const logged: string[] = [];
+    const run = (s: FleetBuildersSpec, mode: Mode, key = "PRIVATE KEY MATERIAL") => ensureBuilders(s, key, mode, {
+        env, log: (l) => logged.push(l), sleep: (secs) => { clock += secs * 1000; return Promise.resolve(); }, now: () => clock,
+    });
+    const calls = (cmd = "docker") => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : []).filter((l) => l.startsWith(`${cmd} `)).map((l) => l.slice(cmd.length + 1));
+    /** Stands in for buildx's own record of a builder. */
+    const markRegistered = (...names: string[]) => names.forEach((n) => {
+        fs.mkdirSync(path.join(home, ".docker", "buildx", "instances"), { recursive: true });
+        fs.writeFileSync(path.join(home, ".docker", "buildx", "instances", n), "{}");
+    });
+    const root = path.join(home, ".ssh", "native-build-fleet");
+    const resolve = (alias: string) => {
+        // The real OpenSSH, not the stub on the sandbox PATH.
+        const out = execFileSync("ssh", ["-G", "-F", path.join(home, ".ssh", "config"), alias], { env: { ...env, PATH: process.env.PATH }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+        const lines = out.split("\n");
+        return (key: string) => lines.filter((l) => l.startsWith(`${key} `)).map((l) => l.slice(key.length + 1));
+    };
+    return { home, root, env, run, calls, markRegistered, logged, resolve };
+}
+
+/** What buildx prints for `inspect --bootstrap` of a host builder; `downHosts` report an error. */
+const inspectStub = (downHosts: string[]) => [
+    'if [ "$2" = inspect ]; then',
+    '    b=${!#}',
+    `    case "$b" in ${downHosts.map((h) => `*-${h}`).join("|") || "__none__"}) printf 'Name: %s\\nNodes:\\nName: %s\\nEndpoint: ssh://x\\nError: ssh: connect to host 203.0.113.10 port 2222: Connection refused\\n' "$b" "$b" ;;`,
+    "        *) printf 'Name: %s\\nNodes:\\nName: %s\\nStatus: running\\n' \"$b\" \"$b\" ;;",
+    "    esac",
+    "fi",
+].join("\n");
+
+describe("registration", () => {
+    test("registers a builder per host and the stack's builder, each node over pinned SSH with its declared platforms", async () => {
+        const box = sandbox();
+        const report = await box.run(spec({ buildkitdConfig: "[registry.\"r.example\"]\n" }), "preview");
+        expect(report.down).toEqual([]);
+        const dir = path.join(box.root, "fleet-dev");
+        const cfg = `--buildkitd-config ${dir}/buildkitd.toml`;
+        // Host builders register side by side; the stack's builder follows, from the same nodes.
+        expect(box.calls().slice(0, 4).sort()).toEqual([
+            "buildx rm --keep-daemon fleet-dev-arm-0",
+            "buildx rm --keep-daemon fleet-dev-x86-0",
+            `buildx create --name fleet-dev-arm-0 --driver docker-container ${cfg} --node fleet-dev-arm-0 --platform linux/arm64 ssh://arm-0.fleet-dev`,
+            `buildx create --name fleet-dev-x86-0 --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev-x86-0 --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev`,
+        ].sort());
+        expect(box.calls().slice(4)).toEqual([
+            "buildx rm --keep-daemon fleet-dev",
+            `buildx create --name fleet-dev --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev-x86-0 --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev`,
+            `buildx create --append --name fleet-dev --driver docker-container ${cfg} --node fleet-dev-arm-0 --platform linux/arm64 ssh://arm-0.fleet-dev`,
+        ]);
+        expect(fs.readFileSync(path.join(dir, "id_fleet"), "utf8")).toBe("PRIVATE KEY MATERIAL\n");
+        expect(fs.statSync(path.join(dir, "id_fleet")).mode & 0o777).toBe(0o600);
+        expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+        expect(fs.readFileSync(path.join(dir, "known_hosts"), "utf8")).toBe(`i-x86-0 ${ARM_KEY}\ni-arm-0 ${ARM_KEY}\n`);
+        expect(fs.readFileSync(path.join(box.home, ".ssh", "config"), "utf8").split("\n")[0]).toBe(`Include "${box.root}/*/config"`);
+    });
+
+    test("contacts no host and changes nothing when the same builders are already registered", async () => {
+        const box = sandbox();
+        await box.run(spec(), "preview");
+        box.markRegistered("fleet-dev", "fleet-dev-x86-0", "fleet-dev-arm-0");
+        const before = box.calls().length;
+        await box.run(spec(), "preview");
+        await box.run(spec(), "register");
+        expect(box.calls()).toHaveLength(before);
+    });
+
+    test("re-registers on a fresh runner whose home still has the fingerprints", async () => {
+        const box = sandbox();
+        await box.run(spec(), "preview");
+        await box.run(spec(), "preview");
+        expect(box.calls().filter((c) => c.startsWith("buildx create --name"))).toHaveLength(6);
+    });
+
+    test("a changed node re-registers only its own builder and the stack's, keeping BuildKit state", async () => {
+        const box = sandbox();
+        await box.run(spec(), "preview");
+        box.markRegistered("fleet-dev", "fleet-dev-x86-0", "fleet-dev-arm-0");
+        const changed = spec();
+        changed.nodes[1].address = "203.0.113.99";
+        const before = box.calls().length;
+        await box.run(changed, "preview");
+        // The ssh config is part of every builder's fingerprint: all re-register, none loses its daemon.
+        expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm"))).toEqual(expect.arrayContaining(["buildx rm --keep-daemon fleet-dev-arm-0", "buildx rm --keep-daemon fleet-dev"]));
+        expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon"))).toEqual([]);
+    });
+
+    test("a pool's new driver options restart that host's BuildKit container", async () => {
+        const box = sandbox();
+        await box.run(spec(), "preview");
+        box.markRegistered("fleet-dev", "fleet-dev-x86-0", "fleet-dev-arm-0");
+        const changed = spec();
+        changed.nodes[0].driverOptions = { image: "moby/buildkit:v0.31.0", "cpuset-cpus": "0" };
+        const before = box.calls().length;
+        await box.run(changed, "preview");
+        expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm"))).toEqual(["buildx rm fleet-dev-x86-0", "buildx rm --keep-daemon fleet-dev"]);
+    });
+});
+
+describe("nodes that do not answer", () => {
+    test("an update reports each host whose node does not start, and the stack's builder leaves it out", async () => {
+        const box = sandbox(inspectStub(["arm-0"]));
+        const report = await box.run(spec(), "update");
+        expect(report.down).toEqual([{ host: "arm-0", node: "fleet-dev-arm-0", platforms: ["linux/arm64"], error: "ssh: connect to host 203.0.113.10 port 2222: Connection refused" }]);
+        const stack = box.calls().filter((c) => c.includes("--name fleet-dev "));
+        expect(stack).toHaveLength(1);
+        expect(stack[0]).toContain("--node fleet-dev-x86-0");
+    });
+
+    test("a preview starts no node", async () => {
+        const box = sandbox(inspectStub(["arm-0"]));
+        expect((await box.run(spec(), "preview")).down).toEqual([]);
+        expect(box.calls().filter((c) => c.includes("inspect"))).toEqual([]);
+    });
+
+    test("a node whose builder cannot be created is down in an update", async () => {
+        const box = sandbox('if [ "$2" = create ] && [[ "$*" == *arm-0* ]]; then echo "ERROR: failed to initialize builder: ssh: Permission denied (publickey)" >&2; exit 1; fi\n' + inspectStub([]));
+        const report = await box.run(spec(), "update");
+        expect(report.down.map((d) => [d.host, d.error])).toEqual([["arm-0", "ERROR: failed to initialize builder: ssh: Permission denied (publickey)"]]);
+    });
+
+    test("reads the verdict ssh prints after its banner, such as a host key that changed", () => {
+        const out = [
+            "Name: fleet-dev-arm-0", "Nodes:", "Name: fleet-dev-arm-0", "Endpoint: ssh://arm-0.fleet-dev",
+            "Error: error during connect: ... stderr=@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+            "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @", "Host key verification failed.",
+        ].join("\n");
+        expect(inspectErrors(out).get("fleet-dev-arm-0")).toBe("error during connect: ... stderr=@@@@@@@@@@@@@@@@@@@@@@@@@@@@ ... Host key verification failed.");
+        expect(inspectErrors(RUNNING("fleet-dev-x86-0")).size).toBe(0);
+    });
+});
+
+describe("idle hosts", () => {
+    const wake = { instanceIds: ["i-x86-0", "i-arm-0"], region: "eu-west-1" };
+
+    test("an update starts stopped hosts and waits until EC2 reports them running, then checks the nodes", async () => {
+        const box = sandbox(inspectStub([]), "i-x86-0\\tstopped\\ni-arm-0\\trunning");
+        expect((await box.run(spec({ wake }), "update")).down).toEqual([]);
+        expect(box.logged).toContain("starting idle build hosts: i-x86-0");
+        expect(box.calls("aws")).toEqual([
+            "ec2 --region eu-west-1 describe-instances --instance-ids i-x86-0 i-arm-0 --query Reservations[].Instances[].[InstanceId,State.Name] --output text",
+            "ec2 --region eu-west-1 start-instances --instance-ids i-x86-0",
+            "ec2 --region eu-west-1 wait instance-running --instance-ids i-x86-0",
+        ]);
+    });
+
+    test("waits for a host that is still stopping before starting it", async () => {
+        const box = sandbox(inspectStub([]), "i-x86-0\\tstopping\\ni-arm-0\\tstopped");
+        await box.run(spec({ wake }), "update");
+        expect(box.calls("aws").slice(1)).toEqual([
+            "ec2 --region eu-west-1 wait instance-stopped --instance-ids i-x86-0",
+            "ec2 --region eu-west-1 start-instances --instance-ids i-x86-0 i-arm-0",
+            "ec2 --region eu-west-1 wait instance-running --instance-ids i-x86-0 i-arm-0",
+        ]);
+    });
+
+    test("after starting hosts, waits until each answers over SSH before registering", async () => {
+        const box = sandbox(inspectStub([]), "i-x86-0\\tstopped\\ni-arm-0\\trunning");
+        fs.writeFileSync(path.join(box.home, "ssh-fails"), "2");
+        await box.run(spec({ wake }), "update");
+        expect(box.calls("ssh")).toEqual([
+            "-o ConnectTimeout=10 x86-0.fleet-dev true", "-o ConnectTimeout=10 x86-0.fleet-dev true",
+            "-o ConnectTimeout=10 x86-0.fleet-dev true", "-o ConnectTimeout=10 arm-0.fleet-dev true",
+        ]);
+    });
+
+    test("a terminated host is an error that says how to replace it", async () => {
+        const box = sandbox("", "i-x86-0\\tterminated\\ni-arm-0\\tstopped");
+        await expect(box.run(spec({ wake }), "update")).rejects.toThrow("build host i-x86-0 is terminated; run pulumi up --refresh to replace it");
+    });
+
+    test("a preview never starts a host, nor registers a builder, which would contact stopped ones", async () => {
+        const box = sandbox("", "i-x86-0\\tstopped\\ni-arm-0\\tstopped");
+        expect((await box.run(spec({ wake }), "preview")).down).toEqual([]);
+        expect(box.calls("aws")).toEqual([]);
+        expect(box.calls()).toEqual([]);
+    });
+});
+
+describe("nothing of anyone else's", () => {
+    test("refuses a buildx builder of that name that this stack did not create", async () => {
+        const box = sandbox();
+        box.markRegistered("fleet-dev");
+        await expect(box.run(spec(), "preview")).rejects.toThrow("buildx builder fleet-dev already exists on this machine and was not created by stack native-build-fleet/dev");
+        expect(box.calls()).toEqual([]);
+    });
+
+    test("refuses the builder directory of another stack with the same builder name", async () => {
+        const box = sandbox();
+        await box.run(spec({ owner: "other-project/prod" }), "preview");
+        await expect(box.run(spec(), "preview")).rejects.toThrow("builder fleet-dev on this machine belongs to stack other-project/prod");
+    });
+
+    test("adopts the builder of the previous version, which left a fingerprint and no owner", async () => {
+        const box = sandbox();
+        fs.mkdirSync(path.join(box.root, "fleet-dev"), { recursive: true });
+        fs.writeFileSync(path.join(box.root, "fleet-dev", "fingerprint"), "old\n");
+        box.markRegistered("fleet-dev");
+        await expect(box.run(spec(), "preview")).resolves.toMatchObject({ down: [] });
+    });
+
+    test("refuses an SSH alias that another builder's files define", async () => {
+        const box = sandbox();
+        fs.mkdirSync(path.join(box.root, "leftover"), { recursive: true });
+        fs.writeFileSync(path.join(box.root, "leftover", "config"), "Host arm-0.fleet-dev\n    HostName 192.0.2.1\n");
+        await expect(box.run(spec(), "preview")).rejects.toThrow("the SSH alias arm-0.fleet-dev is already defined by builder leftover");
+    });
+
+    test("two stacks on one machine whose old aliases collided (prod/eu-arm and prod-eu/arm) each reach their own host", async () => {
+        const box = sandbox();
+        await box.run({ name: "nbf-prod", owner: "nbf/prod", nodes: [node("nbf-prod", "eu-arm-0", "192.0.2.10", ["linux/arm64"])] }, "preview");
+        await box.run({ name: "nbf-prod-eu", owner: "nbf/prod-eu", nodes: [node("nbf-prod-eu", "arm-0", "192.0.2.20", ["linux/arm64"])] }, "preview");
+        expect(box.resolve("eu-arm-0.nbf-prod")("hostname")).toEqual(["192.0.2.10"]);
+        expect(box.resolve("arm-0.nbf-prod-eu")("hostname")).toEqual(["192.0.2.20"]);
+        expect(box.resolve("arm-0.nbf-prod-eu")("identityfile")).toEqual([path.join(box.root, "nbf-prod-eu", "id_fleet")]);
+    });
+});
+
+describe("the user's own ssh_config", () => {
+    const HOSTILE = [
+        "Host *", "    StrictHostKeyChecking no", "    UserKnownHostsFile /dev/null", "    ForwardAgent yes", "    ControlMaster auto",
+        "    ControlPath /tmp/shared-%r@%h:%p", "    ControlPersist yes", "    ProxyJump jump.example", "    UpdateHostKeys yes",
+        "    VerifyHostKeyDNS yes", "    CheckHostIP yes", "    IdentityFile ~/.ssh/other_key", "    IdentityAgent /tmp/agent.sock",
+        "    ForwardX11 yes", "    LocalForward 8080 localhost:80", "    RemoteForward 9090 localhost:22", "    PasswordAuthentication yes",
+        "    HostKeyAlgorithms +ssh-rsa", "    KnownHostsCommand /bin/echo", "    PermitLocalCommand yes", "    LocalCommand touch /tmp/pwned",
+        "    Tunnel yes", "    RequestTTY force", "",
+    ].join("\n");
+
+    test.each([
+        ["before the fleet's Include", (include: string) => `${HOSTILE}\n${include}\n`],
+        ["with no Include yet", () => HOSTILE],
+    ])("cannot weaken, redirect or share a fleet connection (user config %s)", async (_label, make) => {
+        const box = sandbox();
+        fs.mkdirSync(path.join(box.home, ".ssh"), { recursive: true, mode: 0o700 });
+        fs.writeFileSync(path.join(box.home, ".ssh", "config"), make(`Include "${box.root}/*/config"`));
+        await box.run(spec(), "preview");
+        const text = fs.readFileSync(path.join(box.home, ".ssh", "config"), "utf8");
+        expect(text.split(`Include "${box.root}/*/config"`)).toHaveLength(2);
+        const option = box.resolve("arm-0.fleet-dev");
+        expect(option("stricthostkeychecking")).toEqual(["true"]);
+        expect(option("userknownhostsfile")).toEqual([path.join(box.root, "fleet-dev", "known_hosts")]);
+        expect(option("globalknownhostsfile")).toEqual(["/dev/null"]);
+        // IdentityFile accumulates and no config file can reset it (ssh_config(5)); the fleet's
+        // key is first, so a user's other keys are offered only if the host refuses it.
+        expect(option("identityfile")[0]).toBe(path.join(box.root, "fleet-dev", "id_fleet"));
+        expect(option("identitiesonly")).toEqual(["yes"]);
+        expect(option("identityagent")).toEqual(["none"]);
+        expect(option("forwardagent")).toEqual(["no"]);
+        expect(option("forwardx11")).toEqual(["no"]);
+        expect(option("controlmaster")).toEqual(["false"]);
+        expect(option("controlpath")).toEqual([]);
+        expect(option("proxyjump")).toEqual([]);
+        expect(option("proxycommand")).toEqual([]);
+        expect(option("updatehostkeys")).toEqual(["false"]);
+        expect(option("verifyhostkeydns")).toEqual(["false"]);
+        expect(option("checkhostip")).toEqual(["no"]);
+        expect(option("hostkeyalgorithms")).toEqual(["ssh-ed25519"]);
+        expect(option("knownhostscommand")).toEqual([]);
+        expect(option("permitlocalcommand")).toEqual(["no"]);
+        expect(option("localforward")).toEqual([]);
+        expect(option("remoteforward")).toEqual([]);
+        expect(option("passwordauthentication")).toEqual(["no"]);
+        expect(option("tunnel")).toEqual(["false"]);
+        expect(option("requesttty")).toEqual(["false"]);
+        expect(option("hostname")).toEqual(["203.0.113.10"]);
+        expect(option("port")).toEqual(["2222"]);
+    });
+
+    test("a symlinked ~/.ssh/config stays a link; its target gets the Include", async () => {
+        const box = sandbox();
+        const target = path.join(box.home, "dotfiles", "ssh_config");
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fs.writeFileSync(target, "Host example\n    User me\n");
+        fs.mkdirSync(path.join(box.home, ".ssh"), { recursive: true, mode: 0o700 });
+        fs.symlinkSync(target, path.join(box.home, ".ssh", "config"));
+        await box.run(spec(), "preview");
+        expect(fs.lstatSync(path.join(box.home, ".ssh", "config")).isSymbolicLink()).toBe(true);
+        expect(fs.readFileSync(target, "utf8")).toBe(`Include "${box.root}/*/config"\n\nHost example\n    User me\n`);
+    });
+
+    test("concurrent first runs of two stacks both end with one Include and both builders' files", async () => {
+        const box = sandbox();
+        await Promise.all([
+            box.run(spec({}, "fleet-a"), "preview"),
+            box.run({ ...spec({}, "fleet-b"), owner: "native-build-fleet/b" }, "preview"),
+        ]);
+        expect(fs.readFileSync(path.join(box.home, ".ssh", "config"), "utf8")).toBe(`Include "${box.root}/*/config"\n`);
+        expect(fs.existsSync(path.join(box.root, "fleet-a", "config")) && fs.existsSync(path.join(box.root, "fleet-b", "config"))).toBe(true);
+    });
+
+    test.each([
+        ["", "I\n"],
+        ["Host *\n    User x\nI\n", "I\n\nHost *\n    User x\n"],
+        ["I\n\nHost a\n", "I\n\nHost a\n"],
+    ])("puts the Include first: %p", (before, after) => {
+        expect(withIncludeFirst(before, "I")).toBe(after);
+    });
+});
