@@ -57,8 +57,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The builders of a stack on this machine: its own and one per host (`<builder>-<host>`).
+builders_of() {
+    local f
+    for f in "${DOCKER_CONFIG:-$HOME/.docker}/buildx/instances/$1" "${DOCKER_CONFIG:-$HOME/.docker}/buildx/instances/$1"-*; do
+        [ -f "$f" ] && basename "$f"
+    done
+    return 0
+}
+
 # A fresh start: no builder, no BuildKit containers or caches, no image in the registry.
-docker buildx rm "$BUILDER" >/dev/null 2>&1 || true
+for b in $(builders_of "$BUILDER"); do docker buildx rm "$b" >/dev/null 2>&1 || docker buildx rm --keep-daemon "$b" >/dev/null 2>&1 || true; done
 docker ps -aq --filter "name=buildx_buildkit_$BUILDER" | xargs -r docker rm -f >/dev/null
 docker volume ls -q --filter "name=buildx_buildkit_$BUILDER" | xargs -r docker volume rm >/dev/null
 rm -rf "$STATE/registry/docker/registry/v2/repositories/nbf-e2e"
@@ -119,19 +128,21 @@ check "the old index is still readable" logged index_of "$old_ref"
 check "the unchanged steps came from the cache" grep -q CACHED "$WORK/up.log"
 
 step "5. a fresh CI runner: no local buildx builder, no SSH files"
-docker buildx rm --keep-daemon "$BUILDER" >/dev/null
+for b in $(builders_of "$BUILDER"); do docker buildx rm --keep-daemon "$b" >/dev/null; done
 rm -rf "$(getent passwd "$(id -u)" | cut -d: -f6)/.ssh/native-build-fleet/$BUILDER"
 check "preview works and shows no changes" logged pulumi_ preview --expect-no-changes
 echo "changed at $(date +%s%N)" >> "$WORK/e2e/app/src/amd64.txt"
 check "up works" up
 check "the builder is registered again" logged docker buildx inspect "$BUILDER"
+check "and each host's own builder" logged docker buildx inspect "$BUILDER-arm"
 
-step "6. one host down: a clear error for its platform, outputs untouched; then it converges"
+step "6. the only host of a platform down: a clear error for its platform, outputs untouched; then it converges"
 before=$(pulumi_ stack output --json)
 bash "$E2E_DIR/services.sh" stop-host arm
 echo "changed at $(date +%s%N)" >> "$WORK/e2e/app/src/amd64.txt"
 check "up fails" fails up
-check "the error names the node and its platform" grep -q "build node $BUILDER-arm (linux/arm64) is not available" "$WORK/up.log"
+check "the error names the platform and its host" grep -q "no build host for linux/arm64 answered (arm)" "$WORK/up.log"
+check "and why the host did not answer" grep -q "build host arm (linux/arm64) did not answer: .*Connection refused" "$WORK/up.log"
 check "the exported outputs are untouched" equal "$(pulumi_ stack output --json)" "$before"
 bash "$E2E_DIR/services.sh" start-host arm
 check "after the host is back, up converges" up
@@ -206,9 +217,14 @@ pulumi_ stack export > "$WORK/state.json"
 check "the state holds neither in plain text" fails grep -qF -e "$key_line" -e e2e-registry-needs-no-password "$WORK/state.json"
 check "the state holds them as secrets" grep -q '4dabf18193072939515e22adb298388d' "$WORK/state.json"
 
+# shellcheck source=e2e/steps/spread.sh
+source "$E2E_DIR/steps/spread.sh"
+spread_steps
+
 step "9. pulumi destroy removes the builder, and the stack is empty"
 check "destroy succeeds" logged pulumi_ destroy --yes
 check "the builder is gone from this machine" fails docker buildx inspect "$BUILDER"
+check "and so are the hosts' own builders" equal "$(builders_of "$BUILDER")" ""
 check "its BuildKit containers are gone from the hosts" equal "$(docker ps -aq --filter "name=buildx_buildkit_$BUILDER" | wc -l)" 0
 check "the stack has no resources" equal "$(pulumi_ stack export | jq '.deployment.resources // [] | length')" 0
 

@@ -195,13 +195,13 @@ start() {
     operator_key
     build_user
     no_foreign_emulation
-    for name in "${HOST_NAMES[@]}"; do start_host "$name"; done
+    for name in "${HOST_NAMES[@]}" "${SPREAD_HOSTS[@]}"; do start_host "$name"; done
 }
 
 status() {
     docker info --format 'docker {{.ServerVersion}}'
     curl -fsS "https://$REGISTRY/v2/" >/dev/null && echo "registry https://$REGISTRY"
-    for name in "${HOST_NAMES[@]}"; do
+    for name in "${HOST_NAMES[@]}" "${SPREAD_HOSTS[@]}"; do
         printf 'host %s %s:22 %s\n' "$name" "${HOST_ADDRESS[$name]}" "$(cat "$(host_dir "$name")/ssh_host_ed25519_key.pub")"
     done
 }
