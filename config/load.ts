@@ -99,10 +99,6 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
             path: key, message: `is stored in plain text in the stack file; set it again with \`pulumi config set --secret ${key}\``,
         })));
     }
-    for (const pool of config.hosts.filter((p) => p.count > 1)) {
-        void pulumi.log.warn(`hosts: pool "${pool.name}" has ${pool.count} hosts, but buildx sends every build of ${pool.platforms.join(", ")} ` +
-            `to the first node that declares it (README, "Design choices"); ${pool.name}-1 and later join the builder without receiving this program's builds`);
-    }
     const source = sourceUrl(projectRoot, env);
     return {
         config,
