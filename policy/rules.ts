@@ -3,6 +3,7 @@
 // with a passing and a violating resource (test/policy.test.ts).
 
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { coverageBeyondLimits, MAX_PUBLIC_PREFIX } from "../config/cidrCoverage";
 
 const INSTANCE = "aws:ec2/instance:Instance";
 const SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup";
@@ -71,17 +72,40 @@ export const ebsEncrypted: ResourceValidationPolicy = {
     },
 };
 
+/**
+ * Why `cidrs`, taken together, are open to the Internet by the fleet's own limits
+ * (config/cidrCoverage.ts), or undefined when they are not. Splitting the Internet into
+ * pieces (0.0.0.0/1 + 128.0.0.0/1) or writing it as IPv4-mapped IPv6 does not get past it.
+ */
+export function openSshSources(cidrs: string[]): string | undefined {
+    const coverage = coverageBeyondLimits(cidrs);
+    if (coverage.offending.length === 0) {
+        return undefined;
+    }
+    const from = coverage.offending.join(", ");
+    if (coverage.offending.some((c) => WORLD.includes(c))) {
+        return from;
+    }
+    const widest = [...coverage.tooWide].sort((a, b) => Number(a.split("/")[1]) - Number(b.split("/")[1]));
+    const covered = [
+        ...(widest.length > 0 ? [`public ${widest.slice(0, 3).join(", ")}${widest.length > 3 ? ", …" : ""} (wider than IPv4 /${MAX_PUBLIC_PREFIX.ipv4} or IPv6 /${MAX_PUBLIC_PREFIX.ipv6})`] : []),
+        ...(coverage.ipv4Mapped.length > 0 ? ["IPv4-mapped IPv6 addresses"] : []),
+        ...(coverage.unparsable.length > 0 ? ["ranges that do not parse as CIDRs"] : []),
+    ];
+    return `${from}, which cover ${covered.join(" and ")}`;
+}
+
 export const restrictedSsh: ResourceValidationPolicy = {
     name: "restricted-ssh",
-    description: "No SSH or RDP from the whole Internet, whatever the port range or protocol (Security Hub EC2.13).",
+    description: "No SSH or RDP from the Internet, whatever the port range or protocol, and however the ranges are split: public IPv4 at most /16, IPv6 at most /48, no IPv4-mapped IPv6 (Security Hub EC2.13).",
     enforcementLevel: "mandatory",
     validateResource: (args, report) => {
-        for (const rule of ingressRules(args.type, args.props)) {
-            for (const port of [22, 3389].filter((p) => coversPort(rule, p))) {
-                const open = sources(rule).filter((c) => WORLD.includes(c));
-                if (open.length > 0) {
-                    report(`ingress admits port ${port} from ${open.join(", ")}; list the operators' CIDRs instead`);
-                }
+        const rules = ingressRules(args.type, args.props);
+        for (const port of [22, 3389]) {
+            // All of a group's rules for the port together: two rules of one /1 each are open too.
+            const open = openSshSources(rules.filter((rule) => coversPort(rule, port)).flatMap(sources));
+            if (open !== undefined) {
+                report(`ingress admits port ${port} from ${open}; list the operators' CIDRs instead`);
             }
         }
     },

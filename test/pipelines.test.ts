@@ -1,14 +1,17 @@
 // The CI pipelines users copy: GitHub Actions linted by actionlint (which shellchecks the
-// run steps), GitLab CI's job scripts shellchecked, and both wired as the README says.
+// run steps), GitLab CI's job scripts shellchecked, and both parsed to prove which job runs
+// for which event and which of them can see which credential (issue 11, part 1).
 
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { runInNewContext } from "vm";
 import { parse } from "yaml";
 
 const root = path.join(__dirname, "..");
 const tools = process.env.NBF_TOOLS_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "native-build-fleet", "bin");
+const read = (file: string) => fs.readFileSync(path.join(root, file), "utf8");
 
 function run(command: string, args: string[], input?: string) {
     const result = spawnSync(command, args, { cwd: root, encoding: "utf8", input });
@@ -18,9 +21,61 @@ function run(command: string, args: string[], input?: string) {
     return result;
 }
 
+type Step = { uses?: string; run?: string; if?: string; with?: Record<string, unknown>; env?: Record<string, string> };
+type Job = { if?: string; needs?: string; environment?: string; permissions?: Record<string, string>; env?: Record<string, string>; steps: Step[] };
+type Workflow = { on: Record<string, unknown>; permissions: Record<string, string>; env?: unknown; jobs: Record<string, Job> };
+
+/**
+ * Evaluates the subset of the GitHub Actions expression language the workflow uses
+ * (==, !=, &&, ||, !, parentheses, string literals, format, startsWith, always) against a
+ * context, so the tests can ask what a fork's pull request would run.
+ */
+function evaluate(expression: string, context: Record<string, unknown>): boolean {
+    const get = (dotted: string) => dotted.split(".").reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], context);
+    const functions = {
+        format: (template: string, ...args: unknown[]) => template.replace(/\{(\d+)\}/g, (_, i: string) => String(args[Number(i)])),
+        startsWith: (value: unknown, prefix: string) => String(value).startsWith(prefix),
+        always: () => true,
+    };
+    const js = expression
+        .replace(/'([^']*)'/g, (_, s: string) => JSON.stringify(s))
+        .replace(/\b(github|needs)((?:\.[A-Za-z_][\w-]*)+)/g, (m) => `get(${JSON.stringify(m)})`)
+        .replace(/==/g, "===").replace(/!===/g, "!==");
+    if (/[^\w\s."'()|&!=,{}/-]/.test(js.replace(/"[^"]*"/g, ""))) {
+        throw new Error(`unsupported expression ${expression}`);
+    }
+    return Boolean(runInNewContext(`(${js})`, { get, ...functions }));
+}
+
+/** The secrets (`secrets.X`, `github.token`) a job's definition references anywhere. */
+function secretsOf(job: Job): string[] {
+    const text = JSON.stringify(job);
+    return [...new Set([...text.matchAll(/\bsecrets\.([A-Za-z0-9_]+)/g)].map((m) => m[1]).concat(/\bgithub\.token\b/.test(text) ? ["github.token"] : []))].sort();
+}
+
 describe("GitHub Actions", () => {
-    const workflow = parse(fs.readFileSync(path.join(root, ".github/workflows/fleet.yml"), "utf8")) as {
-        on: Record<string, unknown>; permissions: Record<string, string>; jobs: Record<string, { if?: string; permissions?: Record<string, string>; steps: { run?: string; with?: Record<string, string> }[] }>;
+    const text = read(".github/workflows/fleet.yml");
+    const workflow = parse(text) as Workflow;
+    const repo = { full_name: "acme/fleet", default_branch: "main" };
+    const events = {
+        "a pull request from a fork": { event_name: "pull_request", ref: "refs/pull/7/merge", repository: "acme/fleet", event: { repository: repo, pull_request: { number: 7, head: { repo: { full_name: "mallory/fleet" } } } } },
+        "a pull request from a branch of the repository": { event_name: "pull_request", ref: "refs/pull/8/merge", repository: "acme/fleet", event: { repository: repo, pull_request: { number: 8, head: { repo: { full_name: "acme/fleet" } } } } },
+        "a push to main": { event_name: "push", ref: "refs/heads/main", repository: "acme/fleet", event: { repository: repo } },
+        "a push of tag v1.2.0": { event_name: "push", ref: "refs/tags/v1.2.0", repository: "acme/fleet", event: { repository: repo } },
+    };
+    /**
+     * Jobs that would run, every job that runs succeeding. As GitHub does, a job whose
+     * `needs` did not succeed is skipped unless its `if` calls a status function.
+     */
+    const jobsFor = (github: object) => {
+        const results: Record<string, { result: string }> = {};
+        for (const [name, job] of Object.entries(workflow.jobs)) {
+            const needed = job.needs === undefined ? "success" : results[job.needs].result;
+            const statusFunction = /\b(always|success|failure|cancelled)\(\)/.test(job.if ?? "");
+            const runs = (needed === "success" || statusFunction) && (job.if === undefined || evaluate(job.if, { github, needs: results }));
+            results[name] = { result: runs ? "success" : "skipped" };
+        }
+        return Object.keys(results).filter((name) => results[name].result === "success");
     };
 
     test("passes actionlint", () => {
@@ -29,42 +84,203 @@ describe("GitHub Actions", () => {
         expect(result.status).toBe(0);
     });
 
-    test("previews pull requests with the read-only role and the policy pack, and posts the result", () => {
-        const preview = workflow.jobs.preview;
-        expect(preview.if).toBe("github.event_name == 'pull_request'");
-        expect(preview.permissions).toEqual({ contents: "read", "id-token": "write", "pull-requests": "write" });
-        expect(preview.steps.find((s) => s.with?.["role-to-assume"])?.with?.["role-to-assume"]).toBe("${{ vars.AWS_PREVIEW_ROLE_ARN }}");
-        expect(preview.steps.map((s) => s.run ?? "").join("\n")).toMatch(/pulumi preview .*--policy-pack policy/);
-        expect(preview.steps.map((s) => s.run ?? "").join("\n")).toContain("gh pr comment");
+    test.each([
+        ["a pull request from a fork", ["test"]],
+        ["a pull request from a branch of the repository", ["test", "preview", "comment"]],
+        ["a push to main", ["test", "up"]],
+        ["a push of tag v1.2.0", ["test", "up"]],
+    ] as const)("%s runs %j", (event, jobs) => {
+        expect(jobsFor(events[event])).toEqual(jobs);
     });
 
-    test("runs pulumi up on main and release tags only, with the deploy role", () => {
+    test("the only push refs are main and v* tags, and up runs only on the default branch and v* tags", () => {
         expect(workflow.on.push).toEqual({ branches: ["main"], tags: ["v*"] });
+        const github = { event_name: "push", event: { repository: repo } };
+        expect(evaluate(workflow.jobs.up.if ?? "", { github: { ...github, ref: "refs/heads/feature" } })).toBe(false);
+        expect(evaluate(workflow.jobs.up.if ?? "", { github: { ...github, ref: "refs/tags/nightly" } })).toBe(false);
+        expect(evaluate(workflow.jobs.up.if ?? "", { github: { ...github, ref: "refs/heads/trunk", event: { repository: { default_branch: "trunk" } } } })).toBe(true);
+    });
+
+    test("no credential is set for the whole workflow, and the default token may do nothing", () => {
+        expect(workflow.env).toBeUndefined();
+        expect(workflow.permissions).toEqual({});
+    });
+
+    test.each([
+        ["test", []],
+        ["preview", ["PULUMI_PREVIEW_TOKEN"]],
+        ["comment", ["github.token"]],
+        ["up", ["PULUMI_ACCESS_TOKEN"]],
+    ] as const)("the %s job can read exactly %j", (name, secrets) => {
+        expect(secretsOf(workflow.jobs[name])).toEqual(secrets);
+    });
+
+    test("the job that runs the pull request's install and tests holds no secret and no OIDC token", () => {
+        const job = workflow.jobs.test;
+        expect(job.steps.map((s) => s.run).filter(Boolean)).toEqual(["bash scripts/install.sh", "npm test"]);
+        expect(job.permissions).toEqual({ contents: "read" });
+        expect(job.environment).toBeUndefined();
+        expect(JSON.stringify(job)).not.toMatch(/secrets\.|vars\.|github\.token/);
+    });
+
+    test("previews with the read-only role, the read-only token and the policy pack, in the preview environment", () => {
+        const preview = workflow.jobs.preview;
+        expect(preview.environment).toBe("preview");
+        // The token reaches only the step that runs Pulumi.
+        const withToken = preview.steps.filter((s) => s.env?.PULUMI_ACCESS_TOKEN !== undefined);
+        expect(withToken.map((s) => [s.env?.PULUMI_ACCESS_TOKEN, s.run?.includes("pulumi preview")])).toEqual([["${{ secrets.PULUMI_PREVIEW_TOKEN }}", true]]);
+        expect(preview.env?.PULUMI_ACCESS_TOKEN).toBeUndefined();
+        expect(preview.permissions).toEqual({ contents: "read", "id-token": "write" });
+        expect(preview.steps.find((s) => s.with?.["role-to-assume"])?.with?.["role-to-assume"]).toBe("${{ vars.AWS_PREVIEW_ROLE_ARN }}");
+        expect(preview.steps.map((s) => s.run ?? "").join("\n")).toMatch(/pulumi preview .*--policy-pack policy/);
+        expect(preview.steps.map((s) => s.run ?? "").join("\n")).not.toMatch(/pulumi up/);
+    });
+
+    test("the job that may write to pull requests checks out and runs none of their code", () => {
+        const comment = workflow.jobs.comment;
+        expect(comment.permissions).toEqual({ "pull-requests": "write" });
+        expect(comment.steps.map((s) => s.uses?.split("@")[0]).filter(Boolean)).toEqual(["actions/download-artifact"]);
+        expect(comment.steps.map((s) => s.run).filter(Boolean)).toEqual(['gh pr comment "$PR" --repo "$GITHUB_REPOSITORY" --body-file comment.md']);
+        // Every other job's token is read-only at most.
+        for (const [name, job] of Object.entries(workflow.jobs).filter(([n]) => n !== "comment")) {
+            expect([name, Object.values(job.permissions ?? {}).filter((p) => p === "write")]).toEqual([name, name === "test" ? [] : ["write"]]);
+            expect([name, job.permissions?.["id-token"] ?? "none"]).toEqual([name, name === "test" ? "none" : "write"]);
+        }
+    });
+
+    test("runs pulumi up with the deploy role through the protected production environment only", () => {
         const up = workflow.jobs.up;
-        expect(up.if).toBe("github.event_name == 'push'");
+        expect(up.environment).toBe("production");
+        const withToken = up.steps.filter((s) => s.env?.PULUMI_ACCESS_TOKEN !== undefined);
+        expect(withToken.map((s) => [s.env?.PULUMI_ACCESS_TOKEN, s.run?.startsWith("pulumi up")])).toEqual([["${{ secrets.PULUMI_ACCESS_TOKEN }}", true]]);
+        expect(up.needs).toBe("test");
         expect(up.steps.find((s) => s.with?.["role-to-assume"])?.with?.["role-to-assume"]).toBe("${{ vars.AWS_DEPLOY_ROLE_ARN }}");
         expect(up.steps.map((s) => s.run ?? "").join("\n")).toMatch(/pulumi up .*--yes/);
-        expect(workflow.permissions).toEqual({ contents: "read" });
+        for (const [name, job] of Object.entries(workflow.jobs).filter(([n]) => n !== "up")) {
+            expect([name, JSON.stringify(job)]).not.toEqual([name, expect.stringMatching(/PULUMI_ACCESS_TOKEN \}\}|AWS_DEPLOY_ROLE_ARN|pulumi up/)]);
+        }
+    });
+
+    test("pins every action to a full commit SHA with the release in a comment", () => {
+        const uses = [...text.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/gm)];
+        expect(uses.length).toBe(Object.values(workflow.jobs).flatMap((j) => j.steps).filter((s) => s.uses).length);
+        for (const [, ref, rest] of uses) {
+            expect(ref).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+            expect(rest).toMatch(/^ # v\d+\.\d+\.\d+$/);
+        }
+    });
+
+    test("checkout never leaves the job's token in .git/config", () => {
+        const checkouts = Object.values(workflow.jobs).flatMap((j) => j.steps).filter((s) => s.uses?.startsWith("actions/checkout@"));
+        expect(checkouts.length).toBe(3);
+        expect(checkouts.every((s) => s.with?.["persist-credentials"] === false)).toBe(true);
+    });
+
+    test.each(["preview", "up"])("the %s job ends by removing the builder's SSH files and buildx entry, whatever happened", (name) => {
+        const last = workflow.jobs[name].steps.at(-1);
+        expect(last?.if).toBe("always()");
+        expect(last?.run).toBe('bash scripts/ci-remove-builder.sh "$NBF_BUILDER"');
     });
 });
 
-describe("GitLab CI", () => {
-    const pipeline = parse(fs.readFileSync(path.join(root, ".gitlab-ci.yml"), "utf8"), { merge: true }) as Record<string, {
-        rules?: { if: string }[]; variables?: Record<string, string>; script?: unknown[];
-    }>;
-    const script = (job: string) => (pipeline[job].script ?? []).flat(2).join("\n");
+describe("the Pulumi CLI the pipelines install", () => {
+    const installer = read("scripts/install-pulumi-cli.sh");
 
-    test.each(["test", "preview", "up"])("the %s job's script passes shellcheck as POSIX sh", (job) => {
-        const result = run("shellcheck", ["--shell", "sh", "-"], `#!/bin/sh\n${script(job)}\n`);
-        expect(result.stdout).toBe("");
+    test("is one pinned release, the version of @pulumi/pulumi, checked against a SHA-256", () => {
+        const pkg = JSON.parse(read("package.json")) as { dependencies: Record<string, string> };
+        expect(installer).toMatch(new RegExp(`^PULUMI_VERSION=${pkg.dependencies["@pulumi/pulumi"].replace(/\./g, "\\.")}$`, "m"));
+        expect(installer).toMatch(/sha256sum/);
     });
 
-    test("previews merge requests with the read-only role and runs up on the default branch and release tags", () => {
-        expect(pipeline.preview.rules).toEqual([{ if: '$CI_PIPELINE_SOURCE == "merge_request_event"' }]);
-        expect(pipeline.preview.variables).toEqual({ ROLE_ARN: "$AWS_PREVIEW_ROLE_ARN" });
+    test.each([".github/workflows/fleet.yml", ".gitlab-ci.yml"])("%s pipes no installer into a shell and uses the pinned one", (file) => {
+        const pipeline = read(file);
+        expect(pipeline).not.toMatch(/curl[^\n|]*\|\s*(ba)?sh|get\.pulumi\.com/);
+        const lines = pipeline.split("\n").filter((line) => !/^\s*#/.test(line));
+        expect(lines.filter((line) => line.includes("bash scripts/install-pulumi-cli.sh")).length).toBe(file.endsWith("fleet.yml") ? 2 : 1);
+    });
+
+    test("passes shellcheck, like the runner-cleanup script", () => {
+        const result = run("shellcheck", ["scripts/install-pulumi-cli.sh", "scripts/ci-remove-builder.sh"]);
+        expect(result.stdout).toBe("");
+        expect(result.status).toBe(0);
+    });
+});
+
+type GitLabJob = {
+    rules?: { if: string }[]; variables?: Record<string, string>; script?: unknown[]; after_script?: unknown[];
+    environment?: { name: string; action?: string }; id_tokens?: Record<string, unknown>; image?: string;
+};
+
+/** Evaluates a GitLab `rules:if` expression (==, =~, &&, ||, variables, strings, /regex/). */
+function evaluateRule(expression: string, variables: Record<string, string>): boolean {
+    const value = (name: string) => variables[name] ?? null;
+    const js = expression
+        .replace(/(\$\w+)\s*=~\s*\/((?:[^/\\]|\\.)*)\//g, (_, v: string, re: string) => `new RegExp(${JSON.stringify(re)}).test(value(${JSON.stringify(v.slice(1))}) ?? "")`)
+        .replace(/\$(\w+)/g, (_, v: string) => `value(${JSON.stringify(v)})`)
+        .replace(/==/g, "===").replace(/!===/g, "!==");
+    return Boolean(runInNewContext(`(${js})`, { value }));
+}
+
+describe("GitLab CI", () => {
+    const pipeline = parse(read(".gitlab-ci.yml"), { merge: true }) as Record<string, GitLabJob>;
+    const script = (job: string, key: "script" | "after_script" = "script") => (pipeline[job][key] ?? []).flat(2).join("\n");
+    const project = { CI_PROJECT_ID: "100", CI_DEFAULT_BRANCH: "main" };
+    const pipelines = {
+        "a merge request from a fork": { ...project, CI_PIPELINE_SOURCE: "merge_request_event", CI_MERGE_REQUEST_SOURCE_PROJECT_ID: "666" },
+        "a merge request from a branch of the project": { ...project, CI_PIPELINE_SOURCE: "merge_request_event", CI_MERGE_REQUEST_SOURCE_PROJECT_ID: "100" },
+        "a push to the default branch": { ...project, CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "main" },
+        "a push to another branch": { ...project, CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "feature" },
+        "a push of tag v1.2.0": { ...project, CI_PIPELINE_SOURCE: "push", CI_COMMIT_TAG: "v1.2.0" },
+    };
+    const jobs = ["test", "preview", "up"];
+    const jobsFor = (variables: Record<string, string>) => jobs.filter((name) => {
+        const rules = pipeline[name].rules;
+        return rules === undefined || rules.some((rule) => evaluateRule(rule.if, variables));
+    });
+
+    test.each([
+        ["a merge request from a fork", ["test"]],
+        ["a merge request from a branch of the project", ["test", "preview"]],
+        ["a push to the default branch", ["test", "up"]],
+        ["a push to another branch", ["test"]],
+        ["a push of tag v1.2.0", ["test", "up"]],
+    ] as const)("%s runs %j", (name, expected) => {
+        expect(jobsFor(pipelines[name])).toEqual(expected);
+    });
+
+    test.each(["test", "preview", "up"])("the %s job's scripts pass shellcheck as POSIX sh", (job) => {
+        for (const key of ["script", "after_script"] as const) {
+            const result = run("shellcheck", ["--shell", "sh", "-"], `#!/bin/sh\n${script(job, key)}\n`);
+            expect(result.stdout).toBe("");
+        }
+    });
+
+    test("the job that runs the merge request's install and tests is in no environment and gets no id token", () => {
+        // Environment-scoped and protected variables (both Pulumi tokens) reach only jobs
+        // that name the environment, on protected refs for the protected one.
+        expect(pipeline.test.environment).toBeUndefined();
+        expect(pipeline.test.id_tokens).toBeUndefined();
+        expect(pipeline.test.variables).toBeUndefined();
+        expect(script("test")).toBe("bash scripts/install.sh\nnpm test");
+    });
+
+    test("previews in the preview environment with the read-only token and role, and never deploys", () => {
+        expect(pipeline.preview.environment).toEqual({ name: "preview", action: "prepare" });
+        expect(pipeline.preview.variables).toEqual({ ROLE_ARN: "$AWS_PREVIEW_ROLE_ARN", PULUMI_ACCESS_TOKEN: "$PULUMI_PREVIEW_TOKEN" });
         expect(script("preview")).toMatch(/pulumi preview .*--policy-pack policy/);
-        expect(pipeline.up.rules).toEqual([{ if: "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" }, { if: "$CI_COMMIT_TAG =~ /^v/" }]);
+        expect(script("preview")).not.toMatch(/pulumi up/);
+    });
+
+    test("runs up only in the production environment, with the deploy role", () => {
+        expect(pipeline.up.environment).toEqual({ name: "production" });
         expect(pipeline.up.variables).toEqual({ ROLE_ARN: "$AWS_DEPLOY_ROLE_ARN" });
         expect(script("up")).toMatch(/pulumi up .*--yes/);
+        for (const name of jobs.filter((j) => j !== "up")) {
+            expect([name, JSON.stringify(pipeline[name])]).not.toEqual([name, expect.stringMatching(/AWS_DEPLOY_ROLE_ARN|production|pulumi up/)]);
+        }
+    });
+
+    test.each(["preview", "up"])("the %s job removes the builder's SSH files in after_script, which runs on failure too", (job) => {
+        expect(script(job, "after_script")).toContain('bash scripts/ci-remove-builder.sh "${NBF_BUILDER:-}"');
     });
 });

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Removes what a fleet job leaves on a CI runner: the builder's buildx entry and its SSH
+# directory, which holds the fleet's private key (root on every build host through the
+# docker group), and the ssh_config Include line once no builder is left. Pipelines run it
+# as their last step whatever the outcome (.github/workflows/fleet.yml, .gitlab-ci.yml).
+#
+# Usage: ci-remove-builder.sh [BUILDER]. Without BUILDER: `<project>-<stack>` from
+# Pulumi.yaml and $PULUMI_STACK, reduced as config/schema.ts defaultBuilderName does; pass
+# the stack's builder.name when it sets one. NBF_HOME replaces the passwd home (tests).
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
+
+name=${1:-}
+if [ -z "$name" ]; then
+    project=$(sed -n 's/^name:[[:space:]]*//p' Pulumi.yaml | head -n 1)
+    stack=${PULUMI_STACK:?ci-remove-builder.sh: pass the builder name or set PULUMI_STACK}
+    name=$(printf '%s-%s' "$project" "${stack##*/}" | tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9_.-]+/-/g' | cut -c 1-63)
+fi
+# The name becomes a path below ~/.ssh: nothing that could climb out of it.
+if ! [[ $name =~ ^[a-z0-9_.-]+$ ]] || [[ $name == .* ]]; then
+    echo "ci-remove-builder.sh: \"$name\" is not a builder name (lowercase letters, digits, _ . -, not starting with a dot)" >&2
+    exit 2
+fi
+
+# OpenSSH finds ~/.ssh through the passwd entry, not $HOME (shell/builder.ts).
+home=${NBF_HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+fleet_dir="$home/.ssh/native-build-fleet"
+status=0
+
+# --keep-daemon: only the local entry goes; the BuildKit containers on the hosts stay for
+# the next run, and nothing needs to reach them.
+if command -v docker >/dev/null 2>&1 && docker buildx inspect "$name" >/dev/null 2>&1; then
+    docker buildx rm --keep-daemon "$name" || status=1
+fi
+
+rm -rf "${fleet_dir:?}/$name" || status=1
+
+config="$home/.ssh/config"
+if [ -f "$config" ] && ! compgen -G "$fleet_dir/*/config" >/dev/null; then
+    # Rewritten in place (not replaced) so a symlinked ~/.ssh/config stays a symlink.
+    kept=$(mktemp)
+    grep -v '^Include "[^"]*/\.ssh/native-build-fleet/\*/config"$' "$config" > "$kept"
+    cat "$kept" > "$config" || status=1
+    rm -f "$kept"
+    rmdir "$fleet_dir" 2>/dev/null
+fi
+
+if [ "$status" -eq 0 ]; then
+    echo "removed builder $name from this runner"
+fi
+exit "$status"

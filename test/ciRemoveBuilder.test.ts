@@ -1,0 +1,97 @@
+// scripts/ci-remove-builder.sh, the pipelines' last step: run for real against a scratch
+// home and a stub docker, so the fleet key cannot outlive a job on a self-hosted runner.
+
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { defaultBuilderName } from "../config/schema";
+
+const script = path.join(__dirname, "..", "scripts", "ci-remove-builder.sh");
+const INCLUDE = (home: string) => `Include "${home}/.ssh/native-build-fleet/*/config"`;
+
+const scratchDirs: string[] = [];
+afterAll(() => scratchDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
+function scratch() {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-cleanup-"));
+    scratchDirs.push(home);
+    const bin = path.join(home, "bin");
+    fs.mkdirSync(bin);
+    // Records every call; `buildx inspect` succeeds for builders listed in registered.
+    fs.writeFileSync(path.join(bin, "docker"), [
+        "#!/bin/sh",
+        `printf '%s\\n' "$*" >> "${home}/docker.log"`,
+        `if [ "$2" = inspect ]; then grep -qxF "$3" "${home}/registered"; fi`,
+        "",
+    ].join("\n"), { mode: 0o755 });
+    fs.writeFileSync(path.join(home, "registered"), "");
+    const builder = (name: string) => {
+        const dir = path.join(home, ".ssh", "native-build-fleet", name);
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, "id_fleet"), "-----BEGIN OPENSSH PRIVATE KEY-----\n");
+        fs.writeFileSync(path.join(dir, "config"), `Host ${name}-arm-0\n`);
+        fs.appendFileSync(path.join(home, "registered"), `${name}\n`);
+    };
+    const run = (args: string[], env: Record<string, string> = {}) => spawnSync("bash", [script, ...args], {
+        encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, NBF_HOME: home, ...env },
+    });
+    const docker = () => (fs.existsSync(path.join(home, "docker.log")) ? fs.readFileSync(path.join(home, "docker.log"), "utf8") : "");
+    return { home, builder, run, docker };
+}
+
+describe("removing a builder from a CI runner", () => {
+    test("removes the builder's key, files and buildx entry, and keeps another builder's and the Include", () => {
+        const { home, builder, run, docker } = scratch();
+        builder("fleet-prod");
+        builder("fleet-dev");
+        fs.writeFileSync(path.join(home, ".ssh", "config"), `${INCLUDE(home)}\n\nHost *\n    ServerAliveInterval 60\n`);
+        const result = run(["fleet-prod"]);
+        expect(result.stderr).toBe("");
+        expect(result.status).toBe(0);
+        expect(fs.existsSync(path.join(home, ".ssh", "native-build-fleet", "fleet-prod"))).toBe(false);
+        expect(fs.existsSync(path.join(home, ".ssh", "native-build-fleet", "fleet-dev", "id_fleet"))).toBe(true);
+        expect(fs.readFileSync(path.join(home, ".ssh", "config"), "utf8")).toContain(INCLUDE(home));
+        expect(docker()).toBe("buildx inspect fleet-prod\nbuildx rm --keep-daemon fleet-prod\n");
+    });
+
+    test("drops the Include line with the last builder, editing a symlinked ~/.ssh/config through its target", () => {
+        const { home, builder, run } = scratch();
+        builder("fleet-prod");
+        const target = path.join(home, "dotfiles-ssh-config");
+        fs.writeFileSync(target, `${INCLUDE(home)}\n\nHost *\n    ServerAliveInterval 60\n`);
+        fs.symlinkSync(target, path.join(home, ".ssh", "config"));
+        expect(run(["fleet-prod"]).status).toBe(0);
+        expect(fs.lstatSync(path.join(home, ".ssh", "config")).isSymbolicLink()).toBe(true);
+        expect(fs.readFileSync(target, "utf8")).toBe("\nHost *\n    ServerAliveInterval 60\n");
+        expect(fs.existsSync(path.join(home, ".ssh", "native-build-fleet"))).toBe(false);
+    });
+
+    test("succeeds when the job failed before anything was registered", () => {
+        const { run, docker } = scratch();
+        const result = run(["fleet-prod"]);
+        expect(result.status).toBe(0);
+        expect(docker()).toBe("buildx inspect fleet-prod\n");
+    });
+
+    test.each([
+        ["acme/prod", "native-build-fleet-prod"],
+        ["acme/native-build-fleet/Prod EU", "native-build-fleet-prod-eu"],
+        ["dev", "native-build-fleet-dev"],
+    ])("without a name, derives the builder of stack %s as the program does", (stack, expected) => {
+        expect(defaultBuilderName("native-build-fleet", stack.split("/").at(-1) ?? "")).toBe(expected);
+        const { builder, run } = scratch();
+        builder(expected);
+        const result = run([""], { PULUMI_STACK: stack });
+        expect(result.stdout).toBe(`removed builder ${expected} from this runner\n`);
+    });
+
+    test.each(["..", "../../etc", ".ssh", "Fleet", "a/b", "x y"])("refuses %j as a builder name, removing nothing", (name) => {
+        const { home, builder, run } = scratch();
+        builder("fleet-prod");
+        const result = run([name]);
+        expect(result.status).toBe(2);
+        expect(result.stderr).toContain("is not a builder name");
+        expect(fs.existsSync(path.join(home, ".ssh", "native-build-fleet", "fleet-prod", "id_fleet"))).toBe(true);
+    });
+});
