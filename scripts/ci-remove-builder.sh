@@ -27,11 +27,18 @@ home=${NBF_HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 fleet_dir="$home/.ssh/native-build-fleet"
 status=0
 
-# --keep-daemon: only the local entry goes; the BuildKit containers on the hosts stay for
-# the next run, and nothing needs to reach them.
-if command -v docker >/dev/null 2>&1 && docker buildx inspect "$name" >/dev/null 2>&1; then
-    docker buildx rm --keep-daemon "$name" || status=1
+# The stack's builder and each host's own builder, as the runner listed them in the stack's
+# directory (runner/registerBuilders.ts). --keep-daemon: only the local entries go; the
+# BuildKit containers on the hosts stay for the next run, and nothing needs to reach them.
+builders=("$name")
+if [ -f "$fleet_dir/$name/builders" ]; then
+    mapfile -t builders < "$fleet_dir/$name/builders"
 fi
+for builder in "${builders[@]}"; do
+    if command -v docker >/dev/null 2>&1 && docker buildx inspect "$builder" >/dev/null 2>&1; then
+        docker buildx rm --keep-daemon "$builder" || status=1
+    fi
+done
 
 rm -rf "${fleet_dir:?}/$name" || status=1
 

@@ -41,6 +41,17 @@ function scratch() {
 }
 
 describe("removing a builder from a CI runner", () => {
+    test("removes each host's own builder too, as the stack's directory lists them", () => {
+        const { home, builder, run, docker } = scratch();
+        builder("fleet-prod");
+        fs.writeFileSync(path.join(home, ".ssh", "native-build-fleet", "fleet-prod", "builders"), "fleet-prod\nfleet-prod-arm-0\nfleet-prod-x86-0\n");
+        fs.appendFileSync(path.join(home, "registered"), "fleet-prod-arm-0\nfleet-prod-x86-0\n");
+        expect(run(["fleet-prod"]).status).toBe(0);
+        expect(docker().split("\n").filter((l) => l.startsWith("buildx rm"))).toEqual([
+            "buildx rm --keep-daemon fleet-prod", "buildx rm --keep-daemon fleet-prod-arm-0", "buildx rm --keep-daemon fleet-prod-x86-0",
+        ]);
+    });
+
     test("removes the builder's key, files and buildx entry, and keeps another builder's and the Include", () => {
         const { home, builder, run, docker } = scratch();
         builder("fleet-prod");
