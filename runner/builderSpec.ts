@@ -186,7 +186,8 @@ export function inspectErrors(output: string): Map<string, string> {
         }
         error = undefined;
     };
-    for (const line of output.split("\n")) {
+    // buildx ends an ssh error with a carriage return, which `.` does not match.
+    for (const line of output.replace(/\r/g, "").split("\n")) {
         if (/^[A-Z][A-Za-z ]*:/.test(line)) {
             flush();
             const name = /^Name:\s*(\S+)/.exec(line);
