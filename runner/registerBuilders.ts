@@ -176,11 +176,15 @@ async function writeSshFiles(env: RunnerEnv, spec: FleetBuildersSpec, privateKey
     });
 }
 
+/** Every AWS CLI call the runner makes (examples/iam maps each to the IAM actions it needs). */
+export const EC2_CALLS = ["describe-instances", "start-instances", "wait instance-stopped", "wait instance-running"] as const;
+
 /** Starts the idle hosts that are stopped and waits until EC2 reports them running; true when it started any. */
 async function wake(env: RunnerEnv, wakeSpec: NonNullable<FleetBuildersSpec["wake"]>): Promise<boolean> {
-    const ec2 = (args: string[]) => run(env, "aws", ["ec2", ...(wakeSpec.region ? ["--region", wakeSpec.region] : []), ...args]);
+    const ec2 = (call: typeof EC2_CALLS[number], args: string[]) =>
+        run(env, "aws", ["ec2", ...(wakeSpec.region ? ["--region", wakeSpec.region] : []), ...call.split(" "), ...args]);
     const ids = wakeSpec.instanceIds;
-    const states = await ec2(["describe-instances", "--instance-ids", ...ids, "--query", "Reservations[].Instances[].[InstanceId,State.Name]", "--output", "text"]);
+    const states = await ec2("describe-instances", ["--instance-ids", ...ids, "--query", "Reservations[].Instances[].[InstanceId,State.Name]", "--output", "text"]);
     if (states.code !== 0) {
         throw new RunnerError(`could not read the states of the idle build hosts: ${(states.stderr || states.stdout).trim()}\nA host EC2 no longer knows is replaced by pulumi up --refresh.`);
     }
@@ -197,16 +201,16 @@ async function wake(env: RunnerEnv, wakeSpec: NonNullable<FleetBuildersSpec["wak
         }
     };
     if (inState("stopping").length > 0) {
-        await must(ec2(["wait", "instance-stopped", "--instance-ids", ...inState("stopping")]));
+        await must(ec2("wait instance-stopped", ["--instance-ids", ...inState("stopping")]));
     }
     const asleep = inState("stopping", "stopped");
     if (asleep.length > 0) {
         env.log(`starting idle build hosts: ${asleep.join(" ")}`);
-        await must(ec2(["start-instances", "--instance-ids", ...asleep]));
+        await must(ec2("start-instances", ["--instance-ids", ...asleep]));
     }
     const starting = inState("stopping", "stopped", "pending");
     if (starting.length > 0) {
-        await must(ec2(["wait", "instance-running", "--instance-ids", ...starting]));
+        await must(ec2("wait instance-running", ["--instance-ids", ...starting]));
     }
     return starting.length > 0;
 }

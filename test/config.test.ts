@@ -41,8 +41,8 @@ describe("a valid config", () => {
     test("parses with every default filled in", () => {
         const parsed = parseConfig(validConfig(), context(root));
         expect(parsed.hosts).toEqual([
-            { name: "arm", instanceType: "c7g.2xlarge", arch: "arm64", count: 1, platforms: ["linux/arm64"], emulate: [], rootVolumeGiB: 100, spot: false },
-            { name: "x86", instanceType: "c7i.2xlarge", arch: "amd64", count: 1, platforms: ["linux/amd64"], emulate: [], rootVolumeGiB: 100, spot: false },
+            { name: "arm", instanceType: "c7g.2xlarge", arch: "arm64", count: 1, platforms: ["linux/arm64"], emulate: [], rootVolumeGiB: 100, spot: false, driverOptions: {} },
+            { name: "x86", instanceType: "c7i.2xlarge", arch: "amd64", count: 1, platforms: ["linux/amd64"], emulate: [], rootVolumeGiB: 100, spot: false, driverOptions: {} },
         ]);
         expect(parsed.ssh.user).toBe("ec2-user");
         expect(parsed.images[0]).toEqual({
@@ -79,7 +79,7 @@ describe("a valid config", () => {
         expect(parsed.hosts).toEqual([]);
         expect(parsed.staticHosts[1]).toEqual({
             name: "rack-2", address: "rack-2.example.internal", port: 2222, user: "builder", platforms: ["linux/amd64"], emulate: ["linux/arm/v7"],
-            hostKey: STATIC.hostKey,
+            hostKey: STATIC.hostKey, driverOptions: {},
         });
         expect(parsed.staticHosts[0].port).toBe(22);
     });

@@ -10,7 +10,8 @@ import { Fleet } from "../components/fleet";
 import { parseConfig } from "../config/schema";
 import { CLI_ACTIONS, INVOKE_ACTIONS, PolicyDocument, PolicyStatement, renderPolicy, RESOURCE_ACTIONS, STACK_TAGS } from "../examples/iam/actions";
 import { context, makeProject, validConfig } from "./fixtures";
-import { installMocks, settled, valueOf } from "./mocks";
+import { installMocks, settled, unwrapSecrets, valueOf } from "./mocks";
+import { EC2_CALLS } from "../runner/registerBuilders";
 
 const mocks = installMocks();
 const root = makeProject();
@@ -51,7 +52,11 @@ const allows = (policy: PolicyDocument, action: string) => policy.Statement.some
 /** `aws <service> <operation>` in any input the program gives a resource or a local run (scripts, ssh config). */
 function cliCalls(): string[] {
     const text = [...mocks.resources, ...mocks.invokes].map((r) => JSON.stringify(r.inputs)).join("\n");
-    return [...new Set([...text.matchAll(/\baws (ec2|ssm|ecr|sts|iam)(?: --region \S+)? (wait [a-z-]+|[a-z-]+)/g)].map((m) => `${m[1]} ${m[2]}`))].sort();
+    const inScripts = [...text.matchAll(/\baws (ec2|ssm|ecr|sts|iam)(?: --region \S+)? (wait [a-z-]+|[a-z-]+)/g)].map((m) => `${m[1]} ${m[2]}`);
+    // The builders' runner makes its calls from TypeScript, waking the idle hosts its spec lists.
+    const ensure = mocks.invokes.find((i) => i.token === "command:local:run" && String(i.inputs.command).startsWith("node bin/runner/cli.js "));
+    const wakes = ensure !== undefined && (JSON.parse(String(unwrapSecrets(ensure.inputs.stdin))) as { spec: { wake?: unknown } }).spec.wake !== undefined;
+    return [...new Set([...inScripts, ...(wakes ? EC2_CALLS.map((c) => `ec2 ${c}`) : [])])].sort();
 }
 
 function needed(role: "preview" | "deploy"): string[] {
