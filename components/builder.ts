@@ -94,7 +94,12 @@ export class FleetBuilder extends pulumi.ComponentResource {
             logging: "stderr",
         }, { parent: this, deleteBeforeReplace: true, replaceOnChanges: ["triggers"], additionalSecretOutputs: ["stdin"] });
 
-        this.registeredName = registration.id.apply(() => args.name);
+        // From `stdout`, not `id`: the command provider returns a known id even when it
+        // previews a create (its ids are the name plus random hex), while infer-based
+        // providers leave outputs that mirror no input unknown in such a preview
+        // (pulumi-go-provider infer/resource.go `markComputed`). Unsecret: stdout inherits
+        // the secrecy of stdin, and the label is only the builder's name.
+        this.registeredName = pulumi.unsecret(registration.stdout.apply(() => args.name));
         this.nodes = spec.apply((s) => s.nodes.map((n) => ({ name: n.name, endpoint: `ssh://${n.user}@${n.address}:${n.port}`, platforms: n.platforms })));
         this.registerOutputs({ name: this.name, nodes: this.nodes });
     }

@@ -13,11 +13,13 @@ import { installMocks, isSecretValue, RecordedResource, settled, valueOf } from 
 const mocks = installMocks(true);
 
 // Two stacks previewed side by side: "known" has its builder registered (an existing stack),
-// "fresh" does not yet (a brand-new stack), so its registration's id is unknown in the preview.
+// "fresh" does not yet (a brand-new stack). Previewing a create, the command provider returns
+// a known id but leaves `stdout` unknown (pulumi-go-provider infer `markComputed`); a mock
+// that returns no `stdout` in a preview makes it unknown the same way.
 const recorded = mocks.outputsFor;
 mocks.outputsFor = (type, name, inputs) => {
     const out = recorded(type, name, inputs);
-    return name === "fresh-builder-registration" ? { ...out, id: "" } : out;
+    return name === "fresh-builder-registration" ? { id: out.id, state: { ...inputs } } : out;
 };
 
 const root = makeProject();
