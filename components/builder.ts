@@ -97,8 +97,8 @@ export class FleetBuilder extends pulumi.ComponentResource {
         // From `stdout`, not `id`: the command provider returns a known id even when it
         // previews a create (its ids are the name plus random hex), while infer-based
         // providers leave outputs that mirror no input unknown in such a preview
-        // (pulumi-go-provider infer/resource.go `markComputed`). Unsecret: stdout inherits
-        // the secrecy of stdin, and the label is only the builder's name.
+        // (pulumi-go-provider infer/resource.go `markComputed`). Unsecret: the label is only
+        // the builder's name, whatever secrecy a provider gives stdout.
         this.registeredName = pulumi.unsecret(registration.stdout.apply(() => args.name));
         this.nodes = spec.apply((s) => s.nodes.map((n) => ({ name: n.name, endpoint: `ssh://${n.user}@${n.address}:${n.port}`, platforms: n.platforms })));
         this.registerOutputs({ name: this.name, nodes: this.nodes });
