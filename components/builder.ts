@@ -120,7 +120,12 @@ export class FleetBuilder extends pulumi.ComponentResource {
             logging: "stderr",
         }, { parent: this, deleteBeforeReplace: true, replaceOnChanges: ["triggers"], additionalSecretOutputs: ["stdin"] });
 
-        this.registeredName = registration.id.apply(() => args.name);
+        // From `stdout`, not `id`: the command provider returns a known id even when it
+        // previews a create (its ids are the name plus random hex), while infer-based
+        // providers leave outputs that mirror no input unknown in such a preview
+        // (pulumi-go-provider infer/resource.go `markComputed`). Unsecret: the label is only
+        // the builder's name, whatever secrecy a provider gives stdout.
+        this.registeredName = pulumi.unsecret(registration.stdout.apply(() => args.name));
         this.down = report.apply((r) => r.down);
         this.nodes = spec.apply((s) => s.nodes.map((n) => ({ name: n.node, endpoint: `ssh://${n.user}@${n.address}:${n.port}`, platforms: n.stackPlatforms })));
         this.builders = spec.apply((s) => [

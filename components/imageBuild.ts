@@ -167,7 +167,16 @@ export class ImageBuild extends pulumi.ComponentResource {
         };
         const build = new dockerBuild.Image(`${name}-${slug}`, {
             ...common,
-            push: true,
+            // A registry export, not `push: true`: docker-build 0.0.22 skips every preview
+            // build of a pushed image, because `buildable()` compares the inputs with their
+            // `normalize(true)` form, which appends a `type=registry` export when `push` is
+            // set (pulumi-docker-build#252, provider/internal/image.go). Previews turn the
+            // export's push off (export.go `validate`), so they build and push nothing.
+            // `ociMediaTypes: true` keeps the manifests, and so the digests, that `push: true`
+            // wrote: the schema defaults it to false (export.go `ExportWithOCI`), while the
+            // bare `type=registry` of `push: true` took BuildKit's default, OCI.
+            push: false,
+            exports: [{ registry: { ociMediaTypes: true } }],
             tags: image.tags.map((tag) => pulumi.interpolate`${repository}:${platformTag(tag, platform)}`),
             buildOnPreview: args.buildOnPreview,
         }, { parent: this, dependsOn: args.dependsOn, retainOnDelete: true, customTimeouts: this.timeouts(args) });

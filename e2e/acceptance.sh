@@ -18,6 +18,8 @@ WORK=$(mktemp -d /tmp/nbf-e2e.XXXXXX)
 declare -A seconds=()
 # shellcheck source=e2e/checks.sh
 source "$E2E_DIR/checks.sh"
+# shellcheck source=e2e/steps/preview.sh
+source "$E2E_DIR/steps/preview.sh"
 timed() { # timed KEY COMMAND... : runs it, records the wall time under KEY
     local key=$1 start rc=0; shift
     start=$(date +%s.%N)
@@ -91,6 +93,7 @@ check "pulumi preview --policy-pack policy enforces the pack (e2e/policy-pack.sh
 
 step "1. pulumi preview on the new stack"
 check "preview succeeds" timed preview_new logged pulumi_ preview
+new_stack_preview_checks
 
 step "2. pulumi up: register the builder over SSH, build both platforms natively, push, index"
 if timed pulumi_cold up; then pass "up succeeds"; else fail "up succeeds"; tail -40 "$WORK/last.log"; exit 1; fi
@@ -116,6 +119,8 @@ check "the program read the index back and found both platforms with their diges
 step "3. a second pulumi up changes nothing"
 check "up --expect-no-changes" timed pulumi_noop up --expect-no-changes
 check "preview --expect-no-changes" timed preview_noop logged pulumi_ preview --expect-no-changes
+
+preview_steps
 
 step "4. one source file changed: only its platform rebuilds, from the cache, and the index moves"
 old_ref=$ref old_amd=$(output '.platforms["linux/amd64"].digest') old_arm=$(output '.platforms["linux/arm64"].digest')

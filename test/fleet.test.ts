@@ -222,8 +222,8 @@ describe("builder", () => {
 });
 
 describe("images", () => {
-    const platformImages = () => ofType("docker-build:index:Image").filter((r) => r.inputs.push === true);
-    const cacheImages = () => ofType("docker-build:index:Image").filter((r) => r.inputs.push === false);
+    const platformImages = () => ofType("docker-build:index:Image").filter((r) => r.inputs.exports?.[0]?.registry !== undefined);
+    const cacheImages = () => ofType("docker-build:index:Image").filter((r) => r.inputs.exports?.[0]?.cacheonly !== undefined);
 
     test("build each image once per platform, on the fleet builder, pushed", () => {
         expect(platformImages().map((r) => [r.name, r.inputs.platforms])).toEqual(expect.arrayContaining([
