@@ -32,7 +32,7 @@ HOST_USER=nbf-builder
 HOST_NAMES=(amd arm)
 # Two more, for the step that spreads builds over two hosts of each platform (e2e/steps/spread.sh).
 SPREAD_HOSTS=(amd2 arm2)
-declare -A HOST_ADDRESS=([amd]=127.0.0.2 [arm]=127.0.0.3 [amd2]=127.0.0.4 [arm2]=127.0.0.5)
+declare -A HOST_ADDRESS=([amd]=127.0.0.2 [arm]=127.0.0.3 [amd2]=127.0.0.12 [arm2]=127.0.0.13)
 declare -A HOST_PLATFORM=([amd]=linux/amd64 [arm]=linux/arm64 [amd2]=linux/amd64 [arm2]=linux/arm64)
 
 export PATH=/usr/local/go/bin:$BIN:$PATH
