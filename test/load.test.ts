@@ -94,7 +94,7 @@ test("with idleMinutes, refuses to start without the AWS CLI that starts stopped
 
 test("refuses a typo in a top-level key before creating anything", () => {
     setConfig({ ...validConfig(), sshPrivateKey: "PRIVATE", imagse: [] });
-    expect(() => loadConfig(root, {})).toThrow(/\(top level\): unknown key "imagse"/);
+    expect(() => loadConfig(root, {})).toThrow(/imagse: is not a key of the stack config; did you mean images\?/);
     expect(mocks.resources).toEqual([]);
 });
 
