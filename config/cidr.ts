@@ -36,8 +36,10 @@ export function checkCidr(cidr: string): string | undefined {
     }
     if (kind === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
         // A security group matches IPv4 traffic against IPv4 rules only, so the mapped form never applies.
-        const v4 = prefix >= 96 ? `${(address as ipaddr.IPv6).toIPv4Address().toString()}/${prefix - 96}` : "the IPv4 CIDR";
-        return `"${cidr}" is an IPv4-mapped IPv6 range, which security groups never match against IPv4 traffic; write it as ${v4}`;
+        const v4 = prefix >= 96 ? `${(address as ipaddr.IPv6).toIPv4Address().toString()}/${prefix - 96}` : undefined;
+        const v4Problem = v4 === undefined ? "" : checkCidr(v4);
+        return `"${cidr}" is an IPv4-mapped IPv6 range, which security groups never match against IPv4 traffic; ` +
+            (v4 !== undefined && v4Problem === undefined ? `write it as ${v4}` : `list the IPv4 range instead, at most /${WIDEST_PUBLIC_PREFIX.ipv4} if public`);
     }
     const network = kind === "ipv4" ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
     const canonical = `${canonicalAddress(network)}/${prefix}`;
