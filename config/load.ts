@@ -3,6 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { regionProblem } from "./awsRegion";
 import { ociLabels, sourceUrl } from "./ociLabels";
 import { ConfigError, FleetConfig, parseConfig, Problem } from "./schema";
 import { RefMetadata, refMetadata, renderTags } from "./tagTemplates";
@@ -61,6 +62,28 @@ function renderImageTags(raw: Record<string, unknown>, meta: RefMetadata): Probl
     return problems;
 }
 
+/** The tag templates of each image as written, keyed by its key path, before rendering. */
+function templatesOf(raw: Record<string, unknown>): Record<string, string[]> {
+    const images = Array.isArray(raw.images) ? raw.images as unknown[] : [];
+    return Object.fromEntries(images.flatMap((image, i) => {
+        const tags = (image as { tags?: unknown } | null)?.tags;
+        return Array.isArray(tags) && tags.every((t) => typeof t === "string") ? [[`images[${i}]`, [...tags]]] : [];
+    }));
+}
+
+/** aws:region, else AWS_REGION, else AWS_DEFAULT_REGION; checked, as it reaches command lines. */
+function regionOf(env: Record<string, string | undefined>): string | undefined {
+    const configured = new pulumi.Config("aws").get("region");
+    const [region, source] = configured !== undefined ? [configured, "aws:region"]
+        : env.AWS_REGION ? [env.AWS_REGION, "the AWS_REGION environment variable"]
+            : env.AWS_DEFAULT_REGION ? [env.AWS_DEFAULT_REGION, "the AWS_DEFAULT_REGION environment variable"] : [undefined, ""];
+    const problem = region === undefined ? undefined : regionProblem(region, source);
+    if (problem) {
+        throw new ConfigError([{ path: "aws:region", message: problem }]);
+    }
+    return region;
+}
+
 /**
  * Parses the stack config (throwing one ConfigError that lists every problem before any
  * resource exists) and gathers the OCI labels of each image.
@@ -70,12 +93,13 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
     const stack = pulumi.getStack();
     const cfg = new pulumi.Config();
     const raw = rawProjectConfig(project);
+    const tagTemplates = templatesOf(raw);
     const tagProblems = renderImageTags(raw, refMetadata(projectRoot, env));
     if (tagProblems.length > 0) {
         throw new ConfigError(tagProblems);
     }
     const config = parseConfig(raw, {
-        projectRoot, project, stack,
+        projectRoot, project, stack, tagTemplates,
         secretsSet: { sshPrivateKey: isSet(cfg, "sshPrivateKey"), registryPassword: isSet(cfg, "registryPassword") },
     });
     const missingTools = config.hosts.length > 0 && config.ssh.access === "ssm"
@@ -99,10 +123,11 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
             path: key, message: `is stored in plain text in the stack file; set it again with \`pulumi config set --secret ${key}\``,
         })));
     }
+    const region = regionOf(env);
     const source = sourceUrl(projectRoot, env);
     return {
         config,
-        region: new pulumi.Config("aws").get("region") ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+        region,
         buildkitdConfig: config.builder.buildkitdConfig && fs.readFileSync(path.join(projectRoot, config.builder.buildkitdConfig), "utf8"),
         // `pulumi config set --secret sshPrivateKey < key` drops the final newline, and
         // OpenSSH rejects a key file without it ("error in libcrypto").

@@ -59,8 +59,11 @@ export function normalizePlatform(input: string): PlatformResult {
     }
     const arch = rest.join("/");
     const platform = `linux/${ARCH_ALIASES[arch] ?? arch}`;
+    if (platform === "linux/arm/v8") {
+        return { ok: false, reason: `"${input}" is a platform BuildKit knows (32-bit ARM code for ARMv8 CPUs), but this fleet cannot build it: Graviton CPUs have no 32-bit (AArch32) mode and the QEMU handlers it installs run arm/v7 and arm/v6; build linux/arm/v7, which ARMv8 CPUs run in 32-bit mode, or linux/arm64` };
+    }
     if (!KNOWN_PLATFORMS.includes(platform)) {
-        return { ok: false, reason: `"${input}" is not a platform BuildKit can build; use one of ${KNOWN_PLATFORMS.join(", ")}` };
+        return { ok: false, reason: `"${input}" is not a platform this fleet builds; use one of ${KNOWN_PLATFORMS.join(", ")}` };
     }
     return { ok: true, platform };
 }
@@ -109,8 +112,14 @@ export function platformSlug(platform: string): string {
     return platform.replace(/\//g, "-");
 }
 
-/** Instance families of current EC2 generations (https://docs.aws.amazon.com/ec2/latest/instancetypes/instance-type-names.html). */
-const FAMILY = /^(a|c|d|dl|f|g|gr|h|hpc|i|im|inf|is|m|p|r|t|trn|u|vt|x|z)(\d+)([a-z-]*)$/;
+/**
+ * Instance families (https://docs.aws.amazon.com/ec2/latest/instancetypes/instance-type-names.html):
+ * series letters, generation, processor and capability letters, and optionally a hyphenated
+ * part: m7i-flex, u7i-12tb, p6-b200, p6e-gb200. The first-generation high-memory families
+ * have none of a generation: u-6tb1.
+ */
+const FAMILY = /^(a|c|d|dl|f|g|gr|h|hpc|i|im|inf|is|m|p|r|t|trn|u|vt|x|z)(\d+)([a-z]*)(?:-([a-z0-9]+))?$/;
+const HIGH_MEMORY = /^u-\d+tb\d+$/;
 const SIZE = /^(nano|micro|small|medium|large|\d*xlarge|metal(-\d+xl)?)$/;
 
 export type ArchResult = { ok: true; arch: Arch } | { ok: false; reason: string };
@@ -118,16 +127,45 @@ export type ArchResult = { ok: true; arch: Arch } | { ok: false; reason: string 
 /**
  * The CPU architecture of an EC2 instance type, from its name: a `g` right after the
  * generation digit marks Graviton (c7g, m7gd, c7gn, im4gn, is4gen, x2gd, g5g, r8g),
- * and a1 is the first-generation Graviton. Everything else in a known family is x86-64.
- * Mac instances are refused: they cannot run Linux build hosts.
+ * a1 is the first-generation Graviton, and a `-gb…` part is NVIDIA Grace (p6e-gb200).
+ * Everything else in a known family is x86-64. Mac instances are refused: they run macOS.
  */
 export function archOfInstanceType(instanceType: string): ArchResult {
     const [family, size, ...extra] = instanceType.split(".");
+    if (/^mac/.test(family ?? "") && size !== undefined) {
+        return { ok: false, reason: `"${instanceType}" is an EC2 Mac instance type: a Mac mini on a dedicated host that runs macOS, so it cannot be a Linux build host; use a Graviton type such as m7g.large for arm64 or an x86 type such as m7i.large` };
+    }
     const match = FAMILY.exec(family ?? "");
-    if (!match || size === undefined || extra.length > 0 || !SIZE.test(size)) {
+    if ((!match && !HIGH_MEMORY.test(family ?? "")) || size === undefined || extra.length > 0 || !SIZE.test(size)) {
         return { ok: false, reason: `"${instanceType}" is not an EC2 instance type such as m7g.large or c7i.xlarge` };
     }
-    const [, letters, generation, attributes] = match;
-    const graviton = (letters === "a" && generation === "1") || attributes.startsWith("g");
+    if (!match) {
+        return { ok: true, arch: "amd64" };
+    }
+    const [, letters, generation, attributes, part] = match;
+    const graviton = (letters === "a" && generation === "1") || attributes.startsWith("g") || (part ?? "").startsWith("gb");
     return { ok: true, arch: graviton ? "arm64" : "amd64" };
+}
+
+/**
+ * x86 families whose CPUs lack AVX-512, which x86-64-v4 requires (the psABI's
+ * microarchitecture levels): AMD EPYC before Zen 4 (the `a` families of generation 6 and
+ * earlier, and the AMD-based accelerated families listed), and Intel before Skylake.
+ * Processors per family: https://docs.aws.amazon.com/ec2/latest/instancetypes/ec2-instance-type-specifications.html
+ */
+const AMD_WITHOUT_AVX512 = new Set(["g5", "g6", "g6e", "g6f", "gr6", "gr6f", "p5", "p5e", "inf2", "f2"]);
+const INTEL_BEFORE_SKYLAKE = new Set(["t2", "m4", "c4", "r4", "x1", "x1e", "d2", "h1", "i3", "f1", "p2", "p3", "g3", "g3s"]);
+
+/** Why `instanceType` cannot run linux/amd64/v4 code, or undefined when it can. */
+export function avx512Problem(instanceType: string): string | undefined {
+    const family = instanceType.split(".")[0];
+    const match = FAMILY.exec(family);
+    const amdBeforeZen4 = match !== null && match[3].startsWith("a") && Number(match[2]) <= 6;
+    if (amdBeforeZen4 || AMD_WITHOUT_AVX512.has(family)) {
+        return `${instanceType} has AMD EPYC CPUs from before Zen 4, without the AVX-512 that linux/amd64/v4 (x86-64-v4) code needs, so its binaries would stop with an illegal instruction; use a family with AVX-512 (Intel c7i, m7i; AMD c7a, m7a) or build linux/amd64/v3`;
+    }
+    if (INTEL_BEFORE_SKYLAKE.has(family)) {
+        return `${instanceType} has Intel CPUs from before Skylake, without the AVX-512 that linux/amd64/v4 (x86-64-v4) code needs, so its binaries would stop with an illegal instruction; use a family with AVX-512 (Intel c7i, m7i; AMD c7a, m7a) or build linux/amd64/v3`;
+    }
+    return undefined;
 }

@@ -16,6 +16,12 @@ export function checkInsideProject(
     relative: string, root: string, at: string, kind: "directory" | "file", report: Reporter,
 ): string | undefined {
     const posix = relative.replace(/\\/g, "/");
+    // A URL is what `docker build` takes as a remote context (Git or a tarball); this program
+    // labels and hashes contexts from the checkout, so it builds local ones only.
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(relative) || /^git@/.test(relative)) {
+        report(at, `"${relative}" is a remote ${kind === "directory" ? "context" : "file"} (a URL); this program builds from paths inside the project only: add the sources to the repository (a git submodule, say) and give their path`);
+        return undefined;
+    }
     if (path.isAbsolute(relative) || path.posix.isAbsolute(posix)) {
         report(at, `"${relative}" is absolute; give a path relative to the project root so the stack works on every machine`);
         return undefined;

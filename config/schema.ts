@@ -4,18 +4,24 @@
 
 import * as path from "path";
 import { z } from "zod";
-import { Arch, archOfInstanceType, nativeArchOf, nativePlatforms, normalizePlatform, platformSlug } from "./platforms";
+import * as fs from "fs";
+import { Arch, archOfInstanceType, avx512Problem, nativeArchOf, nativePlatforms, normalizePlatform, platformSlug } from "./platforms";
 import { checkCidr } from "./cidr";
 import { checkInsideProject, Reporter } from "./projectPaths";
 import { HostGroup, routeOf } from "./routing";
-import { PLACEHOLDERS } from "./tagTemplates";
+import { movingTagProblem, PLACEHOLDERS } from "./tagTemplates";
 import { ComposeImage, composeImages } from "./compose";
+import { issueProblems, keyPath } from "./zodMessages";
+import { readPublicKey } from "./sshKeys";
+import { canonicalHost, hostAddressProblem, registryAddressProblems, registryUsernameProblem } from "./hostAddress";
+import { buildArgProblem } from "./buildArgs";
+import { buildkitdConfigProblem, DRIVER_OPTION_NAME, ec2DriverOptionProblem } from "./builderOptions";
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 
 /** docker-container driver options (`--driver-opt key=value`): the builder's, or a pool's over them. */
 const driverOptionsSchema = z.record(
-    z.string().regex(/^[a-z][a-z0-9._-]*$/, "must be a docker-container driver option name such as network"),
+    z.string().regex(DRIVER_OPTION_NAME, "must be a docker-container driver option name such as network or env.BUILDKIT_STEP_LOG_MAX_SIZE"),
     z.string().regex(/^[^,"\n]*$/, "must not contain commas, quotes or newlines"),
 );
 const HOST_NAME_RULE = "must be lowercase letters, digits and '-', starting with a letter, at most 31 characters";
@@ -36,8 +42,8 @@ const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 const staticHostSchema = z.object({
     name: z.string().regex(HOST_NAME, HOST_NAME_RULE),
-    address: z.string().regex(/^([a-zA-Z0-9-]+\.)*[a-zA-Z0-9-]+$|^[0-9a-fA-F:]+$/, "must be a host name or an IP address"),
-    port: z.number().int().min(1).max(65535).default(22),
+    address: z.string(),
+    port: z.number().int("must be a whole number").min(1, "must be a TCP port, 1 to 65535").max(65535, "must be a TCP port, 1 to 65535").default(22),
     user: z.string().regex(USER, "must be a Linux user name"),
     platforms: z.array(z.string()).min(1, "must list the platforms this host builds natively"),
     emulate: z.array(z.string()).default([]),
@@ -65,8 +71,8 @@ const registrySchema = z.discriminatedUnion("type", [
     }).strict(),
     z.object({
         type: z.literal("external"),
-        address: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, "must be host[:port][/namespace] without a scheme, such as ghcr.io/acme"),
-        username: z.string().min(1),
+        address: z.string(),
+        username: z.string(),
     }).strict(),
 ]);
 
@@ -196,6 +202,11 @@ export interface ConfigContext {
     stack: string;
     /** Which secret config keys are set (their values never pass through here). */
     secretsSet: { sshPrivateKey: boolean; registryPassword: boolean };
+    /**
+     * The tag templates of `images[i]` as written, when the tags passed in are already
+     * rendered for this build (config/load.ts), so rules about templates can see them.
+     */
+    tagTemplates?: Record<string, string[]>;
 }
 
 export interface Problem {
@@ -218,11 +229,26 @@ export class ConfigError extends Error {
 const ECR_HOST_LENGTH = 64;
 const REPOSITORY = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/;
 const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
-const BUILD_ARG = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Build-arg names that carry credentials; they end up in image history and cache. */
-const SECRET_ARG = /(^|_)(TOKEN|SECRET|SECRETS|PASSWORD|PASSWD|KEY|APIKEY|CREDENTIALS?)(_|$)/i;
-const PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+={0,2}( \S.*)?$/;
-const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( \S.*)?$/;
+/**
+ * Accounts the hosts' AMI (Amazon Linux 2023) has for itself: root, whom the hosts' sshd
+ * refuses (PermitRootLogin no, shell/userData.ts), and system accounts without a login
+ * shell, so readiness would wait for a login that never succeeds.
+ */
+const SYSTEM_USERS = new Set([
+    "root", "bin", "daemon", "adm", "lp", "sync", "shutdown", "halt", "mail", "operator", "games", "ftp", "nobody",
+    "sshd", "dbus", "messagebus", "polkitd", "chrony", "rpc", "rpcuser", "tss", "libstoragemgmt", "unbound",
+    "ec2-instance-connect", "postfix", "tcpdump",
+]);
+
+function systemUserProblem(user: string): string | undefined {
+    if (user === "root") {
+        return "is root, whom the hosts' sshd refuses (PermitRootLogin no), so readiness would wait until it timed out; use a login user such as ec2-user (it joins the docker group)";
+    }
+    if (SYSTEM_USERS.has(user) || user.startsWith("systemd-")) {
+        return `"${user}" is a Linux system account without a login shell, so SSH logins as it fail; use a login user such as ec2-user`;
+    }
+    return undefined;
+}
 
 /** Placeholders a smoke test's expectation may use, filled in per platform. */
 const EXPECT_PLACEHOLDERS = ["{{platform}}", "{{arch}}"];
@@ -244,9 +270,10 @@ export function platformTag(tag: string, platform: string): string {
 
 /** Parses and validates raw stack config. Throws ConfigError listing every problem. */
 export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
-    const shaped = rawSchema.safeParse(raw);
+    // reportInput: zod 4 leaves issue.input unset otherwise, and a wrong type reads as a missing key.
+    const shaped = rawSchema.safeParse(raw, { reportInput: true });
     if (!shaped.success) {
-        throw new ConfigError(shaped.error.issues.map(zodProblem));
+        throw new ConfigError(shaped.error.issues.flatMap((issue) => issueProblems(issue, rawSchema, raw)));
     }
     const problems: Problem[] = [];
     const report: Reporter = (p, message) => problems.push({ path: p, message });
@@ -269,11 +296,11 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
     // An empty string is Pulumi.yaml's default: no Compose file.
     const fromCompose = shaped.data.compose ? composeSources(shaped.data.compose, ctx, report) : [];
     const images = [
-        ...shaped.data.images.map((image, i) => checkImage(image, `images[${i}]`, groups, shaped.data.registry, ctx, report)),
+        ...shaped.data.images.map((image, i) => checkImage(image, `images[${i}]`, groups, shaped.data.registry, ctx, report, ctx.tagTemplates?.[`images[${i}]`])),
         ...fromCompose.flatMap(({ at, image }) => {
-            const parsed = imageSchema.safeParse(image);
+            const parsed = imageSchema.safeParse(image, { reportInput: true });
             if (!parsed.success) {
-                parsed.error.issues.forEach((issue) => report(`${at}${issue.path.length > 0 ? `.${formatPath(issue.path)}` : ""}`, zodProblem(issue).message));
+                parsed.error.issues.flatMap((issue) => issueProblems(issue, imageSchema, image, at, "compose")).forEach((p) => report(p.path, p.message));
                 return [];
             }
             return [checkImage(parsed.data, at, groups, shaped.data.registry, ctx, report)];
@@ -283,12 +310,16 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
         report("images", "no image to build: list images, or point compose at a Compose file with build sections");
     }
     checkUnique(images.map((im) => im.name), (i) => `images[${i}].name`, report);
+    checkResourceNames(images.map((im) => im.name), report);
+    checkRegistry(shaped.data.registry, report);
     const { builder } = shaped.data;
-    if (builder.buildkitImage !== undefined && builder.driverOptions.image !== undefined) {
-        report("builder.driverOptions.image", "repeats builder.buildkitImage; set the BuildKit image in one place");
-    }
+    checkBuilder(builder, hosts.length > 0, report);
     const buildkitdConfig = builder.buildkitdConfig === undefined ? undefined
         : checkInsideProject(builder.buildkitdConfig, ctx.projectRoot, "builder.buildkitdConfig", "file", report);
+    const buildkitdProblem = buildkitdConfig === undefined ? undefined : buildkitdConfigProblem(fs.readFileSync(path.join(ctx.projectRoot, buildkitdConfig)));
+    if (buildkitdProblem) {
+        report("builder.buildkitdConfig", `"${builder.buildkitdConfig}" ${buildkitdProblem}`);
+    }
     if (shaped.data.registry.type === "external" && !ctx.secretsSet.registryPassword) {
         report("registryPassword", "the external registry needs its password; run `pulumi config set --secret registryPassword <token>`");
     }
@@ -318,19 +349,42 @@ export function defaultBuilderName(project: string, stack: string): string {
     return `${project}-${stack}`.toLowerCase().replace(/[^a-z0-9_.-]+/g, "-").slice(0, 63);
 }
 
-function zodProblem(issue: z.core.$ZodIssue): Problem {
-    const at = formatPath(issue.path);
-    if (issue.code === "unrecognized_keys") {
-        return { path: at || "(top level)", message: `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}; check the spelling against the config reference in README.md` };
-    }
-    if (issue.code === "invalid_type" && issue.input === undefined) {
-        return { path: at, message: `is required; set it with \`pulumi config set --path '${at}' …\`` };
-    }
-    return { path: at, message: issue.message };
+/**
+ * Image names that give the same resource name: components/fleet.ts names each image's
+ * build `<fleet>-<name with '/' as '-'>`, so team/web and team-web would be one resource.
+ */
+function checkResourceNames(names: string[], report: Reporter): void {
+    const resource = names.map((n) => n.replace(/\//g, "-"));
+    resource.forEach((r, i) => {
+        const first = resource.indexOf(r);
+        if (first !== i && names[first] !== names[i]) {
+            report(`images[${i}].name`, `"${names[i]}" and images[${first}].name "${names[first]}" give the same resource name (${r}: '/' becomes '-'); rename one`);
+        }
+    });
 }
 
-function formatPath(segments: readonly PropertyKey[]): string {
-    return segments.reduce<string>((acc, s) => typeof s === "number" ? `${acc}[${s}]` : acc ? `${acc}.${String(s)}` : String(s), "");
+function checkRegistry(registry: RawConfig["registry"], report: Reporter): void {
+    if (registry.type !== "external") {
+        return;
+    }
+    registryAddressProblems(registry.address).forEach((problem) => report("registry.address", problem));
+    const username = registryUsernameProblem(registry.username);
+    if (username) {
+        report("registry.username", username);
+    }
+}
+
+function checkBuilder(builder: RawConfig["builder"], ec2Pools: boolean, report: Reporter): void {
+    if (builder.name === "default") {
+        report("builder.name", "\"default\" is the name buildx gives the Docker engine's own builder, which this stack did not create and must never replace or remove; choose another name, or leave builder.name unset for <project>-<stack>");
+    }
+    if (builder.buildkitImage !== undefined && builder.driverOptions.image !== undefined) {
+        report("builder.driverOptions.image", "repeats builder.buildkitImage; set the BuildKit image in one place");
+    }
+    const hostNetwork = ec2Pools ? ec2DriverOptionProblem(builder.driverOptions) : undefined;
+    if (hostNetwork) {
+        report(keyPath([hostNetwork.key], "builder.driverOptions"), hostNetwork.message);
+    }
 }
 
 /** Reports every repeat in `values`; `at(i)` is the key path of entry i. */
@@ -379,6 +433,14 @@ function checkPools(pools: RawConfig["hosts"], report: Reporter): PoolConfig[] {
             emulate.filter((p) => nativePlatforms(arch).includes(p)).forEach((p) => report(`${at}.emulate`,
                 `${pool.instanceType} builds ${p} natively; list it under ${at}.platforms instead of emulating it`));
         }
+        const avx512 = archResult.ok && platforms.includes("linux/amd64/v4") ? avx512Problem(pool.instanceType) : undefined;
+        if (avx512) {
+            report(`${at}.platforms`, avx512);
+        }
+        const hostNetwork = ec2DriverOptionProblem(pool.driverOptions);
+        if (hostNetwork) {
+            report(keyPath([hostNetwork.key], `${at}.driverOptions`), hostNetwork.message);
+        }
         if (pool.spot && pool.idleMinutes !== undefined) {
             report(`${at}.idleMinutes`, "cannot be combined with spot: a one-time spot instance cannot be stopped and started again; drop idleMinutes or spot");
         }
@@ -391,10 +453,18 @@ function checkPools(pools: RawConfig["hosts"], report: Reporter): PoolConfig[] {
 
 function checkStaticHosts(statics: RawConfig["staticHosts"], report: Reporter): StaticHostConfig[] {
     checkUnique(statics.map((h) => h.name), (i) => `staticHosts[${i}].name`, report);
+    const endpoints = statics.map((h) => `${canonicalHost(h.address)} port ${h.port}`);
     return statics.map((host, i) => {
         const at = `staticHosts[${i}]`;
-        if (!HOST_KEY.test(host.hostKey.trim())) {
-            report(`${at}.hostKey`, "must be the host's public key line, as in its /etc/ssh/ssh_host_ed25519_key.pub (read it on the host, not from a network scan)");
+        const key = readPublicKey(host.hostKey, "the host's public key line, as in its /etc/ssh/ssh_host_ed25519_key.pub (read it on the host, not from a network scan)");
+        if (!key.ok) {
+            report(`${at}.hostKey`, key.reason);
+        }
+        const addressProblem = hostAddressProblem(host.address, `${at}.port`);
+        if (addressProblem) {
+            report(`${at}.address`, addressProblem);
+        } else if (endpoints.indexOf(endpoints[i]) !== i) {
+            report(`${at}.address`, `${host.address} port ${host.port} is also staticHosts[${endpoints.indexOf(endpoints[i])}]: one machine would join the builder twice under two names; remove one, or give the right address or port`);
         }
         const platforms = normalizeList(host.platforms, `${at}.platforms`, report);
         const emulate = normalizeList(host.emulate, `${at}.emulate`, report);
@@ -406,8 +476,15 @@ function checkStaticHosts(statics: RawConfig["staticHosts"], report: Reporter): 
 function checkSsh(ssh: RawConfig["ssh"], network: RawConfig["network"], report: Reporter): void {
     if (ssh.publicKey === undefined) {
         report("ssh.publicKey", "is required for EC2 pools; give the operator's public key, such as the contents of ~/.ssh/id_ed25519.pub");
-    } else if (!PUBLIC_KEY.test(ssh.publicKey.trim())) {
-        report("ssh.publicKey", "must be one OpenSSH public key line (ssh-ed25519 or ssh-rsa), such as the contents of ~/.ssh/id_ed25519.pub");
+    } else {
+        const key = readPublicKey(ssh.publicKey, "the operator's public key (such as ~/.ssh/id_ed25519.pub)");
+        if (!key.ok) {
+            report("ssh.publicKey", key.reason);
+        }
+    }
+    const userProblem = systemUserProblem(ssh.user);
+    if (userProblem) {
+        report("ssh.user", userProblem);
     }
     if (ssh.access === "ssm") {
         if (ssh.allowedCidrs.length > 0) {
@@ -448,10 +525,15 @@ function checkNetwork(network: RawConfig["network"], report: Reporter): void {
 
 function checkImage(
     image: RawConfig["images"][number], at: string, pools: HostGroup[],
-    registry: RawConfig["registry"], ctx: ConfigContext, report: Reporter,
+    registry: RawConfig["registry"], ctx: ConfigContext, report: Reporter, templates: string[] = image.tags,
 ): ImageConfig {
     const hostLength = registry.type === "ecr" ? ECR_HOST_LENGTH : registry.address.length + 1;
-    if (!REPOSITORY.test(image.name)) {
+    const first = image.name.split("/")[0];
+    if (image.name.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost")) {
+        // Docker reads a first component with '.' or ':', or localhost, as a registry host
+        // (https://github.com/distribution/reference/blob/main/normalize.go).
+        report(`${at}.name`, `"${image.name}" starts with a registry host (${first}); give the repository name only, such as "${image.name.split("/").slice(1).join("/")}": the registry comes from ${registry.type === "ecr" ? "registry (the stack's own ECR repositories)" : "registry.address"}`);
+    } else if (!REPOSITORY.test(image.name)) {
         report(`${at}.name`, `"${image.name}" is not a valid repository name: lowercase letters and digits separated by '.', '_', '__', '-' or '/'`);
     } else if (hostLength + image.name.length > 255) {
         report(`${at}.name`, `"${image.name}" is too long: with the registry host an image name may have at most 255 characters`);
@@ -463,20 +545,24 @@ function checkImage(
         : `no host serves ${p}; add a pool or static host whose platforms include it${nativeArchOf(p) ? ` (a ${nativeArchOf(p)} machine)` : ""}, or list it under one's emulate`));
     checkTags(image.tags, platforms, `${at}.tags`, report);
     if (registry.type === "ecr" && registry.immutableTags) {
-        image.tags.filter((tag) => tag === "latest").forEach(() => report(`${at}.tags`,
-            "\"latest\" moves with every build, which registry.immutableTags forbids; tag releases with versions or commits instead"));
+        checkImmutableTags(templates, image.tags, `${at}.tags`, report);
     }
     checkBuildArgs(image.buildArgs, `${at}.buildArgs`, report);
     const platformBuildArgs: Record<string, Record<string, string>> = {};
+    const givenAs: Record<string, string> = {};
     Object.entries(image.platformBuildArgs).forEach(([key, args]) => {
+        const keyAt = keyPath([key], `${at}.platformBuildArgs`);
         const result = normalizePlatform(key);
         if (!result.ok) {
-            report(`${at}.platformBuildArgs.${key}`, result.reason);
+            report(keyAt, result.reason);
         } else if (!platforms.includes(result.platform)) {
-            report(`${at}.platformBuildArgs.${key}`, `${result.platform} is not one of this image's platforms (${platforms.join(", ")})`);
+            report(keyAt, `${result.platform} is not one of this image's platforms (${platforms.join(", ")})`);
+        } else if (givenAs[result.platform] !== undefined) {
+            report(keyAt, `"${key}" and "${givenAs[result.platform]}" are both ${result.platform}, so one set of args would silently replace the other; merge them under ${result.platform}`);
         } else {
-            checkBuildArgs(args, `${at}.platformBuildArgs.${key}`, report);
+            checkBuildArgs(args, keyAt, report);
             platformBuildArgs[result.platform] = args;
+            givenAs[result.platform] = key;
         }
     });
     if (image.test?.expect !== undefined && image.test.command === undefined) {
@@ -487,7 +573,9 @@ function checkImage(
             report(`${at}.test.expect`, `uses ${placeholder}; the expectation knows ${EXPECT_PLACEHOLDERS.join(" and ")}`);
         }
     }
-    const context = checkInsideProject(image.context, ctx.projectRoot, `${at}.context`, "directory", report);
+    const context = image.context.trim() === ""
+        ? void report(`${at}.context`, "is empty, which would send the whole checkout (.git, node_modules, the stack files) to every build; name the image's directory, or \".\" if the project root really is its context")
+        : checkInsideProject(image.context, ctx.projectRoot, `${at}.context`, "directory", report);
     const dockerfile = context === undefined ? undefined
         : checkInsideProject(path.posix.join(context, image.dockerfile.replace(/\\/g, "/")), ctx.projectRoot, `${at}.dockerfile`, "file", report);
     return {
@@ -512,13 +600,30 @@ function checkImagePools(names: string[] | undefined, at: string, groups: HostGr
 }
 
 function checkBuildArgs(args: Record<string, string>, at: string, report: Reporter): void {
-    Object.keys(args).forEach((arg) => {
-        if (!BUILD_ARG.test(arg)) {
-            report(`${at}.${arg}`, "is not a valid build-arg name (letters, digits and '_')");
-        } else if (SECRET_ARG.test(arg)) {
-            report(`${at}.${arg}`, "looks like a secret; build args are stored in the image history and cache, so pass it as a build secret (RUN --mount=type=secret) instead");
+    Object.entries(args).forEach(([arg, value]) => {
+        const problem = buildArgProblem(arg, value);
+        if (problem) {
+            report(keyPath([arg], at), problem);
         }
     });
+}
+
+/**
+ * With registry.immutableTags, ECR refuses to push a tag twice, except tags matching the
+ * exclusion filter cache-* the cache needs (components/registry.ts). So no tag may move
+ * (latest, {{branch}}, {{major}}), and no user tag may fall under the exclusion.
+ */
+function checkImmutableTags(templates: string[], rendered: string[], at: string, report: Reporter): void {
+    templates.forEach((template, i) => {
+        const moving = movingTagProblem(template);
+        if (moving) {
+            report(`${at}[${i}]`, `${moving}, which registry.immutableTags forbids (ECR refuses to push it again); tag with versions or commits instead, such as {{version}} or {{short_sha}}`);
+        } else if (template.startsWith("cache-")) {
+            report(`${at}[${i}]`, `"${template}" starts with cache-, which registry.immutableTags leaves mutable for the build cache (the exclusion filter cache-*); choose a tag without that prefix`);
+        }
+    });
+    rendered.filter((tag) => tag.startsWith("cache-") && !templates.includes(tag)).forEach((tag) => report(at,
+        `renders "${tag}", which starts with cache-, the prefix registry.immutableTags leaves mutable for the build cache; change the template`));
 }
 
 function checkTags(tags: string[], platforms: string[], at: string, report: Reporter): void {

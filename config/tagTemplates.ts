@@ -1,6 +1,7 @@
 // Tags from the build's git metadata, as the tutorial's CI examples make them: branch,
 // commit (long and short) and semver parts of a release tag, sanitised to valid OCI tags.
 
+import { createHash } from "crypto";
 import { Env, git } from "./git";
 
 export interface RefMetadata {
@@ -50,17 +51,28 @@ function values(meta: RefMetadata): Record<string, string | undefined> {
 }
 
 /**
- * Renders one tag template. Returns undefined when the build lacks a value it names (a
- * {{version}} tag on a branch build), so that tag is left out, as docker/metadata-action does.
- * Unknown placeholders are left in place for validation to report.
+ * Longest tag a template may render to: OCI tags have at most 128 characters, and every
+ * platform image is tagged `<tag>-<platform>`, at most 15 more (`-linux-amd64-v2`).
  */
-export function renderTag(template: string, meta: RefMetadata): string | undefined {
-    if (!template.includes("{{")) {
-        return template;
-    }
-    const known = values(meta);
+export const MAX_RENDERED_TAG = 128 - "-linux-amd64-v2".length;
+
+/** Characters of the hash that keeps two shortened branch names apart. */
+const HASH_LENGTH = 8;
+
+/**
+ * A branch name cut to `budget` characters, ending in `-` and a short hash of the whole
+ * name, so the same branch always gives the same tag and two long branches that share a
+ * prefix (dependabot/npm_and_yarn/…) never give the same one.
+ */
+export function shortenBranch(branch: string, budget: number): string {
+    const hash = createHash("sha256").update(branch).digest("hex").slice(0, HASH_LENGTH);
+    const keep = Math.max(0, budget - HASH_LENGTH - 1);
+    return `${sanitizeTag(branch).slice(0, keep)}-${hash}`.replace(/^[.-]+/, "");
+}
+
+function fill(template: string, known: Record<string, string | undefined>): { text: string; missing: boolean } {
     let missing = false;
-    const rendered = template.replace(PLACEHOLDER, (whole, name: string) => {
+    const text = template.replace(PLACEHOLDER, (whole, name: string) => {
         if (!PLACEHOLDERS.includes(name)) {
             return whole;
         }
@@ -68,10 +80,57 @@ export function renderTag(template: string, meta: RefMetadata): string | undefin
         missing ||= value === undefined;
         return value ?? "";
     });
-    return missing ? undefined : rendered.includes("{{") ? rendered : sanitizeTag(rendered);
+    return { text, missing };
+}
+
+/**
+ * Renders one tag template. Returns undefined when the build lacks a value it names (a
+ * {{version}} tag on a branch build), so that tag is left out, as docker/metadata-action does.
+ * Unknown placeholders are left in place for validation to report. A {{branch}} too long
+ * for the tag is shortened with shortenBranch.
+ */
+export function renderTag(template: string, meta: RefMetadata): string | undefined {
+    if (!template.includes("{{")) {
+        return template;
+    }
+    const known = values(meta);
+    const { text, missing } = fill(template, known);
+    if (missing) {
+        return undefined;
+    }
+    if (text.includes("{{")) {
+        return text;
+    }
+    const branchUses = (template.match(/\{\{\s*branch\s*\}\}/g) ?? []).length;
+    if (branchUses === 0 || sanitizeTag(text).length <= MAX_RENDERED_TAG || meta.branch === undefined) {
+        return sanitizeTag(text);
+    }
+    const rest = sanitizeTag(fill(template, { ...known, branch: "" }).text).length;
+    const budget = Math.max(HASH_LENGTH + 1, Math.floor((MAX_RENDERED_TAG - rest) / branchUses));
+    return sanitizeTag(fill(template, { ...known, branch: shortenBranch(meta.branch, budget) }).text);
 }
 
 /** Renders every template, leaving out those this build has no value for, without repeats. */
 export function renderTags(templates: string[], meta: RefMetadata): string[] {
     return [...new Set(templates.map((t) => renderTag(t, meta)).filter((t): t is string => t !== undefined))];
+}
+
+/**
+ * Why a tag template names a tag that moves from image to image, which immutable tags
+ * refuse to push twice, or undefined: `latest` and {{branch}} move with every build,
+ * {{major}} and {{major}}.{{minor}} with every release.
+ */
+export function movingTagProblem(template: string): string | undefined {
+    const names = [...template.matchAll(PLACEHOLDER)].map((m) => m[1]);
+    const pinned = names.some((n) => ["sha", "short_sha", "version", "patch"].includes(n));
+    if (template === "latest") {
+        return "\"latest\" moves with every build";
+    }
+    if (names.includes("branch") && !pinned) {
+        return `"${template}" moves with every build of the branch`;
+    }
+    if ((names.includes("major") || names.includes("minor")) && !pinned) {
+        return `"${template}" moves with every release of that version line`;
+    }
+    return undefined;
 }

@@ -4,6 +4,7 @@ import * as path from "path";
 import { checkCidr } from "../config/cidr";
 import { ConfigError, parseConfig } from "../config/schema";
 import { context, makeProject, validConfig } from "./fixtures";
+import { ED25519_HOST } from "./keyFixtures";
 
 type Config = Record<string, any>;
 
@@ -34,7 +35,7 @@ function withChange(change: (c: Config) => void): Config {
 
 const STATIC = {
     name: "rack-1", address: "192.0.2.20", user: "builder", platforms: ["linux/arm64"],
-    hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm0rackHostKey rack-1",
+    hostKey: ED25519_HOST,
 };
 
 describe("a valid config", () => {
@@ -87,9 +88,9 @@ describe("a valid config", () => {
     test("folds the BuildKit image into the driver options and resolves the buildkitd config", () => {
         fs.writeFileSync(path.join(root, "buildkitd.toml"), "debug = true\n");
         const parsed = parseConfig(withChange((c) => {
-            c.builder = { name: "ci-fleet", buildkitImage: "registry.example.com:5000/mirror/buildkit:v0.31.0", driverOptions: { network: "host" }, buildkitdConfig: "./buildkitd.toml" };
+            c.builder = { name: "ci-fleet", buildkitImage: "registry.example.com:5000/mirror/buildkit:v0.31.0", driverOptions: { memory: "8g" }, buildkitdConfig: "./buildkitd.toml" };
         }), context(root));
-        expect(parsed.builder).toMatchObject({ name: "ci-fleet", driverOptions: { image: "registry.example.com:5000/mirror/buildkit:v0.31.0", network: "host" }, buildkitdConfig: "buildkitd.toml" });
+        expect(parsed.builder).toMatchObject({ name: "ci-fleet", driverOptions: { image: "registry.example.com:5000/mirror/buildkit:v0.31.0", memory: "8g" }, buildkitdConfig: "buildkitd.toml" });
     });
 
     test("keys per-platform build args by the normalised platform", () => {
@@ -107,8 +108,8 @@ describe("a valid config", () => {
 
 describe("a bad config fails before any resource with the key and the fix", () => {
     test.each<[string, (c: Config) => void, string[]]>([
-        ["unknown top-level key", (c) => { c.imgaes = []; }, ['(top level): unknown key "imgaes"']],
-        ["unknown nested key", (c) => { c.hosts[0].instancetype = "x"; }, ['hosts[0]: unknown key "instancetype"']],
+        ["unknown top-level key", (c) => { c.imgaes = []; }, ["imgaes: is not a key of the stack config; did you mean images?"]],
+        ["unknown nested key", (c) => { c.hosts[0].instancetype = "x"; }, ["hosts[0].instancetype: is not a key of hosts[0]; did you mean instanceType?"]],
         ["idle spot pool", (c) => { c.hosts[0].spot = true; c.hosts[0].idleMinutes = 30; },
             ["hosts[0].idleMinutes: cannot be combined with spot: a one-time spot instance cannot be stopped and started again"]],
         ["idle minutes too short", (c) => { c.hosts[0].idleMinutes = 1; }, ["hosts[0].idleMinutes: must be at least 5 minutes"]],
@@ -117,7 +118,7 @@ describe("a bad config fails before any resource with the key and the fix", () =
         ["smoke-test expectation with an unknown placeholder", (c) => { c.images[0].test = { command: ["/app", "-arch"], expect: "{{goarch}}" }; },
             ["images[0].test.expect: uses {{goarch}}; the expectation knows {{platform}} and {{arch}}"]],
         ["smoke test with an empty command", (c) => { c.images[0].test = { command: [] }; }, ["images[0].test.command: must name a program"]],
-        ["smoke test with a misspelt key", (c) => { c.images[0].test = { comand: ["true"] }; }, ['images[0].test: unknown key "comand"']],
+        ["smoke test with a misspelt key", (c) => { c.images[0].test = { comand: ["true"] }; }, ["images[0].test.comand: is not a key of images[0].test; did you mean command?"]],
         ["missing ssh with EC2 pools", (c) => { delete c.ssh; }, ["ssh.publicKey: is required for EC2 pools", "ssh.allowedCidrs: is empty"]],
         ["missing images", (c) => { delete c.images; }, ["images: no image to build: list images, or point compose at a Compose file"]],
         ["no hosts at all", (c) => { c.hosts = []; }, ["hosts: no build hosts: list EC2 pools under hosts, machines you run under staticHosts, or both"]],
@@ -126,7 +127,7 @@ describe("a bad config fails before any resource with the key and the fix", () =
         ["static host named like an EC2 host", (c) => { c.staticHosts = [{ ...STATIC, name: "arm-0" }]; }, ['staticHosts[0].name: "arm-0" is also the name of an EC2 host']],
         ["duplicate static hosts", (c) => { c.staticHosts = [STATIC, STATIC]; }, ['staticHosts[1].name: "rack-1" repeats staticHosts[0].name']],
         ["static host port out of range", (c) => { c.staticHosts = [{ ...STATIC, port: 70000 }]; }, ["staticHosts[0].port:"]],
-        ["static host with a malformed address", (c) => { c.staticHosts = [{ ...STATIC, address: "ssh://rack" }]; }, ["staticHosts[0].address: must be a host name or an IP address"]],
+        ["static host with a malformed address", (c) => { c.staticHosts = [{ ...STATIC, address: "ssh://rack" }]; }, ['staticHosts[0].address: "ssh://rack" has a scheme; give only the host\'s name or IP address']],
         ["static host without user", (c) => { c.staticHosts = [{ ...STATIC, user: undefined }]; }, ["staticHosts[0].user: is required"]],
         ["count below one", (c) => { c.hosts[0].count = 0; }, ["hosts[0].count: must be at least 1"]],
         ["fractional count", (c) => { c.hosts[0].count = 1.5; }, ["hosts[0].count:"]],
@@ -147,11 +148,11 @@ describe("a bad config fails before any resource with the key and the fix", () =
             ["images[0].platforms: no host serves linux/s390x; add a pool or static host whose platforms include it, or list it under one's emulate"]],
         ["SSH open to the IPv4 world", (c) => { c.ssh.allowedCidrs = ["0.0.0.0/0"]; }, ['ssh.allowedCidrs[0]: "0.0.0.0/0" opens SSH to the whole Internet']],
         ["SSH open to the IPv6 world", (c) => { c.ssh.allowedCidrs = ["::/0"]; }, ['ssh.allowedCidrs[0]: "::/0" opens SSH to the whole Internet']],
-        ["SSH open to half the world", (c) => { c.ssh.allowedCidrs = ["0.0.0.0/1"]; }, ["is wider than /8"]],
+        ["SSH open to half the world", (c) => { c.ssh.allowedCidrs = ["0.0.0.0/1"]; }, ["is wider than /16"]],
         ["no SSH CIDRs", (c) => { c.ssh.allowedCidrs = []; }, ["ssh.allowedCidrs: is empty"]],
         ["malformed CIDR", (c) => { c.ssh.allowedCidrs = ["10.0.0.300/24"]; }, ['ssh.allowedCidrs[0]: "10.0.0.300/24" is not a CIDR']],
         ["CIDR with host bits", (c) => { c.ssh.allowedCidrs = ["10.0.0.1/24"]; }, ['"10.0.0.1/24" has host bits set; write it as 10.0.0.0/24']],
-        ["bad public key", (c) => { c.ssh.publicKey = "not a key"; }, ["ssh.publicKey: must be one OpenSSH public key line"]],
+        ["bad public key", (c) => { c.ssh.publicKey = "not a key"; }, ["ssh.publicKey: must be the operator's public key (such as ~/.ssh/id_ed25519.pub): one OpenSSH public key line"]],
         ["missing private key", () => undefined, ["sshPrivateKey: the private key that logs in to the build hosts is needed"]],
         ["uppercase repository", (c) => { c.images[0].name = "App"; }, ['images[0].name: "App" is not a valid repository name']],
         ["repository too long", (c) => { c.images[0].name = "a".repeat(200); }, ["is too long: with the registry host an image name may have at most 255 characters"]],
@@ -178,9 +179,9 @@ describe("a bad config fails before any resource with the key and the fix", () =
         ["external registry without password", (c) => { c.registry = { type: "external", address: "ghcr.io/acme", username: "ci" }; },
             ["registryPassword: the external registry needs its password"]],
         ["external registry with a scheme", (c) => { c.registry = { type: "external", address: "https://ghcr.io", username: "ci" }; },
-            ["registry.address: must be host[:port][/namespace] without a scheme"]],
+            ['registry.address: "https://ghcr.io" has a scheme; give host[:port][/namespace] without it']],
         ["unknown registry type", (c) => { c.registry = { type: "gcr" }; }, ["registry.type:"]],
-        ["latest with immutable tags", (c) => { c.registry = { type: "ecr", immutableTags: true }; }, ['images[0].tags: "latest" moves with every build, which registry.immutableTags forbids']],
+        ["latest with immutable tags", (c) => { c.registry = { type: "ecr", immutableTags: true }; }, ['images[0].tags[0]: "latest" moves with every build, which registry.immutableTags forbids']],
         ["lifecycle of zero days", (c) => { c.registry = { type: "ecr", untaggedExpiryDays: 0 }; }, ["registry.untaggedExpiryDays: must be at least 1 day"]],
         ["BuildKit image set twice", (c) => { c.builder = { buildkitImage: "moby/buildkit:v0.31.0", driverOptions: { image: "moby/buildkit:v0.30.0" } }; },
             ["builder.driverOptions.image: repeats builder.buildkitImage"]],
@@ -218,7 +219,7 @@ describe("checkCidr", () => {
     test.each([
         ["2001:db8::1/48", "host bits"],
         ["2001:0db8::/48", "not written canonically; write it as 2001:db8::/48"],
-        ["::/8", "wider than /16"],
+        ["::/8", "wider than /48"],
         ["10.0.0.0/33", "is not a CIDR"],
     ])("refuses %s", (cidr, reason) => {
         expect(checkCidr(cidr)).toContain(reason);

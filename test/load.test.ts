@@ -94,7 +94,7 @@ test("with idleMinutes, refuses to start without the AWS CLI that starts stopped
 
 test("refuses a typo in a top-level key before creating anything", () => {
     setConfig({ ...validConfig(), sshPrivateKey: "PRIVATE", imagse: [] });
-    expect(() => loadConfig(root, {})).toThrow(/\(top level\): unknown key "imagse"/);
+    expect(() => loadConfig(root, {})).toThrow(/imagse: is not a key of the stack config; did you mean images\?/);
     expect(mocks.resources).toEqual([]);
 });
 
@@ -134,4 +134,34 @@ test("takes the source from CI variables, else from origin without credentials",
 test("labels nothing it cannot know outside a git repository", () => {
     const bare = makeProject();
     expect(ociLabels(bare, "app", undefined)).toEqual({});
+});
+
+test.each<[string, Record<string, string>, Record<string, string>, string]>([
+    ["aws:region", { "aws:region": "eu-west-1; touch /tmp/pwned" }, {}, "(from aws:region) is not an AWS region name"],
+    ["AWS_REGION", {}, { AWS_REGION: "us-east-1 --profile x" }, "(from the AWS_REGION environment variable) is not an AWS region name"],
+    ["AWS_DEFAULT_REGION", {}, { AWS_DEFAULT_REGION: "$(id)" }, "(from the AWS_DEFAULT_REGION environment variable)"],
+])("refuses a region from %s that is not a region name, before it reaches a ProxyCommand", (_, config, env, message) => {
+    pulumi.runtime.setAllConfig({
+        ...Object.fromEntries(Object.entries({ ...validConfig(), sshPrivateKey: "K" }).map(([k, v]) => [`native-build-fleet:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
+        ...config,
+    }, ["native-build-fleet:sshPrivateKey"]);
+    expect(() => loadConfig(root, env)).toThrow(ConfigError);
+    expect(() => loadConfig(root, env)).toThrow(new RegExp(`aws:region: .*${message.replace(/[()]/g, "\\$&")}`));
+});
+
+test.each(["us-east-1", "eu-central-2", "us-gov-west-1", "cn-northwest-1", "ap-southeast-7", "us-isob-east-1", "eusc-de-east-1"])("accepts the region %s", (region) => {
+    pulumi.runtime.setAllConfig({
+        ...Object.fromEntries(Object.entries({ ...validConfig(), sshPrivateKey: "K" }).map(([k, v]) => [`native-build-fleet:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
+        "aws:region": region,
+    }, ["native-build-fleet:sshPrivateKey"]);
+    expect(loadConfig(root, {}).region).toBe(region);
+});
+
+test("passes the tag templates as written, so immutable tags refuse {{branch}} after rendering", () => {
+    const raw = validConfig() as Record<string, any>;
+    raw.registry = { type: "ecr", immutableTags: true };
+    raw.images[0].tags = ["{{branch}}", "{{short_sha}}"];
+    setConfig({ ...raw, sshPrivateKey: "K" });
+    expect(() => loadConfig(root, { GITHUB_SHA: "0123456789abcdef", GITHUB_REF_TYPE: "branch", GITHUB_REF_NAME: "main" }))
+        .toThrow(/images\[0\]\.tags\[0\]: "\{\{branch\}\}" moves with every build of the branch/);
 });

@@ -26,7 +26,7 @@ describe("normalizePlatform", () => {
         ["linux/arm/v7/extra", "not shaped os/arch"],
         ["linux/amd 64", "not shaped os/arch"],
         ["windows/amd64", "only linux platforms"],
-        ["linux/sparc", "not a platform BuildKit can build"],
+        ["linux/sparc", "not a platform this fleet builds"],
     ])("refuses %s", (input, reason) => {
         const result = normalizePlatform(input);
         expect(result.ok).toBe(false);

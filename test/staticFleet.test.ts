@@ -10,9 +10,9 @@ const mocks = installMocks();
 const root = makeProject();
 const config = parseConfig({
     staticHosts: [
-        { name: "qemu", address: "127.0.0.4", user: "builder", platforms: ["linux/amd64"], emulate: ["linux/s390x"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIQemu" },
-        { name: "amd", address: "127.0.0.2", user: "builder", platforms: ["linux/amd64"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAmd" },
-        { name: "arm", address: "127.0.0.3", port: 2222, user: "builder", platforms: ["linux/arm64"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIArm host" },
+        { name: "qemu", address: "127.0.0.4", user: "builder", platforms: ["linux/amd64"], emulate: ["linux/s390x"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPVUa1IvnAcchFvYP6CkwpFzkAteCTLS7GhH0IMFbWwy" },
+        { name: "amd", address: "127.0.0.2", user: "builder", platforms: ["linux/amd64"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM7XB7gkELddJSMfrRKUjR8cHrWOAwXzeHAkzvax3QLl" },
+        { name: "arm", address: "127.0.0.3", port: 2222, user: "builder", platforms: ["linux/arm64"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOEfEuM+3M+NBmoJQoTpb+KfjaEbCGvhkye7IlZPNZ/S host" },
     ],
     registry: { type: "external", address: "127.0.0.1:5000", username: "ci" },
     images: [{ name: "probe", context: "app", platforms: ["linux/amd64", "linux/arm64", "linux/s390x"] }],
@@ -47,7 +47,7 @@ test("checks each static host with its declared key pinned, on its port, without
     const checks = mocks.resources.filter((r) => r.type === "command:remote:Command");
     expect(checks.map((c) => c.name).sort()).toEqual(["fleet-amd-ready-docker", "fleet-arm-ready-docker", "fleet-qemu-ready-docker"]);
     const arm = checks.find((c) => c.name === "fleet-arm-ready-docker")!;
-    expect(arm.inputs.connection).toMatchObject({ host: "127.0.0.3", port: 2222, user: "builder", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIArm host" });
+    expect(arm.inputs.connection).toMatchObject({ host: "127.0.0.3", port: 2222, user: "builder", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOEfEuM+3M+NBmoJQoTpb+KfjaEbCGvhkye7IlZPNZ/S host" });
     expect(arm.inputs.create).not.toContain('case "$machine"');
     expect(arm.inputs.create).toContain("        'aarch64') ;;");
     const qemu = checks.find((c) => c.name === "fleet-qemu-ready-docker")!;
@@ -56,7 +56,7 @@ test("checks each static host with its declared key pinned, on its port, without
 
 test("pins static host keys under their names, so a reused address never matches", () => {
     const files = registrationFiles(mocks.resources);
-    expect(files.knownHosts).toContain("static-arm ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIArm\n");
+    expect(files.knownHosts).toContain("static-arm ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOEfEuM+3M+NBmoJQoTpb+KfjaEbCGvhkye7IlZPNZ/S\n");
     expect(files.config).toContain("    HostKeyAlias static-arm\n");
 });
 

@@ -1,5 +1,5 @@
 import { execFileSync } from "child_process";
-import { refMetadata, renderTag, renderTags, sanitizeTag } from "../config/tagTemplates";
+import { MAX_RENDERED_TAG, movingTagProblem, refMetadata, renderTag, renderTags, sanitizeTag, shortenBranch } from "../config/tagTemplates";
 import { makeProject } from "./fixtures";
 
 const SHA = "4f6c1e2d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d";
@@ -51,5 +51,55 @@ describe("refMetadata", () => {
         git("commit", "-qm", "first");
         git("tag", "v0.9.1");
         expect(refMetadata(root, {})).toEqual({ sha: git("rev-parse", "HEAD"), branch: "trunk", tag: "v0.9.1" });
+    });
+});
+
+describe("long branches", () => {
+    const dependabot = "dependabot/npm_and_yarn/packages/web/eslint-plugin-react-hooks-and-typescript-eslint/parser-8.46.2-and-more";
+    const sibling = `${dependabot}-other`;
+
+    test("a branch too long for a tag is shortened to fit, with a hash of the whole name", () => {
+        const tag = renderTag("{{branch}}", { branch: `${dependabot}${"x".repeat(40)}` })!;
+        expect(tag.length).toBeLessThanOrEqual(MAX_RENDERED_TAG);
+        expect(tag).toMatch(/^dependabot-npm_and_yarn-.*-[0-9a-f]{8}$/);
+    });
+
+    test("shortening is deterministic and keeps two long branches apart", () => {
+        const long = `${dependabot}${"x".repeat(40)}`;
+        expect(renderTag("{{branch}}-{{short_sha}}", { branch: long, sha: SHA })).toBe(renderTag("{{branch}}-{{short_sha}}", { branch: long, sha: SHA }));
+        expect(renderTag("{{branch}}", { branch: `${long}-a` })).not.toBe(renderTag("{{branch}}", { branch: `${long}-b` }));
+        expect(shortenBranch(dependabot, 40)).not.toBe(shortenBranch(sibling, 40));
+        expect(shortenBranch(dependabot, 40)).toHaveLength(40);
+    });
+
+    test("leaves room for the rest of the template and the platform suffix", () => {
+        const tag = renderTag("pr-{{branch}}-{{short_sha}}", { branch: "b".repeat(200), sha: SHA })!;
+        expect(tag.length).toBeLessThanOrEqual(MAX_RENDERED_TAG);
+        expect(tag).toMatch(/^pr-b+-[0-9a-f]{8}-4f6c1e2$/);
+    });
+
+    test("a branch that fits is left as it is", () => {
+        expect(renderTag("{{branch}}", { branch: dependabot })).toBe(sanitizeTag(dependabot));
+    });
+});
+
+describe("movingTagProblem", () => {
+    test.each<[string, string | undefined]>([
+        ["latest", "moves with every build"],
+        ["{{branch}}", "moves with every build of the branch"],
+        ["{{major}}", "moves with every release"],
+        ["v{{major}}.{{minor}}", "moves with every release"],
+        ["{{major}}.{{minor}}.{{patch}}", undefined],
+        ["{{version}}", undefined],
+        ["{{branch}}-{{short_sha}}", undefined],
+        ["sha-{{sha}}", undefined],
+        ["v1.2.3", undefined],
+    ])("%s", (template, reason) => {
+        const problem = movingTagProblem(template);
+        if (reason === undefined) {
+            expect(problem).toBeUndefined();
+        } else {
+            expect(problem).toContain(reason);
+        }
     });
 });
