@@ -146,10 +146,11 @@ export class HostPool extends pulumi.ComponentResource {
             triggers: [instanceId],
             addPreviousOutputInEnv: false,
             logging: "stderr",
-        }, { parent: this, customTimeouts: { create: `${Math.ceil(HOST_KEY_TIMEOUT_SECONDS / 60) + 5}m` } });
+        }, { parent: this, customTimeouts: { create: HOST_KEY_RESOURCE_TIMEOUT, update: HOST_KEY_RESOURCE_TIMEOUT } });
         return read.stdout.apply((s) => s.trim());
     }
 }
 
 /** Seconds a new instance gets to boot far enough to publish its host key (after the Docker install). */
 const HOST_KEY_TIMEOUT_SECONDS = 900;
+const HOST_KEY_RESOURCE_TIMEOUT = `${Math.ceil(HOST_KEY_TIMEOUT_SECONDS / 60) + 5}m`;
