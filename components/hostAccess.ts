@@ -1,6 +1,7 @@
 // What every EC2 build host shares: the security group that admits SSH from the allowed
-// CIDRs only, and an instance profile with no policies. (The operator's key is installed
-// by the user data, for whichever user ssh.user names, so no EC2 key pair is needed.)
+// CIDRs only, and an instance profile with no policy (in ssm mode, only Session Manager's
+// actions). The operator's key is installed by the user data, for whichever user ssh.user
+// names, so no EC2 key pair is needed.
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -8,12 +9,34 @@ import * as pulumi from "@pulumi/pulumi";
 export interface HostAccessArgs {
     /** CIDRs allowed to reach port 22; validated, never 0.0.0.0/0 or ::/0. Empty with ssm. */
     allowedCidrs: string[];
-    /** ssm: no inbound rule at all, and the role gets what SSM sessions need. */
+    /** ssm: no inbound rule at all, and the role gets only what Session Manager needs. */
     access: "cidr" | "ssm";
     /** The VPC of the hosts; the account's default VPC when absent. */
     vpcId?: string;
     /** Tags for every resource (project, stack). */
     tags: Record<string, string>;
+}
+
+/**
+ * The actions of AWS's "minimal Session Manager permissions" instance policy (Systems
+ * Manager User Guide, "Create a custom IAM role for Session Manager",
+ * https://docs.aws.amazon.com/systems-manager/latest/userguide/getting-started-create-iam-instance-profile.html;
+ * the managed policy AWSCloud9SSMInstanceProfile grants the same five), without the S3 and
+ * KMS statements that only session logging needs. Unlike AmazonSSMManagedInstanceCore it
+ * grants no ssm:GetParameter(s) on the account's parameters, no ec2messages (Run Command)
+ * and no SSM documents: a build step that reached the role could read nothing.
+ */
+export const SESSION_MANAGER_ACTIONS = [
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+] as const;
+
+/** The hosts' inline role policy in ssm mode. */
+export function sessionManagerPolicy(): { Version: string; Statement: { Effect: "Allow"; Action: string[]; Resource: string }[] } {
+    return { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: [...SESSION_MANAGER_ACTIONS], Resource: "*" }] };
 }
 
 export class HostAccess extends pulumi.ComponentResource {
@@ -41,16 +64,14 @@ export class HostAccess extends pulumi.ComponentResource {
         }, { parent: this });
 
         // Build hosts call no AWS API: buildx forwards the client's registry credentials
-        // to BuildKit (provider notes, "ECR"). The role carries only what SSM sessions need,
-        // and only in ssm mode (Security Hub SSM.1).
+        // to BuildKit (provider notes, "ECR"). In ssm mode the role carries only what the SSM
+        // agent needs for Session Manager, and nothing otherwise.
         const role = new aws.iam.Role(`${name}-role`, {
             assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "ec2.amazonaws.com" }),
             tags: args.tags,
         }, { parent: this });
         if (args.access === "ssm") {
-            new aws.iam.RolePolicyAttachment(`${name}-ssm`, {
-                role: role.name, policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-            }, { parent: this });
+            new aws.iam.RolePolicy(`${name}-ssm`, { role: role.name, policy: JSON.stringify(sessionManagerPolicy()) }, { parent: this });
         }
         const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: args.tags }, { parent: this });
 

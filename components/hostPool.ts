@@ -1,10 +1,12 @@
-// A pool of identical EC2 build hosts: per host a program-provisioned SSH host key,
-// the instance (IMDSv2 only, encrypted gp3 root) and its readiness check.
+// A pool of identical EC2 build hosts: per host the instance (IMDSv2 only, encrypted gp3
+// root), the host key it generated, read from its console through the EC2 API, and its
+// readiness check.
 
 import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import * as tls from "@pulumi/tls";
 import { PoolConfig } from "../config/schema";
+import { scriptFile } from "../shell/scriptFiles";
 import { userData } from "../shell/userData";
 import { HostReadiness } from "./hostReadiness";
 import { ssmProxyCommand } from "../shell/readiness";
@@ -26,7 +28,7 @@ export interface HostPoolArgs {
     binfmtImage: string;
     /** cidr: SSH to the host's address; ssm: no public address, SSH through an SSM session. */
     access: "cidr" | "ssm";
-    /** AWS region for SSM sessions; the AWS CLI's default when absent. */
+    /** AWS region for SSM sessions and for reading host keys from the console; the AWS CLI's default when absent. */
     region?: string;
     /** Tags for every resource; the pool's name is added. */
     tags: Record<string, string>;
@@ -67,7 +69,6 @@ export class HostPool extends pulumi.ComponentResource {
 
     private host(hostName: string, index: number, args: HostPoolArgs): BuildHost {
         const { pool } = args;
-        const hostKey = new tls.PrivateKey(`${hostName}-host-key`, { algorithm: "ED25519" }, { parent: this });
         // The access tag lets the policy pack hold ssm hosts to "no public address".
         const tags = {
             ...args.tags, "native-build-fleet:pool": pool.name, "native-build-fleet:access": args.access,
@@ -88,11 +89,12 @@ export class HostPool extends pulumi.ComponentResource {
             instanceMarketOptions: pool.spot
                 ? { marketType: "spot", spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate" } }
                 : undefined,
-            // The user data carries the host's private key: keep it secret in state.
-            userData: pulumi.secret(pulumi.all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh]).apply(([privateKey, publicKey]) => userData({
-                sshUser: args.sshUser, authorizedKey: args.authorizedKey, hostPrivateKey: privateKey, hostPublicKey: publicKey.trim(),
+            // Public by nature (ec2:DescribeInstanceAttribute, IMDS): it carries no secret, and
+            // the host generates its own key at boot.
+            userData: userData({
+                sshUser: args.sshUser, authorizedKey: args.authorizedKey,
                 emulate: pool.emulate, binfmtImage: args.binfmtImage, idleMinutes: pool.idleMinutes,
-            }))),
+            }),
             // An idle host powers itself off; it must stop, not terminate, to be started again.
             instanceInitiatedShutdownBehavior: pool.idleMinutes === undefined ? undefined : "stop",
             // A host that would boot differently is replaced, not edited in place:
@@ -116,7 +118,7 @@ export class HostPool extends pulumi.ComponentResource {
         const address = ssm ? instance.id
             : eip ? eip.publicIp
             : pulumi.all([instance.publicIp, instance.privateIp]).apply(([pub, priv]) => pub || priv);
-        const publicKey = hostKey.publicKeyOpenssh.apply((k) => k.trim());
+        const publicKey = this.consoleHostKey(hostName, instance.id, args.region);
         const readiness = new HostReadiness(`${hostName}-ready`, {
             address, user: args.sshUser, privateKey: args.privateKey, hostKey: publicKey,
             arch: pool.arch, platforms: [...pool.platforms, ...pool.emulate], waitForBoot: true, triggers: [instance.id],
@@ -130,4 +132,25 @@ export class HostPool extends pulumi.ComponentResource {
             wakeId: idle ? instance.id : undefined,
         };
     }
+
+    /**
+     * The host key the instance publishes on its console at boot, read through the EC2 API
+     * (runner/read-host-key.sh) before anything connects, once per instance. Commands run
+     * only in updates, so a new host's key is unknown in previews.
+     */
+    private consoleHostKey(hostName: string, instanceId: pulumi.Output<string>, region?: string): pulumi.Output<string> {
+        const read = new command.local.Command(`${hostName}-console-host-key`, {
+            create: scriptFile("runner/read-host-key.sh"),
+            interpreter: ["/bin/bash", "-c"],
+            environment: { NBF_INSTANCE_ID: instanceId, NBF_REGION: region ?? "", NBF_TIMEOUT_SECONDS: String(HOST_KEY_TIMEOUT_SECONDS) },
+            triggers: [instanceId],
+            addPreviousOutputInEnv: false,
+            logging: "stderr",
+        }, { parent: this, customTimeouts: { create: HOST_KEY_RESOURCE_TIMEOUT, update: HOST_KEY_RESOURCE_TIMEOUT } });
+        return read.stdout.apply((s) => s.trim());
+    }
 }
+
+/** Seconds a new instance gets to boot far enough to publish its host key (after the Docker install). */
+const HOST_KEY_TIMEOUT_SECONDS = 900;
+const HOST_KEY_RESOURCE_TIMEOUT = `${Math.ceil(HOST_KEY_TIMEOUT_SECONDS / 60) + 5}m`;

@@ -117,6 +117,12 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
             message: "is set, but aws is not on PATH: pulumi up starts stopped hosts with the AWS CLI; install it on this machine, or drop idleMinutes",
         }]);
     }
+    if (config.hosts.length > 0 && !onPath("aws", env.PATH)) {
+        throw new ConfigError([{
+            path: "hosts",
+            message: "lists EC2 pools, but aws is not on PATH: pulumi up reads each new host's SSH host key from its console output with the AWS CLI (ec2:GetConsoleOutput); install it on this machine",
+        }]);
+    }
     const plaintext = SECRET_KEYS.filter((key) => isSet(cfg, key) && !isSecret(`${project}:${key}`));
     if (plaintext.length > 0) {
         throw new ConfigError(plaintext.map((key) => ({

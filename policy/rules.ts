@@ -10,8 +10,17 @@ const SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup";
 const INGRESS_RULES = ["aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws:ec2/securityGroupRule:SecurityGroupRule"];
 const REPOSITORY = "aws:ecr/repository:Repository";
 const LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy";
-/** The one managed policy a build host may carry (for SSM access). */
-const SSM_CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
+/**
+ * All a build host's role may do: what the SSM agent needs for Session Manager, in ssm
+ * mode (components/hostAccess.ts, SESSION_MANAGER_ACTIONS; a test holds the two equal).
+ */
+export const HOST_ROLE_ACTIONS = [
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+];
 const WORLD = ["0.0.0.0/0", "::/0"];
 /** Set on every build host by components/hostPool.ts: "ssm" or "cidr". */
 const ACCESS_TAG = "native-build-fleet:access";
@@ -124,19 +133,51 @@ export const noDockerTcpPort: ResourceValidationPolicy = {
     },
 };
 
+type Statement = { Effect?: unknown; Action?: unknown; NotAction?: unknown };
+
+/** What in an IAM policy document (JSON text or object) grants more than Session Manager's actions. */
+export function excessGrants(policy: unknown): string[] {
+    let doc: unknown = policy;
+    if (typeof policy === "string") {
+        try {
+            doc = JSON.parse(policy) as unknown;
+        } catch {
+            return ["a policy document that is not JSON"];
+        }
+    }
+    const statement = (doc as { Statement?: unknown } | null)?.Statement;
+    const statements = (Array.isArray(statement) ? statement : statement === undefined ? [] : [statement]) as Statement[];
+    return statements.filter((s) => s.Effect !== "Deny").flatMap((s): string[] => {
+        if (s.NotAction !== undefined) {
+            return ["NotAction, which grants everything it does not name"];
+        }
+        const actions = (Array.isArray(s.Action) ? s.Action : [s.Action]) as unknown[];
+        return actions.filter((a) => typeof a !== "string" || !HOST_ROLE_ACTIONS.includes(a)).map((a) => String(a));
+    });
+}
+
 export const leastPrivilegeProfile: ResourceValidationPolicy = {
     name: "least-privilege-instance-profile",
-    description: "Build host roles carry no policy beyond SSM access: buildx forwards the runner's registry credentials.",
+    description: "Build host roles carry no managed policy and no action beyond what Session Manager needs (ssm:UpdateInstanceInformation, ssmmessages:*Channel): buildx forwards the runner's registry credentials, and AmazonSSMManagedInstanceCore would add ssm:GetParameter(s) on every parameter.",
     enforcementLevel: "mandatory",
     validateResource: (args, report) => {
-        if (args.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment" && args.props.policyArn !== SSM_CORE) {
-            report(`attaches ${String(args.props.policyArn)}; build hosts may only carry ${SSM_CORE}`);
+        const allowed = `build host roles may only allow ${HOST_ROLE_ACTIONS.join(", ")}, in an inline policy`;
+        if (args.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+            report(`attaches ${String(args.props.policyArn)}; ${allowed}`);
         }
+        const inline: unknown[] = [];
         if (args.type === "aws:iam/rolePolicy:RolePolicy") {
-            report("inline role policies are not allowed on build host roles");
+            inline.push(args.props.policy);
         }
-        if (args.type === "aws:iam/role:Role" && ((args.props.managedPolicyArns as string[] | undefined) ?? []).some((arn) => arn !== SSM_CORE)) {
-            report(`managedPolicyArns may only contain ${SSM_CORE}`);
+        if (args.type === "aws:iam/role:Role") {
+            if (((args.props.managedPolicyArns as string[] | undefined) ?? []).length > 0) {
+                report(`managedPolicyArns lists ${((args.props.managedPolicyArns as string[])).join(", ")}; ${allowed}`);
+            }
+            inline.push(...((args.props.inlinePolicies as { policy?: unknown }[] | undefined) ?? []).map((p) => p.policy));
+        }
+        const excess = [...new Set(inline.flatMap(excessGrants))];
+        if (excess.length > 0) {
+            report(`grants ${excess.join(", ")}; ${allowed}`);
         }
     },
 };

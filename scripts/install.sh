@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the unit tests need on a fresh Debian or Ubuntu machine:
-# ShellCheck, the OpenSSH client and git from the distribution, then the locked npm
-# dependencies. Safe to run again.
+# ShellCheck, the OpenSSH client and git from the distribution, cloud-init (its schema check
+# validates the hosts' user data) and the OpenSSH server (sshd checks their sshd drop-in),
+# then the locked npm dependencies. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,8 @@ missing=()
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 command -v git >/dev/null 2>&1 || missing+=(git)
+command -v cloud-init >/dev/null 2>&1 || missing+=(cloud-init)
+[ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1 || missing+=(openssh-server)
 if [ "${#missing[@]}" -gt 0 ]; then
     sudo=""
     if [ "$(id -u)" -ne 0 ]; then

@@ -70,7 +70,7 @@ function needed(role: "preview" | "deploy"): string[] {
 describe("the mapping of the program's AWS calls", () => {
     test("covers every resource type the program registers, in both access modes", () => {
         const types = [...new Set(mocks.resources.map((r) => r.type))].filter((t) => !t.startsWith("native-build-fleet:"));
-        expect(types).toEqual(expect.arrayContaining(["aws:ec2/instance:Instance", "aws:ec2/eip:Eip", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"]));
+        expect(types).toEqual(expect.arrayContaining(["aws:ec2/instance:Instance", "aws:ec2/eip:Eip", "aws:iam/rolePolicy:RolePolicy"]));
         expect(types.filter((t) => !(t in RESOURCE_ACTIONS))).toEqual([]);
     });
 

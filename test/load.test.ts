@@ -12,6 +12,10 @@ import { installMocks, valueOf } from "./mocks";
 
 const mocks = installMocks();
 const root = makeProject();
+/** A PATH holding a stand-in `aws`, which stacks with EC2 pools need (host keys come from the console). */
+const awsBin = fs.mkdtempSync(path.join(root, "aws-bin-"));
+fs.writeFileSync(path.join(awsBin, "aws"), "#!/bin/sh\n", { mode: 0o755 });
+const withAws = { PATH: awsBin };
 const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: root, encoding: "utf8" }).trim();
 
 function setConfig(values: Record<string, unknown>, secretKeys: string[] = ["sshPrivateKey"]): void {
@@ -32,7 +36,7 @@ beforeAll(() => {
 
 test("reads every key of the project namespace and keeps the private key a secret", async () => {
     setConfig({ ...validConfig(), sshPrivateKey: "PRIVATE" });
-    const loaded = loadConfig(root, {});
+    const loaded = loadConfig(root, withAws);
     expect(loaded.config.images[0].name).toBe("app");
     expect(await pulumi.isSecret(loaded.sshPrivateKey)).toBe(true);
     expect(await valueOf(loaded.sshPrivateKey)).toBe("PRIVATE\n");
@@ -41,7 +45,7 @@ test("reads every key of the project namespace and keeps the private key a secre
 
 test("ends the private key with the newline OpenSSH needs, which `pulumi config set` drops", async () => {
     setConfig({ ...validConfig(), sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----" });
-    expect(await valueOf(loadConfig(root, {}).sshPrivateKey)).toBe("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n");
+    expect(await valueOf(loadConfig(root, withAws).sshPrivateKey)).toBe("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n");
 });
 
 test("treats the empty default of registryPassword as unset", () => {
@@ -53,7 +57,7 @@ test("renders tag templates for this build before validating them", () => {
     const raw = validConfig() as Record<string, any>;
     raw.images[0].tags = ["{{branch}}", "{{short_sha}}", "{{version}}"];
     setConfig({ ...raw, sshPrivateKey: "K" });
-    const loaded = loadConfig(root, { GITHUB_SHA: "0123456789abcdef", GITHUB_REF_TYPE: "branch", GITHUB_REF_NAME: "release/1.x" });
+    const loaded = loadConfig(root, { ...withAws, GITHUB_SHA: "0123456789abcdef", GITHUB_REF_TYPE: "branch", GITHUB_REF_NAME: "release/1.x" });
     expect(loaded.config.images[0].tags).toEqual(["release-1.x", "0123456"]);
 });
 
@@ -92,6 +96,13 @@ test("with idleMinutes, refuses to start without the AWS CLI that starts stopped
     expect(loadConfig(root, { PATH: bin }).config.hosts[1].idleMinutes).toBe(30);
 });
 
+test("with EC2 pools, refuses to start without the AWS CLI that reads each new host's key from its console", () => {
+    setConfig({ ...validConfig(), sshPrivateKey: "K" });
+    const bin = fs.mkdtempSync(path.join(root, "bin-"));
+    expect(() => loadConfig(root, { PATH: bin })).toThrow(/hosts: lists EC2 pools, but aws is not on PATH: .*\(ec2:GetConsoleOutput\)/);
+    expect(loadConfig(root, withAws).config.hosts.length).toBeGreaterThan(0);
+});
+
 test("refuses a typo in a top-level key before creating anything", () => {
     setConfig({ ...validConfig(), sshPrivateKey: "PRIVATE", imagse: [] });
     expect(() => loadConfig(root, {})).toThrow(/imagse: is not a key of the stack config; did you mean images\?/);
@@ -100,14 +111,14 @@ test("refuses a typo in a top-level key before creating anything", () => {
 
 test("refuses a private key stored in plain text", () => {
     setConfig({ ...validConfig(), sshPrivateKey: "PRIVATE" }, []);
-    expect(() => loadConfig(root, {})).toThrow(ConfigError);
-    expect(() => loadConfig(root, {})).toThrow(/sshPrivateKey: is stored in plain text in the stack file; set it again with `pulumi config set --secret sshPrivateKey`/);
+    expect(() => loadConfig(root, withAws)).toThrow(ConfigError);
+    expect(() => loadConfig(root, withAws)).toThrow(/sshPrivateKey: is stored in plain text in the stack file; set it again with `pulumi config set --secret sshPrivateKey`/);
 });
 
 test("reads the external registry's password as a secret", async () => {
     setConfig({ ...validConfig(), registry: { type: "external", address: "registry.example.com", username: "ci" }, sshPrivateKey: "K", registryPassword: "P" },
         ["sshPrivateKey", "registryPassword"]);
-    const loaded = loadConfig(root, {});
+    const loaded = loadConfig(root, withAws);
     expect(await pulumi.isSecret(loaded.registryPassword!)).toBe(true);
 });
 
@@ -146,7 +157,7 @@ test.each<[string, Record<string, string>, Record<string, string>, string]>([
         ...config,
     }, ["native-build-fleet:sshPrivateKey"]);
     expect(() => loadConfig(root, env)).toThrow(ConfigError);
-    expect(() => loadConfig(root, env)).toThrow(new RegExp(`aws:region: .*${message.replace(/[()]/g, "\\$&")}`));
+    expect(() => loadConfig(root, { ...withAws, ...env })).toThrow(new RegExp(`aws:region: .*${message.replace(/[()]/g, "\\$&")}`));
 });
 
 test.each(["us-east-1", "eu-central-2", "us-gov-west-1", "cn-northwest-1", "ap-southeast-7", "us-isob-east-1", "eusc-de-east-1"])("accepts the region %s", (region) => {
@@ -154,7 +165,7 @@ test.each(["us-east-1", "eu-central-2", "us-gov-west-1", "cn-northwest-1", "ap-s
         ...Object.fromEntries(Object.entries({ ...validConfig(), sshPrivateKey: "K" }).map(([k, v]) => [`native-build-fleet:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
         "aws:region": region,
     }, ["native-build-fleet:sshPrivateKey"]);
-    expect(loadConfig(root, {}).region).toBe(region);
+    expect(loadConfig(root, withAws).region).toBe(region);
 });
 
 test("passes the tag templates as written, so immutable tags refuse {{branch}} after rendering", () => {

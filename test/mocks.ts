@@ -56,6 +56,11 @@ export interface RecordedInvoke {
 
 const hash = (s: string) => createHash("sha256").update(s).digest("hex");
 
+/** The ed25519 key line the mocks' console reader reports for the command `name`. */
+export function mockHostKey(name: string): string {
+    return `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${hash(name).slice(0, 43)}`;
+}
+
 function outputs(type: string, name: string, inputs: any): { id: string; state: any } {
     switch (type) {
         case "aws:ec2/instance:Instance":
@@ -76,7 +81,8 @@ function outputs(type: string, name: string, inputs: any): { id: string; state: 
         case "command:remote:Command":
             return { id: name, state: { ...inputs, stdout: "docker 27.3.1 on x86_64\n", stderr: "" } };
         case "command:local:Command":
-            return { id: name, state: { ...inputs, stdout: "", stderr: "" } };
+            // The console reader (components/hostPool.ts) prints the host's key line.
+            return { id: name, state: { ...inputs, stdout: name.endsWith("-console-host-key") ? `${mockHostKey(name)}\n` : "", stderr: "" } };
         case "docker-build:index:Image": {
             const digest = `sha256:${hash(name)}`;
             return { id: digest, state: { ...inputs, digest, ref: inputs.tags?.length ? `${inputs.tags[0]}@${digest}` : "", contextHash: "h" } };

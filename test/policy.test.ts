@@ -6,9 +6,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "../components/fleet";
 import { parseConfig } from "../config/schema";
 import {
-    coversPort, credentialFindings, credentialKinds, ebsEncrypted, ecrLifecyclePolicy, ecrScanOnPush, imdsv2Required, leastPrivilegeProfile,
+    coversPort, credentialFindings, credentialKinds, ebsEncrypted, ecrLifecyclePolicy, ecrScanOnPush, excessGrants, HOST_ROLE_ACTIONS, imdsv2Required, leastPrivilegeProfile,
     noDockerTcpPort, noPlaintextCredentials, noPublicIpSsm, policies, restrictedSsh,
 } from "../policy/rules";
+import { SESSION_MANAGER_ACTIONS, sessionManagerPolicy } from "../components/hostAccess";
 import { context, makeProject, validConfig } from "./fixtures";
 import { installMocks, settled, valueOf } from "./mocks";
 
@@ -52,8 +53,8 @@ test.each<[string, ResourceValidationPolicy, string, Record<string, unknown>, Re
     ["no-docker-tcp-port", noDockerTcpPort, "aws:ec2/securityGroup:SecurityGroup",
         { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["10.0.0.0/8"] }] },
         { ingress: [{ protocol: "tcp", fromPort: 2376, toPort: 2376, cidrBlocks: ["10.0.0.0/8"] }] }],
-    ["least-privilege-instance-profile", leastPrivilegeProfile, "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-        { policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" }, { policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" }],
+    ["least-privilege-instance-profile", leastPrivilegeProfile, "aws:iam/rolePolicy:RolePolicy",
+        { policy: JSON.stringify(sessionManagerPolicy()) }, { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: "ssm:GetParameters", Resource: "*" }] }) }],
     ["ecr-scan-on-push", ecrScanOnPush, "aws:ecr/repository:Repository",
         { imageScanningConfiguration: { scanOnPush: true } }, { imageScanningConfiguration: { scanOnPush: false } }],
     ["no-public-ip-ssm", noPublicIpSsm, INSTANCE, { ...SSM_HOST, associatePublicIpAddress: false }, { ...SSM_HOST, associatePublicIpAddress: true }],
@@ -95,6 +96,47 @@ describe("no-public-ip-ssm", () => {
 
     test("judges instances only", () => {
         expect(violations(noPublicIpSsm, "aws:ec2/launchTemplate:LaunchTemplate", { tags: { "native-build-fleet:access": "ssm" } })).toEqual([]);
+    });
+});
+
+describe("least-privilege-instance-profile", () => {
+    const ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy";
+    const allow = (action: unknown) => JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: action, Resource: "*" }] });
+
+    test("holds the program to exactly the actions it grants its hosts", () => {
+        expect([...HOST_ROLE_ACTIONS].sort()).toEqual([...SESSION_MANAGER_ACTIONS].sort());
+        expect(excessGrants(sessionManagerPolicy())).toEqual([]);
+    });
+
+    test("refuses the managed policy the hosts used to carry, which reads every SSM parameter", () => {
+        expect(violations(leastPrivilegeProfile, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", { policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" })).toEqual([
+            "attaches arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore; build host roles may only allow ssm:UpdateInstanceInformation, ssmmessages:CreateControlChannel, ssmmessages:CreateDataChannel, ssmmessages:OpenControlChannel, ssmmessages:OpenDataChannel, in an inline policy",
+        ]);
+        expect(violations(leastPrivilegeProfile, "aws:iam/role:Role", { managedPolicyArns: ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"] })).toHaveLength(1);
+    });
+
+    test.each<[string, unknown, string]>([
+        ["an extra action", ["ssm:UpdateInstanceInformation", "ssm:GetParameters"], "grants ssm:GetParameters;"],
+        ["a service wildcard", "ssmmessages:*", "grants ssmmessages:*;"],
+        ["every action", "*", "grants *;"],
+        ["a lower-case spelling the list does not hold", "SSM:GetParameter", "grants SSM:GetParameter;"],
+    ])("refuses an inline policy with %s", (_, action, message) => {
+        const found = violations(leastPrivilegeProfile, ROLE_POLICY, { policy: allow(action) });
+        expect(found).toHaveLength(1);
+        expect(found[0]).toContain(message);
+    });
+
+    test("refuses NotAction, a document that is not JSON, and extra actions in a role's inline policies", () => {
+        expect(violations(leastPrivilegeProfile, ROLE_POLICY, { policy: JSON.stringify({ Statement: { Effect: "Allow", NotAction: "iam:*", Resource: "*" } }) })[0])
+            .toContain("grants NotAction, which grants everything it does not name;");
+        expect(violations(leastPrivilegeProfile, ROLE_POLICY, { policy: "{" })[0]).toContain("grants a policy document that is not JSON;");
+        expect(violations(leastPrivilegeProfile, "aws:iam/role:Role", { inlinePolicies: [{ name: "x", policy: allow("s3:GetObject") }] })[0]).toContain("grants s3:GetObject;");
+    });
+
+    test("lets a statement that denies pass", () => {
+        expect(violations(leastPrivilegeProfile, ROLE_POLICY, { policy: JSON.stringify({ Statement: [
+            { Effect: "Allow", Action: [...SESSION_MANAGER_ACTIONS], Resource: "*" }, { Effect: "Deny", Action: "*", Resource: "*" },
+        ] }) })).toEqual([]);
     });
 });
 
@@ -237,8 +279,8 @@ test.each<[string, "cidr" | "ssm", () => Record<string, any>]>([
     const instances = mocks.resources.filter((r) => r.type === INSTANCE);
     expect(instances.length).toBeGreaterThan(0);
     expect(instances.map((r) => r.inputs.tags["native-build-fleet:access"])).toEqual(instances.map(() => access));
-    // The pack had private keys to judge: the operator's in stdin, the hosts' in user data.
+    // The pack had a private key to judge, the operator's in stdin; user data holds none.
     expect(mocks.resources.filter((r) => String(r.inputs.stdin).includes(JSON.stringify(OPENSSH_KEY).slice(1, -1))).length).toBeGreaterThan(0);
-    expect(instances.every((r) => credentialKinds(String(r.inputs.userData)).includes("an OpenSSH private key"))).toBe(true);
+    expect(instances.map((r) => credentialKinds(String(r.inputs.userData)))).toEqual(instances.map(() => []));
     expect(await packFindings()).toEqual([]);
 });

@@ -7,11 +7,8 @@ import * as os from "os";
 import * as path from "path";
 import { heredoc, shq } from "../shell/quote";
 import { bootWaitScript, dockerCheckScript } from "../shell/readiness";
-import { userData } from "../shell/userData";
-import { idleCheckScript } from "../shell/idle";
+import { scriptFile } from "../shell/scriptFiles";
 
-const HOST_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----\n";
-const HOST_PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfArm0";
 
 function shellcheck(script: string, shell: "bash" | "sh"): string {
     const result = spawnSync("shellcheck", ["--shell", shell, "--severity", "style", "-"], { input: script, encoding: "utf8" });
@@ -21,45 +18,9 @@ function shellcheck(script: string, shell: "bash" | "sh"): string {
     return result.stdout;
 }
 
-describe("user data", () => {
-    const native = userData({ sshUser: "ec2-user", authorizedKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperator ops", hostPrivateKey: HOST_KEY, hostPublicKey: HOST_PUB, emulate: [], binfmtImage: "tonistiigi/binfmt:latest" });
-    const emulating = userData({ sshUser: "ec2-user", authorizedKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperator ops", hostPrivateKey: HOST_KEY, hostPublicKey: HOST_PUB, emulate: ["linux/arm/v7", "linux/s390x"], binfmtImage: "tonistiigi/binfmt:latest" });
-
-    const idle = userData({ sshUser: "ec2-user", authorizedKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperator ops", hostPrivateKey: HOST_KEY, hostPublicKey: HOST_PUB, emulate: [], binfmtImage: "tonistiigi/binfmt:latest", idleMinutes: 30 });
-
-    test("matches the reviewed scripts", () => {
-        expect(native).toMatchSnapshot("native pool");
-        expect(emulating).toMatchSnapshot("emulating pool");
-        expect(idle).toMatchSnapshot("pool that powers off when idle");
-    });
-
-    test("passes shellcheck", () => {
-        expect(shellcheck(native, "bash")).toBe("");
-        expect(shellcheck(emulating, "bash")).toBe("");
-        expect(shellcheck(idle, "bash")).toBe("");
-        expect(shellcheck(idleCheckScript("ec2-user", 30), "bash")).toBe("");
-    });
-
-    test("installs the idle power-off timer only on pools with idleMinutes", () => {
-        expect(native).not.toContain("native-build-fleet-idle");
-        expect(idle).toContain("systemctl enable --now native-build-fleet-idle.timer");
-    });
-
-    test("never registers QEMU handlers on a native pool", () => {
-        expect(native).not.toMatch(/binfmt/);
-        expect(emulating).toContain("--install arm,s390x");
-    });
-
-    test("locks sshd to the provisioned key and to key-only logins without root", () => {
-        expect(native).toContain("HostKeyAlgorithms ssh-ed25519");
-        expect(native).toContain("PasswordAuthentication no");
-        expect(native).toContain("PermitRootLogin no");
-        expect(native).toContain('AllowUsers $user');
-        expect(native).not.toMatch(/-H tcp|2375|2376/);
-    });
-
-    test("refuses a key that would end its here-document early", () => {
-        expect(() => heredoc("NBF_HOST_KEY", "x\nNBF_HOST_KEY\ny")).toThrow(/contains its delimiter/);
+describe("heredoc", () => {
+    test("refuses a body that would end its here-document early", () => {
+        expect(() => heredoc("NBF_KNOWN_HOSTS", "x\nNBF_KNOWN_HOSTS\ny")).toThrow(/contains its delimiter/);
     });
 });
 
@@ -143,6 +104,16 @@ describe("readiness scripts", () => {
 });
 
 describe("idle power-off on the host", () => {
+    test("passes shellcheck", () => {
+        expect(shellcheck(scriptFile("host/idle-check.sh"), "bash")).toBe("");
+    });
+
+    test("refuses a minute count that is not a whole number", () => {
+        const result = spawnSync("bash", ["-c", scriptFile("host/idle-check.sh"), "idle-check.sh", "ec2-user", "30; reboot"], { encoding: "utf8" });
+        expect(result.status).toBe(2);
+        expect(result.stderr).toBe("idle-check: MINUTES must be a whole number, not '30; reboot'\n");
+    });
+
     /** Runs the check with stub ps (printing `processes`), systemctl and logger; returns what it did. */
     function check(processes: string[], stampAgeMinutes?: number, logins: string[] = []) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-idle-"));
@@ -159,7 +130,7 @@ describe("idle power-off on the host", () => {
             const then = Date.now() / 1000 - stampAgeMinutes * 60;
             fs.utimesSync(stamp, then, then);
         }
-        const result = spawnSync("bash", ["-c", idleCheckScript("ec2-user", 30)], {
+        const result = spawnSync("bash", ["-c", scriptFile("host/idle-check.sh"), "idle-check.sh", "ec2-user", "30"], {
             encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH ?? ""}`, NBF_IDLE_STAMP: stamp },
         });
         const log = path.join(dir, "systemctl.log");

@@ -64,9 +64,14 @@ describe("the fleet in ssm mode", () => {
         }
     });
 
-    test("gives the role exactly what SSM sessions need", () => {
-        expect(ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").map((r) => r.inputs.policyArn))
-            .toEqual(["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]);
+    test("gives the role exactly what Session Manager needs, and no managed policy (no ssm:GetParameter)", () => {
+        expect(ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")).toEqual([]);
+        const inline = ofType("aws:iam/rolePolicy:RolePolicy");
+        expect(inline).toHaveLength(1);
+        expect(JSON.parse(inline[0].inputs.policy)).toEqual({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Resource: "*", Action: [
+            "ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+        ] }] });
+        expect(inline[0].inputs.policy).not.toMatch(/GetParameter/);
     });
 
     test("checks readiness through an SSM session with the host key pinned under the instance id", () => {

@@ -42,9 +42,11 @@ export const RESOURCE_ACTIONS: Record<string, Actions> = {
         read: ["iam:GetRole", "iam:ListRoleTags", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole"],
         write: ["iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole"],
     },
+    // No longer created: stacks of earlier versions attached AmazonSSMManagedInstanceCore, and
+    // their first update deletes that attachment.
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": {
         read: ["iam:ListAttachedRolePolicies"],
-        write: ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+        write: ["iam:DetachRolePolicy"],
     },
     // The ssm-mode host role's own policy, narrower than AmazonSSMManagedInstanceCore
     // (issue 11, part 4), is an inline role policy.
