@@ -10,6 +10,7 @@ import { checkInsideProject, Reporter } from "./projectPaths";
 import { HostGroup, routeOf } from "./routing";
 import { PLACEHOLDERS } from "./tagTemplates";
 import { ComposeImage, composeImages } from "./compose";
+import { BuildInputs, buildInputsShape, checkBuildInputs, RunnerFacts } from "./buildInputs";
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 const HOST_NAME_RULE = "must be lowercase letters, digits and '-', starting with a letter, at most 31 characters";
@@ -70,13 +71,14 @@ const smokeTestSchema = z.object({
 const imageSchema = z.object({
     name: z.string(),
     context: z.string(),
-    dockerfile: z.string().default("Dockerfile"),
+    dockerfile: z.string().optional(),
     platforms: z.array(z.string()).min(1, "must list at least one platform, such as [linux/amd64, linux/arm64]"),
     tags: z.array(z.string()).min(1, "must list at least one tag").default(["latest"]),
     buildArgs: z.record(z.string(), z.string()).default({}),
     platformBuildArgs: z.record(z.string(), z.record(z.string(), z.string())).default({}),
     target: z.string().regex(/^[A-Za-z0-9_.-]+$/, "must be a Dockerfile stage name").optional(),
     test: smokeTestSchema.optional(),
+    ...buildInputsShape,
 }).strict();
 
 const IMAGE_REFERENCE = /^[a-z0-9][a-z0-9._-]*(:[0-9]{1,5})?(\/[a-z0-9._-]+)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
@@ -136,7 +138,8 @@ export interface StaticHostConfig {
     hostKey: string;
 }
 
-export interface ImageConfig {
+/** An image to build; the build inputs (secrets, ssh, contexts, dockerfileInline, pull) are config/buildInputs.ts. */
+export interface ImageConfig extends BuildInputs {
     name: string;
     /** Build context, relative to the project root, in POSIX form. */
     context: string;
@@ -184,6 +187,10 @@ export interface ConfigContext {
     stack: string;
     /** Which secret config keys are set (their values never pass through here). */
     secretsSet: { sshPrivateKey: boolean; registryPassword: boolean };
+    /** Build-secret reading and the SSH agent, from loadConfig; without them an image's secrets are refused. */
+    runner?: RunnerFacts;
+    /** The Compose file as `docker compose config` prints it, read by loadConfig. */
+    compose?: unknown;
 }
 
 export interface Problem {
@@ -421,7 +428,7 @@ function checkSsh(ssh: RawConfig["ssh"], network: RawConfig["network"], report: 
 /** The Compose file's buildable services, once the file itself is checked to be in the project. */
 function composeSources(file: string, ctx: ConfigContext, report: Reporter): ComposeImage[] {
     const checked = checkInsideProject(file, ctx.projectRoot, "compose", "file", report);
-    return checked === undefined ? [] : composeImages(checked, ctx.projectRoot, report);
+    return checked === undefined ? [] : composeImages(ctx.compose, checked, ctx.projectRoot, report);
 }
 
 function checkNetwork(network: RawConfig["network"], report: Reporter): void {
@@ -474,11 +481,13 @@ function checkImage(
         }
     }
     const context = checkInsideProject(image.context, ctx.projectRoot, `${at}.context`, "directory", report);
-    const dockerfile = context === undefined ? undefined
-        : checkInsideProject(path.posix.join(context, image.dockerfile.replace(/\\/g, "/")), ctx.projectRoot, `${at}.dockerfile`, "file", report);
+    const inputs = checkBuildInputs(image, image.dockerfile !== undefined, at, ctx.projectRoot, ctx.runner, report);
+    const dockerfilePath = image.dockerfile ?? "Dockerfile";
+    const dockerfile = context === undefined || inputs.dockerfileInline !== undefined ? undefined
+        : checkInsideProject(path.posix.join(context, dockerfilePath.replace(/\\/g, "/")), ctx.projectRoot, `${at}.dockerfile`, "file", report);
     return {
-        name: image.name, context: context ?? image.context, dockerfile: dockerfile ?? image.dockerfile, platforms, tags: image.tags,
-        buildArgs: image.buildArgs, platformBuildArgs, target: image.target, test: image.test,
+        name: image.name, context: context ?? image.context, dockerfile: dockerfile ?? dockerfilePath, platforms, tags: image.tags,
+        buildArgs: image.buildArgs, platformBuildArgs, target: image.target, test: image.test, ...inputs,
     };
 }
 
