@@ -28,12 +28,13 @@ const secretSource = z.union([
 
 /** The image keys, spread into the image schema. */
 export const buildInputsShape = {
-    secrets: z.record(z.string().regex(MOUNT_ID, "must be a secret id: letters, digits, '_', '.' or '-'"), secretSource).default({}),
+    // Record keys are checked in checkBuildInputs: zod reports a bad key only as "Invalid key in record".
+    secrets: z.record(z.string(), secretSource).default({}),
     ssh: z.array(z.object({
         id: z.string().regex(MOUNT_ID, "must be an SSH id such as default: letters, digits, '_', '.' or '-'"),
         paths: z.array(z.string().min(1, "must not be empty")).optional(),
     }).strict()).default([]),
-    contexts: z.record(z.string().regex(CONTEXT_NAME, "must be a context name: lowercase letters, digits, '_', '.' or '-'"), z.string().min(1, "must not be empty")).default({}),
+    contexts: z.record(z.string(), z.string().min(1, "must not be empty")).default({}),
     dockerfileInline: z.string().min(1, "must not be empty").optional(),
     pull: z.boolean().default(false),
 };
@@ -77,6 +78,10 @@ export function checkBuildInputs(
 ): BuildInputs {
     const secrets: Record<string, pulumi.Output<string>> = {};
     for (const [id, source] of Object.entries(raw.secrets)) {
+        if (!MOUNT_ID.test(id)) {
+            report(`${at}.secrets.${id}`, "must be a secret id: letters, digits, '_', '.' or '-', as RUN --mount=type=secret,id=<id> names it");
+            continue;
+        }
         if (runner === undefined) {
             report(`${at}.secrets.${id}`, "build secrets are read by loadConfig (config/load.ts), which this caller bypassed");
             continue;
@@ -94,6 +99,10 @@ export function checkBuildInputs(
     });
     const contexts: Record<string, string> = {};
     for (const [name, location] of Object.entries(raw.contexts)) {
+        if (!CONTEXT_NAME.test(name)) {
+            report(`${at}.contexts.${name}`, "must be a context name: lowercase letters, digits, '_', '.' or '-', as FROM or COPY --from=<name> names it");
+            continue;
+        }
         const checked = checkContext(location, `${at}.contexts.${name}`, projectRoot, report);
         if (checked !== undefined) {
             contexts[name] = checked;
@@ -134,5 +143,5 @@ export function checkContext(location: string, at: string, projectRoot: string, 
         report(at, `"${location}" is neither a directory inside the project nor docker-image://<image reference>; other sources (URLs, oci-layout://, service:, target:) are not supported`);
         return undefined;
     }
-    return checkInsideProject(location, projectRoot, at, "directory", report);
+    return checkInsideProject(location, projectRoot, at, "directory", report)?.replace(/(.)\/+$/, "$1");
 }

@@ -168,7 +168,9 @@ export function composeImages(model: unknown, file: string, projectRoot: string,
                 report(`${at}.build.ssh[${i}]`, "is not an SSH entry such as default or id=/path/to/key");
             }
             return parsed === undefined ? [] : [parsed];
-        });
+        // compose-go keeps ssh as a map and prints it in random order; sorted, the input stays
+        // the same across runs (an ssh change is an update of both builds).
+        }).sort((a, b) => a.id.localeCompare(b.id));
         const named = image ? splitImage(image) : { name: service };
         const context = projectRelative(build.context ?? ".", projectRoot);
         const inline = build.dockerfile_inline;
