@@ -152,9 +152,17 @@ export class ImageBuild extends pulumi.ComponentResource {
         const { image, repository } = args;
         const slug = platformSlug(platform);
         const cacheRef = pulumi.interpolate`${repository}:${cacheTag(platform)}`;
+        // The build inputs go to both builds, so the cache build is a cache hit; each is set
+        // only when used, so stacks without them keep their inputs (and digests) unchanged.
         const common = {
-            context: { location: image.context },
-            dockerfile: { location: image.dockerfile },
+            context: {
+                location: image.context,
+                ...(Object.keys(image.contexts).length > 0 ? { named: Object.fromEntries(Object.entries(image.contexts).map(([n, location]) => [n, { location }])) } : {}),
+            },
+            dockerfile: image.dockerfileInline === undefined ? { location: image.dockerfile } : { inline: image.dockerfileInline },
+            ...(Object.keys(image.secrets).length > 0 ? { secrets: pulumi.secret(image.secrets) } : {}),
+            ...(image.ssh.length > 0 ? { ssh: image.ssh } : {}),
+            ...(image.pull ? { pull: true } : {}),
             // The provider validates platforms with buildx's parser, not its enum, so
             // variants such as linux/arm/v7 pass (pulumi-docker-build provider/internal/platform.go).
             platforms: [platform as dockerBuild.Platform],

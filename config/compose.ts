@@ -1,11 +1,12 @@
-// Images from a Compose file: every service with a `build` section becomes an image,
-// following the Compose specification's short (`build: ./dir`) and long build syntax
-// (https://github.com/compose-spec/compose-spec/blob/main/build.md).
+// Images from a Compose file, as docker compose itself reads it: loadConfig runs
+// `docker compose config` (interpolation from the environment and `.env`,
+// merge keys, `extends`, profiles and defaults, all done by compose-go), and this module maps
+// the normalised build sections onto image entries. Build keys the fleet cannot honour are
+// refused by name (https://github.com/compose-spec/compose-spec/blob/main/build.md).
 
-import * as fs from "fs";
 import * as path from "path";
-import { parse } from "yaml";
 import { Reporter } from "./projectPaths";
+import { SecretSource } from "./buildInputs";
 
 /** An image entry as the stack's `images` list would spell it. */
 export interface ComposeImage {
@@ -15,23 +16,58 @@ export interface ComposeImage {
         name: string;
         context: string;
         dockerfile?: string;
+        dockerfileInline?: string;
         platforms: string[];
         tags?: string[];
         buildArgs: Record<string, string>;
         target?: string;
+        secrets: Record<string, SecretSource>;
+        ssh: { id: string; paths?: string[] }[];
+        contexts: Record<string, string>;
+        pull: boolean;
     };
 }
 
-type Build = string | { context?: string; dockerfile?: string; args?: Record<string, unknown> | string[]; target?: string; platforms?: string[] };
-type Service = { build?: Build; image?: string; platform?: string };
-
-/** `args` as a map or as a list of `KEY=value` (a bare `KEY` takes no value, so it is skipped). */
-function buildArgs(args: Record<string, unknown> | string[] | undefined): Record<string, string> {
-    if (Array.isArray(args)) {
-        return Object.fromEntries(args.filter((a) => a.includes("=")).map((a) => [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]));
-    }
-    return Object.fromEntries(Object.entries(args ?? {}).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, String(v)]));
+/** The parts of compose-go's normalised model (types.Project) this reads. */
+interface Build {
+    context?: string;
+    dockerfile?: string;
+    dockerfile_inline?: string;
+    args?: Record<string, string | null>;
+    target?: string;
+    platforms?: string[];
+    secrets?: { source: string; target?: string }[];
+    ssh?: unknown[];
+    additional_contexts?: Record<string, string>;
+    tags?: string[];
+    pull?: boolean;
+    [key: string]: unknown;
 }
+interface Model {
+    services?: Record<string, { build?: Build; image?: string; platform?: string }>;
+    secrets?: Record<string, { file?: string; environment?: string; external?: unknown; content?: string }>;
+}
+
+/** Build keys mapped onto image inputs. */
+const HONOURED = ["context", "dockerfile", "dockerfile_inline", "args", "target", "platforms", "secrets", "ssh", "additional_contexts", "tags", "pull"];
+
+/** Why the other build keys are refused, for the error message. */
+const REFUSED: Record<string, string> = {
+    cache_from: "the fleet gives every platform its own registry cache (README, \"Design choices\")",
+    cache_to: "the fleet gives every platform its own registry cache (README, \"Design choices\")",
+    no_cache: "a build without cache would run on every pulumi up; to force one rebuild, change a build arg",
+    no_cache_filter: "the fleet's builds always use their cache",
+    network: "builds run in BuildKit on the build hosts, whose network is builder.driverOptions.network",
+    extra_hosts: "builds run on the build hosts, whose name resolution is theirs; docker-build has no such input",
+    shm_size: "docker-build has no such input",
+    ulimits: "docker-build has no such input",
+    isolation: "only Windows containers have isolation modes; the fleet builds Linux images",
+    privileged: "the fleet grants no build entitlements",
+    entitlements: "the fleet grants no build entitlements",
+    labels: "the fleet sets the images' OCI labels itself (README, \"OCI labels\")",
+    provenance: "the fleet pushes plain platform manifests and joins them into one index",
+    sbom: "the fleet pushes plain platform manifests and joins them into one index",
+};
 
 /** `registry.example.com/team/web:1.2` → name `team/web`, tag `1.2`; the registry is this stack's. */
 export function splitImage(image: string): { name: string; tag?: string } {
@@ -45,34 +81,116 @@ export function splitImage(image: string): { name: string; tag?: string } {
     return colon < 0 ? { name: [...parts, last].join("/") } : { name: [...parts, last.slice(0, colon)].join("/"), tag: last.slice(colon + 1) };
 }
 
-/** Reads `file` (relative to the project root) and returns its buildable services as images. */
-export function composeImages(file: string, projectRoot: string, report: Reporter): ComposeImage[] {
-    const at = `compose(${file})`;
-    let doc: { services?: Record<string, Service> };
-    try {
-        doc = (parse(fs.readFileSync(path.join(projectRoot, file), "utf8")) ?? {}) as typeof doc;
-    } catch (e) {
-        report("compose", `cannot read ${file}: ${(e as Error).message.split("\n")[0]}`);
+/** A path compose made absolute, relative to the project root again (the stack's rule for contexts). */
+function projectRelative(location: string, projectRoot: string): string {
+    return path.isAbsolute(location) ? path.relative(projectRoot, location).split(path.sep).join("/") || "." : location;
+}
+
+/** compose-go prints an SSH entry as `"default"`, `"id=path"` or `{ "id": "path" }`. */
+export function sshEntry(entry: unknown): { id: string; paths?: string[] } | undefined {
+    if (typeof entry === "string") {
+        const at = entry.search(/[=:]/);
+        return at < 0 ? { id: entry } : { id: entry.slice(0, at).trim(), paths: [entry.slice(at + 1).trim()] };
+    }
+    if (entry !== null && typeof entry === "object" && Object.keys(entry).length === 1) {
+        const [[id, p]] = Object.entries(entry);
+        return typeof p === "string" && p !== "" ? { id, paths: [p] } : { id };
+    }
+    return undefined;
+}
+
+/** The service's build secrets: the id is the reference's target, else its source (as compose's bake mapping does). */
+function secrets(build: Build, model: Model, at: string, report: Reporter): Record<string, SecretSource> {
+    const out: Record<string, SecretSource> = {};
+    (build.secrets ?? []).forEach((ref, i) => {
+        const def = model.secrets?.[ref.source];
+        const id = ref.target || ref.source;
+        if (def?.environment) {
+            out[id] = { env: def.environment };
+        } else if (def?.file) {
+            out[id] = { file: def.file };
+        } else {
+            report(`${at}.build.secrets[${i}]`, `secret "${ref.source}" is ${def === undefined ? "not defined under the top-level secrets" : "neither a file nor an environment secret"}; the fleet reads build secrets from a file or an environment variable of this machine`);
+        }
+    });
+    return out;
+}
+
+/** The named contexts: directories (made project-relative) and docker-image:// references. */
+function contexts(build: Build, projectRoot: string, at: string, report: Reporter): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [name, location] of Object.entries(build.additional_contexts ?? {})) {
+        if (/^(service|target):/.test(location)) {
+            report(`${at}.build.additional_contexts.${name}`, `"${location}" builds from another service or stage, which the fleet cannot order across images; use a directory or docker-image://<ref>`);
+        } else {
+            out[name] = projectRelative(location, projectRoot);
+        }
+    }
+    return out;
+}
+
+/** Extra tags of the service's own repository; another repository cannot be pushed from one build. */
+function tags(build: Build, name: string, own: string | undefined, at: string, report: Reporter): string[] | undefined {
+    const out = own === undefined ? [] : [own];
+    (build.tags ?? []).forEach((ref, i) => {
+        const split = splitImage(ref);
+        if (split.name !== name) {
+            report(`${at}.build.tags[${i}]`, `"${ref}" names repository ${split.name}, but the service's image is ${name}; the fleet pushes each service to one repository`);
+        } else if (split.tag !== undefined && !out.includes(split.tag)) {
+            out.push(split.tag);
+        }
+    });
+    return out.length > 0 ? out : undefined;
+}
+
+/**
+ * Maps `docker compose config` output onto images: every service with a
+ * build section becomes one. `file` is the Compose file relative to the project root.
+ */
+export function composeImages(model: unknown, file: string, projectRoot: string, report: Reporter): ComposeImage[] {
+    if (model === null || typeof model !== "object") {
+        report("compose", `${file} was not read through docker compose config; loadConfig reads it`);
         return [];
     }
-    const base = path.posix.dirname(file.replace(/\\/g, "/"));
-    return Object.entries(doc.services ?? {}).filter(([, service]) => service?.build !== undefined).map(([name, service]) => {
-        const build: Exclude<Build, string> = typeof service.build === "string" ? { context: service.build } : service.build ?? {};
-        const platforms = build.platforms ?? (service.platform ? [service.platform] : []);
+    const doc = model as Model;
+    const base = `compose(${file})`;
+    return Object.entries(doc.services ?? {}).filter(([, service]) => service?.build !== undefined).map(([service, { build = {}, image, platform }]) => {
+        const at = `${base}.services.${service}`;
+        Object.keys(build).filter((key) => !HONOURED.includes(key) && !key.startsWith("x-")).forEach((key) =>
+            report(`${at}.build.${key}`, `is not honoured by the fleet: ${REFUSED[key] ?? "it has no docker-build input"}; remove it from the build section`));
+        const platforms = build.platforms ?? (platform ? [platform] : []);
         if (platforms.length === 0) {
-            report(`${at}.services.${name}`, "names no platform; set build.platforms (or platform) on the service");
+            report(at, "names no platform; set build.platforms (or platform) on the service");
         }
-        const image = service.image ? splitImage(service.image) : { name };
+        const ssh = (build.ssh ?? []).flatMap((entry, i) => {
+            const parsed = sshEntry(entry);
+            if (parsed === undefined) {
+                report(`${at}.build.ssh[${i}]`, "is not an SSH entry such as default or id=/path/to/key");
+            }
+            return parsed === undefined ? [] : [parsed];
+        // compose-go keeps ssh as a map and prints it in random order; sorted, the input stays
+        // the same across runs (an ssh change is an update of both builds).
+        }).sort((a, b) => a.id.localeCompare(b.id));
+        const named = image ? splitImage(image) : { name: service };
+        const context = projectRelative(build.context ?? ".", projectRoot);
+        const inline = build.dockerfile_inline;
         return {
-            at: `${at}.services.${name}`,
+            at,
             image: {
-                name: image.name,
-                context: path.posix.join(base, build.context ?? "."),
-                dockerfile: build.dockerfile,
+                name: named.name,
+                context,
+                // compose-go fills in dockerfile: Dockerfile even when the build gives it inline.
+                dockerfile: inline !== undefined || build.dockerfile === undefined ? undefined
+                    : path.isAbsolute(build.dockerfile) ? path.relative(path.join(projectRoot, context), build.dockerfile).split(path.sep).join("/") : build.dockerfile,
+                dockerfileInline: inline,
                 platforms,
-                tags: image.tag ? [image.tag] : undefined,
-                buildArgs: buildArgs(build.args),
+                tags: tags(build, named.name, named.tag, at, report),
+                buildArgs: Object.fromEntries(Object.entries(build.args ?? {}).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, String(v)])),
                 target: build.target,
+                secrets: secrets(build, doc, at, report),
+                ssh,
+                contexts: contexts(build, projectRoot, at, report),
+                pull: build.pull ?? false,
             },
         };
     });

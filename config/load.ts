@@ -1,12 +1,16 @@
 // The edge: reads the stack's config and the repository, and nothing else does.
 
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { regionProblem } from "./awsRegion";
+import { parse } from "yaml";
 import { ociLabels, sourceUrl } from "./ociLabels";
 import { ConfigError, FleetConfig, parseConfig, Problem } from "./schema";
 import { RefMetadata, refMetadata, renderTags } from "./tagTemplates";
+import { RunnerFacts, secretConfigKeys, SecretSource } from "./buildInputs";
+import { checkInsideProject } from "./projectPaths";
 
 /** Config keys that hold secrets; they are read as secret Outputs, never parsed as values. */
 const SECRET_KEYS = ["sshPrivateKey", "registryPassword"] as const;
@@ -25,10 +29,12 @@ export interface LoadedConfig {
 /** Every key of this project's namespace, values decoded from their JSON form. */
 function rawProjectConfig(project: string): Record<string, unknown> {
     const prefix = `${project}:`;
-    return Object.fromEntries(Object.entries(pulumi.runtime.allConfig())
+    const all = Object.fromEntries(Object.entries(pulumi.runtime.allConfig())
         .filter(([key]) => key.startsWith(prefix))
-        .map(([key, value]): [string, unknown] => [key.slice(prefix.length), decode(value)])
-        .filter(([key]) => !(SECRET_KEYS as readonly string[]).includes(key)));
+        .map(([key, value]): [string, unknown] => [key.slice(prefix.length), decode(value)]));
+    // Keys that hold build secrets are read by the secret reader, as secrets, and only there.
+    const secretKeys = [...SECRET_KEYS, ...secretConfigKeys(all.images)];
+    return Object.fromEntries(Object.entries(all).filter(([key]) => !secretKeys.includes(key)));
 }
 
 function decode(value: string): unknown {
@@ -101,6 +107,8 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
     const config = parseConfig(raw, {
         projectRoot, project, stack, tagTemplates,
         secretsSet: { sshPrivateKey: isSet(cfg, "sshPrivateKey"), registryPassword: isSet(cfg, "registryPassword") },
+        runner: { readSecret: secretReader(cfg, project, projectRoot, env), sshAgent: (env.SSH_AUTH_SOCK ?? "") !== "" },
+        compose: typeof raw.compose === "string" && raw.compose !== "" ? readCompose(raw.compose, projectRoot, env) : undefined,
     });
     const missingTools = config.hosts.length > 0 && config.ssh.access === "ssm"
         ? ["aws", "session-manager-plugin"].filter((tool) => !onPath(tool, env.PATH)) : [];
@@ -167,4 +175,85 @@ function isSet(cfg: pulumi.Config, key: string): boolean {
 function isSecret(key: string): boolean {
     const check = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
     return typeof check !== "function" || check(key);
+}
+
+/**
+ * Reads a build secret's value as a Pulumi secret, so the state keeps it encrypted: a
+ * config key must be stored with --secret, an environment variable must be set and not
+ * empty, a file must be readable.
+ */
+function secretReader(cfg: pulumi.Config, project: string, projectRoot: string, env: Record<string, string | undefined>): RunnerFacts["readSecret"] {
+    return (source: SecretSource, at, report) => {
+        if ("config" in source) {
+            if (!isSet(cfg, source.config)) {
+                report(at, `reads the stack's config key ${source.config}, which is not set; run \`pulumi config set --secret ${source.config} <value>\``);
+                return undefined;
+            }
+            if (!isSecret(`${project}:${source.config}`)) {
+                report(at, `reads ${source.config}, which is stored in plain text in the stack file; set it again with \`pulumi config set --secret ${source.config} <value>\``);
+                return undefined;
+            }
+            return cfg.requireSecret(source.config);
+        }
+        if ("env" in source) {
+            const value = env[source.env];
+            if (value === undefined || value === "") {
+                report(at, `reads the environment variable ${source.env}, which is not set on this machine; export it before pulumi runs (a CI secret variable)`);
+                return undefined;
+            }
+            return pulumi.secret(value);
+        }
+        try {
+            return pulumi.secret(fs.readFileSync(path.resolve(projectRoot, source.file), "utf8"));
+        } catch (e) {
+            report(at, `reads the file ${source.file}, which cannot be read on this machine (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+            return undefined;
+        }
+    };
+}
+
+/** The Compose CLI: the docker CLI plugin, else a standalone docker-compose of v2 or later. */
+function composeCommand(env: Record<string, string | undefined>): string[] | undefined {
+    for (const command of [["docker", "compose"], ["docker-compose"]]) {
+        try {
+            const version = execFileSync(command[0], [...command.slice(1), "version", "--short"], { env, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+            if (/^v?([2-9]|\d{2,})\./.test(version.trim())) {
+                return command;
+            }
+        } catch {
+            // not installed, or not Compose v2+: try the next form
+        }
+    }
+    return undefined;
+}
+
+/**
+ * The Compose file as `docker compose config` normalises it (interpolation from this environment and
+ * the file's `.env`, merge keys, extends, profiles, defaults), run from the project root.
+ */
+export function readCompose(file: string, projectRoot: string, env: Record<string, string | undefined>): unknown {
+    const problems: Problem[] = [];
+    const inside = checkInsideProject(file, projectRoot, "compose", "file", (p, message) => problems.push({ path: p, message }));
+    if (inside === undefined) {
+        throw new ConfigError(problems);
+    }
+    const command = composeCommand(env);
+    if (command === undefined) {
+        throw new ConfigError([{
+            path: "compose",
+            message: "is set, but the Compose CLI is missing: neither `docker compose` (Compose v2 or later) nor a standalone docker-compose v2+ runs on this machine; install the Docker Compose plugin, or drop compose and list images",
+        }]);
+    }
+    try {
+        // YAML, not --format json: compose-go v2.16.1's SSHKey.MarshalJSON writes `"id": path`
+        // inside the ssh list, which is not JSON, so any `ssh: [id=path]` fails (types/ssh.go).
+        const model = execFileSync(command[0], [...command.slice(1), "-f", inside, "config", "--format", "yaml"], {
+            cwd: projectRoot, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024,
+        });
+        return parse(model) as unknown;
+    } catch (e) {
+        const { stderr } = e as { stderr?: string };
+        const detail = (stderr || (e as Error).message).trim().split("\n").slice(0, 5).join("; ");
+        throw new ConfigError([{ path: "compose", message: `${command.join(" ")} config could not read ${inside}: ${detail}` }]);
+    }
 }

@@ -16,6 +16,7 @@ import { readPublicKey } from "./sshKeys";
 import { canonicalHost, hostAddressProblem, registryAddressProblems, registryUsernameProblem } from "./hostAddress";
 import { buildArgProblem } from "./buildArgs";
 import { buildkitdConfigProblem, DRIVER_OPTION_NAME, ec2DriverOptionProblem } from "./builderOptions";
+import { BuildInputs, buildInputsShape, checkBuildInputs, RunnerFacts } from "./buildInputs";
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 
@@ -84,7 +85,7 @@ const smokeTestSchema = z.object({
 const imageSchema = z.object({
     name: z.string(),
     context: z.string(),
-    dockerfile: z.string().default("Dockerfile"),
+    dockerfile: z.string().optional(),
     platforms: z.array(z.string()).min(1, "must list at least one platform, such as [linux/amd64, linux/arm64]"),
     tags: z.array(z.string()).min(1, "must list at least one tag").default(["latest"]),
     buildArgs: z.record(z.string(), z.string()).default({}),
@@ -92,6 +93,7 @@ const imageSchema = z.object({
     target: z.string().regex(/^[A-Za-z0-9_.-]+$/, "must be a Dockerfile stage name").optional(),
     test: smokeTestSchema.optional(),
     pools: z.array(z.string()).min(1, "must name at least one pool; omit it to use every pool").optional(),
+    ...buildInputsShape,
 }).strict();
 
 const IMAGE_REFERENCE = /^[a-z0-9][a-z0-9._-]*(:[0-9]{1,5})?(\/[a-z0-9._-]+)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
@@ -152,7 +154,8 @@ export interface StaticHostConfig {
     driverOptions: Record<string, string>;
 }
 
-export interface ImageConfig {
+/** An image to build; the build inputs (secrets, ssh, contexts, dockerfileInline, pull) are config/buildInputs.ts. */
+export interface ImageConfig extends BuildInputs {
     name: string;
     /** Build context, relative to the project root, in POSIX form. */
     context: string;
@@ -207,6 +210,10 @@ export interface ConfigContext {
      * rendered for this build (config/load.ts), so rules about templates can see them.
      */
     tagTemplates?: Record<string, string[]>;
+    /** Build-secret reading and the SSH agent, from loadConfig; without them an image's secrets are refused. */
+    runner?: RunnerFacts;
+    /** The Compose file as `docker compose config` prints it, read by loadConfig. */
+    compose?: unknown;
 }
 
 export interface Problem {
@@ -510,7 +517,7 @@ function checkSsh(ssh: RawConfig["ssh"], network: RawConfig["network"], report: 
 /** The Compose file's buildable services, once the file itself is checked to be in the project. */
 function composeSources(file: string, ctx: ConfigContext, report: Reporter): ComposeImage[] {
     const checked = checkInsideProject(file, ctx.projectRoot, "compose", "file", report);
-    return checked === undefined ? [] : composeImages(checked, ctx.projectRoot, report);
+    return checked === undefined ? [] : composeImages(ctx.compose, checked, ctx.projectRoot, report);
 }
 
 function checkNetwork(network: RawConfig["network"], report: Reporter): void {
@@ -576,11 +583,13 @@ function checkImage(
     const context = image.context.trim() === ""
         ? void report(`${at}.context`, "is empty, which would send the whole checkout (.git, node_modules, the stack files) to every build; name the image's directory, or \".\" if the project root really is its context")
         : checkInsideProject(image.context, ctx.projectRoot, `${at}.context`, "directory", report);
-    const dockerfile = context === undefined ? undefined
-        : checkInsideProject(path.posix.join(context, image.dockerfile.replace(/\\/g, "/")), ctx.projectRoot, `${at}.dockerfile`, "file", report);
+    const inputs = checkBuildInputs(image, image.dockerfile !== undefined, at, ctx.projectRoot, ctx.runner, report);
+    const dockerfilePath = image.dockerfile ?? "Dockerfile";
+    const dockerfile = context === undefined || inputs.dockerfileInline !== undefined ? undefined
+        : checkInsideProject(path.posix.join(context, dockerfilePath.replace(/\\/g, "/")), ctx.projectRoot, `${at}.dockerfile`, "file", report);
     return {
-        name: image.name, context: context ?? image.context, dockerfile: dockerfile ?? image.dockerfile, platforms, tags: image.tags,
-        buildArgs: image.buildArgs, platformBuildArgs, target: image.target, test: image.test,
+        name: image.name, context: context ?? image.context, dockerfile: dockerfile ?? dockerfilePath, platforms, tags: image.tags,
+        buildArgs: image.buildArgs, platformBuildArgs, target: image.target, test: image.test, ...inputs,
         ...(image.pools ? { pools: image.pools } : {}),
     };
 }

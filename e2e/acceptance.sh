@@ -192,6 +192,8 @@ check "the smoke-tested image's index did not move" equal "$(index_of "${smoke_r
 check "the other image is untouched" equal "$(output .ref)" "$probe_ref"
 set_images "[$probe]"
 check "without the image, up converges" up
+# shellcheck source=e2e/steps/buildinputs.sh
+source "$E2E_DIR/steps/buildinputs.sh"
 
 step "the same builds with docker buildx directly, on the same builder and cache settings"
 direct() { # direct TAG: both platforms in parallel, each with its own registry cache, then the index

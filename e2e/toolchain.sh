@@ -66,6 +66,18 @@ buildx_plugin() {
     ln -sf "$BIN/docker-buildx" ~/.docker/cli-plugins/docker-buildx
 }
 
+# Compose reads the acceptance run's Compose file (config/load.ts runs `docker compose config`);
+# a docker CLI plugin like buildx. v5.6.0: the newest release whose go.mod accepts this Go.
+COMPOSE_VERSION=v5.6.0
+compose_plugin() {
+    [ -x "$BIN/docker-compose" ] || {
+        local tree; tree=$(module_source github.com/docker/compose/v5 "$COMPOSE_VERSION")
+        build "compose $COMPOSE_VERSION" "$tree" ./cmd "$BIN/docker-compose" "-X github.com/docker/compose/v5/internal.Version=$COMPOSE_VERSION"
+    }
+    mkdir -p ~/.docker/cli-plugins
+    ln -sf "$BIN/docker-compose" ~/.docker/cli-plugins/docker-compose
+}
+
 buildkit() {
     [ -x "$BIN/buildkitd" ] && [ -x "$BIN/buildctl" ] && return 0
     local tree; tree=$(module_source github.com/moby/buildkit "$BUILDKIT_VERSION")
@@ -101,6 +113,7 @@ pulumi_cli
 standins
 docker_build_plugin
 buildx_plugin
+compose_plugin
 buildkit
 plugin_cache
-log "toolchain ready: pulumi $("$BIN/pulumi" version), docker-build $DOCKER_BUILD_VERSION, command $COMMAND_VERSION (stand-in), buildx $BUILDX_VERSION, buildkit $BUILDKIT_VERSION"
+log "toolchain ready: pulumi $("$BIN/pulumi" version), docker-build $DOCKER_BUILD_VERSION, command $COMMAND_VERSION (stand-in), buildx $BUILDX_VERSION, compose $COMPOSE_VERSION, buildkit $BUILDKIT_VERSION"

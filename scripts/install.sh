@@ -2,7 +2,8 @@
 # Installs everything the unit tests need on a fresh Debian or Ubuntu machine:
 # ShellCheck, the OpenSSH client and git from the distribution, cloud-init (its schema check
 # validates the hosts' user data) and the OpenSSH server (sshd checks their sshd drop-in),
-# then the locked npm dependencies. Safe to run again.
+# actionlint and the Compose CLI from the Go module proxy, then the locked npm dependencies.
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,22 @@ if ! "$tools/actionlint" -version 2>/dev/null | grep -q "$ACTIONLINT_VERSION"; t
     chmod -R u+w "$src"
     (cd "$src" && CGO_ENABLED=0 go build -trimpath \
         -ldflags "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" -o "$tools/actionlint" ./cmd/actionlint)
+    rm -rf "$src"
+fi
+
+# The Compose CLI: config/load.ts reads Compose files through `docker compose config`, and
+# the unit tests run this build of it (as a standalone docker-compose). About three minutes
+# cold on two cores; v5.6.0 is the newest release whose go.mod accepts Go 1.26.8.
+COMPOSE_VERSION=v5.6.0
+if ! "$tools/docker-compose" version --short 2>/dev/null | grep -qx "${COMPOSE_VERSION#v}"; then
+    command -v go >/dev/null || { echo "install.sh: Go is needed to build docker compose" >&2; exit 1; }
+    mkdir -p "$tools"
+    src=$(mktemp -d)
+    dir=$(go mod download -json "github.com/docker/compose/v5@$COMPOSE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    cp -r "$dir/." "$src"
+    chmod -R u+w "$src"
+    (cd "$src" && CGO_ENABLED=0 go build -trimpath \
+        -ldflags "-s -w -X github.com/docker/compose/v5/internal.Version=$COMPOSE_VERSION" -o "$tools/docker-compose" ./cmd)
     rm -rf "$src"
 fi
 

@@ -1,9 +1,14 @@
-// Images from a Compose file, in both build syntaxes, validated like stack images.
+// Images from a Compose file, read through the real Compose CLI (`docker compose config`,
+// built by scripts/install.sh) and validated like stack images.
 
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
-import { splitImage } from "../config/compose";
-import { ConfigError, parseConfig } from "../config/schema";
+import * as pulumi from "@pulumi/pulumi";
+import { splitImage, sshEntry } from "../config/compose";
+import { readCompose } from "../config/load";
+import { RunnerFacts, SecretSource } from "../config/buildInputs";
+import { ConfigError, FleetConfig, parseConfig } from "../config/schema";
 import { context, makeProject, validConfig } from "./fixtures";
 
 const COMPOSE = `
@@ -30,7 +35,9 @@ services:
     image: redis:7
 `;
 
-function project(compose: string): string {
+const tools = process.env.NBF_TOOLS_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "native-build-fleet", "bin");
+
+function project(compose: string, files: Record<string, string> = {}): string {
     const root = makeProject();
     fs.mkdirSync(path.join(root, "deploy", "web"), { recursive: true });
     fs.mkdirSync(path.join(root, "deploy", "worker"));
@@ -38,6 +45,10 @@ function project(compose: string): string {
     fs.writeFileSync(path.join(root, "deploy", "web", "Dockerfile"), "FROM scratch\n");
     fs.writeFileSync(path.join(root, "deploy", "worker", "Dockerfile"), "FROM scratch\n");
     fs.writeFileSync(path.join(root, "deploy", "docker-compose.yml"), compose);
+    for (const [file, text] of Object.entries(files)) {
+        fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+        fs.writeFileSync(path.join(root, file), text);
+    }
     return root;
 }
 
@@ -45,50 +56,86 @@ function withCompose(): Record<string, unknown> {
     return { ...validConfig(), images: [], compose: "deploy/docker-compose.yml" };
 }
 
-test("every service with a build section becomes an image; the others are ignored", () => {
+/** A runner that hands back each secret's source, so a test sees what Compose mapped. */
+const runner: RunnerFacts = { sshAgent: true, readSecret: (source: SecretSource) => pulumi.secret(JSON.stringify(source)) };
+
+/** parseConfig as loadConfig calls it: the Compose file read by the Compose CLI with `env` only. */
+function parsed(root: string, env: Record<string, string> = {}): FleetConfig {
+    const model = readCompose("deploy/docker-compose.yml", root, { PATH: `${tools}${path.delimiter}${process.env.PATH ?? ""}`, HOME: root, ...env });
+    return parseConfig(withCompose(), context(root, { compose: model, runner }));
+}
+
+function problems(root: string, env: Record<string, string> = {}): string[] {
+    try {
+        parsed(root, env);
+    } catch (e) {
+        if (e instanceof ConfigError) {
+            return e.problems.map((p) => `${p.path}: ${p.message}`);
+        }
+        throw e;
+    }
+    return [];
+}
+
+const secretSources = async (config: FleetConfig, i: number): Promise<Record<string, unknown>> =>
+    Object.fromEntries(await Promise.all(Object.entries(config.images[i].secrets).map(async ([id, value]) =>
+        [id, JSON.parse(await new Promise<string>((resolve) => value.apply(resolve))) as unknown])));
+
+test("the Compose CLI is installed (scripts/install.sh builds it)", () => {
+    expect(() => readCompose("deploy/docker-compose.yml", project(COMPOSE), { PATH: `${tools}${path.delimiter}${process.env.PATH ?? ""}`, HOME: os.tmpdir() })).not.toThrow();
+});
+
+test("every service with a build section becomes an image, in the order compose prints them; the others are ignored", () => {
     const root = project(COMPOSE);
-    const parsed = parseConfig(withCompose(), context(root));
-    expect(parsed.images).toEqual([
+    expect(parsed(root).images).toEqual([
+        {
+            name: "api", context: "deploy/web", dockerfile: "deploy/web/Dockerfile", platforms: ["linux/amd64"],
+            tags: ["latest"], buildArgs: { LEVEL: "3" }, platformBuildArgs: {}, target: undefined, secrets: {}, ssh: [], contexts: {}, pull: false,
+        },
         {
             name: "acme/web", context: "deploy/web", dockerfile: "deploy/web/Dockerfile.prod", platforms: ["linux/amd64", "linux/arm64"],
-            tags: ["1.2"], buildArgs: { NODE_ENV: "production" }, platformBuildArgs: {}, target: "runtime",
+            tags: ["1.2"], buildArgs: { NODE_ENV: "production" }, platformBuildArgs: {}, target: "runtime", secrets: {}, ssh: [], contexts: {}, pull: false,
         },
         {
             name: "worker", context: "deploy/worker", dockerfile: "deploy/worker/Dockerfile", platforms: ["linux/arm64"],
-            tags: ["latest"], buildArgs: {}, platformBuildArgs: {}, target: undefined,
-        },
-        {
-            name: "api", context: "deploy/web", dockerfile: "deploy/web/Dockerfile", platforms: ["linux/amd64"],
-            tags: ["latest"], buildArgs: { LEVEL: "3" }, platformBuildArgs: {}, target: undefined,
+            tags: ["latest"], buildArgs: {}, platformBuildArgs: {}, target: undefined, secrets: {}, ssh: [], contexts: {}, pull: false,
         },
     ]);
 });
 
 test("a service whose platforms no host serves is an error naming the service", () => {
     const root = project(COMPOSE.replace("platform: linux/arm64", "platform: linux/s390x"));
-    expect(() => parseConfig(withCompose(), context(root))).toThrow(/compose\(deploy\/docker-compose\.yml\)\.services\.worker\.platforms: no host serves linux\/s390x/);
+    expect(() => parsed(root)).toThrow(/compose\(deploy\/docker-compose\.yml\)\.services\.worker\.platforms: no host serves linux\/s390x/);
 });
 
 test("a service without any platform is an error naming the service", () => {
     const root = project("services:\n  web:\n    build: ./web\n");
-    expect(() => parseConfig(withCompose(), context(root))).toThrow(/compose\(deploy\/docker-compose\.yml\)\.services\.web: names no platform/);
+    expect(() => parsed(root)).toThrow(/compose\(deploy\/docker-compose\.yml\)\.services\.web: names no platform/);
 });
 
 test("a build context outside the project is refused", () => {
     const root = project("services:\n  web:\n    build:\n      context: ../../..\n      platforms: [linux/amd64]\n");
-    expect(() => parseConfig(withCompose(), context(root))).toThrow(/services\.web\.context: .* leaves the project directory/);
+    expect(() => parsed(root)).toThrow(/services\.web\.context: .* leaves the project directory/);
 });
 
-test("a missing Compose file is an error on the compose key", () => {
+test("a missing Compose file is an error on the compose key, before the CLI runs", () => {
     const root = makeProject();
-    let error: unknown;
-    try {
-        parseConfig({ ...validConfig(), images: [], compose: "nope.yml" }, context(root));
-    } catch (e) {
-        error = e;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).problems.map((p) => p.path)).toContain("compose");
+    expect(() => readCompose("nope.yml", root, {})).toThrow(/compose: "nope\.yml" does not exist in the project/);
+    expect(() => parseConfig({ ...validConfig(), images: [], compose: "nope.yml" }, context(root))).toThrow(/compose: "nope\.yml" does not exist/);
+});
+
+test("without the Compose CLI, the compose key is refused before anything is created", () => {
+    expect(() => readCompose("deploy/docker-compose.yml", project(COMPOSE), { PATH: fs.mkdtempSync(path.join(os.tmpdir(), "empty-")) }))
+        .toThrow(/compose: is set, but the Compose CLI is missing: neither `docker compose` \(Compose v2 or later\) nor a standalone docker-compose v2\+ runs on this machine/);
+});
+
+test("a file the Compose CLI rejects is an error on the compose key with its message", () => {
+    const root = project("services:\n  web:\n    image: ${MISSING:?set MISSING first}\n    build: ./web\n");
+    expect(() => parsed(root)).toThrow(/compose: docker[ -]compose config could not read deploy\/docker-compose\.yml: .*set MISSING first/);
+});
+
+test("a Compose model that loadConfig did not read is refused", () => {
+    expect(() => parseConfig(withCompose(), context(project(COMPOSE)))).toThrow(/compose: deploy\/docker-compose\.yml was not read through docker compose config/);
 });
 
 test.each([
@@ -99,4 +146,130 @@ test.each([
     ["web@sha256:abc", { name: "web" }],
 ])("splitImage(%p) keeps the repository path and tag, not the registry", (image, expected) => {
     expect(splitImage(image)).toEqual(expected);
+});
+
+test("interpolates from the environment and the file's .env, with and without defaults, as docker compose does", () => {
+    const root = project(`
+services:
+  web:
+    image: acme/web:\${TAG}
+    build:
+      context: ./\${DIR:-web}
+      platforms: [linux/amd64]
+      args:
+        LEVEL: \${LEVEL:-3}
+        FROM_DOTENV: \${DOTENV_VALUE}
+        OVERRIDDEN: \${OVERRIDE:-default}
+`, { "deploy/.env": "DOTENV_VALUE=from-dotenv\nTAG=dotenv-tag\n" });
+    const [web] = parsed(root, { TAG: "1.4", OVERRIDE: "given" }).images;
+    expect(web).toMatchObject({ name: "acme/web", tags: ["1.4"], context: "deploy/web", buildArgs: { LEVEL: "3", FROM_DOTENV: "from-dotenv", OVERRIDDEN: "given" } });
+    expect(parsed(root).images[0].tags).toEqual(["dotenv-tag"]);
+});
+
+test("follows merge keys and extends, in the same file and another", () => {
+    const root = project(`
+x-build: &build
+  platforms: [linux/amd64]
+  args: { MODE: release }
+services:
+  base:
+    build:
+      <<: *build
+      context: ./web
+      target: runtime
+  derived:
+    extends: base
+    build:
+      args: { EXTRA: "1" }
+  shared:
+    extends: { file: common.yml, service: shared }
+`, { "deploy/common.yml": "services:\n  shared:\n    build:\n      context: ./worker\n      platforms: [linux/arm64]\n" });
+    const images = Object.fromEntries(parsed(root).images.map((image) => [image.name, image]));
+    expect(images.base).toMatchObject({ context: "deploy/web", target: "runtime", platforms: ["linux/amd64"], buildArgs: { MODE: "release" } });
+    expect(images.derived).toMatchObject({ context: "deploy/web", target: "runtime", platforms: ["linux/amd64"], buildArgs: { MODE: "release", EXTRA: "1" } });
+    expect(images.shared).toMatchObject({ context: "deploy/worker", platforms: ["linux/arm64"], dockerfile: "deploy/worker/Dockerfile" });
+});
+
+test("builds a profile's services only when COMPOSE_PROFILES enables it", () => {
+    const root = project("services:\n  web:\n    build: { context: ./web, platforms: [linux/amd64] }\n  debug:\n    profiles: [debug]\n    build: { context: ./worker, platforms: [linux/amd64] }\n");
+    expect(parsed(root).images.map((image) => image.name)).toEqual(["web"]);
+    expect(parsed(root, { COMPOSE_PROFILES: "debug" }).images.map((image) => image.name)).toEqual(["debug", "web"]);
+});
+
+test("maps secrets (file and environment), ssh, additional_contexts, dockerfile_inline, tags and pull onto the image inputs", async () => {
+    const root = project(`
+services:
+  web:
+    image: registry.example.com/acme/web:1.0
+    build:
+      context: ./inline
+      platforms: [linux/amd64]
+      dockerfile_inline: |
+        FROM base
+        RUN --mount=type=secret,id=npm_token true
+      secrets: [npmrc, { source: token, target: npm_token }]
+      ssh: [default, "deploy=\${KEY_FILE}"]
+      additional_contexts:
+        base: docker-image://alpine:3.20
+        deps: ../vendor
+      tags: [registry.example.com/acme/web:extra]
+      pull: true
+secrets:
+  npmrc: { file: ./npmrc }
+  token: { environment: NPM_TOKEN }
+`, { "deploy/inline/.keep": "", "vendor/lib.txt": "lib\n", "deploy/npmrc": "token\n", "id_deploy": "key\n" });
+    const config = parsed(root, { KEY_FILE: path.join(root, "id_deploy") });
+    expect(config.images[0]).toMatchObject({
+        name: "acme/web", context: "deploy/inline", dockerfileInline: "FROM base\nRUN --mount=type=secret,id=npm_token true\n",
+        ssh: [{ id: "default" }, { id: "deploy", paths: [path.join(root, "id_deploy")] }], // sorted by id
+        contexts: { base: "docker-image://alpine:3.20", deps: "vendor" }, tags: ["1.0", "extra"], pull: true,
+    });
+    expect(await secretSources(config, 0)).toEqual({ npmrc: { file: path.join(root, "deploy", "npmrc") }, npm_token: { env: "NPM_TOKEN" } });
+});
+
+test("refuses build keys the fleet cannot honour, naming the service and the key", () => {
+    const root = project(`
+services:
+  web:
+    image: acme/web
+    build:
+      context: ./web
+      platforms: [linux/amd64]
+      network: host
+      cache_to: [type=local,dest=/tmp/c]
+      extra_hosts: ["db=10.0.0.5"]
+      shm_size: 1g
+      privileged: true
+      labels: { team: web }
+      tags: [acme/other:1]
+      x-notes: extensions are ignored
+  worker:
+    build:
+      context: ./worker
+      platforms: [linux/arm64]
+      additional_contexts: { app: "service:web" }
+      secrets: [vault]
+secrets:
+  vault: { external: true }
+`);
+    const found = problems(root);
+    const at = "compose(deploy/docker-compose.yml).services";
+    for (const key of ["network", "cache_to", "extra_hosts", "shm_size", "privileged", "labels"]) {
+        expect(found).toContainEqual(expect.stringMatching(new RegExp(`^${at.replace(/[().]/g, "\\$&")}\\.web\\.build\\.${key}: is not honoured by the fleet: `)));
+    }
+    expect(found).toContainEqual(expect.stringMatching(/services\.web\.build\.tags\[0\]: "acme\/other:1" names repository acme\/other, but the service's image is acme\/web/));
+    expect(found).toContainEqual(expect.stringMatching(/services\.worker\.build\.additional_contexts\.app: "service:web" builds from another service/));
+    expect(found).toContainEqual(expect.stringMatching(/services\.worker\.build\.secrets\[0\]: secret "vault" is neither a file nor an environment secret/));
+    expect(found.filter((p) => p.includes("x-notes"))).toEqual([]);
+});
+
+test.each([
+    ["default", { id: "default" }],
+    ["deploy=/keys/id", { id: "deploy", paths: ["/keys/id"] }],
+    ["deploy: /keys/id", { id: "deploy", paths: ["/keys/id"] }],
+    [{ deploy: "/keys/id" }, { id: "deploy", paths: ["/keys/id"] }],
+    [{ default: null }, { id: "default" }],
+    [42, undefined],
+])("reads compose's ssh entry %j", (entry, expected) => {
+    expect(sshEntry(entry)).toEqual(expected);
 });

@@ -49,6 +49,7 @@ describe("a valid config", () => {
         expect(parsed.images[0]).toEqual({
             name: "app", context: "app", dockerfile: "app/Dockerfile", platforms: ["linux/amd64", "linux/arm64"],
             tags: ["latest"], buildArgs: {}, platformBuildArgs: {}, target: undefined, test: undefined,
+            secrets: {}, ssh: [], contexts: {}, dockerfileInline: undefined, pull: false,
         });
         expect(parsed.builder).toEqual({ name: "native-build-fleet-dev", buildOnPreview: true, buildTimeoutMinutes: 60, driverOptions: {}, buildkitdConfig: undefined, binfmtImage: "tonistiigi/binfmt:latest" });
     });
