@@ -21,7 +21,7 @@ export class StaticHost extends pulumi.ComponentResource {
         const { host } = args;
         // Its CPU is not probed: a team may declare platforms its own way (README, "Static hosts").
         const readiness = new HostReadiness(`${name}-ready`, {
-            address: host.address, port: host.port, user: host.user, privateKey: args.privateKey, hostKey: host.hostKey,
+            address: host.address, port: host.port, user: host.user, privateKey: args.privateKey, hostKey: host.hostKey, hostKeyAlias: `static-${host.name}`,
             platforms: [...host.platforms, ...host.emulate], waitForBoot: false, triggers: [host.address, String(host.port), host.hostKey],
         }, { parent: this });
         this.host = {
