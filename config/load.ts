@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ociLabels, sourceUrl } from "./ociLabels";
+import { checkPrivateKey } from "./privateKey";
 import { ConfigError, FleetConfig, parseConfig, Problem } from "./schema";
 import { RefMetadata, refMetadata, renderTags } from "./tagTemplates";
 
@@ -78,6 +79,7 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
         projectRoot, project, stack,
         secretsSet: { sshPrivateKey: isSet(cfg, "sshPrivateKey"), registryPassword: isSet(cfg, "registryPassword") },
     });
+    checkPrivateKey(cfg.get("sshPrivateKey"), config.ssh.publicKey);
     const missingTools = config.hosts.length > 0 && config.ssh.access === "ssm"
         ? ["aws", "session-manager-plugin"].filter((tool) => !onPath(tool, env.PATH)) : [];
     if (missingTools.length > 0) {

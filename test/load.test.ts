@@ -10,6 +10,9 @@ import { ociLabels, redactRemote, sourceUrl } from "../config/ociLabels";
 import { makeProject, validConfig } from "./fixtures";
 import { installMocks, valueOf } from "./mocks";
 
+// These fixtures use placeholder keys; test/privateKey.test.ts checks real ones, and that loadConfig checks them.
+jest.mock("../config/privateKey");
+
 const mocks = installMocks();
 const root = makeProject();
 const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: root, encoding: "utf8" }).trim();
