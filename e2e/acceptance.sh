@@ -8,6 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
 bash "$E2E_DIR/toolchain.sh"
+bash "$E2E_DIR/standins/test.sh"
 bash "$E2E_DIR/services.sh" start
 
 BUILDER=nbf-e2e

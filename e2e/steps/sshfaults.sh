@@ -22,6 +22,8 @@ sshfaults_fails() {
     ssh_fault_seconds[$key]=${seconds[$key]}
     check "within ${SSH_FAULT_LIMIT_SECONDS}s" sshfaults_in_time "$key"
     check "and says why: $pattern" grep -qE "$pattern" "$WORK/up.log"
+    # What the user reads (the report quotes it).
+    grep -E "$pattern" "$WORK/up.log" | head -n 2 | cut -c1-400 | sed 's/^/     | /' || true
 }
 
 sshfaults_rsa_host() {
