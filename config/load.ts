@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { regionProblem } from "./awsRegion";
 import { parse } from "yaml";
 import { ociLabels, sourceUrl } from "./ociLabels";
+import { checkPrivateKey } from "./privateKey";
 import { ConfigError, FleetConfig, parseConfig, Problem } from "./schema";
 import { RefMetadata, refMetadata, renderTags } from "./tagTemplates";
 import { RunnerFacts, secretConfigKeys, SecretSource } from "./buildInputs";
@@ -110,6 +111,7 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
         runner: { readSecret: secretReader(cfg, project, projectRoot, env), sshAgent: (env.SSH_AUTH_SOCK ?? "") !== "" },
         compose: typeof raw.compose === "string" && raw.compose !== "" ? readCompose(raw.compose, projectRoot, env) : undefined,
     });
+    checkPrivateKey(cfg.get("sshPrivateKey"), config.ssh.publicKey);
     const missingTools = config.hosts.length > 0 && config.ssh.access === "ssm"
         ? ["aws", "session-manager-plugin"].filter((tool) => !onPath(tool, env.PATH)) : [];
     if (missingTools.length > 0) {

@@ -8,6 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
 bash "$E2E_DIR/toolchain.sh"
+bash "$E2E_DIR/standins/test.sh"
 bash "$E2E_DIR/services.sh" start
 
 BUILDER=nbf-e2e
@@ -167,6 +168,10 @@ mv "$keys/pinned.key" "$keys/ssh_host_ed25519_key"
 mv "$keys/pinned.key.pub" "$keys/ssh_host_ed25519_key.pub"
 bash "$E2E_DIR/services.sh" start-host arm
 check "with the pinned key back, up succeeds" up --expect-no-changes
+
+# shellcheck source=e2e/steps/sshfaults.sh
+source "$E2E_DIR/steps/sshfaults.sh"
+sshfaults_steps
 
 step "8. smoke tests run each platform image on its own node; a failing one holds the index"
 smoke() { pulumi_ stack output images --json | jq -r ".[\"nbf-e2e/smoke\"]$1"; }

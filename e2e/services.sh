@@ -146,13 +146,20 @@ build_user() {
 
 host_dir() { echo "$STATE/hosts/$1"; }
 
+# A third host, not in HOST_NAMES (the builder's two nodes): an sshd with only an RSA host key,
+# on its own address, which e2e/steps/sshfaults.sh points a static host at. OpenSSH 9.2 refuses
+# SHA-1 ssh-rsa, so only a client that negotiates rsa-sha2-* for the pinned key reaches it.
+EXTRA_HOSTS=(rsa)
+HOST_ADDRESS[rsa]=127.0.0.4
+declare -A HOST_KEY_TYPE=([rsa]=rsa)
+
 start_host() {
-    local name=$1 dir; dir=$(host_dir "$name")
+    local name=$1 dir type=${HOST_KEY_TYPE[$1]:-ed25519}; dir=$(host_dir "$name")
     mkdir -p "$dir" /run/sshd
-    [ -f "$dir/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "nbf-e2e-$name" -f "$dir/ssh_host_ed25519_key"
+    [ -f "$dir/ssh_host_${type}_key" ] || ssh-keygen -q -t "$type" -N '' -C "nbf-e2e-$name" -f "$dir/ssh_host_${type}_key"
     cat > "$dir/sshd_config" <<EOF
 ListenAddress ${HOST_ADDRESS[$name]}:22
-HostKey $dir/ssh_host_ed25519_key
+HostKey $dir/ssh_host_${type}_key
 PidFile $dir/sshd.pid
 PasswordAuthentication no
 KbdInteractiveAuthentication no
@@ -195,14 +202,14 @@ start() {
     operator_key
     build_user
     no_foreign_emulation
-    for name in "${HOST_NAMES[@]}" "${SPREAD_HOSTS[@]}"; do start_host "$name"; done
+    for name in "${HOST_NAMES[@]}" "${EXTRA_HOSTS[@]}" "${SPREAD_HOSTS[@]}"; do start_host "$name"; done
 }
 
 status() {
     docker info --format 'docker {{.ServerVersion}}'
     curl -fsS "https://$REGISTRY/v2/" >/dev/null && echo "registry https://$REGISTRY"
-    for name in "${HOST_NAMES[@]}" "${SPREAD_HOSTS[@]}"; do
-        printf 'host %s %s:22 %s\n' "$name" "${HOST_ADDRESS[$name]}" "$(cat "$(host_dir "$name")/ssh_host_ed25519_key.pub")"
+    for name in "${HOST_NAMES[@]}" "${EXTRA_HOSTS[@]}" "${SPREAD_HOSTS[@]}"; do
+        printf 'host %s %s:22 %s\n' "$name" "${HOST_ADDRESS[$name]}" "$(cat "$(host_dir "$name")/ssh_host_${HOST_KEY_TYPE[$name]:-ed25519}_key.pub")"
     done
 }
 

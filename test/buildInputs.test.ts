@@ -12,6 +12,9 @@ import { ConfigError, parseConfig } from "../config/schema";
 import { context, makeProject, validConfig } from "./fixtures";
 import { installMocks, isSecretValue, plaintextStrings, settled, valueOf } from "./mocks";
 
+// These fixtures use placeholder keys; test/privateKey.test.ts checks real ones, and that loadConfig checks them.
+jest.mock("../config/privateKey");
+
 /** A PATH with a stand-in `aws`, which stacks with EC2 pools need (host keys come from the console). */
 const awsBin = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-aws-bin-"));
 fs.writeFileSync(path.join(awsBin, "aws"), "#!/bin/sh\n", { mode: 0o755 });

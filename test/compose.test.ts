@@ -11,6 +11,9 @@ import { RunnerFacts, SecretSource } from "../config/buildInputs";
 import { ConfigError, FleetConfig, parseConfig } from "../config/schema";
 import { context, makeProject, validConfig } from "./fixtures";
 
+// These fixtures use placeholder keys; test/privateKey.test.ts checks real ones, and that loadConfig checks them.
+jest.mock("../config/privateKey");
+
 const COMPOSE = `
 services:
   web:

@@ -132,38 +132,47 @@ describe("host access", () => {
 });
 
 describe("readiness", () => {
-    test("checks every host over SSH with its host key pinned and dials until the timeout", () => {
-        const checks = ofType("command:remote:Command").filter((r) => r.name.endsWith("-docker"));
-        expect(checks.map((c) => c.name).sort()).toEqual(["arm-0-ready-docker", "qemu-0-ready-docker", "x86-0-ready-docker", "x86-1-ready-docker"]);
-        for (const check of checks) {
-            const read = named(`${check.name.replace(/-ready-docker$/, "")}-console-host-key`);
-            expect(check.inputs.connection.hostKey).toMatch(/^ssh-ed25519 AAAA/);
-            // What the mocks' console reader printed for that host, trimmed as the pool trims it.
-            expect(check.inputs.connection.hostKey).toBe(mockHostKey(read.name));
-            expect(check.inputs.connection.dialErrorLimit).toBe(-1);
-            expect(check.inputs.connection.user).toBe("ec2-user");
+    const checks = () => ofType("command:local:Command").filter((r) => r.name.endsWith("-ready-check"));
+    // The remote scripts sit in the check's script as quoted words; unquote them to read them.
+    const scriptOf = (host: string) => (named(`${host}-ready-check`).inputs.environment.NBF_READINESS_SCRIPT as string).split("'\\''").join("'");
+
+    test("checks every host with the local OpenSSH client, its host key pinned under the instance id", () => {
+        expect(ofType("command:remote:Command")).toEqual([]);
+        expect(checks().map((c) => c.name).sort()).toEqual(["arm-0-ready-check", "qemu-0-ready-check", "x86-0-ready-check", "x86-1-ready-check"]);
+        for (const check of checks()) {
+            const host = check.name.replace(/-ready-check$/, "");
+            // What the mocks' console reader printed for that host, pinned in the check's own known_hosts.
+            const key = mockHostKey(named(`${host}-console-host-key`).name).split(" ").slice(0, 2).join(" ");
+            expect(check.inputs.environment.NBF_READINESS_SCRIPT).toContain(`'${key}' > "$tmp/known_hosts"`);
+            expect(check.inputs.environment.NBF_READINESS_SCRIPT).toContain("'-l' 'ec2-user'");
+            expect(check.inputs.environment.NBF_READINESS_SCRIPT).toContain("'StrictHostKeyChecking=yes'");
+            expect(check.inputs.create).toBe("exec /bin/bash -c \"$NBF_READINESS_SCRIPT\" nbf-readiness");
         }
     });
 
-    test("waits for the boot script before checking docker in a new session", () => {
-        expect(optsOf("arm-0-ready-docker").dependsOn).toEqual([expect.objectContaining({ __name: "arm-0-ready-boot" })]);
-        expect(named("arm-0-ready-boot").inputs.create).toContain("/var/lib/native-build-fleet/ready");
+    test("waits for the boot script before checking docker in a new session, and gives a booting host time", () => {
+        const script = scriptOf("arm-0");
+        expect(script.indexOf("/var/lib/native-build-fleet/ready")).toBeGreaterThan(0);
+        expect(script.indexOf("/var/lib/native-build-fleet/ready")).toBeLessThan(script.indexOf("docker info"));
+        expect(script).toContain("within 900s");
+        expect(script).toContain("-ge 90 ]; then");
     });
 
-    test("keeps the operator's private key secret", () => {
-        const connection = named("arm-0-ready-docker").raw.connection;
-        expect(isSecretValue(connection) || isSecretValue(connection.privateKey)).toBe(true);
+    test("keeps the operator's private key secret and out of the command text and environment", () => {
+        const check = named("arm-0-ready-check");
+        expect(isSecretValue(check.raw.stdin)).toBe(true);
+        expect(JSON.stringify([check.inputs.create, check.inputs.environment])).not.toMatch(/PRIVATE KEY|\\noperator\\n/);
     });
 
     test("checks the architecture each host reports against its pool", () => {
-        expect(named("arm-0-ready-docker").inputs.create).toContain("'aarch64'|'arm64') ;;");
-        expect(named("x86-0-ready-docker").inputs.create).toContain("'x86_64') ;;");
+        expect(scriptOf("arm-0")).toContain("'aarch64'|'arm64') ;;");
+        expect(scriptOf("x86-0")).toContain("'x86_64') ;;");
     });
 
     test("allows QEMU handlers only for the platforms a host declares", () => {
-        expect(named("arm-0-ready-docker").inputs.create).toContain("        'aarch64') ;;\n");
-        expect(named("x86-0-ready-docker").inputs.create).toContain("        'x86_64'|'i386') ;;\n");
-        expect(named("qemu-0-ready-docker").inputs.create).toContain("        'x86_64'|'arm'|'s390x') ;;\n");
+        expect(scriptOf("arm-0")).toContain("        'aarch64') ;;\n");
+        expect(scriptOf("x86-0")).toContain("        'x86_64'|'i386') ;;\n");
+        expect(scriptOf("qemu-0")).toContain("        'x86_64'|'arm'|'s390x') ;;\n");
     });
 });
 

@@ -10,6 +10,9 @@ import { ociLabels, redactRemote, sourceUrl } from "../config/ociLabels";
 import { makeProject, validConfig } from "./fixtures";
 import { installMocks, valueOf } from "./mocks";
 
+// These fixtures use placeholder keys; test/privateKey.test.ts checks real ones, and that loadConfig checks them.
+jest.mock("../config/privateKey");
+
 const mocks = installMocks();
 const root = makeProject();
 /** A PATH holding a stand-in `aws`, which stacks with EC2 pools need (host keys come from the console). */

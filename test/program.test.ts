@@ -4,6 +4,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { makeProject, validConfig } from "./fixtures";
 import { installMocks, plaintextStrings, settled, valueOf } from "./mocks";
 
+// The placeholder key below is not a real one; test/privateKey.test.ts checks real keys.
+jest.mock("../config/privateKey");
+
 const mocks = installMocks(true);
 const root = makeProject();
 

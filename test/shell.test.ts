@@ -96,10 +96,21 @@ describe("readiness scripts", () => {
     });
 
     test("reports why docker is unusable when it never answers", () => {
-        const box = sandbox(`echo "permission denied while trying to connect to the Docker daemon socket" >&2; exit 1`);
+        const box = sandbox(`echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1`);
         const result = box.run(dockerCheckScript("amd64", [], 1));
         expect(result.status).toBe(1);
-        expect(result.stderr).toMatch(/docker is not usable by .* after 1s: permission denied/);
+        expect(result.stderr).toMatch(/docker is not usable by .* after 1s: Cannot connect to the Docker daemon/);
+    });
+
+    test.each([
+        ["Docker 27", "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get \"http://%2Fvar%2Frun%2Fdocker.sock/v1.47/info\": dial unix /var/run/docker.sock: connect: permission denied"],
+        ["Docker 28", "permission denied while trying to connect to the docker API at unix:///var/run/docker.sock"],
+    ])("fails at once, with the fix, when the user has no access to the Docker socket (%s)", (_, message) => {
+        const box = sandbox(`echo ${shq(message)} >&2; exit 1`);
+        const result = box.run(dockerCheckScript("amd64", [], 60));
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/^\S+ has no access to Docker on this host \(permission denied on its socket\): add the user to the docker group \(usermod -aG docker \S+\), then run pulumi up again\n$/);
+        expect(box.calls()).toHaveLength(1);
     });
 });
 

@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "../components/fleet";
 import { parseConfig } from "../config/schema";
 import { policies } from "../policy/rules";
-import { ssmReadinessScript } from "../shell/readiness";
+import { readinessScript } from "../shell/readiness";
 import { context, makeProject, validConfig } from "./fixtures";
 import { installMocks, isSecretValue, settled, valueOf, registrationFiles } from "./mocks";
 import { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
@@ -76,11 +76,12 @@ describe("the fleet in ssm mode", () => {
 
     test("checks readiness through an SSM session with the host key pinned under the instance id", () => {
         expect(ofType("command:remote:Command")).toEqual([]);
-        const check = mocks.resources.find((r) => r.name === "arm-0-ready-ssm")!;
+        const check = mocks.resources.find((r) => r.name === "arm-0-ready-check")!;
+        const script: string = check.inputs.environment.NBF_READINESS_SCRIPT;
         const instanceId = hosts["arm-0"].instanceId as string;
-        expect(check.inputs.create).toContain(`HostKeyAlias='${instanceId}'`);
-        expect(check.inputs.create).toContain("ProxyCommand='aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1'");
-        expect(check.inputs.create).toContain("StrictHostKeyChecking=yes");
+        expect(script).toContain(`'HostKeyAlias=${instanceId}'`);
+        expect(script).toContain("'ProxyCommand=aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1'");
+        expect(script).toContain("'StrictHostKeyChecking=yes'");
         expect(isSecretValue(check.raw.stdin)).toBe(true);
     });
 
@@ -104,9 +105,12 @@ describe("the fleet in ssm mode", () => {
 });
 
 describe("the readiness script", () => {
-    const script = ssmReadinessScript({
-        instanceId: "i-0123456789abcdef0", user: "ec2-user", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHost comment",
-        region: "eu-west-1", timeoutSeconds: 30, remoteScripts: ["echo booted", "echo docker 27 on aarch64"],
+    const ssmTarget = {
+        address: "i-0123456789abcdef0", port: 22, user: "ec2-user", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHost comment",
+        hostKeyAlias: "i-0123456789abcdef0", proxyCommand: "aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1",
+    };
+    const script = readinessScript({
+        target: ssmTarget, connectTimeoutSeconds: 30, persistentFaultSeconds: 90, remoteScripts: ["echo booted", "echo docker 27 on aarch64"],
     });
 
     test("matches the reviewed script and passes shellcheck", () => {
@@ -126,24 +130,24 @@ describe("the readiness script", () => {
             "[ \"$n\" -le 2 ] && { echo 'Connection closed by UNKNOWN port 65535' >&2; exit 255; }",
             "eval \"${@: -1}\"",
         ].join("\n"), { mode: 0o755 });
-        const result = spawnSync("bash", ["-c", script.replace("sleep 10", "sleep 0")], {
+        const result = spawnSync("bash", ["-c", script.replace("sleep 5", "sleep 0")], {
             input: "KEY\n", encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ""}` },
         });
         expect(result.status).toBe(0);
         expect(result.stdout).toBe("booted\ndocker 27 on aarch64\n");
         const calls = fs.readFileSync(log, "utf8").trim().split("\n");
         expect(calls).toHaveLength(5);
-        expect(calls[4]).toMatch(/-o StrictHostKeyChecking=yes .*-o HostKeyAlias=i-0123456789abcdef0 .*-l ec2-user i-0123456789abcdef0 echo docker 27 on aarch64$/);
+        expect(calls[4]).toMatch(/-o StrictHostKeyChecking=yes .*-o HostKeyAlias=i-0123456789abcdef0 .*-o ProxyCommand=aws ssm start-session .*-l ec2-user -- i-0123456789abcdef0 echo docker 27 on aarch64$/);
     });
 
     test("gives up at the deadline with ssh's last error", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-ssm-"));
         fs.writeFileSync(path.join(dir, "ssh"), "#!/bin/sh\necho 'TargetNotConnected: i-0123456789abcdef0 is not connected.' >&2\nexit 255\n", { mode: 0o755 });
-        const quick = ssmReadinessScript({ instanceId: "i-0123456789abcdef0", user: "ec2-user", hostKey: "ssh-ed25519 AAAA", timeoutSeconds: 1, remoteScripts: ["true"] });
-        const result = spawnSync("bash", ["-c", quick.replace("sleep 10", "sleep 1")], {
+        const quick = readinessScript({ target: { ...ssmTarget, hostKey: "ssh-ed25519 AAAA" }, connectTimeoutSeconds: 1, persistentFaultSeconds: 90, remoteScripts: ["true"] });
+        const result = spawnSync("bash", ["-c", quick.replace("sleep 5", "sleep 1")], {
             input: "KEY\n", encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ""}` },
         });
         expect(result.status).toBe(1);
-        expect(result.stderr).toContain("could not reach i-0123456789abcdef0 through SSM within 1s: TargetNotConnected");
+        expect(result.stderr).toContain("could not reach i-0123456789abcdef0 (through SSM) within 1s: TargetNotConnected");
     });
 });

@@ -44,14 +44,20 @@ test("orders the static hosts native first and declares exactly their platforms"
 });
 
 test("checks each static host with its declared key pinned, on its port, without waiting for a boot script", () => {
-    const checks = mocks.resources.filter((r) => r.type === "command:remote:Command");
-    expect(checks.map((c) => c.name).sort()).toEqual(["fleet-amd-ready-docker", "fleet-arm-ready-docker", "fleet-qemu-ready-docker"]);
-    const arm = checks.find((c) => c.name === "fleet-arm-ready-docker")!;
-    expect(arm.inputs.connection).toMatchObject({ host: "127.0.0.3", port: 2222, user: "builder", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOEfEuM+3M+NBmoJQoTpb+KfjaEbCGvhkye7IlZPNZ/S host" });
-    expect(arm.inputs.create).not.toContain('case "$machine"');
-    expect(arm.inputs.create).toContain("        'aarch64') ;;");
-    const qemu = checks.find((c) => c.name === "fleet-qemu-ready-docker")!;
-    expect(qemu.inputs.create).toContain("        'x86_64'|'s390x') ;;");
+    expect(mocks.resources.filter((r) => r.type === "command:remote:Command")).toEqual([]);
+    const checks = mocks.resources.filter((r) => r.type === "command:local:Command" && r.name.endsWith("-ready-check"));
+    expect(checks.map((c) => c.name).sort()).toEqual(["fleet-amd-ready-check", "fleet-arm-ready-check", "fleet-qemu-ready-check"]);
+    const arm = checks.find((c) => c.name === "fleet-arm-ready-check")!.inputs.environment.NBF_READINESS_SCRIPT.split("'\\''").join("'");
+    expect(arm).toContain("printf '%s %s\\n' 'static-arm' 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOEfEuM+3M+NBmoJQoTpb+KfjaEbCGvhkye7IlZPNZ/S'");
+    expect(arm).toContain("'-p' '2222' '-l' 'builder' '--' '127.0.0.3'");
+    expect(arm).not.toContain("/var/lib/native-build-fleet/ready");
+    expect(arm).not.toContain('case "$machine"');
+    expect(arm).toContain("        'aarch64') ;;");
+    // A host the team runs is not booting: a refused key fails at once, a silent host after two minutes.
+    expect(arm).toContain("-ge 0 ]; then");
+    expect(arm).toContain("'could not reach %s within 120s: %s\\n' '127.0.0.3:2222'");
+    const qemu = checks.find((c) => c.name === "fleet-qemu-ready-check")!.inputs.environment.NBF_READINESS_SCRIPT.split("'\\''").join("'");
+    expect(qemu).toContain("        'x86_64'|'s390x') ;;");
 });
 
 test("pins static host keys under their names, so a reused address never matches", () => {

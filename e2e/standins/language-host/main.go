@@ -1,7 +1,8 @@
 // pulumi-language-nodejs (shim): a minimal stand-in for Pulumi's nodejs language host, written for
 // offline e2e tests where the real host's module (github.com/pulumi/pulumi/sdk/nodejs/cmd/
 // pulumi-language-nodejs/v3, untagged) cannot be fetched. It implements only what `pulumi
-// preview/up/destroy` need: GetRequiredPlugins, Run, GetPluginInfo, and RunPlugin for policy packs
+// preview/up/destroy` need: GetRequiredPlugins (which, like the real host's, walks the whole
+// program directory and follows symlinks), Run, GetPluginInfo, and RunPlugin for policy packs
 // (`--policy-pack DIR` with runtime nodejs). Everything else answers Unimplemented, which the engine
 // tolerates (Handshake, GetRequiredPackages fall back).
 // Run starts `node <program>/node_modules/@pulumi/pulumi/cmd/run` exactly like the real host:
@@ -80,49 +81,72 @@ func programDir(info *pulumirpc.ProgramInfo, pwd string) string {
 }
 
 func (h *host) GetRequiredPlugins(_ context.Context, req *pulumirpc.GetRequiredPluginsRequest) (*pulumirpc.GetRequiredPluginsResponse, error) {
-	dir := programDir(req.Info, req.Pwd)
-	seen := map[string]bool{}
-	var out []*pulumirpc.PluginDependency
-	root := filepath.Join(dir, "node_modules")
-	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() != "package.json" {
-			return nil
-		}
-		b, err := os.ReadFile(p)
+	plugins, _ := pluginsFromDir(programDir(req.Info, req.Pwd), false, map[string]bool{})
+	return &pulumirpc.GetRequiredPluginsResponse{Plugins: plugins}, nil
+}
+
+// pluginsFromDir walks the whole program directory as the real host's getPluginsFromDir does:
+// every subdirectory, following symlinks (each entry is stat'ed, not lstat'ed), reading the
+// package.json files that sit anywhere below a node_modules directory. Entries it cannot read
+// (a dangling link) are collected as errors and skipped; the real host only logs them.
+func pluginsFromDir(dir string, inNodeModules bool, seen map[string]bool) ([]*pulumirpc.PluginDependency, []error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, []error{fmt.Errorf("reading plugin dir %s: %w", dir, err)}
+	}
+	var plugins []*pulumirpc.PluginDependency
+	var errs []error
+	for _, entry := range entries {
+		curr := filepath.Join(dir, entry.Name())
+		info, err := os.Stat(curr)
 		if err != nil {
-			return nil
+			errs = append(errs, err)
+			continue
 		}
-		var pj struct {
-			Name    string `json:"name"`
-			Version string `json:"version"`
-			Pulumi  struct {
-				Resource bool   `json:"resource"`
-				Name     string `json:"name"`
-				Version  string `json:"version"`
-				Server   string `json:"server"`
-			} `json:"pulumi"`
+		if info.IsDir() {
+			more, moreErrs := pluginsFromDir(curr, inNodeModules || filepath.Base(dir) == "node_modules", seen)
+			plugins, errs = append(plugins, more...), append(errs, moreErrs...)
+		} else if inNodeModules && entry.Name() == "package.json" {
+			if dep := pluginOf(curr); dep != nil && !seen[dep.Name+"@"+dep.Version] {
+				seen[dep.Name+"@"+dep.Version] = true
+				plugins = append(plugins, dep)
+			}
 		}
-		if json.Unmarshal(b, &pj) != nil || !pj.Pulumi.Resource {
-			return nil
-		}
-		name := pj.Pulumi.Name
-		if name == "" {
-			name = strings.TrimPrefix(strings.TrimPrefix(pj.Name, "@pulumi/"), "@")
-		}
-		v := pj.Pulumi.Version
-		if v == "" {
-			v = pj.Version
-		}
-		if !strings.HasPrefix(v, "v") {
-			v = "v" + v
-		}
-		if key := name + "@" + v; !seen[key] {
-			seen[key] = true
-			out = append(out, &pulumirpc.PluginDependency{Name: name, Kind: "resource", Version: v, Server: pj.Pulumi.Server})
-		}
+	}
+	return plugins, errs
+}
+
+// pluginOf reads a package.json that declares a resource plugin (`"pulumi": {"resource": true}`).
+func pluginOf(file string) *pulumirpc.PluginDependency {
+	b, err := os.ReadFile(file)
+	if err != nil {
 		return nil
-	})
-	return &pulumirpc.GetRequiredPluginsResponse{Plugins: out}, nil
+	}
+	var pj struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+		Pulumi  struct {
+			Resource bool   `json:"resource"`
+			Name     string `json:"name"`
+			Version  string `json:"version"`
+			Server   string `json:"server"`
+		} `json:"pulumi"`
+	}
+	if json.Unmarshal(b, &pj) != nil || !pj.Pulumi.Resource {
+		return nil
+	}
+	name := pj.Pulumi.Name
+	if name == "" {
+		name = strings.TrimPrefix(strings.TrimPrefix(pj.Name, "@pulumi/"), "@")
+	}
+	v := pj.Pulumi.Version
+	if v == "" {
+		v = pj.Version
+	}
+	if !strings.HasPrefix(v, "v") {
+		v = "v" + v
+	}
+	return &pulumirpc.PluginDependency{Name: name, Kind: "resource", Version: v, Server: pj.Pulumi.Server}
 }
 
 func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
