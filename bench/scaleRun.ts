@@ -41,6 +41,9 @@ function depthOf(urn: string): number {
     return depth;
 }
 
+/** A real ed25519 public key (its private half discarded): the config decodes key lines. */
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFP+FR49tN+WlqieIiLeamOosYpGoJxI+DuXubUwhZGj";
+
 let resources = 0;
 let invokes = 0;
 let lastRegistered = started;
@@ -57,8 +60,9 @@ void pulumi.runtime.setMocks({
                 return { id, state: { ...inputs, publicIp: `198.51.100.7${tag}`, privateIp: "10.0.0.7" } };
             case "tls:index/privateKey:PrivateKey":
                 return { id, state: { privateKeyOpenssh: `KEY${tag}`, publicKeyOpenssh: `ssh-ed25519 AAAA${tag}` } };
-            case "command:remote:Command":
-                return { id, state: { ...inputs, stdout: `docker 27 on x86_64${tag}` } };
+            case "command:local:Command":
+                // Each host's key read back from its console; the other commands' output is unused.
+                return { id, state: { ...inputs, stdout: args.name.endsWith("-console-host-key") ? `${HOST_KEY}\n` : `docker 27 on x86_64${tag}` } };
             case "docker-build:index:Image":
                 return { id, state: { ...inputs, digest: `sha256:${tag}`, ref: `${(inputs.tags as string[] | undefined)?.[0] ?? ""}@sha256:${tag}` } };
             case "docker-build:index:Index":
@@ -73,7 +77,8 @@ void pulumi.runtime.setMocks({
             case "aws:ssm/getParameter:getParameter": return { value: "ami-0123456789abcdef0" };
             case "aws:ecr/getAuthorizationToken:getAuthorizationToken": return { proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com", userName: "AWS", password: "token" };
             case "aws:ec2/getVpc:getVpc": return { id: "vpc-0default0" };
-            case "command:local:run": return { stdout: "fingerprint\n" };
+            // The builders' runner reports every node up (runner/builderSpec.ts EnsureReport).
+            case "command:local:run": return { stdout: `${JSON.stringify({ fingerprint: tag, down: [] })}\n` };
             default: throw new Error(`unexpected invoke ${args.token}`);
         }
     },
@@ -89,7 +94,7 @@ const config = parseConfig({
         { name: "x86", instanceType: "c7i.2xlarge", count: 8 },
         { name: "qemu", instanceType: "c7i.2xlarge", count: 8, emulate: ["linux/arm/v7", "linux/s390x"] },
     ],
-    ssh: { publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBench bench", allowedCidrs: ["203.0.113.0/24"] },
+    ssh: { publicKey: `${HOST_KEY} bench`, allowedCidrs: ["203.0.113.0/24"] },
     registry: { type: "ecr" },
     images: Array.from({ length: images }, (_, i) => ({ name: `app-${i}`, context: "app", platforms: ["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/s390x"] })),
 }, { projectRoot: root, project: "native-build-fleet", stack: "bench", secretsSet: { sshPrivateKey: true, registryPassword: false } });

@@ -238,7 +238,8 @@ const CREDENTIALS: [string, RegExp][] = [
  * them is secret-marked (test/fleet.test.ts, test/ssm.test.ts).
  */
 export const SECRET_PROPERTIES: Record<string, string[]> = {
-    [INSTANCE]: ["userData"],
+    // No instance property: user data is readable through ec2:DescribeInstanceAttribute and
+    // from IMDS, so a private key there is a finding (hosts make their own keys).
     // A local Command has no connection: the key reaches ssh through stdin.
     "command:local:Command": ["stdin"],
     "command:remote:Command": ["stdin", "connection.privateKey"],

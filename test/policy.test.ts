@@ -172,7 +172,6 @@ describe("no-plaintext-credentials", () => {
     });
 
     test.each<[string, Record<string, unknown>]>([
-        [INSTANCE, { userData: `#!/bin/bash\ncat > /etc/ssh/ssh_host_ed25519_key <<'EOF'\n${OPENSSH_KEY}EOF\n` }],
         ["command:local:Command", { stdin: OPENSSH_KEY }],
         ["command:remote:Command", { stdin: `AWS:${FAKE.awsKeyId}`, connection: { host: "10.0.0.10", privateKey: OPENSSH_KEY } }],
         ["docker-build:index:Image", { registries: [{ address: "ghcr.io", password: FAKE.github }, { address: "gitlab.com", password: FAKE.gitlab }] }],
@@ -188,6 +187,11 @@ describe("no-plaintext-credentials", () => {
         ["in a tag of an instance", INSTANCE, { userData: "#!/bin/bash", tags: { Deploy: FAKE.awsKeyId } }],
     ])("reports a secret-carrying property name used elsewhere: %s", (_, type, props) => {
         expect(violations(noPlaintextCredentials, type, props)).toHaveLength(1);
+    });
+
+    test("reports a private key in an instance's user data, which the EC2 API and IMDS hand out", () => {
+        expect(violations(noPlaintextCredentials, INSTANCE, { userData: `#!/bin/bash\ncat > /etc/ssh/ssh_host_ed25519_key <<'EOF'\n${OPENSSH_KEY}EOF\n` }))
+            .toEqual([expect.stringMatching(/^userData holds an OpenSSH private key/)]);
     });
 
     test("says where, what and how to fix it", () => {
