@@ -78,7 +78,7 @@ void pulumi.runtime.setMocks({
             case "aws:ecr/getAuthorizationToken:getAuthorizationToken": return { proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com", userName: "AWS", password: "token" };
             case "aws:ec2/getVpc:getVpc": return { id: "vpc-0default0" };
             // The builders' runner reports every node up (runner/builderSpec.ts EnsureReport).
-            case "command:local:run": return { stdout: `${JSON.stringify({ fingerprint: tag, down: [] })}\n` };
+            case "command:local:run": return { stdout: `${JSON.stringify({ fingerprint: "0123456789abcdef", down: [] })}\n` };
             default: throw new Error(`unexpected invoke ${args.token}`);
         }
     },
