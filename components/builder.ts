@@ -3,7 +3,6 @@
 // jobs that run `docker buildx` by hand. Each host's node has the same name in both, so both
 // reach the same BuildKit container and cache on the host.
 
-import { createHash } from "crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { builderNames, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, NodeSpec } from "../runner/builderSpec";
@@ -41,8 +40,6 @@ export interface FleetBuilderArgs {
     nodes: BuilderNodeArgs[];
     /** The operator's private key (a secret), written 0600 for the ssh client buildx runs. */
     privateKey: pulumi.Input<string>;
-    /** builder.driverOptions, which every node starts with; a change replaces the builders. */
-    sharedDriverOptions: Record<string, string>;
     /** Contents of a buildkitd.toml for every node, if any. */
     buildkitdConfig?: string;
     /** AWS region for starting idle hosts; the AWS CLI's default when absent. */
@@ -103,19 +100,21 @@ export class FleetBuilder extends pulumi.ComponentResource {
         }, { parent: this });
         const report = pulumi.unsecret(ensured.stdout).apply((out) => JSON.parse(out) as EnsureReport);
 
-        // Owns the builders' lifecycle. Node changes update it in place, keeping each node's
-        // BuildKit cache. A new name or new BuildKit settings replace it: the old builders
-        // and their BuildKit containers (which keep the settings they started with) are
-        // removed before the new ones are made, so a replacement never deletes what it made.
+        // Owns the builders' lifecycle. Node and settings changes update it in place, keeping
+        // each node's BuildKit cache. A new name replaces it: the old builders and their
+        // BuildKit containers are removed before the new ones are made, so a replacement never
+        // deletes what it made.
         const registration = new command.local.Command(`${name}-registration`, {
             create: runnerCommand("register"),
             update: runnerCommand("register"),
             delete: spec.apply((s) => removeBuildersScript(args.name, builderNames(s))),
             interpreter: ["/bin/bash", "-c"],
             stdin: input(spec),
-            // A pool's own driver options are applied by the runner, which restarts only that
-            // pool's BuildKit containers (runner/registerBuilders.ts).
-            triggers: [args.name, JSON.stringify(args.sharedDriverOptions), createHash("sha256").update(args.buildkitdConfig ?? "").digest("hex")],
+            // Only a new name replaces the builders. New BuildKit settings (driver options,
+            // buildkitd.toml) update in place: the runner restarts the containers whose settings
+            // changed since this resource last ran, as its previous output records
+            // (runner/registerBuilders.ts restartChanged), so a fresh CI runner applies them too.
+            triggers: [args.name],
             environment: { NBF_SPEC_FINGERPRINT: report.apply((r) => r.fingerprint) },
             logging: "stderr",
         }, { parent: this, deleteBeforeReplace: true, replaceOnChanges: ["triggers"], additionalSecretOutputs: ["stdin"] });

@@ -62,7 +62,6 @@ export class Fleet extends pulumi.ComponentResource {
                 wakeId: host.wakeId,
             }))),
             privateKey: args.sshPrivateKey,
-            sharedDriverOptions: config.builder.driverOptions,
             buildkitdConfig: args.buildkitdConfig,
             region: args.region,
         }, { parent: this });

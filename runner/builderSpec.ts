@@ -61,6 +61,13 @@ export interface EnsureReport {
     /** Digest of the whole spec; the registration resource changes with it. */
     fingerprint: string;
     down: DownNode[];
+    /** Per host, a digest of the settings its BuildKit container starts with (appliedSettings). */
+    applied?: Record<string, string>;
+}
+
+/** Per host, a digest of what its BuildKit container is started with: driver options and buildkitd.toml. */
+export function appliedSettings(spec: FleetBuildersSpec): Record<string, string> {
+    return Object.fromEntries(spec.nodes.map((n) => [n.host, digest([n.driverOptions, spec.buildkitdConfig ?? null]).slice(0, 16)]));
 }
 
 /** The builder a host's builds use: one node, the host. */
@@ -88,6 +95,9 @@ export function hostKeyAlgorithms(hostKey: string): string {
 export function sshConfig(spec: FleetBuildersSpec, dir: string): string {
     return spec.nodes.map((node) => [
         `Host ${node.alias}`,
+        // Options newer than some runners' OpenSSH (Ubuntu 20.04 ships 8.2): an older client
+        // skips them instead of refusing the whole file.
+        `    IgnoreUnknown ${NEWER_OPTIONS.join(",")}`,
         `    HostName ${node.address}`,
         `    Port ${node.port}`,
         `    User ${node.user}`,
@@ -124,6 +134,20 @@ export function sshConfig(spec: FleetBuildersSpec, dir: string): string {
         "    ControlMaster no",
         "    ControlPath none",
         "    ControlPersist no",
+        // `-` removes from OpenSSH's defaults, none of which is weak; being first, these lists
+        // win over a user's `+3des-cbc`, `+ssh-rsa` and the like.
+        "    Ciphers -3des-cbc",
+        "    MACs -hmac-md5",
+        "    KexAlgorithms -diffie-hellman-group1-sha1",
+        "    PubkeyAcceptedAlgorithms -ssh-rsa",
+        "    HostbasedAcceptedAlgorithms -ssh-rsa",
+        "    RequiredRSASize 2048",
+        "    CertificateFile none",
+        "    PKCS11Provider none",
+        "    SecurityKeyProvider internal",
+        "    ForkAfterAuthentication no",
+        "    SessionType default",
+        "    StdinNull no",
         "    BatchMode yes",
         "    ConnectTimeout 15",
         "    ServerAliveInterval 30",
@@ -131,6 +155,9 @@ export function sshConfig(spec: FleetBuildersSpec, dir: string): string {
         "",
     ].join("\n")).join("\n");
 }
+
+/** Options the generated blocks set that OpenSSH learned after 8.2. */
+const NEWER_OPTIONS = ["KnownHostsCommand", "PubkeyAcceptedAlgorithms", "HostbasedAcceptedAlgorithms", "RequiredRSASize", "ForkAfterAuthentication", "SessionType", "StdinNull"];
 
 /** known_hosts lines: each key under its alias, so a reused address never matches. */
 export function knownHosts(spec: FleetBuildersSpec): string {

@@ -16,7 +16,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import {
-    builderNames, createArgs, definedAliases, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, inspectErrors,
+    appliedSettings, builderNames, createArgs, definedAliases, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, inspectErrors,
     knownHosts, NodeSpec, registrationFingerprint, specFingerprint, sshConfig, stackNodes, withIncludeFirst,
 } from "./builderSpec";
 
@@ -87,6 +87,9 @@ function writeAtomic(file: string, content: string, mode = 0o600): void {
 /** Runs `fn` holding a lock directory; concurrent first runs of two stacks take turns. */
 async function withLock<T>(env: RunnerEnv, lock: string, fn: () => T): Promise<T> {
     const deadline = env.now() + 30_000;
+    // The lock is held only while files are written (milliseconds): one older than this is
+    // left by a run that died, and is moved aside before removal, so two waiters cannot both take it.
+    const STALE_MS = 10_000;
     for (;;) {
         try {
             fs.mkdirSync(lock);
@@ -96,8 +99,14 @@ async function withLock<T>(env: RunnerEnv, lock: string, fn: () => T): Promise<T
                 throw e;
             }
             const age = env.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? env.now());
-            if (age > 60_000) {
-                fs.rmSync(lock, { recursive: true, force: true });
+            if (age > STALE_MS) {
+                const aside = `${lock}.stale.${process.pid}`;
+                try {
+                    fs.renameSync(lock, aside);
+                    fs.rmSync(aside, { recursive: true, force: true });
+                } catch {
+                    // Another waiter moved it first.
+                }
             } else if (env.now() > deadline) {
                 throw new RunnerError(`${lock} is held by another run for more than 30 s; remove it if no pulumi run is active`);
             } else {
@@ -122,7 +131,7 @@ function checkOwnership(spec: FleetBuildersSpec, p: Paths): void {
     if (owner !== "" && owner !== spec.owner) {
         throw new RunnerError(`builder ${spec.name} on this machine belongs to stack ${owner}, not ${spec.owner}; set builder.name to a name of this stack's own`);
     }
-    const ours = new Set(readOr(path.join(p.dir, "builders"), "").split("\n").filter(Boolean));
+    const ours = new Set(listedBuilders(p));
     if (owner === "" && fs.existsSync(path.join(p.dir, "fingerprint"))) {
         ours.add(spec.name);
     }
@@ -131,6 +140,20 @@ function checkOwnership(spec: FleetBuildersSpec, p: Paths): void {
         throw new RunnerError(`buildx builder ${foreign.join(", ")} already exists on this machine and was not created by stack ${spec.owner}; `
             + "nothing was changed. Remove it (docker buildx rm NAME) if it is a leftover, or set builder.name to another name");
     }
+}
+
+/** The builders the stack's directory lists as its own. */
+function listedBuilders(p: Paths): string[] {
+    return readOr(path.join(p.dir, "builders"), "").split("\n").filter(Boolean);
+}
+
+/**
+ * Builders this stack registered for hosts it no longer has: kept in its list until removed,
+ * so the stack still knows them as its own (a host that comes back is not refused).
+ */
+function leftBehind(spec: FleetBuildersSpec, p: Paths): string[] {
+    const current = builderNames(spec);
+    return listedBuilders(p).filter((b) => !current.includes(b) && fs.existsSync(path.join(p.instances, b)));
 }
 
 /** Refuses an alias another builder's files define: ssh would use the first block it reads. */
@@ -157,7 +180,7 @@ async function writeSshFiles(env: RunnerEnv, spec: FleetBuildersSpec, privateKey
         checkOwnership(spec, p);
         checkAliases(spec, p);
         writeAtomic(path.join(p.dir, "owner"), `${spec.owner}\n`);
-        writeAtomic(path.join(p.dir, "builders"), `${builderNames(spec).join("\n")}\n`);
+        writeAtomic(path.join(p.dir, "builders"), `${[...builderNames(spec), ...leftBehind(spec, p)].join("\n")}\n`);
         writeAtomic(path.join(p.dir, "id_fleet"), privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`);
         writeAtomic(path.join(p.dir, "known_hosts"), knownHosts(spec));
         if (spec.buildkitdConfig !== undefined) {
@@ -222,15 +245,10 @@ async function register(env: RunnerEnv, spec: FleetBuildersSpec, p: Paths, build
     if (fs.existsSync(path.join(p.instances, builder)) && readOr(stamp, "").trim() === fingerprint) {
         return [];
     }
-    // --keep-daemon keeps each node's BuildKit container and its layer cache, unless a host
-    // builder's driver options changed: a container keeps the options it started with. The
-    // stack's builder shares those containers and registers after the host builders.
-    const options = path.join(p.dir, `driver-options-${builder}`);
-    const wanted = JSON.stringify(nodes.map(({ node }) => node.driverOptions));
-    const restart = nodes.length === 1 && builder !== spec.name && fs.existsSync(options) && readOr(options, "") !== wanted;
-    await run(env, "docker", ["buildx", "rm", ...(restart ? [] : ["--keep-daemon"]), builder]);
+    // --keep-daemon keeps each node's BuildKit container and its layer cache; a node whose
+    // settings changed is restarted by the registration resource (restartChanged).
+    await run(env, "docker", ["buildx", "rm", "--keep-daemon", builder]);
     fs.rmSync(stamp, { force: true });
-    writeAtomic(options, wanted);
     const failed: DownNode[] = [];
     let added = 0;
     for (const { node, platforms } of nodes) {
@@ -311,6 +329,50 @@ export async function ensureBuilders(spec: FleetBuildersSpec, privateKey: string
         const skipped = await register(env, spec, p, spec.name, stackBuilder);
         skipped.forEach((d) => env.log(`build node ${d.node} is left out of builder ${spec.name}: ${d.error}`));
     }
-    return report;
+    if (mode === "register") {
+        await restartChanged(env, spec, p, previousReport(env.env.PULUMI_COMMAND_STDOUT));
+        await removeLeftBehind(env, spec, p);
+    }
+    return { ...report, applied: appliedSettings(spec) };
+}
+
+/** The previous registration's report, from the command provider's PULUMI_COMMAND_STDOUT; empty before it had one. */
+function previousReport(stdout: string | undefined): Partial<EnsureReport> {
+    try {
+        return JSON.parse(stdout ?? "") as Partial<EnsureReport>;
+    } catch {
+        return {};
+    }
+}
+
+/**
+ * Restarts the BuildKit container of each host whose settings (driver options, buildkitd.toml)
+ * changed since the registration last ran, as its state in Pulumi remembers: a container keeps
+ * the settings it started with, and a runner's own files cannot tell (a CI runner starts
+ * empty). `--keep-state` keeps the layer cache; the next build starts the container anew.
+ */
+async function restartChanged(env: RunnerEnv, spec: FleetBuildersSpec, p: Paths, previous: Partial<EnsureReport>): Promise<void> {
+    const now = appliedSettings(spec);
+    const changed = spec.nodes.filter((n) => previous.applied?.[n.host] !== undefined && previous.applied[n.host] !== now[n.host]);
+    for (const node of changed) {
+        const builder = hostBuilderName(spec.name, node.host);
+        env.log(`restarting BuildKit on ${node.host}: its driver options or buildkitd.toml changed`);
+        const r = await run(env, "docker", ["buildx", "rm", "--keep-state", builder]);
+        if (r.code !== 0) {
+            throw new RunnerError(`could not restart BuildKit on ${node.host} with its new settings: ${lastLine(r.stderr || r.stdout)}`);
+        }
+        await register(env, spec, p, builder, [{ node, platforms: node.platforms }]);
+    }
+}
+
+/** Removes the builders of hosts the stack no longer has (their local entries only: the hosts may be gone). */
+async function removeLeftBehind(env: RunnerEnv, spec: FleetBuildersSpec, p: Paths): Promise<void> {
+    const gone = leftBehind(spec, p);
+    for (const builder of gone) {
+        await run(env, "docker", ["buildx", "rm", "--keep-daemon", builder]);
+    }
+    if (gone.length > 0) {
+        writeAtomic(path.join(p.dir, "builders"), `${builderNames(spec).join("\n")}\n`);
+    }
 }
 

@@ -232,7 +232,7 @@ describe("builder", () => {
         expect(opts.deleteBeforeReplace).toBe(true);
         expect(opts.replaceOnChanges).toContain("triggers");
         const registration = named("fleet-builder-registration").inputs;
-        expect(registration.triggers).toEqual(["native-build-fleet-dev", "{}", hash("")]);
+        expect(registration.triggers).toEqual(["native-build-fleet-dev"]);
         expect(registration.update).toBe(registration.create);
         expect(registration.delete).toContain("for b in 'native-build-fleet-dev' 'native-build-fleet-dev-arm-0' 'native-build-fleet-dev-x86-0'");
         expect(registration.delete).toContain("docker buildx rm \"$b\"");

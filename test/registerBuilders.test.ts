@@ -47,8 +47,8 @@ function sandbox(dockerScript = "exit 0", awsStates = "") {
     const env = { PATH: `${bin}:${process.env.PATH ?? ""}`, HOME: home, DOCKER_CONFIG: path.join(home, ".docker") };
     let clock = 0;
     const logged: string[] = [];
-    const run = (s: FleetBuildersSpec, mode: Mode, key = "PRIVATE KEY MATERIAL") => ensureBuilders(s, key, mode, {
-        env, log: (l) => logged.push(l), sleep: (secs) => { clock += secs * 1000; return Promise.resolve(); }, now: () => clock,
+    const run = (s: FleetBuildersSpec, mode: Mode, key = "PRIVATE KEY MATERIAL", extra: Record<string, string> = {}) => ensureBuilders(s, key, mode, {
+        env: { ...env, ...extra }, log: (l) => logged.push(l), sleep: (secs) => { clock += secs * 1000; return Promise.resolve(); }, now: () => clock,
     });
     const calls = (cmd = "docker") => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : []).filter((l) => l.startsWith(`${cmd} `)).map((l) => l.slice(cmd.length + 1));
     /** Stands in for buildx's own record of a builder. */
@@ -132,15 +132,37 @@ describe("registration", () => {
         expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon"))).toEqual([]);
     });
 
-    test("a pool's new driver options restart that host's BuildKit container", async () => {
+    test("new driver options restart only that host's BuildKit container, keeping its cache, when the registration runs", async () => {
         const box = sandbox();
-        await box.run(spec(), "preview");
+        const first = await box.run(spec(), "register");
         box.markRegistered("fleet-dev", "fleet-dev-x86-0", "fleet-dev-arm-0");
         const changed = spec();
         changed.nodes[0].driverOptions = { image: "moby/buildkit:v0.31.0", "cpuset-cpus": "0" };
         const before = box.calls().length;
         await box.run(changed, "preview");
-        expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm"))).toEqual(["buildx rm fleet-dev-x86-0", "buildx rm --keep-daemon fleet-dev"]);
+        expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon"))).toEqual([]);
+        // The previous output comes from the registration's state, not from this runner's files.
+        await box.run(changed, "register", undefined, { PULUMI_COMMAND_STDOUT: JSON.stringify(first) });
+        expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon"))).toEqual(["buildx rm --keep-state fleet-dev-x86-0"]);
+        expect(box.logged).toContain("restarting BuildKit on x86-0: its driver options or buildkitd.toml changed");
+    });
+
+    test("a host that leaves the pool and comes back is still the stack's own; its builder is removed while it is gone", async () => {
+        const box = sandbox();
+        const both = spec();
+        const one = { ...spec(), nodes: [spec().nodes[0]] };
+        await box.run(both, "register");
+        box.markRegistered("fleet-dev", "fleet-dev-x86-0", "fleet-dev-arm-0");
+        await box.run(one, "preview");
+        // A preview removes nothing: the gone host's builder stays listed as the stack's own.
+        expect(fs.readFileSync(path.join(box.root, "fleet-dev", "builders"), "utf8")).toContain("fleet-dev-arm-0");
+        await box.run(both, "preview");
+        await box.run(one, "register");
+        expect(box.calls()).toContain("buildx rm --keep-daemon fleet-dev-arm-0");
+        fs.rmSync(path.join(box.home, ".docker", "buildx", "instances", "fleet-dev-arm-0"));
+        expect(fs.readFileSync(path.join(box.root, "fleet-dev", "builders"), "utf8")).not.toContain("fleet-dev-arm-0");
+        await expect(box.run(both, "preview")).resolves.toMatchObject({ down: [] });
+        expect(fs.readFileSync(path.join(box.root, "fleet-dev", "builders"), "utf8")).toContain("fleet-dev-arm-0");
     });
 });
 
@@ -273,7 +295,9 @@ describe("the user's own ssh_config", () => {
         "    VerifyHostKeyDNS yes", "    CheckHostIP yes", "    IdentityFile ~/.ssh/other_key", "    IdentityAgent /tmp/agent.sock",
         "    ForwardX11 yes", "    LocalForward 8080 localhost:80", "    RemoteForward 9090 localhost:22", "    PasswordAuthentication yes",
         "    HostKeyAlgorithms +ssh-rsa", "    KnownHostsCommand /bin/echo", "    PermitLocalCommand yes", "    LocalCommand touch /tmp/pwned",
-        "    Tunnel yes", "    RequestTTY force", "",
+        "    Tunnel yes", "    RequestTTY force", "    Ciphers +3des-cbc,aes128-cbc", "    MACs +hmac-md5",
+        "    KexAlgorithms +diffie-hellman-group1-sha1", "    PubkeyAcceptedAlgorithms +ssh-rsa", "    RequiredRSASize 1024",
+        "    PKCS11Provider /usr/lib/pkcs11.so", "    ForkAfterAuthentication yes", "    SessionType none", "    StdinNull yes", "",
     ].join("\n");
 
     test.each([
@@ -312,6 +336,15 @@ describe("the user's own ssh_config", () => {
         expect(option("passwordauthentication")).toEqual(["no"]);
         expect(option("tunnel")).toEqual(["false"]);
         expect(option("requesttty")).toEqual(["false"]);
+        expect(option("ciphers")[0]).not.toMatch(/3des|cbc/);
+        expect(option("macs")[0]).not.toMatch(/md5/);
+        expect(option("kexalgorithms")[0]).not.toMatch(/group1-sha1/);
+        expect(option("pubkeyacceptedalgorithms")[0].split(",")).not.toContain("ssh-rsa");
+        expect(option("requiredrsasize")).toEqual(["2048"]);
+        expect(option("pkcs11provider")).toEqual([]);
+        expect(option("forkafterauthentication")).toEqual(["no"]);
+        expect(option("sessiontype")).toEqual(["default"]);
+        expect(option("stdinnull")).toEqual(["no"]);
         expect(option("hostname")).toEqual(["203.0.113.10"]);
         expect(option("port")).toEqual(["2222"]);
     });
