@@ -31,6 +31,11 @@ PREFIX=nbf-bench-spread
 FOUR=(four-a four-b four-c four-d)
 # Each node's CPU: amd and amd2 on different CPUs for the four-image cases, amd and arm for the pair.
 declare -A CPUSET=([amd]=0 [amd2]=1 [arm]=1)
+# The sshd of the acceptance world (e2e/env.sh) each host is reached through. Every one of
+# them leads to this machine's one dockerd, so BENCH_AMD2_SSHD=arm2 may stand in for amd2's
+# when 127.0.0.4 is taken (the host is still declared linux/amd64 in this stack).
+declare -A SSHD=([amd]=amd [amd2]=${BENCH_AMD2_SSHD:-amd2} [arm]=arm)
+declare -A PLATFORM=([amd]=linux/amd64 [amd2]=linux/amd64 [arm]=linux/arm64)
 RESULTS=${NBF_BENCH_RESULTS:-$REPO_DIR/bench/results}
 
 bench_start
@@ -122,6 +127,11 @@ trap cleanup EXIT
 
 go_image
 clean_slate
+# Each sshd answers with the key this stack pins, or the first up would wait on it.
+for host in "${!SSHD[@]}"; do
+    [ "$(ssh-keyscan -T 5 -t ed25519 "${HOST_ADDRESS[${SSHD[$host]}]}" 2>/dev/null | awk '{ print $2, $3 }')" = "$(host_key "${SSHD[$host]}" | awk '{ print $1, $2 }')" ] ||
+        die "${HOST_ADDRESS[${SSHD[$host]}]}:22 does not answer with ${SSHD[$host]}'s host key (another sshd on it?); BENCH_AMD2_SSHD=arm2 reaches amd2 through arm2's sshd"
+done
 
 # The stack: three static hosts, each node's BuildKit on one CPU, the acceptance run's
 # registry and BuildKit settings, a builder of its own; five copies of the test image.
@@ -130,7 +140,7 @@ mkdir -p "$WORK/bench-stack"
     printf 'config:\n  native-build-fleet:staticHosts:\n'
     for host in amd amd2 arm; do
         printf '    - name: %s\n      address: %s\n      user: %s\n      platforms: [%s]\n      hostKey: %s\n      driverOptions:\n        cpuset-cpus: "%s"\n' \
-            "$host" "${HOST_ADDRESS[$host]}" "$HOST_USER" "${HOST_PLATFORM[$host]}" "$(host_key "$host")" "${CPUSET[$host]}"
+            "$host" "${HOST_ADDRESS[${SSHD[$host]}]}" "$HOST_USER" "${PLATFORM[$host]}" "$(host_key "${SSHD[$host]}")" "${CPUSET[$host]}"
     done
     printf '  native-build-fleet:registry:\n    type: external\n    address: %s\n    username: e2e\n' "$REGISTRY"
     printf '  native-build-fleet:images: []\n'
