@@ -18,9 +18,11 @@ set -euo pipefail
 # shellcheck source=e2e/env.sh
 source "$(dirname "$0")/../e2e/env.sh"
 
-RUNS=${BENCH_RUNS:-3}
+# shellcheck source=bench/lib.sh
+source "$REPO_DIR/bench/lib.sh"
+
+RUNS=$(bench_runs)
 SEQUENTIAL=${BENCH_SEQUENTIAL:-1}
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer, not '$RUNS'"
 
 BUILDER=nbf-bench
 IMAGE=nbf-bench/app
@@ -32,105 +34,11 @@ RESULTS=${NBF_BENCH_RESULTS:-$REPO_DIR/bench/results}
 # Each compile step of bench/overhead/app/Dockerfile prints "nbf-bench: compiled WHAT for
 # OS/ARCH" when it runs: WHAT is std, internal or server.
 
-bash "$E2E_DIR/toolchain.sh" >&2
-bash "$E2E_DIR/services.sh" start >&2
-
-export PULUMI_DEBUG_COMMANDS=true
-GO_VERSION=$(go env GOVERSION)
-GO_IMAGE=$REGISTRY/nbf-bench-base/go:${GO_VERSION#go}
+bench_start
 WORK=$(mktemp -d /tmp/nbf-bench.XXXXXX)
-declare -A samples=() cpu=()
-checks_failed=0
-checks_json='[]'
-
-# The build stage's base: this machine's Go toolchain (sources and tools, no tests) and a
-# busybox shell, for linux/amd64, in the loopback registry. No other image is reachable.
-go_image() {
-    skopeo inspect "docker://$GO_IMAGE" >/dev/null 2>&1 && return 0
-    log "building $GO_IMAGE from $(go env GOROOT)"
-    local root goroot; root=$(mktemp -d); goroot=$(go env GOROOT)
-    mkdir -p "$root/bin" "$root/tmp" "$root/root" "$root/usr/local"
-    chmod 1777 "$root/tmp"
-    cp /bin/busybox "$root/bin/busybox"
-    for tool in sh mkdir cat ls cp rm env; do ln -sf busybox "$root/bin/$tool"; done
-    local top; top=$(basename "$goroot")
-    tar -C "$(dirname "$goroot")" -c --exclude=testdata --exclude='*_test.go' \
-        --anchored --exclude="$top/test" --exclude="$top/doc" --exclude="$top/api" --exclude="$top/misc" \
-        "$top" | tar -C "$root/usr/local" -x
-    [ -d "$root/usr/local/$top/src/go/doc/comment" ] || die "the Go image would lack go/doc/comment"
-    [ "$top" = go ] || mv "$root/usr/local/$top" "$root/usr/local/go"
-    tar -C "$root" -c . | docker import -c 'ENV PATH=/usr/local/go/bin:/bin' -c 'ENV HOME=/root' \
-        -c 'CMD ["/bin/sh"]' - "$GO_IMAGE" >/dev/null
-    rm -rf "$root"
-    docker push -q "$GO_IMAGE" >/dev/null
-}
-
-pulumi_() { (cd "$WORK" && pulumi "$@"); }
-# up NAME [ARGS]: pulumi up, its output kept as $WORK/NAME.log and its engine events as
-# $WORK/NAME.events (see steps_of).
-up() {
-    local name=$1; shift
-    rm -f "$WORK/$name.events"
-    pulumi_ up --yes --skip-preview --event-log "$WORK/$name.events" "$@" >"$WORK/$name.log" 2>&1
-}
-# steps_of NAME: the build logs of an up, as $WORK/NAME.steps, one "resource<TAB>line" a line.
-# The provider reports BuildKit's plain progress as status messages; the non-interactive
-# display prints only some of them (measured: vertices missing from its output), so they
-# are read from the engine's event log (--event-log, offered with PULUMI_DEBUG_COMMANDS).
-steps_of() {
-    jq -r 'select(.diagnosticEvent) | .diagnosticEvent | (.urn // "-") as $u | .message | split("\n")[] | select(. != "") | "\($u)\t\(.)"' \
-        "$WORK/$1.events" >"$WORK/$1.steps"
-}
 preview() { local name=$1; shift; pulumi_ preview "$@" >"$WORK/$name.log" 2>&1; }
 output() { pulumi_ stack output images --json | jq -r --arg i "$IMAGE" ".[\$i]$1"; }
 
-# busy_seconds: CPU time the whole machine has spent busy since boot (all processes, ours,
-# BuildKit's and anyone else's), from /proc/stat.
-busy_seconds() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat; }
-
-# timed KEY COMMAND...: runs it and adds its wall time to KEY's samples, and the machine's busy
-# CPU seconds meanwhile to KEY's cpu samples; a failure ends the run.
-timed() {
-    local key=$1 start busy rc=0 s; shift
-    busy=$(busy_seconds)
-    start=$(date +%s.%N)
-    "$@" || rc=$?
-    s=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
-    cpu[$key]="${cpu[$key]:-} $(awk -v a="$busy" -v b="$(busy_seconds)" 'BEGIN { printf "%.1f", b - a }')"
-    if [ "$rc" -ne 0 ]; then
-        printf 'FAILED %s (exit %s) after %ss; the last lines of its log:\n' "$key" "$rc" "$s" >&2
-        tail -n 30 "$WORK/$key.log" 2>/dev/null >&2 || true
-        exit 1
-    fi
-    samples[$key]="${samples[$key]:-} $s"
-    printf '  %-26s %7.2fs  (machine busy %ss of CPU)\n' "$key" "$s" "${cpu[$key]##* }" >&2
-}
-
-# check DESCRIPTION COMMAND...: a correctness check, recorded in the results; failures make
-# the run exit non-zero at the end.
-check() {
-    local what=$1 ok=true; shift
-    if "$@"; then printf '  ok   %s\n' "$what" >&2; else ok=false; checks_failed=$((checks_failed + 1)); printf '  FAIL %s\n' "$what" >&2; fi
-    checks_json=$(jq -c --arg w "$what" --argjson ok "$ok" '. + [{check: $w, ok: $ok}]' <<<"$checks_json")
-}
-
-# compiled STEPS WHAT: how many builds ran the compile step WHAT (std, internal or server),
-# from a "build<TAB>plain progress line" file: the step prints its marker only when it runs,
-# never when BuildKit takes it from a cache.
-compiled() {
-    awk -F '\t' -v what="$2" '$2 ~ ("^#[0-9]+ [0-9.]+ nbf-bench: compiled " what " for ") { ran[$1] = 1 }
-        END { n = 0; for (b in ran) n++; print n }' "$1"
-}
-# none_ran STEPS WHAT...: no build ran any of these compile steps.
-none_ran() {
-    local steps=$1 what; shift
-    for what in "$@"; do ran "$steps" "$what" 0 || return 1; done
-}
-# ran STEPS WHAT COUNT: exactly COUNT builds ran the compile step WHAT.
-ran() {
-    local got; got=$(compiled "$1" "$2")
-    [ "$got" = "$3" ] || { printf '       %s: expected %s build(s) to compile it, got %s\n' "$2" "$3" "$got" >&2; return 1; }
-}
 imports_cache_of() { # imports_cache_of LOG REPOSITORY: the log shows each platform's cache imported
     local platform
     for platform in "${PLATFORMS[@]}"; do
@@ -139,7 +47,6 @@ imports_cache_of() { # imports_cache_of LOG REPOSITORY: the log shows each platf
     done
 }
 index_platforms() { skopeo inspect --raw "docker://$1" | jq -c '[.manifests[].platform | "\(.os)/\(.architecture)"] | sort'; }
-equal() { [ "$1" = "$2" ] || { printf '       expected %s, got %s\n' "$2" "$1" >&2; return 1; }; }
 
 # Nothing of the test image anywhere: no BuildKit cache on the nodes, no image or cache in the registry.
 wipe() {
@@ -214,19 +121,10 @@ docker buildx rm "$BUILDER" >/dev/null 2>&1 || true
 fresh_runner
 rm -rf "$STATE/registry/docker/registry/v2/repositories/nbf-bench"
 
-# The project as a fresh clone has it (with this checkout's dependencies), and the stack.
-(cd "$REPO_DIR" && git ls-files -co --exclude-standard | grep -v '^node_modules/' | tar -cf - -T -) | tar -xf - -C "$WORK"
-ln -s "$REPO_DIR/node_modules" "$WORK/node_modules"
-cp "$REPO_DIR/bench/overhead/Pulumi.bench.yaml" "$WORK/stacks/Pulumi.bench.yaml"
-mkdir -p "$WORK/state"
-# The backend is chosen per run, not with `pulumi login`, which other runs share.
-export PULUMI_BACKEND_URL="file://$WORK/state"
-pulumi_ stack init bench >/dev/null
+bench_stack "$REPO_DIR/bench/overhead/Pulumi.bench.yaml"
 for i in "${!HOST_NAMES[@]}"; do
-    pulumi_ config set --path "staticHosts[$i].hostKey" "$(cat "$STATE/hosts/${HOST_NAMES[$i]}/ssh_host_ed25519_key.pub")"
+    pulumi_ config set --path "staticHosts[$i].hostKey" "$(host_key "${HOST_NAMES[$i]}")"
 done
-pulumi_ config set --secret sshPrivateKey <"$STATE/operator/id_ed25519"
-pulumi_ config set --secret registryPassword e2e-registry-needs-no-password
 pulumi_ config set --path 'images[0].buildArgs.GO_IMAGE' "$GO_IMAGE"
 
 log "setup: the stack's first up (registers the builder, starts both nodes, builds both platforms cold)"
@@ -296,20 +194,11 @@ for run in $(seq "$RUNS"); do
     fi
 done
 
-# Statistics and results.
-stats_json() { # stats_json SAMPLES: {median, min, max, samples} of space-separated numbers
-    tr ' ' '\n' <<<"$1" | awk 'NF' | jq -sc 'sort as $s | {median: (if ($s | length) % 2 == 1 then $s[(($s | length) - 1) / 2]
-        else (($s[($s | length) / 2 - 1] + $s[($s | length) / 2]) / 2 * 100 | round / 100) end), min: min, max: max, samples: .}'
-}
-measurements='{}'
-for key in "${!samples[@]}"; do
-    measurements=$(jq -c --arg k "$key" --argjson v "$(stats_json "${samples[$key]}")" --argjson c "$(stats_json "${cpu[$key]}")" \
-        '. + {($k): ($v + {machineBusyCpuSeconds: $c})}' <<<"$measurements")
-done
+measurements=$(measurements_json)
 mkdir -p "$RESULTS"
 jq -n --argjson m "$measurements" --argjson checks "$checks_json" --argjson runs "$RUNS" \
     --arg cores "$(nproc)" --arg cpu "$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)" \
-    --arg toolchain "pulumi $(pulumi version), docker-build $DOCKER_BUILD_VERSION, buildx $BUILDX_VERSION, buildkit $BUILDKIT_VERSION, $GO_VERSION; command $COMMAND_VERSION and nodejs language host: stand-ins" \
+    --arg toolchain "$(bench_toolchain)" \
     --arg image "$APP: Go service, standard library + 2 packages + binary, cross-compiled on BUILDPLATFORM for linux/amd64 and linux/arm64 (no emulation), base $GO_IMAGE" '
     def med(k): $m[k].median;
     def ratio(a; b): if $m[a] and $m[b] then (med(a) / med(b) * 1000 | round / 1000) else null end;
@@ -328,13 +217,9 @@ jq -n --argjson m "$measurements" --argjson checks "$checks_json" --argjson runs
        note: "target 3: both nodes share 2 cores here, so concurrency cannot show real parallel speedup"},
      checks: $checks}' >"$RESULTS/overhead.json"
 
-row() { # row KEY LABEL
-    [ -n "${samples[$1]:-}" ] || return 0
-    jq -r --arg k "$1" --arg l "$2" '.seconds[$k] | "| \($l) | \(.median) | \(.min) | \(.max) | \(.machineBusyCpuSeconds.median) |"' "$RESULTS/overhead.json"
-}
+row() { table_row "$RESULTS/overhead.json" "$@"; }
 {
-    printf '\n%s runs, %s cores; wall seconds, and the CPU seconds the whole machine was busy meanwhile\n\n' "$RUNS" "$(nproc)"
-    printf '| measurement | median | min | max | machine CPU s (median) |\n|---|---|---|---|---|\n'
+    table_head "$RUNS runs, $(nproc) cores; wall seconds"
     row stack_first_up "first up of the stack (registers builder, starts nodes, cold build; 1 sample)"
     row pulumi_cold "cold two-platform build, pulumi up"
     row buildx_cold "cold two-platform build, docker buildx"
