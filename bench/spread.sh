@@ -33,7 +33,7 @@ FOUR=(four-a four-b four-c four-d)
 declare -A CPUSET=([amd]=0 [amd2]=1 [arm]=1)
 # The sshd of the acceptance world (e2e/env.sh) each host is reached through. Every one of
 # them leads to this machine's one dockerd, so BENCH_AMD2_SSHD=arm2 may stand in for amd2's
-# when 127.0.0.4 is taken (the host is still declared linux/amd64 in this stack).
+# when amd2's own sshd cannot be used (the host is still declared linux/amd64 in this stack).
 declare -A SSHD=([amd]=amd [amd2]=${BENCH_AMD2_SSHD:-amd2} [arm]=arm)
 declare -A PLATFORM=([amd]=linux/amd64 [amd2]=linux/amd64 [arm]=linux/arm64)
 RESULTS=${NBF_BENCH_RESULTS:-$REPO_DIR/bench/results}
