@@ -23,20 +23,28 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-# actionlint lints the GitHub Actions workflow (npm test); it is built from the Go module
-# proxy once and kept outside the clone.
-ACTIONLINT_VERSION=v1.7.12
 tools=${NBF_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/native-build-fleet/bin}
-if ! "$tools/actionlint" -version 2>/dev/null | grep -q "$ACTIONLINT_VERSION"; then
-    command -v go >/dev/null || { echo "install.sh: Go is needed to build actionlint" >&2; exit 1; }
+
+# go_tool NAME MODULE VERSION PACKAGE LDFLAGS: builds a tool from the Go module proxy into
+# $tools, once. `go install module@version` reads the module's version list, which the proxy
+# here refuses; an exact `go mod download` works, so the module is copied and built.
+go_tool() {
+    local name=$1 module=$2 version=$3 package=$4 ldflags=$5 src dir
+    command -v go >/dev/null || { echo "install.sh: Go is needed to build $name" >&2; exit 1; }
     mkdir -p "$tools"
     src=$(mktemp -d)
-    dir=$(go mod download -json "github.com/rhysd/actionlint@$ACTIONLINT_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    dir=$(go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
     cp -r "$dir/." "$src"
     chmod -R u+w "$src"
-    (cd "$src" && CGO_ENABLED=0 go build -trimpath \
-        -ldflags "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" -o "$tools/actionlint" ./cmd/actionlint)
+    (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$tools/$name" "$package")
     rm -rf "$src"
+}
+
+# actionlint lints the GitHub Actions workflow (npm test).
+ACTIONLINT_VERSION=v1.7.12
+if ! "$tools/actionlint" -version 2>/dev/null | grep -q "$ACTIONLINT_VERSION"; then
+    go_tool actionlint github.com/rhysd/actionlint "$ACTIONLINT_VERSION" ./cmd/actionlint \
+        "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION"
 fi
 
 # The Compose CLI: config/load.ts reads Compose files through `docker compose config`, and
@@ -44,15 +52,8 @@ fi
 # cold on two cores; v5.6.0 is the newest release whose go.mod accepts Go 1.26.8.
 COMPOSE_VERSION=v5.6.0
 if ! "$tools/docker-compose" version --short 2>/dev/null | grep -qx "${COMPOSE_VERSION#v}"; then
-    command -v go >/dev/null || { echo "install.sh: Go is needed to build docker compose" >&2; exit 1; }
-    mkdir -p "$tools"
-    src=$(mktemp -d)
-    dir=$(go mod download -json "github.com/docker/compose/v5@$COMPOSE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-    cp -r "$dir/." "$src"
-    chmod -R u+w "$src"
-    (cd "$src" && CGO_ENABLED=0 go build -trimpath \
-        -ldflags "-s -w -X github.com/docker/compose/v5/internal.Version=$COMPOSE_VERSION" -o "$tools/docker-compose" ./cmd)
-    rm -rf "$src"
+    go_tool docker-compose github.com/docker/compose/v5 "$COMPOSE_VERSION" ./cmd \
+        "-s -w -X github.com/docker/compose/v5/internal.Version=$COMPOSE_VERSION"
 fi
 
 # Lifecycle scripts stay off: the provider packages' install hooks would try to
