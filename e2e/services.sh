@@ -7,7 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
 apt_packages() {
-    local wanted=(docker.io containerd runc docker-registry skopeo openssh-server openssh-client jq openssl busybox-static curl)
+    local wanted=(docker.io containerd runc docker-registry skopeo openssh-server openssh-client jq openssl busybox-static curl iproute2)
     local missing=()
     for p in "${wanted[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
     [ "${#missing[@]}" -eq 0 ] && return 0
@@ -167,9 +167,13 @@ PermitRootLogin no
 AllowUsers $HOST_USER
 UsePAM no
 EOF
-    # A pid file left by a killed run may name a pid that is now another process.
+    # A pid file left by a killed run may name a pid that is now another process; an sshd
+    # started by an older checkout may listen elsewhere: keep only one that listens here.
     if [ -f "$dir/sshd.pid" ] && [ "$(cat "/proc/$(cat "$dir/sshd.pid")/comm" 2>/dev/null)" = sshd ]; then
-        return 0
+        if ss -Hltnp "src ${HOST_ADDRESS[$name]}:22" 2>/dev/null | grep -q "pid=$(cat "$dir/sshd.pid"),"; then
+            return 0
+        fi
+        stop_host "$name"
     fi
     /usr/sbin/sshd -f "$dir/sshd_config" -E "$LOGS/sshd-$name.log"
     for _ in $(seq 20); do [ -f "$dir/sshd.pid" ] && break; sleep 0.1; done
