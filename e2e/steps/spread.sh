@@ -69,12 +69,14 @@ spread_steps() {
     while read -r image platform host ref; do
         now=$(awk -v i="$image" -v p="$platform" '$1 == i && $2 == p { print $3 " " $4 }' <<<"$during")
         if [ "$host" = amd2 ]; then
-            [ "${now% *}" = amd ] && [ "$(built_on "${now#* }")" = "$builder-amd" ] || moved+="$image/$platform "
+            # On amd, from the platform's registry cache: either every step was a cache hit (the
+            # same image, which still records amd2's container) or it ran there.
+            [ "${now% *}" = amd ] && { [ "${now#* }" = "$ref" ] || [ "$(built_on "${now#* }")" = "$builder-amd" ]; } || moved+="$image/$platform "
         else
             [ "$now" = "$host $ref" ] || kept+="$image/$platform "
         fi
     done <<<"$before"
-    check "amd2's builds were made on amd" equal "$moved" ""
+    check "amd2's builds were made on amd (from the registry cache)" equal "$moved" ""
     check "every other platform image kept its host and digest" equal "$kept" ""
     bash "$E2E_DIR/services.sh" start-host amd2
     check "with the host back, up converges" spread_up
