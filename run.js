@@ -25,4 +25,8 @@ if (Math.max(...SOURCES.map((s) => newest(path.join(__dirname, s)))) > compiledA
     fs.writeFileSync(stamp, "");
 }
 
+// Before the program: the SDK's stack trace per tracked promise made large fleets slow
+// (components/promiseStacks.ts).
+require("./bin/components/promiseStacks.js").withoutPromiseStacks(require("@pulumi/pulumi/runtime/debuggable"), process.env);
+
 module.exports = require("./bin/index.js");
