@@ -4,7 +4,7 @@
 // context, not from HEAD or the clock: labels are part of the image config, so
 // anything that changed on every run would rebuild every image and move every digest.
 
-import { Env, git } from "./git";
+import { Env, git, gitLater } from "./git";
 
 /** Removes credentials from a remote URL (`https://user:token@host/…`). */
 export function redactRemote(url: string): string {
@@ -23,9 +23,23 @@ export function sourceUrl(root: string, env: Env): string | undefined {
     return origin && redactRemote(origin);
 }
 
+/** The last commit that touched `context`: `git log -1 --format="%H %cI" -- <context>`. */
+function lastCommitArgs(context: string): string[] {
+    return ["log", "-1", "--format=%H %cI", "--", context];
+}
+
 /** Labels for an image whose context is `context` (relative to the project root `root`). */
 export function ociLabels(root: string, context: string, source: string | undefined): Record<string, string> {
-    const [revision, created] = (git(root, ["log", "-1", "--format=%H %cI", "--", context]) ?? "").split(" ");
+    return labelsOf(git(root, lastCommitArgs(context)), source);
+}
+
+/** ociLabels, from a git process that runs while the program goes on. */
+export function ociLabelsLater(root: string, context: string, source: string | undefined): Promise<Record<string, string>> {
+    return gitLater(root, lastCommitArgs(context)).then((line) => labelsOf(line, source));
+}
+
+function labelsOf(lastCommit: string | undefined, source: string | undefined): Record<string, string> {
+    const [revision, created] = (lastCommit ?? "").split(" ");
     return Object.fromEntries(Object.entries({
         "org.opencontainers.image.source": source,
         "org.opencontainers.image.revision": revision || undefined,
