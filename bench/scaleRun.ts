@@ -11,6 +11,7 @@
 import { createHook } from "async_hooks";
 import * as fs from "fs";
 import * as path from "path";
+import type { runtime } from "@pulumi/pulumi";
 
 const [runJs, configFile] = process.argv.slice(2);
 const counting = process.env.NBF_BENCH_COUNT === "1";
@@ -41,16 +42,18 @@ if (counting) {
         },
     });
     // V8 formats a stack trace when `.stack` is first read, through Error.prepareStackTrace
-    // (source-map-support's, as under the runner).
+    // (source-map-support's, as under the runner); frameless ones cost next to nothing.
     const prepare = Error.prepareStackTrace?.bind(Error);
     Error.prepareStackTrace = (error, frames) => {
-        counts.stackTraces++;
+        counts.stackTraces += frames.length > 0 ? 1 : 0;
         return prepare ? prepare(error, frames) as unknown : String(error);
     };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-import pulumi = require("@pulumi/pulumi");
+// The SDK's mock and config modules, not its index: the runner loads no more than these
+// before the program, and the program's own imports must pay for the rest.
+const mocks = load<{ setMocks: typeof runtime.setMocks }>(path.join(sdkRoot, "runtime", "mocks"));
+const config = load<{ setAllConfig: typeof runtime.setAllConfig }>(path.join(sdkRoot, "runtime", "config"));
 const debuggable = load<{ debuggablePromise: (...a: unknown[]) => unknown }>(path.join(sdkRoot, "runtime", "debuggable"));
 if (counting) {
     const tracked = debuggable.debuggablePromise;
@@ -66,7 +69,7 @@ const bench = JSON.parse(fs.readFileSync(configFile, "utf8")) as BenchConfig;
 /** A real ed25519 public key (its private half discarded): the console reader's answer. */
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFP+FR49tN+WlqieIiLeamOosYpGoJxI+DuXubUwhZGj";
 
-void pulumi.runtime.setMocks({
+void mocks.setMocks({
     newResource(args) {
         counts.resources++;
         const tag = "0123456789abcdef";
@@ -98,7 +101,7 @@ void pulumi.runtime.setMocks({
         }
     },
 }, bench.project, bench.stack, false);
-pulumi.runtime.setAllConfig(bench.config, bench.secretKeys);
+config.setAllConfig(bench.config, bench.secretKeys);
 
 process.on("exit", (code) => {
     const report = { exitCode: code, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024), ...(counting ? counts : { resources: counts.resources, invokes: counts.invokes }) };

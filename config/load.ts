@@ -6,7 +6,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { regionProblem } from "./awsRegion";
 import { parse } from "yaml";
-import { ociLabelsLater, sourceUrl } from "./ociLabels";
+import { ociLabelsOf, sourceUrl } from "./ociLabels";
 import { checkPrivateKey } from "./privateKey";
 import { ConfigError, FleetConfig, parseConfig, Problem } from "./schema";
 import { RefMetadata, refMetadata, renderTags } from "./tagTemplates";
@@ -154,15 +154,15 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
     };
 }
 
-/** Each image's labels; images that share a context share its git process. */
+/** Each image's labels; images that share a context share its git query. */
 function imageLabels(config: FleetConfig, projectRoot: string, source: string | undefined): Record<string, pulumi.Output<Record<string, string>>> {
-    const byContext = new Map<string, pulumi.Output<Record<string, string>>>();
-    const labelsOf = (context: string) => {
-        const known = byContext.get(context) ?? pulumi.output(ociLabelsLater(projectRoot, context, source));
-        byContext.set(context, known);
-        return known;
-    };
-    return Object.fromEntries(config.images.map((image) => [image.name, labelsOf(image.context)]));
+    if (config.images.length === 0) {
+        return {};
+    }
+    const contexts = [...new Set(config.images.map((image) => image.context))];
+    const all = ociLabelsOf(projectRoot, contexts, source);
+    const byContext = Object.fromEntries(contexts.map((context) => [context, pulumi.output(all.then((labels) => labels[context]))]));
+    return Object.fromEntries(config.images.map((image) => [image.name, byContext[image.context]]));
 }
 
 /** Whether an executable named `tool` is in one of PATH's directories. */
