@@ -137,7 +137,7 @@ test("labels each image with the last commit that touched its context", () => {
     expect(ociLabels(root, "worker", undefined)["org.opencontainers.image.revision"]).toBe(workerCommit);
 });
 
-test("gives each image the labels of its context's last commit, from git processes that run side by side", async () => {
+test("gives each image the labels of its context's last commit, read in one process while the program goes on", async () => {
     setConfig({
         ...validConfig(), sshPrivateKey: "K",
         images: [
@@ -151,7 +151,7 @@ test("gives each image the labels of its context's last commit, from git process
     expect(await valueOf(labels.app)).toEqual(ociLabels(root, "app", source));
     expect(await valueOf(labels.worker)).toEqual(ociLabels(root, "worker", source));
     expect((await valueOf(labels.worker))["org.opencontainers.image.revision"]).toBe(git("rev-parse", "HEAD"));
-    // One git process per context, not per image.
+    // One query per context, not per image.
     expect(labels["app-debug"]).toBe(labels.app);
 });
 
