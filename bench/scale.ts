@@ -133,11 +133,18 @@ for (const r of rows) {
         String(r.outputs).padStart(7), String(r.promises).padStart(8), String(r.sdkPromises).padStart(12), String(r.stackTraces).padStart(12),
         r.wallSeconds.toFixed(2).padStart(6), String(r.peakRssMB).padStart(11)].join("  "));
 }
+// What one more image costs, from the 1-image row to the largest (same hosts).
+const first = rows[1];
+const perImage = Object.fromEntries((["resources", "outputs", "promises", "sdkPromises", "stackTraces", "wallSeconds", "peakRssMB"] as const)
+    .map((key) => [key, (Number(rows[largest][key]) - Number(first[key])) / (rows[largest].images - first.images)]));
+console.log(`per image (${first.images} to ${rows[largest].images}): ${perImage.resources.toFixed(1)} resources, ${perImage.outputs.toFixed(0)} Outputs, `
+    + `${perImage.promises.toFixed(0)} promises (${perImage.sdkPromises.toFixed(0)} tracked by the SDK), ${perImage.stackTraces.toFixed(1)} stack traces, `
+    + `${(perImage.wallSeconds * 1000).toFixed(0)} ms, ${perImage.peakRssMB.toFixed(1)} MB`);
 console.log(`${rows[largest].case} against the baseline: ${ratio.toFixed(2)}x the wall time (target <= ${TARGETS.wallRatio}x), ` +
     `${rows[largest].peakRssMB} MB peak RSS (target <= ${TARGETS.peakRssMB} MB)`);
 
 const results = path.join(__dirname, "results");
 fs.mkdirSync(results, { recursive: true });
-fs.writeFileSync(path.join(results, "scale.json"), `${JSON.stringify({ runs: RUNS, targets: TARGETS, ratio, loadAverage: os.loadavg(), rows }, null, 2)}\n`);
+fs.writeFileSync(path.join(results, "scale.json"), `${JSON.stringify({ runs: RUNS, targets: TARGETS, ratio, perImage, loadAverage: os.loadavg(), rows }, null, 2)}\n`);
 fs.rmSync(work, { recursive: true, force: true });
 console.log(`-> ${path.join(results, "scale.json")}`);
