@@ -25,4 +25,10 @@ if (Math.max(...SOURCES.map((s) => newest(path.join(__dirname, s)))) > compiledA
     fs.writeFileSync(stamp, "");
 }
 
+// Before the program: the SDK's stack trace per tracked promise made large fleets slow
+// (components/promiseStacks.ts), and the TypeScript compiler it loads is never used here
+// (components/deferredModule.ts).
+require("./bin/components/promiseStacks.js").withoutPromiseStacks(require("@pulumi/pulumi/runtime/debuggable"), process.env);
+require("./bin/components/deferredModule.js").deferModule(require.resolve("@pulumi/pulumi/typescript-shim"));
+
 module.exports = require("./bin/index.js");

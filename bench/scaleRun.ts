@@ -1,78 +1,96 @@
-// One measurement of the program's own cost under Pulumi's mocks: a fleet of 32 hosts in
-// 4 pools building IMAGES images for 4 platforms each. Run by bench/scale.ts in a fresh
-// process per size, so peak memory is this program's alone. Prints one JSON line.
+// One whole run of the program under Pulumi's mocks, in the process bench/scale.ts starts
+// and times from outside. It sets up what the SDK's runner (`@pulumi/pulumi/cmd/run`) sets
+// up before a program when `pulumi` runs it (source-map-support, which formats every stack
+// trace, the inspector session of the v8 hooks, the tracing modules), then runs run.js, as
+// Pulumi.yaml names it, inside the root stack, with the stack config bench/scale.ts wrote.
+// Only Pulumi's mock monitor stands in for the engine. At exit it prints one JSON line.
+//
+// With NBF_BENCH_COUNT=1 it also counts what each resource costs the SDK (Outputs, promises,
+// stack traces formatted); those hooks slow the run, so counting runs are never timed.
 
+import { createHook } from "async_hooks";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
-import { Fleet } from "../components/fleet";
-import { parseConfig } from "../config/schema";
+import type { runtime } from "@pulumi/pulumi";
 
-const images = Number(process.argv[2] ?? "1");
-const started = process.hrtime.bigint();
+const [runJs, configFile] = process.argv.slice(2);
+const counting = process.env.NBF_BENCH_COUNT === "1";
+const counts = { resources: 0, invokes: 0, outputs: 0, promises: 0, sdkPromises: 0, stackTraces: 0 };
 
-// The dependencies the SDK sends with each registration (dependsOn and every resource an
-// input Output came from) give the longest chain of resources waiting on one another.
-// The mock monitor does not hand them to the mocks, so its registerResource is wrapped.
-type Callback = (err: unknown, response?: { getUrn(): string }) => void;
-type Request = { getDependenciesList(): string[]; getCustom(): boolean };
-const dependencies = new Map<string, { deps: string[]; custom: boolean }>();
-const monitor = MockMonitor.prototype as unknown as { registerResource: (this: unknown, req: Request, callback: Callback) => Promise<void> };
-const register = monitor.registerResource;
-monitor.registerResource = function (this: unknown, req: Request, callback: Callback) {
-    return register.call(this, req, (err, response) => {
-        if (response) {
-            dependencies.set(response.getUrn(), { deps: req.getDependenciesList(), custom: req.getCustom() });
-        }
-        callback(err, response);
-    });
-};
-const depths = new Map<string, number>();
-function depthOf(urn: string): number {
-    const known = depths.get(urn);
-    if (known !== undefined) {
-        return known;
-    }
-    const node = dependencies.get(urn);
-    const depth = (node?.custom ? 1 : 0) + Math.max(0, ...(node?.deps ?? []).map(depthOf));
-    depths.set(urn, depth);
-    return depth;
+/** A module by path, as the runner loads its own. */
+function load<T = unknown>(file: string): T {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(file) as T;
 }
 
-/** A real ed25519 public key (its private half discarded): the config decodes key lines. */
+const sdkRoot = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
+// The runner's first requires (cmd/run/index.js), in its order.
+load(path.join(sdkRoot, "cmd", "run", "instrumentation"));
+load(require.resolve("source-map-support/register", { paths: [sdkRoot] }));
+load(path.join(sdkRoot, "cmd", "run", "tracing"));
+
+if (counting) {
+    createHook({ init: (_id, type) => { if (type === "PROMISE") counts.promises++; } }).enable();
+    // Every Output is a Proxy around an OutputImpl (@pulumi/pulumi output.js).
+    const NativeProxy = Proxy;
+    globalThis.Proxy = new NativeProxy(NativeProxy, {
+        construct(target, args: [object, ProxyHandler<object>]) {
+            if ((args[0] as { __pulumiOutput?: boolean }).__pulumiOutput === true) {
+                counts.outputs++;
+            }
+            return new target(...args);
+        },
+    });
+    // V8 formats a stack trace when `.stack` is first read, through Error.prepareStackTrace
+    // (source-map-support's, as under the runner); frameless ones cost next to nothing.
+    const prepare = Error.prepareStackTrace?.bind(Error);
+    Error.prepareStackTrace = (error, frames) => {
+        counts.stackTraces += frames.length > 0 ? 1 : 0;
+        return prepare ? prepare(error, frames) as unknown : String(error);
+    };
+}
+
+// The SDK's mock and config modules, not its index: the runner loads no more than these
+// before the program, and the program's own imports must pay for the rest.
+const mocks = load<{ setMocks: typeof runtime.setMocks }>(path.join(sdkRoot, "runtime", "mocks"));
+const config = load<{ setAllConfig: typeof runtime.setAllConfig }>(path.join(sdkRoot, "runtime", "config"));
+const debuggable = load<{ debuggablePromise: (...a: unknown[]) => unknown }>(path.join(sdkRoot, "runtime", "debuggable"));
+if (counting) {
+    const tracked = debuggable.debuggablePromise;
+    debuggable.debuggablePromise = (...a: unknown[]) => {
+        counts.sdkPromises++;
+        return tracked(...a);
+    };
+}
+
+interface BenchConfig { project: string; stack: string; projectRoot: string; config: Record<string, string>; secretKeys: string[] }
+const bench = JSON.parse(fs.readFileSync(configFile, "utf8")) as BenchConfig;
+
+/** A real ed25519 public key (its private half discarded): the console reader's answer. */
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFP+FR49tN+WlqieIiLeamOosYpGoJxI+DuXubUwhZGj";
 
-let resources = 0;
-let invokes = 0;
-let lastRegistered = started;
-
-void pulumi.runtime.setMocks({
+void mocks.setMocks({
     newResource(args) {
-        resources++;
-        lastRegistered = process.hrtime.bigint();
+        counts.resources++;
         const tag = "0123456789abcdef";
         const id = `${args.name}-${tag}`;
         const inputs = args.inputs as Record<string, unknown>;
         switch (args.type) {
             case "aws:ec2/instance:Instance":
-                return { id, state: { ...inputs, publicIp: `198.51.100.7${tag}`, privateIp: "10.0.0.7" } };
-            case "tls:index/privateKey:PrivateKey":
-                return { id, state: { privateKeyOpenssh: `KEY${tag}`, publicKeyOpenssh: `ssh-ed25519 AAAA${tag}` } };
+                return { id, state: { ...inputs, publicIp: "198.51.100.7", privateIp: "10.0.0.7" } };
             case "command:local:Command":
                 // Each host's key read back from its console; the other commands' output is unused.
-                return { id, state: { ...inputs, stdout: args.name.endsWith("-console-host-key") ? `${HOST_KEY}\n` : `docker 27 on x86_64${tag}` } };
+                return { id, state: { ...inputs, stdout: args.name.endsWith("-console-host-key") ? `${HOST_KEY}\n` : "" } };
             case "docker-build:index:Image":
                 return { id, state: { ...inputs, digest: `sha256:${tag}`, ref: `${(inputs.tags as string[] | undefined)?.[0] ?? ""}@sha256:${tag}` } };
             case "docker-build:index:Index":
                 return { id, state: { ...inputs, ref: `${String(inputs.tag)}@sha256:${tag}` } };
             default:
-                return { id, state: { ...inputs, name: args.name, keyName: args.name, repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${String(inputs.name)}` } };
+                return { id, state: { ...inputs, name: args.name, repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${String(inputs.name)}` } };
         }
     },
     call(args) {
-        invokes++;
+        counts.invokes++;
         switch (args.token) {
             case "aws:ssm/getParameter:getParameter": return { value: "ami-0123456789abcdef0" };
             case "aws:ecr/getAuthorizationToken:getAuthorizationToken": return { proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com", userName: "AWS", password: "token" };
@@ -82,35 +100,18 @@ void pulumi.runtime.setMocks({
             default: throw new Error(`unexpected invoke ${args.token}`);
         }
     },
-}, "native-build-fleet", "bench", false);
+}, bench.project, bench.stack, false);
+config.setAllConfig(bench.config, bench.secretKeys);
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-bench-"));
-fs.mkdirSync(path.join(root, "app"));
-fs.writeFileSync(path.join(root, "app", "Dockerfile"), "FROM scratch\n");
-const config = parseConfig({
-    hosts: [
-        { name: "graviton", instanceType: "c7g.2xlarge", count: 8 },
-        { name: "graviton-big", instanceType: "c7g.8xlarge", count: 8 },
-        { name: "x86", instanceType: "c7i.2xlarge", count: 8 },
-        { name: "qemu", instanceType: "c7i.2xlarge", count: 8, emulate: ["linux/arm/v7", "linux/s390x"] },
-    ],
-    ssh: { publicKey: `${HOST_KEY} bench`, allowedCidrs: ["203.0.113.0/24"] },
-    registry: { type: "ecr" },
-    images: Array.from({ length: images }, (_, i) => ({ name: `app-${i}`, context: "app", platforms: ["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/s390x"] })),
-}, { projectRoot: root, project: "native-build-fleet", stack: "bench", secretsSet: { sshPrivateKey: true, registryPassword: false } });
-
-const fleet = new Fleet("fleet", { config, project: "native-build-fleet", stack: "bench", sshPrivateKey: pulumi.secret("KEY"), labels: {} });
-
-fleet.images.apply(async () => {
-    // Let the leaves that no output waits on (cache builds) register too.
-    let seen = -1;
-    while (seen !== resources) {
-        seen = resources;
-        await new Promise((r) => setTimeout(r, 20));
-    }
-    process.stdout.write(`${JSON.stringify({
-        images, hosts: 32, platforms: 4, resources, invokes, dependencyDepth: Math.max(...[...dependencies.keys()].map(depthOf)),
-        registerSeconds: Number(lastRegistered - started) / 1e9,
-        peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
-    })}\n`);
+process.on("exit", (code) => {
+    const report = { exitCode: code, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024), ...(counting ? counts : { resources: counts.resources, invokes: counts.invokes }) };
+    process.stdout.write(`${JSON.stringify(report)}\n`);
 });
+
+void (async () => {
+    // The runner waits for its inspector session before it loads the program (cmd/run/index.js).
+    await load<{ isInitializedAsync(): Promise<void> }>(path.join(sdkRoot, "runtime", "closure", "v8Hooks")).isInitializedAsync();
+    process.chdir(bench.projectRoot);
+    const stack = load<{ runInPulumiStack(init: () => Promise<unknown>): Promise<unknown> }>(path.join(sdkRoot, "runtime", "stack"));
+    await stack.runInPulumiStack(() => Promise.resolve(load(runJs)));
+})();

@@ -3,7 +3,9 @@
 // actions). The operator's key is installed by the user data, for whichever user ssh.user
 // names, so no EC2 key pair is needed.
 
-import * as aws from "@pulumi/aws";
+// Service modules, not @pulumi/aws's index, which loads every service (see components/fleet.ts).
+import * as ec2 from "@pulumi/aws/ec2";
+import * as iam from "@pulumi/aws/iam";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface HostAccessArgs {
@@ -46,8 +48,8 @@ export class HostAccess extends pulumi.ComponentResource {
     constructor(name: string, args: HostAccessArgs, opts?: pulumi.ComponentResourceOptions) {
         super("native-build-fleet:hosts:HostAccess", name, {}, opts);
 
-        const vpcId = args.vpcId ?? aws.ec2.getVpcOutput({ default: true }, { parent: this }).id;
-        const group = new aws.ec2.SecurityGroup(`${name}-ssh`, {
+        const vpcId = args.vpcId ?? ec2.getVpcOutput({ default: true }, { parent: this }).id;
+        const group = new ec2.SecurityGroup(`${name}-ssh`, {
             vpcId,
             description: "native-build-fleet: SSH from the allowed CIDRs only; no Docker ports",
             ingress: args.access === "ssm" ? [] : [{
@@ -66,14 +68,14 @@ export class HostAccess extends pulumi.ComponentResource {
         // Build hosts call no AWS API: buildx forwards the client's registry credentials
         // to BuildKit (provider notes, "ECR"). In ssm mode the role carries only what the SSM
         // agent needs for Session Manager, and nothing otherwise.
-        const role = new aws.iam.Role(`${name}-role`, {
-            assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "ec2.amazonaws.com" }),
+        const role = new iam.Role(`${name}-role`, {
+            assumeRolePolicy: iam.assumeRolePolicyForPrincipal({ Service: "ec2.amazonaws.com" }),
             tags: args.tags,
         }, { parent: this });
         if (args.access === "ssm") {
-            new aws.iam.RolePolicy(`${name}-ssm`, { role: role.name, policy: JSON.stringify(sessionManagerPolicy()) }, { parent: this });
+            new iam.RolePolicy(`${name}-ssm`, { role: role.name, policy: JSON.stringify(sessionManagerPolicy()) }, { parent: this });
         }
-        const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: args.tags }, { parent: this });
+        const profile = new iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: args.tags }, { parent: this });
 
         this.securityGroupId = group.id;
         this.instanceProfileName = profile.name;

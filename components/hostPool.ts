@@ -2,7 +2,8 @@
 // root), the host key it generated, read from its console through the EC2 API, and its
 // readiness check.
 
-import * as aws from "@pulumi/aws";
+// Service modules, not @pulumi/aws's index, which loads every service (see components/fleet.ts).
+import * as ec2 from "@pulumi/aws/ec2";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { PoolConfig } from "../config/schema";
@@ -74,7 +75,7 @@ export class HostPool extends pulumi.ComponentResource {
             ...args.tags, "native-build-fleet:pool": pool.name, "native-build-fleet:access": args.access,
             Name: `${args.tags["native-build-fleet:stack"] ?? "fleet"}-${hostName}`,
         };
-        const instance = new aws.ec2.Instance(hostName, {
+        const instance = new ec2.Instance(hostName, {
             ami: args.amiId,
             instanceType: pool.instanceType,
             subnetId: args.subnetIds.length > 0 ? args.subnetIds[index % args.subnetIds.length] : undefined,
@@ -113,7 +114,7 @@ export class HostPool extends pulumi.ComponentResource {
         const idle = pool.idleMinutes !== undefined;
         // A stopped and started instance gets a new public address; an idle host reached
         // directly keeps one Elastic IP so the pinned SSH configuration stays valid.
-        const eip = idle && !ssm ? new aws.ec2.Eip(`${hostName}-address`, { domain: "vpc", instance: instance.id, tags }, { parent: this }) : undefined;
+        const eip = idle && !ssm ? new ec2.Eip(`${hostName}-address`, { domain: "vpc", instance: instance.id, tags }, { parent: this }) : undefined;
         // Through SSM, ssh names the instance id; the ProxyCommand turns it into a session.
         const address = ssm ? instance.id
             : eip ? eip.publicIp

@@ -29,8 +29,8 @@ export interface ImageBuildArgs {
     buildOnPreview: boolean;
     /** How long one build may run before Pulumi fails it. */
     buildTimeoutMinutes: number;
-    /** OCI labels (source, revision, created). */
-    labels: Record<string, string>;
+    /** OCI labels (source, revision, created), known once git has answered (config/load.ts). */
+    labels: pulumi.Input<Record<string, string>>;
 }
 
 export interface PlatformImage {
@@ -64,9 +64,17 @@ function registryCheck(
     }, opts);
 }
 
+/**
+ * `value` itself when it is already an Output: `pulumi.output` would wrap it in two more,
+ * and every Output costs the SDK a handful of promises (README, "Benchmarks").
+ */
+function outputOf<T>(value: pulumi.Input<T>): pulumi.Output<pulumi.Unwrap<T>> {
+    return pulumi.Output.isInstance(value) ? value as pulumi.Output<pulumi.Unwrap<T>> : pulumi.output(value);
+}
+
 /** The builder of the host that builds `platform`: the build, its cache export and its smoke test all run there. */
 function builderOf(args: ImageBuildArgs, platform: string): pulumi.Output<string> {
-    return pulumi.output(args.hosts[platform]).apply((host) => hostBuilderName(args.builderName, host));
+    return outputOf(args.hosts[platform]).apply((host) => hostBuilderName(args.builderName, host));
 }
 
 export class ImageBuild extends pulumi.ComponentResource {
@@ -80,14 +88,20 @@ export class ImageBuild extends pulumi.ComponentResource {
     constructor(name: string, args: ImageBuildArgs, opts?: pulumi.ComponentResourceOptions) {
         super("native-build-fleet:images:ImageBuild", name, {}, opts);
         const { image, repository } = args;
-        const builds = image.platforms.map((platform) => this.platformBuild(name, platform, args));
+        const repo = outputOf(repository);
+        // Per image, not per platform: the labels come from git (config/load.ts); the builder's
+        // label stays an Output of its own inside them, so a preview before the builder is
+        // registered leaves only that label unknown, as when the labels were plain values.
+        const labels = outputOf(args.labels);
+        const imageLabels = labels.apply((l): Record<string, pulumi.Input<string>> => ({ ...l, "dev.native-build-fleet.builder": args.builderRegistered }));
+        const builds = image.platforms.map((platform) => this.platformBuild(name, platform, args, repo, labels, imageLabels));
         const tests = image.test === undefined ? [] : image.platforms.map((platform, i) => this.smokeTest(name, platform, builds[i], args));
 
         // One index per tag, joining the platform images. Indexes and images are kept in
         // the registry when removed from the stack: a deploy may still point at them.
         // An index moves only once every platform image passed its smoke test.
         const indexes = image.tags.map((tag) => new dockerBuild.Index(`${name}-${tag}`, {
-            tag: pulumi.interpolate`${repository}:${tag}`,
+            tag: repo.apply((r) => `${r}:${tag}`),
             sources: builds.map((b) => b.ref),
             push: true,
             registry: args.registry,
@@ -96,11 +110,11 @@ export class ImageBuild extends pulumi.ComponentResource {
         indexes.forEach((index, i) => this.verify(`${name}-${image.tags[i]}`, index, builds, args));
 
         this.digest = indexes[0].ref.apply((ref) => ref.slice(ref.indexOf("@") + 1));
-        this.ref = pulumi.all([repository, this.digest]).apply(([repo, digest]) => digestRef(repo, digest));
+        this.ref = pulumi.all([repo, this.digest]).apply(([r, digest]) => digestRef(r, digest));
         this.platforms = Object.fromEntries(image.platforms.map((platform, i) => [platform, {
             digest: builds[i].digest,
-            ref: pulumi.all([repository, builds[i].digest]).apply(([repo, digest]) => digestRef(repo, digest)),
-            host: pulumi.output(args.hosts[platform]),
+            ref: pulumi.all([repo, builds[i].digest]).apply(([r, digest]) => digestRef(r, digest)),
+            host: outputOf(args.hosts[platform]),
         }]));
         this.tests = Object.fromEntries(tests.map((test, i) => [image.platforms[i], test.stdout]));
         this.registerOutputs({ ref: this.ref, digest: this.digest });
@@ -148,10 +162,13 @@ export class ImageBuild extends pulumi.ComponentResource {
      * cache build never runs in previews and follows the image build on the same node,
      * where every step is already in BuildKit's local cache.
      */
-    private platformBuild(name: string, platform: string, args: ImageBuildArgs): dockerBuild.Image {
-        const { image, repository } = args;
+    private platformBuild(
+        name: string, platform: string, args: ImageBuildArgs, repo: pulumi.Output<string>,
+        labels: pulumi.Output<Record<string, string>>, imageLabels: pulumi.Output<Record<string, pulumi.Input<string>>>,
+    ): dockerBuild.Image {
+        const { image } = args;
         const slug = platformSlug(platform);
-        const cacheRef = pulumi.interpolate`${repository}:${cacheTag(platform)}`;
+        const cacheRef = repo.apply((r) => `${r}:${cacheTag(platform)}`);
         // The build inputs go to both builds, so the cache build is a cache hit; each is set
         // only when used, so stacks without them keep their inputs (and digests) unchanged.
         const common = {
@@ -166,10 +183,10 @@ export class ImageBuild extends pulumi.ComponentResource {
             // The provider validates platforms with buildx's parser, not its enum, so
             // variants such as linux/arm/v7 pass (pulumi-docker-build provider/internal/platform.go).
             platforms: [platform as dockerBuild.Platform],
-            buildArgs: { ...metadataBuildArgs(args.labels), ...image.buildArgs, ...image.platformBuildArgs[platform] },
+            buildArgs: labels.apply((l) => ({ ...metadataBuildArgs(l), ...image.buildArgs, ...image.platformBuildArgs[platform] })),
             target: image.target,
             builder: { name: builderOf(args, platform) },
-            labels: { ...args.labels, "dev.native-build-fleet.builder": args.builderRegistered },
+            labels: imageLabels,
             cacheFrom: [{ registry: { ref: cacheRef } }],
             registries: [args.registry],
         };
@@ -185,7 +202,7 @@ export class ImageBuild extends pulumi.ComponentResource {
             // bare `type=registry` of `push: true` took BuildKit's default, OCI.
             push: false,
             exports: [{ registry: { ociMediaTypes: true } }],
-            tags: image.tags.map((tag) => pulumi.interpolate`${repository}:${platformTag(tag, platform)}`),
+            tags: image.tags.map((tag) => repo.apply((r) => `${r}:${platformTag(tag, platform)}`)),
             buildOnPreview: args.buildOnPreview,
         }, { parent: this, dependsOn: args.dependsOn, retainOnDelete: true, customTimeouts: this.timeouts(args) });
 

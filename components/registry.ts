@@ -1,7 +1,8 @@
 // Where images go: one ECR repository per image (created here, since ECR does not
 // create repositories on push), or an external registry the team already runs.
 
-import * as aws from "@pulumi/aws";
+// Service modules, not @pulumi/aws's index, which loads every service (see components/fleet.ts).
+import * as ecr from "@pulumi/aws/ecr";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetConfig } from "../config/schema";
@@ -43,7 +44,7 @@ export class FleetRegistry extends pulumi.ComponentResource {
         if (registry.type === "ecr") {
             const policy = lifecyclePolicy(registry.untaggedExpiryDays);
             this.repositories = Object.fromEntries(args.imageNames.map((image) => {
-                const repository = new aws.ecr.Repository(`${name}-${image}`, {
+                const repository = new ecr.Repository(`${name}-${image}`, {
                     name: image,
                     imageScanningConfiguration: { scanOnPush: true },
                     // Cache tags are rewritten on every build, so they stay writable even
@@ -53,12 +54,12 @@ export class FleetRegistry extends pulumi.ComponentResource {
                     encryptionConfigurations: [{ encryptionType: "AES256" }],
                     tags: args.tags,
                 }, { parent: this, retainOnDelete: true });
-                new aws.ecr.LifecyclePolicy(`${name}-${image}`, { repository: repository.name, policy }, { parent: this });
+                new ecr.LifecyclePolicy(`${name}-${image}`, { repository: repository.name, policy }, { parent: this });
                 return [image, repository.repositoryUrl];
             }));
             // One token for the account's registry, valid for 12 hours. The provider ignores
             // password changes in its diff, so a fresh token does not rebuild anything.
-            const token = aws.ecr.getAuthorizationTokenOutput({}, { parent: this });
+            const token = ecr.getAuthorizationTokenOutput({}, { parent: this });
             this.credentials = pulumi.output({
                 address: token.proxyEndpoint.apply((endpoint) => endpoint.replace(/^https:\/\//, "")),
                 username: token.userName,

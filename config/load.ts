@@ -6,7 +6,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { regionProblem } from "./awsRegion";
 import { parse } from "yaml";
-import { ociLabels, sourceUrl } from "./ociLabels";
+import { ociLabelsOf, sourceUrl } from "./ociLabels";
 import { checkPrivateKey } from "./privateKey";
 import { ConfigError, FleetConfig, parseConfig, Problem } from "./schema";
 import { RefMetadata, refMetadata, renderTags } from "./tagTemplates";
@@ -24,7 +24,8 @@ export interface LoadedConfig {
     buildkitdConfig?: string;
     sshPrivateKey: pulumi.Output<string>;
     registryPassword?: pulumi.Output<string>;
-    labels: Record<string, Record<string, string>>;
+    /** Per image name, its OCI labels, known once its context's git log has answered. */
+    labels: Record<string, pulumi.Output<Record<string, string>>>;
 }
 
 /** Every key of this project's namespace, values decoded from their JSON form. */
@@ -149,8 +150,19 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
         // OpenSSH rejects a key file without it ("error in libcrypto").
         sshPrivateKey: cfg.requireSecret("sshPrivateKey").apply((key) => `${key.trim()}\n`),
         registryPassword: config.registry.type === "external" ? cfg.requireSecret("registryPassword") : undefined,
-        labels: Object.fromEntries(config.images.map((image) => [image.name, ociLabels(projectRoot, image.context, source)])),
+        labels: imageLabels(config, projectRoot, source),
     };
+}
+
+/** Each image's labels; images that share a context share its git query. */
+function imageLabels(config: FleetConfig, projectRoot: string, source: string | undefined): Record<string, pulumi.Output<Record<string, string>>> {
+    if (config.images.length === 0) {
+        return {};
+    }
+    const contexts = [...new Set(config.images.map((image) => image.context))];
+    const all = ociLabelsOf(projectRoot, contexts, source);
+    const byContext = Object.fromEntries(contexts.map((context) => [context, pulumi.output(all.then((labels) => labels[context]))]));
+    return Object.fromEntries(config.images.map((image) => [image.name, byContext[image.context]]));
 }
 
 /** Whether an executable named `tool` is in one of PATH's directories. */

@@ -4,7 +4,7 @@
 // context, not from HEAD or the clock: labels are part of the image config, so
 // anything that changed on every run would rebuild every image and move every digest.
 
-import { Env, git } from "./git";
+import { Env, git, lastCommits } from "./git";
 
 /** Removes credentials from a remote URL (`https://user:token@host/…`). */
 export function redactRemote(url: string): string {
@@ -25,7 +25,16 @@ export function sourceUrl(root: string, env: Env): string | undefined {
 
 /** Labels for an image whose context is `context` (relative to the project root `root`). */
 export function ociLabels(root: string, context: string, source: string | undefined): Record<string, string> {
-    const [revision, created] = (git(root, ["log", "-1", "--format=%H %cI", "--", context]) ?? "").split(" ");
+    return labelsOf(git(root, ["log", "-1", "--format=%H %cI", "--", context]), source);
+}
+
+/** ociLabels of each context, from git processes that run while the program goes on. */
+export function ociLabelsOf(root: string, contexts: string[], source: string | undefined): Promise<Record<string, Record<string, string>>> {
+    return lastCommits(root, contexts).then((commits) => Object.fromEntries(contexts.map((context, i) => [context, labelsOf(commits[i], source)])));
+}
+
+function labelsOf(lastCommit: string | undefined, source: string | undefined): Record<string, string> {
+    const [revision, created] = (lastCommit ?? "").split(" ");
     return Object.fromEntries(Object.entries({
         "org.opencontainers.image.source": source,
         "org.opencontainers.image.revision": revision || undefined,

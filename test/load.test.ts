@@ -137,6 +137,24 @@ test("labels each image with the last commit that touched its context", () => {
     expect(ociLabels(root, "worker", undefined)["org.opencontainers.image.revision"]).toBe(workerCommit);
 });
 
+test("gives each image the labels of its context's last commit, read in one process while the program goes on", async () => {
+    setConfig({
+        ...validConfig(), sshPrivateKey: "K",
+        images: [
+            { name: "app", context: "app", platforms: ["linux/amd64"] },
+            { name: "worker", context: "worker", dockerfile: "Dockerfile.prod", platforms: ["linux/amd64"] },
+            { name: "app-debug", context: "app", platforms: ["linux/amd64"] },
+        ],
+    });
+    const { labels } = loadConfig(root, { ...withAws, CI_PROJECT_URL: "https://gitlab.example.com/acme/app" });
+    const source = "https://gitlab.example.com/acme/app";
+    expect(await valueOf(labels.app)).toEqual(ociLabels(root, "app", source));
+    expect(await valueOf(labels.worker)).toEqual(ociLabels(root, "worker", source));
+    expect((await valueOf(labels.worker))["org.opencontainers.image.revision"]).toBe(git("rev-parse", "HEAD"));
+    // One query per context, not per image.
+    expect(labels["app-debug"]).toBe(labels.app);
+});
+
 test("takes the source from CI variables, else from origin without credentials", () => {
     expect(sourceUrl(root, { GITHUB_SERVER_URL: "https://github.com", GITHUB_REPOSITORY: "acme/app" })).toBe("https://github.com/acme/app");
     expect(sourceUrl(root, { CI_PROJECT_URL: "https://gitlab.example.com/acme/app" })).toBe("https://gitlab.example.com/acme/app");

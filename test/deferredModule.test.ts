@@ -1,0 +1,41 @@
+// What run.js does to the SDK's TypeScript shim: the module loads when first used, as written.
+// Jest keeps its own module registry, so the checks run in a plain Node process.
+
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-defer-"));
+// A module that counts its evaluations and requires a neighbour, as the shim requires typescript.
+fs.writeFileSync(path.join(dir, "heavy-dep.js"), "module.exports = { answer: 42 };\n");
+fs.writeFileSync(path.join(dir, "heavy.js"), "globalThis.evaluated = (globalThis.evaluated || 0) + 1;\nmodule.exports = require(\"./heavy-dep\");\n");
+
+/** Runs `body` in Node with deferModule and the module's path in scope; returns what it printed. */
+function inNode(body: string): unknown {
+    const script = `const { deferModule } = require(${JSON.stringify(path.join(__dirname, "..", "components", "deferredModule.ts"))});
+const file = ${JSON.stringify(path.join(dir, "heavy.js"))};
+const evaluated = () => globalThis.evaluated || 0;
+const out = [];
+${body}
+console.log(JSON.stringify(out));`;
+    return JSON.parse(execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { encoding: "utf8", cwd: path.join(__dirname, "..") })) as unknown;
+}
+
+test("evaluates the module only when something first uses it, once, with its own requires", () => {
+    expect(inNode(`
+out.push(deferModule(file));
+const mod = require(file);
+out.push(evaluated());
+out.push(mod.answer, "answer" in mod, Object.keys(mod), evaluated());
+void mod.answer;
+out.push(evaluated());
+`)).toEqual([true, 0, 42, true, ["answer"], 1, 1]);
+});
+
+test("leaves a module that is already loaded alone", () => {
+    expect(inNode(`
+const loaded = require(file);
+out.push(deferModule(file), require(file) === loaded, evaluated());
+`)).toEqual([false, true, 1]);
+});
