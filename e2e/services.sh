@@ -37,12 +37,27 @@ EOF
     chmod 0755 /usr/local/sbin/nbf-runc
 }
 
+# Starts a daemon that outlives this run, logging to $1. It keeps no file descriptor of this
+# run beyond 0-2: one opened by `flock <lock file> npm run test:e2e` would otherwise hold that
+# lock for as long as the daemon lives, and every later run waiting on the lock would hang.
+start_daemon() {
+    local log=$1 fd
+    shift
+    (
+        for fd in /proc/self/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -le 2 ] || eval "exec $fd>&-" 2>/dev/null || true
+        done
+        exec nohup "$@" >"$log" 2>&1
+    ) &
+}
+
 docker_engine() {
     runc_wrapper
     if ! docker info >/dev/null 2>&1; then
         log "starting dockerd (no bridge, no iptables: all traffic stays on loopback)"
-        nohup dockerd --iptables=false --bridge=none --storage-driver=overlay2 \
-            --add-runtime nbf=/usr/local/sbin/nbf-runc --default-runtime nbf >"$LOGS/dockerd.log" 2>&1 &
+        start_daemon "$LOGS/dockerd.log" dockerd --iptables=false --bridge=none --storage-driver=overlay2 \
+            --add-runtime nbf=/usr/local/sbin/nbf-runc --default-runtime nbf
         for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
         docker info >/dev/null 2>&1 || die "dockerd did not start; see $LOGS/dockerd.log"
     fi
@@ -82,7 +97,7 @@ http:
 EOF
     if ! curl -fsS "https://$REGISTRY/v2/" >/dev/null 2>&1; then
         log "starting docker-registry on https://$REGISTRY (127.0.0.1)"
-        nohup docker-registry serve "$STATE/registry.yml" >"$LOGS/registry.log" 2>&1 &
+        start_daemon "$LOGS/registry.log" docker-registry serve "$STATE/registry.yml"
         for _ in $(seq 40); do curl -fsS "https://$REGISTRY/v2/" >/dev/null 2>&1 && break; sleep 0.25; done
         curl -fsS "https://$REGISTRY/v2/" >/dev/null || die "the registry did not start; see $LOGS/registry.log"
     fi
