@@ -3,7 +3,7 @@
 // bench/results/scale.json. A benchmark, not a test: nothing here fails on a number.
 
 import { execFileSync } from "child_process";
-import { SCRIPT_FILES } from "../shell/scriptFiles";
+import { ENTRY_POINTS, moduleClosure, SCRIPT_FILES } from "../shell/scriptFiles";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -22,8 +22,9 @@ const out = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-bench-js-"));
 execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(root, "tsconfig.json"),
     "--noEmit", "false", "--noCheck", "--outDir", out, "--rootDir", root], { stdio: "inherit" });
 fs.symlinkSync(path.join(root, "node_modules"), path.join(out, "node_modules"));
-// The script files the program reads beside its modules (shell/scriptFiles.ts).
-for (const file of SCRIPT_FILES) {
+// The script files and entry-point sources the program reads beside its modules (shell/scriptFiles.ts).
+const read = (f: string) => fs.readFileSync(path.join(root, f), "utf8");
+for (const file of new Set([...SCRIPT_FILES, "runner/cli.ts", ...Object.values(ENTRY_POINTS).flatMap((m) => moduleClosure(m, read))])) {
     fs.mkdirSync(path.dirname(path.join(out, file)), { recursive: true });
     fs.copyFileSync(path.join(root, file), path.join(out, file));
 }
