@@ -5,7 +5,7 @@
 #
 # Usage: boot.sh USER READY_FILE [UNIT...]
 #   USER        the build user: the only login sshd admits, the only member of the docker group
-#   READY_FILE  created last; the readiness check (host/boot-wait.sh) waits for it
+#   READY_FILE  created last; the readiness check (shell/readiness.ts) waits for it
 #   UNIT        systemd units to enable and start (the binfmt registration, the idle timer)
 set -euo pipefail
 

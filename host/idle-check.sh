@@ -1,7 +1,7 @@
 #!/bin/bash
 # Idle power-off for pools with idleMinutes (shell/idle.ts): a systemd timer runs this every
 # minute, and it powers the host off once the build user has had no process for that long;
-# the next `pulumi up` starts the host again (the builder's wake step, runner/registerBuilders.ts).
+# the next `pulumi up` starts the host again (the builder's wake step, shell/builder.ts).
 #
 # buildx reaches a node through an SSH session of the build user (`docker system
 # dial-stdio`), so any process of that user other than its systemd manager means a build or
