@@ -157,6 +157,18 @@ describe("the readiness check over OpenSSH", () => {
     });
 });
 
+test("the private directory of the key goes when Pulumi cancels the check (SIGTERM)", async () => {
+    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e",
+        "const t = require('./runner/process').privateTempDir('nbf-cancel-'); console.log(t.dir); setInterval(() => undefined, 1000);"],
+    { cwd: path.join(__dirname, ".."), stdio: ["ignore", "pipe", "inherit"] });
+    const dir = await new Promise<string>((resolve) => child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())));
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+    const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    expect(await exit).toBe(143);
+    expect(fs.existsSync(dir)).toBe(false);
+});
+
 describe("the readiness ssh arguments", () => {
     test("read no ssh_config and set every option a user's config could weaken", () => {
         const args = readinessSshArgs(target(), lab);
