@@ -4,6 +4,7 @@
 
 import * as fs from "fs";
 import * as path from "path";
+import { testOutputs } from "../components/imageBuild";
 import { machinesOf } from "../config/platforms";
 import { failureMessage, judge, PlatformTest, readProgress, runSmokeTests, smokeTestArgs, smokeTestDockerfile } from "../runner/smokeTest";
 import { sandbox } from "./sandbox";
@@ -116,6 +117,13 @@ describe("the smoke-test entry point", () => {
         ].join("\n"));
         expect(fs.existsSync(b.read("docker-config").trim())).toBe(false);
     });
+});
+
+test.each([
+    ["", {}],
+    ['{"linux/amd64":"x86_64","linux/arm64":"aarch64"}\n', { "linux/amd64": "x86_64", "linux/arm64": "aarch64" }],
+])("ImageBuild.tests reads each platform's output from the entry point's %j", (stdout, outputs) => {
+    expect(testOutputs(stdout)).toEqual(outputs);
 });
 
 test.each([
