@@ -6,7 +6,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { builderNames, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, NodeSpec } from "../runner/builderSpec";
-import { removeBuildersScript } from "../shell/builder";
+import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../shell/builder";
 
 /** A node of the builders; addresses and keys may still be unknown. */
 export interface BuilderNodeArgs {
@@ -107,7 +107,7 @@ export class FleetBuilder extends pulumi.ComponentResource {
         const registration = new command.local.Command(`${name}-registration`, {
             create: runnerCommand("register"),
             update: runnerCommand("register"),
-            delete: spec.apply((s) => removeBuildersScript(args.name, builderNames(s))),
+            delete: REMOVE_BUILDERS_COMMAND,
             interpreter: ["/bin/bash", "-c"],
             stdin: input(spec),
             // Only a new name replaces the builders. New BuildKit settings (driver options,
@@ -115,7 +115,11 @@ export class FleetBuilder extends pulumi.ComponentResource {
             // changed since this resource last ran, as its previous output records
             // (runner/registerBuilders.ts restartChanged), so a fresh CI runner applies them too.
             triggers: [args.name],
-            environment: { NBF_SPEC_FINGERPRINT: report.apply((r) => r.fingerprint) },
+            environment: pulumi.all([spec, report]).apply(([s, r]) => ({
+                NBF_SPEC_FINGERPRINT: r.fingerprint,
+                // What the delete runs and removes, kept in the state for a destroy (shell/builder.ts).
+                ...removeBuildersEnvironment(args.name, builderNames(s)),
+            })),
             logging: "stderr",
         }, { parent: this, deleteBeforeReplace: true, replaceOnChanges: ["triggers"], additionalSecretOutputs: ["stdin"] });
 

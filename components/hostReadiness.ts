@@ -3,7 +3,9 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { qemuHandler } from "../config/platforms";
-import { bootWaitScript, dockerCheckScript, READINESS_COMMAND, readinessScript, ssmProxyCommand } from "../shell/readiness";
+import { ReadinessSpec } from "../runner/readiness";
+import { bootWaitStep, dockerCheckStep, ssmProxyCommand } from "../shell/readiness";
+import { codeDigest, runnerCommand } from "../shell/scriptFiles";
 
 export interface HostReadinessArgs {
     /** Host name or IP; with `ssm`, the instance id. */
@@ -47,26 +49,27 @@ export class HostReadiness extends pulumi.ComponentResource {
 
         // OpenSSH on this machine for every access mode, not remote.Command: the real command
         // provider retries every fault until its timeout and reports only a deadline, and
-        // cannot negotiate a pinned RSA host key with OpenSSH >= 8.8 (shell/readiness.ts).
+        // cannot negotiate a pinned RSA host key with OpenSSH >= 8.8 (runner/readiness.ts).
         const connectSeconds = args.waitForBoot ? BOOT_TIMEOUT_SECONDS : STATIC_TIMEOUT_SECONDS;
         const timeouts = { create: `${Math.ceil((connectSeconds + DOCKER_TIMEOUT_SECONDS) / 60) + 5}m`, update: "10m" };
-        const remoteScripts = [
-            ...(args.waitForBoot ? [bootWaitScript(BOOT_TIMEOUT_SECONDS)] : []),
+        const steps = [
+            ...(args.waitForBoot ? [bootWaitStep(BOOT_TIMEOUT_SECONDS)] : []),
             // A new SSH session, so group membership granted during boot applies.
-            dockerCheckScript(args.arch, [...new Set(args.platforms.map(qemuHandler))], DOCKER_TIMEOUT_SECONDS),
+            dockerCheckStep(args.arch, [...new Set(args.platforms.map(qemuHandler))], DOCKER_TIMEOUT_SECONDS),
         ];
-        const script = pulumi.all([args.address, args.hostKey, args.hostKeyAlias ?? args.address]).apply(([address, hostKey, alias]) => readinessScript({
+        const spec = pulumi.all([args.address, args.hostKey, args.hostKeyAlias ?? args.address]).apply(([address, hostKey, alias]): ReadinessSpec => ({
             target: {
                 address, port: args.port ?? 22, user: args.user, hostKey, hostKeyAlias: alias,
-                proxyCommand: args.ssm ? ssmProxyCommand(args.ssm.region) : undefined,
+                ...(args.ssm ? { proxyCommand: ssmProxyCommand(args.ssm.region) } : {}),
             },
             connectTimeoutSeconds: connectSeconds,
             persistentFaultSeconds: args.waitForBoot ? BOOT_FAULT_SECONDS : 0,
-            remoteScripts,
+            steps,
         }));
         const check = new command.local.Command(`${name}-check`, {
-            create: READINESS_COMMAND,
-            environment: { NBF_READINESS_SCRIPT: script },
+            create: runnerCommand("readiness"),
+            // The host scripts' text is in the spec; the runner's code is in by its digest.
+            environment: { NBF_SPEC: spec.apply((s) => JSON.stringify(s)), NBF_CODE: codeDigest("readiness") },
             interpreter: ["/bin/bash", "-c"],
             // The private key only ever travels on standard input, never in argv or the environment.
             stdin: args.privateKey,

@@ -8,8 +8,9 @@ import { cacheTag, expectationFor, ImageConfig, platformTag } from "../config/sc
 import { metadataBuildArgs } from "../config/ociLabels";
 import { machinesOf, platformSlug } from "../config/platforms";
 import { hostBuilderName } from "../runner/builderSpec";
-import { smokeTestScript } from "../shell/smokeTest";
-import { verifyIndexScript } from "../shell/verifyIndex";
+import { SmokeTestSpec } from "../runner/smokeTest";
+import { IndexExpectation } from "../runner/verifyIndex";
+import { codeDigest, EntryPoint, runnerCommand } from "../shell/scriptFiles";
 
 export interface ImageBuildArgs {
     image: ImageConfig;
@@ -47,16 +48,18 @@ export function digestRef(repository: string, digest: string): string {
 }
 
 /**
- * A local check against the registry that runs whenever its script changes, with the
- * registry's `user:password` on standard input, as a secret.
+ * A local check against the registry, run by the runner's entry point whenever its spec or
+ * its code changes: the spec (JSON) in NBF_SPEC, the registry's `user:password` on standard
+ * input, as a secret.
  */
 function registryCheck(
-    name: string, script: pulumi.Output<string>, registry: pulumi.Output<pulumi.Unwrap<dockerBuild.types.input.RegistryArgs>>,
-    opts: pulumi.CustomResourceOptions,
+    name: string, entry: EntryPoint, spec: pulumi.Output<SmokeTestSpec | IndexExpectation>,
+    registry: pulumi.Output<pulumi.Unwrap<dockerBuild.types.input.RegistryArgs>>, opts: pulumi.CustomResourceOptions,
 ): command.local.Command {
     return new command.local.Command(name, {
-        create: script,
-        update: script,
+        create: runnerCommand(entry),
+        update: runnerCommand(entry),
+        environment: { NBF_SPEC: spec.apply((s) => JSON.stringify(s)), NBF_CODE: codeDigest(entry) },
         interpreter: ["/bin/bash", "-c"],
         stdin: pulumi.secret(registry.apply((r) => `${r.username ?? ""}:${r.password ?? ""}`)),
         addPreviousOutputInEnv: false,
@@ -70,6 +73,11 @@ function registryCheck(
  */
 function outputOf<T>(value: pulumi.Input<T>): pulumi.Output<pulumi.Unwrap<T>> {
     return pulumi.Output.isInstance(value) ? value as pulumi.Output<pulumi.Unwrap<T>> : pulumi.output(value);
+}
+
+/** What the smoke-test entry point printed: platform → output (nothing yet under mocks or before it ran). */
+export function testOutputs(stdout: string): Record<string, string> {
+    return stdout.trim() === "" ? {} : JSON.parse(stdout) as Record<string, string>;
 }
 
 /** The builder of the host that builds `platform`: the build, its cache export and its smoke test all run there. */
@@ -95,7 +103,7 @@ export class ImageBuild extends pulumi.ComponentResource {
         const labels = outputOf(args.labels);
         const imageLabels = labels.apply((l): Record<string, pulumi.Input<string>> => ({ ...l, "dev.native-build-fleet.builder": args.builderRegistered }));
         const builds = image.platforms.map((platform) => this.platformBuild(name, platform, args, repo, labels, imageLabels));
-        const tests = image.test === undefined ? [] : image.platforms.map((platform, i) => this.smokeTest(name, platform, builds[i], args));
+        const tests = image.test === undefined ? [] : [this.smokeTest(name, builds, args)];
 
         // One index per tag, joining the platform images. Indexes and images are kept in
         // the registry when removed from the stack: a deploy may still point at them.
@@ -107,7 +115,7 @@ export class ImageBuild extends pulumi.ComponentResource {
             registry: args.registry,
         }, { parent: this, retainOnDelete: true, dependsOn: tests }));
 
-        indexes.forEach((index, i) => this.verify(`${name}-${image.tags[i]}`, index, builds, args));
+        this.verify(name, indexes, builds, args);
 
         this.digest = indexes[0].ref.apply((ref) => ref.slice(ref.indexOf("@") + 1));
         this.ref = pulumi.all([repo, this.digest]).apply(([r, digest]) => digestRef(r, digest));
@@ -116,37 +124,44 @@ export class ImageBuild extends pulumi.ComponentResource {
             ref: pulumi.all([repo, builds[i].digest]).apply(([r, digest]) => digestRef(r, digest)),
             host: outputOf(args.hosts[platform]),
         }]));
-        this.tests = Object.fromEntries(tests.map((test, i) => [image.platforms[i], test.stdout]));
+        this.tests = Object.fromEntries(tests.flatMap((test) => image.platforms.map((platform) => [platform, test.stdout.apply((out) => testOutputs(out)[platform] ?? "")])));
         this.registerOutputs({ ref: this.ref, digest: this.digest });
     }
 
     /**
-     * Runs the image's test command from a platform image on the fleet's builder, whenever
-     * the image changes. The builder routes the platform as it routes builds: to a node
-     * that runs it natively, or to the emulating pool for emulated platforms.
+     * Runs the image's test command from each platform image, all at once, whenever the image
+     * changes: one command for the image (runner/smokeTest.ts), each platform on the builder of
+     * the host that builds it, as its build ran.
      */
-    private smokeTest(name: string, platform: string, build: dockerBuild.Image, args: ImageBuildArgs): command.local.Command {
-        const test = args.image.test ?? {};
+    private smokeTest(name: string, builds: dockerBuild.Image[], args: ImageBuildArgs): command.local.Command {
+        const { image } = args;
+        const test = image.test ?? {};
         const registry = pulumi.output(args.registry);
-        const script = pulumi.all([args.repository, build.digest, registry.address, builderOf(args, platform)]).apply(([repository, digest, address, builder]) => smokeTestScript({
-            builder, platform, ref: digestRef(repository, digest), registry: address,
-            command: test.command ?? ["uname", "-m"],
-            expect: test.command === undefined ? { lines: [...machinesOf(platform)] }
-                : { contains: test.expect === undefined ? undefined : expectationFor(test.expect, platform) },
-        }));
-        return registryCheck(`${name}-${platformSlug(platform)}-test`, script, registry, { parent: this, dependsOn: [build], customTimeouts: this.timeouts(args) });
+        const spec = pulumi.all([args.repository, registry.address, pulumi.all(builds.map((b) => b.digest)), pulumi.all(image.platforms.map((p) => builderOf(args, p)))])
+            .apply(([repository, address, digests, builders]): SmokeTestSpec => ({
+                registry: address,
+                tests: image.platforms.map((platform, i) => ({
+                    builder: builders[i], platform, ref: digestRef(repository, digests[i]),
+                    command: test.command ?? ["uname", "-m"],
+                    expect: test.command === undefined ? { lines: [...machinesOf(platform)] }
+                        : { contains: test.expect === undefined ? undefined : expectationFor(test.expect, platform) },
+                })),
+            }));
+        return registryCheck(`${name}-test`, "smoke-test", spec, registry, { parent: this, dependsOn: builds, customTimeouts: this.timeouts(args) });
     }
 
     /**
-     * Reads the index back from the registry whenever it moves, and fails unless it lists
-     * exactly the platforms built, each with the digest its build produced.
+     * Reads every tag's index back from the registry whenever one moves, and fails unless each
+     * lists exactly the platforms built, each with the digest its build produced.
      */
-    private verify(name: string, index: dockerBuild.Index, builds: dockerBuild.Image[], args: ImageBuildArgs): void {
+    private verify(name: string, indexes: dockerBuild.Index[], builds: dockerBuild.Image[], args: ImageBuildArgs): void {
         const { image } = args;
         const registry = pulumi.output(args.registry);
-        const script = pulumi.all([index.ref, registry.address, ...builds.map((b) => b.digest)]).apply(([ref, address, ...digests]) =>
-            verifyIndexScript({ ref, registry: address, platforms: Object.fromEntries(image.platforms.map((p, i) => [p, digests[i]])) }));
-        registryCheck(`${name}-verify`, script, registry, { parent: this, dependsOn: [index] });
+        const spec = pulumi.all([registry.address, pulumi.all(indexes.map((i) => i.ref)), pulumi.all(builds.map((b) => b.digest))])
+            .apply(([address, refs, digests]): IndexExpectation => ({
+                registry: address, refs, platforms: Object.fromEntries(image.platforms.map((p, i) => [p, digests[i]])),
+            }));
+        registryCheck(`${name}-verify`, "verify-index", spec, registry, { parent: this, dependsOn: indexes });
     }
 
     /** A hung build fails with Pulumi's timeout error instead of holding the update. */

@@ -1,32 +1,75 @@
-// Entry point of the local commands that register the fleet's builders:
-//   node bin/runner/cli.js preview|update|register
-// Standard input: `{"spec": FleetBuildersSpec, "privateKey": "…"}`; the key never touches
-// argv or the environment. Standard output: the EnsureReport as JSON. The command text stays
-// one short line, so a failure reads as this program's own message.
+// Entry point of the program's local commands, one short line each, so a failure reads
+// `exit status 1: running "node bin/runner/cli.js <mode>"` and then this program's own message:
+//   preview|update|register  the fleet's builders (runner/registerBuilders.ts); standard input:
+//                            `{"spec": FleetBuildersSpec, "privateKey": "…"}`; prints the EnsureReport
+//   readiness                one host's readiness check (runner/readiness.ts); NBF_SPEC: a
+//                            ReadinessSpec; standard input: the operator's private key
+//   smoke-test               an image's smoke tests (runner/smokeTest.ts); NBF_SPEC: a
+//                            SmokeTestSpec; standard input: the registry's `user:password`;
+//                            prints platform → output as JSON
+//   verify-index             an image's indexes read back (runner/verifyIndex.ts); NBF_SPEC: an
+//                            IndexExpectation; standard input: the registry's `user:password`
+// Secrets arrive only on standard input, never in argv or the environment.
 
 import { FleetBuildersSpec } from "./builderSpec";
-import { ensureBuilders, Mode, RunnerError } from "./registerBuilders";
+import { RunnerEnv, RunnerError } from "./process";
+import { checkReadiness, ReadinessSpec } from "./readiness";
+import { ensureBuilders } from "./registerBuilders";
+import { runSmokeTests, SmokeTestSpec } from "./smokeTest";
+import { IndexExpectation, verifyIndexes } from "./verifyIndex";
 
-async function main(): Promise<void> {
-    const mode = process.argv[2] as Mode;
-    if (!["preview", "update", "register"].includes(mode)) {
-        throw new RunnerError(`usage: cli.js preview|update|register (got ${mode ?? "nothing"})`);
-    }
+export const MODES = ["preview", "update", "register", "readiness", "smoke-test", "verify-index"] as const;
+
+async function stdin(): Promise<string> {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) {
         chunks.push(chunk as Buffer);
     }
-    const { spec, privateKey } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { spec: FleetBuildersSpec; privateKey: string };
-    const report = await ensureBuilders(spec, privateKey, mode, {
+    return Buffer.concat(chunks).toString("utf8");
+}
+
+function spec<T>(): T {
+    const text = process.env.NBF_SPEC;
+    if (text === undefined) {
+        throw new RunnerError("NBF_SPEC is not set: this command is run by the program's resources, with their data in NBF_SPEC");
+    }
+    return JSON.parse(text) as T;
+}
+
+async function main(): Promise<number> {
+    const mode = process.argv[2] as (typeof MODES)[number];
+    if (!MODES.includes(mode)) {
+        throw new RunnerError(`usage: cli.js ${MODES.join("|")} (got ${mode ?? "nothing"})`);
+    }
+    const env: RunnerEnv = {
         env: process.env,
         log: (line) => process.stderr.write(`${line}\n`),
         sleep: (s) => new Promise((resolve) => setTimeout(resolve, s * 1000)),
         now: () => Date.now(),
-    });
-    process.stdout.write(`${JSON.stringify(report)}\n`);
+    };
+    const out = (value: unknown) => process.stdout.write(`${typeof value === "string" ? value : JSON.stringify(value)}\n`);
+    switch (mode) {
+        case "readiness":
+            return checkReadiness(spec<ReadinessSpec>(), await stdin(), env, {
+                stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t),
+            });
+        case "smoke-test":
+            out(await runSmokeTests(spec<SmokeTestSpec>(), await stdin(), env));
+            return 0;
+        case "verify-index":
+            out((await verifyIndexes(spec<IndexExpectation>(), await stdin(), env)).join("\n"));
+            return 0;
+        default: {
+            const { spec: builders, privateKey } = JSON.parse(await stdin()) as { spec: FleetBuildersSpec; privateKey: string };
+            out(await ensureBuilders(builders, privateKey, mode, env));
+            return 0;
+        }
+    }
 }
 
-main().catch((e: unknown) => {
+main().then((code) => {
+    process.exitCode = code;
+}, (e: unknown) => {
     process.stderr.write(`${e instanceof RunnerError ? e.message : e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
     process.exit(1);
 });

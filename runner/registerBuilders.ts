@@ -19,21 +19,16 @@ import {
     appliedSettings, builderNames, createArgs, definedAliases, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, inspectErrors,
     knownHosts, NodeSpec, registrationFingerprint, specFingerprint, sshConfig, stackNodes, withIncludeFirst,
 } from "./builderSpec";
+import { RunnerEnv, RunnerError } from "./process";
 
 export type Mode = "preview" | "update" | "register";
 
 /** How long nodes may take to answer after their hosts were started. */
 export const WAKE_TIMEOUT_SECONDS = 300;
 
-/** What the runner needs of its surroundings; tests give stub commands on PATH and no sleep. */
-export interface RunnerEnv {
-    env: NodeJS.ProcessEnv;
-    log: (line: string) => void;
-    sleep: (seconds: number) => Promise<void>;
-    now: () => number;
-}
-
-export class RunnerError extends Error {}
+// Shared with the runner's other entry points (runner/process.ts).
+export { RunnerError } from "./process";
+export type { RunnerEnv } from "./process";
 
 interface Result {
     code: number;

@@ -22,7 +22,7 @@ if ! [[ $name =~ ^[a-z0-9_.-]+$ ]] || [[ $name == .* ]]; then
     exit 2
 fi
 
-# OpenSSH finds ~/.ssh through the passwd entry, not $HOME (shell/builder.ts).
+# OpenSSH finds ~/.ssh through the passwd entry, not $HOME (runner/remove-builders.sh).
 home=${NBF_HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 fleet_dir="$home/.ssh/native-build-fleet"
 status=0

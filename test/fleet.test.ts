@@ -8,6 +8,8 @@ import { parseConfig } from "../config/schema";
 import { Fleet } from "../components/fleet";
 import { credentialKinds } from "../policy/rules";
 import { sshConfig } from "../runner/builderSpec";
+import { ReadinessSpec } from "../runner/readiness";
+import { codeDigest, scriptFile } from "../shell/scriptFiles";
 
 const mocks = installMocks();
 
@@ -57,6 +59,8 @@ const optsOf = (name: string): pulumi.ResourceOptions => {
     return found.opts;
 };
 const hash = (s: string) => createHash("sha256").update(s).digest("hex");
+/** The data a check's entry point is given (NBF_SPEC). */
+const specOfCheck = (name: string) => JSON.parse(named(name).inputs.environment.NBF_SPEC as string);
 
 describe("host pools", () => {
     test("create one instance per host, keyed by pool and index", () => {
@@ -133,8 +137,8 @@ describe("host access", () => {
 
 describe("readiness", () => {
     const checks = () => ofType("command:local:Command").filter((r) => r.name.endsWith("-ready-check"));
-    // The remote scripts sit in the check's script as quoted words; unquote them to read them.
-    const scriptOf = (host: string) => (named(`${host}-ready-check`).inputs.environment.NBF_READINESS_SCRIPT as string).split("'\\''").join("'");
+    const specOf = (host: string): ReadinessSpec => specOfCheck(`${host}-ready-check`);
+    const stepsOf = (host: string) => specOf(host).steps.map((s) => [s.name, ...s.args]);
 
     test("checks every host with the local OpenSSH client, its host key pinned under the instance id", () => {
         expect(ofType("command:remote:Command")).toEqual([]);
@@ -142,20 +146,19 @@ describe("readiness", () => {
         for (const check of checks()) {
             const host = check.name.replace(/-ready-check$/, "");
             // What the mocks' console reader printed for that host, pinned in the check's own known_hosts.
-            const key = mockHostKey(named(`${host}-console-host-key`).name).split(" ").slice(0, 2).join(" ");
-            expect(check.inputs.environment.NBF_READINESS_SCRIPT).toContain(`'${key}' > "$tmp/known_hosts"`);
-            expect(check.inputs.environment.NBF_READINESS_SCRIPT).toContain("'-l' 'ec2-user'");
-            expect(check.inputs.environment.NBF_READINESS_SCRIPT).toContain("'StrictHostKeyChecking=yes'");
-            expect(check.inputs.create).toBe("exec /bin/bash -c \"$NBF_READINESS_SCRIPT\" nbf-readiness");
+            const { target } = specOf(host);
+            expect(target).toMatchObject({ address: expect.stringMatching(/^198\.51\.100\./), port: 22, user: "ec2-user", hostKey: mockHostKey(named(`${host}-console-host-key`).name) });
+            expect(check.inputs.create).toBe("node bin/runner/cli.js readiness");
+            // The host scripts travel verbatim in the spec; the runner's code by its digest, so an edit to either updates the check.
+            expect(specOf(host).steps.map((s) => s.script)).toEqual([scriptFile("host/boot-wait.sh"), scriptFile("host/docker-check.sh")]);
+            expect(check.inputs.environment.NBF_CODE).toBe(codeDigest("readiness"));
         }
     });
 
     test("waits for the boot script before checking docker in a new session, and gives a booting host time", () => {
-        const script = scriptOf("arm-0");
-        expect(script.indexOf("/var/lib/native-build-fleet/ready")).toBeGreaterThan(0);
-        expect(script.indexOf("/var/lib/native-build-fleet/ready")).toBeLessThan(script.indexOf("docker info"));
-        expect(script).toContain("within 900s");
-        expect(script).toContain("-ge 90 ]; then");
+        expect(stepsOf("arm-0")[0]).toEqual(["boot-wait.sh", "900", "/var/lib/native-build-fleet/ready"]);
+        expect(stepsOf("arm-0")[1][0]).toBe("docker-check.sh");
+        expect(specOf("arm-0")).toMatchObject({ connectTimeoutSeconds: 900, persistentFaultSeconds: 90 });
     });
 
     test("keeps the operator's private key secret and out of the command text and environment", () => {
@@ -164,15 +167,10 @@ describe("readiness", () => {
         expect(JSON.stringify([check.inputs.create, check.inputs.environment])).not.toMatch(/PRIVATE KEY|\\noperator\\n/);
     });
 
-    test("checks the architecture each host reports against its pool", () => {
-        expect(scriptOf("arm-0")).toContain("'aarch64'|'arm64') ;;");
-        expect(scriptOf("x86-0")).toContain("'x86_64') ;;");
-    });
-
-    test("allows QEMU handlers only for the platforms a host declares", () => {
-        expect(scriptOf("arm-0")).toContain("        'aarch64') ;;\n");
-        expect(scriptOf("x86-0")).toContain("        'x86_64'|'i386') ;;\n");
-        expect(scriptOf("qemu-0")).toContain("        'x86_64'|'arm'|'s390x') ;;\n");
+    test("checks the architecture each host reports against its pool, and allows QEMU handlers only for the platforms it declares", () => {
+        expect(stepsOf("arm-0")[1]).toEqual(["docker-check.sh", "180", "arm64", "aarch64 arm64", "aarch64"]);
+        expect(stepsOf("x86-0")[1]).toEqual(["docker-check.sh", "180", "amd64", "x86_64", "x86_64 i386"]);
+        expect(stepsOf("qemu-0")[1]).toEqual(["docker-check.sh", "180", "amd64", "x86_64", "x86_64 arm s390x"]);
     });
 });
 
@@ -234,8 +232,12 @@ describe("builder", () => {
         const registration = named("fleet-builder-registration").inputs;
         expect(registration.triggers).toEqual(["native-build-fleet-dev"]);
         expect(registration.update).toBe(registration.create);
-        expect(registration.delete).toContain("for b in 'native-build-fleet-dev' 'native-build-fleet-dev-arm-0' 'native-build-fleet-dev-x86-0'");
-        expect(registration.delete).toContain("docker buildx rm \"$b\"");
+        // The delete's script and data stay in the state: a destroy does not run the program.
+        expect(registration.delete).toBe("exec /bin/bash -c \"$NBF_REMOVE_BUILDERS\" remove-builders.sh");
+        expect(registration.environment).toMatchObject({
+            NBF_REMOVE_BUILDERS: scriptFile("runner/remove-builders.sh"), NBF_BUILDER: "native-build-fleet-dev",
+            NBF_BUILDERS: expect.stringMatching(/^native-build-fleet-dev\nnative-build-fleet-dev-arm-0\n/),
+        });
     });
 
     test("passes the private key on standard input, as a secret", () => {
@@ -271,7 +273,7 @@ describe("images", () => {
                 const slug = platform.replace(/\//g, "-");
                 expect(named(`fleet-${name}-${slug}`).inputs.builder).toEqual({ name: `native-build-fleet-dev-${host}` });
                 expect(named(`fleet-${name}-${slug}-cache`).inputs.builder).toEqual({ name: `native-build-fleet-dev-${host}` });
-                expect(named(`fleet-${name}-${slug}-test`).inputs.create).toContain(`--builder 'native-build-fleet-dev-${host}'`);
+                expect(specOfCheck(`fleet-${name}-test`).tests.find((t: { platform: string }) => t.platform === platform).builder).toBe(`native-build-fleet-dev-${host}`);
             }
         }
     });
@@ -349,37 +351,45 @@ describe("images", () => {
         expect(optsOf("fleet-app-linux-amd64-cache").customTimeouts).toEqual({ create: "60m", update: "60m" });
     });
 
-    test("read every index back from the registry after writing it, with the credentials secret", () => {
+    test("read every tag's index back from the registry after writing them, one check per image, with the credentials secret", () => {
         const checks = ofType("command:local:Command").filter((r) => r.name.endsWith("-verify")).map((r) => r.name).sort();
-        expect(checks).toEqual(["fleet-app-latest-verify", "fleet-app-v1.4.0-verify", "fleet-legacy-latest-verify"]);
-        const check = named("fleet-app-latest-verify");
-        expect(check.inputs.create).toContain(`buildx imagetools inspect --raw '123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:latest@sha256:`);
-        expect(check.inputs.create).toContain(`"linux/arm64":"sha256:${hash("fleet-app-linux-arm64")}"`);
+        expect(checks).toEqual(["fleet-app-verify", "fleet-legacy-verify"]);
+        const check = named("fleet-app-verify");
+        expect(check.inputs.create).toBe("node bin/runner/cli.js verify-index");
+        expect(specOfCheck("fleet-app-verify")).toEqual({
+            registry: "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+            refs: ["latest", "v1.4.0"].map((tag) => named(`fleet-app-${tag}`).inputs).map((index) => `${index.tag}@sha256:${hash(JSON.stringify(index.sources))}`),
+            platforms: { "linux/amd64": `sha256:${hash("fleet-app-linux-amd64")}`, "linux/arm64": `sha256:${hash("fleet-app-linux-arm64")}` },
+        });
+        expect(check.inputs.environment.NBF_CODE).toBe(codeDigest("verify-index"));
         expect(isSecretValue(check.raw.stdin)).toBe(true);
-        expect(optsOf("fleet-app-latest-verify").dependsOn).toEqual([expect.objectContaining({ __name: "fleet-app-latest" })]);
+        expect((optsOf("fleet-app-verify").dependsOn as pulumi.Resource[]).map((r: any) => r.__name)).toEqual(["fleet-app-latest", "fleet-app-v1.4.0"]);
     });
 
-    test("smoke-test every platform image on the builder, credentials secret, after its build", () => {
+    test("smoke-test every platform image of an image in one check, each on its host's builder, credentials secret, after the builds", () => {
         const tests = ofType("command:local:Command").filter((r) => r.name.endsWith("-test")).map((r) => r.name).sort();
-        expect(tests).toEqual([
-            "fleet-app-linux-amd64-test", "fleet-app-linux-arm64-test",
-            "fleet-legacy-linux-386-test", "fleet-legacy-linux-arm-v7-test", "fleet-legacy-linux-s390x-test",
-        ]);
-        const arm = named("fleet-app-linux-arm64-test");
-        expect(arm.inputs.create).toContain("--builder 'native-build-fleet-dev-arm-0' --platform 'linux/arm64'");
-        expect(arm.inputs.create).toContain(`FROM 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:${hash("fleet-app-linux-arm64")}\nRUN ["uname","-m"]`);
-        expect(arm.inputs.create).toContain(`NBF_EXPECT='{"lines":["aarch64"]}'`);
-        expect(isSecretValue(arm.raw.stdin)).toBe(true);
-        expect(optsOf("fleet-app-linux-arm64-test").dependsOn).toEqual([expect.objectContaining({ __name: "fleet-app-linux-arm64" })]);
-        const v7 = named("fleet-legacy-linux-arm-v7-test");
-        expect(v7.inputs.create).toContain("--platform 'linux/arm/v7'");
-        expect(v7.inputs.create).toContain('RUN ["/app/worker","--self-test"]');
-        expect(v7.inputs.create).toContain(`NBF_EXPECT='{"contains":"self-test ok on linux/arm/v7"}'`);
+        expect(tests).toEqual(["fleet-app-test", "fleet-legacy-test"]);
+        const app = named("fleet-app-test");
+        expect(app.inputs.create).toBe("node bin/runner/cli.js smoke-test");
+        expect(app.inputs.environment.NBF_CODE).toBe(codeDigest("smoke-test"));
+        expect(specOfCheck("fleet-app-test")).toEqual({
+            registry: "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+            tests: [
+                { builder: `native-build-fleet-dev-${images.app.platforms["linux/amd64"].host}`, platform: "linux/amd64",
+                    ref: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:${hash("fleet-app-linux-amd64")}`, command: ["uname", "-m"], expect: { lines: ["x86_64"] } },
+                { builder: "native-build-fleet-dev-arm-0", platform: "linux/arm64",
+                    ref: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:${hash("fleet-app-linux-arm64")}`, command: ["uname", "-m"], expect: { lines: ["aarch64"] } },
+            ],
+        });
+        expect(isSecretValue(app.raw.stdin)).toBe(true);
+        expect((optsOf("fleet-app-test").dependsOn as pulumi.Resource[]).map((r: any) => r.__name)).toEqual(["fleet-app-linux-amd64", "fleet-app-linux-arm64"]);
+        const v7 = specOfCheck("fleet-legacy-test").tests.find((t: { platform: string }) => t.platform === "linux/arm/v7");
+        expect(v7).toMatchObject({ command: ["/app/worker", "--self-test"], expect: { contains: "self-test ok on linux/arm/v7" } });
     });
 
     test("move an index only after every platform image passed its smoke test", () => {
         const dependsOn = (optsOf("fleet-app-v1.4.0").dependsOn as pulumi.Resource[]).map((r: any) => r.__name).sort();
-        expect(dependsOn).toEqual(["fleet-app-linux-amd64-test", "fleet-app-linux-arm64-test"]);
+        expect(dependsOn).toEqual(["fleet-app-test"]);
     });
 
     test("report what each smoke test printed as a stack output", () => {

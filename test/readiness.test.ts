@@ -1,13 +1,16 @@
 // The readiness check against a real sshd on loopback: an RSA-keyed host works through the
 // pinned key, and each persistent fault fails on its first attempt with its reason, while a
-// refused connection is retried until the deadline.
+// refused connection is retried until the deadline. The runner's function runs for real with
+// the local OpenSSH client; only its clock is fake, so retries do not wait. Below, the pure
+// parts: the ssh arguments and the fault classifier.
 
-import { execFileSync, spawn, spawnSync } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { readinessScript, readinessSshArgs, SshTarget, SSH_FAULTS } from "../shell/readiness";
+import { checkReadiness, knownHostsLine, persistentFault, readinessSshArgs, RemoteStep, sshLine, SshTarget, SSH_FAULTS } from "../runner/readiness";
+import { sandbox } from "./sandbox";
 
 const lab = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-readiness-"));
 const user = os.userInfo().username;
@@ -70,79 +73,105 @@ function target(overrides: Partial<SshTarget> = {}): SshTarget {
     return { address: "127.0.0.1", port, user, hostKey: rsaHostKey, hostKeyAlias: "static-lab", ...overrides };
 }
 
-/** Runs the check with an ssh on PATH that counts its calls, and a one-second retry delay. */
-function check(t: SshTarget, privateKey: string, opts: { connectTimeoutSeconds?: number; persistentFaultSeconds?: number } = {}) {
-    const bin = fs.mkdtempSync(path.join(lab, "bin-"));
-    fs.writeFileSync(path.join(bin, "ssh"), `#!/bin/sh\necho call >> ${bin}/calls\nexec /usr/bin/ssh "$@"\n`, { mode: 0o755 });
-    const script = readinessScript({
-        target: t, connectTimeoutSeconds: opts.connectTimeoutSeconds ?? 30, persistentFaultSeconds: opts.persistentFaultSeconds ?? 0,
-        remoteScripts: ["echo booted >&2", "echo docker 27.3.1 on $(uname -m)"],
-    }).replace("sleep 5", "sleep 1");
-    const result = spawnSync("bash", ["-c", script], { input: privateKey, encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` } });
-    const calls = fs.existsSync(path.join(bin, "calls")) ? fs.readFileSync(path.join(bin, "calls"), "utf8").trim().split("\n").length : 0;
-    return { ...result, calls };
+const step = (script: string): RemoteStep => ({ name: "step", script, args: [] });
+
+/**
+ * Runs the check with an ssh on PATH that counts its calls and records its key file's mode;
+ * returns the output, the error (a persistent fault, a deadline) or the exit status of a failed step.
+ */
+async function check(t: SshTarget, privateKey: string, opts: { connectTimeoutSeconds?: number; persistentFaultSeconds?: number; steps?: RemoteStep[] } = {}) {
+    const box = sandbox("nbf-readiness-");
+    box.stub("ssh", `for a in "$@"; do case $a in IdentityFile=*) stat -c '%a' "\${a#IdentityFile=}" "$(dirname "\${a#IdentityFile=}")" > '${box.dir}/modes'; echo "\${a#IdentityFile=}" > '${box.dir}/key-path' ;; esac; done\nexec /usr/bin/ssh "$@"`);
+    const env = box.runner();
+    let stdout = "";
+    let stderr = "";
+    let status: number | undefined;
+    let error = "";
+    try {
+        status = await checkReadiness({
+            target: t, connectTimeoutSeconds: opts.connectTimeoutSeconds ?? 30, persistentFaultSeconds: opts.persistentFaultSeconds ?? 0,
+            steps: opts.steps ?? [step("echo booted >&2"), step("echo docker 27.3.1 on $(uname -m)")],
+        }, privateKey, env, { stdout: (text) => { stdout += text; }, stderr: (text) => { stderr += text; } });
+    } catch (e) {
+        error = (e as Error).message;
+    }
+    const keyPath = box.read("key-path").trim();
+    return { stdout, stderr, status, error, calls: box.calls("ssh").length, logged: env.logged, modes: box.read("modes").trim().split("\n"), keyPath };
 }
 
 describe("the readiness check over OpenSSH", () => {
-    test("reaches a host that has only an RSA host key, pinned, and runs each remote script in its own session", () => {
-        const result = check(target(), operatorKey);
-        expect(result.stderr).toBe("booted\n");
+    test("reaches a host that has only an RSA host key, pinned, and runs each remote script in its own session, its data as parameters", async () => {
+        const result = await check(target(), operatorKey, { steps: [
+            { name: "boot-wait.sh", script: "printf '%s|' \"$0\" \"$@\" >&2; echo >&2", args: ["it's", "$(id)", ""] },
+            step("echo docker 27.3.1 on $(uname -m)"),
+        ] });
+        expect(result.error).toBe("");
+        expect(result.stderr).toBe("boot-wait.sh|it's|$(id)||\n");
         expect(result.stdout).toBe(`docker 27.3.1 on ${os.arch() === "arm64" ? "aarch64" : "x86_64"}\n`);
         expect(result.status).toBe(0);
         expect(result.calls).toBe(3);
+        // The key sat in a private directory, only for this user, and is gone afterwards.
+        expect(result.modes).toEqual(["600", "700"]);
+        expect(fs.existsSync(path.dirname(result.keyPath))).toBe(false);
     });
 
-    test("fails on the first attempt when the host refuses the operator's key", () => {
-        const result = check(target(), strangerKey);
-        expect(result.status).toBe(1);
+    test("fails on the first attempt when the host refuses the operator's key", async () => {
+        const result = await check(target(), strangerKey);
         expect(result.calls).toBe(1);
-        expect(result.stderr).toContain(`SSH authentication failed: ${user}@127.0.0.1:${port} refused the operator's key (Permission denied)`);
-        expect(result.stderr).toMatch(/\(ssh: .*Permission denied \(publickey\)\.\)\n$/);
+        expect(result.error).toContain(`SSH authentication failed: ${user}@127.0.0.1:${port} refused the operator's key (Permission denied)`);
+        expect(result.error).toMatch(/\n\(ssh: .*Permission denied \(publickey\)\.\)$/);
     });
 
-    test("says the user may not exist when sshd refuses an unknown user", () => {
-        const result = check(target({ user: "nbf-no-such-user" }), operatorKey);
-        expect(result.status).toBe(1);
+    test("says the user may not exist when sshd refuses an unknown user", async () => {
+        const result = await check(target({ user: "nbf-no-such-user" }), operatorKey);
         expect(result.calls).toBe(1);
-        expect(result.stderr).toContain("the user nbf-no-such-user may not exist there or sshd may not allow it");
+        expect(result.error).toContain("the user nbf-no-such-user may not exist there or sshd may not allow it");
     });
 
-    test("fails on the first attempt when the host presents another key than the pinned one", () => {
-        const result = check(target({ hostKey: otherHostKey }), operatorKey);
-        expect(result.status).toBe(1);
+    test("fails on the first attempt when the host presents another key than the pinned one", async () => {
+        const result = await check(target({ hostKey: otherHostKey }), operatorKey);
         expect(result.calls).toBe(1);
-        expect(result.stderr).toContain(`the host key does not match the pinned key: 127.0.0.1:${port} did not present the pinned ssh-ed25519 host key`);
-        expect(result.stderr).toContain("(ssh: Host key verification failed.)");
+        expect(result.error).toContain(`the host key does not match the pinned key: 127.0.0.1:${port} did not present the pinned ssh-ed25519 host key`);
+        expect(result.error).toContain("(ssh: Host key verification failed.)");
     });
 
-    test("fails on the first attempt when the private key cannot be loaded, without printing it", () => {
-        const result = check(target(), "not a key\n");
-        expect(result.status).toBe(1);
+    test("fails on the first attempt when the private key cannot be loaded, without printing it", async () => {
+        const result = await check(target(), "not a key\n");
         expect(result.calls).toBe(1);
-        expect(result.stderr).toContain("the operator's private key could not be loaded");
-        expect(result.stderr).not.toContain("not a key");
+        expect(result.error).toContain("the operator's private key could not be loaded");
+        expect(result.error).not.toContain("not a key");
     });
 
-    test("retries a persistent fault for the boot window before failing", () => {
-        const result = check(target(), strangerKey, { persistentFaultSeconds: 2 });
-        expect(result.status).toBe(1);
-        expect(result.calls).toBeGreaterThan(1);
-        expect(result.stderr).toContain("SSH authentication failed");
+    test("retries a persistent fault for the boot window before failing", async () => {
+        const result = await check(target(), strangerKey, { persistentFaultSeconds: 8 });
+        expect(result.calls).toBe(3);
+        expect(result.error).toContain("SSH authentication failed");
     });
 
-    test("keeps retrying a refused connection until the deadline, then reports ssh's error", async () => {
+    test("keeps retrying a refused connection until the deadline, saying what it waits for, then reports ssh's error", async () => {
         const closed = await freePort();
-        const result = check(target({ port: closed }), operatorKey, { connectTimeoutSeconds: 2 });
-        expect(result.status).toBe(1);
-        expect(result.calls).toBeGreaterThan(1);
-        expect(result.stderr).toContain(`could not reach 127.0.0.1:${closed} within 2s:`);
-        expect(result.stderr).toContain("Connection refused");
+        const result = await check(target({ port: closed }), operatorKey, { connectTimeoutSeconds: 62 });
+        expect(result.calls).toBe(14);
+        expect(result.logged).toEqual([1, 13].map(() => expect.stringMatching(new RegExp(`^waiting for 127\\.0\\.0\\.1:${closed}: .*Connection refused$`))));
+        expect(result.error).toMatch(new RegExp(`^could not reach 127\\.0\\.0\\.1:${closed} within 62s: .*Connection refused$`));
     });
+});
+
+test("the private directory of the key goes when Pulumi cancels the check (SIGTERM)", async () => {
+    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e",
+        "const t = require('./runner/process').privateTempDir('nbf-cancel-'); console.log(t.dir); setInterval(() => undefined, 1000);"],
+    { cwd: path.join(__dirname, ".."), stdio: ["ignore", "pipe", "inherit"] });
+    const dir = await new Promise<string>((resolve) => child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())));
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+    const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    expect(await exit).toBe(143);
+    expect(fs.existsSync(dir)).toBe(false);
 });
 
 describe("the readiness ssh arguments", () => {
     test("read no ssh_config and set every option a user's config could weaken", () => {
-        const args = readinessSshArgs(target()).map((a) => a.replace("@NBF_TMP@", lab));
+        const args = readinessSshArgs(target(), lab);
         expect(args.slice(0, 2)).toEqual(["-F", "none"]);
         const effective = execFileSync("ssh", ["-G", ...args], { encoding: "utf8" });
         for (const line of ["forwardagent no", "controlmaster false", "updatehostkeys false", "verifyhostkeydns false", "identitiesonly yes",
@@ -154,7 +183,7 @@ describe("the readiness ssh arguments", () => {
     });
 
     test("go through the SSM session instead of straight to the address when asked", () => {
-        const args = readinessSshArgs(target({ address: "i-0123456789abcdef0", proxyCommand: "aws ssm start-session --target %h" }));
+        const args = readinessSshArgs(target({ address: "i-0123456789abcdef0", proxyCommand: "aws ssm start-session --target %h" }), lab);
         expect(args).toContain("ProxyCommand=aws ssm start-session --target %h");
         expect(args).not.toContain("ProxyJump=none");
         expect(args.slice(-2)).toEqual(["--", "i-0123456789abcdef0"]);
@@ -163,5 +192,36 @@ describe("the readiness ssh arguments", () => {
     test.each(SSH_FAULTS.map((f) => [f.kind]))("explains the fault \"%s\" with a fix", (kind) => {
         const fault = SSH_FAULTS.find((f) => f.kind === kind)!;
         expect(fault.explain(target())).toMatch(/set it again|Fix the host's user setting|pin its current public key/);
+    });
+
+    test("pin the host's key and type under its alias, without the key's comment", () => {
+        expect(knownHostsLine(target({ hostKey: "ssh-ed25519 AAAAC3Nza host comment\n" }))).toBe("static-lab ssh-ed25519 AAAAC3Nza\n");
+    });
+});
+
+describe("the persistent-fault classifier", () => {
+    test.each([
+        ["Load key \"/tmp/x/key\": invalid format", "the operator's private key could not be loaded: ssh could not load sshPrivateKey"],
+        ["ec2-user@203.0.113.7: Permission denied (publickey).", `SSH authentication failed: ${user}@127.0.0.1:`],
+        ["Received disconnect from 203.0.113.7 port 22:2: Too many authentication failures", "SSH authentication failed"],
+        ["@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nHost key verification failed.", "the host key does not match the pinned key: 127.0.0.1:"],
+        ["Unable to negotiate with 203.0.113.7 port 22: no matching host key type found. Their offer: ssh-dss", "the host key does not match the pinned key"],
+    ])("%j is persistent", (stderr, start) => {
+        expect(persistentFault(stderr, target())).toMatch(new RegExp(`^${start.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+    });
+
+    test.each([
+        "ssh: connect to host 203.0.113.7 port 22: Connection refused",
+        "ssh: connect to host 203.0.113.7 port 22: Connection timed out",
+        "ssh: connect to host 203.0.113.7 port 22: No route to host",
+        "kex_exchange_identification: read: Connection reset by peer",
+        "An error occurred (TargetNotConnected) when calling the StartSession operation: i-0123 is not connected.",
+        "",
+    ])("%j is what a booting host shows, and is retried", (stderr) => {
+        expect(persistentFault(stderr, target())).toBeUndefined();
+    });
+
+    test("quotes ssh's own last line, not the banner of a changed host key", () => {
+        expect(sshLine("@@@@@@@\n@ WARNING @\nOffending key in known_hosts\nHost key verification failed.\n@@@@\n")).toBe("Host key verification failed.");
     });
 });

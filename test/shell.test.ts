@@ -1,13 +1,17 @@
-// Generated shell: snapshots, shellcheck, and the scripts run for real against stub
-// `docker` and `getent` commands in a throwaway home directory.
+// The program's shell: the host scripts and the runner's delete script run for real against
+// stub `docker` and `getent` commands in a throwaway home directory, shellcheck, and snapshots
+// of the data the TypeScript gives them.
 
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { heredoc, shq } from "../shell/quote";
-import { bootWaitScript, dockerCheckScript } from "../shell/readiness";
+import { shq } from "../shell/quote";
+import { remoteCommand, RemoteStep } from "../runner/readiness";
+import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../shell/builder";
+import { bootWaitStep, dockerCheckStep } from "../shell/readiness";
 import { scriptFile } from "../shell/scriptFiles";
+import { sandbox } from "./sandbox";
 
 
 function shellcheck(script: string, shell: "bash" | "sh"): string {
@@ -18,12 +22,6 @@ function shellcheck(script: string, shell: "bash" | "sh"): string {
     return result.stdout;
 }
 
-describe("heredoc", () => {
-    test("refuses a body that would end its here-document early", () => {
-        expect(() => heredoc("NBF_KNOWN_HOSTS", "x\nNBF_KNOWN_HOSTS\ny")).toThrow(/contains its delimiter/);
-    });
-});
-
 describe("shq", () => {
     test.each([["plain", "'plain'"], ["it's", "'it'\\''s'"], ["$(rm -rf /)", "'$(rm -rf /)'"]])("quotes %p as one word", (value, quoted) => {
         expect(shq(value)).toBe(quoted);
@@ -31,45 +29,52 @@ describe("shq", () => {
     });
 });
 
-/** A sandbox: stub commands on PATH, a home that `getent` reports, a log of docker calls. */
-function sandbox(dockerScript = "exit 0") {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-shell-"));
-    const home = path.join(dir, "home");
-    const bin = path.join(dir, "bin");
-    fs.mkdirSync(home);
-    fs.mkdirSync(bin);
-    const log = path.join(dir, "docker.log");
-    fs.writeFileSync(path.join(bin, "getent"), `#!/bin/sh\necho "me:x:$(id -u):$(id -g)::${home}:/bin/sh"\n`, { mode: 0o755 });
-    fs.writeFileSync(path.join(bin, "docker"), `#!/bin/bash\necho "$*" >> ${shq(log)}\n${dockerScript}\n`, { mode: 0o755 });
-    const binfmt = path.join(dir, "binfmt_misc");
+/** A sandbox with a docker stub running `dockerScript`, and a fixture binfmt_misc table. */
+function hostBox(dockerScript = "exit 0") {
+    const box = sandbox("nbf-shell-");
+    box.stub("docker", dockerScript);
+    const binfmt = path.join(box.dir, "binfmt_misc");
     fs.mkdirSync(binfmt);
     fs.writeFileSync(path.join(binfmt, "status"), "enabled\n");
-    const env = { PATH: `${bin}:${process.env.PATH ?? ""}`, HOME: home, DOCKER_CONFIG: path.join(home, ".docker"), NBF_BINFMT_DIR: binfmt };
     /** Registers a QEMU handler in the fixture table, as binfmt_misc shows it. */
     const addHandler = (name: string, state: "enabled" | "disabled") => fs.writeFileSync(path.join(binfmt, `qemu-${name}`), `${state}\ninterpreter /usr/bin/qemu-${name}-static\n`);
-    const run = (script: string, input = "PRIVATE KEY MATERIAL\n") => spawnSync("bash", ["-c", script], { env, input, encoding: "utf8" });
-    const calls = () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : []);
-    /** Stands in for buildx's own record of the builder. */
-    const markRegistered = (name: string) => {
-        fs.mkdirSync(path.join(home, ".docker", "buildx", "instances"), { recursive: true });
-        fs.writeFileSync(path.join(home, ".docker", "buildx", "instances", name), "{}");
-    };
-    const include = `Include "${home}/.ssh/native-build-fleet/*/config"`;
-    return { home, env, run, calls, markRegistered, include, addHandler };
+    /** Runs the step's remote command line as the host's login shell would. */
+    const run = (step: RemoteStep) => spawnSync("sh", ["-c", remoteCommand(step)], { env: { ...box.env, NBF_BINFMT_DIR: binfmt }, encoding: "utf8" });
+    return { ...box, run, addHandler };
 }
 
-describe("readiness scripts", () => {
-    test("match the reviewed scripts and pass shellcheck as POSIX sh", () => {
-        expect(bootWaitScript(900)).toMatchSnapshot("boot wait");
-        expect(dockerCheckScript("arm64", ["aarch64"], 180)).toMatchSnapshot("docker check");
-        expect(shellcheck(`#!/bin/sh\n${bootWaitScript(900)}`, "sh")).toBe("");
-        expect(shellcheck(`#!/bin/sh\n${dockerCheckScript("arm64", ["aarch64"], 180)}`, "sh")).toBe("");
+describe("readiness steps on the host", () => {
+    test("pass shellcheck as POSIX sh", () => {
+        expect(shellcheck(scriptFile("host/boot-wait.sh"), "sh")).toBe("");
+        expect(shellcheck(scriptFile("host/docker-check.sh"), "sh")).toBe("");
     });
 
-    test.each([["arm64", "aarch64", 0], ["amd64", "x86_64", 0], ["amd64", "aarch64", 1]])(
+    test("give each script its data as parameters: the timeout, the ready file, the pool's arch and machines, the allowed handlers", () => {
+        const data = (s: RemoteStep) => [s.name, ...s.args];
+        expect({
+            bootWait: data(bootWaitStep(900)),
+            arm64: data(dockerCheckStep("arm64", ["aarch64"], 180)),
+            emulating: data(dockerCheckStep("amd64", ["x86_64", "arm", "s390x"], 180)),
+            static: data(dockerCheckStep(undefined, ["aarch64"], 180)),
+        }).toMatchSnapshot();
+        expect(bootWaitStep(900).script).toBe(scriptFile("host/boot-wait.sh"));
+    });
+
+    test("the boot wait returns once the boot script's marker exists, and explains a boot that never finishes", () => {
+        const box = hostBox();
+        const ready = path.join(box.dir, "ready");
+        const waitFor = (timeout: number) => ({ ...bootWaitStep(timeout), args: [String(timeout), ready] });
+        const late = box.run(waitFor(0));
+        expect(late.status).toBe(1);
+        expect(late.stderr).toBe("the boot script did not finish within 0s; see /var/log/cloud-init-output.log on the host\n");
+        fs.writeFileSync(ready, "");
+        expect(box.run(waitFor(900))).toMatchObject({ status: 0, stdout: "", stderr: "" });
+    });
+
+    test.each([["arm64", "aarch64", 0], ["arm64", "arm64", 0], ["amd64", "x86_64", 0], ["amd64", "aarch64", 1]])(
         "a host of pool arch %s reporting %s exits %i", (arch, machine, status) => {
-            const box = sandbox(`echo "27.3.1 ${machine}"`);
-            const result = box.run(dockerCheckScript(arch, [], 5));
+            const box = hostBox(`echo "27.3.1 ${machine}"`);
+            const result = box.run(dockerCheckStep(arch, [], 5));
             expect(result.status).toBe(status);
             if (status === 0) {
                 expect(result.stdout).toBe(`docker 27.3.1 on ${machine}\n`);
@@ -79,38 +84,81 @@ describe("readiness scripts", () => {
         });
 
     test("skips the architecture check when none is expected (static hosts)", () => {
-        const box = sandbox(`echo "27.3.1 x86_64"`);
-        expect(dockerCheckScript(undefined, [], 5)).not.toContain('case "$machine"');
-        expect(box.run(dockerCheckScript(undefined, [], 5)).stdout).toBe("docker 27.3.1 on x86_64\n");
+        const box = hostBox(`echo "27.3.1 x86_64"`);
+        expect(box.run(dockerCheckStep(undefined, [], 5)).stdout).toBe("docker 27.3.1 on x86_64\n");
     });
 
     test("refuses a host with QEMU handlers for platforms it does not declare", () => {
-        const box = sandbox(`echo "27.3.1 x86_64"`);
+        const box = hostBox(`echo "27.3.1 x86_64"`);
         box.addHandler("aarch64", "enabled");
         box.addHandler("s390x", "enabled");
         box.addHandler("riscv64", "disabled");
-        const refused = box.run(dockerCheckScript("amd64", ["x86_64", "s390x"], 5));
+        const refused = box.run(dockerCheckStep("amd64", ["x86_64", "s390x"], 5));
         expect(refused.status).toBe(1);
         expect(refused.stderr).toBe("this host has QEMU handlers enabled for aarch64, so builds for those platforms could be routed to it and run emulated; list those platforms under its emulate setting or disable the handlers (/proc/sys/fs/binfmt_misc)\n");
-        expect(box.run(dockerCheckScript("amd64", ["x86_64", "s390x", "aarch64"], 5)).status).toBe(0);
+        expect(box.run(dockerCheckStep("amd64", ["x86_64", "s390x", "aarch64"], 5)).status).toBe(0);
     });
 
     test("reports why docker is unusable when it never answers", () => {
-        const box = sandbox(`echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1`);
-        const result = box.run(dockerCheckScript("amd64", [], 1));
+        const box = hostBox(`echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1`);
+        const result = box.run(dockerCheckStep("amd64", [], 0));
         expect(result.status).toBe(1);
-        expect(result.stderr).toMatch(/docker is not usable by .* after 1s: Cannot connect to the Docker daemon/);
+        expect(result.stderr).toMatch(/^docker is not usable by .* after 0s: Cannot connect to the Docker daemon/);
     });
 
     test.each([
         ["Docker 27", "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get \"http://%2Fvar%2Frun%2Fdocker.sock/v1.47/info\": dial unix /var/run/docker.sock: connect: permission denied"],
         ["Docker 28", "permission denied while trying to connect to the docker API at unix:///var/run/docker.sock"],
     ])("fails at once, with the fix, when the user has no access to the Docker socket (%s)", (_, message) => {
-        const box = sandbox(`echo ${shq(message)} >&2; exit 1`);
-        const result = box.run(dockerCheckScript("amd64", [], 60));
+        const box = hostBox(`echo ${shq(message)} >&2; exit 1`);
+        const result = box.run(dockerCheckStep("amd64", [], 60));
         expect(result.status).toBe(1);
         expect(result.stderr).toMatch(/^\S+ has no access to Docker on this host \(permission denied on its socket\): add the user to the docker group \(usermod -aG docker \S+\), then run pulumi up again\n$/);
-        expect(box.calls()).toHaveLength(1);
+        expect(box.calls("docker")).toHaveLength(1);
+    });
+
+    test("refuse a timeout that is not a whole number", () => {
+        const box = hostBox();
+        expect(box.run({ ...dockerCheckStep(undefined, [], 5), args: ["5; reboot", "", "", ""] })).toMatchObject({
+            status: 2, stderr: "docker-check: TIMEOUT must be a whole number of seconds, not '5; reboot'\n",
+        });
+    });
+});
+
+describe("removing the builders (the registration's delete)", () => {
+    /** Runs the delete as the provider does: its command line, the script and data in the environment. */
+    function remove(box: ReturnType<typeof sandbox>, name: string, builders: string[]) {
+        return spawnSync("/bin/bash", ["-c", REMOVE_BUILDERS_COMMAND], { env: { ...box.env, ...removeBuildersEnvironment(name, builders) }, encoding: "utf8" });
+    }
+    const registered = (box: ReturnType<typeof sandbox>, ...names: string[]) => names.forEach((n) => {
+        fs.mkdirSync(path.join(box.home, ".docker", "buildx", "instances"), { recursive: true });
+        fs.writeFileSync(path.join(box.home, ".docker", "buildx", "instances", n), "{}");
+    });
+
+    test("removes the builders the stack's directory lists as its own, then the stack's SSH files", () => {
+        const box = sandbox("nbf-remove-");
+        // fleet-dev-x86-0 answers no more: only its local entry can go.
+        box.stub("docker", '[ "$3" = fleet-dev-x86-0 ] && exit 1; exit 0');
+        const dir = path.join(box.home, ".ssh", "native-build-fleet", "fleet-dev");
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, "builders"), "fleet-dev\nfleet-dev-x86-0\n");
+        registered(box, "fleet-dev", "fleet-dev-x86-0", "fleet-dev-arm-0");
+        const result = remove(box, "fleet-dev", ["fleet-dev", "fleet-dev-x86-0", "fleet-dev-arm-0", "fleet-dev-gone"]);
+        expect(result.status).toBe(0);
+        expect(box.calls("docker")).toEqual(["buildx rm fleet-dev", "buildx rm fleet-dev-x86-0", "buildx rm --keep-daemon fleet-dev-x86-0"]);
+        expect(fs.existsSync(dir)).toBe(false);
+    });
+
+    test("refuses a builder name that would reach outside the stack's directory", () => {
+        const box = sandbox("nbf-remove-");
+        box.stub("docker", "exit 0");
+        const root = path.join(box.home, ".ssh", "native-build-fleet");
+        fs.mkdirSync(path.join(root, "other"), { recursive: true });
+        for (const name of ["", "..", "a/b"]) {
+            expect(remove(box, name, ["other"])).toMatchObject({ status: 2, stderr: `remove-builders: NBF_BUILDER must be a builder name, not '${name}'\n` });
+        }
+        expect(fs.existsSync(path.join(root, "other"))).toBe(true);
+        expect(box.calls("docker")).toEqual([]);
     });
 });
 

@@ -1,20 +1,21 @@
-// Smoke tests: the script runs for real against a stub docker that answers with buildx's
-// rawjson progress, as BuildKit reports a RUN step's output and errors.
+// Smoke tests: the verdict on buildx's rawjson progress as pure functions, and the entry
+// point's function run for real against a stub docker that answers per platform, as BuildKit
+// reports a RUN step's output and errors.
 
-import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { SmokeTest, smokeTestScript } from "../shell/smokeTest";
+import { testOutputs } from "../components/imageBuild";
 import { machinesOf } from "../config/platforms";
+import { failureMessage, judge, PlatformTest, readProgress, runSmokeTests, smokeTestArgs, smokeTestDockerfile } from "../runner/smokeTest";
+import { sandbox } from "./sandbox";
 
 const REF = `registry.example.com/app@sha256:${"a".repeat(64)}`;
 const RUN = `sha256:${"1".repeat(64)}`;
 const FROM = `sha256:${"2".repeat(64)}`;
 
-function test_(overrides: Partial<SmokeTest> = {}): SmokeTest {
+function test_(overrides: Partial<PlatformTest> = {}): PlatformTest {
     return {
-        builder: "fleet-dev", platform: "linux/arm64", ref: REF, registry: "registry.example.com",
+        builder: "fleet-dev-arm-0", platform: "linux/arm64", ref: REF,
         command: ["uname", "-m"], expect: { lines: [...machinesOf("linux/arm64")] }, ...overrides,
     };
 }
@@ -31,74 +32,98 @@ function progress(output: string, error?: string): string {
     return events.map((e) => JSON.stringify(e)).join("\n") + (error ? `\nERROR: failed to build: ${error}\n` : "\n");
 }
 
-/** Runs the script with a docker stub that writes `stderr` and exits `status`, recording what it was given. */
-function run(script: string, stderr: string, status = 0) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-smoke-"));
-    fs.writeFileSync(path.join(dir, "progress"), stderr);
-    fs.writeFileSync(path.join(dir, "docker"), [
-        "#!/bin/bash",
-        `printf '%s\\n' "$*" > ${dir}/args`,
-        `cp "$DOCKER_CONFIG/config.json" ${dir}/config.json`,
-        `printf '%s\\n' "$BUILDX_CONFIG" > ${dir}/buildx-config`,
-        "while [ $# -gt 0 ]; do [ \"$1\" = -f ] && cp \"$2\" " + `${dir}/Dockerfile; shift; done`,
-        `cat ${dir}/progress >&2`,
-        `exit ${status}`,
-    ].join("\n"), { mode: 0o755 });
-    const result = spawnSync("bash", ["-c", script], {
-        input: "ci:s3cret", encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ""}`, HOME: path.join(dir, "home"), DOCKER_CONFIG: "", BUILDX_CONFIG: "" },
+const EXEC_ERROR = "process \"uname -m\" did not complete successfully: exec /bin/uname: exec format error";
+
+describe("the verdict on buildx's progress", () => {
+    test.each([
+        ["the expected machine", progress("aarch64\n"), 0, { lines: ["aarch64"] }, { output: "aarch64" }],
+        ["another machine", progress("x86_64\n"), 0, { lines: ["aarch64"] }, { why: 'it printed "x86_64", expected aarch64' }],
+        ["one of several machines", progress("armv8l\n"), 0, { lines: ["armv7l", "armv8l", "aarch64"] }, { output: "armv8l" }],
+        ["a command that cannot run (a foreign binary without emulation)", progress("", EXEC_ERROR), 1, { lines: ["aarch64"] }, { why: `it did not run: ${EXEC_ERROR}` }],
+        ["an image that cannot be pulled (buildx's own message)", "ERROR: failed to build: failed to resolve source metadata: 401 Unauthorized\n", 1, {},
+            { why: "it did not run: ERROR: failed to build: failed to resolve source metadata: 401 Unauthorized" }],
+        ["a failed command with output", progress("starting\n", EXEC_ERROR), 1, {}, { why: `it did not run: ${EXEC_ERROR}; output: starting` }],
+        ["the expected text", progress("checking\nself-test ok (3 checks)\n"), 0, { contains: "self-test ok" }, { output: "checking\nself-test ok (3 checks)" }],
+        ["text without the expected part", progress("self-test FAILED\n"), 0, { contains: "self-test ok" }, { why: 'it printed "self-test FAILED", which does not contain "self-test ok"' }],
+        ["no expectation: the exit status alone", progress("server 1.4.0\n"), 0, {}, { output: "server 1.4.0" }],
+    ])("%s", (_, text, status, expectation, verdict) => {
+        expect(judge(text, status, expectation)).toEqual(verdict);
     });
-    return { ...result, dir, read: (f: string) => fs.readFileSync(path.join(dir, f), "utf8") };
+
+    test("reads only the RUN step's output, at most 4000 characters", () => {
+        expect(readProgress(progress("x".repeat(5000))).output).toBe("x".repeat(4000));
+        expect(readProgress(progress("")).output).toBe("");
+    });
+
+    test("names the command, the platform image and the platform in a failure", () => {
+        expect(failureMessage(test_(), 'it printed "x86_64", expected aarch64'))
+            .toBe(`the smoke test ["uname","-m"] of ${REF} (linux/arm64) failed: it printed "x86_64", expected aarch64`);
+    });
+
+    test("runs the command from the platform image, without a shell, on the host's builder, exporting nothing and skipping the cache", () => {
+        expect(smokeTestDockerfile(test_({ command: ["/app/server", "--self-test"] }))).toBe(`FROM ${REF}\nRUN ["/app/server","--self-test"]\n`);
+        expect(smokeTestArgs(test_(), "/t/Dockerfile", "/t/context")).toEqual(["buildx", "build", "--builder", "fleet-dev-arm-0", "--platform", "linux/arm64",
+            "--no-cache", "--provenance=false", "--progress=rawjson", "--output", "type=cacheonly", "-f", "/t/Dockerfile", "/t/context"]);
+    });
+});
+
+/** A docker stub: per platform, prints progress-<slug> on stderr and exits status-<slug>; records what it was given. */
+function box() {
+    const b = sandbox("nbf-smoke-");
+    b.stub("docker", [
+        "while [ $# -gt 0 ]; do case $1 in --platform) slug=${2//\\//-} ;; -f) df=$2 ;; esac; shift; done",
+        `cp "$df" '${b.dir}'/Dockerfile-"$slug"`,
+        `cp "$DOCKER_CONFIG/config.json" '${b.dir}'/config.json`,
+        `printf '%s\\n' "$DOCKER_CONFIG" > '${b.dir}'/docker-config`,
+        `printf '%s\\n' "$BUILDX_CONFIG" > '${b.dir}'/buildx-config`,
+        `cat '${b.dir}'/progress-"$slug" >&2`,
+        `exit "$(cat '${b.dir}'/status-"$slug" 2>/dev/null || echo 0)"`,
+    ].join("\n"));
+    const answer = (slug: string, text: string, status = 0) => {
+        fs.writeFileSync(path.join(b.dir, `progress-${slug}`), text);
+        fs.writeFileSync(path.join(b.dir, `status-${slug}`), String(status));
+    };
+    return { ...b, answer };
 }
 
-test("passes shellcheck", () => {
-    expect(spawnSync("shellcheck", ["--shell", "bash", "-"], { input: smokeTestScript(test_()), encoding: "utf8" }).stdout).toBe("");
+const AMD = test_({ builder: "fleet-dev-x86-0", platform: "linux/amd64", ref: `registry.example.com/app@sha256:${"b".repeat(64)}`, expect: { lines: ["x86_64"] } });
+
+describe("the smoke-test entry point", () => {
+    test("tests every platform on its own host's builder, with the stack's registry credentials, and returns each output", async () => {
+        const b = box();
+        b.answer("linux-arm64", progress("aarch64\n"));
+        b.answer("linux-amd64", progress("x86_64\n"));
+        const outputs = await runSmokeTests({ registry: "registry.example.com", tests: [test_(), AMD] }, "ci:s3cret", b.runner({ DOCKER_CONFIG: "", BUILDX_CONFIG: "" }));
+        expect(outputs).toEqual({ "linux/arm64": "aarch64", "linux/amd64": "x86_64" });
+        expect(b.calls("docker").map((c) => c.split(" ").slice(0, 6).join(" ")).sort()).toEqual([
+            "buildx build --builder fleet-dev-arm-0 --platform linux/arm64", "buildx build --builder fleet-dev-x86-0 --platform linux/amd64",
+        ]);
+        expect(b.read("Dockerfile-linux-arm64")).toBe(`FROM ${REF}\nRUN ["uname","-m"]\n`);
+        // BuildKit pulls with the stack's registry credentials; the builder is found where the user's buildx keeps it.
+        expect(JSON.parse(b.read("config.json"))).toEqual({ auths: { "registry.example.com": { auth: Buffer.from("ci:s3cret").toString("base64") } } });
+        expect(b.read("buildx-config").trim()).toBe(path.join(b.home, ".docker", "buildx"));
+        // The credentials do not outlive the test.
+        expect(fs.existsSync(b.read("docker-config").trim())).toBe(false);
+    });
+
+    test("fails naming each platform whose test failed, after running them all", async () => {
+        const b = box();
+        b.answer("linux-arm64", progress("x86_64\n"));
+        b.answer("linux-amd64", progress("", EXEC_ERROR), 1);
+        const run = runSmokeTests({ registry: "registry.example.com", tests: [test_(), AMD] }, "ci:s3cret", b.runner());
+        await expect(run).rejects.toThrow([
+            `the smoke test ["uname","-m"] of ${REF} (linux/arm64) failed: it printed "x86_64", expected aarch64`,
+            `the smoke test ["uname","-m"] of ${AMD.ref} (linux/amd64) failed: it did not run: ${EXEC_ERROR}`,
+        ].join("\n"));
+        expect(fs.existsSync(b.read("docker-config").trim())).toBe(false);
+    });
 });
 
-test("runs the command from the platform image on the fleet builder and prints its output", () => {
-    const result = run(smokeTestScript(test_()), progress("aarch64\n"));
-    expect(result.stderr).toBe("");
-    expect(result.status).toBe(0);
-    expect(result.stdout).toBe("aarch64\n");
-    expect(result.read("args")).toContain("buildx build --builder fleet-dev --platform linux/arm64 --no-cache");
-    expect(result.read("Dockerfile")).toBe(`FROM ${REF}\nRUN ["uname","-m"]\n`);
-    // BuildKit pulls with the stack's registry credentials; the builder is found where the user's buildx keeps it.
-    expect(JSON.parse(result.read("config.json"))).toEqual({ auths: { "registry.example.com": { auth: Buffer.from("ci:s3cret").toString("base64") } } });
-    expect(result.read("buildx-config").trim()).toBe(path.join(result.dir, "home", ".docker", "buildx"));
-});
-
-test("fails when the image reports another machine, naming what it printed and what was expected", () => {
-    const result = run(smokeTestScript(test_()), progress("x86_64\n"));
-    expect(result.status).toBe(1);
-    expect(result.stdout).toBe("");
-    expect(result.stderr).toContain(`the smoke test ["uname","-m"] of ${REF} (linux/arm64) failed: it printed "x86_64", expected aarch64`);
-});
-
-test("fails with BuildKit's error when the command cannot run, as a foreign binary without emulation", () => {
-    const error = "process \"uname -m\" did not complete successfully: exec /bin/uname: exec format error";
-    const result = run(smokeTestScript(test_()), progress("", error), 1);
-    expect(result.status).toBe(1);
-    expect(result.stderr).toContain(`failed: it did not run: ${error}`);
-});
-
-test("fails when the image cannot be pulled, with buildx's own message", () => {
-    const result = run(smokeTestScript(test_()), "ERROR: failed to build: failed to resolve source metadata: 401 Unauthorized\n", 1);
-    expect(result.status).toBe(1);
-    expect(result.stderr).toContain("it did not run: ERROR: failed to build: failed to resolve source metadata: 401 Unauthorized");
-});
-
-test("checks a custom command's output for the expected text", () => {
-    const custom = test_({ command: ["/app/server", "--self-test"], expect: { contains: "self-test ok" } });
-    expect(run(smokeTestScript(custom), progress("checking\nself-test ok (3 checks)\n")).status).toBe(0);
-    const failed = run(smokeTestScript(custom), progress("self-test FAILED\n"));
-    expect(failed.status).toBe(1);
-    expect(failed.stderr).toContain('it printed "self-test FAILED", which does not contain "self-test ok"');
-});
-
-test("without an expectation, a custom command passes on its exit status alone", () => {
-    const custom = test_({ command: ["/app/server", "--version"], expect: {} });
-    const result = run(smokeTestScript(custom), progress("server 1.4.0\n"));
-    expect(result.status).toBe(0);
-    expect(result.stdout).toBe("server 1.4.0\n");
+test.each([
+    ["", {}],
+    ['{"linux/amd64":"x86_64","linux/arm64":"aarch64"}\n', { "linux/amd64": "x86_64", "linux/arm64": "aarch64" }],
+])("ImageBuild.tests reads each platform's output from the entry point's %j", (stdout, outputs) => {
+    expect(testOutputs(stdout)).toEqual(outputs);
 });
 
 test.each([

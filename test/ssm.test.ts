@@ -1,17 +1,14 @@
 // ssh.access ssm: no inbound rule, no public address, SSH through an SSM session, for the
 // readiness check (OpenSSH run locally) and for buildx (the ssh config's ProxyCommand).
 
-import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "../components/fleet";
 import { parseConfig } from "../config/schema";
 import { policies } from "../policy/rules";
-import { readinessScript } from "../shell/readiness";
+import { checkReadiness, readinessSshArgs, ReadinessSpec, RemoteStep } from "../runner/readiness";
 import { context, makeProject, validConfig } from "./fixtures";
 import { installMocks, isSecretValue, settled, valueOf, registrationFiles } from "./mocks";
+import { sandbox } from "./sandbox";
 import { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 
 const mocks = installMocks();
@@ -77,11 +74,12 @@ describe("the fleet in ssm mode", () => {
     test("checks readiness through an SSM session with the host key pinned under the instance id", () => {
         expect(ofType("command:remote:Command")).toEqual([]);
         const check = mocks.resources.find((r) => r.name === "arm-0-ready-check")!;
-        const script: string = check.inputs.environment.NBF_READINESS_SCRIPT;
+        const { target } = JSON.parse(check.inputs.environment.NBF_SPEC) as ReadinessSpec;
         const instanceId = hosts["arm-0"].instanceId as string;
-        expect(script).toContain(`'HostKeyAlias=${instanceId}'`);
-        expect(script).toContain("'ProxyCommand=aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1'");
-        expect(script).toContain("'StrictHostKeyChecking=yes'");
+        expect(target).toMatchObject({ address: instanceId, hostKeyAlias: instanceId,
+            proxyCommand: "aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1" });
+        const args = readinessSshArgs(target, "/tmp/nbf-readiness-x");
+        expect(args).toEqual(expect.arrayContaining([`HostKeyAlias=${instanceId}`, `ProxyCommand=${target.proxyCommand}`, "StrictHostKeyChecking=yes"]));
         expect(isSecretValue(check.raw.stdin)).toBe(true);
     });
 
@@ -104,50 +102,54 @@ describe("the fleet in ssm mode", () => {
     });
 });
 
-describe("the readiness script", () => {
+describe("the readiness check through SSM", () => {
     const ssmTarget = {
         address: "i-0123456789abcdef0", port: 22, user: "ec2-user", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHost comment",
         hostKeyAlias: "i-0123456789abcdef0", proxyCommand: "aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1",
     };
-    const script = readinessScript({
-        target: ssmTarget, connectTimeoutSeconds: 30, persistentFaultSeconds: 90, remoteScripts: ["echo booted", "echo docker 27 on aarch64"],
+    const steps: RemoteStep[] = [{ name: "boot-wait.sh", script: "echo booted", args: [] }, { name: "docker-check.sh", script: "echo docker \"$1\" on aarch64", args: ["27"] }];
+
+    test("renders the reviewed ssh arguments", () => {
+        expect(readinessSshArgs(ssmTarget, "/tmp/nbf-readiness-x")).toMatchSnapshot();
     });
 
-    test("matches the reviewed script and passes shellcheck", () => {
-        expect(script).toMatchSnapshot();
-        const lint = spawnSync("shellcheck", ["--shell", "bash", "-"], { input: script, encoding: "utf8" });
-        expect(lint.stdout).toBe("");
-    });
+    /** Runs the check with a stand-in ssh: `body` (bash) decides, after logging its arguments. */
+    function run(body: string, spec: Partial<ReadinessSpec> = {}) {
+        const box = sandbox("nbf-ssm-");
+        box.stub("ssh", body);
+        const env = box.runner();
+        let stdout = "";
+        let stderr = "";
+        const done = checkReadiness({ target: ssmTarget, connectTimeoutSeconds: 30, persistentFaultSeconds: 90, steps, ...spec }, "KEY\n", env,
+            { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; } });
+        return { done, box, out: () => ({ stdout, stderr }) };
+    }
 
-    test("retries until the session opens, then runs each remote script in its own session", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-ssm-"));
-        const log = path.join(dir, "ssh.log");
-        // A stand-in ssh: refuses twice (agent not registered yet), then runs the remote command locally.
-        fs.writeFileSync(path.join(dir, "ssh"), [
-            "#!/bin/bash",
-            `n=$(( $(cat ${dir}/count 2>/dev/null || echo 0) + 1 )); echo "$n" > ${dir}/count`,
-            `printf '%s\\n' "$*" >> ${log}`,
-            "[ \"$n\" -le 2 ] && { echo 'Connection closed by UNKNOWN port 65535' >&2; exit 255; }",
-            "eval \"${@: -1}\"",
-        ].join("\n"), { mode: 0o755 });
-        const result = spawnSync("bash", ["-c", script.replace("sleep 5", "sleep 0")], {
-            input: "KEY\n", encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ""}` },
-        });
-        expect(result.status).toBe(0);
-        expect(result.stdout).toBe("booted\ndocker 27 on aarch64\n");
-        const calls = fs.readFileSync(log, "utf8").trim().split("\n");
+    // The stand-in refuses twice (agent not registered yet), then runs the remote command line locally.
+    const REFUSE_TWICE = [
+        'n=$(( $(cat "$HOME/count" 2>/dev/null || echo 0) + 1 )); echo "$n" > "$HOME/count"',
+        "[ \"$n\" -le 2 ] && { echo 'Connection closed by UNKNOWN port 65535' >&2; exit 255; }",
+        'eval "${@: -1}"',
+    ].join("\n");
+
+    test("retries until the session opens, then runs each remote script in its own session", async () => {
+        const { done, box, out } = run(REFUSE_TWICE);
+        expect(await done).toBe(0);
+        expect(out()).toEqual({ stdout: "booted\ndocker 27 on aarch64\n", stderr: "" });
+        const calls = box.calls("ssh");
         expect(calls).toHaveLength(5);
-        expect(calls[4]).toMatch(/-o StrictHostKeyChecking=yes .*-o HostKeyAlias=i-0123456789abcdef0 .*-o ProxyCommand=aws ssm start-session .*-l ec2-user -- i-0123456789abcdef0 echo docker 27 on aarch64$/);
+        expect(calls[4]).toMatch(/-o StrictHostKeyChecking=yes .*-o HostKeyAlias=i-0123456789abcdef0 .*-o ProxyCommand=aws ssm start-session .*-l ec2-user -- i-0123456789abcdef0 'sh' '-c' 'echo docker "\$1" on aarch64' 'docker-check.sh' '27'$/);
     });
 
-    test("gives up at the deadline with ssh's last error", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-ssm-"));
-        fs.writeFileSync(path.join(dir, "ssh"), "#!/bin/sh\necho 'TargetNotConnected: i-0123456789abcdef0 is not connected.' >&2\nexit 255\n", { mode: 0o755 });
-        const quick = readinessScript({ target: { ...ssmTarget, hostKey: "ssh-ed25519 AAAA" }, connectTimeoutSeconds: 1, persistentFaultSeconds: 90, remoteScripts: ["true"] });
-        const result = spawnSync("bash", ["-c", quick.replace("sleep 5", "sleep 1")], {
-            input: "KEY\n", encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ""}` },
-        });
-        expect(result.status).toBe(1);
-        expect(result.stderr).toContain("could not reach i-0123456789abcdef0 (through SSM) within 1s: TargetNotConnected");
+    test("stops at the first remote script that fails, with its exit status and message", async () => {
+        const { done, box, out } = run(REFUSE_TWICE, { steps: [{ name: "boot-wait.sh", script: "echo 'the boot script did not finish' >&2; exit 1", args: [] }, steps[1]] });
+        expect(await done).toBe(1);
+        expect(out()).toEqual({ stdout: "", stderr: "the boot script did not finish\n" });
+        expect(box.calls("ssh")).toHaveLength(4);
+    });
+
+    test("gives up at the deadline with ssh's last error", async () => {
+        const { done } = run("echo 'TargetNotConnected: i-0123456789abcdef0 is not connected.' >&2\nexit 255", { connectTimeoutSeconds: 1 });
+        await expect(done).rejects.toThrow("could not reach i-0123456789abcdef0 (through SSM) within 1s: TargetNotConnected");
     });
 });

@@ -2,6 +2,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "../components/fleet";
+import { ReadinessSpec } from "../runner/readiness";
 import { parseConfig } from "../config/schema";
 import { context, makeProject } from "./fixtures";
 import { installMocks, settled, valueOf, registrationFiles } from "./mocks";
@@ -47,17 +48,15 @@ test("checks each static host with its declared key pinned, on its port, without
     expect(mocks.resources.filter((r) => r.type === "command:remote:Command")).toEqual([]);
     const checks = mocks.resources.filter((r) => r.type === "command:local:Command" && r.name.endsWith("-ready-check"));
     expect(checks.map((c) => c.name).sort()).toEqual(["fleet-amd-ready-check", "fleet-arm-ready-check", "fleet-qemu-ready-check"]);
-    const arm = checks.find((c) => c.name === "fleet-arm-ready-check")!.inputs.environment.NBF_READINESS_SCRIPT.split("'\\''").join("'");
-    expect(arm).toContain("printf '%s %s\\n' 'static-arm' 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOEfEuM+3M+NBmoJQoTpb+KfjaEbCGvhkye7IlZPNZ/S'");
-    expect(arm).toContain("'-p' '2222' '-l' 'builder' '--' '127.0.0.3'");
-    expect(arm).not.toContain("/var/lib/native-build-fleet/ready");
-    expect(arm).not.toContain('case "$machine"');
-    expect(arm).toContain("        'aarch64') ;;");
+    const specOf = (name: string): ReadinessSpec => JSON.parse(checks.find((c) => c.name === name)!.inputs.environment.NBF_SPEC);
+    const arm = specOf("fleet-arm-ready-check");
+    expect(arm.target).toEqual({ address: "127.0.0.3", port: 2222, user: "builder", hostKeyAlias: "static-arm",
+        hostKey: expect.stringMatching(/^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOEfEuM\+3M\+NBmoJQoTpb\+KfjaEbCGvhkye7IlZPNZ\/S/) });
+    // No boot script to wait for, and no architecture to check: only Docker and the declared QEMU handlers.
+    expect(arm.steps.map((step) => [step.name, ...step.args])).toEqual([["docker-check.sh", "180", "", "", "aarch64"]]);
     // A host the team runs is not booting: a refused key fails at once, a silent host after two minutes.
-    expect(arm).toContain("-ge 0 ]; then");
-    expect(arm).toContain("'could not reach %s within 120s: %s\\n' '127.0.0.3:2222'");
-    const qemu = checks.find((c) => c.name === "fleet-qemu-ready-check")!.inputs.environment.NBF_READINESS_SCRIPT.split("'\\''").join("'");
-    expect(qemu).toContain("        'x86_64'|'s390x') ;;");
+    expect(arm).toMatchObject({ connectTimeoutSeconds: 120, persistentFaultSeconds: 0 });
+    expect(specOf("fleet-qemu-ready-check").steps[0].args[3]).toBe("x86_64 s390x");
 });
 
 test("pins static host keys under their names, so a reused address never matches", () => {

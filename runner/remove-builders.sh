@@ -1,0 +1,34 @@
+#!/bin/bash
+# The registration resource's `delete` (components/builder.ts, shell/builder.ts): removes the
+# fleet's builders from the machine that runs Pulumi. Bash rather than the runner
+# (runner/cli.ts), because `pulumi destroy` does not run the program, so nothing compiles the
+# runner first; its text travels in the resource's environment, so a destroy runs the version
+# that registered the builders.
+#
+# Each builder loses its node's BuildKit container where the host still answers, else only the
+# local entry; then the stack's SSH files go. Only builders the stack's directory lists as its
+# own are touched.
+#
+# Environment: NBF_BUILDER   the stack builder's name: its directory under ~/.ssh/native-build-fleet
+#              NBF_BUILDERS  the builders to remove, one per line
+set -uo pipefail
+
+name=${NBF_BUILDER:-}
+case "$name" in
+    '' | . | .. | */*) echo "remove-builders: NBF_BUILDER must be a builder name, not '$name'" >&2; exit 2 ;;
+esac
+# OpenSSH finds ~/.ssh through the passwd entry, not $HOME.
+home=$(getent passwd "$(id -u)" | cut -d: -f6)
+if [ -z "$home" ]; then
+    echo "remove-builders: could not find the home directory of user $(id -u) (getent passwd $(id -u))" >&2
+    exit 1
+fi
+buildx_dir=${BUILDX_CONFIG:-${DOCKER_CONFIG:-$HOME/.docker}/buildx}
+dir="$home/.ssh/native-build-fleet/$name"
+while IFS= read -r b; do
+    [ -n "$b" ] || continue
+    if [ -f "$buildx_dir/instances/$b" ] && grep -qxF "$b" "$dir/builders" 2>/dev/null; then
+        docker buildx rm "$b" </dev/null || docker buildx rm --keep-daemon "$b" </dev/null || true
+    fi
+done <<< "${NBF_BUILDERS:-}"
+rm -rf "$dir"

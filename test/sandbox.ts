@@ -1,0 +1,55 @@
+// One sandbox for the tests that run scripts and the runner's entry points for real: a
+// throwaway home, stub commands on PATH that log their calls, and a RunnerEnv whose clock
+// moves only when the runner sleeps, so retry loops run without waiting.
+
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { RunnerEnv } from "../runner/process";
+
+const made: string[] = [];
+afterAll(() => made.splice(0).forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
+export interface Sandbox {
+    dir: string;
+    home: string;
+    bin: string;
+    /** PATH with the stubs first, HOME and DOCKER_CONFIG in the sandbox. */
+    env: NodeJS.ProcessEnv;
+    /** A bash stub for `cmd` that logs `cmd args…` and then runs `body`. */
+    stub: (cmd: string, body: string) => void;
+    /** The logged calls of `cmd`, without its name. */
+    calls: (cmd: string) => string[];
+    /** A file in the sandbox's directory. */
+    read: (name: string) => string;
+    /** The environment for the runner's functions: the sandbox's env, a fake clock, logged lines. */
+    runner: (extra?: NodeJS.ProcessEnv) => RunnerEnv & { logged: string[]; clock: () => number };
+}
+
+export function sandbox(prefix = "nbf-sandbox-"): Sandbox {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    made.push(dir);
+    const home = path.join(dir, "home");
+    const bin = path.join(dir, "bin");
+    fs.mkdirSync(home);
+    fs.mkdirSync(bin);
+    const log = path.join(dir, "calls.log");
+    const stub = (cmd: string, body: string) =>
+        fs.writeFileSync(path.join(bin, cmd), `#!/bin/bash\necho "${cmd} $*" >> '${log}'\n${body}\n`, { mode: 0o755 });
+    // OpenSSH and the scripts find the home directory through the passwd entry, not $HOME.
+    fs.writeFileSync(path.join(bin, "getent"), `#!/bin/sh\necho "me:x:$(id -u):$(id -g)::${home}:/bin/sh"\n`, { mode: 0o755 });
+    const env = { PATH: `${bin}:${process.env.PATH ?? ""}`, HOME: home, DOCKER_CONFIG: path.join(home, ".docker") };
+    const calls = (cmd: string) => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [])
+        .filter((l) => l.startsWith(`${cmd} `)).map((l) => l.slice(cmd.length + 1));
+    const runner = (extra: NodeJS.ProcessEnv = {}) => {
+        let now = 0;
+        const logged: string[] = [];
+        return {
+            env: { ...env, ...extra }, logged, clock: () => now,
+            log: (line: string) => { logged.push(line); },
+            sleep: (seconds: number) => { now += seconds * 1000; return Promise.resolve(); },
+            now: () => now,
+        };
+    };
+    return { dir, home, bin, env, stub, calls, read: (name) => fs.readFileSync(path.join(dir, name), "utf8"), runner };
+}
