@@ -121,7 +121,7 @@ export class HostPool extends pulumi.ComponentResource {
             : pulumi.all([instance.publicIp, instance.privateIp]).apply(([pub, priv]) => pub || priv);
         const publicKey = this.consoleHostKey(hostName, instance.id, args.region);
         const readiness = new HostReadiness(`${hostName}-ready`, {
-            address, user: args.sshUser, privateKey: args.privateKey, hostKey: publicKey,
+            address, user: args.sshUser, privateKey: args.privateKey, hostKey: publicKey, hostKeyAlias: instance.id,
             arch: pool.arch, platforms: [...pool.platforms, ...pool.emulate], waitForBoot: true, triggers: [instance.id],
             ssm: ssm ? { region: args.region } : undefined,
         }, { parent: this });

@@ -148,6 +148,8 @@ describe("readiness", () => {
             // What the mocks' console reader printed for that host, pinned in the check's own known_hosts.
             const { target } = specOf(host);
             expect(target).toMatchObject({ address: expect.stringMatching(/^198\.51\.100\./), port: 22, user: "ec2-user", hostKey: mockHostKey(named(`${host}-console-host-key`).name) });
+            // Pinned under the instance id, as the builder's known_hosts pins it: a reused address never matches.
+            expect(target.hostKeyAlias).toBe(hosts[host].instanceId);
             expect(check.inputs.create).toBe("node bin/runner/cli.js readiness");
             // The host scripts travel verbatim in the spec; the runner's code by its digest, so an edit to either updates the check.
             expect(specOf(host).steps.map((s) => s.script)).toEqual([scriptFile("host/boot-wait.sh"), scriptFile("host/docker-check.sh")]);
