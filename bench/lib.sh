@@ -13,7 +13,9 @@ checks_json='[]'
 # hosts), PULUMI_DEBUG_COMMANDS for --event-log, and the Go base image's name.
 bench_start() {
     bash "$E2E_DIR/toolchain.sh" >&2
-    bash "$E2E_DIR/services.sh" start >&2
+    # Without the descriptors a caller's `flock LOCK bash bench/...` holds: the daemons this may
+    # start (dockerd, the registry) would inherit the lock and hold it after the run ended.
+    bash "$E2E_DIR/services.sh" start >&2 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
     export PULUMI_DEBUG_COMMANDS=true
     GO_VERSION=$(go env GOVERSION)
     GO_IMAGE=$REGISTRY/nbf-bench-base/go:${GO_VERSION#go}
