@@ -258,7 +258,7 @@ breakdown_tables() {
         (.medianRunPath[] | "| \(.segment) | \(.seconds) | \(.medianSeconds) |"),
         "\n\($k): resource steps (pre to outputs event), medians of \(.runs) runs, 0.05 s or more\n",
         "| step | s |", "|---|---|",
-        (.steps[] | select(.medianSeconds >= 0.05) | "| \(.step) | \(.medianSeconds) |")' "$1"
+        ([.steps[] | select(.medianSeconds >= 0.05)] | if length == 0 then "| (none) | |" else .[] | "| \(.step) | \(.medianSeconds) |" end)' "$1"
 }
 {
     table_head "$RUNS runs, $(nproc) cores; wall seconds"
