@@ -13,7 +13,9 @@ checks_json='[]'
 # hosts), PULUMI_DEBUG_COMMANDS for --event-log, and the Go base image's name.
 bench_start() {
     bash "$E2E_DIR/toolchain.sh" >&2
-    bash "$E2E_DIR/services.sh" start >&2
+    # Without the descriptors a caller's `flock LOCK bash bench/...` holds: the daemons this may
+    # start (dockerd, the registry) would inherit the lock and hold it after the run ended.
+    bash "$E2E_DIR/services.sh" start >&2 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
     export PULUMI_DEBUG_COMMANDS=true
     GO_VERSION=$(go env GOVERSION)
     GO_IMAGE=$REGISTRY/nbf-bench-base/go:${GO_VERSION#go}
@@ -70,12 +72,38 @@ bench_stack() {
 host_key() { cat "$STATE/hosts/$1/ssh_host_ed25519_key.pub"; }
 
 pulumi_() { (cd "$WORK" && pulumi "$@"); }
-# up NAME [ARGS]: pulumi up, its output kept as $WORK/NAME.log and its engine events as
-# $WORK/NAME.events (see steps_of).
+# logged NAME PULUMI-ARGS...: pulumi with its output kept as $WORK/NAME.log and its engine
+# events as $WORK/NAME.events, each stamped with the millisecond it arrived (`nbfMs`, by
+# bench/overhead/stamp-events.js reading --event-log through a FIFO), and the process's own
+# start and end (ms) as $WORK/NAME.span, which `timed` takes as the wall time: the stamper's
+# start is not the program's cost. The FIFO is held open here until the CLI has exited, so the
+# reader ends even when the CLI fails before it opens its log.
+logged() {
+    local name=$1 fifo=$WORK/$1.fifo reader hold start rc=0; shift
+    rm -f "$WORK/$name.events" "$WORK/$name.span" "$fifo"
+    mkfifo "$fifo"
+    exec {hold}<>"$fifo"
+    # Neither child may inherit the holding descriptor: the reader would never see the end.
+    node "$REPO_DIR/bench/overhead/stamp-events.js" <"$fifo" >"$WORK/$name.events" {hold}>&- &
+    reader=$!
+    sleep 0.2 # the reader's own start, before the clock starts
+    start=$(date +%s%3N)
+    pulumi_ "$@" --event-log "$fifo" >"$WORK/$name.log" 2>&1 {hold}>&- || rc=$?
+    printf '%s %s\n' "$start" "$(date +%s%3N)" >"$WORK/$name.span"
+    exec {hold}>&-
+    wait "$reader" || true
+    rm -f "$fifo"
+    return "$rc"
+}
+# up NAME [ARGS]: pulumi up through `logged` (see steps_of for its events).
 up() {
     local name=$1; shift
-    rm -f "$WORK/$name.events"
-    pulumi_ up --yes --skip-preview --event-log "$WORK/$name.events" "$@" >"$WORK/$name.log" 2>&1
+    logged "$name" up --yes --skip-preview "$@"
+}
+# preview NAME [ARGS]: pulumi preview through `logged`.
+preview() {
+    local name=$1; shift
+    logged "$name" preview "$@"
 }
 # steps_of NAME: the build logs of an up, as $WORK/NAME.steps, one "resource<TAB>line" a line.
 # The provider reports BuildKit's plain progress as status messages; the non-interactive
@@ -90,14 +118,20 @@ steps_of() {
 # BuildKit's and anyone else's), from /proc/stat.
 busy_seconds() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat; }
 
-# timed KEY COMMAND...: runs it and adds its wall time to KEY's samples, and the machine's busy
-# CPU seconds meanwhile to KEY's cpu samples; a failure ends the run.
+# timed KEY COMMAND...: runs it and adds its wall time to KEY's samples (a pulumi run `logged`
+# as KEY: its process's), and the machine's busy CPU seconds meanwhile to KEY's cpu samples;
+# a failure ends the run.
 timed() {
     local key=$1 start busy rc=0 s; shift
+    [ -z "${WORK:-}" ] || rm -f "$WORK/$key.span"
     busy=$(busy_seconds)
     start=$(date +%s.%N)
     "$@" || rc=$?
     s=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
+    # A pulumi run through `logged` under the same name counts from its own start to its exit.
+    if [ -n "${WORK:-}" ] && [ -s "$WORK/$key.span" ]; then
+        s=$(awk '{ printf "%.2f", ($2 - $1) / 1000 }' "$WORK/$key.span")
+    fi
     cpu[$key]="${cpu[$key]:-} $(awk -v a="$busy" -v b="$(busy_seconds)" 'BEGIN { printf "%.1f", b - a }')"
     if [ "$rc" -ne 0 ]; then
         printf 'FAILED %s (exit %s) after %ss; the last lines of its log:\n' "$key" "$rc" "$s" >&2
@@ -116,12 +150,15 @@ check() {
     checks_json=$(jq -c --arg w "$what" --argjson ok "$ok" '. + [{check: $w, ok: $ok}]' <<<"$checks_json")
 }
 
-# compiled STEPS WHAT: how many builds ran the compile step WHAT (std, internal or server) of
-# bench/overhead/app/Dockerfile, from a "build<TAB>plain progress line" file: the step prints
-# "nbf-bench: compiled WHAT for OS/ARCH" only when it runs, never when BuildKit takes it from a cache.
+# compiled STEPS WHAT: how many times the compile step WHAT (std, internal or server) of
+# bench/overhead/app/Dockerfile ran, from a "build<TAB>plain progress line" file: the step prints
+# "nbf-bench: compiled WHAT for OS/ARCH (run UUID)" only when it runs, never when BuildKit takes
+# it from a cache, with a new UUID each run. Builds that BuildKit served from one shared run
+# (two resources solving the same steps at once) show the same line, counted once.
 compiled() {
-    awk -F '\t' -v what="$2" '$2 ~ ("^#[0-9]+ [0-9.]+ nbf-bench: compiled " what " for ") { ran[$1] = 1 }
-        END { n = 0; for (b in ran) n++; print n }' "$1"
+    awk -F '\t' -v what="$2" '$2 ~ ("^#[0-9]+ [0-9.]+ nbf-bench: compiled " what " for [^ ]+ \\(run [0-9a-f-]+\\)$") {
+            sub(/^#[0-9]+ [0-9.]+ /, "", $2); ran[$2] = 1 }
+        END { n = 0; for (r in ran) n++; print n }' "$1"
 }
 # none_ran STEPS WHAT...: no build ran any of these compile steps.
 none_ran() {

@@ -36,7 +36,6 @@ RESULTS=${NBF_BENCH_RESULTS:-$REPO_DIR/bench/results}
 
 bench_start
 WORK=$(mktemp -d /tmp/nbf-bench.XXXXXX)
-preview() { local name=$1; shift; pulumi_ preview "$@" >"$WORK/$name.log" 2>&1; }
 output() { pulumi_ stack output images --json | jq -r --arg i "$IMAGE" ".[\$i]$1"; }
 
 imports_cache_of() { # imports_cache_of LOG REPOSITORY: the log shows each platform's cache imported
@@ -55,15 +54,19 @@ wipe() {
 }
 # A fresh CI runner: no buildx builder or SSH files on this machine, and no BuildKit
 # containers or state on the hosts. Only Pulumi's state and the registry remain.
+# The program registers the stack's builder and one per host ($BUILDER-<host>).
+builders() { local h; printf '%s\n' "$BUILDER"; for h in "${HOST_NAMES[@]}"; do printf '%s-%s\n' "$BUILDER" "$h"; done; }
 fresh_runner() {
-    docker buildx rm --keep-daemon "$BUILDER" >/dev/null 2>&1 || true
+    local b
+    for b in $(builders); do docker buildx rm --keep-daemon "$b" >/dev/null 2>&1 || true; done
     rm -rf "$(getent passwd "$(id -u)" | cut -d: -f6)/.ssh/native-build-fleet/$BUILDER"
     docker ps -aq --filter "name=buildx_buildkit_$BUILDER" | xargs -r docker rm -f >/dev/null
     docker volume ls -q --filter "name=buildx_buildkit_$BUILDER" | xargs -r docker volume rm >/dev/null
 }
 no_local_state() {
-    [ -z "$(docker ps -aq --filter "name=buildx_buildkit_$BUILDER")$(docker volume ls -q --filter "name=buildx_buildkit_$BUILDER")" ] &&
-        ! docker buildx inspect "$BUILDER" >/dev/null 2>&1
+    local b
+    [ -z "$(docker ps -aq --filter "name=buildx_buildkit_$BUILDER")$(docker volume ls -q --filter "name=buildx_buildkit_$BUILDER")" ] || return 1
+    for b in $(builders); do ! docker buildx inspect "$b" >/dev/null 2>&1 || return 1; done
 }
 # Forces the next `up` to rebuild both platforms without changing any cache key: BENCH_RUN
 # is a build arg the Dockerfile never declares.
@@ -134,20 +137,29 @@ check "the index lists exactly linux/amd64 and linux/arm64" equal "$(index_platf
 check "the first up compiled everything once per platform (each cache export reused it)" \
     ran "$WORK/stack_first_up.steps" std 2
 
-for run in $(seq "$RUNS"); do
+# keep KEY RUN: this run's event log and span of KEY, for the breakdown at the end.
+keep() { mkdir -p "$WORK/runs"; cp "$WORK/$1.events" "$WORK/runs/$1-$2.events"; cp "$WORK/$1.span" "$WORK/runs/$1-$2.span"; }
+
+# pulumi_part RUN: every pulumi measurement of one run.
+pulumi_part() {
+    local run=$1
     log "run $run of $RUNS: pulumi"
     wipe
     force_rebuild "cold-$run"
     timed pulumi_cold up pulumi_cold
+    keep pulumi_cold "$run"
     steps_of pulumi_cold
     check "pulumi cold: the index lists both platforms" equal "$(index_platforms "$(output .ref)")" '["linux/amd64","linux/arm64"]'
     check "pulumi cold: each platform compiled the standard library once (its cache export reused it)" \
         ran "$WORK/pulumi_cold.steps" std 2
     timed pulumi_noop up pulumi_noop --expect-no-changes
+    keep pulumi_noop "$run"
     timed preview_noop preview preview_noop --expect-no-changes
+    keep preview_noop "$run"
     old_ref=$(output .ref)
     change_one_file "pulumi-$run-$(date +%s%N)"
     timed pulumi_one_file up pulumi_one_file
+    keep pulumi_one_file "$run"
     steps_of pulumi_one_file
     check "pulumi one-file: the standard library and the library packages came from the cache" \
         none_ran "$WORK/pulumi_one_file.steps" std internal
@@ -158,6 +170,7 @@ for run in $(seq "$RUNS"); do
     check "fresh runner: no builder, BuildKit containers or volumes left" no_local_state
     force_rebuild "fresh-$run"
     timed fresh_runner_forced up fresh_runner_forced
+    keep fresh_runner_forced "$run"
     steps_of fresh_runner_forced
     check "fresh runner, nothing changed: the builder is registered again" docker buildx inspect "$BUILDER" >/dev/null
     check "fresh runner, nothing changed: each platform imported its registry cache" imports_cache_of "$WORK/fresh_runner_forced.steps" "$REPO"
@@ -168,12 +181,17 @@ for run in $(seq "$RUNS"); do
     check "fresh runner: no builder, BuildKit containers or volumes left" no_local_state
     change_one_file "fresh-$run-$(date +%s%N)"
     timed fresh_runner_one_file up fresh_runner_one_file
+    keep fresh_runner_one_file "$run"
     steps_of fresh_runner_one_file
     check "fresh runner, one file changed: each platform imported its registry cache" imports_cache_of "$WORK/fresh_runner_one_file.steps" "$REPO"
     check "fresh runner, one file changed: the standard library and the library packages came from the registry cache" \
         none_ran "$WORK/fresh_runner_one_file.steps" std internal
     check "fresh runner, one file changed: the binary was rebuilt once per platform" ran "$WORK/fresh_runner_one_file.steps" server 2
+}
 
+# buildx_part RUN: every docker buildx measurement of one run.
+buildx_part() {
+    local run=$1
     log "run $run of $RUNS: docker buildx"
     wipe
     timed buildx_cold direct buildx_cold parallel "cold-$run"
@@ -192,11 +210,23 @@ for run in $(seq "$RUNS"); do
         check "buildx cold, one platform after the other: each platform compiled the standard library" \
             ran "$WORK/buildx_cold_sequential.steps" std 2
     fi
+}
+
+# Side by side: odd runs measure pulumi first, even runs docker buildx first, so neither
+# side always runs on the machine the other has just warmed (or loaded).
+for run in $(seq "$RUNS"); do
+    if [ $((run % 2)) -eq 1 ]; then pulumi_part "$run"; buildx_part "$run"; else buildx_part "$run"; pulumi_part "$run"; fi
 done
 
 measurements=$(measurements_json)
 mkdir -p "$RESULTS"
-jq -n --argjson m "$measurements" --argjson checks "$checks_json" --argjson runs "$RUNS" \
+# The breakdown of every pulumi measurement, from its runs' event logs and the stack's graph.
+pulumi_ stack export >"$WORK/state.json"
+runs_of() { local r list=; for r in $(seq "$RUNS"); do list+="$WORK/runs/$1-$r,"; done; printf '%s=%s' "$1" "$list"; }
+"$REPO_DIR/node_modules/.bin/ts-node" --transpile-only "$REPO_DIR/bench/overhead/breakdown.ts" "$WORK/state.json" \
+    "$(runs_of pulumi_one_file)" "$(runs_of pulumi_noop)" "$(runs_of preview_noop)" "$(runs_of pulumi_cold)" \
+    "$(runs_of fresh_runner_forced)" "$(runs_of fresh_runner_one_file)" >"$WORK/breakdown.json"
+jq -n --argjson m "$measurements" --argjson checks "$checks_json" --argjson runs "$RUNS" --slurpfile breakdown "$WORK/breakdown.json" \
     --arg cores "$(nproc)" --arg cpu "$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)" \
     --arg toolchain "$(bench_toolchain)" \
     --arg image "$APP: Go service, standard library + 2 packages + binary, cross-compiled on BUILDPLATFORM for linux/amd64 and linux/arm64 (no emulation), base $GO_IMAGE" '
@@ -215,9 +245,21 @@ jq -n --argjson m "$measurements" --argjson checks "$checks_json" --argjson runs
      fresh_runner: {forcedOverCold: ratio("fresh_runner_forced"; "pulumi_cold"), oneFileOverCold: ratio("fresh_runner_one_file"; "pulumi_cold")},
      concurrency: {sequentialOverParallel: ratio("buildx_cold_sequential"; "buildx_cold"),
        note: "target 3: both nodes share 2 cores here, so concurrency cannot show real parallel speedup"},
+     breakdown: $breakdown[0],
      checks: $checks}' >"$RESULTS/overhead.json"
 
 row() { table_row "$RESULTS/overhead.json" "$@"; }
+# breakdown_tables RESULTS KEY: KEY's critical path (its median run, each segment also as the
+# median over the runs) and the slowest of its resource steps.
+breakdown_tables() {
+    jq -r --arg k "$2" '.breakdown[$k] | select(. != null) |
+        "\n\($k): critical path of the median run (\(.medianRunWallSeconds) s), from the engine event log\n",
+        "| segment | s, median run | s, median of \(.runs) runs |", "|---|---|---|",
+        (.medianRunPath[] | "| \(.segment) | \(.seconds) | \(.medianSeconds) |"),
+        "\n\($k): resource steps (pre to outputs event), medians of \(.runs) runs, 0.05 s or more\n",
+        "| step | s |", "|---|---|",
+        ([.steps[] | select(.medianSeconds >= 0.05)] | if length == 0 then "| (none) | |" else .[] | "| \(.step) | \(.medianSeconds) |" end)' "$1"
+}
 {
     table_head "$RUNS runs, $(nproc) cores; wall seconds"
     row stack_first_up "first up of the stack (registers builder, starts nodes, cold build; 1 sample)"
@@ -235,6 +277,7 @@ row() { table_row "$RESULTS/overhead.json" "$@"; }
     jq -r '"| fresh runner, nothing changed / cold | \(.fresh_runner.forcedOverCold) | | |",
            "| fresh runner, one file / cold | \(.fresh_runner.oneFileOverCold) | | |",
            "| 3: sequential / concurrent (shared cores) | \(.concurrency.sequentialOverParallel) | | |"' "$RESULTS/overhead.json"
+    for key in pulumi_one_file pulumi_noop preview_noop; do breakdown_tables "$RESULTS/overhead.json" "$key"; done
     printf '\n-> %s; %s check(s) failed\n' "$RESULTS/overhead.json" "$checks_failed"
 }
 [ "$checks_failed" -eq 0 ]

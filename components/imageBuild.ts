@@ -170,12 +170,15 @@ export class ImageBuild extends pulumi.ComponentResource {
     }
 
     /**
-     * The platform image, then a second, cache-only build that exports the registry
-     * cache. The split keeps previews from writing the cache without making every
+     * The platform image, and beside it a second, cache-only build that exports the
+     * registry cache. The split keeps previews from writing the cache without making every
      * preview show a diff: the provider exports `cacheTo` even during preview builds,
      * and dropping `cacheTo` only in previews would change every image's inputs. The
-     * cache build never runs in previews and follows the image build on the same node,
-     * where every step is already in BuildKit's local cache.
+     * cache build never runs in previews. It runs at the same time as the image build, on
+     * the same node, and nothing waits for it: BuildKit's solver merges the identical steps
+     * of the two solves into one run (moby/buildkit solver, edges with equal cache keys are
+     * shared), so its own cost is the cache export, which then overlaps the image's push, the
+     * smoke tests, the index and its read-back instead of following the image build.
      */
     private platformBuild(
         name: string, platform: string, args: ImageBuildArgs, repo: pulumi.Output<string>,
@@ -229,7 +232,7 @@ export class ImageBuild extends pulumi.ComponentResource {
             // flag unless ociMediaTypes is set (provider notes, docker-build `Image`).
             cacheTo: [{ registry: { ref: cacheRef, mode: "max", imageManifest: true, ociMediaTypes: true } }],
             buildOnPreview: false,
-        }, { parent: this, dependsOn: [build], customTimeouts: this.timeouts(args) });
+        }, { parent: this, dependsOn: args.dependsOn, customTimeouts: this.timeouts(args) });
 
         return build;
     }

@@ -304,13 +304,15 @@ describe("images", () => {
         }
     });
 
-    test("run each cache build after its platform build, with the same build inputs", () => {
+    test("run each cache build beside its platform build, on the same builder with the same build inputs, waiting only for what the build waits for", () => {
         const cache = named("fleet-legacy-linux-s390x-cache").inputs;
         const build = named("fleet-legacy-linux-s390x").inputs;
-        for (const key of ["context", "dockerfile", "platforms", "buildArgs", "target", "labels", "cacheFrom"]) {
+        for (const key of ["context", "dockerfile", "platforms", "buildArgs", "target", "labels", "cacheFrom", "builder"]) {
             expect(cache[key]).toEqual(build[key]);
         }
-        expect(optsOf("fleet-legacy-linux-s390x-cache").dependsOn).toEqual([expect.objectContaining({ __name: "fleet-legacy-linux-s390x" })]);
+        const cacheDeps = optsOf("fleet-legacy-linux-s390x-cache").dependsOn as pulumi.Resource[];
+        expect(cacheDeps).toEqual(optsOf("fleet-legacy-linux-s390x").dependsOn);
+        expect(cacheDeps).toEqual([expect.objectContaining({ __name: "fleet-builder" })]);
     });
 
     test("give each platform its own build args on top of the shared ones", () => {
