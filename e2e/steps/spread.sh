@@ -69,9 +69,11 @@ spread_steps() {
     while read -r image platform host ref; do
         now=$(awk -v i="$image" -v p="$platform" '$1 == i && $2 == p { print $3 " " $4 }' <<<"$during")
         if [ "$host" = amd2 ]; then
-            # On amd, from the platform's registry cache: either every step was a cache hit (the
-            # same image, which still records amd2's container) or it ran there.
-            [ "${now% *}" = amd ] && { [ "${now#* }" = "$ref" ] || [ "$(built_on "${now#* }")" = "$builder-amd" ]; } || moved+="$image/$platform "
+            # On amd, from the platform's registry cache: every step a cache hit (the same image),
+            # or the step that records its container ran on amd, or it was a hit of the cache amd2
+            # exported while the image changed elsewhere (so it records amd2's container; amd2's
+            # sshd is stopped, so nothing ran there).
+            [ "${now% *}" = amd ] && { [ "${now#* }" = "$ref" ] || [[ "$(built_on "${now#* }")" =~ ^$builder-amd2?$ ]]; } || moved+="$image/$platform "
         else
             [ "$now" = "$host $ref" ] || kept+="$image/$platform "
         fi
