@@ -8,7 +8,7 @@ const { execFileSync } = require("child_process");
 const fs = require("fs");
 const path = require("path");
 
-const SOURCES = ["index.ts", "config", "components", "shell", "runner", "tsconfig.json", "tsconfig.build.json"];
+const SOURCES = ["index.ts", "config", "components", "shell", "runner", "startup", "tsconfig.json", "tsconfig.build.json"];
 const stamp = path.join(__dirname, "bin", ".compiled");
 
 function newest(entry) {
@@ -26,9 +26,9 @@ if (Math.max(...SOURCES.map((s) => newest(path.join(__dirname, s)))) > compiledA
 }
 
 // Before the program: the SDK's stack trace per tracked promise made large fleets slow
-// (components/promiseStacks.ts), and the TypeScript compiler it loads is never used here
-// (components/deferredModule.ts).
-require("./bin/components/promiseStacks.js").withoutPromiseStacks(require("@pulumi/pulumi/runtime/debuggable"), process.env);
-require("./bin/components/deferredModule.js").deferModule(require.resolve("@pulumi/pulumi/typescript-shim"));
+// (startup/promiseStacks.ts), and the TypeScript compiler it loads is never used here
+// (startup/deferredModule.ts).
+require("./bin/startup/promiseStacks.js").withoutPromiseStacks(require("@pulumi/pulumi/runtime/debuggable"), process.env);
+require("./bin/startup/deferredModule.js").deferModule(require.resolve("@pulumi/pulumi/typescript-shim"));
 
 module.exports = require("./bin/index.js");

@@ -13,7 +13,7 @@ fs.writeFileSync(path.join(dir, "heavy.js"), "globalThis.evaluated = (globalThis
 
 /** Runs `body` in Node with deferModule and the module's path in scope; returns what it printed. */
 function inNode(body: string): unknown {
-    const script = `const { deferModule } = require(${JSON.stringify(path.join(__dirname, "..", "components", "deferredModule.ts"))});
+    const script = `const { deferModule } = require(${JSON.stringify(path.join(__dirname, "..", "startup", "deferredModule.ts"))});
 const file = ${JSON.stringify(path.join(dir, "heavy.js"))};
 const evaluated = () => globalThis.evaluated || 0;
 const out = [];

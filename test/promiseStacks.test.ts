@@ -1,6 +1,6 @@
 // What run.js does to the SDK before the program: the promise tags lose their frames, nothing else.
 
-import { PromiseTagger, withoutPromiseStacks } from "../components/promiseStacks";
+import { PromiseTagger, withoutPromiseStacks } from "../startup/promiseStacks";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const sdk = () => ({ ...(require("@pulumi/pulumi/runtime/debuggable") as PromiseTagger) });
