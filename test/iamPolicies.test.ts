@@ -383,3 +383,31 @@ describe("the preview policy, under a real IAM evaluator", () => {
         }
     });
 });
+
+describe("the GitLab trust policies against the ID tokens GitLab issues", () => {
+    // IAM's StringLike: * any run of characters, ? one character. The evaluator above ignores
+    // provider claim keys (gitlab.com:sub), so the trust conditions are matched here.
+    const like = (pattern: string, value: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`).test(value);
+    const trusts = (file: string, sub: string) => {
+        const statement = (JSON.parse(template(file).replace(/GROUP\/PROJECT/g, "acme/fleet")) as { Statement: { Condition: Record<string, Record<string, string | string[]>> }[] }).Statement[0];
+        const subs = ([] as string[]).concat(statement.Condition.StringLike["gitlab.com:sub"]);
+        return statement.Condition.StringEquals["gitlab.com:aud"] === "sts.amazonaws.com" && subs.some((pattern) => like(pattern, sub));
+    };
+    // Since GitLab's fix for gitlab-org/gitlab#548165 a fork's merge request pipeline, even
+    // one run in the parent project, carries the fork's project_path; its `ref` is the
+    // merge request's source branch, which in a fork may well be called main.
+    test.each([
+        ["gitlab-deploy-trust.json", "project_path:acme/fleet:ref_type:branch:ref:main", true],
+        ["gitlab-deploy-trust.json", "project_path:acme/fleet:ref_type:tag:ref:v1.2.0", true],
+        ["gitlab-deploy-trust.json", "project_path:mallory/fleet:ref_type:branch:ref:main", false],
+        ["gitlab-deploy-trust.json", "project_path:acme/fleet:ref_type:branch:ref:feature", false],
+        ["gitlab-deploy-trust.json", "project_path:acme/fleet-fork:ref_type:branch:ref:main", false],
+        ["gitlab-deploy-trust.json", "project_path:acme/fleet:ref_type:branch:ref:v1.2.0", false],
+        ["gitlab-preview-trust.json", "project_path:acme/fleet:ref_type:branch:ref:feature", true],
+        ["gitlab-preview-trust.json", "project_path:mallory/fleet:ref_type:branch:ref:feature", false],
+        ["gitlab-preview-trust.json", "project_path:acme/fleet-fork:ref_type:branch:ref:feature", false],
+        ["gitlab-preview-trust.json", "project_path:acme/fleet:ref_type:tag:ref:v1.2.0", false],
+    ])("%s trusts %s: %s", (file, sub, expected) => {
+        expect(trusts(file, sub)).toBe(expected);
+    });
+});
