@@ -233,7 +233,7 @@ describe("the Pulumi CLI the pipelines install", () => {
     });
 
     test("passes shellcheck, like the runner-cleanup script", () => {
-        const result = run("shellcheck", ["scripts/install-pulumi-cli.sh", "scripts/ci-remove-builder.sh", "scripts/ci-check-release-ref.sh", "scripts/ci-preview-comment.sh"]);
+        const result = run("shellcheck", ["scripts/install-pulumi-cli.sh", "scripts/ci-remove-builder.sh", "scripts/ci-check-release-ref.sh", "scripts/ci-preview-comment.sh", "scripts/install-pulumi-plugins.sh"]);
         expect(result.stdout).toBe("");
         expect(result.status).toBe(0);
     });
@@ -373,6 +373,29 @@ describe("GitLab CI", () => {
 
     test.each(["preview", "up"])("the %s job removes the builder's SSH files in after_script, which runs on failure too", (job) => {
         expect(script(job, "after_script")).toContain('bash scripts/ci-remove-builder.sh "${NBF_BUILDER:-}"');
+    });
+});
+
+describe("the provider plugins the pipelines run", () => {
+    test("GitHub: preview and up install them checked, and forbid Pulumi to fetch any itself", () => {
+        const workflow = parse(read(".github/workflows/fleet.yml")) as Workflow;
+        for (const name of ["preview", "up"]) {
+            const job = workflow.jobs[name];
+            expect([name, job.env?.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION]).toEqual([name, "true"]);
+            const steps = job.steps.map((s) => s.run ?? "");
+            const plugins = steps.indexOf("bash scripts/install-pulumi-plugins.sh");
+            expect(plugins).toBeGreaterThan(steps.findIndex((r) => r.includes("install-pulumi-cli.sh")));
+            expect(plugins).toBeLessThan(steps.findIndex((r) => /pulumi (preview|up) /.test(r)));
+        }
+    });
+
+    test("GitLab: every job that runs Pulumi installs them checked, and Pulumi fetches none itself", () => {
+        const text = parse(read(".gitlab-ci.yml"), { merge: true }) as Record<string, GitLabJob> & { variables: Record<string, string> };
+        expect(text.variables.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION).toBe("true");
+        for (const name of ["preview", "up"]) {
+            const lines = (text[name].script ?? []).flat(2).map(String);
+            expect(lines.indexOf("bash scripts/install-pulumi-plugins.sh")).toBeGreaterThan(lines.findIndex((l) => l.includes("install-pulumi-cli.sh")));
+        }
     });
 });
 
