@@ -5,6 +5,7 @@
 
 // Service modules, not @pulumi/aws's index, which loads every service (see components/fleet.ts).
 import * as ec2 from "@pulumi/aws/ec2";
+import { getCallerIdentityOutput } from "@pulumi/aws/getCallerIdentity";
 import * as iam from "@pulumi/aws/iam";
 import * as pulumi from "@pulumi/pulumi";
 
@@ -41,6 +42,21 @@ export function sessionManagerPolicy(): { Version: string; Statement: { Effect: 
     return { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: [...SESSION_MANAGER_ACTIONS], Resource: "*" }] };
 }
 
+/**
+ * The IAM path of every role and instance profile the program creates, and of the hosts'
+ * permissions boundary. The deploy policy may create, tag, change and pass only roles on this
+ * path, and create roles only with the boundary (examples/iam/deploy.json, issue 20 item 2).
+ */
+export const HOST_IAM_PATH = "/native-build-fleet/";
+/** The boundary's name: an administrator creates it from examples/iam/host-boundary.json. */
+export const HOST_BOUNDARY_NAME = "native-build-fleet-host-boundary";
+
+/** The boundary policy's ARN in the account and partition of a caller's ARN. */
+export function hostBoundaryArn(callerArn: string, accountId: string): string {
+    const partition = callerArn.split(":")[1] || "aws";
+    return `arn:${partition}:iam::${accountId}:policy${HOST_IAM_PATH}${HOST_BOUNDARY_NAME}`;
+}
+
 export class HostAccess extends pulumi.ComponentResource {
     readonly securityGroupId: pulumi.Output<string>;
     readonly instanceProfileName: pulumi.Output<string>;
@@ -68,14 +84,19 @@ export class HostAccess extends pulumi.ComponentResource {
         // Build hosts call no AWS API: buildx forwards the client's registry credentials
         // to BuildKit (provider notes, "ECR"). In ssm mode the role carries only what the SSM
         // agent needs for Session Manager, and nothing otherwise.
+        // On the stack's path and under the boundary, so the deploy role never holds iam:* on
+        // roles it did not create and what it creates can never exceed the hosts' needs.
+        const caller = getCallerIdentityOutput({}, { parent: this });
         const role = new iam.Role(`${name}-role`, {
             assumeRolePolicy: iam.assumeRolePolicyForPrincipal({ Service: "ec2.amazonaws.com" }),
+            path: HOST_IAM_PATH,
+            permissionsBoundary: pulumi.all([caller.arn, caller.accountId]).apply(([arn, account]) => hostBoundaryArn(arn, account)),
             tags: args.tags,
         }, { parent: this });
         if (args.access === "ssm") {
             new iam.RolePolicy(`${name}-ssm`, { role: role.name, policy: JSON.stringify(sessionManagerPolicy()) }, { parent: this });
         }
-        const profile = new iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: args.tags }, { parent: this });
+        const profile = new iam.InstanceProfile(`${name}-profile`, { role: role.name, path: HOST_IAM_PATH, tags: args.tags }, { parent: this });
 
         this.securityGroupId = group.id;
         this.instanceProfileName = profile.name;

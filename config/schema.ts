@@ -98,6 +98,15 @@ const imageSchema = z.object({
 
 const IMAGE_REFERENCE = /^[a-z0-9][a-z0-9._-]*(:[0-9]{1,5})?(\/[a-z0-9._-]+)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 
+/**
+ * What runs privileged on every host, pinned by digest (issue 20): BuildKit v0.33.1, the first
+ * release that verifies blob digests before caching them (a fix for shared caches), and the
+ * binfmt installer. The digests are the multi-platform index digests on Docker Hub, as
+ * several unrelated projects pin them (no registry is reachable from this checkout).
+ */
+export const DEFAULT_BUILDKIT_IMAGE = "moby/buildkit:v0.33.1@sha256:cec9f139f45e93c5c69c60f8b07cfad9f43f4ef6b6a6cd917527fea5ff2e3dea";
+export const DEFAULT_BINFMT_IMAGE = "tonistiigi/binfmt:qemu-v10.2.3@sha256:400a4873b838d1b89194d982c45e5fb3cda4593fbfd7e08a02e76b03b21166f0";
+
 const builderSchema = z.object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "must be lowercase letters, digits, '.', '_' or '-'").optional(),
     buildOnPreview: z.boolean().default(true),
@@ -105,7 +114,7 @@ const builderSchema = z.object({
     buildkitImage: z.string().regex(IMAGE_REFERENCE, "must be an image reference such as moby/buildkit:v0.31.0").optional(),
     driverOptions: driverOptionsSchema.default({}),
     buildkitdConfig: z.string().optional(),
-    binfmtImage: z.string().regex(IMAGE_REFERENCE, "must be an image reference such as tonistiigi/binfmt:latest").default("tonistiigi/binfmt:latest"),
+    binfmtImage: z.string().regex(IMAGE_REFERENCE, "must be an image reference such as tonistiigi/binfmt:latest").default(DEFAULT_BINFMT_IMAGE),
 }).strict();
 
 const rawSchema = z.object({
@@ -116,7 +125,7 @@ const rawSchema = z.object({
     registry: registrySchema,
     images: z.array(imageSchema).default([]),
     compose: z.string().optional(),
-    builder: builderSchema.default({ buildOnPreview: true, buildTimeoutMinutes: 60, binfmtImage: "tonistiigi/binfmt:latest", driverOptions: {} }),
+    builder: builderSchema.default({ buildOnPreview: true, buildTimeoutMinutes: 60, binfmtImage: DEFAULT_BINFMT_IMAGE, driverOptions: {} }),
 }).strict();
 
 type RawConfig = z.infer<typeof rawSchema>;
@@ -344,7 +353,8 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
             name: builder.name ?? defaultBuilderName(ctx.project, ctx.stack),
             buildOnPreview: builder.buildOnPreview,
             buildTimeoutMinutes: builder.buildTimeoutMinutes,
-            driverOptions: { ...(builder.buildkitImage ? { image: builder.buildkitImage } : {}), ...builder.driverOptions },
+            // driverOptions.image, when set, replaces the pinned default (it may not repeat buildkitImage).
+            driverOptions: { image: builder.buildkitImage ?? DEFAULT_BUILDKIT_IMAGE, ...builder.driverOptions },
             buildkitdConfig,
             binfmtImage: builder.binfmtImage,
         },

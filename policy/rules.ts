@@ -303,6 +303,84 @@ export const noPlaintextCredentials: ResourceValidationPolicy = {
     },
 };
 
+// --- IAM the stack may hold (issue 20): host roles on their path, under their boundary,
+// trusted by EC2 alone, no managed policy or attachment, no instance profile from elsewhere.
+
+/** The hosts' IAM path and boundary (components/hostAccess.ts; test/policyIam.test.ts holds them equal). */
+export const HOST_IAM_PATH = "/native-build-fleet/";
+export const HOST_BOUNDARY_SUFFIX = ":policy/native-build-fleet/native-build-fleet-host-boundary";
+/** Types that attach a managed policy to something, or create one: the stack needs none. */
+const IAM_ATTACHMENTS = [
+    "aws:iam/policy:Policy", "aws:iam/policyAttachment:PolicyAttachment", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment", "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+];
+
+/** What is wrong with a role's trust policy: anything but EC2 assuming it with sts:AssumeRole. */
+export function trustFindings(policy: unknown): string[] {
+    let document: { Statement?: unknown } | undefined;
+    try {
+        document = (typeof policy === "string" ? JSON.parse(policy) : policy) as { Statement?: unknown } | undefined;
+    } catch {
+        return ["the trust policy is not JSON"];
+    }
+    const statements = ([] as unknown[]).concat(document?.Statement ?? []) as { Effect?: string; Principal?: unknown; Action?: unknown; Condition?: unknown }[];
+    if (statements.length === 0) {
+        return ["the trust policy has no statement"];
+    }
+    const findings: string[] = [];
+    for (const st of statements.filter((x) => x.Effect === "Allow")) {
+        const principal = st.Principal as { Service?: unknown } | string | undefined;
+        const services = typeof principal === "object" && principal !== null && Object.keys(principal).every((k) => k === "Service") ? ([] as unknown[]).concat(principal.Service) : undefined;
+        if (services === undefined || services.some((svc) => svc !== "ec2.amazonaws.com")) {
+            findings.push(`the trust policy lets ${JSON.stringify(principal)} assume the role; only the EC2 service may`);
+        }
+        const actions = ([] as unknown[]).concat(st.Action ?? []);
+        if (actions.some((a) => a !== "sts:AssumeRole")) {
+            findings.push(`the trust policy allows ${actions.join(", ")}; only sts:AssumeRole`);
+        }
+    }
+    return findings;
+}
+
+export const hostIamConfined: StackValidationPolicy = {
+    name: "host-iam-confined",
+    description: "The stack's IAM is only the hosts' role and instance profile: on the /native-build-fleet/ path, the role under the host permissions boundary and trusted by EC2 alone; no managed policy, no policy attachment, and every instance uses an instance profile the stack created.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+        const profiles = args.resources.filter((r) => r.type === "aws:iam/instanceProfile:InstanceProfile");
+        for (const r of args.resources) {
+            if (IAM_ATTACHMENTS.includes(r.type)) {
+                report(`${r.type} ${String(r.props.name ?? r.props.policyArn ?? "")}: the stack creates no managed policy and attaches none; the hosts' only policy is an inline role policy`.replace(/ :/, ":"), r.urn);
+            }
+            if (r.type === "aws:iam/role:Role") {
+                if (r.props.path !== HOST_IAM_PATH) {
+                    report(`role path is ${JSON.stringify(r.props.path ?? "/")}; host roles must be on ${HOST_IAM_PATH}, the only path the deploy role may manage`, r.urn);
+                }
+                if (!String(r.props.permissionsBoundary ?? "").endsWith(HOST_BOUNDARY_SUFFIX)) {
+                    report(`role permissionsBoundary is ${JSON.stringify(r.props.permissionsBoundary ?? null)}; it must be the host boundary (...${HOST_BOUNDARY_SUFFIX})`, r.urn);
+                }
+                for (const finding of trustFindings(r.props.assumeRolePolicy)) {
+                    report(finding, r.urn);
+                }
+                if (((r.props.managedPolicyArns as string[] | undefined) ?? []).length > 0) {
+                    report(`managedPolicyArns lists ${(r.props.managedPolicyArns as string[]).join(", ")}; host roles attach no managed policy`, r.urn);
+                }
+            }
+            if (r.type === "aws:iam/instanceProfile:InstanceProfile" && r.props.path !== HOST_IAM_PATH) {
+                report(`instance profile path is ${JSON.stringify(r.props.path ?? "/")}; it must be ${HOST_IAM_PATH}`, r.urn);
+            }
+            if (r.type === INSTANCE && r.props.iamInstanceProfile !== undefined) {
+                const profile = String(r.props.iamInstanceProfile);
+                if (!profiles.some((p) => p.props.name === profile || p.urn === profile)) {
+                    report(`iamInstanceProfile ${profile} is not an instance profile this stack created: a host would run with another role's permissions`, r.urn);
+                }
+            }
+        }
+    },
+};
+
 export const policies = [
     imdsv2Required, ebsEncrypted, restrictedSsh, noDockerTcpPort, leastPrivilegeProfile, ecrScanOnPush, ecrLifecyclePolicy, noPublicIpSsm, noPlaintextCredentials,
+    hostIamConfined,
 ];

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Removes what a fleet job leaves on a CI runner: the builder's buildx entry and its SSH
-# directory, which holds the fleet's private key (root on every build host through the
-# docker group), and the ssh_config Include line once no builder is left. Pipelines run it
-# as their last step whatever the outcome (.github/workflows/fleet.yml, .gitlab-ci.yml).
+# Removes everything a fleet job leaves on a CI runner: every buildx builder of the stack (the
+# stack's builder and each host's own), its SSH directory, which holds the fleet's private key
+# (root on every build host through the docker group), the ssh_config Include line once no
+# builder is left, and the runner's temporary directories (`$TMPDIR/nbf-*`, which a killed
+# runner process cannot remove itself: runner/process.ts privateTempDir). Pipelines run it as
+# their last step whatever the outcome (.github/workflows/fleet.yml, .gitlab-ci.yml).
 #
 # Usage: ci-remove-builder.sh [BUILDER]. Without BUILDER: `<project>-<stack>` from
 # Pulumi.yaml and $PULUMI_STACK, reduced as config/schema.ts defaultBuilderName does; pass
@@ -34,6 +36,33 @@ builders=("$name")
 if [ -f "$fleet_dir/$name/builders" ]; then
     mapfile -t builders < "$fleet_dir/$name/builders"
 fi
+# A job killed before the runner wrote that list still left host builders: buildx names them
+# `<name>-<host>`. Those another stack on this runner lists as its own, or whose name
+# belongs to another stack's longer name, are left alone.
+if command -v docker >/dev/null 2>&1; then
+    others=()
+    for dir in "$fleet_dir"/*/; do
+        other=$(basename "$dir")
+        if [ ! -d "$dir" ] || [ "$other" = "$name" ]; then
+            continue
+        fi
+        others+=("$other")
+        if [ -f "$dir/builders" ]; then
+            mapfile -t -O "${#others[@]}" others < "$dir/builders"
+        fi
+    done
+    while IFS= read -r listed; do
+        listed=${listed%\*}
+        [[ $listed == "$name"-* ]] || continue
+        for other in "${others[@]}"; do
+            if [ "$listed" = "$other" ] || { [[ $other == "$name"-* ]] && [[ $listed == "$other"-* ]]; }; then
+                continue 2
+            fi
+        done
+        builders+=("$listed")
+    done < <(docker buildx ls --format '{{.Name}}' 2>/dev/null)
+fi
+mapfile -t builders < <(printf '%s\n' "${builders[@]}" | awk 'NF && !seen[$0]++')
 for builder in "${builders[@]}"; do
     if command -v docker >/dev/null 2>&1 && docker buildx inspect "$builder" >/dev/null 2>&1; then
         docker buildx rm --keep-daemon "$builder" || status=1
@@ -51,6 +80,11 @@ if [ -f "$config" ] && ! compgen -G "$fleet_dir/*/config" >/dev/null; then
     rm -f "$kept"
     rmdir "$fleet_dir" 2>/dev/null
 fi
+
+# The runner's private temporary directories (0700, this user's only); a job killed by a
+# timeout leaves them, and they can hold registry credentials (runner/dockerConfig.ts).
+tmp=${TMPDIR:-/tmp}
+find "$tmp" -maxdepth 1 -name 'nbf-*' -user "$(id -u)" -exec rm -rf {} + 2>/dev/null || status=1
 
 if [ "$status" -eq 0 ]; then
     echo "removed builder $name from this runner"

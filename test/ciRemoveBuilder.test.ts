@@ -22,6 +22,7 @@ function scratch() {
     fs.writeFileSync(path.join(bin, "docker"), [
         "#!/bin/sh",
         `printf '%s\\n' "$*" >> "${home}/docker.log"`,
+        `if [ "$2" = ls ]; then cat "${home}/registered"; fi`,
         `if [ "$2" = inspect ]; then grep -qxF "$3" "${home}/registered"; fi`,
         "",
     ].join("\n"), { mode: 0o755 });
@@ -33,11 +34,13 @@ function scratch() {
         fs.writeFileSync(path.join(dir, "config"), `Host ${name}-arm-0\n`);
         fs.appendFileSync(path.join(home, "registered"), `${name}\n`);
     };
+    const tmp = path.join(home, "tmp");
+    fs.mkdirSync(tmp);
     const run = (args: string[], env: Record<string, string> = {}) => spawnSync("bash", [script, ...args], {
-        encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, NBF_HOME: home, ...env },
+        encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, NBF_HOME: home, TMPDIR: tmp, ...env },
     });
     const docker = () => (fs.existsSync(path.join(home, "docker.log")) ? fs.readFileSync(path.join(home, "docker.log"), "utf8") : "");
-    return { home, builder, run, docker };
+    return { home, tmp, builder, run, docker };
 }
 
 describe("removing a builder from a CI runner", () => {
@@ -63,7 +66,7 @@ describe("removing a builder from a CI runner", () => {
         expect(fs.existsSync(path.join(home, ".ssh", "native-build-fleet", "fleet-prod"))).toBe(false);
         expect(fs.existsSync(path.join(home, ".ssh", "native-build-fleet", "fleet-dev", "id_fleet"))).toBe(true);
         expect(fs.readFileSync(path.join(home, ".ssh", "config"), "utf8")).toContain(INCLUDE(home));
-        expect(docker()).toBe("buildx inspect fleet-prod\nbuildx rm --keep-daemon fleet-prod\n");
+        expect(docker()).toBe("buildx ls --format {{.Name}}\nbuildx inspect fleet-prod\nbuildx rm --keep-daemon fleet-prod\n");
     });
 
     test("drops the Include line with the last builder, editing a symlinked ~/.ssh/config through its target", () => {
@@ -78,11 +81,35 @@ describe("removing a builder from a CI runner", () => {
         expect(fs.existsSync(path.join(home, ".ssh", "native-build-fleet"))).toBe(false);
     });
 
+    test("removes the stack's host builders that no list names (a job killed before the runner wrote it), and no other stack's", () => {
+        const { home, builder, run, docker } = scratch();
+        builder("fleet-prod");
+        builder("fleet-prod-eu");
+        fs.writeFileSync(path.join(home, ".ssh", "native-build-fleet", "fleet-prod-eu", "builders"), "fleet-prod-eu\nfleet-prod-eu-arm-0\n");
+        fs.appendFileSync(path.join(home, "registered"), "fleet-prod-arm-0\nfleet-prod-x86-1\nfleet-prod-eu-arm-0\nfleet-dev-arm-0\n");
+        expect(run(["fleet-prod"]).status).toBe(0);
+        expect(docker().split("\n").filter((l) => l.startsWith("buildx rm"))).toEqual([
+            "buildx rm --keep-daemon fleet-prod", "buildx rm --keep-daemon fleet-prod-arm-0", "buildx rm --keep-daemon fleet-prod-x86-1",
+        ]);
+        expect(fs.existsSync(path.join(home, ".ssh", "native-build-fleet", "fleet-prod-eu", "id_fleet"))).toBe(true);
+    });
+
+    test("removes the runner's temporary directories, which a killed job leaves, and nothing else in TMPDIR", () => {
+        const { tmp, builder, run } = scratch();
+        builder("fleet-prod");
+        for (const dir of ["nbf-smoke-a1", "nbf-verify-b2", "other-tool"]) {
+            fs.mkdirSync(path.join(tmp, dir), { mode: 0o700 });
+            fs.writeFileSync(path.join(tmp, dir, "config.json"), "{}");
+        }
+        expect(run(["fleet-prod"]).status).toBe(0);
+        expect(fs.readdirSync(tmp)).toEqual(["other-tool"]);
+    });
+
     test("succeeds when the job failed before anything was registered", () => {
         const { run, docker } = scratch();
         const result = run(["fleet-prod"]);
         expect(result.status).toBe(0);
-        expect(docker()).toBe("buildx inspect fleet-prod\n");
+        expect(docker()).toBe("buildx ls --format {{.Name}}\nbuildx inspect fleet-prod\n");
     });
 
     test.each([

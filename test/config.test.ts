@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { checkCidr } from "../config/cidr";
-import { ConfigError, parseConfig } from "../config/schema";
+import { ConfigError, DEFAULT_BINFMT_IMAGE, DEFAULT_BUILDKIT_IMAGE, parseConfig } from "../config/schema";
 import { context, makeProject, validConfig } from "./fixtures";
 import { ED25519_HOST } from "./keyFixtures";
 
@@ -51,7 +51,7 @@ describe("a valid config", () => {
             tags: ["latest"], buildArgs: {}, platformBuildArgs: {}, target: undefined, test: undefined,
             secrets: {}, ssh: [], contexts: {}, dockerfileInline: undefined, pull: false,
         });
-        expect(parsed.builder).toEqual({ name: "native-build-fleet-dev", buildOnPreview: true, buildTimeoutMinutes: 60, driverOptions: {}, buildkitdConfig: undefined, binfmtImage: "tonistiigi/binfmt:latest" });
+        expect(parsed.builder).toEqual({ name: "native-build-fleet-dev", buildOnPreview: true, buildTimeoutMinutes: 60, driverOptions: { image: DEFAULT_BUILDKIT_IMAGE }, buildkitdConfig: undefined, binfmtImage: DEFAULT_BINFMT_IMAGE });
     });
 
     test("normalises platform aliases and accepts every platform of the tutorial where a pool serves it", () => {

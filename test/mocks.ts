@@ -100,6 +100,8 @@ function invoke(token: string, inputs: any, mocks: Mocks): any {
             return { name: inputs.name, value: `ami-${hash(inputs.name).slice(0, 17)}`, type: "String" };
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return { proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com", userName: "AWS", password: "ecr-token-value", authorizationToken: "x", expiresAt: "t", id: "x" };
+        case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { accountId: "123456789012", arn: "arn:aws:sts::123456789012:assumed-role/deploy/ci", userId: "AROAEXAMPLE:ci", id: "123456789012" };
         case "aws:ec2/getVpc:getVpc":
             return { id: "vpc-0default0", cidrBlock: "172.31.0.0/16" };
         case "command:local:run":

@@ -22,7 +22,7 @@ function run(command: string, args: string[], input?: string) {
 }
 
 type Step = { uses?: string; run?: string; if?: string; with?: Record<string, unknown>; env?: Record<string, string> };
-type Job = { if?: string; needs?: string; environment?: string; permissions?: Record<string, string>; env?: Record<string, string>; steps: Step[] };
+type Job = { if?: string; needs?: string; "runs-on"?: string; environment?: string; permissions?: Record<string, string>; env?: Record<string, string>; steps: Step[] };
 type Workflow = { on: Record<string, unknown>; permissions: Record<string, string>; env?: unknown; jobs: Record<string, Job> };
 
 /**
@@ -132,7 +132,7 @@ describe("GitHub Actions", () => {
         expect(preview.env?.PULUMI_ACCESS_TOKEN).toBeUndefined();
         expect(preview.permissions).toEqual({ contents: "read", "id-token": "write" });
         expect(preview.steps.find((s) => s.with?.["role-to-assume"])?.with?.["role-to-assume"]).toBe("${{ vars.AWS_PREVIEW_ROLE_ARN }}");
-        expect(preview.steps.map((s) => s.run ?? "").join("\n")).toMatch(/pulumi preview .*--policy-pack policy/);
+        expect(preview.steps.map((s) => s.run ?? "").join("\n")).toMatch(/pulumi preview .*--policy-pack \.trusted\/policy/);
         expect(preview.steps.map((s) => s.run ?? "").join("\n")).not.toMatch(/pulumi up/);
     });
 
@@ -172,8 +172,41 @@ describe("GitHub Actions", () => {
 
     test("checkout never leaves the job's token in .git/config", () => {
         const checkouts = Object.values(workflow.jobs).flatMap((j) => j.steps).filter((s) => s.uses?.startsWith("actions/checkout@"));
-        expect(checkouts.length).toBe(3);
+        expect(checkouts.length).toBe(4);
         expect(checkouts.every((s) => s.with?.["persist-credentials"] === false)).toBe(true);
+    });
+
+    test("up checks, before any credential, that the commit is on the default branch, from a full-history checkout", () => {
+        const steps = workflow.jobs.up.steps;
+        const check = steps.findIndex((s) => s.run === 'bash scripts/ci-check-release-ref.sh "$DEFAULT_BRANCH"');
+        expect(check).toBeGreaterThan(0);
+        expect(steps[check].env).toEqual({ DEFAULT_BRANCH: "${{ github.event.repository.default_branch }}", FETCH: "0" });
+        expect(steps[0].with).toEqual({ "fetch-depth": 0, "persist-credentials": false });
+        const firstCredential = steps.findIndex((s) => JSON.stringify(s).match(/secrets\.|role-to-assume|npm ci/));
+        expect(check).toBeLessThan(firstCredential);
+    });
+
+    test("previews with the policy pack of the default branch, never the pull request's", () => {
+        const steps = workflow.jobs.preview.steps;
+        const trusted = steps.find((s) => s.with?.path === ".trusted");
+        expect(trusted?.uses).toMatch(/^actions\/checkout@/);
+        expect(trusted?.with).toMatchObject({ ref: "${{ github.event.repository.default_branch }}", "persist-credentials": false });
+        expect(String(trusted?.with?.["sparse-checkout"]).split("\n").filter(Boolean)).toEqual(["policy", "config"]);
+        const runs = steps.map((s) => s.run ?? "").join("\n");
+        expect(runs).toMatch(/pulumi preview .*--policy-pack \.trusted\/policy /);
+        expect(runs).not.toMatch(/--policy-pack policy\b/);
+    });
+
+    test("the comment is the preview's summary and diff, written by the comment script, not the raw output", () => {
+        const writes = workflow.jobs.preview.steps.filter((s) => s.run?.includes("comment.md"));
+        expect(writes.map((s) => s.run)).toEqual(['bash scripts/ci-preview-comment.sh "$PULUMI_STACK" preview.txt > comment.md']);
+    });
+
+    test("up alone may run on a dedicated runner; test and preview stay on GitHub-hosted VMs", () => {
+        expect(workflow.jobs.up["runs-on"]).toBe("${{ vars.NBF_UP_RUNNER || 'ubuntu-latest' }}");
+        for (const name of ["test", "preview", "comment"]) {
+            expect([name, workflow.jobs[name]["runs-on"]]).toEqual([name, "ubuntu-latest"]);
+        }
     });
 
     test.each(["preview", "up"])("the %s job ends by removing the builder's SSH files and buildx entry, whatever happened", (name) => {
@@ -200,7 +233,7 @@ describe("the Pulumi CLI the pipelines install", () => {
     });
 
     test("passes shellcheck, like the runner-cleanup script", () => {
-        const result = run("shellcheck", ["scripts/install-pulumi-cli.sh", "scripts/ci-remove-builder.sh"]);
+        const result = run("shellcheck", ["scripts/install-pulumi-cli.sh", "scripts/ci-remove-builder.sh", "scripts/ci-check-release-ref.sh", "scripts/ci-preview-comment.sh", "scripts/install-pulumi-plugins.sh"]);
         expect(result.stdout).toBe("");
         expect(result.status).toBe(0);
     });
@@ -208,7 +241,7 @@ describe("the Pulumi CLI the pipelines install", () => {
 
 type GitLabJob = {
     rules?: { if: string }[]; variables?: Record<string, string>; script?: unknown[]; after_script?: unknown[];
-    environment?: { name: string; action?: string }; id_tokens?: Record<string, unknown>; image?: string;
+    environment?: { name: string; action?: string }; id_tokens?: Record<string, unknown>; image?: string; tags?: string[];
 };
 
 /** Evaluates a GitLab `rules:if` expression (==, =~, &&, ||, variables, strings, /regex/). */
@@ -226,11 +259,13 @@ describe("GitLab CI", () => {
     const script = (job: string, key: "script" | "after_script" = "script") => (pipeline[job][key] ?? []).flat(2).join("\n");
     const project = { CI_PROJECT_ID: "100", CI_DEFAULT_BRANCH: "main" };
     const pipelines = {
-        "a merge request from a fork": { ...project, CI_PIPELINE_SOURCE: "merge_request_event", CI_MERGE_REQUEST_SOURCE_PROJECT_ID: "666" },
-        "a merge request from a branch of the project": { ...project, CI_PIPELINE_SOURCE: "merge_request_event", CI_MERGE_REQUEST_SOURCE_PROJECT_ID: "100" },
-        "a push to the default branch": { ...project, CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "main" },
-        "a push to another branch": { ...project, CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "feature" },
-        "a push of tag v1.2.0": { ...project, CI_PIPELINE_SOURCE: "push", CI_COMMIT_TAG: "v1.2.0" },
+        "a merge request from a fork": { ...project, CI_PIPELINE_SOURCE: "merge_request_event", CI_MERGE_REQUEST_SOURCE_PROJECT_ID: "666", CI_COMMIT_REF_PROTECTED: "false" },
+        "a merge request from a branch of the project": { ...project, CI_PIPELINE_SOURCE: "merge_request_event", CI_MERGE_REQUEST_SOURCE_PROJECT_ID: "100", CI_COMMIT_REF_PROTECTED: "true" },
+        "a merge request from an unprotected branch of the project": { ...project, CI_PIPELINE_SOURCE: "merge_request_event", CI_MERGE_REQUEST_SOURCE_PROJECT_ID: "100", CI_COMMIT_REF_PROTECTED: "false" },
+        "a push to the default branch": { ...project, CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "main", CI_COMMIT_REF_PROTECTED: "true" },
+        "a push to another branch": { ...project, CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "feature", CI_COMMIT_REF_PROTECTED: "false" },
+        "a push of tag v1.2.0": { ...project, CI_PIPELINE_SOURCE: "push", CI_COMMIT_TAG: "v1.2.0", CI_COMMIT_REF_PROTECTED: "true" },
+        "a push of an unprotected tag v6.6.6": { ...project, CI_PIPELINE_SOURCE: "push", CI_COMMIT_TAG: "v6.6.6", CI_COMMIT_REF_PROTECTED: "false" },
     };
     const jobs = ["test", "preview", "up"];
     const jobsFor = (variables: Record<string, string>) => jobs.filter((name) => {
@@ -241,9 +276,11 @@ describe("GitLab CI", () => {
     test.each([
         ["a merge request from a fork", ["test"]],
         ["a merge request from a branch of the project", ["test", "preview"]],
+        ["a merge request from an unprotected branch of the project", ["test"]],
         ["a push to the default branch", ["test", "up"]],
         ["a push to another branch", ["test"]],
         ["a push of tag v1.2.0", ["test", "up"]],
+        ["a push of an unprotected tag v6.6.6", ["test"]],
     ] as const)("%s runs %j", (name, expected) => {
         expect(jobsFor(pipelines[name])).toEqual(expected);
     });
@@ -267,7 +304,7 @@ describe("GitLab CI", () => {
     test("previews in the preview environment with the read-only token and role, and never deploys", () => {
         expect(pipeline.preview.environment).toEqual({ name: "preview", action: "prepare" });
         expect(pipeline.preview.variables).toEqual({ ROLE_ARN: "$AWS_PREVIEW_ROLE_ARN", PULUMI_ACCESS_TOKEN: "$PULUMI_PREVIEW_TOKEN" });
-        expect(script("preview")).toMatch(/pulumi preview .*--policy-pack policy/);
+        expect(script("preview")).toMatch(/pulumi preview .*--policy-pack \.trusted\/policy/);
         expect(script("preview")).not.toMatch(/pulumi up/);
     });
 
@@ -280,7 +317,115 @@ describe("GitLab CI", () => {
         }
     });
 
+    test.each(["preview", "up"])("the %s job never puts the ID token on a command line: a 0600 file the AWS SDKs read", (job) => {
+        const text = script(job);
+        expect(text).not.toMatch(/--web-identity-token|assume-role-with-web-identity/);
+        // Only the shell builtin printf sees the token's value.
+        expect(text.split("\n").filter((line) => line.includes("AWS_ID_TOKEN"))).toEqual([
+            `printf '%s' "$AWS_ID_TOKEN" > "$AWS_WEB_IDENTITY_TOKEN_FILE"`, "unset AWS_ID_TOKEN",
+        ]);
+        // Run the job's credential lines for real in POSIX sh, the token file then inspected.
+        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-gitlab-aws-"));
+        try {
+            const lines = text.split("\n");
+            const start = lines.findIndex((l) => l.startsWith("AWS_WEB_IDENTITY_TOKEN_FILE="));
+            const end = lines.indexOf("unset AWS_ID_TOKEN");
+            const probe = `${lines.slice(start, end + 1).join("\n")}\nstat -c '%a' "$AWS_WEB_IDENTITY_TOKEN_FILE"; cat "$AWS_WEB_IDENTITY_TOKEN_FILE"; echo; env | grep -E '^AWS_(ROLE_ARN|ID_TOKEN|WEB_IDENTITY_TOKEN_FILE)=' | sort\n`;
+            const result = spawnSync("sh", ["-c", probe], {
+                encoding: "utf8", env: { PATH: process.env.PATH, TMPDIR: tmp, AWS_ID_TOKEN: "eyJ.token.sig", ROLE_ARN: "arn:aws:iam::1:role/deploy", CI_PIPELINE_ID: "9", AWS_REGION: "eu-west-1" },
+            });
+            const [mode, token, ...env] = result.stdout.trim().split("\n");
+            expect([mode, token]).toEqual(["600", "eyJ.token.sig"]);
+            expect(env).toEqual(["AWS_ROLE_ARN=arn:aws:iam::1:role/deploy", expect.stringMatching(new RegExp(`^AWS_WEB_IDENTITY_TOKEN_FILE=${tmp}/nbf-web-identity\\.`))]);
+        } finally {
+            fs.rmSync(tmp, { recursive: true, force: true });
+        }
+    });
+
+    test("up runs on its own runner (tag nbf-deploy); no other job can land there", () => {
+        expect(pipeline.up.tags).toEqual(["nbf-deploy"]);
+        expect(pipeline.test.tags).toBeUndefined();
+        expect(pipeline.preview.tags).toBeUndefined();
+    });
+
+    test("up checks the commit is on the default branch before it takes any credential", () => {
+        const lines = script("up").split("\n");
+        const check = lines.indexOf('bash scripts/ci-check-release-ref.sh "$CI_DEFAULT_BRANCH" "$CI_COMMIT_SHA"');
+        expect(check).toBeGreaterThan(0);
+        expect(check).toBeLessThan(lines.findIndex((l) => l.includes("AWS_WEB_IDENTITY_TOKEN_FILE")));
+    });
+
+    test("only up gets the sigstore ID token for keyless signing", () => {
+        expect(pipeline.up.id_tokens?.SIGSTORE_ID_TOKEN).toEqual({ aud: "sigstore" });
+        expect(pipeline.preview.id_tokens?.SIGSTORE_ID_TOKEN).toBeUndefined();
+        expect(pipeline.test.id_tokens).toBeUndefined();
+    });
+
+    test("previews with the default branch's policy pack, never the merge request's", () => {
+        expect(script("preview")).toContain('git fetch --quiet --depth 1 origin "+refs/heads/$CI_DEFAULT_BRANCH:refs/nbf/trusted"');
+        expect(script("preview")).toMatch(/pulumi preview .*--policy-pack \.trusted\/policy /);
+    });
+
+    test("the image that holds the deploy token is pinned by digest", () => {
+        expect((pipeline as unknown as { default: { image: string } }).default.image).toMatch(/^docker:27-cli@sha256:[0-9a-f]{64}$/);
+        expect(pipeline.up.image).toBeUndefined();
+    });
+
     test.each(["preview", "up"])("the %s job removes the builder's SSH files in after_script, which runs on failure too", (job) => {
         expect(script(job, "after_script")).toContain('bash scripts/ci-remove-builder.sh "${NBF_BUILDER:-}"');
+    });
+});
+
+describe("the provider plugins the pipelines run", () => {
+    test("GitHub: preview and up install them checked, and forbid Pulumi to fetch any itself", () => {
+        const workflow = parse(read(".github/workflows/fleet.yml")) as Workflow;
+        for (const name of ["preview", "up"]) {
+            const job = workflow.jobs[name];
+            expect([name, job.env?.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION]).toEqual([name, "true"]);
+            const steps = job.steps.map((s) => s.run ?? "");
+            const plugins = steps.indexOf("bash scripts/install-pulumi-plugins.sh");
+            expect(plugins).toBeGreaterThan(steps.findIndex((r) => r.includes("install-pulumi-cli.sh")));
+            expect(plugins).toBeLessThan(steps.findIndex((r) => /pulumi (preview|up) /.test(r)));
+        }
+    });
+
+    test("GitLab: every job that runs Pulumi installs them checked, and Pulumi fetches none itself", () => {
+        const text = parse(read(".gitlab-ci.yml"), { merge: true }) as Record<string, GitLabJob> & { variables: Record<string, string> };
+        expect(text.variables.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION).toBe("true");
+        for (const name of ["preview", "up"]) {
+            const lines = (text[name].script ?? []).flat(2).map(String);
+            expect(lines.indexOf("bash scripts/install-pulumi-plugins.sh")).toBeGreaterThan(lines.findIndex((l) => l.includes("install-pulumi-cli.sh")));
+        }
+    });
+});
+
+describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
+    const output = [
+        "Previewing update (acme/prod)", "", "     Type                          Name        Plan",
+        " +   └─ docker-build:index:Image   app-arm64   create", "", "Diagnostics:", "  docker-build:index:Image (app-arm64):",
+        "    #5 [2/3] RUN cat /run/secrets/npmrc", "    #5 0.2 BUILD_LOG_LINE registry token", "    error: build failed: exit code 1", "",
+        "\u001b[1mPolicies:\u001b[0m", "    ✅ native-build-fleet-policy@v0.1.0 (local: .trusted/policy)", "",
+        "Resources:", "    + 1 to create", "    4 unchanged", "",
+    ].join("\n");
+
+    test("keeps the diff, policies and summary, and drops the build logs but not the error", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-comment-"));
+        try {
+            fs.writeFileSync(path.join(dir, "preview.txt"), output);
+            const result = run("bash", ["scripts/ci-preview-comment.sh", "acme/prod", path.join(dir, "preview.txt")]);
+            expect(result.status).toBe(0);
+            expect(result.stdout).not.toContain("BUILD_LOG_LINE");
+            expect(result.stdout).not.toContain("/run/secrets");
+            for (const kept of ["### pulumi preview (acme/prod)", "docker-build:index:Image   app-arm64   create", "error: build failed: exit code 1", "native-build-fleet-policy@v0.1.0", "+ 1 to create"]) {
+                expect(result.stdout).toContain(kept);
+            }
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("says so when the preview wrote nothing", () => {
+        const result = run("bash", ["scripts/ci-preview-comment.sh", "acme/prod", "/nonexistent/preview.txt"]);
+        expect(result.stdout).toBe("### pulumi preview (acme/prod)\n(no preview output)\n");
     });
 });

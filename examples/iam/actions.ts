@@ -40,7 +40,9 @@ export const RESOURCE_ACTIONS: Record<string, Actions> = {
     },
     "aws:iam/role:Role": {
         read: ["iam:GetRole", "iam:ListRoleTags", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole"],
-        write: ["iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole"],
+        // CreateRole carries the path and the permissions boundary (components/hostAccess.ts);
+        // the provider sets the boundary again with PutRolePermissionsBoundary when it drifts.
+        write: ["iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:PutRolePermissionsBoundary"],
     },
     // No longer created: stacks of earlier versions attached AmazonSSMManagedInstanceCore, and
     // their first update deletes that attachment.
@@ -90,6 +92,8 @@ export const INVOKE_ACTIONS: Record<string, string[]> = {
     "aws:ssm/getParameter:getParameter": ["ssm:GetParameter"],
     "aws:ecr/getAuthorizationToken:getAuthorizationToken": ["ecr:GetAuthorizationToken"],
     "aws:ec2/getVpc:getVpc": ["ec2:DescribeVpcs"],
+    // For the boundary's ARN; GetCallerIdentity needs no permission (STS API reference).
+    "aws:index/getCallerIdentity:getCallerIdentity": [],
     "command:local:run": [],
 };
 
@@ -121,19 +125,33 @@ export interface PolicyValues {
     stack: string;
     /** The image names: one ECR repository each. */
     images: string[];
+    /** The VPC(s) the fleet's hosts and security group may be in (network.vpcId). */
+    vpcIds: string[];
 }
 
 /**
  * Fills a shipped policy's placeholders (REGION, ACCOUNT_ID, PROJECT_NAME, STACK_NAME), and
- * repeats every ARN that ends in `repository/IMAGE_NAME` once per image.
+ * repeats every ARN that ends in `repository/IMAGE_NAME` once per image and every one that
+ * ends in `vpc/VPC_ID` (a resource or a condition value) once per VPC.
  */
 export function renderPolicy(template: string, values: PolicyValues): PolicyDocument {
     const filled = template.replace(/\bREGION\b/g, values.region).replace(/\bACCOUNT_ID\b/g, values.accountId)
         .replace(/\bPROJECT_NAME\b/g, values.project).replace(/\bSTACK_NAME\b/g, values.stack);
     const policy = JSON.parse(filled) as PolicyDocument;
+    const expand = (arns: string[]) => arns.flatMap((arn) => {
+        if (arn.endsWith("repository/IMAGE_NAME")) {
+            return values.images.map((image) => arn.replace(/IMAGE_NAME$/, image));
+        }
+        return arn.endsWith("vpc/VPC_ID") ? values.vpcIds.map((vpc) => arn.replace(/VPC_ID$/, vpc)) : [arn];
+    });
     for (const statement of policy.Statement) {
-        const resources = ([] as string[]).concat(statement.Resource);
-        statement.Resource = resources.flatMap((arn) => (arn.endsWith("repository/IMAGE_NAME") ? values.images.map((image) => arn.replace(/IMAGE_NAME$/, image)) : [arn]));
+        statement.Resource = expand(([] as string[]).concat(statement.Resource));
+        for (const operator of Object.values(statement.Condition ?? {})) {
+            for (const [key, value] of Object.entries(operator)) {
+                const expanded = expand(([] as string[]).concat(value));
+                operator[key] = Array.isArray(value) || expanded.length > 1 ? expanded : expanded[0];
+            }
+        }
     }
     return policy;
 }
