@@ -12,6 +12,7 @@
 // Secrets arrive only on standard input, never in argv or the environment.
 
 import { FleetBuildersSpec } from "./builderSpec";
+import { lineSplitter } from "./outputLines";
 import { RunnerEnv, RunnerError } from "./process";
 import { checkReadiness, ReadinessSpec } from "./readiness";
 import { ensureBuilders } from "./registerBuilders";
@@ -19,6 +20,10 @@ import { runSmokeTests, SmokeTestSpec } from "./smokeTest";
 import { IndexExpectation, verifyIndexes } from "./verifyIndex";
 
 export const MODES = ["preview", "update", "register", "readiness", "smoke-test", "verify-index"] as const;
+
+// Every resource logs stderr, whose lines must stay under the command provider's 64 KiB
+// (runner/outputLines.ts); stdout is not logged, so its JSON results stay whole.
+const stderr = lineSplitter((text) => process.stderr.write(text));
 
 async function stdin(): Promise<string> {
     const chunks: Buffer[] = [];
@@ -43,7 +48,7 @@ async function main(): Promise<number> {
     }
     const env: RunnerEnv = {
         env: process.env,
-        log: (line) => process.stderr.write(`${line}\n`),
+        log: (line) => stderr(`${line}\n`),
         sleep: (s) => new Promise((resolve) => setTimeout(resolve, s * 1000)),
         now: () => Date.now(),
     };
@@ -51,7 +56,7 @@ async function main(): Promise<number> {
     switch (mode) {
         case "readiness":
             return checkReadiness(spec<ReadinessSpec>(), await stdin(), env, {
-                stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t),
+                stdout: (t) => process.stdout.write(t), stderr,
             });
         case "smoke-test":
             out(await runSmokeTests(spec<SmokeTestSpec>(), await stdin(), env));
@@ -70,6 +75,6 @@ async function main(): Promise<number> {
 main().then((code) => {
     process.exitCode = code;
 }, (e: unknown) => {
-    process.stderr.write(`${e instanceof RunnerError ? e.message : e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    stderr(`${e instanceof RunnerError ? e.message : e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
     process.exit(1);
 });

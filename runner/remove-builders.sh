@@ -12,6 +12,9 @@
 # Environment: NBF_BUILDER   the stack builder's name: its directory under ~/.ssh/native-build-fleet
 #              NBF_BUILDERS  the builders to remove, one per line
 set -uo pipefail
+# The command provider hangs for good on a logged line over 64 KiB (runner/outputLines.ts), and
+# this resource logs stderr: split its lines, whatever the commands below print.
+exec 2> >(fold -b -w 4096 >&2)
 
 name=${NBF_BUILDER:-}
 case "$name" in

@@ -453,3 +453,12 @@ describe("outputs", () => {
         expect(hosts["arm-0"]).toMatchObject({ name: "arm-0", pool: "arm", arch: "arm64", instanceId: expect.stringMatching(/^i-/), address: expect.stringMatching(/^198\.51\.100\./) });
     });
 });
+
+test("every local command logs only its stderr, so the results on stdout reach the program whole", () => {
+    // The real command provider hangs on a logged line over 64 KiB (runner/outputLines.ts): the
+    // runner splits its stderr, and its JSON results on stdout must never be a logged stream.
+    const commands = [...ofType("command:local:Command").map((r) => [r.name, r.inputs.logging]),
+        ...mocks.invokes.filter((i) => i.token === "command:local:run").map((i) => [i.inputs.command, i.inputs.logging])];
+    expect(commands.length).toBeGreaterThan(5);
+    expect(commands.filter(([, logging]) => logging !== "stderr")).toEqual([]);
+});

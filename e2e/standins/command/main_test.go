@@ -342,6 +342,82 @@ func TestFailingLocalCommandReportsTheCommandTextThenItsOutput(t *testing.T) {
 	}
 }
 
+// runBounded runs a local command and reports whether it returned within `wait`; the test
+// bounds its own wait, since a hung command never returns.
+func runBounded(t *testing.T, ctx context.Context, in LocalArgs, script string, wait time.Duration) (stdout string, err error, returned bool) {
+	t.Helper()
+	var r recorder
+	type result struct {
+		stdout string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, _, err := runLocal(ctx, r.logs(), in, script, "", "")
+		done <- result{out, err}
+	}()
+	select {
+	case res := <-done:
+		return res.stdout, res.err, true
+	case <-time.After(wait):
+		return "", nil, false
+	}
+}
+
+func TestALineOver64KiBOnALoggedStreamHangsTheCommandEvenPastItsTimeout(t *testing.T) {
+	// sh's own printf writes the line, so the timeout's SIGKILL leaves no other writer behind.
+	long := `printf '%070000d\n' 0 >&2; echo finished`
+	// The resource's timeout: the real provider kills the command then, and still never returns.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err, returned := runBounded(t, ctx, LocalArgs{}, long, 4*time.Second); returned {
+		t.Fatalf("a 70,000-byte line on logged stderr returned (%v); the real provider hangs", err)
+	}
+}
+
+func TestLinesUnder64KiBOrOnAStreamNotLoggedReturn(t *testing.T) {
+	for _, c := range []struct {
+		name, script, logging string
+		stdoutLen             int
+	}{
+		{"a 60,000-byte line on logged stderr", `printf '%060000d\n' 0 >&2; echo finished`, "stdoutAndStderr", len("finished")},
+		{"a 70,000-byte line on stdout, which only stderr is logged", `printf '%070000d\n' 0`, "stderr", 70000},
+		{"the same line on stderr with nothing logged", `printf '%070000d\n' 0 >&2`, "none", 0},
+	} {
+		in := LocalArgs{}
+		in.Logging = &c.logging
+		stdout, err, returned := runBounded(t, context.Background(), in, c.script, 10*time.Second)
+		if !returned || err != nil || len(stdout) != c.stdoutLen {
+			t.Errorf("%s: returned %v, err %v, stdout %d bytes (want %d)", c.name, returned, err, len(stdout), c.stdoutLen)
+		}
+	}
+}
+
+func TestAFailedUpdateKeepsThePreviousOutputs(t *testing.T) {
+	var r recorder
+	prev := LocalState{Stdout: "old out", Stderr: "old err"}
+	in := LocalArgs{}
+	in.Create = ptr("echo new out; echo new err >&2; exit 1")
+	st, err := updateLocal(context.Background(), r.logs(), in, prev, false)
+	if err == nil || st.Stdout != "old out" || st.Stderr != "old err" || *st.Create != *in.Create {
+		t.Fatalf("failed local update: state %q %q, err %v; want the previous outputs with the new inputs", st.Stdout, st.Stderr, err)
+	}
+	in.Create = ptr("echo new out; echo new err >&2")
+	if st, err = updateLocal(context.Background(), r.logs(), in, prev, false); err != nil || st.Stdout != "new out" || st.Stderr != "new err" {
+		t.Fatalf("successful local update: state %q %q, err %v", st.Stdout, st.Stderr, err)
+	}
+
+	host, _ := ed25519Signer(t)
+	signer, operator := ed25519Signer(t)
+	s := newServer(t, host, signer.PublicKey(), false)
+	rin := RemoteArgs{Connection: connection(s, operator, nil, 0)}
+	rin.Update = ptr("echo new out; exit 2")
+	rst, err := updateRemote(context.Background(), r.logs(), rin, RemoteState{Stdout: "old out", Stderr: "old err"}, false)
+	if err == nil || rst.Stdout != "old out" || rst.Stderr != "old err" {
+		t.Fatalf("failed remote update: state %q %q, err %v", rst.Stdout, rst.Stderr, err)
+	}
+}
+
 func TestResourceIDsAreTheNameAndEightHexCharacters(t *testing.T) {
 	id := resourceID("fleet-check")
 	if len(id) != len("fleet-check")+8 || !strings.HasPrefix(id, "fleet-check") || strings.Trim(id[len("fleet-check"):], "0123456789abcdef") != "" {

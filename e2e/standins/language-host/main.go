@@ -1,12 +1,18 @@
 // pulumi-language-nodejs (shim): a minimal stand-in for Pulumi's nodejs language host, written for
 // offline e2e tests where the real host's module (github.com/pulumi/pulumi/sdk/nodejs/cmd/
-// pulumi-language-nodejs/v3, untagged) cannot be fetched. It implements only what `pulumi
-// preview/up/destroy` need: GetRequiredPlugins (which, like the real host's, walks the whole
-// program directory and follows symlinks), Run, GetPluginInfo, and RunPlugin for policy packs
-// (`--policy-pack DIR` with runtime nodejs). Everything else answers Unimplemented, which the engine
-// tolerates (Handshake, GetRequiredPackages fall back).
-// Run starts `node <program>/node_modules/@pulumi/pulumi/cmd/run` exactly like the real host:
-// flags --monitor/--engine/--project/--stack/..., config in PULUMI_CONFIG (+ _SECRET_KEYS).
+// pulumi-language-nodejs/v3, untagged) cannot be fetched. It implements what `pulumi
+// preview/up/destroy` need, the way the real host does wherever a program can tell (provider
+// notes, "The real nodejs language host"):
+//   - GetRequiredPackages walks the whole program directory, following symlinks to where they
+//     resolve, each directory once, and skips nested policy packs; GetRequiredPlugins answers
+//     Unimplemented (the engine asks GetRequiredPackages first);
+//   - Run finds @pulumi/pulumi/cmd/run with Node's own lookup from the program's directory
+//     (parent node_modules too) and starts it with --monitor/--engine/--project/--stack/--pwd/...,
+//     config in PULUMI_CONFIG (+ _SECRET_KEYS); on Cancel (or the end of the request) the program
+//     gets SIGINT, and SIGKILL 5 s later;
+//   - GetPluginInfo, Cancel, and RunPlugin for policy packs (`--policy-pack DIR`, runtime nodejs).
+//
+// Everything else answers Unimplemented, which the engine tolerates.
 // RunPlugin (kind "analyzer" only) does what the real host's does for a policy pack: it resolves
 // @pulumi/pulumi/cmd/run-policy-pack from the pack's directory with Node's own lookup (so a pack
 // with no node_modules of its own uses its parents'), serves the engine through the SDK's
@@ -14,6 +20,8 @@
 // `node run-policy-pack <engine args...> <pack dir>` in the pack's directory with the stack's
 // organization/project/stack/dry-run/config in PULUMI_NODEJS_* and PULUMI_CONFIG, and proxies
 // the engine's Analyzer calls to it. Other plugin kinds (nodejs resource providers) are refused.
+// Config keys reach the program as `<namespace>:config:<name>`, as the real host passes them.
+// Still different: no resource-monitor proxy, no --sync pipes (synchronous invokes) or --tracing.
 package main
 
 import (
@@ -22,11 +30,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -35,6 +46,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 )
 
@@ -43,6 +55,23 @@ var Version = "3.276.0"
 type host struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer
 	engine string
+	// cancelCtx ends with the Cancel RPC, for the program running and any that start after.
+	cancelCtx  context.Context
+	cancelFunc context.CancelFunc
+}
+
+// cancelWait is how long a cancelled program gets after SIGINT before it is killed.
+const cancelWait = 5 * time.Second
+
+func newHost(engine string) *host {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &host{engine: engine, cancelCtx: ctx, cancelFunc: cancel}
+}
+
+// Cancel stops the running program as the real host's does: SIGINT, then SIGKILL after cancelWait.
+func (h *host) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
+	h.cancelFunc()
+	return &emptypb.Empty{}, nil
 }
 
 func main() {
@@ -54,7 +83,7 @@ func main() {
 	}
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Init: func(s *grpc.Server) error {
-			pulumirpc.RegisterLanguageRuntimeServer(s, &host{engine: engine})
+			pulumirpc.RegisterLanguageRuntimeServer(s, newHost(engine))
 			return nil
 		},
 	})
@@ -80,47 +109,93 @@ func programDir(info *pulumirpc.ProgramInfo, pwd string) string {
 	return pwd
 }
 
-func (h *host) GetRequiredPlugins(_ context.Context, req *pulumirpc.GetRequiredPluginsRequest) (*pulumirpc.GetRequiredPluginsResponse, error) {
-	plugins, _ := pluginsFromDir(programDir(req.Info, req.Pwd), false, map[string]bool{})
-	return &pulumirpc.GetRequiredPluginsResponse{Plugins: plugins}, nil
+// GetRequiredPlugins is Unimplemented, as in the real host: the engine asks GetRequiredPackages
+// first and falls back to this only when that is Unimplemented (pulumi v3.276.0,
+// sdk/go/common/resource/plugin/langruntime_plugin.go `GetRequiredPackages`).
+func (h *host) GetRequiredPlugins(context.Context, *pulumirpc.GetRequiredPluginsRequest) (*pulumirpc.GetRequiredPluginsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetRequiredPlugins not implemented")
 }
 
-// pluginsFromDir walks the whole program directory as the real host's getPluginsFromDir does:
-// every subdirectory, following symlinks (each entry is stat'ed, not lstat'ed), reading the
-// package.json files that sit anywhere below a node_modules directory. Entries it cannot read
-// (a dangling link) are collected as errors and skipped; the real host only logs them.
-func pluginsFromDir(dir string, inNodeModules bool, seen map[string]bool) ([]*pulumirpc.PluginDependency, []error) {
+// GetRequiredPackages answers with every resource plugin a package.json below a node_modules
+// directory of the program declares. Errors on the way are only logged by the real host.
+func (h *host) GetRequiredPackages(_ context.Context, req *pulumirpc.GetRequiredPackagesRequest) (*pulumirpc.GetRequiredPackagesResponse, error) {
+	packages, _ := packagesFromDir(programDir(req.Info, ""), false, map[string]bool{})
+	return &pulumirpc.GetRequiredPackagesResponse{Packages: packages}, nil
+}
+
+// policyPackFiles are the names that make a directory a policy pack (PulumiPolicy plus one of
+// the workspace encodings), whose plugins are not the program's.
+var policyPackFiles = []string{"PulumiPolicy.json", "PulumiPolicy.yml", "PulumiPolicy.yaml"}
+
+func isPolicyPack(dir string) bool {
+	for _, name := range policyPackFiles {
+		if info, err := os.Stat(filepath.Join(dir, name)); err == nil && !info.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
+// packagesFromDir walks the whole program directory as the real host's getPackagesFromDir does:
+// every subdirectory, a symlink by the path it resolves to, each directory once (so a link loop
+// ends), except nested policy packs; it reads the package.json files below a node_modules
+// directory. Entries it cannot read (a dangling link) are collected as errors and skipped.
+func packagesFromDir(dir string, inNodeModules bool, visited map[string]bool) ([]*pulumirpc.PackageDependency, []error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, []error{err}
+	}
+	if visited[dir] {
+		return nil, nil
+	}
+	visited[dir] = true
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, []error{fmt.Errorf("reading plugin dir %s: %w", dir, err)}
 	}
-	var plugins []*pulumirpc.PluginDependency
+	var packages []*pulumirpc.PackageDependency
 	var errs []error
 	for _, entry := range entries {
 		curr := filepath.Join(dir, entry.Name())
-		info, err := os.Stat(curr)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		isDir := entry.IsDir()
+		if entry.Type()&fs.ModeSymlink != 0 {
+			resolved, err := filepath.EvalSymlinks(curr)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("resolving link in plugin dir %s: %w", curr, err))
+				continue
+			}
+			info, err := os.Stat(resolved)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			curr, isDir = resolved, info.IsDir()
 		}
-		if info.IsDir() {
-			more, moreErrs := pluginsFromDir(curr, inNodeModules || filepath.Base(dir) == "node_modules", seen)
-			plugins, errs = append(plugins, more...), append(errs, moreErrs...)
+		if isDir {
+			if isPolicyPack(curr) {
+				continue
+			}
+			more, moreErrs := packagesFromDir(curr, inNodeModules || filepath.Base(dir) == "node_modules", visited)
+			packages, errs = append(packages, more...), append(errs, moreErrs...)
 		} else if inNodeModules && entry.Name() == "package.json" {
-			if dep := pluginOf(curr); dep != nil && !seen[dep.Name+"@"+dep.Version] {
-				seen[dep.Name+"@"+dep.Version] = true
-				plugins = append(plugins, dep)
+			dep, err := packageOf(curr)
+			if err != nil {
+				errs = append(errs, err)
+			} else if dep != nil {
+				packages = append(packages, dep)
 			}
 		}
 	}
-	return plugins, errs
+	return packages, errs
 }
 
-// pluginOf reads a package.json that declares a resource plugin (`"pulumi": {"resource": true}`).
-func pluginOf(file string) *pulumirpc.PluginDependency {
+// packageOf reads a package.json that declares a resource plugin (`"pulumi": {"resource": true}`):
+// its name is pulumi.name, else the package's name without `@pulumi/` (a third-party package
+// must give pulumi.name); its version pulumi.version, else the package's, with a `v`.
+func packageOf(file string) (*pulumirpc.PackageDependency, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("reading package.json %s: %w", file, err)
 	}
 	var pj struct {
 		Name    string `json:"name"`
@@ -132,12 +207,18 @@ func pluginOf(file string) *pulumirpc.PluginDependency {
 			Server   string `json:"server"`
 		} `json:"pulumi"`
 	}
-	if json.Unmarshal(b, &pj) != nil || !pj.Pulumi.Resource {
-		return nil
+	if err := json.Unmarshal(b, &pj); err != nil {
+		return nil, fmt.Errorf("unmarshaling package.json %s: %w", file, err)
+	}
+	if !pj.Pulumi.Resource {
+		return nil, nil
 	}
 	name := pj.Pulumi.Name
 	if name == "" {
-		name = strings.TrimPrefix(strings.TrimPrefix(pj.Name, "@pulumi/"), "@")
+		if !strings.HasPrefix(pj.Name, "@pulumi/") {
+			return nil, fmt.Errorf("unmarshaling package.json %s: Missing property \"name\" for the third-party plugin '%v' inside package.json under the \"pulumi\" section.", file, pj.Name)
+		}
+		name = strings.TrimPrefix(pj.Name, "@pulumi/")
 	}
 	v := pj.Pulumi.Version
 	if v == "" {
@@ -146,17 +227,22 @@ func pluginOf(file string) *pulumirpc.PluginDependency {
 	if !strings.HasPrefix(v, "v") {
 		v = "v" + v
 	}
-	return &pulumirpc.PluginDependency{Name: name, Kind: "resource", Version: v, Server: pj.Pulumi.Server}
+	return &pulumirpc.PackageDependency{Name: name, Kind: "resource", Version: v, Server: pj.Pulumi.Server}, nil
 }
 
 func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
 	dir := programDir(req.Info, req.Pwd)
+	node, err := exec.LookPath(nodeBinary())
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: fmt.Sprintf("could not find %s on the $PATH: %s", nodeBinary(), err)}, nil
+	}
 	runPath := os.Getenv("PULUMI_LANGUAGE_NODEJS_RUN_PATH")
 	if runPath == "" {
-		runPath = filepath.Join(dir, "node_modules", "@pulumi", "pulumi", "cmd", "run")
+		runPath = "@pulumi/pulumi/cmd/run"
 	}
-	if _, err := os.Stat(runPath); err != nil {
-		return nil, status.Errorf(codes.FailedPrecondition, "@pulumi/pulumi not installed: %v", err)
+	// Node's own lookup from the program's directory, so a parent's node_modules counts.
+	if runPath, err = locateModule(ctx, node, dir, runPath, false); err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
 	args := []string{runPath}
 	add := func(k, v string) {
@@ -169,7 +255,7 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	add("organization", req.Organization)
 	add("project", req.Project)
 	add("stack", req.Stack)
-	add("pwd", req.Pwd)
+	add("pwd", dir)
 	if req.Info != nil {
 		add("root-directory", req.Info.RootDirectory)
 	}
@@ -186,10 +272,16 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	args = append(args, entry)
 	args = append(args, req.Args...)
 
-	cfg, _ := json.Marshal(req.Config)
-	if req.Config == nil {
-		cfg = []byte("{}")
+	// Keys as `<namespace>:config:<name>`, the form older SDKs read, as the real host passes them.
+	legacy := make(map[string]string, len(req.Config))
+	for k, v := range req.Config {
+		key, err := config.ParseKey(k)
+		if err != nil {
+			return &pulumirpc.RunResponse{Error: fmt.Sprintf("failed to serialize configuration: %v", err)}, nil
+		}
+		legacy[key.Namespace()+":config:"+key.Name()] = v
 	}
+	cfg, _ := json.Marshal(legacy)
 	secrets, _ := json.Marshal(req.ConfigSecretKeys)
 	env := append(os.Environ(), "PULUMI_CONFIG="+string(cfg), "PULUMI_CONFIG_SECRET_KEYS="+string(secrets))
 	var options map[string]any
@@ -198,10 +290,24 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	}
 	env, nodeArgs, typescript := runtimeOptions(options, env)
 	env = append(env, fmt.Sprintf("PULUMI_NODEJS_TYPESCRIPT=%v", typescript))
-	cmd := exec.CommandContext(ctx, nodeBinary(), append(nodeArgs, args...)...)
+	// Cancelled by the Cancel RPC or by the end of the request, as the real host's execRuntime:
+	// SIGINT first, so the SDK can stop cleanly, and SIGKILL only 5 s later.
+	cmdCtx, cmdCancel := context.WithCancel(h.cancelCtx)
+	defer cmdCancel()
+	stop := context.AfterFunc(ctx, cmdCancel)
+	defer stop()
+	cmd := exec.CommandContext(cmdCtx, node, append(nodeArgs, args...)...)
+	cmd.Cancel = func() error {
+		if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			return cmd.Process.Kill()
+		}
+		return nil
+	}
+	cmd.WaitDelay = cancelWait
 	cmd.Dir = dir
 	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	// Wrapped, as the real host does: node may change the blocking mode of a file it inherits.
+	cmd.Stdout, cmd.Stderr = struct{ io.Writer }{os.Stdout}, struct{ io.Writer }{os.Stderr}
 	if err := cmd.Run(); err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -261,7 +367,7 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 	if err != nil {
 		return err
 	}
-	runPath, err := locateModule(ctx, node, dir, "@pulumi/pulumi/cmd/run-policy-pack")
+	runPath, err := locateModule(ctx, node, dir, "@pulumi/pulumi/cmd/run-policy-pack", true)
 	if err != nil {
 		return err
 	}
@@ -326,15 +432,27 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 	return closer.Close()
 }
 
-// locateModule resolves a module the way Node would from dir, parent node_modules included.
-func locateModule(ctx context.Context, node, dir, module string) (string, error) {
-	cmd := exec.CommandContext(ctx, node, "-e", "console.log(require.resolve(process.argv[1]))", module)
+// locateModule resolves a module the way Node would from dir, parent node_modules included, as
+// the real host's locateModule does (`require.resolve` in a node started in dir); when the
+// module is missing, the error is its message.
+func locateModule(ctx context.Context, node, dir, module string, isPlugin bool) (string, error) {
+	install := "pulumi install"
+	if isPlugin {
+		install = "npm install in " + dir
+	}
+	script := `try { console.log(require.resolve(process.argv[1])); } catch (error) {` +
+		` console.error(error.code === "MODULE_NOT_FOUND" ? "It looks like the Pulumi SDK has not been installed. Have you run " + process.argv[2] + "?" : error.message);` +
+		` process.exit(1); }`
+	cmd := exec.CommandContext(ctx, node, "-e", script, module, install)
 	cmd.Dir = dir
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("cannot find module '%s' from %s (is @pulumi/pulumi installed for the policy pack?): %v: %s",
-			module, dir, err, strings.TrimSpace(errOut.String()))
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return "", errors.New(errOut.String())
+		}
+		return "", err
 	}
 	return strings.TrimSpace(out.String()), nil
 }
