@@ -13,9 +13,6 @@
 # Prints exactly the key line, `ssh-ed25519 AAAA…`, and nothing else on stdout. Needs
 # ec2:GetConsoleOutput on the instance.
 set -euo pipefail
-# The command provider hangs for good on a logged line over 64 KiB (runner/outputLines.ts), and
-# this resource logs stderr: split its lines, whatever the commands below print.
-exec 2> >(fold -b -w 4096 >&2)
 
 instance=${NBF_INSTANCE_ID:?NBF_INSTANCE_ID names the instance}
 timeout=${NBF_TIMEOUT_SECONDS:-900}

@@ -87,17 +87,10 @@ describe("the runner's entry point", () => {
 describe("the shell scripts that resources run, whose stderr is logged", () => {
     const line = "z".repeat(70_000);
 
-    test("read-host-key.sh splits a >64 KiB error from the AWS CLI", () => {
-        const b = sandbox("nbf-lines-");
-        b.stub("aws", `printf '%s\\n' '${line}' >&2; exit 254`);
-        const r = spawnSync("bash", ["-c", scriptFile("runner/read-host-key.sh")], {
-            encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
-            env: { ...b.env, NBF_INSTANCE_ID: "i-0123456789abcdef0", NBF_TIMEOUT_SECONDS: "0", NBF_POLL_SECONDS: "0" },
-        });
-        expect(r.status).toBe(1);
-        expect(longestLineBytes(r.stderr)).toBeLessThanOrEqual(4096);
-        expect(r.stderr.replace(/\n/g, "")).toContain(line);
-    });
+    // runner/read-host-key.sh is left as it was: its text is the `create` of every host's
+    // console-host-key resource, so changing it would read each existing EC2 host's key from its
+    // console again, and a long-running host's console may no longer hold it. Its stderr is its
+    // own short messages and the AWS CLI's last error line.
 
     test("remove-builders.sh splits a >64 KiB line from docker", () => {
         const b = sandbox("nbf-lines-");
