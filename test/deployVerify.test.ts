@@ -117,7 +117,7 @@ describe("running cosign", () => {
 
     test("says so when cosign is not installed", async () => {
         const box = sandbox("nbf-verify-");
-        const error = await verifyImage({ service: KMS }, "service", { env: { PATH: box.bin } }).catch((e: unknown) => e as Error);
+        const error = await verifyImage({ service: KMS }, "service", { env: { PATH: box.bin } }).then(() => new Error("passed"), (e: unknown) => e as Error);
         expect(error.message).toMatch(/^service: cosign is not installed or not on PATH/);
     });
 
