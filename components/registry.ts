@@ -17,8 +17,32 @@ export interface FleetRegistryArgs {
 }
 
 /**
+ * The tag the OCI referrers tag schema gives what is attached to `digest`: `<alg>-<hex>`
+ * (opencontainers/distribution-spec, "Referrers Tag Schema"). cosign writes its signatures
+ * and attestations there on a registry without the referrers API; on ECR, which has the API,
+ * cosign v3 pushes them untagged (sigstore/cosign pkg/oci/remote/write.go `WriteReferrer`
+ * puts the manifest by digest), and the signing step must also write the same list under this
+ * tag, or the lifecycle policy below expires them (test/registryLifecycle.test.ts).
+ */
+export function referrersTag(digest: string): string {
+    return digest.replace(":", "-");
+}
+
+/** Tags that move by design: the build cache, and the referrers lists signing rewrites on each attach. */
+export const MUTABLE_TAG_FILTERS = ["cache-*", "sha256-*"];
+
+/**
  * Expires untagged images: superseded cache manifests and platform images or indexes whose
- * tag moved on. Everything a stack exports is still tagged, so it never expires.
+ * tag moved on. Everything a stack exports is still tagged, so it never expires; ECR keeps
+ * what a tagged index lists ("If an image is referenced by a manifest list, it cannot be
+ * expired ... without the manifest list being deleted ... first", ECR User Guide,
+ * LifecyclePolicies.html, "Lifecycle policy evaluation rules"). Signatures and attestations
+ * are untagged OCI referrers, and nothing in those rules exempts them from an untagged rule,
+ * nor can a rule tell them from superseded images (it selects by tag status, tags and age
+ * only): they survive because the signing step lists them under their subject's
+ * `sha256-<hex>` tag (`referrersTag`), a tagged index, which this policy never selects. When
+ * a superseded image expires, ECR expires its bare referrers with it (same page); the small
+ * `sha256-*` indexes of superseded images stay.
  */
 export function lifecyclePolicy(untaggedExpiryDays: number): string {
     return JSON.stringify({
@@ -47,10 +71,11 @@ export class FleetRegistry extends pulumi.ComponentResource {
                 const repository = new ecr.Repository(`${name}-${image}`, {
                     name: image,
                     imageScanningConfiguration: { scanOnPush: true },
-                    // Cache tags are rewritten on every build, so they stay writable even
+                    // Cache tags are rewritten on every build, and a digest's referrers list on
+                    // every signature or attestation attached to it, so both stay writable even
                     // when release tags are immutable (ECR's IMMUTABLE_WITH_EXCLUSION).
                     imageTagMutability: registry.immutableTags ? "IMMUTABLE_WITH_EXCLUSION" : "MUTABLE",
-                    imageTagMutabilityExclusionFilters: registry.immutableTags ? [{ filter: "cache-*", filterType: "WILDCARD" }] : undefined,
+                    imageTagMutabilityExclusionFilters: registry.immutableTags ? MUTABLE_TAG_FILTERS.map((filter) => ({ filter, filterType: "WILDCARD" })) : undefined,
                     encryptionConfigurations: [{ encryptionType: "AES256" }],
                     tags: args.tags,
                 }, { parent: this, retainOnDelete: true });

@@ -380,7 +380,46 @@ export const hostIamConfined: StackValidationPolicy = {
     },
 };
 
+// --- images-signed (issue 19): a stack whose images would be pushed unsigned. ---------------
+
+const IMAGE_BUILD = "native-build-fleet:images:ImageBuild";
+const INDEX = "docker-build:index:Index";
+const LOCAL_COMMAND = "command:local:Command";
+
+type StackResource = { type: string; name?: string; urn: string; parent?: { type: string; name?: string; urn: string } };
+
+/**
+ * The indexes that no signing command sits beside: components/imageBuild.ts gives every
+ * ImageBuild that signs one local command `<build>-sign`, a child of the ImageBuild like the
+ * build's indexes. Where the engine passes no parent (unit tests under mocks), an index
+ * `<build>-<tag>` belongs to the build whose `-sign` command's name it extends.
+ */
+export function unsignedIndexes(resources: StackResource[]): StackResource[] {
+    const signs = resources.filter((r) => r.type === LOCAL_COMMAND && r.name?.endsWith("-sign"));
+    return resources.filter((r) => r.type === INDEX).filter((index) => {
+        if (index.parent?.type === IMAGE_BUILD) {
+            return !signs.some((s) => s.name === `${index.parent?.name}-sign` && (s.parent === undefined || s.parent.urn === index.parent?.urn));
+        }
+        return !signs.some((s) => index.name?.startsWith(`${s.name?.slice(0, -"-sign".length)}-`));
+    });
+}
+
+export const imagesSigned: StackValidationPolicy = {
+    name: "images-signed",
+    description: "Every image index the stack pushes is signed, with signed provenance and SBOM on its platform images, so deploys and admission policies can verify who built it (issue 19).",
+    // Advisory: an unsigned fleet still builds; teams that require signatures set this
+    // policy to mandatory in their policy group.
+    enforcementLevel: "advisory",
+    validateStack: (args, report) => {
+        for (const index of unsignedIndexes(args.resources)) {
+            const build = index.parent?.type === IMAGE_BUILD ? index.parent.name : undefined;
+            report(`index ${index.name ?? index.urn}${build === undefined ? "" : ` of image ${build}`} would be pushed unsigned: no ${build ?? "<image>"}-sign command signs it. `
+                + "Set `signing` in the stack's config (a cosign key pair, an AWS KMS key, or keyless) so deploys can verify the image", index.urn);
+        }
+    },
+};
+
 export const policies = [
     imdsv2Required, ebsEncrypted, restrictedSsh, noDockerTcpPort, leastPrivilegeProfile, ecrScanOnPush, ecrLifecyclePolicy, noPublicIpSsm, noPlaintextCredentials,
-    hostIamConfined,
+    hostIamConfined, imagesSigned,
 ];

@@ -8,6 +8,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { installMocks, settled, valueOf } from "./mocks";
 import { expectationFor } from "../config/schema";
+import { sandbox } from "./sandbox";
 
 const service = path.join(__dirname, "..", "examples", "service");
 
@@ -36,22 +37,40 @@ test("the example Dockerfile compiles on the build platform for the target platf
 
 describe("the deploy stack example", () => {
     const mocks = installMocks();
-    const DIGEST_REF = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/service@sha256:" + "a".repeat(64);
+    const REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/service";
+    const DIGEST_REF = `${REPO}@sha256:${"a".repeat(64)}`;
+    const ARM_REF = `${REPO}@sha256:${"b".repeat(64)}`;
 
-    test("runs the image by the digest the build stack exports", async () => {
+    test("verifies the signature and attestations, then runs the image by the digest the build stack exports", async () => {
         pulumi.runtime.setAllConfig({
             "native-build-fleet:buildStack": "acme/native-build-fleet/prod",
             "native-build-fleet:image": "service",
         });
+        // cosign, as the deploy finds it on PATH: passes every check (test/deployVerify.test.ts covers failures).
+        const box = sandbox("nbf-deploy-");
+        box.stub("cosign", "exit 0");
+        const path0 = process.env.PATH;
+        process.env.PATH = box.env.PATH;
         mocks.resources.length = 0;
         const original = mocks.outputsFor;
         mocks.outputsFor = (type, name, inputs) => type === "pulumi:pulumi:StackReference"
-            ? { id: name, state: { name, outputs: { images: { service: { ref: DIGEST_REF } } }, secretOutputNames: [] } }
+            ? { id: name, state: { name, outputs: { images: { service: {
+                ref: DIGEST_REF, platforms: { "linux/arm64": { ref: ARM_REF } }, signature: { mode: "kms", kmsKey: "awskms:///alias/fleet" },
+            } } }, secretOutputNames: [] } }
             : original(type, name, inputs);
-        const program = await import("../examples/deploy/index");
-        expect(await valueOf(program.imageRef)).toBe(DIGEST_REF);
-        await settled(mocks.resources);
+        try {
+            const program = await import("../examples/deploy/index");
+            expect(await valueOf(program.imageRef)).toBe(DIGEST_REF);
+            await settled(mocks.resources);
+        } finally {
+            process.env.PATH = path0;
+        }
         const task = mocks.resources.find((r) => r.type === "aws:ecs/taskDefinition:TaskDefinition");
         expect(JSON.parse(task?.inputs.containerDefinitions)[0].image).toBe(DIGEST_REF);
+        expect(box.calls("cosign")).toEqual([
+            `verify --key awskms:///alias/fleet ${DIGEST_REF}`,
+            `verify-attestation --key awskms:///alias/fleet --type https://slsa.dev/provenance/v1 ${ARM_REF}`,
+            `verify-attestation --key awskms:///alias/fleet --type spdxjson ${ARM_REF}`,
+        ]);
     });
 });

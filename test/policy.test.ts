@@ -6,8 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "../components/fleet";
 import { parseConfig } from "../config/schema";
 import {
-    coversPort, credentialFindings, credentialKinds, ebsEncrypted, ecrLifecyclePolicy, ecrScanOnPush, excessGrants, HOST_ROLE_ACTIONS, imdsv2Required, leastPrivilegeProfile,
-    noDockerTcpPort, noPlaintextCredentials, noPublicIpSsm, policies, restrictedSsh,
+    coversPort, credentialFindings, credentialKinds, ebsEncrypted, ecrLifecyclePolicy, ecrScanOnPush, excessGrants, HOST_ROLE_ACTIONS, imagesSigned, imdsv2Required, leastPrivilegeProfile,
+    noDockerTcpPort, noPlaintextCredentials, noPublicIpSsm, policies, restrictedSsh, unsignedIndexes,
 } from "../policy/rules";
 import { SESSION_MANAGER_ACTIONS, sessionManagerPolicy } from "../components/hostAccess";
 import { context, makeProject, validConfig } from "./fixtures";
@@ -250,11 +250,11 @@ function ssmConfig(): Record<string, any> {
     return raw;
 }
 
-async function packFindings(): Promise<string[]> {
+async function packFindings(level: "mandatory" | "advisory" = "mandatory"): Promise<string[]> {
     const found: string[] = [];
-    for (const policy of policies) {
+    for (const policy of policies.filter((p) => p.enforcementLevel === level)) {
         if ("validateStack" in policy) {
-            await policy.validateStack({ resources: mocks.resources.map((r) => ({ type: r.type, props: r.inputs, urn: r.name })) } as unknown as StackValidationArgs,
+            await policy.validateStack({ resources: mocks.resources.map((r) => ({ type: r.type, props: r.inputs, urn: r.name, name: r.name })) } as unknown as StackValidationArgs,
                 (m: string) => found.push(`${policy.name}: ${m}`));
         } else {
             for (const r of mocks.resources) {
@@ -287,4 +287,64 @@ test.each<[string, "cidr" | "ssm", () => Record<string, any>]>([
     expect(mocks.resources.filter((r) => String(r.inputs.stdin).includes(JSON.stringify(OPENSSH_KEY).slice(1, -1))).length).toBeGreaterThan(0);
     expect(instances.map((r) => credentialKinds(String(r.inputs.userData)))).toEqual(instances.map(() => []));
     expect(await packFindings()).toEqual([]);
+    // The config signs nothing, so the advisory rule reports each image's index, and only those.
+    const indexes = mocks.resources.filter((r) => r.type === "docker-build:index:Index").map((r) => r.name);
+    expect(indexes.length).toBeGreaterThan(0);
+    expect(await packFindings("advisory")).toEqual(indexes.map((name) => expect.stringMatching(new RegExp(`^images-signed: index ${name} would be pushed unsigned`))));
+});
+
+describe("images-signed", () => {
+    type R = { type: string; name: string; urn: string; parent?: R };
+    const build = (name: string): R => ({ type: "native-build-fleet:images:ImageBuild", name, urn: `urn:build:${name}` });
+    const child = (type: string, name: string, parent?: R): R => ({ type, name, urn: `urn:${type}:${name}`, parent });
+    const INDEX_T = "docker-build:index:Index";
+    const CMD = "command:local:Command";
+    function findings(resources: R[]): string[] {
+        const found: string[] = [];
+        void imagesSigned.validateStack({ resources } as unknown as StackValidationArgs, (m) => found.push(m));
+        return found;
+    }
+
+    test("is advisory: an unsigned fleet still builds", () => {
+        expect(imagesSigned.enforcementLevel).toBe("advisory");
+    });
+
+    test("passes a stack whose every image build has its -sign command beside its indexes", () => {
+        const svc = build("fleet-svc");
+        const api = build("fleet-api");
+        expect(findings([
+            svc, child(INDEX_T, "fleet-svc-latest", svc), child(INDEX_T, "fleet-svc-v1", svc), child(CMD, "fleet-svc-sign", svc),
+            api, child(INDEX_T, "fleet-api-latest", api), child(CMD, "fleet-api-sign", api),
+        ])).toEqual([]);
+    });
+
+    test("reports each index of an image that is not signed, naming the image and the fix", () => {
+        const svc = build("fleet-svc");
+        const api = build("fleet-api");
+        expect(findings([
+            svc, child(INDEX_T, "fleet-svc-latest", svc), child(CMD, "fleet-svc-sign", svc),
+            api, child(INDEX_T, "fleet-api-latest", api), child(CMD, "fleet-api-test", api), child(CMD, "fleet-api-verify", api),
+        ])).toEqual([
+            "index fleet-api-latest of image fleet-api would be pushed unsigned: no fleet-api-sign command signs it. "
+            + "Set `signing` in the stack's config (a cosign key pair, an AWS KMS key, or keyless) so deploys can verify the image",
+        ]);
+    });
+
+    test("does not count another image's -sign command, even one whose name extends this one's", () => {
+        const svc = build("fleet-svc");
+        const svcApi = build("fleet-svc-api");
+        expect(unsignedIndexes([
+            svc, child(INDEX_T, "fleet-svc-latest", svc),
+            svcApi, child(INDEX_T, "fleet-svc-api-latest", svcApi), child(CMD, "fleet-svc-api-sign", svcApi),
+        ]).map((r) => r.name)).toEqual(["fleet-svc-latest"]);
+    });
+
+    test("judges by names where the engine passes no parents", () => {
+        expect(unsignedIndexes([child(INDEX_T, "fleet-svc-latest"), child(CMD, "fleet-svc-sign"), child(INDEX_T, "fleet-api-latest")]).map((r) => r.name))
+            .toEqual(["fleet-api-latest"]);
+    });
+
+    test("a stack without images has nothing to report", () => {
+        expect(findings([child(CMD, "fleet-builder-sign")])).toEqual([]);
+    });
 });

@@ -1,4 +1,4 @@
-// ECR with immutable release tags: cache tags stay writable through an exclusion filter.
+// ECR with immutable release tags: cache tags and referrers lists stay writable through exclusion filters.
 
 import * as pulumi from "@pulumi/pulumi";
 import { FleetRegistry, lifecyclePolicy } from "../components/registry";
@@ -17,7 +17,7 @@ test("the lifecycle policy is valid ECR JSON with one untagged-expiry rule", () 
     });
 });
 
-test("immutable release tags leave cache-* tags writable", async () => {
+test("immutable release tags leave cache-* tags and sha256-* referrers lists writable", async () => {
     const registry = new FleetRegistry("r", {
         registry: { type: "ecr", immutableTags: true, untaggedExpiryDays: 7 }, imageNames: ["svc"], tags: {},
     });
@@ -27,7 +27,7 @@ test("immutable release tags leave cache-* tags writable", async () => {
     const repo = mocks.resources.find((r) => r.type === "aws:ecr/repository:Repository");
     expect(repo?.inputs).toMatchObject({
         imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
-        imageTagMutabilityExclusionFilters: [{ filter: "cache-*", filterType: "WILDCARD" }],
+        imageTagMutabilityExclusionFilters: [{ filter: "cache-*", filterType: "WILDCARD" }, { filter: "sha256-*", filterType: "WILDCARD" }],
     });
     const policy = mocks.resources.find((r) => r.type === "aws:ecr/lifecyclePolicy:LifecyclePolicy");
     expect(JSON.parse(policy?.inputs.policy).rules[0].selection.countNumber).toBe(7);

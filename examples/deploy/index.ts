@@ -1,21 +1,20 @@
 // Runs the fleet's image by its immutable digest: an ECS task definition for both
-// architectures' hosts (the index holds the right image for each).
+// architectures' hosts (the index holds the right image for each). Before the digest is
+// used, cosign verifies its signature and the provenance and SBOM attestations of each
+// platform image with the signer the fleet stack exports (verify.ts); an image the fleet
+// did not sign fails the deploy.
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { ImageOutput, verifyImage } from "./verify";
 
 const config = new pulumi.Config();
 const builds = new pulumi.StackReference(config.require("buildStack"));
 const imageName = config.get("image") ?? "service";
 
-/** `<repository>@sha256:…`, never a tag that could move under a running deploy. */
-export const imageRef = builds.requireOutput("images").apply((images) => {
-    const image = (images as Record<string, { ref?: string } | undefined>)[imageName];
-    if (!image?.ref?.includes("@sha256:")) {
-        throw new Error(`the build stack exports no digest for image "${imageName}"; check its images config`);
-    }
-    return image.ref;
-});
+/** `<repository>@sha256:…`, never a tag that could move under a running deploy, and verified. */
+export const imageRef = builds.requireOutput("images").apply((images) =>
+    verifyImage(images as Record<string, ImageOutput | undefined>, imageName, { env: process.env }));
 
 const task = new aws.ecs.TaskDefinition("service", {
     family: "service",
