@@ -11,6 +11,7 @@ import { checkPrivateKey } from "./privateKey";
 import { ConfigError, FleetConfig, parseConfig, Problem } from "./schema";
 import { RefMetadata, refMetadata, renderTags } from "./tagTemplates";
 import { RunnerFacts, secretConfigKeys, SecretSource } from "./buildInputs";
+import { FLEET_SECRET_KEYS } from "./secretSources";
 import { checkInsideProject } from "./projectPaths";
 
 /** Config keys that hold secrets; they are read as secret Outputs, never parsed as values. */
@@ -109,7 +110,7 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
     const config = parseConfig(raw, {
         projectRoot, project, stack, tagTemplates,
         secretsSet: { sshPrivateKey: isSet(cfg, "sshPrivateKey"), registryPassword: isSet(cfg, "registryPassword") },
-        runner: { readSecret: secretReader(cfg, project, projectRoot, env), sshAgent: (env.SSH_AUTH_SOCK ?? "") !== "" },
+        runner: { readSecret: secretReader(cfg, project, projectRoot, env), sshAgent: (env.SSH_AUTH_SOCK ?? "") !== "", ownSecret: ownSecretOf(cfg) },
         compose: typeof raw.compose === "string" && raw.compose !== "" ? readCompose(raw.compose, projectRoot, env) : undefined,
     });
     checkPrivateKey(cfg.get("sshPrivateKey"), config.ssh.publicKey);
@@ -191,12 +192,28 @@ function isSecret(key: string): boolean {
     return typeof check !== "function" || check(key);
 }
 
+/** Which of the fleet's own secrets a value is (compared trimmed), so no build source hands one over. */
+function ownSecretOf(cfg: pulumi.Config): (value: string) => string | undefined {
+    const own = FLEET_SECRET_KEYS.map((key) => [key, (cfg.get(key) ?? "").trim()]).filter(([, value]) => value !== "");
+    return (value) => own.find(([, secret]) => secret === value.trim())?.[0];
+}
+
 /**
  * Reads a build secret's value as a Pulumi secret, so the state keeps it encrypted: a
  * config key must be stored with --secret, an environment variable must be set and not
  * empty, a file must be readable.
  */
 function secretReader(cfg: pulumi.Config, project: string, projectRoot: string, env: Record<string, string | undefined>): RunnerFacts["readSecret"] {
+    const ownSecret = ownSecretOf(cfg);
+    /** The value as a Pulumi secret, unless it is one of the fleet's own secrets. */
+    const asSecret = (value: string, at: string, report: (p: string, m: string) => void): pulumi.Output<string> | undefined => {
+        const own = ownSecret(value);
+        if (own !== undefined) {
+            report(at, `holds the same value as ${own}, the fleet's own credential; a build would be handed it. Give the build a credential made for it`);
+            return undefined;
+        }
+        return pulumi.secret(value);
+    };
     return (source: SecretSource, at, report) => {
         if ("config" in source) {
             if (!isSet(cfg, source.config)) {
@@ -215,10 +232,11 @@ function secretReader(cfg: pulumi.Config, project: string, projectRoot: string, 
                 report(at, `reads the environment variable ${source.env}, which is not set on this machine; export it before pulumi runs (a CI secret variable)`);
                 return undefined;
             }
-            return pulumi.secret(value);
+            return asSecret(value, at, report);
         }
         try {
-            return pulumi.secret(fs.readFileSync(path.resolve(projectRoot, source.file), "utf8"));
+            const content = fs.readFileSync(path.resolve(projectRoot, source.file), "utf8");
+            return asSecret(content, at, report);
         } catch (e) {
             report(at, `reads the file ${source.file}, which cannot be read on this machine (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
             return undefined;

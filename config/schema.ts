@@ -17,6 +17,7 @@ import { canonicalHost, hostAddressProblem, registryAddressProblems, registryUse
 import { buildArgProblem } from "./buildArgs";
 import { buildkitdConfigProblem, DRIVER_OPTION_NAME, ec2DriverOptionProblem } from "./builderOptions";
 import { BuildInputs, buildInputsShape, checkBuildInputs, RunnerFacts } from "./buildInputs";
+import { driverOptionProblems } from "./driverOptions";
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 
@@ -40,12 +41,14 @@ const poolSchema = z.object({
 }).strict();
 
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+const STATIC_USER = /^[A-Za-z_][A-Za-z0-9_-]{0,31}$/;
 
 const staticHostSchema = z.object({
     name: z.string().regex(HOST_NAME, HOST_NAME_RULE),
     address: z.string(),
     port: z.number().int("must be a whole number").min(1, "must be a TCP port, 1 to 65535").max(65535, "must be a TCP port, 1 to 65535").default(22),
-    user: z.string().regex(USER, "must be a Linux user name"),
+    // Capitals: Linux and OpenSSH take them (only Debian's adduser refuses them by default).
+    user: z.string().regex(STATIC_USER, "must be a Linux user name: letters, digits, '_' or '-', starting with a letter or '_', at most 32 characters"),
     platforms: z.array(z.string()).min(1, "must list the platforms this host builds natively"),
     emulate: z.array(z.string()).default([]),
     hostKey: z.string(),
@@ -392,6 +395,7 @@ function checkBuilder(builder: RawConfig["builder"], ec2Pools: boolean, report: 
     if (hostNetwork) {
         report(keyPath([hostNetwork.key], "builder.driverOptions"), hostNetwork.message);
     }
+    driverOptionProblems(builder.driverOptions).forEach((p) => report(keyPath([p.key], "builder.driverOptions"), p.message));
 }
 
 /** Reports every repeat in `values`; `at(i)` is the key path of entry i. */
@@ -448,6 +452,7 @@ function checkPools(pools: RawConfig["hosts"], report: Reporter): PoolConfig[] {
         if (hostNetwork) {
             report(keyPath([hostNetwork.key], `${at}.driverOptions`), hostNetwork.message);
         }
+        driverOptionProblems(pool.driverOptions).forEach((p) => report(keyPath([p.key], `${at}.driverOptions`), p.message));
         if (pool.spot && pool.idleMinutes !== undefined) {
             report(`${at}.idleMinutes`, "cannot be combined with spot: a one-time spot instance cannot be stopped and started again; drop idleMinutes or spot");
         }
@@ -475,6 +480,7 @@ function checkStaticHosts(statics: RawConfig["staticHosts"], report: Reporter): 
         }
         const platforms = normalizeList(host.platforms, `${at}.platforms`, report);
         const emulate = normalizeList(host.emulate, `${at}.emulate`, report);
+        driverOptionProblems(host.driverOptions).forEach((p) => report(keyPath([p.key], `${at}.driverOptions`), p.message));
         emulate.filter((p) => platforms.includes(p)).forEach((p) => report(`${at}.emulate`, `${p} is also listed under ${at}.platforms; list it once`));
         return { ...host, hostKey: host.hostKey.trim(), platforms, emulate };
     });
