@@ -11,7 +11,7 @@ import { checkInsideProject, Reporter } from "./projectPaths";
 import { configSourceProblem, envSourceProblem, fileSourceProblem, PROGRAM_KEYS, readHead, sshPathProblem } from "./secretSources";
 
 /** BuildKit's secret and SSH ids: what `RUN --mount=type=secret,id=…` names. */
-const MOUNT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+export const MOUNT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const CONTEXT_NAME = /^[a-z0-9][a-z0-9_.-]{0,127}$/;
 const CONFIG_KEY = /^[A-Za-z][A-Za-z0-9_-]*$/;
 const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;

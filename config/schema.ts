@@ -11,6 +11,7 @@ import { checkInsideProject, Reporter } from "./projectPaths";
 import { HostGroup, routeOf } from "./routing";
 import { movingTagProblem, PLACEHOLDERS } from "./tagTemplates";
 import { ComposeImage, composeImages } from "./compose";
+import { composeKeyPath } from "./composeTerms";
 import { issueProblems, keyPath } from "./zodMessages";
 import { readPublicKey } from "./sshKeys";
 import { canonicalHost, hostAddressProblem, registryAddressProblems, registryUsernameProblem } from "./hostAddress";
@@ -305,21 +306,26 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
     const groups = [...hosts, ...staticHosts];
     // An empty string is Pulumi.yaml's default: no Compose file.
     const fromCompose = shaped.data.compose ? composeSources(shaped.data.compose, ctx, report) : [];
+    const composeNameAt = new Map<ImageConfig, string>();
     const images = [
         ...shaped.data.images.map((image, i) => checkImage(image, `images[${i}]`, groups, shaped.data.registry, ctx, report, ctx.tagTemplates?.[`images[${i}]`])),
-        ...fromCompose.flatMap(({ at, image }) => {
+        ...fromCompose.flatMap(({ at, image, origin }) => {
+            // Problems name the Compose file's keys, not the stack keys the service became.
+            const composeReport: Reporter = (p, message) => report(composeKeyPath(p, origin), message);
             const parsed = imageSchema.safeParse(image, { reportInput: true });
             if (!parsed.success) {
-                parsed.error.issues.flatMap((issue) => issueProblems(issue, imageSchema, image, at, "compose")).forEach((p) => report(p.path, p.message));
+                parsed.error.issues.flatMap((issue) => issueProblems(issue, imageSchema, image, at, "compose")).forEach((p) => composeReport(p.path, p.message));
                 return [];
             }
-            return [checkImage(parsed.data, at, groups, shaped.data.registry, ctx, report)];
+            const checked = checkImage(parsed.data, at, groups, shaped.data.registry, ctx, composeReport);
+            composeNameAt.set(checked, composeKeyPath(`${at}.name`, origin));
+            return [checked];
         }),
     ];
     if (images.length === 0 && problems.length === 0) {
         report("images", "no image to build: list images, or point compose at a Compose file with build sections");
     }
-    checkUnique(images.map((im) => im.name), (i) => `images[${i}].name`, report);
+    checkUnique(images.map((im) => im.name), (i) => composeNameAt.get(images[i]) ?? `images[${i}].name`, report);
     checkResourceNames(images.map((im) => im.name), report);
     checkRegistry(shaped.data.registry, report);
     const { builder } = shaped.data;

@@ -215,6 +215,6 @@ describe("loadConfig with a Compose file", () => {
         expect(await pulumi.isSecret(image.secrets.gh)).toBe(true);
         expect(await valueOf(image.secrets.npmrc)).toBe("file-secret-value\n");
         expect(await valueOf(image.secrets.gh)).toBe("env-secret-value");
-        expect(() => loadConfig(project, { ...env, GH_TOKEN: "" })).toThrow(/compose\(compose\.yml\)\.services\.app\.secrets\.gh: reads the environment variable GH_TOKEN, which is not set/);
+        expect(() => loadConfig(project, { ...env, GH_TOKEN: "" })).toThrow(/compose\(compose\.yml\)\.secrets\.gh\.environment: reads the environment variable GH_TOKEN, which is not set/);
     });
 });
