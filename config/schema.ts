@@ -19,6 +19,7 @@ import { buildArgProblem } from "./buildArgs";
 import { buildkitdConfigProblem, DRIVER_OPTION_NAME, ec2DriverOptionProblem } from "./builderOptions";
 import { BuildInputs, buildInputsShape, checkBuildInputs, RunnerFacts } from "./buildInputs";
 import { driverOptionProblems } from "./driverOptions";
+import { fleetCapProblems, imageSizeProblems } from "./sizes";
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 
@@ -326,6 +327,7 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
         report("images", "no image to build: list images, or point compose at a Compose file with build sections");
     }
     checkUnique(images.map((im) => im.name), (i) => composeNameAt.get(images[i]) ?? `images[${i}].name`, report);
+    fleetCapProblems(ec2Hosts.length + staticHosts.length, images.length).forEach((p) => report(p.key, p.message));
     checkResourceNames(images.map((im) => im.name), report);
     checkRegistry(shaped.data.registry, report);
     const { builder } = shaped.data;
@@ -563,6 +565,10 @@ function checkImage(
         ? `none of the pools ${allowed.map((g) => g.name).join(", ")} builds ${p}; add a pool that does to ${at}.pools, or remove ${p} from ${at}.platforms`
         : `no host serves ${p}; add a pool or static host whose platforms include it${nativeArchOf(p) ? ` (a ${nativeArchOf(p)} machine)` : ""}, or list it under one's emulate`));
     checkTags(image.tags, platforms, `${at}.tags`, report);
+    // The longest registry host and repository the specs can name (ECR: the longest account host).
+    const registryHost = registry.type === "ecr" ? "r".repeat(ECR_HOST_LENGTH - 1) : registry.address.split("/")[0];
+    imageSizeProblems({ ...image, platforms }, at, `${registry.type === "ecr" ? registryHost : registry.address}/${image.name}`, registryHost)
+        .forEach((p) => report(p.key, p.message));
     if (registry.type === "ecr" && registry.immutableTags) {
         checkImmutableTags(templates, image.tags, `${at}.tags`, report);
     }

@@ -15,6 +15,7 @@ import { RunnerFacts } from "../config/buildInputs";
 import { ConfigContext, ConfigError, parseConfig, Problem } from "../config/schema";
 import { PROGRAM_KEYS } from "../config/secretSources";
 import { KNOWN_DRIVER_OPTIONS } from "../config/driverOptions";
+import { CAPS, indexSpecBytes, MAX_ARG_STRLEN } from "../config/sizes";
 import { context, makeProject, validConfig } from "./fixtures";
 import { ED25519_HOST, ED25519_OTHER } from "./keyFixtures";
 
@@ -240,4 +241,36 @@ describe("static host users: capitals are a Linux user name", () => {
 
 describe("driver options: what buildx v0.35.0's docker-container driver takes", () => {
     test.each(rows(driverOptions))("%s", (_, c) => check(c));
+});
+
+const withTest = (test: Record<string, unknown>, platforms = ["linux/amd64"]) => ec2((c) => { c.images[0].platforms = platforms; c.images[0].test = test; });
+const OVER = "over the 128 KiB (131072 bytes) Linux allows one environment variable (MAX_ARG_STRLEN), so it would fail to start, after every build of the image ran";
+const sizes: Case[] = [
+    ["a smoke-test command over 128 KiB", withTest({ command: ["/app", "x".repeat(140 * 1024)] }),
+        ["images[0].test.command", `makes the smoke test's NBF_SPEC 141 KiB (`]],
+    ["the same command's limit names the variable and the fix", withTest({ command: ["/app", "x".repeat(140 * 1024)] }),
+        ["images[0].test.command", `with 1 platform, ${OVER}; shorten it (a script in the image can hold a long check)`]],
+    ["a 70 KiB command, repeated for two platforms", withTest({ command: ["/app", "x".repeat(70 * 1024)] }, ["linux/amd64", "linux/arm64"]),
+        ["images[0].test.command", "with 2 platforms, over the 128 KiB"]],
+    ["an expectation over 128 KiB", withTest({ command: ["/app"], expect: "y".repeat(130 * 1024) }), ["images[0].test.expect", "makes the smoke test's NBF_SPEC"]],
+    ["JSON escapes count: 70,000 newlines", withTest({ command: ["/app"], expect: "\n".repeat(70000) }), ["images[0].test.expect", "makes the smoke test's NBF_SPEC"]],
+    ["101 tags", ec2((c) => { c.images[0].tags = Array.from({ length: 101 }, (_, i) => `v${i}`); }),
+        ["images[0].tags", "lists 101 tags, over the cap of 100 (each tag is an index of its own, written and read back on every change); keep the tags deployments use"]],
+    ["201 build hosts in all", ec2((c) => { c.hosts[0].count = 100; c.hosts[1].count = 100; c.staticHosts = [{ ...STATIC }]; }),
+        ["hosts", "the stack has 201 build hosts in all (the pools' counts plus staticHosts), over the cap of 200"]],
+    ["201 images", ec2((c) => { c.images = Array.from({ length: 201 }, (_, i) => ({ ...c.images[0], name: `app${i}` })); }),
+        ["images", "the stack builds 201 images (images plus the Compose file's), over the cap of 200; split them into stacks"]],
+    ["a 30 KiB command for two platforms", withTest({ command: ["/app", "x".repeat(30 * 1024)] }, ["linux/amd64", "linux/arm64"]), "accepted"],
+    ["100 tags", ec2((c) => { c.images[0].tags = Array.from({ length: 100 }, (_, i) => `v${i}`); }), "accepted"],
+    ["200 build hosts", ec2((c) => { c.hosts[0].count = 100; c.hosts[1].count = 100; }), "accepted"],
+];
+
+describe("sizes: no spec over what exec accepts, and caps on fleet-wide totals", () => {
+    test.each(rows(sizes))("%s", (_, c) => check(c));
+
+    test("at the tag cap, the longest index read-back spec stays far under MAX_ARG_STRLEN", () => {
+        // A repository (registry host and name) has at most 255 characters (config/schema.ts checkImage).
+        const image = { name: "n".repeat(200), platforms: ["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/386", "linux/ppc64le", "linux/s390x", "linux/riscv64"], tags: Array.from({ length: CAPS.tagsPerImage }, (_, i) => `${i}`.padEnd(128, "t")) };
+        expect(indexSpecBytes(image, `${"r".repeat(54)}/${image.name}`, "r".repeat(54))).toBeLessThan(MAX_ARG_STRLEN / 2);
+    });
 });

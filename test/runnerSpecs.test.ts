@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "../components/fleet";
 import { parseConfig } from "../config/schema";
 import { ssmProxyCommand } from "../shell/readiness";
+import { smokeTestSpecBytes } from "../config/sizes";
 import { ensureInputSchema, indexExpectationSchema, parseSpec, readinessSpecSchema, smokeTestSpecSchema } from "../runner/specs";
 import { context, makeProject, validConfig } from "./fixtures";
 import { ED25519_HOST } from "./keyFixtures";
@@ -146,6 +147,14 @@ describe("every spec the program's components write is accepted", () => {
         });
         expect(checked.length).toBeGreaterThanOrEqual(5);
         expect(checked.filter(([, result]) => !(result as { ok: boolean }).ok)).toEqual([]);
+    });
+
+    test("config/sizes.ts's bound on the smoke test's NBF_SPEC is at least what the component writes", () => {
+        const smoke = commands().filter((c) => /cli\.js smoke-test$/.test(String(c.inputs.create)));
+        expect(smoke.length).toBe(1);
+        const written = "NBF_SPEC=".length + Buffer.byteLength(String(unwrapSecrets(smoke[0].inputs.environment).NBF_SPEC)) + 1;
+        const host = "r".repeat(63);
+        expect(written).toBeLessThanOrEqual(smokeTestSpecBytes(config.images[0], `${host}/${config.images[0].name}`, host));
     });
 
     test("the builders' standard input", () => {
