@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { hostAddressProblem } from "../config/hostAddress";
 import { DRIVER_OPTION_NAME } from "../config/builderOptions";
+import { regionProblem } from "../config/awsRegion";
 import { ssmProxyCommand } from "../shell/readiness";
 import { FleetBuildersSpec } from "./builderSpec";
 import { ReadinessSpec } from "./readiness";
@@ -70,7 +71,7 @@ export const fleetBuildersSpecSchema: z.ZodType<FleetBuildersSpec> = z.object({
     buildkitdConfig: noNul.optional(),
     wake: z.object({
         instanceIds: z.array(z.string().regex(/^i-[0-9a-f]{8,17}$/, "must be an EC2 instance id")),
-        region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, "must be an AWS region such as eu-north-1").optional(),
+        region: z.string().refine((r) => regionProblem(r, "wake.region") === undefined, "must be an AWS region such as eu-north-1").optional(),
     }).strict().optional(),
 }).strict();
 
