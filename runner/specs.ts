@@ -30,7 +30,8 @@ const address = z.string().superRefine((value, ctx) => {
 const port = z.number().int().min(1).max(65535);
 /** A static host's or the build user's name (config/schema.ts takes capitals for static hosts). */
 const user = z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,31}$/, "must be a Linux user name");
-const hostKey = z.string().refine((s) => !hasControl(s) && /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}( .*)?$/.test(s),
+// A tab may separate the key's comment, as the config layer reads the line; nothing else that is not printable.
+const hostKey = z.string().refine((s) => !hasControl(s.replace(/\t/g, " ")) && /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}([ \t].*)?$/.test(s),
     "must be one OpenSSH public key line");
 /** An ssh name: no white space, quotes or the pattern characters of `Host` (*, ?, !, %). */
 const sshName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$/, "must be letters, digits, '_', '.', ':' or '-'");

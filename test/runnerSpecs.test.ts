@@ -118,6 +118,7 @@ describe("the specs are well-formed as written here", () => {
         ["readiness", readinessSpecSchema, readiness()],
         ["readiness through SSM", readinessSpecSchema, changed(readiness, (s) => { s.target.address = "i-0123456789abcdef0"; s.target.proxyCommand = ssmProxyCommand("eu-north-1"); })],
         ["register", ensureInputSchema, ensure()],
+        ["a host key whose comment follows a tab", readinessSpecSchema, changed(readiness, (s) => { s.target.hostKey = `${ED25519_HOST.split(" ").slice(0, 2).join(" ")}\troot@rack-1`; })],
         ["register with idle hosts in a new partition", ensureInputSchema, changed(ensure, (s) => { s.spec.wake = { instanceIds: ["i-0123456789abcdef0"], region: "eusc-de-east-1" }; })],
         ["smoke-test", smokeTestSpecSchema, smoke()],
         ["verify-index", indexExpectationSchema, index()],
