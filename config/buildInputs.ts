@@ -8,23 +8,25 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { checkInsideProject, Reporter } from "./projectPaths";
+import { configSourceProblem, envSourceProblem, fileSourceProblem, PROGRAM_KEYS, readHead, sshPathProblem } from "./secretSources";
 
 /** BuildKit's secret and SSH ids: what `RUN --mount=type=secret,id=…` names. */
-const MOUNT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+export const MOUNT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const CONTEXT_NAME = /^[a-z0-9][a-z0-9_.-]{0,127}$/;
 const CONFIG_KEY = /^[A-Za-z][A-Za-z0-9_-]*$/;
 const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const IMAGE_PREFIX = "docker-image://";
-const IMAGE_REF = /^[a-z0-9][a-z0-9._-]*(:[0-9]{1,5})?(\/[a-z0-9._-]+)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+/** An image reference; builder.buildkitImage and the `image` driver option follow the same rule. */
+export const IMAGE_REF = /^[a-z0-9][a-z0-9._-]*(:[0-9]{1,5})?(\/[a-z0-9._-]+)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 
 /** Where a build secret's value comes from: a secret config key, the runner's environment, or a file on the runner. */
-export type SecretSource = { config: string } | { env: string } | { file: string };
+export type SecretSource = { config: string } | { env: string } | { file: string; outsideProject?: boolean };
 
 const secretSource = z.union([
     z.object({ config: z.string().regex(CONFIG_KEY, "must be a config key of this project, such as npmToken") }).strict(),
     z.object({ env: z.string().regex(ENV_VAR, "must be an environment variable name, such as NPM_TOKEN") }).strict(),
-    z.object({ file: z.string().min(1, "must not be empty") }).strict(),
-], { error: "must be { config: <secret config key> }, { env: <environment variable> } or { file: <path on the runner> }" });
+    z.object({ file: z.string().min(1, "must not be empty"), outsideProject: z.boolean().optional() }).strict(),
+], { error: "must be { config: <secret config key> }, { env: <environment variable> } or { file: <path on the runner>, outsideProject?: true }" });
 
 /** The image keys, spread into the image schema. */
 export const buildInputsShape = {
@@ -61,6 +63,8 @@ export type SecretReader = (source: SecretSource, at: string, report: Reporter) 
 export interface RunnerFacts {
     readSecret: SecretReader;
     sshAgent: boolean;
+    /** Which of the fleet's own secrets (sshPrivateKey, …) `value` is, if it is one. */
+    ownSecret?: (value: string) => string | undefined;
 }
 
 /** The config keys images read secrets from; they are not config of this program's own. */
@@ -69,7 +73,9 @@ export function secretConfigKeys(images: unknown): string[] {
         return [];
     }
     const sources: unknown[] = images.flatMap((image: unknown) => Object.values((image as { secrets?: object } | null)?.secrets ?? {}) as unknown[]);
-    return sources.flatMap((source) => typeof (source as { config?: unknown } | null)?.config === "string" ? [(source as { config: string }).config] : []);
+    // The program's own keys stay in its config, where checkBuildInputs refuses them as sources.
+    return sources.flatMap((source) => typeof (source as { config?: unknown } | null)?.config === "string" ? [(source as { config: string }).config] : [])
+        .filter((key) => !PROGRAM_KEYS.includes(key));
 }
 
 /** Checks the build inputs of the image at `at`. `dockerfileSet`: the image names a Dockerfile too. */
@@ -82,6 +88,12 @@ export function checkBuildInputs(
             report(`${at}.secrets.${id}`, "must be a secret id: letters, digits, '_', '.' or '-', as RUN --mount=type=secret,id=<id> names it");
             continue;
         }
+        const sourceProblem = "config" in source ? configSourceProblem(source.config) : "env" in source ? envSourceProblem(source.env)
+            : fileSourceProblem(source.file, projectRoot, source.outsideProject === true);
+        if (sourceProblem) {
+            report(`${at}.secrets.${id}.${Object.keys(source)[0]}`, sourceProblem);
+            continue;
+        }
         if (runner === undefined) {
             report(`${at}.secrets.${id}`, "build secrets are read by loadConfig (config/load.ts), which this caller bypassed");
             continue;
@@ -91,7 +103,7 @@ export function checkBuildInputs(
             secrets[id] = value;
         }
     }
-    raw.ssh.forEach((entry, i) => checkSsh(entry, `${at}.ssh[${i}]`, projectRoot, runner?.sshAgent ?? false, report));
+    raw.ssh.forEach((entry, i) => checkSsh(entry, `${at}.ssh[${i}]`, projectRoot, runner, report));
     raw.ssh.forEach((entry, i) => {
         if (raw.ssh.findIndex((e) => e.id === entry.id) !== i) {
             report(`${at}.ssh[${i}].id`, `"${entry.id}" repeats an earlier entry; list each SSH id once`);
@@ -114,18 +126,22 @@ export function checkBuildInputs(
     return { secrets, ssh: raw.ssh, contexts, dockerfileInline: raw.dockerfileInline, pull: raw.pull };
 }
 
-function checkSsh(entry: { id: string; paths?: string[] }, at: string, projectRoot: string, sshAgent: boolean, report: Reporter): void {
-    if ((entry.paths ?? []).length === 0) {
-        if (!sshAgent) {
+function checkSsh(entry: { id: string; paths?: string[] }, at: string, projectRoot: string, runner: RunnerFacts | undefined, report: Reporter): void {
+    if (entry.paths !== undefined && entry.paths.length === 0) {
+        report(`${at}.paths`, `is empty; omit paths to forward the runner's SSH agent as "${entry.id}", or list the key files or agent sockets to forward`);
+        return;
+    }
+    if (entry.paths === undefined) {
+        if (!(runner?.sshAgent ?? false)) {
             report(at, `forwards the runner's SSH agent as "${entry.id}", but SSH_AUTH_SOCK is not set; start ssh-agent and ssh-add the key, or list the key files under paths`);
         }
         return;
     }
-    (entry.paths ?? []).forEach((p, j) => {
-        if (p.startsWith("~")) {
-            report(`${at}.paths[${j}]`, `"${p}" starts with ~, which nothing expands here; give the full path`);
-        } else if (!fs.existsSync(path.resolve(projectRoot, p))) {
-            report(`${at}.paths[${j}]`, `"${p}" does not exist on this machine; give the path of an SSH private key or agent socket`);
+    entry.paths.forEach((p, j) => {
+        const problem = sshPathProblem(p, projectRoot);
+        const own = problem === undefined && fs.statSync(path.resolve(projectRoot, p)).isFile() ? runner?.ownSecret?.(readHead(path.resolve(projectRoot, p), 64 * 1024)) : undefined;
+        if (problem || own) {
+            report(`${at}.paths[${j}]`, problem ?? `"${p}" holds ${own}, the fleet's own credential; a build would be handed it. Forward a deploy key made for the build`);
         }
     });
 }

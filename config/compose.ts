@@ -6,12 +6,15 @@
 
 import * as path from "path";
 import { Reporter } from "./projectPaths";
-import { SecretSource } from "./buildInputs";
+import { MOUNT_ID, SecretSource } from "./buildInputs";
+import { ComposeOrigin } from "./composeTerms";
 
 /** An image entry as the stack's `images` list would spell it. */
 export interface ComposeImage {
     /** Where it came from, for error messages: `compose(docker-compose.yml).services.web`. */
     at: string;
+    /** Where each of its keys came from, so problems name the Compose file's keys (config/composeTerms.ts). */
+    origin: ComposeOrigin;
     image: {
         name: string;
         context: string;
@@ -100,15 +103,19 @@ export function sshEntry(entry: unknown): { id: string; paths?: string[] } | und
 }
 
 /** The service's build secrets: the id is the reference's target, else its source (as compose's bake mapping does). */
-function secrets(build: Build, model: Model, at: string, report: Reporter): Record<string, SecretSource> {
+function secrets(build: Build, model: Model, at: string, report: Reporter, origins: ComposeOrigin["secrets"]): Record<string, SecretSource> {
     const out: Record<string, SecretSource> = {};
     (build.secrets ?? []).forEach((ref, i) => {
         const def = model.secrets?.[ref.source];
         const id = ref.target || ref.source;
-        if (def?.environment) {
+        if (!MOUNT_ID.test(id)) {
+            report(`${at}.build.secrets[${i}]`, `"${id}" must be a secret id: letters, digits, '_', '.' or '-', as RUN --mount=type=secret,id=<id> names it; change ${ref.target ? "its target" : "the secret's name"}`);
+        } else if (def?.environment) {
             out[id] = { env: def.environment };
+            origins[id] = { name: ref.source, kind: "environment" };
         } else if (def?.file) {
             out[id] = { file: def.file };
+            origins[id] = { name: ref.source, kind: "file" };
         } else {
             report(`${at}.build.secrets[${i}]`, `secret "${ref.source}" is ${def === undefined ? "not defined under the top-level secrets" : "neither a file nor an environment secret"}; the fleet reads build secrets from a file or an environment variable of this machine`);
         }
@@ -174,8 +181,13 @@ export function composeImages(model: unknown, file: string, projectRoot: string,
         const named = image ? splitImage(image) : { name: service };
         const context = projectRelative(build.context ?? ".", projectRoot);
         const inline = build.dockerfile_inline;
+        const secretOrigins: ComposeOrigin["secrets"] = {};
         return {
             at,
+            origin: {
+                base, at, hasImage: image !== undefined, imageTagged: named.tag !== undefined, platformKey: build.platforms === undefined && platform ? "platform" : "build.platforms",
+                secrets: secretOrigins, sshIds: ssh.map((e) => e.id),
+            },
             image: {
                 name: named.name,
                 context,
@@ -187,7 +199,7 @@ export function composeImages(model: unknown, file: string, projectRoot: string,
                 tags: tags(build, named.name, named.tag, at, report),
                 buildArgs: Object.fromEntries(Object.entries(build.args ?? {}).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, String(v)])),
                 target: build.target,
-                secrets: secrets(build, doc, at, report),
+                secrets: secrets(build, doc, at, report, secretOrigins),
                 ssh,
                 contexts: contexts(build, projectRoot, at, report),
                 pull: build.pull ?? false,

@@ -55,6 +55,11 @@ export function hostAddressProblem(address: string, portKey: string): string | u
     if (withPort) {
         return `"${address}" includes a port; give "${withPort[1]}" as the address and set ${portKey}: ${withPort[2]}`;
     }
+    if (address.includes("%")) {
+        // ssh_config(5) TOKENS: HostName expands %-sequences, and an IPv6 zone id names one link of
+        // this machine, which nothing about the build host pins.
+        return `"${address}" has a zone id or '%' in it, which ssh reads as the start of a token (%h, %p); give a global or unique-local IPv6 address, an IPv4 address or a host name`;
+    }
     if (/^\[.*\]$/.test(address)) {
         return `"${address}" is in brackets; give the IPv6 address without them`;
     }
@@ -71,10 +76,13 @@ export function hostAddressProblem(address: string, portKey: string): string | u
 /** One spelling per host, to find two entries that name the same one. */
 export function canonicalHost(address: string): string {
     if (isIpAddress(address)) {
-        const ip = ipaddr.parse(address);
+        // process(): an IPv4-mapped IPv6 address (::ffff:192.0.2.20, ::ffff:c000:214) is that IPv4 host.
+        const ip = ipaddr.process(address);
         return ip.kind() === "ipv6" ? (ip as ipaddr.IPv6).toRFC5952String() : ip.toString();
     }
-    return address.toLowerCase().replace(/\.$/, "");
+    const name = address.toLowerCase().replace(/\.$/, "");
+    // RFC 6761 §6.3: localhost is the loopback address, which ssh reaches as 127.0.0.1.
+    return name === "localhost" ? "127.0.0.1" : name;
 }
 
 /**

@@ -1,6 +1,6 @@
 // The edge: reads the stack's config and the repository, and nothing else does.
 
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -11,6 +11,8 @@ import { checkPrivateKey } from "./privateKey";
 import { ConfigError, FleetConfig, parseConfig, Problem } from "./schema";
 import { RefMetadata, refMetadata, renderTags } from "./tagTemplates";
 import { RunnerFacts, secretConfigKeys, SecretSource } from "./buildInputs";
+import { FLEET_SECRET_KEYS } from "./secretSources";
+import { profilesOnlyProblem, unsetVariables } from "./composeTerms";
 import { checkInsideProject } from "./projectPaths";
 
 /** Config keys that hold secrets; they are read as secret Outputs, never parsed as values. */
@@ -109,7 +111,7 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
     const config = parseConfig(raw, {
         projectRoot, project, stack, tagTemplates,
         secretsSet: { sshPrivateKey: isSet(cfg, "sshPrivateKey"), registryPassword: isSet(cfg, "registryPassword") },
-        runner: { readSecret: secretReader(cfg, project, projectRoot, env), sshAgent: (env.SSH_AUTH_SOCK ?? "") !== "" },
+        runner: { readSecret: secretReader(cfg, project, projectRoot, env), sshAgent: (env.SSH_AUTH_SOCK ?? "") !== "", ownSecret: ownSecretOf(cfg) },
         compose: typeof raw.compose === "string" && raw.compose !== "" ? readCompose(raw.compose, projectRoot, env) : undefined,
     });
     checkPrivateKey(cfg.get("sshPrivateKey"), config.ssh.publicKey);
@@ -191,12 +193,28 @@ function isSecret(key: string): boolean {
     return typeof check !== "function" || check(key);
 }
 
+/** Which of the fleet's own secrets a value is (compared trimmed), so no build source hands one over. */
+function ownSecretOf(cfg: pulumi.Config): (value: string) => string | undefined {
+    const own = FLEET_SECRET_KEYS.map((key) => [key, (cfg.get(key) ?? "").trim()]).filter(([, value]) => value !== "");
+    return (value) => own.find(([, secret]) => secret === value.trim())?.[0];
+}
+
 /**
  * Reads a build secret's value as a Pulumi secret, so the state keeps it encrypted: a
  * config key must be stored with --secret, an environment variable must be set and not
  * empty, a file must be readable.
  */
 function secretReader(cfg: pulumi.Config, project: string, projectRoot: string, env: Record<string, string | undefined>): RunnerFacts["readSecret"] {
+    const ownSecret = ownSecretOf(cfg);
+    /** The value as a Pulumi secret, unless it is one of the fleet's own secrets. */
+    const asSecret = (value: string, at: string, report: (p: string, m: string) => void): pulumi.Output<string> | undefined => {
+        const own = ownSecret(value);
+        if (own !== undefined) {
+            report(at, `holds the same value as ${own}, the fleet's own credential; a build would be handed it. Give the build a credential made for it`);
+            return undefined;
+        }
+        return pulumi.secret(value);
+    };
     return (source: SecretSource, at, report) => {
         if ("config" in source) {
             if (!isSet(cfg, source.config)) {
@@ -215,10 +233,11 @@ function secretReader(cfg: pulumi.Config, project: string, projectRoot: string, 
                 report(at, `reads the environment variable ${source.env}, which is not set on this machine; export it before pulumi runs (a CI secret variable)`);
                 return undefined;
             }
-            return pulumi.secret(value);
+            return asSecret(value, at, report);
         }
         try {
-            return pulumi.secret(fs.readFileSync(path.resolve(projectRoot, source.file), "utf8"));
+            const content = fs.readFileSync(path.resolve(projectRoot, source.file), "utf8");
+            return asSecret(content, at, report);
         } catch (e) {
             report(at, `reads the file ${source.file}, which cannot be read on this machine (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
             return undefined;
@@ -258,16 +277,29 @@ export function readCompose(file: string, projectRoot: string, env: Record<strin
             message: "is set, but the Compose CLI is missing: neither `docker compose` (Compose v2 or later) nor a standalone docker-compose v2+ runs on this machine; install the Docker Compose plugin, or drop compose and list images",
         }]);
     }
-    try {
-        // YAML, not --format json: compose-go v2.16.1's SSHKey.MarshalJSON writes `"id": path`
-        // inside the ssh list, which is not JSON, so any `ssh: [id=path]` fails (types/ssh.go).
-        const model = execFileSync(command[0], [...command.slice(1), "-f", inside, "config", "--format", "yaml"], {
-            cwd: projectRoot, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024,
-        });
-        return parse(model) as unknown;
-    } catch (e) {
-        const { stderr } = e as { stderr?: string };
-        const detail = (stderr || (e as Error).message).trim().split("\n").slice(0, 5).join("; ");
+    // YAML, not --format json: compose-go v2.16.1's SSHKey.MarshalJSON writes `"id": path`
+    // inside the ssh list, which is not JSON, so any `ssh: [id=path]` fails (types/ssh.go).
+    const result = spawnSync(command[0], [...command.slice(1), "-f", inside, "config", "--format", "yaml"], {
+        cwd: projectRoot, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024,
+    });
+    if (result.error !== undefined || result.status !== 0) {
+        const detail = (result.stderr || result.error?.message || `exit status ${result.status}`).trim().split("\n").slice(0, 5).join("; ");
         throw new ConfigError([{ path: "compose", message: `${command.join(" ")} config could not read ${inside}: ${detail}` }]);
     }
+    const unset = unsetVariables(result.stderr);
+    if (unset.length > 0) {
+        throw new ConfigError([{
+            path: "compose",
+            message: `${inside} uses ${unset.map((v) => `\${${v}}`).join(", ")}, which ${unset.length > 1 ? "are" : "is"} not set on this machine; docker compose reads an unset variable as an empty string, so the image, tags, context or args it builds are not the ones written. Export ${unset.join(", ")} before pulumi runs, or give a default in the file, such as \${${unset[0]}:-value}`,
+        }]);
+    }
+    const model = parse(result.stdout) as unknown;
+    const services = (model as { services?: Record<string, { build?: unknown } | null> } | null)?.services ?? {};
+    if (!Object.values(services).some((service) => service?.build !== undefined)) {
+        const problem = profilesOnlyProblem(parse(fs.readFileSync(path.join(projectRoot, inside), "utf8")) as unknown, inside);
+        if (problem) {
+            throw new ConfigError([{ path: "compose", message: problem }]);
+        }
+    }
+    return model;
 }

@@ -11,12 +11,15 @@ import { checkInsideProject, Reporter } from "./projectPaths";
 import { HostGroup, routeOf } from "./routing";
 import { movingTagProblem, PLACEHOLDERS } from "./tagTemplates";
 import { ComposeImage, composeImages } from "./compose";
+import { composeKeyPath } from "./composeTerms";
 import { issueProblems, keyPath } from "./zodMessages";
 import { readPublicKey } from "./sshKeys";
 import { canonicalHost, hostAddressProblem, registryAddressProblems, registryUsernameProblem } from "./hostAddress";
 import { buildArgProblem } from "./buildArgs";
 import { buildkitdConfigProblem, DRIVER_OPTION_NAME, ec2DriverOptionProblem } from "./builderOptions";
 import { BuildInputs, buildInputsShape, checkBuildInputs, RunnerFacts } from "./buildInputs";
+import { driverOptionProblems } from "./driverOptions";
+import { fleetCapProblems, imageSizeProblems } from "./sizes";
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 
@@ -40,12 +43,14 @@ const poolSchema = z.object({
 }).strict();
 
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+const STATIC_USER = /^[A-Za-z_][A-Za-z0-9_-]{0,31}$/;
 
 const staticHostSchema = z.object({
     name: z.string().regex(HOST_NAME, HOST_NAME_RULE),
     address: z.string(),
     port: z.number().int("must be a whole number").min(1, "must be a TCP port, 1 to 65535").max(65535, "must be a TCP port, 1 to 65535").default(22),
-    user: z.string().regex(USER, "must be a Linux user name"),
+    // Capitals: Linux and OpenSSH take them (only Debian's adduser refuses them by default).
+    user: z.string().regex(STATIC_USER, "must be a Linux user name: letters, digits, '_' or '-', starting with a letter or '_', at most 32 characters"),
     platforms: z.array(z.string()).min(1, "must list the platforms this host builds natively"),
     emulate: z.array(z.string()).default([]),
     hostKey: z.string(),
@@ -311,21 +316,27 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
     const groups = [...hosts, ...staticHosts];
     // An empty string is Pulumi.yaml's default: no Compose file.
     const fromCompose = shaped.data.compose ? composeSources(shaped.data.compose, ctx, report) : [];
+    const composeNameAt = new Map<ImageConfig, string>();
     const images = [
         ...shaped.data.images.map((image, i) => checkImage(image, `images[${i}]`, groups, shaped.data.registry, ctx, report, ctx.tagTemplates?.[`images[${i}]`])),
-        ...fromCompose.flatMap(({ at, image }) => {
+        ...fromCompose.flatMap(({ at, image, origin }) => {
+            // Problems name the Compose file's keys, not the stack keys the service became.
+            const composeReport: Reporter = (p, message) => report(composeKeyPath(p, origin), message);
             const parsed = imageSchema.safeParse(image, { reportInput: true });
             if (!parsed.success) {
-                parsed.error.issues.flatMap((issue) => issueProblems(issue, imageSchema, image, at, "compose")).forEach((p) => report(p.path, p.message));
+                parsed.error.issues.flatMap((issue) => issueProblems(issue, imageSchema, image, at, "compose")).forEach((p) => composeReport(p.path, p.message));
                 return [];
             }
-            return [checkImage(parsed.data, at, groups, shaped.data.registry, ctx, report)];
+            const checked = checkImage(parsed.data, at, groups, shaped.data.registry, ctx, composeReport);
+            composeNameAt.set(checked, composeKeyPath(`${at}.name`, origin));
+            return [checked];
         }),
     ];
     if (images.length === 0 && problems.length === 0) {
         report("images", "no image to build: list images, or point compose at a Compose file with build sections");
     }
-    checkUnique(images.map((im) => im.name), (i) => `images[${i}].name`, report);
+    checkUnique(images.map((im) => im.name), (i) => composeNameAt.get(images[i]) ?? `images[${i}].name`, report);
+    fleetCapProblems(ec2Hosts.length + staticHosts.length, images.length).forEach((p) => report(p.key, p.message));
     checkResourceNames(images.map((im) => im.name), report);
     checkRegistry(shaped.data.registry, report);
     const { builder } = shaped.data;
@@ -402,6 +413,7 @@ function checkBuilder(builder: RawConfig["builder"], ec2Pools: boolean, report: 
     if (hostNetwork) {
         report(keyPath([hostNetwork.key], "builder.driverOptions"), hostNetwork.message);
     }
+    driverOptionProblems(builder.driverOptions).forEach((p) => report(keyPath([p.key], "builder.driverOptions"), p.message));
 }
 
 /** Reports every repeat in `values`; `at(i)` is the key path of entry i. */
@@ -458,6 +470,7 @@ function checkPools(pools: RawConfig["hosts"], report: Reporter): PoolConfig[] {
         if (hostNetwork) {
             report(keyPath([hostNetwork.key], `${at}.driverOptions`), hostNetwork.message);
         }
+        driverOptionProblems(pool.driverOptions).forEach((p) => report(keyPath([p.key], `${at}.driverOptions`), p.message));
         if (pool.spot && pool.idleMinutes !== undefined) {
             report(`${at}.idleMinutes`, "cannot be combined with spot: a one-time spot instance cannot be stopped and started again; drop idleMinutes or spot");
         }
@@ -485,6 +498,7 @@ function checkStaticHosts(statics: RawConfig["staticHosts"], report: Reporter): 
         }
         const platforms = normalizeList(host.platforms, `${at}.platforms`, report);
         const emulate = normalizeList(host.emulate, `${at}.emulate`, report);
+        driverOptionProblems(host.driverOptions).forEach((p) => report(keyPath([p.key], `${at}.driverOptions`), p.message));
         emulate.filter((p) => platforms.includes(p)).forEach((p) => report(`${at}.emulate`, `${p} is also listed under ${at}.platforms; list it once`));
         return { ...host, hostKey: host.hostKey.trim(), platforms, emulate };
     });
@@ -561,6 +575,10 @@ function checkImage(
         ? `none of the pools ${allowed.map((g) => g.name).join(", ")} builds ${p}; add a pool that does to ${at}.pools, or remove ${p} from ${at}.platforms`
         : `no host serves ${p}; add a pool or static host whose platforms include it${nativeArchOf(p) ? ` (a ${nativeArchOf(p)} machine)` : ""}, or list it under one's emulate`));
     checkTags(image.tags, platforms, `${at}.tags`, report);
+    // The longest registry host and repository the specs can name (ECR: the longest account host).
+    const registryHost = registry.type === "ecr" ? "r".repeat(ECR_HOST_LENGTH - 1) : registry.address.split("/")[0];
+    imageSizeProblems({ ...image, platforms }, at, `${registry.type === "ecr" ? registryHost : registry.address}/${image.name}`, registryHost)
+        .forEach((p) => report(p.key, p.message));
     if (registry.type === "ecr" && registry.immutableTags) {
         checkImmutableTags(templates, image.tags, `${at}.tags`, report);
     }

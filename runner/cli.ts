@@ -11,13 +11,14 @@
 //                            IndexExpectation; standard input: the registry's `user:password`
 // Secrets arrive only on standard input, never in argv or the environment.
 
-import { FleetBuildersSpec } from "./builderSpec";
 import { lineSplitter } from "./outputLines";
 import { RunnerEnv, RunnerError } from "./process";
-import { checkReadiness, ReadinessSpec } from "./readiness";
+import { z } from "zod";
+import { checkReadiness } from "./readiness";
 import { ensureBuilders } from "./registerBuilders";
-import { runSmokeTests, SmokeTestSpec } from "./smokeTest";
-import { IndexExpectation, verifyIndexes } from "./verifyIndex";
+import { runSmokeTests } from "./smokeTest";
+import { ensureInputSchema, indexExpectationSchema, parseSpec, readinessSpecSchema, smokeTestSpecSchema } from "./specs";
+import { verifyIndexes } from "./verifyIndex";
 
 export const MODES = ["preview", "update", "register", "readiness", "smoke-test", "verify-index"] as const;
 
@@ -33,12 +34,17 @@ async function stdin(): Promise<string> {
     return Buffer.concat(chunks).toString("utf8");
 }
 
-function spec<T>(): T {
+/** NBF_SPEC as `schema` reads it (runner/specs.ts): every entry point checks what it is handed. */
+function spec<T>(schema: z.ZodType<T>): T {
     const text = process.env.NBF_SPEC;
     if (text === undefined) {
         throw new RunnerError("NBF_SPEC is not set: this command is run by the program's resources, with their data in NBF_SPEC");
     }
-    return JSON.parse(text) as T;
+    const parsed = parseSpec(schema, text, "NBF_SPEC");
+    if (!parsed.ok) {
+        throw new RunnerError(parsed.reason);
+    }
+    return parsed.value;
 }
 
 async function main(): Promise<number> {
@@ -55,17 +61,21 @@ async function main(): Promise<number> {
     const out = (value: unknown) => process.stdout.write(`${typeof value === "string" ? value : JSON.stringify(value)}\n`);
     switch (mode) {
         case "readiness":
-            return checkReadiness(spec<ReadinessSpec>(), await stdin(), env, {
+            return checkReadiness(spec(readinessSpecSchema), await stdin(), env, {
                 stdout: (t) => process.stdout.write(t), stderr,
             });
         case "smoke-test":
-            out(await runSmokeTests(spec<SmokeTestSpec>(), await stdin(), env));
+            out(await runSmokeTests(spec(smokeTestSpecSchema), await stdin(), env));
             return 0;
         case "verify-index":
-            out((await verifyIndexes(spec<IndexExpectation>(), await stdin(), env)).join("\n"));
+            out((await verifyIndexes(spec(indexExpectationSchema), await stdin(), env)).join("\n"));
             return 0;
         default: {
-            const { spec: builders, privateKey } = JSON.parse(await stdin()) as { spec: FleetBuildersSpec; privateKey: string };
+            const input = parseSpec(ensureInputSchema, await stdin(), "standard input");
+            if (!input.ok) {
+                throw new RunnerError(input.reason);
+            }
+            const { spec: builders, privateKey } = input.value;
             out(await ensureBuilders(builders, privateKey, mode, env));
             return 0;
         }

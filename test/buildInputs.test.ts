@@ -24,7 +24,7 @@ const mocks = installMocks();
 const root = makeProject();
 fs.mkdirSync(path.join(root, "vendor", "deps"), { recursive: true });
 fs.mkdirSync(path.join(root, "inline"));
-fs.writeFileSync(path.join(root, "id_deploy"), "not a real key\n");
+fs.writeFileSync(path.join(root, "id_deploy"), "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key\n-----END OPENSSH PRIVATE KEY-----\n");
 
 /** A runner whose secrets are `value(<source>)`, recording what was read. */
 function fakeRunner(sshAgent = true): RunnerFacts & { read: [SecretSource, string][] } {
@@ -131,7 +131,7 @@ describe("loadConfig reads build secrets as secrets", () => {
     test("a file secret is read from the runner, relative to the project", async () => {
         fs.writeFileSync(path.join(root, ".npmrc-ci"), "//registry.npmjs.org/:_authToken=file-secret-value\n");
         setConfig({ ...withImage({ secrets: { npmrc: { file: ".npmrc-ci" }, other: { file: "missing" } } }), sshPrivateKey: "K" }, ["sshPrivateKey"]);
-        expect(() => loadConfig(root, {})).toThrow(/images\[0\]\.secrets\.other: reads the file missing, which cannot be read on this machine \(ENOENT\)/);
+        expect(() => loadConfig(root, {})).toThrow(/images\[0\]\.secrets\.other\.file: reads the file missing, which cannot be read on this machine \(ENOENT\)/);
         setConfig({ ...withImage({ secrets: { npmrc: { file: ".npmrc-ci" } } }), sshPrivateKey: "K" }, ["sshPrivateKey"]);
         expect(await valueOf(loadConfig(root, withAws).config.images[0].secrets.npmrc)).toContain("file-secret-value");
     });
@@ -215,6 +215,6 @@ describe("loadConfig with a Compose file", () => {
         expect(await pulumi.isSecret(image.secrets.gh)).toBe(true);
         expect(await valueOf(image.secrets.npmrc)).toBe("file-secret-value\n");
         expect(await valueOf(image.secrets.gh)).toBe("env-secret-value");
-        expect(() => loadConfig(project, { ...env, GH_TOKEN: "" })).toThrow(/compose\(compose\.yml\)\.services\.app\.secrets\.gh: reads the environment variable GH_TOKEN, which is not set/);
+        expect(() => loadConfig(project, { ...env, GH_TOKEN: "" })).toThrow(/compose\(compose\.yml\)\.secrets\.gh\.environment: reads the environment variable GH_TOKEN, which is not set/);
     });
 });

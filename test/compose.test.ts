@@ -108,7 +108,7 @@ test("every service with a build section becomes an image, in the order compose 
 
 test("a service whose platforms no host serves is an error naming the service", () => {
     const root = project(COMPOSE.replace("platform: linux/arm64", "platform: linux/s390x"));
-    expect(() => parsed(root)).toThrow(/compose\(deploy\/docker-compose\.yml\)\.services\.worker\.platforms: no host serves linux\/s390x/);
+    expect(() => parsed(root)).toThrow(/compose\(deploy\/docker-compose\.yml\)\.services\.worker\.platform: no host serves linux\/s390x/);
 });
 
 test("a service without any platform is an error naming the service", () => {
@@ -118,7 +118,7 @@ test("a service without any platform is an error naming the service", () => {
 
 test("a build context outside the project is refused", () => {
     const root = project("services:\n  web:\n    build:\n      context: ../../..\n      platforms: [linux/amd64]\n");
-    expect(() => parsed(root)).toThrow(/services\.web\.context: .* leaves the project directory/);
+    expect(() => parsed(root)).toThrow(/services\.web\.build\.context: .* leaves the project directory/);
 });
 
 test("a missing Compose file is an error on the compose key, before the CLI runs", () => {
@@ -220,7 +220,7 @@ services:
 secrets:
   npmrc: { file: ./npmrc }
   token: { environment: NPM_TOKEN }
-`, { "deploy/inline/.keep": "", "vendor/lib.txt": "lib\n", "deploy/npmrc": "token\n", "id_deploy": "key\n" });
+`, { "deploy/inline/.keep": "", "vendor/lib.txt": "lib\n", "deploy/npmrc": "token\n", "id_deploy": "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----\n" });
     const config = parsed(root, { KEY_FILE: path.join(root, "id_deploy") });
     expect(config.images[0]).toMatchObject({
         name: "acme/web", context: "deploy/inline", dockerfileInline: "FROM base\nRUN --mount=type=secret,id=npm_token true\n",
@@ -275,4 +275,58 @@ test.each([
     [42, undefined],
 ])("reads compose's ssh entry %j", (entry, expected) => {
     expect(sshEntry(entry)).toEqual(expected);
+});
+
+describe("problems of a Compose service name the Compose file's keys, not the stack keys they became (issue #21)", () => {
+    const at = "compose(deploy/docker-compose.yml).services.web";
+    const web = (build: string, extra = "") => `services:\n  web:\n    image: acme/web\n    build:\n      context: ./web\n      platforms: [linux/amd64]\n${build}${extra}`;
+    const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----\n";
+    test.each<[string, string, Record<string, string>, Record<string, string>, string, string]>([
+        ["a build arg name", web("      args: { \"A.B\": \"1\" }\n"), {}, {}, `${at}.build.args["A.B"]`, "is not a valid build-arg name"],
+        ["a platform BuildKit knows but the fleet cannot build", web("").replace("[linux/amd64]", "[linux/amd64, linux/arm/v8]"), {}, {}, `${at}.build.platforms[1]`, "is a platform BuildKit knows"],
+        ["the service's platform", "services:\n  web:\n    build: ./web\n    platform: linux/s390x\n", {}, {}, `${at}.platform`, "no host serves linux/s390x"],
+        ["an image name with a capital", web("").replace("image: acme/web", "image: acme/Web"), {}, {}, `${at}.image`, "\"acme/Web\" is not a valid repository name"],
+        ["the tag of image:", web("").replace("image: acme/web", "image: acme/web:cache-linux-amd64"), {}, {}, `${at}.image`, "collides with a tag this program writes"],
+        ["a tag under build.tags", web("      tags: [\"acme/web:cache-linux-amd64\"]\n"), {}, {}, `${at}.build.tags`, "collides with a tag this program writes"],
+        ["a Dockerfile that is missing", web("      dockerfile: Dockerfile.missing\n"), {}, {}, `${at}.build.dockerfile`, "does not exist in the project"],
+        ["a named context outside the project", web("      additional_contexts: { deps: ../../.. }\n"), {}, {}, `${at}.build.additional_contexts.deps`, "leaves the project directory"],
+        ["an ssh path that is no key", web("      ssh: [\"deploy=./README\"]\n"), { "deploy/README": "hello\n" }, {}, `${at}.build.ssh.deploy`, "is not an SSH private key"],
+        ["an ssh path that is the fleet's key file", web("      ssh: [\"deploy=./fleet-key\"]\n"), { "deploy/fleet-key": KEY }, {}, `${at}.build.ssh.deploy`, "holds sshPrivateKey, the fleet's own credential"],
+        ["an environment secret holding the CI's token", web("      secrets: [gh]\n", "secrets:\n  gh: { environment: GITHUB_TOKEN }\n"), {}, {},
+            "compose(deploy/docker-compose.yml).secrets.gh.environment", "names GITHUB_TOKEN, a variable that holds the runner's own CI, cloud or Pulumi credentials"],
+        ["a file secret in /proc", web("      secrets: [env]\n", "secrets:\n  env: { file: /proc/self/environ }\n"), {}, {},
+            "compose(deploy/docker-compose.yml).secrets.env.file", "is in /proc"],
+        ["a build secret id that is no BuildKit id", web("      secrets: [{ source: tok, target: \"a b\" }]\n", "secrets:\n  tok: { environment: NPM_TOKEN }\n"), {}, { NPM_TOKEN: "x" },
+            `${at}.build.secrets[0]`, "\"a b\" must be a secret id: letters, digits, '_', '.' or '-', as RUN --mount=type=secret,id=<id> names it; change its target"],
+        ["two services pushing to one repository", `${web("")}  web2:\n    image: acme/web\n    build:\n      context: ./web\n      platforms: [linux/amd64]\n`, {}, {},
+            "compose(deploy/docker-compose.yml).services.web2.image", "\"acme/web\" repeats"],
+        ["an unset ${VAR} in image:", web("").replace("image: acme/web", "image: acme/web:${TAG}"), {}, {}, "compose",
+            "deploy/docker-compose.yml uses ${TAG}, which is not set on this machine; docker compose reads an unset variable as an empty string, so the image, tags, context or args it builds are not the ones written. Export TAG before pulumi runs, or give a default in the file, such as ${TAG:-value}"],
+        ["two unset variables in args", web("      args: { A: \"${ONE}\", B: \"${TWO}\" }\n"), {}, {}, "compose", "uses ${ONE}, ${TWO}, which are not set on this machine"],
+        ["a file whose build services are all under profiles", web("").replace("    build:", "    profiles: [dev]\n    build:"), {}, {}, "compose",
+            "deploy/docker-compose.yml builds nothing: its services with a build section (web) all belong to profiles (dev), and docker compose config leaves out services whose profiles are not active; set COMPOSE_PROFILES=dev before pulumi runs, or remove profiles from the services to build"],
+        ["a file without build sections", "services:\n  cache:\n    image: redis:7\n", {}, {}, "compose", "deploy/docker-compose.yml has no service with a build section, so it builds nothing; add build: to the services to build, or drop compose"],
+    ])("%s", (_, compose, files, env, key, fragment) => {
+        const found = (() => {
+            try {
+                const root = project(compose, files);
+                const model = readCompose("deploy/docker-compose.yml", root, { PATH: `${tools}${path.delimiter}${process.env.PATH ?? ""}`, HOME: root, ...env });
+                const own: RunnerFacts = { ...runner, ownSecret: (v) => v.trim() === KEY.trim() ? "sshPrivateKey" : undefined };
+                parseConfig(withCompose(), context(root, { compose: model, runner: own }));
+            } catch (e) {
+                if (e instanceof ConfigError) {
+                    return e.problems;
+                }
+                throw e;
+            }
+            return [];
+        })();
+        expect(found.map((p) => p.path)).toContain(key);
+        expect(found.filter((p) => p.path === key).map((p) => p.message).join("\n")).toContain(fragment);
+    });
+
+    test("COMPOSE_PROFILES makes a profiled service build", () => {
+        const root = project(web("").replace("    build:", "    profiles: [dev]\n    build:"));
+        expect(parsed(root, { COMPOSE_PROFILES: "dev" }).images.map((i) => i.name)).toEqual(["acme/web"]);
+    });
 });

@@ -197,3 +197,46 @@ test("passes the tag templates as written, so immutable tags refuse {{branch}} a
     expect(() => loadConfig(root, { GITHUB_SHA: "0123456789abcdef", GITHUB_REF_TYPE: "branch", GITHUB_REF_NAME: "main" }))
         .toThrow(/images\[0\]\.tags\[0\]: "\{\{branch\}\}" moves with every build of the branch/);
 });
+
+describe("build secrets that would hand a build the fleet's own credentials (issue #21)", () => {
+    const FLEET_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nfleet-key\n-----END OPENSSH PRIVATE KEY-----";
+    const external = { type: "external", address: "registry.example.com", username: "ci" };
+    const withSecret = (source: Record<string, unknown>, extra: Record<string, unknown> = {}) => {
+        const raw = validConfig() as Record<string, any>;
+        raw.images[0].secrets = { token: source };
+        setConfig({ ...raw, registry: external, sshPrivateKey: FLEET_KEY, registryPassword: "registry-pass", ...extra }, ["sshPrivateKey", "registryPassword"]);
+    };
+    const problemsOf = (env: Record<string, string>): string[] => {
+        try {
+            loadConfig(root, { ...withAws, ...env });
+        } catch (e) {
+            if (e instanceof ConfigError) {
+                return e.problems.map((p) => `${p.path}: ${p.message}`);
+            }
+            throw e;
+        }
+        return [];
+    };
+
+    test.each<[string, Record<string, unknown>, Record<string, string>, string]>([
+        ["an environment variable holding the registry password", { env: "REGISTRY_TOKEN" }, { REGISTRY_TOKEN: "registry-pass" },
+            "images[0].secrets.token: holds the same value as registryPassword, the fleet's own credential; a build would be handed it. Give the build a credential made for it"],
+        ["a project file holding the fleet's SSH key", { file: "copied-key" }, {}, "images[0].secrets.token: holds the same value as sshPrivateKey, the fleet's own credential; a build would be handed it. Give the build a credential made for it"],
+    ])("refuses %s", (_, source, env, message) => {
+        fs.writeFileSync(path.join(root, "copied-key"), `${FLEET_KEY}\n`);
+        withSecret(source);
+        expect(problemsOf(env)).toContainEqual(message);
+    });
+
+    test("{ config: builder } keeps builder in the program's config and is refused, with no advice to store builder as a secret", () => {
+        withSecret({ config: "builder" }, { builder: { name: "ci-fleet" } });
+        const found = problemsOf({});
+        expect(found).toContainEqual("images[0].secrets.token.config: names builder, one of this program's own config keys, which would then vanish from the program's config; store the build's secret under a key of its own, such as npmToken");
+        expect(found.join("\n")).not.toContain("--secret builder");
+    });
+
+    test("{ config: images } does not make the images vanish", () => {
+        withSecret({ config: "images" });
+        expect(problemsOf({})).toEqual([expect.stringMatching(/^images\[0\]\.secrets\.token\.config: names images, one of this program's own config keys/)]);
+    });
+});
