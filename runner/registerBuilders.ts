@@ -20,6 +20,7 @@ import {
     knownHosts, NodeSpec, registrationFingerprint, specFingerprint, sshConfig, stackNodes, userSshConfig,
 } from "./builderSpec";
 import { shq } from "../shell/quote";
+import { checkDockerCredentials } from "./dockerConfig";
 import { RunnerEnv, RunnerError } from "./process";
 
 export type Mode = "preview" | "update" | "register";
@@ -347,6 +348,10 @@ async function waitForSsh(env: RunnerEnv, nodes: NodeSpec[]): Promise<DownNode[]
 
 /** Makes the builders exist on this machine; in updates, reports which nodes do not answer. */
 export async function ensureBuilders(spec: FleetBuildersSpec, privateKey: string, mode: Mode, runnerEnv: RunnerEnv): Promise<EnsureReport> {
+    const refused = mode === "register" ? undefined : checkDockerCredentials(runnerEnv.env, runnerEnv.log);
+    if (refused !== undefined) {
+        throw new RunnerError(refused);
+    }
     const idle = spec.wake !== undefined && spec.wake.instanceIds.length > 0;
     const woke = idle && mode === "update" ? await wake(runnerEnv, spec.wake!) : false;
     const p = await paths(runnerEnv, spec);

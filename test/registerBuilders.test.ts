@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { FleetBuildersSpec, inspectErrors, NodeSpec, nodeName, sshAlias, userSshConfig } from "../runner/builderSpec";
+import { exposedCredentials } from "../runner/dockerConfig";
 import { ensureBuilders, Mode } from "../runner/registerBuilders";
 
 const ARM_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfArm0";
@@ -450,5 +451,37 @@ describe("the user's own ssh_config", () => {
     ])("puts the scoped Include first and the SendEnv reset last: %p", (before, after) => {
         expect(userSshConfig(before, "/r")).toBe(after);
         expect(userSshConfig(after, "/r")).toBe(after);
+    });
+});
+
+describe("the Docker config docker-build answers build hosts' credential requests from", () => {
+    test.each([
+        ["{}", []],
+        ['{"auths":{"ghcr.io":{"auth":"dTpw"},"empty.example":{}}}', ["ghcr.io"]],
+        ['{"auths":{"r.example":{"identitytoken":"t"}},"credHelpers":{"123.dkr.ecr.us-east-1.amazonaws.com":"ecr-login"}}',
+            ["r.example", "123.dkr.ecr.us-east-1.amazonaws.com (credential helper docker-credential-ecr-login)"]],
+        ['{"credsStore":"desktop"}', ["every login in credential store docker-credential-desktop"]],
+        ["not json", []],
+    ])("%s exposes %p", (config, exposed) => {
+        expect(exposedCredentials(config)).toEqual(exposed);
+    });
+
+    test("a preview refuses to go on while it holds credentials, naming them, the file and the fix; nothing is registered", async () => {
+        const box = sandbox();
+        fs.mkdirSync(path.join(box.home, ".docker"), { recursive: true });
+        fs.writeFileSync(path.join(box.home, ".docker", "config.json"), '{"auths":{"ghcr.io":{"auth":"dTpw"}}}');
+        const run = box.run(spec(), "preview");
+        await expect(run).rejects.toThrow(`the Docker config ${path.join(box.home, ".docker", "config.json")} holds credentials for ghcr.io.`);
+        await expect(run).rejects.toThrow("export DOCKER_CONFIG=");
+        expect(box.calls()).toEqual([]);
+    });
+
+    test("NBF_DOCKER_CREDENTIALS=allow accepts the exposure with a warning; the registration itself does not check again", async () => {
+        const box = sandbox();
+        fs.mkdirSync(path.join(box.home, ".docker"), { recursive: true });
+        fs.writeFileSync(path.join(box.home, ".docker", "config.json"), '{"credsStore":"pass"}');
+        await box.run(spec(), "preview", undefined, { NBF_DOCKER_CREDENTIALS: "allow" });
+        expect(box.logged.filter((l) => l.startsWith("warning: the Docker config"))).toHaveLength(1);
+        await expect(box.run(spec(), "register")).resolves.toBeDefined();
     });
 });
