@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Removes what a fleet job leaves on a CI runner: the builder's buildx entry and its SSH
 # directory, which holds the fleet's private key (root on every build host through the
-# docker group), and the ssh_config Include line once no builder is left. Pipelines run it
+# docker group), the ssh_config blocks once no builder is left, and the runner's temporary
+# directory (keys and registry configs of runs that were killed). Pipelines run it
 # as their last step whatever the outcome (.github/workflows/fleet.yml, .gitlab-ci.yml).
 #
 # Usage: ci-remove-builder.sh [BUILDER]. Without BUILDER: `<project>-<stack>` from
@@ -46,11 +47,18 @@ config="$home/.ssh/config"
 if [ -f "$config" ] && ! compgen -G "$fleet_dir/*/config" >/dev/null; then
     # Rewritten in place (not replaced) so a symlinked ~/.ssh/config stays a symlink.
     kept=$(mktemp)
-    grep -v '^Include "[^"]*/\.ssh/native-build-fleet/\*/config"$' "$config" > "$kept"
+    # The fenced blocks the runner manages (runner/builderSpec.ts userSshConfig) and the bare
+    # Include line of earlier versions.
+    awk '/^# native-build-fleet: begin/ { skip = 1; next } skip && /^# native-build-fleet: end/ { skip = 0; next } !skip' "$config" |
+        grep -v '^Include "[^"]*/\.ssh/native-build-fleet/\*/config"$' > "$kept"
     cat "$kept" > "$config" || status=1
     rm -f "$kept"
     rmdir "$fleet_dir" 2>/dev/null
 fi
+
+# What runs killed with their watchdog left of their temporary keys and registry configs
+# (runner/process.ts privateRoot).
+rm -rf "${TMPDIR:-/tmp}/nbf-$(id -u)" || status=1
 
 if [ "$status" -eq 0 ]; then
     echo "removed builder $name from this runner"
