@@ -1,8 +1,9 @@
 // The builders' runner, run for real against stub `docker`, `aws`, `ssh` and `getent`
 // commands in a throwaway home; OpenSSH itself (`ssh -G`) reads what it writes.
 
-import { execFileSync } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { FleetBuildersSpec, inspectErrors, NodeSpec, nodeName, sshAlias, userSshConfig } from "../runner/builderSpec";
@@ -416,6 +417,54 @@ describe("the user's own ssh_config", () => {
         expect(effective.filter((l) => /^(sendenv|certificatefile|localforward|proxyjump) /.test(l))).toEqual(["certificatefile none"]);
         expect(effective).toContain("setenv NBF_FLEET=1");
     });
+
+    test("against a real sshd that accepts every variable, neither a user's SendEnv nor SetEnv reaches a build host; the pinned one does", async () => {
+        const box = sandbox();
+        const lab = path.join(box.home, "lab");
+        fs.mkdirSync(lab);
+        const keygen = (name: string) => {
+            execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(lab, name)]);
+            return fs.readFileSync(path.join(lab, `${name}.pub`), "utf8").trim();
+        };
+        const hostKey = keygen("host");
+        fs.writeFileSync(path.join(lab, "authorized_keys"), keygen("operator"));
+        const port = await new Promise<number>((resolve) => {
+            const server = net.createServer().listen(0, "127.0.0.1", () => {
+                const { port: p } = server.address() as net.AddressInfo;
+                server.close(() => resolve(p));
+            });
+        });
+        const user = os.userInfo().username;
+        fs.writeFileSync(path.join(lab, "sshd_config"), [
+            `ListenAddress 127.0.0.1:${port}`, `HostKey ${lab}/host`, `PidFile ${lab}/sshd.pid`, `AuthorizedKeysFile ${lab}/authorized_keys`,
+            "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password", `AllowUsers ${user}`,
+            "UsePAM no", "StrictModes no", "AcceptEnv *", "",
+        ].join("\n"));
+        if (process.getuid?.() === 0) {
+            fs.mkdirSync("/run/sshd", { recursive: true });
+        }
+        const sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", path.join(lab, "sshd_config")], { stdio: "ignore" });
+        try {
+            for (let i = 0; i < 50 && !(await new Promise<boolean>((r) => { const c = net.connect(port, "127.0.0.1", () => { c.end(); r(true); }); c.on("error", () => r(false)); })); i++) {
+                await new Promise((r) => setTimeout(r, 100));
+            }
+            fs.mkdirSync(path.join(box.home, ".ssh"), { recursive: true, mode: 0o700 });
+            fs.writeFileSync(path.join(box.home, ".ssh", "config"), "Host *\n    SendEnv LEAK\n    SetEnv LEAK2=from-user-config\n");
+            // The wrapper runs the first ssh on PATH: here the real one, not the sandbox's stub.
+            fs.writeFileSync(path.join(box.env.PATH.split(":")[0], "ssh"), "#!/bin/sh\nexec /usr/bin/ssh \"$@\"\n", { mode: 0o755 });
+            await box.run({ name: "lab", owner: "nbf/lab", nodes: [node("lab", "arm-0", "127.0.0.1", ["linux/arm64"], { port, user, hostKey, hostKeyAlias: "static-arm-0" })] },
+                "preview", fs.readFileSync(path.join(lab, "operator"), "utf8"));
+            const remote = "echo LEAK=$LEAK LEAK2=$LEAK2 NBF_FLEET=$NBF_FLEET";
+            const viaUserConfig = execFileSync("/usr/bin/ssh", ["-F", path.join(box.home, ".ssh", "config"), sshAlias("lab", "arm-0"), remote],
+                { env: { ...process.env, LEAK: "secret" }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+            expect(viaUserConfig.trim()).toBe("LEAK= LEAK2= NBF_FLEET=1");
+            const viaWrapper = execFileSync(path.join(box.root, "lab", "bin", "ssh"), [sshAlias("lab", "arm-0"), remote],
+                { env: { ...process.env, LEAK: "secret" }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+            expect(viaWrapper.trim()).toBe("LEAK= LEAK2= NBF_FLEET=1");
+        } finally {
+            sshd.kill();
+        }
+    }, 30_000);
 
     test("a symlinked ~/.ssh/config stays a link; its target gets the Include", async () => {
         const box = sandbox();
