@@ -5,12 +5,12 @@
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { builderNames, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, NodeSpec } from "../runner/builderSpec";
+import { builderNames, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, NodeSpec, nodeName, sshAlias } from "../runner/builderSpec";
 import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../shell/builder";
 
 /** A node of the builders; addresses and keys may still be unknown. */
 export interface BuilderNodeArgs {
-    /** Host name; the node is called `<builder>-<host>`. */
+    /** Host name; the node is called `<builder>_<host>` (nodeName). */
     host: string;
     address: pulumi.Input<string>;
     port: number;
@@ -73,7 +73,7 @@ export class FleetBuilder extends pulumi.ComponentResource {
 
         const nodes = pulumi.all(args.nodes.map((n) => pulumi.all([n.address, n.hostKey, n.hostKeyAlias, n.ready])
             .apply(([address, hostKey, hostKeyAlias]): NodeSpec => ({
-                host: n.host, node: hostBuilderName(args.name, n.host), alias: `${n.host}.${args.name}`, address, port: n.port, user: n.user,
+                host: n.host, node: nodeName(args.name, n.host), alias: sshAlias(args.name, n.host), address, port: n.port, user: n.user,
                 hostKey, hostKeyAlias, platforms: n.platforms, stackPlatforms: n.stackPlatforms, driverOptions: n.driverOptions,
                 ...(n.proxyCommand ? { proxyCommand: n.proxyCommand } : {}),
             }))));
@@ -118,7 +118,7 @@ export class FleetBuilder extends pulumi.ComponentResource {
             environment: pulumi.all([spec, report]).apply(([s, r]) => ({
                 NBF_SPEC_FINGERPRINT: r.fingerprint,
                 // What the delete runs and removes, kept in the state for a destroy (shell/builder.ts).
-                ...removeBuildersEnvironment(args.name, builderNames(s)),
+                ...removeBuildersEnvironment(args.name, builderNames(s), args.owner),
             })),
             logging: "stderr",
         }, { parent: this, deleteBeforeReplace: true, replaceOnChanges: ["triggers"], additionalSecretOutputs: ["stdin"] });

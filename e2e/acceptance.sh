@@ -109,7 +109,7 @@ for i in "${!HOST_NAMES[@]}"; do
     pdigest=$(output ".platforms[\"$platform\"].digest")
     check "$platform: the index entry is the exported platform digest" \
         equal "$(index_of "$ref" | jq -r --arg a "${platform#linux/}" '.manifests[] | select(.platform.architecture == $a) | .digest')" "$pdigest"
-    check "$platform: built on the node declared for it ($BUILDER-$host)" equal "$(built_on "$REPO@$pdigest")" "$BUILDER-$host"
+    check "$platform: built on the node declared for it (${BUILDER}_$host)" equal "$(built_on "$REPO@$pdigest")" "${BUILDER}_$host"
     check "$platform: a registry cache of its own" logged skopeo inspect --raw "docker://$REPO:cache-${platform//\//-}"
 done
 

@@ -18,8 +18,9 @@ here=$(dirname "$0")
 "$here/publish-host-key.sh"
 
 # EC2 Instance Connect would let anyone with ec2-instance-connect:SendSSHPublicKey push a key
-# for the build user (its sshd unit drop-in adds an AuthorizedKeysCommand); the operator's
-# key stays the only way in.
+# for the build user (its sshd unit drop-in adds an AuthorizedKeysCommand). sshd's drop-in
+# (shell/userData.ts) already overrides that command from sshd's first start; the package goes
+# too, so nothing of it is left to re-enable. The operator's key stays the only way in.
 if rpm -q ec2-instance-connect >/dev/null 2>&1; then
     dnf remove -y ec2-instance-connect
     systemctl daemon-reload

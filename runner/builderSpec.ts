@@ -14,9 +14,9 @@ import { createHash } from "crypto";
 export interface NodeSpec {
     /** The host's name in the stack (`<pool>-<index>` or a static host's name). */
     host: string;
-    /** buildx node name, `<builder>-<host>`; BuildKit runs on the host as `buildx_buildkit_<node>`. */
+    /** buildx node name, `<builder>_<host>` (nodeName); BuildKit runs on the host as `buildx_buildkit_<node>`. */
     node: string;
-    /** SSH host alias, `<host>.<builder>`: host names have no dots, so no two stacks' aliases can meet. */
+    /** SSH host alias, `<host>.<builder>.nbf.invalid` (sshAlias). */
     alias: string;
     address: string;
     port: number;
@@ -68,6 +68,28 @@ export interface EnsureReport {
 /** Per host, a digest of what its BuildKit container is started with: driver options and buildkitd.toml. */
 export function appliedSettings(spec: FleetBuildersSpec): Record<string, string> {
     return Object.fromEntries(spec.nodes.map((n) => [n.host, digest([n.driverOptions, spec.buildkitdConfig ?? null]).slice(0, 16)]));
+}
+
+/**
+ * The suffix of every fleet alias. `.invalid` is reserved (RFC 2606 section 2) and never
+ * resolves, so an alias can never be a name anything else reaches (`github.com` from builder
+ * `com` and host `github`); the user's ssh_config includes the fleet's files only for it.
+ */
+export const ALIAS_SUFFIX = "nbf.invalid";
+
+/** SSH host alias of a host: host names have no dots, so the first label is the host and no two stacks' aliases meet. */
+export function sshAlias(builder: string, host: string): string {
+    return `${host}.${builder}.${ALIAS_SUFFIX}`;
+}
+
+/**
+ * buildx node name of a host, also its BuildKit container's (`buildx_buildkit_<node>`) on the
+ * host. Host names have no `_` (config/schema.ts HOST_NAME), so the last `_` splits the name
+ * back into builder and host: `prod` + `eu-arm` and `prod-eu` + `arm` stay two names on a
+ * static host two stacks share, where `<builder>-<host>` made both `prod-eu-arm`.
+ */
+export function nodeName(builder: string, host: string): string {
+    return `${builder}_${host}`;
 }
 
 /** The builder a host's builds use: one node, the host. */
@@ -149,6 +171,10 @@ export function sshConfig(spec: FleetBuildersSpec, dir: string): string {
         "    SessionType default",
         "    StdinNull no",
         "    BatchMode yes",
+        // SetEnv keeps its first value (ssh_config(5)): pinned to a harmless variable, a user's
+        // `SetEnv` never reaches a build host. SendEnv accumulates; the block the user's
+        // ssh_config ends with clears it (userSshConfig).
+        "    SetEnv NBF_FLEET=1",
         "    ConnectTimeout 15",
         "    ServerAliveInterval 30",
         "    ServerAliveCountMax 3",
@@ -241,14 +267,39 @@ export function definedAliases(config: string): string[] {
     });
 }
 
+const BEGIN = "# native-build-fleet: begin (managed by the program; keep this block where it is)";
+const END = "# native-build-fleet: end";
+
 /**
- * The user's ssh_config with the fleet's Include as its first line, and any other copy of
- * that line removed: below a user's `Host *` block it would lose every option to it.
+ * The user's ssh_config with the fleet's blocks: the Include first, scoped to the fleet's
+ * aliases with `Match originalhost` (the name as typed, before any HostName), so nothing in
+ * the fleet's files can apply to another host, then `Match all` so the user's own top-level
+ * options keep applying everywhere. A second block goes last: `SendEnv -*` clears every
+ * SendEnv pattern read before it (ssh_config(5), SendEnv), so a user's `SendEnv AWS_*` sends
+ * nothing to a build host. Earlier copies of both blocks, and the unscoped Include of earlier
+ * versions (`legacyInclude`), are removed.
  */
-export function withIncludeFirst(config: string, include: string): string {
-    const rest = config.split("\n").filter((line) => line.trim() !== include);
+export function userSshConfig(config: string, root: string): string {
+    const legacyInclude = `Include "${root}/*/config"`;
+    const rest: string[] = [];
+    let inBlock = false;
+    for (const line of config.split("\n")) {
+        if (line.trim() === BEGIN) {
+            inBlock = true;
+        } else if (inBlock) {
+            inBlock = line.trim() !== END;
+        } else if (line.trim() !== legacyInclude) {
+            rest.push(line);
+        }
+    }
     while (rest.length > 0 && rest[0].trim() === "") {
         rest.shift();
     }
-    return [include, "", ...rest].join("\n").replace(/\n*$/, "\n");
+    while (rest.length > 0 && rest[rest.length - 1].trim() === "") {
+        rest.pop();
+    }
+    const match = `Match originalhost *.${ALIAS_SUFFIX}`;
+    const head = [BEGIN, match, `    Include "${root}/*/config"`, "Match all", END];
+    const tail = [BEGIN, match, "    SendEnv -*", END];
+    return [...head, "", ...(rest.length > 0 ? [...rest, ""] : []), ...tail, ""].join("\n");
 }

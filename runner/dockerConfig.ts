@@ -21,3 +21,59 @@ export function privateDockerConfig(dir: string, registry: string, credentials: 
     fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ auths: { [registry]: { auth } } }), { mode: 0o600 });
     return { ...env, DOCKER_CONFIG: dir, BUILDX_CONFIG: env.BUILDX_CONFIG || path.join(userConfig, "buildx") };
 }
+
+/**
+ * What a Docker client config (config.json text) would give away: the registries it holds
+ * credentials for, and each credential helper, which answers for every login it keeps.
+ * docker-build loads all of it when its provider starts (provider/internal/host.go, newHost:
+ * `docker.ConfigFile().GetAllCredentials()`, which asks `credsStore` and every `credHelpers`
+ * entry: docker/cli v29.5.3 cli/config/configfile/file.go GetAllCredentials) and answers
+ * BuildKit's credential requests from it, so a build host can ask for any of them.
+ */
+export function exposedCredentials(configJson: string): string[] {
+    let config: { auths?: Record<string, { auth?: string; identitytoken?: string; password?: string; registrytoken?: string }>; credsStore?: string; credHelpers?: Record<string, string> };
+    try {
+        config = JSON.parse(configJson) as typeof config;
+    } catch {
+        return [];
+    }
+    const auths = Object.entries(config.auths ?? {}).filter(([, a]) => a && (a.auth || a.identitytoken || a.password || a.registrytoken)).map(([host]) => host);
+    const helpers = Object.entries(config.credHelpers ?? {}).map(([host, helper]) => `${host} (credential helper docker-credential-${helper})`);
+    const store = config.credsStore ? [`every login in credential store docker-credential-${config.credsStore}`] : [];
+    return [...auths, ...helpers, ...store];
+}
+
+/** The Docker config file docker-build's provider reads: `${DOCKER_CONFIG:-$HOME/.docker}/config.json` (docker/cli v29.5.3 cli/config/config.go Dir). */
+export function providerDockerConfigFile(env: NodeJS.ProcessEnv): string {
+    return path.join(env.DOCKER_CONFIG || path.join(env.HOME ?? "", ".docker"), "config.json");
+}
+
+/**
+ * Refuses to go on when the Docker config docker-build will read holds credentials, unless
+ * NBF_DOCKER_CREDENTIALS=allow accepts that each build host can obtain them (then a warning).
+ * The runner and docker-build's provider are started by the same Pulumi engine with the same
+ * environment, so the file read here is the one the provider reads. The stack's own registry
+ * needs no entry: the program passes its credentials to every build itself.
+ */
+export function checkDockerCredentials(env: NodeJS.ProcessEnv, log: (line: string) => void): string | undefined {
+    const file = providerDockerConfigFile(env);
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch {
+        return undefined;
+    }
+    const exposed = exposedCredentials(text);
+    if (exposed.length === 0) {
+        return undefined;
+    }
+    const message = `the Docker config ${file} holds credentials for ${exposed.join(", ")}. docker-build answers every build host's `
+        + "credential request from it, so one compromised build host could obtain each of them. Run Pulumi with a Docker config that holds none "
+        + "(the stack's registry credentials are passed to each build by the program): export DOCKER_CONFIG=\"$HOME/.config/native-build-fleet/docker\" "
+        + "(an empty directory). If builds must pull private base images with those credentials, accept the exposure with NBF_DOCKER_CREDENTIALS=allow";
+    if (env.NBF_DOCKER_CREDENTIALS === "allow") {
+        log(`warning: ${message} (accepted: NBF_DOCKER_CREDENTIALS=allow)`);
+        return undefined;
+    }
+    return message;
+}

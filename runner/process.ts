@@ -1,10 +1,13 @@
 // What the runner's entry points share: commands run as argument arrays (no shell, no
-// quoting), and a private temporary directory that is removed however the process ends.
+// quoting), and a private temporary directory that is removed however the process ends,
+// SIGKILL included: a watchdog (runner/watchdog.sh) removes it and ends the runner's children
+// when the runner dies, and every run sweeps what a dead run's watchdog could not.
 
-import { execFile } from "child_process";
+import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { scriptFile } from "../shell/scriptFiles";
 
 /** What the runner needs of its surroundings; tests give stub commands on PATH and no sleep. */
 export interface RunnerEnv {
@@ -26,24 +29,100 @@ export interface Result {
 /** Runs `file` with `args` and `input` on standard input; never rejects (a missing command is code 127). */
 export function run(file: string, args: string[], opts: { env: NodeJS.ProcessEnv; input?: string }): Promise<Result> {
     return new Promise((resolve) => {
-        const child = execFile(file, args, { env: opts.env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-            const code = error === null ? 0 : typeof error.code === "number" ? error.code : 127;
-            resolve({ code, stdout: String(stdout), stderr: error !== null && code === 127 && !stderr ? error.message : String(stderr) });
+        // Its own process group (detached: setsid), so the watchdog can end it and whatever it
+        // started (ssh's ProxyCommand); execFile would drop the option.
+        const child = spawn(file, args, { env: opts.env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        child.stdout.on("data", (d: Buffer) => out.push(d));
+        child.stderr.on("data", (d: Buffer) => err.push(d));
+        let failed: Error | undefined;
+        child.on("error", (e) => { failed = e; });
+        child.on("close", (code, signal) => {
+            const stderr = Buffer.concat(err).toString();
+            resolve(failed !== undefined
+                ? { code: 127, stdout: "", stderr: stderr || failed.message }
+                : { code: code ?? 128 + (signal ? os.constants.signals[signal] : 0), stdout: Buffer.concat(out).toString(), stderr });
         });
+        guard(child);
         // A command that never reads its input must not fail the call.
-        child.stdin?.on("error", () => undefined);
-        child.stdin?.end(opts.input ?? "");
+        child.stdin.on("error", () => undefined);
+        child.stdin.end(opts.input ?? "");
     });
 }
 
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
+let watchdog: ChildProcess | undefined;
+
+/** Tells the watchdog one line, starting it first: a shell detached into its own session, so no signal to the runner reaches it. */
+function tellWatchdog(line: string): void {
+    if (watchdog === undefined) {
+        watchdog = spawn("/bin/bash", ["-c", scriptFile("runner/watchdog.sh"), "watchdog.sh"], { detached: true, stdio: ["pipe", "ignore", "ignore"] });
+        watchdog.on("error", () => undefined);
+        watchdog.stdin?.on("error", () => undefined);
+        // Neither the watchdog nor its pipe keeps the runner alive.
+        watchdog.unref();
+        (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    }
+    watchdog.stdin?.write(`${line}\n`);
+}
+
+/** Puts a child under the watchdog: its process group is ended if the runner dies before it does. */
+export function guard(child: ChildProcess): void {
+    if (child.pid === undefined) {
+        return;
+    }
+    const pid = child.pid;
+    tellWatchdog(`pid ${pid}`);
+    child.once("exit", () => tellWatchdog(`exit ${pid}`));
+}
+
 /**
- * A directory only this user can read (mkdtemp makes it 0700), removed when the process exits,
- * also on a signal (Pulumi cancelling the update), since it holds a key or registry credentials.
+ * Where the private directories live: `${TMPDIR:-/tmp}/nbf-<uid>`, 0700 and this user's, so
+ * the next run (sweepDead) and a CI job's cleanup of its temporary directory find what a run
+ * killed together with its watchdog left.
+ */
+export function privateRoot(): string {
+    const root = path.join(os.tmpdir(), `nbf-${process.getuid?.() ?? "user"}`);
+    fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+    const st = fs.lstatSync(root);
+    if (!st.isDirectory() || (process.getuid !== undefined && st.uid !== process.getuid())) {
+        throw new Error(`${root} is not a directory of this user; remove it, so that keys and registry credentials are never written into another user's directory`);
+    }
+    fs.chmodSync(root, 0o700);
+    return root;
+}
+
+/** Removes the private directories of runs whose process is gone (each is named `<prefix><pid>-…`). */
+export function sweepDead(root: string): void {
+    for (const name of fs.readdirSync(root)) {
+        const pid = /^nbf-[a-z]+-(\d+)-/.exec(name)?.[1];
+        if (pid !== undefined && !alive(Number(pid))) {
+            fs.rmSync(path.join(root, name), { recursive: true, force: true });
+        }
+    }
+}
+
+function alive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (e) {
+        return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
+/**
+ * A directory only this user can read (mkdtemp makes it 0700), since it holds a key or
+ * registry credentials; removed when the process exits, also on a signal (Pulumi cancelling
+ * the update), and by the watchdog when the process is killed outright.
  */
 export function privateTempDir(prefix: string): { dir: string; remove: () => void } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    const root = privateRoot();
+    sweepDead(root);
+    const dir = fs.mkdtempSync(path.join(root, `${prefix}${process.pid}-`));
+    tellWatchdog(`dir ${dir}`);
     const remove = () => fs.rmSync(dir, { recursive: true, force: true });
     process.on("exit", remove);
     for (const signal of SIGNALS) {

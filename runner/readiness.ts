@@ -13,7 +13,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { shq } from "../shell/quote";
-import { lastLine, privateTempDir, run, RunnerEnv, RunnerError } from "./process";
+import { guard, lastLine, privateTempDir, run, RunnerEnv, RunnerError } from "./process";
 
 /** How ssh reaches one build host for the readiness check. */
 export interface SshTarget {
@@ -155,7 +155,8 @@ export interface Io {
 /** Runs ssh with its output streamed to `io`; resolves with its exit status. */
 function stream(args: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
     return new Promise((resolve) => {
-        const child = spawn("ssh", args, { env, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn("ssh", args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+        guard(child);
         child.stdout.on("data", (d: Buffer) => io.stdout(d.toString()));
         child.stderr.on("data", (d: Buffer) => io.stderr(d.toString()));
         child.on("error", (e) => { io.stderr(`${e.message}\n`); resolve(127); });

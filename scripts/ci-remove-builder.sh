@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Removes everything a fleet job leaves on a CI runner: every buildx builder of the stack (the
 # stack's builder and each host's own), its SSH directory, which holds the fleet's private key
-# (root on every build host through the docker group), the ssh_config Include line once no
-# builder is left, and the runner's temporary directories (`$TMPDIR/nbf-*`, which a killed
-# runner process cannot remove itself: runner/process.ts privateTempDir). Pipelines run it as
-# their last step whatever the outcome (.github/workflows/fleet.yml, .gitlab-ci.yml).
+# (root on every build host through the docker group), the ssh_config blocks once no builder is
+# left, and the runner's temporary directories (`$TMPDIR/nbf-*`: the keys and registry configs
+# of runs that were killed before their watchdog cleaned up, runner/process.ts privateRoot).
+# Pipelines run it as their last step whatever the outcome (.github/workflows/fleet.yml,
+# .gitlab-ci.yml).
 #
 # Usage: ci-remove-builder.sh [BUILDER]. Without BUILDER: `<project>-<stack>` from
 # Pulumi.yaml and $PULUMI_STACK, reduced as config/schema.ts defaultBuilderName does; pass
@@ -75,14 +76,18 @@ config="$home/.ssh/config"
 if [ -f "$config" ] && ! compgen -G "$fleet_dir/*/config" >/dev/null; then
     # Rewritten in place (not replaced) so a symlinked ~/.ssh/config stays a symlink.
     kept=$(mktemp)
-    grep -v '^Include "[^"]*/\.ssh/native-build-fleet/\*/config"$' "$config" > "$kept"
+    # The fenced blocks the runner manages (runner/builderSpec.ts userSshConfig) and the bare
+    # Include line of earlier versions.
+    awk '/^# native-build-fleet: begin/ { skip = 1; next } skip && /^# native-build-fleet: end/ { skip = 0; next } !skip' "$config" |
+        grep -v '^Include "[^"]*/\.ssh/native-build-fleet/\*/config"$' > "$kept"
     cat "$kept" > "$config" || status=1
     rm -f "$kept"
     rmdir "$fleet_dir" 2>/dev/null
 fi
 
-# The runner's private temporary directories (0700, this user's only); a job killed by a
-# timeout leaves them, and they can hold registry credentials (runner/dockerConfig.ts).
+# The runner's private temporary directories (0700, this user's only): `nbf-<uid>`, which holds
+# what runs killed with their watchdog left of their keys and registry configs
+# (runner/process.ts privateRoot), and any older `nbf-*` directory.
 tmp=${TMPDIR:-/tmp}
 find "$tmp" -maxdepth 1 -name 'nbf-*' -user "$(id -u)" -exec rm -rf {} + 2>/dev/null || status=1
 

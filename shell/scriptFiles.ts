@@ -11,7 +11,7 @@ import * as path from "path";
 /** Every script the program ships, by its path in the repository. */
 export const SCRIPT_FILES = [
     "host/boot.sh", "host/publish-host-key.sh", "host/idle-check.sh", "host/boot-wait.sh", "host/docker-check.sh",
-    "runner/read-host-key.sh", "runner/remove-builders.sh",
+    "runner/read-host-key.sh", "runner/remove-builders.sh", "runner/watchdog.sh",
 ] as const;
 export type ScriptFile = (typeof SCRIPT_FILES)[number];
 

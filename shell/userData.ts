@@ -26,6 +26,9 @@ export const READY_MARKER = "/var/lib/native-build-fleet/ready";
 /** sshd's drop-in; sshd keeps the first value of each option, and 00- sorts first. */
 export const SSHD_DROP_IN = "/etc/ssh/sshd_config.d/00-native-build-fleet.conf";
 
+/** Where sshd reads each user's authorized keys: a root-owned directory, so the build user cannot add its own. */
+export const AUTHORIZED_KEYS_DIR = "/etc/ssh/authorized_keys";
+
 /** EC2 takes at most 16 KB of user data, before base64 encoding (RunInstances, UserData). */
 export const USER_DATA_LIMIT = 16 * 1024;
 
@@ -51,8 +54,9 @@ export function sshdConfig(user: string): string {
         "PasswordAuthentication no",
         "KbdInteractiveAuthentication no",
         "PermitRootLogin no",
-        // EC2 Instance Connect's keys arrive through an AuthorizedKeysCommand; the boot script
-        // also removes the package, whose sshd unit drop-in would pass it on the command line.
+        // Keys only from a file root owns (written by cloud-init): a build user, or a build
+        // that escapes to it, cannot add a key of its own to ~/.ssh/authorized_keys.
+        `AuthorizedKeysFile ${AUTHORIZED_KEYS_DIR}/%u`,
         "AuthorizedKeysCommand none",
         `AllowUsers ${user}`,
         "MaxAuthTries 3",
@@ -68,6 +72,15 @@ export function sshdConfig(user: string): string {
         "# A runner that vanishes mid-build leaves no session behind to hold the host up.",
         "ClientAliveInterval 60",
         "ClientAliveCountMax 3",
+        // EC2 Instance Connect's sshd unit drop-in passes `-o AuthorizedKeysCommand
+        // /opt/aws/bin/eic_run_authorized_keys …` on sshd's command line, which wins over every
+        // global option of a file, from sshd's very first start (before boot.sh removes the
+        // package). A Match block's value wins over the command line for each connection
+        // (checked with sshd -T -C, test/cloudConfig.test.ts), so this closes it from the
+        // start: cloud-init writes this file before sshd first starts (its cloud-init.service
+        // is ordered Before=sshd.service). It ends the file; sshd ends a Match at its file's end.
+        "Match all",
+        "    AuthorizedKeysCommand none",
         "",
     ].join("\n");
 }
@@ -114,9 +127,11 @@ export function cloudConfig(args: UserDataArgs): Record<string, unknown> {
         ssh_pwauth: false,
         disable_root: true,
         // Without "default", the AMI's default user (and its passwordless sudo) is not created.
-        users: [{ name: args.sshUser, shell: "/bin/bash", lock_passwd: true, ssh_authorized_keys: [args.authorizedKey] }],
+        // Its key goes to the root-owned file sshd reads (AuthorizedKeysFile), not ~/.ssh.
+        users: [{ name: args.sshUser, shell: "/bin/bash", lock_passwd: true }],
         write_files: [
             file(SSHD_DROP_IN, sshdConfig(args.sshUser), "0600"),
+            file(`${AUTHORIZED_KEYS_DIR}/${args.sshUser}`, `${args.authorizedKey.trim()}\n`),
             ...scripts.map((name) => file(`${HOST_SCRIPT_DIR}/${name.slice("host/".length)}`, scriptFile(name), "0755")),
             ...Object.entries(units).map(([path, content]) => file(path, content)),
         ],

@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { defaultBuilderName } from "../config/schema";
+import { userSshConfig } from "../runner/builderSpec";
 
 const script = path.join(__dirname, "..", "scripts", "ci-remove-builder.sh");
 const INCLUDE = (home: string) => `Include "${home}/.ssh/native-build-fleet/*/config"`;
@@ -103,6 +104,18 @@ describe("removing a builder from a CI runner", () => {
         }
         expect(run(["fleet-prod"]).status).toBe(0);
         expect(fs.readdirSync(tmp)).toEqual(["other-tool"]);
+    });
+
+    test("drops the scoped blocks the runner writes first and last with the last builder, and the runner's temporary keys", () => {
+        const { home, tmp, builder, run } = scratch();
+        builder("fleet-prod");
+        fs.writeFileSync(path.join(home, ".ssh", "config"), userSshConfig("Host *\n    ServerAliveInterval 60\n", path.join(home, ".ssh", "native-build-fleet")));
+        const left = path.join(tmp, `nbf-${process.getuid?.()}`, "nbf-readiness-99999999-abc");
+        fs.mkdirSync(left, { recursive: true });
+        fs.writeFileSync(path.join(left, "key"), "-----BEGIN OPENSSH PRIVATE KEY-----\n");
+        expect(run(["fleet-prod"], { TMPDIR: tmp }).status).toBe(0);
+        expect(fs.readFileSync(path.join(home, ".ssh", "config"), "utf8")).toBe("\nHost *\n    ServerAliveInterval 60\n\n");
+        expect(fs.existsSync(path.join(tmp, `nbf-${process.getuid?.()}`))).toBe(false);
     });
 
     test("succeeds when the job failed before anything was registered", () => {

@@ -75,8 +75,10 @@ describe("user data", () => {
         expect(cloudConfig(base)).toMatchObject({ ssh_deletekeys: true, ssh_genkeytypes: ["ed25519"], ssh_pwauth: false, disable_root: true });
     });
 
-    test("creates only the build user, with the operator's key as its only key and no sudo", () => {
-        expect(cloudConfig({ ...base, sshUser: "builder" }).users).toEqual([{ name: "builder", shell: "/bin/bash", lock_passwd: true, ssh_authorized_keys: [OPERATOR] }]);
+    test("creates only the build user, with no sudo, and its only key in a file root owns, where the user cannot add another", () => {
+        const config = cloudConfig({ ...base, sshUser: "builder" });
+        expect(config.users).toEqual([{ name: "builder", shell: "/bin/bash", lock_passwd: true }]);
+        expect(config.write_files).toContainEqual({ path: "/etc/ssh/authorized_keys/builder", content: `${OPERATOR}\n`, permissions: "0644", owner: "root:root" });
     });
 
     test("delivers the host scripts verbatim from the repository, and only those the pool needs", () => {
@@ -86,7 +88,7 @@ describe("user data", () => {
             const delivered = idle.find((f) => f.path === `${HOST_SCRIPT_DIR}/${name}`);
             expect(delivered).toMatchObject({ content: scriptFile(`host/${name}` as "host/boot.sh"), permissions: "0755" });
         }
-        expect(files(base).map((f) => f.path)).toEqual([SSHD_DROP_IN, `${HOST_SCRIPT_DIR}/boot.sh`, `${HOST_SCRIPT_DIR}/publish-host-key.sh`]);
+        expect(files(base).map((f) => f.path)).toEqual([SSHD_DROP_IN, "/etc/ssh/authorized_keys/ec2-user", `${HOST_SCRIPT_DIR}/boot.sh`, `${HOST_SCRIPT_DIR}/publish-host-key.sh`]);
     });
 
     test("runs the boot script with the user, the readiness marker and the units to enable", () => {
@@ -127,11 +129,16 @@ describe("sshd on the hosts", () => {
      * sshd insists on its privilege separation directory even for -t; where the machine has
      * none (no sshd running), the check runs in a user namespace with a private /run.
      */
-    function checkConfig(config: string, flag: "-t" | "-T"): SpawnSyncReturns<string> {
+    function checkConfig(config: string, flag: "-t" | "-T", extra: string[] = [], main?: string): SpawnSyncReturns<string> {
         const dir = scratch();
         tool("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "key")]);
         fs.writeFileSync(path.join(dir, "sshd_config"), config.replace("HostKey /etc/ssh/ssh_host_ed25519_key", `HostKey ${path.join(dir, "key")}`));
-        const args = [flag, "-f", path.join(dir, "sshd_config")];
+        if (main !== undefined) {
+            // The drop-in as the distribution's sshd_config includes it, ahead of its own options.
+            fs.renameSync(path.join(dir, "sshd_config"), path.join(dir, "00-drop-in.conf"));
+            fs.writeFileSync(path.join(dir, "sshd_config"), `Include ${path.join(dir, "00-drop-in.conf")}\n${main}`);
+        }
+        const args = [flag, "-f", path.join(dir, "sshd_config"), ...extra];
         if (fs.existsSync("/run/sshd")) {
             return tool(sshd, args);
         }
@@ -160,6 +167,19 @@ describe("sshd on the hosts", () => {
             "permitrootlogin no", "hostkeyalgorithms ssh-ed25519", "authorizedkeyscommand none"]) {
             expect(effective.split("\n")).toContain(line);
         }
+    });
+
+    test("EC2 Instance Connect is closed from sshd's first start, even with its AuthorizedKeysCommand on sshd's command line", () => {
+        // Amazon Linux 2023: sshd_config includes the drop-ins first, then sets its own
+        // options; the ec2-instance-connect package's sshd unit drop-in adds these flags.
+        const main = "AuthorizedKeysFile .ssh/authorized_keys\nSubsystem sftp /usr/libexec/openssh/sftp-server\n";
+        const eic = ["-o", "AuthorizedKeysCommand /opt/aws/bin/eic_run_authorized_keys %u %f", "-o", "AuthorizedKeysCommandUser ec2-instance-connect"];
+        const result = checkConfig(sshdConfig("builder"), "-T", [...eic, "-C", "user=builder,host=client.example,addr=192.0.2.1"], main);
+        expect(result.stderr).toBe("");
+        const effective = result.stdout.split("\n");
+        expect(effective).toContain("authorizedkeyscommand none");
+        expect(effective).toContain("authorizedkeysfile /etc/ssh/authorized_keys/%u");
+        expect(effective).toContain("subsystem sftp /usr/libexec/openssh/sftp-server");
     });
 
     test("refuses every forwarding, tunnels and X11, and allows 3 authentication attempts", () => {

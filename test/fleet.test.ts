@@ -180,10 +180,10 @@ describe("builder", () => {
     test("declares one node per host, native nodes first, each with exactly its platforms", () => {
         expect(builder.name).toBe("native-build-fleet-dev");
         expect(builder.nodes.map((n: any) => [n.name, n.platforms])).toEqual([
-            ["native-build-fleet-dev-arm-0", ["linux/arm64"]],
-            ["native-build-fleet-dev-x86-0", ["linux/amd64", "linux/386"]],
-            ["native-build-fleet-dev-x86-1", ["linux/amd64", "linux/386"]],
-            ["native-build-fleet-dev-qemu-0", ["linux/amd64", "linux/arm/v7", "linux/s390x"]],
+            ["native-build-fleet-dev_arm-0", ["linux/arm64"]],
+            ["native-build-fleet-dev_x86-0", ["linux/amd64", "linux/386"]],
+            ["native-build-fleet-dev_x86-1", ["linux/amd64", "linux/386"]],
+            ["native-build-fleet-dev_qemu-0", ["linux/amd64", "linux/arm/v7", "linux/s390x"]],
         ]);
         expect(builder.nodes[0].endpoint).toMatch(/^ssh:\/\/ec2-user@198\.51\.100\.\d+:22$/);
     });
@@ -199,7 +199,7 @@ describe("builder", () => {
         for (const instance of ofType("aws:ec2/instance:Instance")) {
             const node = spec.nodes.find((n: any) => n.host === instance.name);
             expect(node).toMatchObject({
-                alias: `${instance.name}.native-build-fleet-dev`, node: `native-build-fleet-dev-${instance.name}`,
+                alias: `${instance.name}.native-build-fleet-dev.nbf.invalid`, node: `native-build-fleet-dev_${instance.name}`,
                 hostKeyAlias: hosts[instance.name].instanceId, address: hosts[instance.name].address,
             });
         }
@@ -224,7 +224,7 @@ describe("builder", () => {
         expect(builder.builders.map((b: any) => b.name)).toEqual([
             "native-build-fleet-dev", "native-build-fleet-dev-arm-0", "native-build-fleet-dev-x86-0", "native-build-fleet-dev-x86-1", "native-build-fleet-dev-qemu-0",
         ]);
-        expect(builder.builders[2].nodes).toEqual(["native-build-fleet-dev-x86-0"]);
+        expect(builder.builders[2].nodes).toEqual(["native-build-fleet-dev_x86-0"]);
     });
 
     test("replaces only on a new name, deleting the old builders before creating the new ones", () => {

@@ -58,7 +58,7 @@ describe("the runner's entry point", () => {
         const line = "x".repeat(70_000);
         // A registry that answers with one enormous line, as a proxy's error page can.
         b.stub("docker", `printf '%s\\n' '${line}' >&2; exit 1`);
-        const ref = `registry.example.com/app@sha256:${"a".repeat(64)}`;
+        const ref = `registry.example.com/app:latest@sha256:${"a".repeat(64)}`;
         const r = cli("verify-index", { registry: "registry.example.com", refs: [ref], platforms: { "linux/amd64": `sha256:${"b".repeat(64)}` } }, b.env);
         expect(r.code).toBe(1);
         expect(Buffer.byteLength(r.stderr)).toBeGreaterThan(SCANNER_LIMIT);
@@ -100,7 +100,7 @@ describe("the shell scripts that resources run, whose stderr is logged", () => {
         fs.mkdirSync(path.join(b.home, ".docker", "buildx", "instances"), { recursive: true });
         fs.writeFileSync(path.join(b.home, ".docker", "buildx", "instances", "fleet-dev"), "{}");
         const r = spawnSync("/bin/bash", ["-c", REMOVE_BUILDERS_COMMAND], {
-            env: { ...b.env, ...removeBuildersEnvironment("fleet-dev", ["fleet-dev"]) }, encoding: "utf8",
+            env: { ...b.env, ...removeBuildersEnvironment("fleet-dev", ["fleet-dev"], "native-build-fleet/dev") }, encoding: "utf8",
         });
         expect(r.status).toBe(0);
         expect(b.calls("docker")).toEqual(["buildx rm fleet-dev"]);

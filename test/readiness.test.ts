@@ -10,6 +10,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { checkReadiness, knownHostsLine, persistentFault, readinessSshArgs, RemoteStep, sshLine, SshTarget, SSH_FAULTS } from "../runner/readiness";
+import { privateRoot, sweepDead } from "../runner/process";
 import { sandbox } from "./sandbox";
 
 const lab = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-readiness-"));
@@ -167,6 +168,67 @@ test("the private directory of the key goes when Pulumi cancels the check (SIGTE
     child.kill("SIGTERM");
     expect(await exit).toBe(143);
     expect(fs.existsSync(dir)).toBe(false);
+});
+
+describe("when the command provider kills the runner outright (SIGKILL, as on a timeout or cancel)", () => {
+    /** A runner that made a private directory and started a child, in its own TMPDIR; returns them once both exist. */
+    async function killable() {
+        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-kill-test-"));
+        const pidFile = path.join(tmp, "child.pid");
+        const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", [
+            "const p = require('./runner/process');",
+            "const t = p.privateTempDir('nbf-readiness-');",
+            "require('fs').writeFileSync(t.dir + '/key', 'PRIVATE KEY', { mode: 0o600 });",
+            `p.run('sh', ['-c', 'echo $$ > ${pidFile}; exec sleep 300'], { env: process.env });`,
+            "console.log(t.dir); setInterval(() => undefined, 1000);",
+        ].join("\n")], { cwd: path.join(__dirname, ".."), stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, TMPDIR: tmp } });
+        const dir = await new Promise<string>((resolve) => child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())));
+        for (let i = 0; i < 100 && !fs.existsSync(pidFile); i++) {
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        return { child, dir, tmp, sleeper: Number(fs.readFileSync(pidFile, "utf8")) };
+    }
+    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    async function eventually(check: () => boolean) {
+        for (let i = 0; i < 100 && !check(); i++) {
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        return check();
+    }
+
+    test("its key goes and its children end, though no handler of it runs", async () => {
+        const { child, dir, tmp, sleeper } = await killable();
+        expect(fs.existsSync(path.join(dir, "key"))).toBe(true);
+        expect(alive(sleeper)).toBe(true);
+        const exit = new Promise<NodeJS.Signals | null>((resolve) => child.once("exit", (_code, signal) => resolve(signal)));
+        child.kill("SIGKILL");
+        expect(await exit).toBe("SIGKILL");
+        expect(await eventually(() => !fs.existsSync(dir))).toBe(true);
+        expect(await eventually(() => !alive(sleeper))).toBe(true);
+        fs.rmSync(tmp, { recursive: true, force: true });
+    }, 30_000);
+
+    test("what a run killed with its watchdog left is swept by the next run", () => {
+        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-sweep-test-"));
+        const root = path.join(tmp, "root");
+        fs.mkdirSync(root, { mode: 0o700 });
+        // pid_max is at most 2^22: no process has this pid.
+        const dead = path.join(root, "nbf-smoke-99999999-abc123");
+        const live = path.join(root, `nbf-smoke-${process.pid}-def456`);
+        fs.mkdirSync(dead);
+        fs.writeFileSync(path.join(dead, "config.json"), "{\"auths\":{}}");
+        fs.mkdirSync(live);
+        sweepDead(root);
+        expect(fs.existsSync(dead)).toBe(false);
+        expect(fs.existsSync(live)).toBe(true);
+        fs.rmSync(tmp, { recursive: true, force: true });
+    });
+
+    test("private directories live in one directory of this user's, 0700, under TMPDIR", () => {
+        const root = privateRoot();
+        expect(root).toBe(path.join(os.tmpdir(), `nbf-${process.getuid?.()}`));
+        expect(fs.statSync(root).mode & 0o777).toBe(0o700);
+    });
 });
 
 describe("the readiness ssh arguments", () => {

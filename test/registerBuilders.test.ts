@@ -1,18 +1,20 @@
 // The builders' runner, run for real against stub `docker`, `aws`, `ssh` and `getent`
 // commands in a throwaway home; OpenSSH itself (`ssh -G`) reads what it writes.
 
-import { execFileSync } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { FleetBuildersSpec, inspectErrors, NodeSpec, withIncludeFirst } from "../runner/builderSpec";
+import { FleetBuildersSpec, inspectErrors, NodeSpec, nodeName, sshAlias, userSshConfig } from "../runner/builderSpec";
+import { exposedCredentials } from "../runner/dockerConfig";
 import { ensureBuilders, Mode } from "../runner/registerBuilders";
 
 const ARM_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfArm0";
 
 function node(builder: string, host: string, address: string, platforms: string[], extra: Partial<NodeSpec> = {}): NodeSpec {
     return {
-        host, node: `${builder}-${host}`, alias: `${host}.${builder}`, address, port: 22, user: "ec2-user", hostKey: `${ARM_KEY} c`,
+        host, node: nodeName(builder, host), alias: sshAlias(builder, host), address, port: 22, user: "ec2-user", hostKey: `${ARM_KEY} c`,
         hostKeyAlias: `i-${host}`, platforms, stackPlatforms: platforms, driverOptions: {}, ...extra,
     };
 }
@@ -70,8 +72,10 @@ function sandbox(dockerScript = "exit 0", awsStates = "") {
 const inspectStub = (downHosts: string[]) => [
     'if [ "$2" = inspect ]; then',
     '    b=${!#}',
-    `    case "$b" in ${downHosts.map((h) => `*-${h}`).join("|") || "__none__"}) printf 'Name: %s\\nNodes:\\nName: %s\\nEndpoint: ssh://x\\nError: ssh: connect to host 203.0.113.10 port 2222: Connection refused\\n' "$b" "$b" ;;`,
-    "        *) printf 'Name: %s\\nNodes:\\nName: %s\\nStatus: running\\n' \"$b\" \"$b\" ;;",
+    // The host builder fleet-dev-<host> has the one node fleet-dev_<host> (nodeName).
+    '    n=${b/fleet-dev-/fleet-dev_}',
+    `    case "$b" in ${downHosts.map((h) => `*-${h}`).join("|") || "__none__"}) printf 'Name: %s\\nNodes:\\nName: %s\\nEndpoint: ssh://x\\nError: ssh: connect to host 203.0.113.10 port 2222: Connection refused\\n' "$b" "$n" ;;`,
+    "        *) printf 'Name: %s\\nNodes:\\nName: %s\\nStatus: running\\n' \"$b\" \"$n\" ;;",
     "    esac",
     "fi",
 ].join("\n");
@@ -87,19 +91,20 @@ describe("registration", () => {
         expect(box.calls().slice(0, 4).sort()).toEqual([
             "buildx rm --keep-daemon fleet-dev-arm-0",
             "buildx rm --keep-daemon fleet-dev-x86-0",
-            `buildx create --name fleet-dev-arm-0 --driver docker-container ${cfg} --node fleet-dev-arm-0 --platform linux/arm64 ssh://arm-0.fleet-dev`,
-            `buildx create --name fleet-dev-x86-0 --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev-x86-0 --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev`,
+            `buildx create --name fleet-dev-arm-0 --driver docker-container ${cfg} --node fleet-dev_arm-0 --platform linux/arm64 ssh://arm-0.fleet-dev.nbf.invalid`,
+            `buildx create --name fleet-dev-x86-0 --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev_x86-0 --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev.nbf.invalid`,
         ].sort());
         expect(box.calls().slice(4)).toEqual([
             "buildx rm --keep-daemon fleet-dev",
-            `buildx create --name fleet-dev --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev-x86-0 --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev`,
-            `buildx create --append --name fleet-dev --driver docker-container ${cfg} --node fleet-dev-arm-0 --platform linux/arm64 ssh://arm-0.fleet-dev`,
+            `buildx create --name fleet-dev --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev_x86-0 --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev.nbf.invalid`,
+            `buildx create --append --name fleet-dev --driver docker-container ${cfg} --node fleet-dev_arm-0 --platform linux/arm64 ssh://arm-0.fleet-dev.nbf.invalid`,
         ]);
         expect(fs.readFileSync(path.join(dir, "id_fleet"), "utf8")).toBe("PRIVATE KEY MATERIAL\n");
         expect(fs.statSync(path.join(dir, "id_fleet")).mode & 0o777).toBe(0o600);
         expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
         expect(fs.readFileSync(path.join(dir, "known_hosts"), "utf8")).toBe(`i-x86-0 ${ARM_KEY}\ni-arm-0 ${ARM_KEY}\n`);
-        expect(fs.readFileSync(path.join(box.home, ".ssh", "config"), "utf8").split("\n")[0]).toBe(`Include "${box.root}/*/config"`);
+        expect(fs.readFileSync(path.join(box.home, ".ssh", "config"), "utf8").split("\n").slice(1, 4))
+            .toEqual(["Match originalhost *.nbf.invalid", `    Include "${box.root}/*/config"`, "Match all"]);
     });
 
     test("contacts no host and changes nothing when the same builders are already registered", async () => {
@@ -170,10 +175,10 @@ describe("nodes that do not answer", () => {
     test("an update reports each host whose node does not start, and the stack's builder leaves it out", async () => {
         const box = sandbox(inspectStub(["arm-0"]));
         const report = await box.run(spec(), "update");
-        expect(report.down).toEqual([{ host: "arm-0", node: "fleet-dev-arm-0", platforms: ["linux/arm64"], error: "ssh: connect to host 203.0.113.10 port 2222: Connection refused" }]);
+        expect(report.down).toEqual([{ host: "arm-0", node: "fleet-dev_arm-0", platforms: ["linux/arm64"], error: "ssh: connect to host 203.0.113.10 port 2222: Connection refused" }]);
         const stack = box.calls().filter((c) => c.includes("--name fleet-dev "));
         expect(stack).toHaveLength(1);
-        expect(stack[0]).toContain("--node fleet-dev-x86-0");
+        expect(stack[0]).toContain("--node fleet-dev_x86-0");
     });
 
     test("a preview starts no node", async () => {
@@ -190,7 +195,7 @@ describe("nodes that do not answer", () => {
 
     test("reads the verdict ssh prints after its banner, such as a host key that changed", () => {
         const out = [
-            "Name: fleet-dev-arm-0", "Nodes:", "Name: fleet-dev-arm-0", "Endpoint: ssh://arm-0.fleet-dev",
+            "Name: fleet-dev-arm-0", "Nodes:", "Name: fleet-dev-arm-0", "Endpoint: ssh://arm-0.fleet-dev.nbf.invalid",
             "Error: error during connect: ... stderr=@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
             "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @", "Host key verification failed.\r",
         ].join("\n");
@@ -231,8 +236,7 @@ describe("idle hosts", () => {
         fs.writeFileSync(path.join(box.home, "ssh-fails"), "2");
         await box.run(spec({ wake }), "update");
         expect(box.calls("ssh")).toEqual([
-            "-o ConnectTimeout=10 x86-0.fleet-dev true", "-o ConnectTimeout=10 x86-0.fleet-dev true",
-            "-o ConnectTimeout=10 x86-0.fleet-dev true", "-o ConnectTimeout=10 arm-0.fleet-dev true",
+            ...["x86-0", "x86-0", "x86-0", "arm-0"].map((h) => `-F ${box.root}/fleet-dev/config -o ConnectTimeout=10 ${h}.fleet-dev.nbf.invalid true`),
         ]);
     });
 
@@ -274,17 +278,63 @@ describe("nothing of anyone else's", () => {
     test("refuses an SSH alias that another builder's files define", async () => {
         const box = sandbox();
         fs.mkdirSync(path.join(box.root, "leftover"), { recursive: true });
-        fs.writeFileSync(path.join(box.root, "leftover", "config"), "Host arm-0.fleet-dev\n    HostName 192.0.2.1\n");
-        await expect(box.run(spec(), "preview")).rejects.toThrow("the SSH alias arm-0.fleet-dev is already defined by builder leftover");
+        fs.writeFileSync(path.join(box.root, "leftover", "config"), "Host arm-0.fleet-dev.nbf.invalid\n    HostName 192.0.2.1\n");
+        await expect(box.run(spec(), "preview")).rejects.toThrow("the SSH alias arm-0.fleet-dev.nbf.invalid is already defined by builder leftover");
     });
 
     test("two stacks on one machine whose old aliases collided (prod/eu-arm and prod-eu/arm) each reach their own host", async () => {
         const box = sandbox();
         await box.run({ name: "nbf-prod", owner: "nbf/prod", nodes: [node("nbf-prod", "eu-arm-0", "192.0.2.10", ["linux/arm64"])] }, "preview");
         await box.run({ name: "nbf-prod-eu", owner: "nbf/prod-eu", nodes: [node("nbf-prod-eu", "arm-0", "192.0.2.20", ["linux/arm64"])] }, "preview");
-        expect(box.resolve("eu-arm-0.nbf-prod")("hostname")).toEqual(["192.0.2.10"]);
-        expect(box.resolve("arm-0.nbf-prod-eu")("hostname")).toEqual(["192.0.2.20"]);
-        expect(box.resolve("arm-0.nbf-prod-eu")("identityfile")).toEqual([path.join(box.root, "nbf-prod-eu", "id_fleet")]);
+        expect(box.resolve(sshAlias("nbf-prod", "eu-arm-0"))("hostname")).toEqual(["192.0.2.10"]);
+        expect(box.resolve(sshAlias("nbf-prod-eu", "arm-0"))("hostname")).toEqual(["192.0.2.20"]);
+        expect(box.resolve(sshAlias("nbf-prod-eu", "arm-0"))("identityfile")).toEqual([path.join(box.root, "nbf-prod-eu", "id_fleet")]);
+    });
+
+    test("their node names, which name the BuildKit containers on a static host both share, differ too", () => {
+        expect(nodeName("prod", "eu-arm")).not.toBe(nodeName("prod-eu", "arm"));
+        expect([nodeName("prod", "eu-arm"), nodeName("prod-eu", "arm")]).toEqual(["prod_eu-arm", "prod-eu_arm"]);
+    });
+
+    test("a host builder whose node was renamed by this version loses its old BuildKit container; others keep theirs", async () => {
+        const box = sandbox();
+        fs.mkdirSync(path.join(box.home, ".docker", "buildx", "instances"), { recursive: true });
+        await box.run(spec(), "preview");
+        // As buildx records them: the arm host's builder still has the node name of the previous version.
+        const instance = (b: string, n: string) => {
+            fs.writeFileSync(path.join(box.home, ".docker", "buildx", "instances", b), JSON.stringify({ Name: b, Nodes: [{ Name: n }] }));
+            fs.rmSync(path.join(box.root, "fleet-dev", `fingerprint-${b}`));
+        };
+        instance("fleet-dev-arm-0", "fleet-dev-arm-0");
+        instance("fleet-dev-x86-0", "fleet-dev_x86-0");
+        await box.run(spec(), "preview");
+        expect(box.calls().filter((c) => c.startsWith("buildx rm"))).toEqual(expect.arrayContaining(["buildx rm fleet-dev-arm-0", "buildx rm --keep-daemon fleet-dev-x86-0"]));
+        expect(box.calls()).not.toContain("buildx rm fleet-dev-x86-0");
+    });
+
+    test("an alias is never a name anything else resolves: builder com and host github do not capture github.com", async () => {
+        const box = sandbox();
+        fs.mkdirSync(path.join(box.home, ".ssh"), { recursive: true, mode: 0o700 });
+        fs.writeFileSync(path.join(box.home, ".ssh", "config"), "Host github.com\n    User git\n");
+        await box.run({ name: "com", owner: "nbf/com", nodes: [node("com", "github", "192.0.2.66", ["linux/arm64"])] }, "preview");
+        const github = box.resolve("github.com");
+        expect(github("hostname")).toEqual(["github.com"]);
+        expect(github("user")).toEqual(["git"]);
+        expect(github("identityfile")).not.toContain(path.join(box.root, "com", "id_fleet"));
+        expect(github("userknownhostsfile")).not.toContain(path.join(box.root, "com", "known_hosts"));
+        expect(github("setenv")).toEqual([]);
+        expect(sshAlias("com", "github")).toBe("github.com.nbf.invalid");
+        expect(box.resolve("github.com.nbf.invalid")("hostname")).toEqual(["192.0.2.66"]);
+    });
+
+    test("nothing in the fleet's files applies to any other host, even one its own Host patterns would match", async () => {
+        const box = sandbox();
+        await box.run(spec(), "preview");
+        // A file of the fleet's directory with a catch-all block, as a later version or a
+        // hand edit might leave: the scoped Include keeps it from every other host.
+        fs.writeFileSync(path.join(box.root, "fleet-dev", "config"), `${fs.readFileSync(path.join(box.root, "fleet-dev", "config"), "utf8")}Host *\n    User fleet\n`);
+        expect(box.resolve("example.com")("user")).not.toEqual(["fleet"]);
+        expect(box.resolve(sshAlias("fleet-dev", "arm-0"))("user")).toEqual(["ec2-user"]);
     });
 });
 
@@ -297,7 +347,8 @@ describe("the user's own ssh_config", () => {
         "    HostKeyAlgorithms +ssh-rsa", "    KnownHostsCommand /bin/echo", "    PermitLocalCommand yes", "    LocalCommand touch /tmp/pwned",
         "    Tunnel yes", "    RequestTTY force", "    Ciphers +3des-cbc,aes128-cbc", "    MACs +hmac-md5",
         "    KexAlgorithms +diffie-hellman-group1-sha1", "    PubkeyAcceptedAlgorithms +ssh-rsa", "    RequiredRSASize 1024",
-        "    PKCS11Provider /usr/lib/pkcs11.so", "    ForkAfterAuthentication yes", "    SessionType none", "    StdinNull yes", "",
+        "    PKCS11Provider /usr/lib/pkcs11.so", "    ForkAfterAuthentication yes", "    SessionType none", "    StdinNull yes",
+        "    SendEnv AWS_* GITHUB_TOKEN", "    SetEnv LEAKED=1", "",
     ].join("\n");
 
     test.each([
@@ -310,7 +361,7 @@ describe("the user's own ssh_config", () => {
         await box.run(spec(), "preview");
         const text = fs.readFileSync(path.join(box.home, ".ssh", "config"), "utf8");
         expect(text.split(`Include "${box.root}/*/config"`)).toHaveLength(2);
-        const option = box.resolve("arm-0.fleet-dev");
+        const option = box.resolve(sshAlias("fleet-dev", "arm-0"));
         expect(option("stricthostkeychecking")).toEqual(["true"]);
         expect(option("userknownhostsfile")).toEqual([path.join(box.root, "fleet-dev", "known_hosts")]);
         expect(option("globalknownhostsfile")).toEqual(["/dev/null"]);
@@ -345,9 +396,75 @@ describe("the user's own ssh_config", () => {
         expect(option("forkafterauthentication")).toEqual(["no"]);
         expect(option("sessiontype")).toEqual(["default"]);
         expect(option("stdinnull")).toEqual(["no"]);
+        expect(option("sendenv")).toEqual([]);
+        expect(option("setenv")).toEqual(["NBF_FLEET=1"]);
         expect(option("hostname")).toEqual(["203.0.113.10"]);
         expect(option("port")).toEqual(["2222"]);
     });
+
+    test("the runner's own ssh, which buildx runs to register and inspect nodes, reads no user ssh_config at all", async () => {
+        const box = sandbox();
+        fs.mkdirSync(path.join(box.home, ".ssh"), { recursive: true, mode: 0o700 });
+        fs.writeFileSync(path.join(box.home, ".ssh", "config"), HOSTILE);
+        // The docker stub does what buildx does for an ssh:// node: runs `ssh` from its PATH.
+        const bin = box.env.PATH.split(":")[0];
+        fs.writeFileSync(path.join(bin, "ssh"), "#!/bin/bash\nexec /usr/bin/ssh \"$@\"\n", { mode: 0o755 });
+        fs.writeFileSync(path.join(bin, "docker"), `#!/bin/bash\nfor a; do case $a in ssh://*) ssh -G "\${a#ssh://}" > "$HOME/effective" 2>&1 ;; esac; done\nexit 0\n`, { mode: 0o755 });
+        await box.run(spec({ nodes: [spec().nodes[1]] }), "preview");
+        const effective = fs.readFileSync(path.join(box.home, "effective"), "utf8").split("\n");
+        expect(effective).toContain("hostname 203.0.113.10");
+        expect(effective.filter((l) => l.startsWith("identityfile "))).toEqual([`identityfile ${box.root}/fleet-dev/id_fleet`]);
+        expect(effective.filter((l) => /^(sendenv|certificatefile|localforward|proxyjump) /.test(l))).toEqual(["certificatefile none"]);
+        expect(effective).toContain("setenv NBF_FLEET=1");
+    });
+
+    test("against a real sshd that accepts every variable, neither a user's SendEnv nor SetEnv reaches a build host; the pinned one does", async () => {
+        const box = sandbox();
+        const lab = path.join(box.home, "lab");
+        fs.mkdirSync(lab);
+        const keygen = (name: string) => {
+            execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(lab, name)]);
+            return fs.readFileSync(path.join(lab, `${name}.pub`), "utf8").trim();
+        };
+        const hostKey = keygen("host");
+        fs.writeFileSync(path.join(lab, "authorized_keys"), keygen("operator"));
+        const port = await new Promise<number>((resolve) => {
+            const server = net.createServer().listen(0, "127.0.0.1", () => {
+                const { port: p } = server.address() as net.AddressInfo;
+                server.close(() => resolve(p));
+            });
+        });
+        const user = os.userInfo().username;
+        fs.writeFileSync(path.join(lab, "sshd_config"), [
+            `ListenAddress 127.0.0.1:${port}`, `HostKey ${lab}/host`, `PidFile ${lab}/sshd.pid`, `AuthorizedKeysFile ${lab}/authorized_keys`,
+            "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password", `AllowUsers ${user}`,
+            "UsePAM no", "StrictModes no", "AcceptEnv *", "",
+        ].join("\n"));
+        if (process.getuid?.() === 0) {
+            fs.mkdirSync("/run/sshd", { recursive: true });
+        }
+        const sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", path.join(lab, "sshd_config")], { stdio: "ignore" });
+        try {
+            for (let i = 0; i < 50 && !(await new Promise<boolean>((r) => { const c = net.connect(port, "127.0.0.1", () => { c.end(); r(true); }); c.on("error", () => r(false)); })); i++) {
+                await new Promise((r) => setTimeout(r, 100));
+            }
+            fs.mkdirSync(path.join(box.home, ".ssh"), { recursive: true, mode: 0o700 });
+            fs.writeFileSync(path.join(box.home, ".ssh", "config"), "Host *\n    SendEnv LEAK\n    SetEnv LEAK2=from-user-config\n");
+            // The wrapper runs the first ssh on PATH: here the real one, not the sandbox's stub.
+            fs.writeFileSync(path.join(box.env.PATH.split(":")[0], "ssh"), "#!/bin/sh\nexec /usr/bin/ssh \"$@\"\n", { mode: 0o755 });
+            await box.run({ name: "lab", owner: "nbf/lab", nodes: [node("lab", "arm-0", "127.0.0.1", ["linux/arm64"], { port, user, hostKey, hostKeyAlias: "static-arm-0" })] },
+                "preview", fs.readFileSync(path.join(lab, "operator"), "utf8"));
+            const remote = "echo LEAK=$LEAK LEAK2=$LEAK2 NBF_FLEET=$NBF_FLEET";
+            const viaUserConfig = execFileSync("/usr/bin/ssh", ["-F", path.join(box.home, ".ssh", "config"), sshAlias("lab", "arm-0"), remote],
+                { env: { ...process.env, LEAK: "secret" }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+            expect(viaUserConfig.trim()).toBe("LEAK= LEAK2= NBF_FLEET=1");
+            const viaWrapper = execFileSync(path.join(box.root, "lab", "bin", "ssh"), [sshAlias("lab", "arm-0"), remote],
+                { env: { ...process.env, LEAK: "secret" }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+            expect(viaWrapper.trim()).toBe("LEAK= LEAK2= NBF_FLEET=1");
+        } finally {
+            sshd.kill();
+        }
+    }, 30_000);
 
     test("a symlinked ~/.ssh/config stays a link; its target gets the Include", async () => {
         const box = sandbox();
@@ -358,7 +475,8 @@ describe("the user's own ssh_config", () => {
         fs.symlinkSync(target, path.join(box.home, ".ssh", "config"));
         await box.run(spec(), "preview");
         expect(fs.lstatSync(path.join(box.home, ".ssh", "config")).isSymbolicLink()).toBe(true);
-        expect(fs.readFileSync(target, "utf8")).toBe(`Include "${box.root}/*/config"\n\nHost example\n    User me\n`);
+        expect(fs.readFileSync(target, "utf8")).toBe(userSshConfig("Host example\n    User me\n", box.root));
+        expect(fs.readFileSync(target, "utf8")).toContain("\nHost example\n    User me\n");
     });
 
     test("concurrent first runs of two stacks both end with one Include and both builders' files", async () => {
@@ -367,15 +485,52 @@ describe("the user's own ssh_config", () => {
             box.run(spec({}, "fleet-a"), "preview"),
             box.run({ ...spec({}, "fleet-b"), owner: "native-build-fleet/b" }, "preview"),
         ]);
-        expect(fs.readFileSync(path.join(box.home, ".ssh", "config"), "utf8")).toBe(`Include "${box.root}/*/config"\n`);
+        expect(fs.readFileSync(path.join(box.home, ".ssh", "config"), "utf8")).toBe(userSshConfig("", box.root));
         expect(fs.existsSync(path.join(box.root, "fleet-a", "config")) && fs.existsSync(path.join(box.root, "fleet-b", "config"))).toBe(true);
     });
 
+    const HEAD = ["# native-build-fleet: begin (managed by the program; keep this block where it is)", "Match originalhost *.nbf.invalid", '    Include "/r/*/config"', "Match all", "# native-build-fleet: end"].join("\n");
+    const TAIL = ["# native-build-fleet: begin (managed by the program; keep this block where it is)", "Match originalhost *.nbf.invalid", "    SendEnv -*", "# native-build-fleet: end"].join("\n");
     test.each([
-        ["", "I\n"],
-        ["Host *\n    User x\nI\n", "I\n\nHost *\n    User x\n"],
-        ["I\n\nHost a\n", "I\n\nHost a\n"],
-    ])("puts the Include first: %p", (before, after) => {
-        expect(withIncludeFirst(before, "I")).toBe(after);
+        ["", `${HEAD}\n\n${TAIL}\n`],
+        ["ForwardAgent yes\nHost *\n    User x\n", `${HEAD}\n\nForwardAgent yes\nHost *\n    User x\n\n${TAIL}\n`],
+        // The unscoped Include of earlier versions goes; the blocks move back to first and last.
+        ['Include "/r/*/config"\n\nHost a\n', `${HEAD}\n\nHost a\n\n${TAIL}\n`],
+        [`Host b\n${HEAD}\n\nHost a\n${TAIL}\nHost c\n`, `${HEAD}\n\nHost b\n\nHost a\nHost c\n\n${TAIL}\n`],
+    ])("puts the scoped Include first and the SendEnv reset last: %p", (before, after) => {
+        expect(userSshConfig(before, "/r")).toBe(after);
+        expect(userSshConfig(after, "/r")).toBe(after);
+    });
+});
+
+describe("the Docker config docker-build answers build hosts' credential requests from", () => {
+    test.each([
+        ["{}", []],
+        ['{"auths":{"ghcr.io":{"auth":"dTpw"},"empty.example":{}}}', ["ghcr.io"]],
+        ['{"auths":{"r.example":{"identitytoken":"t"}},"credHelpers":{"123.dkr.ecr.us-east-1.amazonaws.com":"ecr-login"}}',
+            ["r.example", "123.dkr.ecr.us-east-1.amazonaws.com (credential helper docker-credential-ecr-login)"]],
+        ['{"credsStore":"desktop"}', ["every login in credential store docker-credential-desktop"]],
+        ["not json", []],
+    ])("%s exposes %p", (config, exposed) => {
+        expect(exposedCredentials(config)).toEqual(exposed);
+    });
+
+    test("a preview refuses to go on while it holds credentials, naming them, the file and the fix; nothing is registered", async () => {
+        const box = sandbox();
+        fs.mkdirSync(path.join(box.home, ".docker"), { recursive: true });
+        fs.writeFileSync(path.join(box.home, ".docker", "config.json"), '{"auths":{"ghcr.io":{"auth":"dTpw"}}}');
+        const run = box.run(spec(), "preview");
+        await expect(run).rejects.toThrow(`the Docker config ${path.join(box.home, ".docker", "config.json")} holds credentials for ghcr.io.`);
+        await expect(run).rejects.toThrow("export DOCKER_CONFIG=");
+        expect(box.calls()).toEqual([]);
+    });
+
+    test("NBF_DOCKER_CREDENTIALS=allow accepts the exposure with a warning; the registration itself does not check again", async () => {
+        const box = sandbox();
+        fs.mkdirSync(path.join(box.home, ".docker"), { recursive: true });
+        fs.writeFileSync(path.join(box.home, ".docker", "config.json"), '{"credsStore":"pass"}');
+        await box.run(spec(), "preview", undefined, { NBF_DOCKER_CREDENTIALS: "allow" });
+        expect(box.logged.filter((l) => l.startsWith("warning: the Docker config"))).toHaveLength(1);
+        await expect(box.run(spec(), "register")).resolves.toBeDefined();
     });
 });

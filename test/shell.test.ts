@@ -127,8 +127,8 @@ describe("readiness steps on the host", () => {
 
 describe("removing the builders (the registration's delete)", () => {
     /** Runs the delete as the provider does: its command line, the script and data in the environment. */
-    function remove(box: ReturnType<typeof sandbox>, name: string, builders: string[]) {
-        return spawnSync("/bin/bash", ["-c", REMOVE_BUILDERS_COMMAND], { env: { ...box.env, ...removeBuildersEnvironment(name, builders) }, encoding: "utf8" });
+    function remove(box: ReturnType<typeof sandbox>, name: string, builders: string[], owner = "native-build-fleet/dev") {
+        return spawnSync("/bin/bash", ["-c", REMOVE_BUILDERS_COMMAND], { env: { ...box.env, ...removeBuildersEnvironment(name, builders, owner) }, encoding: "utf8" });
     }
     const registered = (box: ReturnType<typeof sandbox>, ...names: string[]) => names.forEach((n) => {
         fs.mkdirSync(path.join(box.home, ".docker", "buildx", "instances"), { recursive: true });
@@ -147,6 +147,33 @@ describe("removing the builders (the registration's delete)", () => {
         expect(result.status).toBe(0);
         expect(box.calls("docker")).toEqual(["buildx rm fleet-dev", "buildx rm fleet-dev-x86-0", "buildx rm --keep-daemon fleet-dev-x86-0"]);
         expect(fs.existsSync(dir)).toBe(false);
+    });
+
+    test("leaves another stack's same-named builder directory, builders and BuildKit containers alone", () => {
+        const box = sandbox("nbf-remove-");
+        box.stub("docker", "exit 0");
+        const dir = path.join(box.home, ".ssh", "native-build-fleet", "fleet-dev");
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, "owner"), "native-build-fleet/prod\n");
+        fs.writeFileSync(path.join(dir, "builders"), "fleet-dev\nfleet-dev-x86-0\n");
+        registered(box, "fleet-dev", "fleet-dev-x86-0");
+        const result = remove(box, "fleet-dev", ["fleet-dev", "fleet-dev-x86-0"], "native-build-fleet/dev");
+        expect(result).toMatchObject({ status: 0, stderr: `remove-builders: ${dir} belongs to stack native-build-fleet/prod, not native-build-fleet/dev; left it and its builders as they are\n` });
+        expect(box.calls("docker")).toEqual([]);
+        expect(fs.existsSync(path.join(dir, "builders"))).toBe(true);
+    });
+
+    test("removes the nodes through the stack's own ssh wrapper, which reads no user ssh_config", () => {
+        const box = sandbox("nbf-remove-");
+        box.stub("docker", 'command -v ssh > "$HOME/ssh-used"');
+        const dir = path.join(box.home, ".ssh", "native-build-fleet", "fleet-dev");
+        fs.mkdirSync(path.join(dir, "bin"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "bin", "ssh"), "#!/bin/sh\n", { mode: 0o700 });
+        fs.writeFileSync(path.join(dir, "owner"), "native-build-fleet/dev\n");
+        fs.writeFileSync(path.join(dir, "builders"), "fleet-dev\n");
+        registered(box, "fleet-dev");
+        expect(remove(box, "fleet-dev", ["fleet-dev"]).status).toBe(0);
+        expect(fs.readFileSync(path.join(box.home, "ssh-used"), "utf8").trim()).toBe(path.join(dir, "bin", "ssh"));
     });
 
     test("refuses a builder name that would reach outside the stack's directory", () => {

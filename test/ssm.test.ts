@@ -86,7 +86,7 @@ describe("the fleet in ssm mode", () => {
     test("points buildx at the instance through the same session", () => {
         const { config } = registrationFiles(mocks.resources);
         const instanceId = hosts["x86-0"].instanceId as string;
-        expect(config).toMatch(new RegExp(`Host x86-0\\.native-build-fleet-dev\\n(    .*\\n)*?    HostName ${instanceId}\\n`));
+        expect(config).toMatch(new RegExp(`Host x86-0\\.native-build-fleet-dev\\.nbf\\.invalid\\n(    .*\\n)*?    HostName ${instanceId}\\n`));
         expect(config).toContain("    ProxyCommand aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1\n");
     });
 

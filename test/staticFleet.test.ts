@@ -38,9 +38,9 @@ test("creates no AWS resource and calls no AWS function", () => {
 
 test("orders the static hosts native first and declares exactly their platforms", () => {
     expect(builder.nodes).toEqual([
-        { name: "native-build-fleet-dev-amd", endpoint: "ssh://builder@127.0.0.2:22", platforms: ["linux/amd64"] },
-        { name: "native-build-fleet-dev-arm", endpoint: "ssh://builder@127.0.0.3:2222", platforms: ["linux/arm64"] },
-        { name: "native-build-fleet-dev-qemu", endpoint: "ssh://builder@127.0.0.4:22", platforms: ["linux/amd64", "linux/s390x"] },
+        { name: "native-build-fleet-dev_amd", endpoint: "ssh://builder@127.0.0.2:22", platforms: ["linux/amd64"] },
+        { name: "native-build-fleet-dev_arm", endpoint: "ssh://builder@127.0.0.3:2222", platforms: ["linux/arm64"] },
+        { name: "native-build-fleet-dev_qemu", endpoint: "ssh://builder@127.0.0.4:22", platforms: ["linux/amd64", "linux/s390x"] },
     ]);
 });
 

@@ -32,7 +32,7 @@ records_since() {
 # node_builds RECORDS HOST STATUS: how many of RECORDS ran on HOST's node and ended in STATUS
 # (Completed or Error); with a fourth argument, only those that took a step from the cache.
 node_builds() {
-    jq -s --arg node "$BUILDER/$BUILDER-$2/" --arg status "$3" --arg cached "${4:-}" \
+    jq -s --arg node "$BUILDER/${BUILDER}_$2/" --arg status "$3" --arg cached "${4:-}" \
         '[.[] | select((.ref | startswith($node)) and .status == $status and ($cached == "" or .cached_steps > 0))] | length' <<<"$1"
 }
 
@@ -77,7 +77,7 @@ preview_steps() {
         platform=${HOST_PLATFORM[$host]}
         check "$platform: the preview names the image and platform with BuildKit's error" \
             grep -q '"/bin/sh -c false" did not complete successfully: exit code: 1' <(diagnostics_of "$WORK/last.log" "$(platform_image "$platform")")
-        check "$platform: the failed build ran on its node ($BUILDER-$host)" equal "$(node_builds "$records" "$host" Error)" 1
+        check "$platform: the failed build ran on its node (${BUILDER}_$host)" equal "$(node_builds "$records" "$host" Error)" 1
     done
     check "the exported outputs are untouched" equal "$(pulumi_ stack output --json)" "$outputs_before"
     check "the registry is untouched: every tag's manifest, the cache tags, the blob count" equal "$(registry_state)" "$registry_before"
@@ -92,7 +92,7 @@ preview_steps() {
     check "it does not skip a build: no input is unknown" fails grep -q 'Skipping preview build' "$WORK/last.log"
     records=$(records_since "$WORK/records.json")
     for host in "${HOST_NAMES[@]}"; do
-        check "${HOST_PLATFORM[$host]}: the preview built it on its node ($BUILDER-$host), with cache hits" \
+        check "${HOST_PLATFORM[$host]}: the preview built it on its node (${BUILDER}_$host), with cache hits" \
             equal "$(node_builds "$records" "$host" Completed cached)" 1
     done
     check "only the two platform images were built: the cache builds never run in previews" equal "$(grep -c . <<<"$records")" 2

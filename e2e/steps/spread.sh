@@ -53,7 +53,7 @@ spread_steps() {
         equal "$(awk '{ print $3 }' <<<"$before" | sort | uniq -c | awk '{ print $2 "=" $1 }' | tr '\n' ' ')" "amd=2 amd2=2 arm=2 arm2=2 "
     local mismatched=""
     while read -r image platform host ref; do
-        [ "$(built_on "$ref")" = "$builder-$host" ] || mismatched+="$image/$platform "
+        [ "$(built_on "$ref")" = "${builder}_$host" ] || mismatched+="$image/$platform "
         [ "${HOST_PLATFORM[$host]}" = "$platform" ] || mismatched+="$image/$platform(not native) "
     done <<<"$before"
     check "the images record that each was built on its host's node, natively" equal "$mismatched" ""

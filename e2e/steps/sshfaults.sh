@@ -38,7 +38,7 @@ sshfaults_rsa_host() {
     check "up succeeds with the arm node behind the RSA-keyed sshd" up
     check "the readiness check and buildx logged in there" \
         test "$(grep -c "Accepted publickey for $HOST_USER" "$rsa_log" || true)" -ge $((${before:-0} + 2))
-    check "linux/arm64 was built on the arm node" equal "$(built_on "$REPO@$(output '.platforms["linux/arm64"].digest')")" "$BUILDER-arm"
+    check "linux/arm64 was built on the arm node" equal "$(built_on "$REPO@$(output '.platforms["linux/arm64"].digest')")" "${BUILDER}_arm"
     pulumi_ config set --path 'staticHosts[1].address' "${HOST_ADDRESS[arm]}"
     pulumi_ config set --path 'staticHosts[1].hostKey' "$(cat "$STATE/hosts/arm/ssh_host_ed25519_key.pub")"
     check "back on the ed25519 host, up succeeds" up
