@@ -6,9 +6,12 @@
 // - preview: write the SSH files and register missing builders; contact no host otherwise, and
 //   never start one. With idle pools it registers nothing, since `buildx create` contacts the
 //   node (docker/buildx v0.35 builder/builder.go: Create loads every node and fails on one
-//   that does not answer), and a stopped host would fail it.
+//   that does not answer), and a stopped host would fail it. Each host's builder, which the
+//   images name, points at the host's preview node (builderSpec.ts previewNode), so a preview
+//   builds on BuildKit state that no update uses.
 // - update: start idle hosts, register, then start every host's node and report those that do
-//   not answer; the stack's builder is registered from the nodes that do.
+//   not answer; the stack's builder is registered from the nodes that do. Each host's builder
+//   points back at the host's own node, whatever a preview on this machine pointed it at.
 // - register: what the registration resource runs on create and update; as preview, without
 //   the idle-pool exception (the update's ensure step has started the hosts).
 
@@ -16,8 +19,8 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import {
-    appliedSettings, builderNames, createArgs, definedAliases, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, inspectErrors,
-    knownHosts, NodeSpec, registrationFingerprint, specFingerprint, sshConfig, stackNodes, withIncludeFirst,
+    appliedSettings, builderNames, createArgs, definedAliases, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, hostBuilderNode, inspectErrors,
+    knownHosts, NodeSpec, previewBuilderName, previewNode, registrationFingerprint, specFingerprint, sshConfig, stackNodes, withIncludeFirst,
 } from "./builderSpec";
 import { RunnerEnv, RunnerError } from "./process";
 
@@ -305,8 +308,15 @@ export async function ensureBuilders(spec: FleetBuildersSpec, privateKey: string
     }
     const unreachable = woke ? await waitForSsh(env, spec.nodes) : [];
     const live = () => spec.nodes.filter((n) => ![...unreachable, ...report.down].some((d) => d.host === n.host));
-    const notAdded = (await Promise.all(live().map((node) =>
-        register(env, spec, p, hostBuilderName(spec.name, node.host), [{ node, platforms: node.platforms }])))).flat();
+    // A host's builder is re-pointed whenever the mode changes (its fingerprint names the node):
+    // `buildx rm --keep-daemon` and `create`, which contact the host but start nothing.
+    const notAdded = (await Promise.all(live().map(async (node) => {
+        const [own] = await Promise.all([
+            register(env, spec, p, hostBuilderName(spec.name, node.host), [{ node: hostBuilderNode(node, mode === "preview"), platforms: node.platforms }]),
+            registerPreviewBuilder(env, spec, p, node),
+        ]);
+        return own;
+    }))).flat();
     if (mode === "update") {
         report.down.push(...unreachable, ...notAdded);
         const deadline = env.now() + (woke ? WAKE_TIMEOUT_SECONDS * 1000 : 0);
@@ -329,6 +339,16 @@ export async function ensureBuilders(spec: FleetBuildersSpec, privateKey: string
         await removeLeftBehind(env, spec, p);
     }
     return { ...report, applied: appliedSettings(spec) };
+}
+
+/**
+ * Registers a host's preview builder, which holds its preview node alone: no build names it,
+ * but through it an update restarts the preview BuildKit with new settings and a destroy
+ * removes its container and state. Its failure only logs: the host's own builder reports.
+ */
+async function registerPreviewBuilder(env: RunnerEnv, spec: FleetBuildersSpec, p: Paths, node: NodeSpec): Promise<void> {
+    const failed = await register(env, spec, p, previewBuilderName(spec.name, node.host), [{ node: previewNode(node), platforms: node.platforms }]);
+    failed.forEach((d) => env.log(`the preview builder of ${d.host} could not be registered: ${d.error}`));
 }
 
 /** The previous registration's report, from the command provider's PULUMI_COMMAND_STDOUT; empty before it had one. */
@@ -357,6 +377,13 @@ async function restartChanged(env: RunnerEnv, spec: FleetBuildersSpec, p: Paths,
             throw new RunnerError(`could not restart BuildKit on ${node.host} with its new settings: ${lastLine(r.stderr || r.stdout)}`);
         }
         await register(env, spec, p, builder, [{ node, platforms: node.platforms }]);
+        // The preview BuildKit started with the same settings; a missing container is no error.
+        const preview = previewBuilderName(spec.name, node.host);
+        const rp = await run(env, "docker", ["buildx", "rm", "--keep-state", preview]);
+        if (rp.code !== 0) {
+            env.log(`could not restart the preview BuildKit on ${node.host}: ${lastLine(rp.stderr || rp.stdout)}`);
+        }
+        await registerPreviewBuilder(env, spec, p, node);
     }
 }
 

@@ -5,7 +5,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { FleetBuildersSpec, inspectErrors, NodeSpec, withIncludeFirst } from "../runner/builderSpec";
+import { FleetBuildersSpec, hostBuilderName, inspectErrors, NodeSpec, previewBuilderName, previewNode, withIncludeFirst } from "../runner/builderSpec";
 import { ensureBuilders, Mode } from "../runner/registerBuilders";
 
 const ARM_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfArm0";
@@ -27,6 +27,9 @@ function spec(overrides: Partial<FleetBuildersSpec> = {}, name = "fleet-dev"): F
         ...overrides,
     };
 }
+
+/** Every builder the spec below registers: the stack's, each host's, each host's preview builder. */
+const ALL_BUILDERS = ["fleet-dev", "fleet-dev-x86-0", "fleet-dev-arm-0", "fleet-dev-x86-0_preview", "fleet-dev-arm-0_preview"];
 
 const RUNNING = (b: string) => `Name: ${b}\nDriver: docker-container\n\nNodes:\nName: ${b}\nStatus: running\n`;
 
@@ -79,18 +82,23 @@ const inspectStub = (downHosts: string[]) => [
 describe("registration", () => {
     test("registers a builder per host and the stack's builder, each node over pinned SSH with its declared platforms", async () => {
         const box = sandbox();
-        const report = await box.run(spec({ buildkitdConfig: "[registry.\"r.example\"]\n" }), "preview");
+        const report = await box.run(spec({ buildkitdConfig: "[registry.\"r.example\"]\n" }), "update");
         expect(report.down).toEqual([]);
         const dir = path.join(box.root, "fleet-dev");
         const cfg = `--buildkitd-config ${dir}/buildkitd.toml`;
-        // Host builders register side by side; the stack's builder follows, from the same nodes.
-        expect(box.calls().slice(0, 4).sort()).toEqual([
+        // Host builders register side by side, each with the host's preview builder; the stack's
+        // builder follows, from the same nodes.
+        expect(box.calls().slice(0, 8).sort()).toEqual([
             "buildx rm --keep-daemon fleet-dev-arm-0",
+            "buildx rm --keep-daemon fleet-dev-arm-0_preview",
             "buildx rm --keep-daemon fleet-dev-x86-0",
+            "buildx rm --keep-daemon fleet-dev-x86-0_preview",
             `buildx create --name fleet-dev-arm-0 --driver docker-container ${cfg} --node fleet-dev-arm-0 --platform linux/arm64 ssh://arm-0.fleet-dev`,
+            `buildx create --name fleet-dev-arm-0_preview --driver docker-container ${cfg} --node fleet-dev-arm-0_preview --platform linux/arm64 ssh://arm-0.fleet-dev`,
             `buildx create --name fleet-dev-x86-0 --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev-x86-0 --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev`,
+            `buildx create --name fleet-dev-x86-0_preview --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev-x86-0_preview --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev`,
         ].sort());
-        expect(box.calls().slice(4)).toEqual([
+        expect(box.calls().slice(8).filter((c) => !c.startsWith("buildx inspect"))).toEqual([
             "buildx rm --keep-daemon fleet-dev",
             `buildx create --name fleet-dev --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev-x86-0 --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev`,
             `buildx create --append --name fleet-dev --driver docker-container ${cfg} --node fleet-dev-arm-0 --platform linux/arm64 ssh://arm-0.fleet-dev`,
@@ -105,9 +113,12 @@ describe("registration", () => {
     test("contacts no host and changes nothing when the same builders are already registered", async () => {
         const box = sandbox();
         await box.run(spec(), "preview");
-        box.markRegistered("fleet-dev", "fleet-dev-x86-0", "fleet-dev-arm-0");
-        const before = box.calls().length;
+        box.markRegistered(...ALL_BUILDERS);
+        let before = box.calls().length;
         await box.run(spec(), "preview");
+        expect(box.calls()).toHaveLength(before);
+        await box.run(spec(), "register");
+        before = box.calls().length;
         await box.run(spec(), "register");
         expect(box.calls()).toHaveLength(before);
     });
@@ -116,7 +127,8 @@ describe("registration", () => {
         const box = sandbox();
         await box.run(spec(), "preview");
         await box.run(spec(), "preview");
-        expect(box.calls().filter((c) => c.startsWith("buildx create --name"))).toHaveLength(6);
+        // Per run: two host builders, two preview builders, the stack's builder.
+        expect(box.calls().filter((c) => c.startsWith("buildx create --name"))).toHaveLength(10);
     });
 
     test("a changed node re-registers only its own builder and the stack's, keeping BuildKit state", async () => {
@@ -135,7 +147,7 @@ describe("registration", () => {
     test("new driver options restart only that host's BuildKit container, keeping its cache, when the registration runs", async () => {
         const box = sandbox();
         const first = await box.run(spec(), "register");
-        box.markRegistered("fleet-dev", "fleet-dev-x86-0", "fleet-dev-arm-0");
+        box.markRegistered(...ALL_BUILDERS);
         const changed = spec();
         changed.nodes[0].driverOptions = { image: "moby/buildkit:v0.31.0", "cpuset-cpus": "0" };
         const before = box.calls().length;
@@ -143,7 +155,9 @@ describe("registration", () => {
         expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon"))).toEqual([]);
         // The previous output comes from the registration's state, not from this runner's files.
         await box.run(changed, "register", undefined, { PULUMI_COMMAND_STDOUT: JSON.stringify(first) });
-        expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon"))).toEqual(["buildx rm --keep-state fleet-dev-x86-0"]);
+        // The host's preview BuildKit started with the same settings: it restarts too.
+        expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon")))
+            .toEqual(["buildx rm --keep-state fleet-dev-x86-0", "buildx rm --keep-state fleet-dev-x86-0_preview"]);
         expect(box.logged).toContain("restarting BuildKit on x86-0: its driver options or buildkitd.toml changed");
     });
 
@@ -163,6 +177,69 @@ describe("registration", () => {
         expect(fs.readFileSync(path.join(box.root, "fleet-dev", "builders"), "utf8")).not.toContain("fleet-dev-arm-0");
         await expect(box.run(both, "preview")).resolves.toMatchObject({ down: [] });
         expect(fs.readFileSync(path.join(box.root, "fleet-dev", "builders"), "utf8")).toContain("fleet-dev-arm-0");
+    });
+});
+
+describe("previews build on BuildKit state of their own (issue 20)", () => {
+    /** The node each `buildx create` of `builder` names, in order. */
+    const nodesOf = (calls: string[], builder: string) => calls.filter((c) => c.startsWith(`buildx create --name ${builder} `) || c.startsWith(`buildx create --append --name ${builder} `))
+        .map((c) => /--node (\S+)/.exec(c)![1]);
+
+    test("a preview points each host's builder, which the images name, at the host's preview node; the stack's builder keeps the hosts' own", async () => {
+        const box = sandbox();
+        await box.run(spec(), "preview");
+        expect(nodesOf(box.calls(), "fleet-dev-x86-0")).toEqual(["fleet-dev-x86-0_preview"]);
+        expect(nodesOf(box.calls(), "fleet-dev-arm-0")).toEqual(["fleet-dev-arm-0_preview"]);
+        expect(nodesOf(box.calls(), "fleet-dev-x86-0_preview")).toEqual(["fleet-dev-x86-0_preview"]);
+        expect(nodesOf(box.calls(), "fleet-dev")).toEqual(["fleet-dev-x86-0", "fleet-dev-arm-0"]);
+        // Same host, endpoint, platforms and settings: only the node, so the container and its state, differ.
+        const create = box.calls().find((c) => c.startsWith("buildx create --name fleet-dev-x86-0 "));
+        expect(create).toBe("buildx create --name fleet-dev-x86-0 --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 --node fleet-dev-x86-0_preview --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev");
+    });
+
+    test.each(["update", "register"] as const)("%s points each host's builder back at the host's own node, keeping both BuildKit states", async (mode) => {
+        const box = sandbox(inspectStub([]));
+        await box.run(spec(), "preview");
+        box.markRegistered(...ALL_BUILDERS);
+        const before = box.calls().length;
+        await box.run(spec(), mode);
+        const calls = box.calls().slice(before);
+        expect(nodesOf(calls, "fleet-dev-x86-0")).toEqual(["fleet-dev-x86-0"]);
+        expect(nodesOf(calls, "fleet-dev-arm-0")).toEqual(["fleet-dev-arm-0"]);
+        // Only the host builders move: the preview and stack builders are already what they should be.
+        expect(calls.filter((c) => c.startsWith("buildx rm")).sort()).toEqual(["buildx rm --keep-daemon fleet-dev-arm-0", "buildx rm --keep-daemon fleet-dev-x86-0"]);
+        box.markRegistered(...ALL_BUILDERS);
+        const again = box.calls().length;
+        await box.run(spec(), "preview");
+        expect(nodesOf(box.calls().slice(again), "fleet-dev-x86-0")).toEqual(["fleet-dev-x86-0_preview"]);
+    });
+
+    test("an update starts the hosts' own nodes, never a preview node", async () => {
+        const box = sandbox(inspectStub([]));
+        await box.run(spec(), "update");
+        expect(box.calls().filter((c) => c.startsWith("buildx inspect")).sort()).toEqual(["buildx inspect --bootstrap fleet-dev-arm-0", "buildx inspect --bootstrap fleet-dev-x86-0"]);
+    });
+
+    test("the preview builders are the stack's own, listed for the destroy and the CI clean-up", async () => {
+        const box = sandbox();
+        await box.run(spec(), "preview");
+        expect(fs.readFileSync(path.join(box.root, "fleet-dev", "builders"), "utf8").split("\n").filter(Boolean).sort()).toEqual([...ALL_BUILDERS].sort());
+    });
+
+    test("a preview builder that cannot be registered is logged; the host is not down for it", async () => {
+        const box = sandbox('if [ "$2" = create ] && [[ "$*" == *_preview* ]]; then echo "ERROR: no space left on device" >&2; exit 1; fi\n' + inspectStub([]));
+        const report = await box.run(spec(), "update");
+        expect(report.down).toEqual([]);
+        expect(box.logged).toContain("the preview builder of x86-0 could not be registered: ERROR: no space left on device");
+    });
+
+    test.each([
+        ["fleet", "amd", "amd-preview"], ["fleet", "amd", "amd-0"], ["a", "b", "b-preview"], ["fleet_x", "amd", "amd"],
+    ])("no host's own node is another's preview node (builder %p, hosts %p and %p)", (builder, host, other) => {
+        const own = node(builder, other, "192.0.2.1", ["linux/amd64"]).node;
+        expect(previewNode(node(builder, host, "192.0.2.1", ["linux/amd64"])).node).not.toBe(own);
+        expect(previewBuilderName(builder, host)).not.toBe(hostBuilderName(builder, other));
+        expect(previewBuilderName(builder, host)).toMatch(/^[a-zA-Z][a-zA-Z0-9._-]*$/); // buildx store/util.go namePattern
     });
 });
 
