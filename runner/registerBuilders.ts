@@ -23,6 +23,7 @@ import {
     knownHosts, NodeSpec, previewBuilderName, previewNode, registrationFingerprint, specFingerprint, sshConfig, stackNodes, withIncludeFirst,
 } from "./builderSpec";
 import { RunnerEnv, RunnerError } from "./process";
+import { claimPurpose } from "./purposeLease";
 
 export type Mode = "preview" | "update" | "register";
 
@@ -306,6 +307,9 @@ export async function ensureBuilders(spec: FleetBuildersSpec, privateKey: string
     if (idle && mode === "preview") {
         return report;
     }
+    // Before any builder is pointed anywhere: refuse to run beside another CLI's run of this
+    // stack for the other purpose (runner/purposeLease.ts).
+    await withLock(env, path.join(p.root, ".lock"), () => claimPurpose(p.dir, mode === "preview" ? "preview" : "update", (m) => new RunnerError(m)));
     const unreachable = woke ? await waitForSsh(env, spec.nodes) : [];
     const live = () => spec.nodes.filter((n) => ![...unreachable, ...report.down].some((d) => d.host === n.host));
     // A host's builder is re-pointed whenever the mode changes (its fingerprint names the node):

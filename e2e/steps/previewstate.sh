@@ -105,6 +105,24 @@ previewstate_steps() {
     check "the same preview again, its state warm" timed preview_state_warm logged pulumi_ preview
     echo up-3 > "$dir/version.txt"
     check "with the change undone, the preview shows no changes" logged pulumi_ preview --expect-no-changes
+    step "preview F. a preview does not start beside a running update of the stack as the same user"
+    local lease up_pid rc=0
+    lease="$(getent passwd "$(id -u)" | cut -d: -f6)/.ssh/native-build-fleet/$BUILDER/purpose"
+    # A build step that takes a while, so the update is still building when the preview starts.
+    sed -i 's|^FROM scratch$|RUN sleep 45\n\n&|' "$dir/Dockerfile"
+    (pulumi_ up --yes --skip-preview > "$WORK/slow-up.log" 2>&1) &
+    up_pid=$!
+    for _ in $(seq 120); do jq -e 'any(.[]; .purpose == "update")' "$lease" >/dev/null 2>&1 && break; sleep 1; done
+    check "the update recorded its purpose and its pulumi process" jq -e 'any(.[]; .purpose == "update" and .cli.pid > 1)' "$lease"
+    check "pulumi preview fails while it runs" fails logged pulumi_ preview
+    keep refused
+    check "naming the running update and why" grep -q "a pulumi update of this stack is running on this machine as this user" "$WORK/last.log"
+    wait "$up_pid" || rc=$?
+    cat "$WORK/slow-up.log" >> "$WORK/all.log"
+    check "the update was not disturbed" equal "$rc" 0
+    cp "$WORK/cachemount.Dockerfile" "$dir/Dockerfile"
+    check "once it ended, pulumi preview runs" logged pulumi_ preview
+
     set_images "[$probe]"
     check "without the image, up converges" up
 
