@@ -26,7 +26,8 @@ build_records() {
     local host
     docker buildx history ls --builder "$BUILDER" --format json --no-trunc
     for host in "${HOST_NAMES[@]}"; do
-        docker buildx history ls --builder "$BUILDER-${host}_preview" --format json --no-trunc
+        # Before a host's first preview its preview node has no container, hence no records.
+        docker buildx history ls --builder "$BUILDER-${host}_preview" --format json --no-trunc 2>/dev/null || true
     done
 }
 
