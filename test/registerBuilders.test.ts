@@ -1,7 +1,7 @@
 // The builders' runner, run for real against stub `docker`, `aws`, `ssh` and `getent`
 // commands in a throwaway home; OpenSSH itself (`ssh -G`) reads what it writes.
 
-import { execFileSync } from "child_process";
+import { execFile, execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -241,6 +241,54 @@ describe("previews build on BuildKit state of their own (issue 20)", () => {
         expect(previewBuilderName(builder, host)).not.toBe(hostBuilderName(builder, other));
         expect(previewBuilderName(builder, host)).toMatch(/^[a-zA-Z][a-zA-Z0-9._-]*$/); // buildx store/util.go namePattern
     });
+});
+
+describe("a preview and an update of one stack at once, as one user (real processes)", () => {
+    const REPO = path.join(__dirname, "..");
+    /** A script named `pulumi` that runs the runner's entry point in `mode`, writes its exit code, then stays alive while `hold` exists. */
+    function cli(box: ReturnType<typeof sandbox>, name: string, mode: Mode) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), `nbf-cli-${name}-`));
+        const input = path.join(dir, "input.json");
+        fs.writeFileSync(input, JSON.stringify({ spec: spec(), privateKey: "PRIVATE KEY MATERIAL" }));
+        const script = path.join(dir, "pulumi");
+        fs.writeFileSync(script, [
+            "#!/bin/bash",
+            `"${REPO}/node_modules/.bin/ts-node-transpile-only" "${REPO}/runner/cli.ts" ${mode} < "${input}" > "${dir}/out" 2> "${dir}/err"`,
+            `echo $? > "${dir}/rc"`,
+            `while [ -e "${dir}/hold" ]; do sleep 0.1; done`,
+        ].join("\n"), { mode: 0o755 });
+        fs.writeFileSync(path.join(dir, "hold"), "");
+        const child = execFile(script, [], { env: { ...process.env, ...box.env } });
+        const done = async () => {
+            for (let i = 0; i < 600 && !fs.existsSync(path.join(dir, "rc")); i++) {
+                await new Promise((r) => setTimeout(r, 100));
+            }
+            return { rc: fs.readFileSync(path.join(dir, "rc"), "utf8").trim(), err: fs.readFileSync(path.join(dir, "err"), "utf8") };
+        };
+        const end = () => new Promise((r) => {
+            child.on("exit", r);
+            fs.rmSync(path.join(dir, "hold"));
+        });
+        return { done, end };
+    }
+
+    test("a preview refuses to start while an update's pulumi process lives, and runs once it ended; nothing is re-pointed meanwhile", async () => {
+        const box = sandbox(inspectStub([]));
+        const update = cli(box, "update", "update");
+        expect((await update.done()).rc).toBe("0");
+        const before = box.calls().length;
+        const preview = cli(box, "preview", "preview");
+        const refused = await preview.done();
+        expect(refused.rc).toBe("1");
+        expect(refused.err).toMatch(/^a pulumi update of this stack is running on this machine as this user \(pulumi process \d+\)/);
+        expect(box.calls()).toHaveLength(before);
+        await preview.end();
+        await update.end();
+        const again = cli(box, "preview2", "preview");
+        expect((await again.done()).rc).toBe("0");
+        expect(box.calls().filter((c) => c.startsWith("buildx create --name fleet-dev-x86-0 ")).pop()).toContain("--node fleet-dev-x86-0_preview ");
+        await again.end();
+    }, 120_000);
 });
 
 describe("nodes that do not answer", () => {
