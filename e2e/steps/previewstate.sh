@@ -69,9 +69,9 @@ previewstate_steps() {
         check "$platform: the marker is in the preview state's cache mount (the preview wrote it)" \
             grep -qx "$PS_POISON" <(ps_mount "$BUILDER-${host}_preview" "$platform")
         check "$platform: the preview node has a BuildKit container of its own" \
-            equal "$(docker ps -q --filter "name=^buildx_buildkit_$BUILDER-${host}_preview\$" | wc -l)" 1
+            equal "$(docker ps -q --filter "name=buildx_buildkit_$BUILDER-${host}_preview" | wc -l)" 1
         check "$platform: and a state volume of its own" \
-            equal "$(docker volume ls -q --filter "name=^buildx_buildkit_$BUILDER-${host}_preview_state\$" | wc -l)" 1
+            equal "$(docker volume ls -q --filter "name=buildx_buildkit_$BUILDER-${host}_preview_state" | wc -l)" 1
     done
 
     # Not merged: the release builds the reviewed Dockerfile with a change that reruns its step.
