@@ -1,11 +1,13 @@
 // The fleet's buildx builders on the machine running Pulumi: one per host, which the
 // program's builds use, and the stack's multi-node builder over every host, for people and CI
 // jobs that run `docker buildx` by hand. Each host's node has the same name in both, so both
-// reach the same BuildKit container and cache on the host.
+// reach the same BuildKit container and cache on the host. Previews build on a second node per
+// host, with BuildKit state of its own: in a preview the host's builder points at that node
+// (runner/registerBuilders.ts), and each host also has a preview builder holding it alone.
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { builderNames, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, NodeSpec, nodeName, sshAlias } from "../runner/builderSpec";
+import { builderNames, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, NodeSpec, nodeName, previewBuilderName, previewNode, sshAlias } from "../runner/builderSpec";
 import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../shell/builder";
 
 /** A node of the builders; addresses and keys may still be unknown. */
@@ -134,6 +136,7 @@ export class FleetBuilder extends pulumi.ComponentResource {
         this.builders = spec.apply((s) => [
             { name: s.name, nodes: s.nodes.map((n) => n.node) },
             ...s.nodes.map((n) => ({ name: hostBuilderName(s.name, n.host), nodes: [n.node] })),
+            ...s.nodes.map((n) => ({ name: previewBuilderName(s.name, n.host), nodes: [previewNode(n).node] })),
         ]);
         this.registerOutputs({ name: this.name, nodes: this.nodes, builders: this.builders });
     }

@@ -199,6 +199,9 @@ set_images "[$probe]"
 check "without the image, up converges" up
 # shellcheck source=e2e/steps/buildinputs.sh
 source "$E2E_DIR/steps/buildinputs.sh"
+# shellcheck source=e2e/steps/previewstate.sh
+source "$E2E_DIR/steps/previewstate.sh"
+previewstate_steps
 
 step "the same builds with docker buildx directly, on the same builder and cache settings"
 direct() { # direct TAG: both platforms in parallel, each with its own registry cache, then the index
@@ -237,7 +240,8 @@ step "9. pulumi destroy removes the builder, and the stack is empty"
 check "destroy succeeds" logged pulumi_ destroy --yes
 check "the builder is gone from this machine" fails docker buildx inspect "$BUILDER"
 check "and so are the hosts' own builders" equal "$(builders_of "$BUILDER")" ""
-check "its BuildKit containers are gone from the hosts" equal "$(docker ps -aq --filter "name=buildx_buildkit_$BUILDER" | wc -l)" 0
+check "its BuildKit containers are gone from the hosts, the previews' included" equal "$(docker ps -aq --filter "name=buildx_buildkit_$BUILDER" | wc -l)" 0
+check "and so are their state volumes" equal "$(docker volume ls -q --filter "name=buildx_buildkit_$BUILDER" | wc -l)" 0
 check "the stack has no resources" equal "$(pulumi_ stack export | jq '.deployment.resources // [] | length')" 0
 
 mkdir -p "$RESULTS"

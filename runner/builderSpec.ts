@@ -97,9 +97,39 @@ export function hostBuilderName(builder: string, host: string): string {
     return `${builder}-${host}`;
 }
 
-/** Every builder the program registers: the stack's, then one per host. */
+/**
+ * Previews build on BuildKit state of their own (issue 20): on each host a second node, whose
+ * container `buildx_buildkit_<node>_preview` and its state volume no update's build uses, so
+ * what a preview's RUN step writes (cache mounts, the layer cache) never reaches a release.
+ * `_` is in no host name (config/schema.ts HOST_NAME), so no host's own node ends this way.
+ */
+export const PREVIEW_SUFFIX = "_preview";
+
+/**
+ * A preview node's suffix: a node is `<builder>_<host>` (nodeName) and no host name holds a
+ * dot, so `<builder>_<host>.preview` can be no other stack's node on a shared static host,
+ * whatever '_' or '.' its builder's name holds.
+ */
+export const PREVIEW_NODE_SUFFIX = ".preview";
+
+/** A host's preview node: the same host, endpoint and settings under another node name. */
+export function previewNode(node: NodeSpec): NodeSpec {
+    return { ...node, node: `${node.node}${PREVIEW_NODE_SUFFIX}` };
+}
+
+/** The builder that holds a host's preview node alone: updates restart and destroy removes the preview state through it. */
+export function previewBuilderName(builder: string, host: string): string {
+    return `${hostBuilderName(builder, host)}${PREVIEW_SUFFIX}`;
+}
+
+/** The node a host's own builder, which the images name, points at: its preview node in previews. */
+export function hostBuilderNode(node: NodeSpec, preview: boolean): NodeSpec {
+    return preview ? previewNode(node) : node;
+}
+
+/** Every builder the program registers: the stack's, then one per host, then each host's preview builder. */
 export function builderNames(spec: FleetBuildersSpec): string[] {
-    return [spec.name, ...spec.nodes.map((n) => hostBuilderName(spec.name, n.host))];
+    return [spec.name, ...spec.nodes.map((n) => hostBuilderName(spec.name, n.host)), ...spec.nodes.map((n) => previewBuilderName(spec.name, n.host))];
 }
 
 /** The host key algorithms to offer: only the pinned key's, with SHA-2 signatures for RSA (OpenSSH ≥ 8.8 refuses SHA-1 `ssh-rsa`). */

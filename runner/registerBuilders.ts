@@ -6,9 +6,12 @@
 // - preview: write the SSH files and register missing builders; contact no host otherwise, and
 //   never start one. With idle pools it registers nothing, since `buildx create` contacts the
 //   node (docker/buildx v0.35 builder/builder.go: Create loads every node and fails on one
-//   that does not answer), and a stopped host would fail it.
+//   that does not answer), and a stopped host would fail it. Each host's builder, which the
+//   images name, points at the host's preview node (builderSpec.ts previewNode), so a preview
+//   builds on BuildKit state that no update uses.
 // - update: start idle hosts, register, then start every host's node and report those that do
-//   not answer; the stack's builder is registered from the nodes that do.
+//   not answer; the stack's builder is registered from the nodes that do. Each host's builder
+//   points back at the host's own node, whatever a preview on this machine pointed it at.
 // - register: what the registration resource runs on create and update; as preview, without
 //   the idle-pool exception (the update's ensure step has started the hosts).
 
@@ -16,12 +19,13 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import {
-    appliedSettings, builderNames, createArgs, definedAliases, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, inspectErrors,
-    knownHosts, NodeSpec, registrationFingerprint, specFingerprint, sshConfig, stackNodes, userSshConfig,
+    appliedSettings, builderNames, createArgs, definedAliases, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, hostBuilderNode, inspectErrors,
+    knownHosts, NodeSpec, PREVIEW_NODE_SUFFIX, previewBuilderName, previewNode, registrationFingerprint, specFingerprint, sshConfig, stackNodes, userSshConfig,
 } from "./builderSpec";
 import { shq } from "../shell/quote";
 import { checkDockerCredentials } from "./dockerConfig";
 import { RunnerEnv, RunnerError } from "./process";
+import { claimPurpose } from "./purposeLease";
 
 export type Mode = "preview" | "update" | "register";
 
@@ -282,7 +286,9 @@ async function register(env: RunnerEnv, spec: FleetBuildersSpec, p: Paths, build
     // settings changed is restarted by the registration resource (restartChanged). A host
     // builder whose node was renamed (`<builder>-<host>` became `<builder>_<host>`) loses its
     // old container instead, which nothing would reach again; an unreachable host keeps it.
-    const renamed = nodes.length === 1 && registeredNodes(p, builder).some((n) => n !== nodes[0].node.node);
+    // Moving between the host's own node and its preview node (hostBuilderNode) is no rename:
+    // both containers stay.
+    const renamed = nodes.length === 1 && registeredNodes(p, builder).some((n) => !samePurposeNodes(nodes[0].node.node).includes(n));
     if (!renamed || (await run(env, "docker", ["buildx", "rm", builder])).code !== 0) {
         await run(env, "docker", ["buildx", "rm", "--keep-daemon", builder]);
     }
@@ -302,6 +308,12 @@ async function register(env: RunnerEnv, spec: FleetBuildersSpec, p: Paths, build
         writeAtomic(stamp, `${fingerprint}\n`);
     }
     return failed;
+}
+
+/** A host's own node and its preview node, from either of them. */
+function samePurposeNodes(node: string): string[] {
+    const own = node.endsWith(PREVIEW_NODE_SUFFIX) ? node.slice(0, -PREVIEW_NODE_SUFFIX.length) : node;
+    return [own, `${own}${PREVIEW_NODE_SUFFIX}`];
 }
 
 /** The node names buildx recorded for `builder` (its instances file); none when it has no record. */
@@ -361,10 +373,20 @@ export async function ensureBuilders(spec: FleetBuildersSpec, privateKey: string
     if (idle && mode === "preview") {
         return report;
     }
+    // Before any builder is pointed anywhere: refuse to run beside another CLI's run of this
+    // stack for the other purpose (runner/purposeLease.ts).
+    await withLock(env, path.join(p.root, ".lock"), () => claimPurpose(p.dir, mode === "preview" ? "preview" : "update", (m) => new RunnerError(m)));
     const unreachable = woke ? await waitForSsh(env, spec.nodes) : [];
     const live = () => spec.nodes.filter((n) => ![...unreachable, ...report.down].some((d) => d.host === n.host));
-    const notAdded = (await Promise.all(live().map((node) =>
-        register(env, spec, p, hostBuilderName(spec.name, node.host), [{ node, platforms: node.platforms }])))).flat();
+    // A host's builder is re-pointed whenever the mode changes (its fingerprint names the node):
+    // `buildx rm --keep-daemon` and `create`, which contact the host but start nothing.
+    const notAdded = (await Promise.all(live().map(async (node) => {
+        const [own] = await Promise.all([
+            register(env, spec, p, hostBuilderName(spec.name, node.host), [{ node: hostBuilderNode(node, mode === "preview"), platforms: node.platforms }]),
+            registerPreviewBuilder(env, spec, p, node),
+        ]);
+        return own;
+    }))).flat();
     if (mode === "update") {
         report.down.push(...unreachable, ...notAdded);
         const deadline = env.now() + (woke ? WAKE_TIMEOUT_SECONDS * 1000 : 0);
@@ -387,6 +409,16 @@ export async function ensureBuilders(spec: FleetBuildersSpec, privateKey: string
         await removeLeftBehind(env, spec, p);
     }
     return { ...report, applied: appliedSettings(spec) };
+}
+
+/**
+ * Registers a host's preview builder, which holds its preview node alone: no build names it,
+ * but through it an update restarts the preview BuildKit with new settings and a destroy
+ * removes its container and state. Its failure only logs: the host's own builder reports.
+ */
+async function registerPreviewBuilder(env: RunnerEnv, spec: FleetBuildersSpec, p: Paths, node: NodeSpec): Promise<void> {
+    const failed = await register(env, spec, p, previewBuilderName(spec.name, node.host), [{ node: previewNode(node), platforms: node.platforms }]);
+    failed.forEach((d) => env.log(`the preview builder of ${d.host} could not be registered: ${d.error}`));
 }
 
 /** The previous registration's report, from the command provider's PULUMI_COMMAND_STDOUT; empty before it had one. */
@@ -415,6 +447,13 @@ async function restartChanged(env: RunnerEnv, spec: FleetBuildersSpec, p: Paths,
             throw new RunnerError(`could not restart BuildKit on ${node.host} with its new settings: ${lastLine(r.stderr || r.stdout)}`);
         }
         await register(env, spec, p, builder, [{ node, platforms: node.platforms }]);
+        // The preview BuildKit started with the same settings; a missing container is no error.
+        const preview = previewBuilderName(spec.name, node.host);
+        const rp = await run(env, "docker", ["buildx", "rm", "--keep-state", preview]);
+        if (rp.code !== 0) {
+            env.log(`could not restart the preview BuildKit on ${node.host}: ${lastLine(rp.stderr || rp.stdout)}`);
+        }
+        await registerPreviewBuilder(env, spec, p, node);
     }
 }
 

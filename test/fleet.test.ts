@@ -220,11 +220,19 @@ describe("builder", () => {
         expect(declared["qemu-0"]).toEqual([["linux/amd64", "linux/arm/v7", "linux/s390x"], ["linux/amd64", "linux/arm/v7", "linux/s390x"]]);
     });
 
-    test("lists every builder it registered, each host with a builder of its own", () => {
+    test("lists every builder it registered, each host with a builder of its own and a preview builder", () => {
         expect(builder.builders.map((b: any) => b.name)).toEqual([
             "native-build-fleet-dev", "native-build-fleet-dev-arm-0", "native-build-fleet-dev-x86-0", "native-build-fleet-dev-x86-1", "native-build-fleet-dev-qemu-0",
+            "native-build-fleet-dev-arm-0_preview", "native-build-fleet-dev-x86-0_preview", "native-build-fleet-dev-x86-1_preview", "native-build-fleet-dev-qemu-0_preview",
         ]);
         expect(builder.builders[2].nodes).toEqual(["native-build-fleet-dev_x86-0"]);
+        expect(builder.builders[6].nodes).toEqual(["native-build-fleet-dev_x86-0.preview"]);
+    });
+
+    test("a destroy removes the preview builders too, with their BuildKit containers and state", () => {
+        const builders = named("fleet-builder-registration").inputs.environment.NBF_BUILDERS.split("\n");
+        expect(builders).toEqual(expect.arrayContaining(["native-build-fleet-dev-x86-0", "native-build-fleet-dev-x86-0_preview", "native-build-fleet-dev-qemu-0_preview"]));
+        expect(builders).toHaveLength(9);
     });
 
     test("replaces only on a new name, deleting the old builders before creating the new ones", () => {

@@ -1,12 +1,12 @@
 // The builders' runner, run for real against stub `docker`, `aws`, `ssh` and `getent`
 // commands in a throwaway home; OpenSSH itself (`ssh -G`) reads what it writes.
 
-import { execFileSync, spawn } from "child_process";
+import { execFile, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { FleetBuildersSpec, inspectErrors, NodeSpec, nodeName, sshAlias, userSshConfig } from "../runner/builderSpec";
+import { FleetBuildersSpec, hostBuilderName, inspectErrors, NodeSpec, nodeName, previewBuilderName, previewNode, sshAlias, userSshConfig } from "../runner/builderSpec";
 import { exposedCredentials } from "../runner/dockerConfig";
 import { ensureBuilders, Mode } from "../runner/registerBuilders";
 
@@ -29,6 +29,9 @@ function spec(overrides: Partial<FleetBuildersSpec> = {}, name = "fleet-dev"): F
         ...overrides,
     };
 }
+
+/** Every builder the spec below registers: the stack's, each host's, each host's preview builder. */
+const ALL_BUILDERS = ["fleet-dev", "fleet-dev-x86-0", "fleet-dev-arm-0", "fleet-dev-x86-0_preview", "fleet-dev-arm-0_preview"];
 
 const RUNNING = (b: string) => `Name: ${b}\nDriver: docker-container\n\nNodes:\nName: ${b}\nStatus: running\n`;
 
@@ -83,18 +86,23 @@ const inspectStub = (downHosts: string[]) => [
 describe("registration", () => {
     test("registers a builder per host and the stack's builder, each node over pinned SSH with its declared platforms", async () => {
         const box = sandbox();
-        const report = await box.run(spec({ buildkitdConfig: "[registry.\"r.example\"]\n" }), "preview");
+        const report = await box.run(spec({ buildkitdConfig: "[registry.\"r.example\"]\n" }), "update");
         expect(report.down).toEqual([]);
         const dir = path.join(box.root, "fleet-dev");
         const cfg = `--buildkitd-config ${dir}/buildkitd.toml`;
-        // Host builders register side by side; the stack's builder follows, from the same nodes.
-        expect(box.calls().slice(0, 4).sort()).toEqual([
+        // Host builders register side by side, each with the host's preview builder; the stack's
+        // builder follows, from the same nodes.
+        expect(box.calls().slice(0, 8).sort()).toEqual([
             "buildx rm --keep-daemon fleet-dev-arm-0",
+            "buildx rm --keep-daemon fleet-dev-arm-0_preview",
             "buildx rm --keep-daemon fleet-dev-x86-0",
+            "buildx rm --keep-daemon fleet-dev-x86-0_preview",
             `buildx create --name fleet-dev-arm-0 --driver docker-container ${cfg} --node fleet-dev_arm-0 --platform linux/arm64 ssh://arm-0.fleet-dev.nbf.invalid`,
+            `buildx create --name fleet-dev-arm-0_preview --driver docker-container ${cfg} --node fleet-dev_arm-0.preview --platform linux/arm64 ssh://arm-0.fleet-dev.nbf.invalid`,
             `buildx create --name fleet-dev-x86-0 --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev_x86-0 --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev.nbf.invalid`,
+            `buildx create --name fleet-dev-x86-0_preview --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev_x86-0.preview --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev.nbf.invalid`,
         ].sort());
-        expect(box.calls().slice(4)).toEqual([
+        expect(box.calls().slice(8).filter((c) => !c.startsWith("buildx inspect"))).toEqual([
             "buildx rm --keep-daemon fleet-dev",
             `buildx create --name fleet-dev --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev_x86-0 --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev.nbf.invalid`,
             `buildx create --append --name fleet-dev --driver docker-container ${cfg} --node fleet-dev_arm-0 --platform linux/arm64 ssh://arm-0.fleet-dev.nbf.invalid`,
@@ -110,9 +118,12 @@ describe("registration", () => {
     test("contacts no host and changes nothing when the same builders are already registered", async () => {
         const box = sandbox();
         await box.run(spec(), "preview");
-        box.markRegistered("fleet-dev", "fleet-dev-x86-0", "fleet-dev-arm-0");
-        const before = box.calls().length;
+        box.markRegistered(...ALL_BUILDERS);
+        let before = box.calls().length;
         await box.run(spec(), "preview");
+        expect(box.calls()).toHaveLength(before);
+        await box.run(spec(), "register");
+        before = box.calls().length;
         await box.run(spec(), "register");
         expect(box.calls()).toHaveLength(before);
     });
@@ -121,7 +132,8 @@ describe("registration", () => {
         const box = sandbox();
         await box.run(spec(), "preview");
         await box.run(spec(), "preview");
-        expect(box.calls().filter((c) => c.startsWith("buildx create --name"))).toHaveLength(6);
+        // Per run: two host builders, two preview builders, the stack's builder.
+        expect(box.calls().filter((c) => c.startsWith("buildx create --name"))).toHaveLength(10);
     });
 
     test("a changed node re-registers only its own builder and the stack's, keeping BuildKit state", async () => {
@@ -140,7 +152,7 @@ describe("registration", () => {
     test("new driver options restart only that host's BuildKit container, keeping its cache, when the registration runs", async () => {
         const box = sandbox();
         const first = await box.run(spec(), "register");
-        box.markRegistered("fleet-dev", "fleet-dev-x86-0", "fleet-dev-arm-0");
+        box.markRegistered(...ALL_BUILDERS);
         const changed = spec();
         changed.nodes[0].driverOptions = { image: "moby/buildkit:v0.31.0", "cpuset-cpus": "0" };
         const before = box.calls().length;
@@ -148,7 +160,9 @@ describe("registration", () => {
         expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon"))).toEqual([]);
         // The previous output comes from the registration's state, not from this runner's files.
         await box.run(changed, "register", undefined, { PULUMI_COMMAND_STDOUT: JSON.stringify(first) });
-        expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon"))).toEqual(["buildx rm --keep-state fleet-dev-x86-0"]);
+        // The host's preview BuildKit started with the same settings: it restarts too.
+        expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon")))
+            .toEqual(["buildx rm --keep-state fleet-dev-x86-0", "buildx rm --keep-state fleet-dev-x86-0_preview"]);
         expect(box.logged).toContain("restarting BuildKit on x86-0: its driver options or buildkitd.toml changed");
     });
 
@@ -169,6 +183,117 @@ describe("registration", () => {
         await expect(box.run(both, "preview")).resolves.toMatchObject({ down: [] });
         expect(fs.readFileSync(path.join(box.root, "fleet-dev", "builders"), "utf8")).toContain("fleet-dev-arm-0");
     });
+});
+
+describe("previews build on BuildKit state of their own (issue 20)", () => {
+    /** The node each `buildx create` of `builder` names, in order. */
+    const nodesOf = (calls: string[], builder: string) => calls.filter((c) => c.startsWith(`buildx create --name ${builder} `) || c.startsWith(`buildx create --append --name ${builder} `))
+        .map((c) => /--node (\S+)/.exec(c)![1]);
+
+    test("a preview points each host's builder, which the images name, at the host's preview node; the stack's builder keeps the hosts' own", async () => {
+        const box = sandbox();
+        await box.run(spec(), "preview");
+        expect(nodesOf(box.calls(), "fleet-dev-x86-0")).toEqual(["fleet-dev_x86-0.preview"]);
+        expect(nodesOf(box.calls(), "fleet-dev-arm-0")).toEqual(["fleet-dev_arm-0.preview"]);
+        expect(nodesOf(box.calls(), "fleet-dev-x86-0_preview")).toEqual(["fleet-dev_x86-0.preview"]);
+        expect(nodesOf(box.calls(), "fleet-dev")).toEqual(["fleet-dev_x86-0", "fleet-dev_arm-0"]);
+        // Same host, endpoint, platforms and settings: only the node, so the container and its state, differ.
+        const create = box.calls().find((c) => c.startsWith("buildx create --name fleet-dev-x86-0 "));
+        expect(create).toBe("buildx create --name fleet-dev-x86-0 --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 --node fleet-dev_x86-0.preview --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev.nbf.invalid");
+    });
+
+    test.each(["update", "register"] as const)("%s points each host's builder back at the host's own node, keeping both BuildKit states", async (mode) => {
+        const box = sandbox(inspectStub([]));
+        await box.run(spec(), "preview");
+        box.markRegistered(...ALL_BUILDERS);
+        const before = box.calls().length;
+        await box.run(spec(), mode);
+        const calls = box.calls().slice(before);
+        expect(nodesOf(calls, "fleet-dev-x86-0")).toEqual(["fleet-dev_x86-0"]);
+        expect(nodesOf(calls, "fleet-dev-arm-0")).toEqual(["fleet-dev_arm-0"]);
+        // Only the host builders move: the preview and stack builders are already what they should be.
+        expect(calls.filter((c) => c.startsWith("buildx rm")).sort()).toEqual(["buildx rm --keep-daemon fleet-dev-arm-0", "buildx rm --keep-daemon fleet-dev-x86-0"]);
+        box.markRegistered(...ALL_BUILDERS);
+        const again = box.calls().length;
+        await box.run(spec(), "preview");
+        expect(nodesOf(box.calls().slice(again), "fleet-dev-x86-0")).toEqual(["fleet-dev_x86-0.preview"]);
+    });
+
+    test("an update starts the hosts' own nodes, never a preview node", async () => {
+        const box = sandbox(inspectStub([]));
+        await box.run(spec(), "update");
+        expect(box.calls().filter((c) => c.startsWith("buildx inspect")).sort()).toEqual(["buildx inspect --bootstrap fleet-dev-arm-0", "buildx inspect --bootstrap fleet-dev-x86-0"]);
+    });
+
+    test("the preview builders are the stack's own, listed for the destroy and the CI clean-up", async () => {
+        const box = sandbox();
+        await box.run(spec(), "preview");
+        expect(fs.readFileSync(path.join(box.root, "fleet-dev", "builders"), "utf8").split("\n").filter(Boolean).sort()).toEqual([...ALL_BUILDERS].sort());
+    });
+
+    test("a preview builder that cannot be registered is logged; the host is not down for it", async () => {
+        const box = sandbox('if [ "$2" = create ] && [[ "$*" == *_preview* ]]; then echo "ERROR: no space left on device" >&2; exit 1; fi\n' + inspectStub([]));
+        const report = await box.run(spec(), "update");
+        expect(report.down).toEqual([]);
+        expect(box.logged).toContain("the preview builder of x86-0 could not be registered: ERROR: no space left on device");
+    });
+
+    test.each([
+        ["fleet", "amd", "amd-preview"], ["fleet", "amd", "amd-0"], ["a", "b", "b-preview"], ["fleet_x", "amd", "amd"],
+    ])("no host's own node is another's preview node (builder %p, hosts %p and %p)", (builder, host, other) => {
+        const own = node(builder, other, "192.0.2.1", ["linux/amd64"]).node;
+        expect(previewNode(node(builder, host, "192.0.2.1", ["linux/amd64"])).node).not.toBe(own);
+        expect(previewBuilderName(builder, host)).not.toBe(hostBuilderName(builder, other));
+        expect(previewBuilderName(builder, host)).toMatch(/^[a-zA-Z][a-zA-Z0-9._-]*$/); // buildx store/util.go namePattern
+    });
+});
+
+describe("a preview and an update of one stack at once, as one user (real processes)", () => {
+    const REPO = path.join(__dirname, "..");
+    /** A script named `pulumi` that runs the runner's entry point in `mode`, writes its exit code, then stays alive while `hold` exists. */
+    function cli(box: ReturnType<typeof sandbox>, name: string, mode: Mode) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), `nbf-cli-${name}-`));
+        const input = path.join(dir, "input.json");
+        fs.writeFileSync(input, JSON.stringify({ spec: spec(), privateKey: "PRIVATE KEY MATERIAL" }));
+        const script = path.join(dir, "pulumi");
+        fs.writeFileSync(script, [
+            "#!/bin/bash",
+            `"${REPO}/node_modules/.bin/ts-node-transpile-only" "${REPO}/runner/cli.ts" ${mode} < "${input}" > "${dir}/out" 2> "${dir}/err"`,
+            `echo $? > "${dir}/rc"`,
+            `while [ -e "${dir}/hold" ]; do sleep 0.1; done`,
+        ].join("\n"), { mode: 0o755 });
+        fs.writeFileSync(path.join(dir, "hold"), "");
+        const child = execFile(script, [], { env: { ...process.env, ...box.env } });
+        const done = async () => {
+            for (let i = 0; i < 600 && !fs.existsSync(path.join(dir, "rc")); i++) {
+                await new Promise((r) => setTimeout(r, 100));
+            }
+            return { rc: fs.readFileSync(path.join(dir, "rc"), "utf8").trim(), err: fs.readFileSync(path.join(dir, "err"), "utf8") };
+        };
+        const end = () => new Promise((r) => {
+            child.on("exit", r);
+            fs.rmSync(path.join(dir, "hold"));
+        });
+        return { done, end };
+    }
+
+    test("a preview refuses to start while an update's pulumi process lives, and runs once it ended; nothing is re-pointed meanwhile", async () => {
+        const box = sandbox(inspectStub([]));
+        const update = cli(box, "update", "update");
+        expect((await update.done()).rc).toBe("0");
+        const before = box.calls().length;
+        const preview = cli(box, "preview", "preview");
+        const refused = await preview.done();
+        expect(refused.rc).toBe("1");
+        expect(refused.err).toMatch(/^a pulumi update of this stack is running on this machine as this user \(pulumi process \d+\)/);
+        expect(box.calls()).toHaveLength(before);
+        await preview.end();
+        await update.end();
+        const again = cli(box, "preview2", "preview");
+        expect((await again.done()).rc).toBe("0");
+        expect(box.calls().filter((c) => c.startsWith("buildx create --name fleet-dev-x86-0 ")).pop()).toContain("--node fleet-dev_x86-0.preview ");
+        await again.end();
+    }, 120_000);
 });
 
 describe("nodes that do not answer", () => {

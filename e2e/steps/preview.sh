@@ -20,20 +20,31 @@ registry_state() {
     printf 'blobs %s\n' "$(find "$root/blobs" -type f -name data | wc -l)"
 }
 
-# The builder's build records on every node, one JSON object a line; `ref` is
-# <builder>/<node>/<record>.
-build_records() { docker buildx history ls --builder "$BUILDER" --format json --no-trunc; }
+# The build records of every host's own node (the stack's builder) and of its preview node
+# (its preview builder), one JSON object a line; `ref` is <builder>/<node>/<record>.
+build_records() {
+    local host
+    docker buildx history ls --builder "$BUILDER" --format json --no-trunc
+    for host in "${HOST_NAMES[@]}"; do
+        # Before a host's first preview its preview node has no container, hence no records.
+        docker buildx history ls --builder "$BUILDER-${host}_preview" --format json --no-trunc 2>/dev/null || true
+    done
+}
 
 # records_since FILE: the records made since FILE was written by build_records.
 records_since() {
     build_records | jq -c --slurpfile old "$1" '([$old[].ref]) as $seen | select(.ref as $r | $seen | index($r) | not)'
 }
 
-# node_builds RECORDS HOST STATUS: how many of RECORDS ran on HOST's node and ended in STATUS
-# (Completed or Error); with a fourth argument, only those that took a step from the cache.
+# node_builds RECORDS NODE STATUS: how many of RECORDS ran on NODE and ended in STATUS
+# (Completed or Error; "" for any); with a fourth argument, only those that took a step from
+# the cache. NODE is a host's name for its own node (`<builder>_<host>`), `<host>_preview` for
+# its preview node (`<builder>_<host>.preview`, on the host's preview builder).
 node_builds() {
-    jq -s --arg node "$BUILDER/${BUILDER}_$2/" --arg status "$3" --arg cached "${4:-}" \
-        '[.[] | select((.ref | startswith($node)) and .status == $status and ($cached == "" or .cached_steps > 0))] | length' <<<"$1"
+    local node="$BUILDER/${BUILDER}_$2/"
+    [[ $2 == *_preview ]] && node="$BUILDER-$2/${BUILDER}_${2%_preview}.preview/"
+    jq -s --arg node "$node" --arg status "$3" --arg cached "${4:-}" \
+        '[.[] | select((.ref | startswith($node)) and ($status == "" or .status == $status) and ($cached == "" or .cached_steps > 0))] | length' <<<"$1"
 }
 
 # diagnostics_of LOG NAME: what Pulumi's Diagnostics section says under the resource NAME.
@@ -77,7 +88,8 @@ preview_steps() {
         platform=${HOST_PLATFORM[$host]}
         check "$platform: the preview names the image and platform with BuildKit's error" \
             grep -q '"/bin/sh -c false" did not complete successfully: exit code: 1' <(diagnostics_of "$WORK/last.log" "$(platform_image "$platform")")
-        check "$platform: the failed build ran on its node (${BUILDER}_$host)" equal "$(node_builds "$records" "$host" Error)" 1
+        check "$platform: the failed build ran on its preview node (${BUILDER}_${host}.preview)" equal "$(node_builds "$records" "${host}_preview" Error)" 1
+        check "$platform: and nothing ran on the host's own node, which updates build on" equal "$(node_builds "$records" "$host" "")" 0
     done
     check "the exported outputs are untouched" equal "$(pulumi_ stack output --json)" "$outputs_before"
     check "the registry is untouched: every tag's manifest, the cache tags, the blob count" equal "$(registry_state)" "$registry_before"
@@ -92,8 +104,8 @@ preview_steps() {
     check "it does not skip a build: no input is unknown" fails grep -q 'Skipping preview build' "$WORK/last.log"
     records=$(records_since "$WORK/records.json")
     for host in "${HOST_NAMES[@]}"; do
-        check "${HOST_PLATFORM[$host]}: the preview built it on its node (${BUILDER}_$host), with cache hits" \
-            equal "$(node_builds "$records" "$host" Completed cached)" 1
+        check "${HOST_PLATFORM[$host]}: the preview built it on its preview node (${BUILDER}_${host}.preview), with cache hits" \
+            equal "$(node_builds "$records" "${host}_preview" Completed cached)" 1
     done
     check "only the two platform images were built: the cache builds never run in previews" equal "$(grep -c . <<<"$records")" 2
     check "the exported outputs are untouched" equal "$(pulumi_ stack output --json)" "$outputs_before"
