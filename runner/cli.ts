@@ -9,8 +9,12 @@
 //                            prints platform → output as JSON
 //   verify-index             an image's indexes read back (runner/verifyIndex.ts); NBF_SPEC: an
 //                            IndexExpectation; standard input: the registry's `user:password`
+//   attest                   an image's SBOM and provenance attested, its indexes signed
+//                            (runner/attest.ts); NBF_SPEC: an AttestSpec; standard input:
+//                            AttestSecrets as JSON; prints the AttestReport
 // Secrets arrive only on standard input, never in argv or the environment.
 
+import { attest, AttestSecrets, AttestSpec } from "./attest";
 import { FleetBuildersSpec } from "./builderSpec";
 import { RunnerEnv, RunnerError } from "./process";
 import { checkReadiness, ReadinessSpec } from "./readiness";
@@ -18,7 +22,7 @@ import { ensureBuilders } from "./registerBuilders";
 import { runSmokeTests, SmokeTestSpec } from "./smokeTest";
 import { IndexExpectation, verifyIndexes } from "./verifyIndex";
 
-export const MODES = ["preview", "update", "register", "readiness", "smoke-test", "verify-index"] as const;
+export const MODES = ["preview", "update", "register", "readiness", "smoke-test", "verify-index", "attest"] as const;
 
 async function stdin(): Promise<string> {
     const chunks: Buffer[] = [];
@@ -58,6 +62,9 @@ async function main(): Promise<number> {
             return 0;
         case "verify-index":
             out((await verifyIndexes(spec<IndexExpectation>(), await stdin(), env)).join("\n"));
+            return 0;
+        case "attest":
+            out(await attest(spec<AttestSpec>(), JSON.parse(await stdin()) as AttestSecrets, env));
             return 0;
         default: {
             const { spec: builders, privateKey } = JSON.parse(await stdin()) as { spec: FleetBuildersSpec; privateKey: string };
