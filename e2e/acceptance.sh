@@ -199,6 +199,9 @@ set_images "[$probe]"
 check "without the image, up converges" up
 # shellcheck source=e2e/steps/buildinputs.sh
 source "$E2E_DIR/steps/buildinputs.sh"
+# shellcheck source=e2e/steps/signing.sh
+source "$E2E_DIR/steps/signing.sh"
+signing_steps
 
 step "the same builds with docker buildx directly, on the same builder and cache settings"
 direct() { # direct TAG: both platforms in parallel, each with its own registry cache, then the index
