@@ -50,8 +50,8 @@ signing_steps() {
     check "up with signing" timed pulumi_sign up
     check "signing changed no exported digest" equal "$(output .ref) $(output '.platforms["linux/amd64"].digest') $(output '.platforms["linux/arm64"].digest')" \
         "$before_ref $before_amd $before_arm"
-    local ref digest
-    ref=$(output .ref) digest=$(output .digest)
+    local digest
+    digest=$(output .digest)
     check "the registry still serves the exported index digest under its tag" equal "sha256:$(index_of "$REPO:latest" | sha256sum | cut -d' ' -f1)" "$digest"
     check "the exported verify command passes for the index" deploy_ "$(output .signature.verify)"
     check "  and is a command by digest" grep -qF "$REPO@$digest" <<<"$(output .signature.verify)"
