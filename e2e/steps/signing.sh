@@ -126,6 +126,7 @@ signing_steps() {
     check "  and the sign step's temporary files are gone" equal "$(find /tmp -maxdepth 1 -name 'nbf-attest-*' | wc -l)" 0
     # One run each, on a shared machine: an indication, not a benchmark. The unsigned one-file
     # rebuild of step 4 is the comparison.
+    # shellcheck disable=SC2154 # seconds is acceptance.sh's timing table
     printf 'signing timings: up that signs an unchanged stack %.1fs; one-file rebuild with signing %.1fs (without: %.1fs in step 4)\n' \
         "${seconds[pulumi_sign]}" "${seconds[pulumi_sign_one_file]}" "${seconds[pulumi_one_file]}"
 }
