@@ -157,6 +157,9 @@ async function attestPlatform(spec: AttestSpec, platform: PlatformBuild, files: 
     }
     const provenance = path.join(dir, `provenance-${slug}.json`);
     const statement = provenanceStatement(spec.build, platform, await observe(spec, platform, docker, env.now));
+    // cosign attest takes the predicate and wraps it in its own in-toto statement about the
+    // digest, whose `_type` is Statement v0.1 (pkg/cosign/attestation GenerateStatement); its
+    // `--statement` option exists only for attest-blob. The subject is the same digest.
     fs.writeFileSync(provenance, JSON.stringify(statement.predicate));
     const oidc = oidcSource(env.env);
     await cosign(attestArgs(spec.signing, files, oidc, platform.ref, "provenance", provenance), signer, `attest the provenance of ${platform.ref} (${platform.platform})`);
