@@ -121,7 +121,7 @@ async function observe(spec: AttestSpec, platform: PlatformBuild, docker: NodeJS
         }
         const raw = await run("docker", ["buildx", "imagetools", "inspect", "--raw", ref], { env: docker });
         return raw.code === 0 ? { ref, digest: `sha256:${createHash("sha256").update(raw.stdout).digest("hex")}` }
-            : { ref, why: (raw.stderr || raw.stdout).trim().split("\n").pop() ?? "unreadable" };
+            : { ref, why: reason(raw.stderr || raw.stdout) };
     }));
     const inspect = await run("docker", ["buildx", "inspect", platform.node], { env: docker });
     const buildkit = /^BuildKit version:\s*(\S+)/m.exec(inspect.stdout)?.[1];
@@ -137,6 +137,12 @@ async function observe(spec: AttestSpec, platform: PlatformBuild, docker: NodeJS
         dockerfileSha256: createHash("sha256").update(text).digest("hex"), dockerfileInline: build.dockerfileInline !== undefined,
         baseImages: bases, buildkitVersion: buildkit, finishedOn: created, attestedOn: new Date(now()).toISOString(),
     };
+}
+
+/** The line of a failed command's output that says why: its first error line, else its first line. */
+export function reason(output: string): string {
+    const lines = output.trim().split("\n").filter((l) => l.trim() !== "");
+    return (lines.find((l) => /error|unknown|denied|unauthorized|not found|failed/i.test(l)) ?? lines[0] ?? "no output").trim();
 }
 
 /** cosign and its output, failing with the step and the image named. */

@@ -61,6 +61,11 @@ export interface PlatformBuild {
 /** Identifies this program's way of building in `buildType` (SLSA v1: a URI naming the build's template). */
 export const BUILD_TYPE = "https://github.com/native-build-fleet/native-build-fleet/blob/main/README.md#verifiable-releases";
 
+/** The stack's buildx builder as a URI (RFC 8141 URN): what built it, for policies to pin. */
+export function builderId(build: BuildDeclaration): string {
+    return `urn:native-build-fleet:builder:${build.stack}:${build.builderName}`;
+}
+
 /** The in-toto v1 statement whose predicate is SLSA v1 provenance, for one platform image. */
 export function provenanceStatement(build: BuildDeclaration, platform: PlatformBuild, seen: Observed): Record<string, unknown> {
     const at = platform.ref.lastIndexOf("@");
@@ -100,7 +105,7 @@ export function provenanceStatement(build: BuildDeclaration, platform: PlatformB
             },
             runDetails: {
                 builder: {
-                    id: `${BUILD_TYPE}#${build.builderName}`,
+                    id: builderId(build),
                     ...(seen.buildkitVersion ? { version: { buildkit: seen.buildkitVersion } } : {}),
                     builderDependencies: [{ uri: `ssh://${platform.host}`, name: platform.node }],
                 },

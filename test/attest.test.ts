@@ -3,7 +3,7 @@
 
 import * as fs from "fs";
 import * as path from "path";
-import { attest, AttestSpec, previousReport, samePublicKey, signerId } from "../runner/attest";
+import { attest, AttestSpec, previousReport, reason, samePublicKey, signerId } from "../runner/attest";
 import { SigningConfig } from "../config/signing";
 import { sandbox } from "./sandbox";
 
@@ -180,6 +180,15 @@ describe("the pieces", () => {
         ["a report", JSON.stringify({ signed: { [AMD]: "key:x" } }), { [AMD]: "key:x" }],
     ])("reads the previous report from %s", (_, stdout, signed) => {
         expect(previousReport(stdout).signed).toEqual(signed);
+    });
+
+    test.each([
+        ["docker's error line, not its usage hint", "unknown flag: --raw\nSee 'docker --help'.\n", "unknown flag: --raw"],
+        ["buildx's error", "#0 resolving\nERROR: failed to resolve: not found\n", "ERROR: failed to resolve: not found"],
+        ["the first line otherwise", "a\nb\n", "a"],
+        ["nothing", "", "no output"],
+    ])("reports why a base image was not resolved: %s", (_, output, why) => {
+        expect(reason(output)).toBe(why);
     });
 
     test("a signer without Rekor is another signer than one with it", () => {

@@ -204,6 +204,7 @@ describe("the provenance document", () => {
     test("names the builder, its host and node and BuildKit, the smoke test's result, and when it finished", () => {
         const run = statement.predicate.runDetails;
         expect(run.builder.version).toEqual({ buildkit: "v0.31.0" });
+        expect(run.builder.id).toBe("urn:native-build-fleet:builder:native-build-fleet/prod:fleet");
         expect(run.builder.builderDependencies).toEqual([{ uri: "ssh://arm-0", name: "fleet-arm-0" }]);
         expect(run.metadata.finishedOn).toBe("2026-12-06T20:00:00Z");
         expect(run.byproducts[0]).toEqual({ name: "smoke-test", annotations: { command: ["uname", "-m"], result: "passed", output: "aarch64" } });
