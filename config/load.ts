@@ -126,9 +126,9 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
             message: `is ssm, but ${missingTools.join(" and ")} ${missingTools.length > 1 ? "are" : "is"} not on PATH; install the AWS CLI and its Session Manager plugin on this machine, or use ssh.access cidr`,
         }]);
     }
-    // The sign step runs them on this machine (runner/attest.ts); without them it would fail
-    // only after every image was built and pushed.
-    const signingTools = config.signing ? ["cosign", "syft"].filter((tool) => !onPath(tool, env.PATH)) : [];
+    // The sign step runs them on this machine (runner/attest.ts); without them an update would
+    // fail only after every image was built and pushed. Previews sign nothing, so they need neither.
+    const signingTools = config.signing && !pulumi.runtime.isDryRun() ? ["cosign", "syft"].filter((tool) => !onPath(tool, env.PATH)) : [];
     if (signingTools.length > 0) {
         throw new ConfigError([{
             path: "signing",
