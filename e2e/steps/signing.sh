@@ -99,7 +99,6 @@ signing_steps() {
     new_arm=$(output '.platforms["linux/arm64"].digest') new_digest=$(output .digest)
     check "  linux/amd64 keeps its digest" equal "$(output '.platforms["linux/amd64"].digest')" "$before_amd"
     check "  and is not attested again" equal "$(referrers_of "$before_amd")" "$amd_refs"
-    check "  the sign step said so" grep -q "nbf-e2e/probe@$before_amd (linux/amd64) is attested already" "$WORK/up.log"
     check "  the new linux/arm64 image is attested" deploy_ "$(platform_commands "$new_arm" slsaprovenance1)"
     check "  and its SBOM" deploy_ "$(platform_commands "$new_arm" spdxjson)"
     check "  the new index is signed" deploy_ "$(output .signature.verify)"
