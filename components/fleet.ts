@@ -15,6 +15,7 @@ import { BuildHost, HostPool } from "./hostPool";
 import { ImageBuild } from "./imageBuild";
 import { FleetRegistry } from "./registry";
 import { StaticHost } from "./staticHost";
+import { signatureOutput } from "../runner/signing";
 
 export interface FleetArgs {
     config: FleetConfig;
@@ -30,6 +31,8 @@ export interface FleetArgs {
     buildkitdConfig?: string;
     /** The AWS region, for SSM sessions; the AWS CLI's default when absent. */
     region?: string;
+    /** signing.mode key: cosign's private key and its password (secrets). */
+    signingKey?: { key: pulumi.Input<string>; password: pulumi.Input<string> };
 }
 
 /** Amazon Linux 2023 AMIs, as AWS publishes them in SSM Parameter Store. */
@@ -77,6 +80,10 @@ export class Fleet extends pulumi.ComponentResource {
         // stopped previews build nothing.
         const idle = config.hosts.some((pool) => pool.idleMinutes !== undefined);
         const hostOf = placement(config, groups, builder.down);
+        if (config.signing === undefined) {
+            void pulumi.log.warn("signing is not configured: every image is pushed without a signature, provenance or SBOM, so admission policies "
+                + "(cosign verify, Kyverno verifyImages) cannot accept it; set signing (README, \"Verifiable releases\")", this);
+        }
         const images = config.images.map((image) => ({
             image,
             build: new ImageBuild(`${name}-${image.name.replace(/\//g, "-")}`, {
@@ -84,11 +91,16 @@ export class Fleet extends pulumi.ComponentResource {
                 builderName: builder.name, builderRegistered: builder.registeredName, dependsOn: [builder],
                 hosts: Object.fromEntries(image.platforms.map((p) => [p, hostOf.apply((h) => h[buildKey({ image: image.name, platform: p })])])),
                 buildOnPreview: config.builder.buildOnPreview && !idle, buildTimeoutMinutes: config.builder.buildTimeoutMinutes, labels: args.labels[image.name] ?? {},
+                signing: config.signing, signingKey: args.signingKey, stack: `${args.project}/${args.stack}`,
             }, { parent: this }),
         }));
 
         this.images = pulumi.output(Object.fromEntries(images.map(({ image, build }) => [image.name, {
             ref: build.ref, digest: build.digest, tags: image.tags, platforms: build.platforms, tests: build.tests,
+            ...(config.signing === undefined ? {} : {
+                signature: pulumi.all([build.ref, pulumi.all(image.platforms.map((p) => build.platforms[p].ref))])
+                    .apply(([ref, refs]) => signatureOutput(config.signing!, ref, refs)),
+            }),
         }])));
         this.builder = pulumi.output({ name: builder.name, nodes: builder.nodes, builders: builder.builders });
         this.hosts = pulumi.output(Object.fromEntries(groups.flatMap(({ hosts }) => hosts.map((h: BuildHost) => [h.name, {

@@ -8,7 +8,9 @@ import { cacheTag, expectationFor, ImageConfig, platformTag } from "../config/sc
 import { metadataBuildArgs } from "../config/ociLabels";
 import { machinesOf, platformSlug } from "../config/platforms";
 import { hostBuilderName } from "../runner/builderSpec";
+import { AttestSecrets, AttestSpec } from "../runner/attest";
 import { SmokeTestSpec } from "../runner/smokeTest";
+import { SigningConfig } from "../config/signing";
 import { IndexExpectation } from "../runner/verifyIndex";
 import { codeDigest, EntryPoint, runnerCommand } from "../shell/scriptFiles";
 
@@ -32,6 +34,12 @@ export interface ImageBuildArgs {
     buildTimeoutMinutes: number;
     /** OCI labels (source, revision, created), known once git has answered (config/load.ts). */
     labels: pulumi.Input<Record<string, string>>;
+    /** How to sign and attest the pushed images; nothing is signed when absent (config/signing.ts). */
+    signing?: SigningConfig;
+    /** signing.mode key: cosign's private key and its password (secrets). */
+    signingKey?: { key: pulumi.Input<string>; password: pulumi.Input<string> };
+    /** `<project>/<stack>`, named in the provenance. */
+    stack: string;
 }
 
 export interface PlatformImage {
@@ -53,16 +61,18 @@ export function digestRef(repository: string, digest: string): string {
  * input, as a secret.
  */
 function registryCheck(
-    name: string, entry: EntryPoint, spec: pulumi.Output<SmokeTestSpec | IndexExpectation>,
+    name: string, entry: EntryPoint, spec: pulumi.Output<SmokeTestSpec | IndexExpectation | AttestSpec>,
     registry: pulumi.Output<pulumi.Unwrap<dockerBuild.types.input.RegistryArgs>>, opts: pulumi.CustomResourceOptions,
+    stdin?: pulumi.Output<string>,
 ): command.local.Command {
     return new command.local.Command(name, {
         create: runnerCommand(entry),
         update: runnerCommand(entry),
         environment: { NBF_SPEC: spec.apply((s) => JSON.stringify(s)), NBF_CODE: codeDigest(entry) },
         interpreter: ["/bin/bash", "-c"],
-        stdin: pulumi.secret(registry.apply((r) => `${r.username ?? ""}:${r.password ?? ""}`)),
-        addPreviousOutputInEnv: false,
+        stdin: pulumi.secret(stdin ?? registry.apply((r) => `${r.username ?? ""}:${r.password ?? ""}`)),
+        // The sign step reads what it signed last time, so it signs only new digests.
+        addPreviousOutputInEnv: entry === "attest",
         logging: "stderr",
     }, opts);
 }
@@ -115,7 +125,10 @@ export class ImageBuild extends pulumi.ComponentResource {
             registry: args.registry,
         }, { parent: this, retainOnDelete: true, dependsOn: tests }));
 
-        this.verify(name, indexes, builds, args);
+        const verified = this.verify(name, indexes, builds, args);
+        if (args.signing !== undefined) {
+            this.sign(name, args.signing, indexes, builds, tests, verified, args);
+        }
 
         this.digest = indexes[0].ref.apply((ref) => ref.slice(ref.indexOf("@") + 1));
         this.ref = pulumi.all([repo, this.digest]).apply(([r, digest]) => digestRef(r, digest));
@@ -154,14 +167,58 @@ export class ImageBuild extends pulumi.ComponentResource {
      * Reads every tag's index back from the registry whenever one moves, and fails unless each
      * lists exactly the platforms built, each with the digest its build produced.
      */
-    private verify(name: string, indexes: dockerBuild.Index[], builds: dockerBuild.Image[], args: ImageBuildArgs): void {
+    private verify(name: string, indexes: dockerBuild.Index[], builds: dockerBuild.Image[], args: ImageBuildArgs): command.local.Command {
         const { image } = args;
         const registry = pulumi.output(args.registry);
         const spec = pulumi.all([registry.address, pulumi.all(indexes.map((i) => i.ref)), pulumi.all(builds.map((b) => b.digest))])
             .apply(([address, refs, digests]): IndexExpectation => ({
                 registry: address, refs, platforms: Object.fromEntries(image.platforms.map((p, i) => [p, digests[i]])),
             }));
-        registryCheck(`${name}-verify`, "verify-index", spec, registry, { parent: this, dependsOn: indexes });
+        return registryCheck(`${name}-verify`, "verify-index", spec, registry, { parent: this, dependsOn: indexes });
+    }
+
+    /**
+     * Signs every index and attests provenance and an SBOM on every platform image
+     * (runner/attest.ts), once the smoke tests passed and the indexes read back as built. It
+     * runs again only when a digest, the spec or the runner's code changes, and then signs only
+     * the digests its previous run did not. Previews run nothing: they say what an update would sign.
+     */
+    private sign(
+        name: string, signing: SigningConfig, indexes: dockerBuild.Index[], builds: dockerBuild.Image[],
+        tests: command.local.Command[], verified: command.local.Command, args: ImageBuildArgs,
+    ): void {
+        const { image } = args;
+        const registry = pulumi.output(args.registry);
+        if (pulumi.runtime.isDryRun()) {
+            void pulumi.log.info(`an update signs the indexes (${image.tags.join(", ")}) of ${image.name} and attests provenance and an SPDX SBOM on its `
+                + `${image.platforms.join(", ")} images with cosign (${signing.mode}), for digests this stack has not signed yet; a preview signs and pushes nothing`, this);
+        }
+        const testOut = tests.length > 0 ? tests[0].stdout.apply(testOutputs) : pulumi.output({} as Record<string, string>);
+        const spec = pulumi.all([
+            registry.address, pulumi.all(indexes.map((i) => i.ref)), pulumi.all(builds.map((b) => b.digest)), outputOf(args.repository),
+            pulumi.all(image.platforms.map((p) => builderOf(args, p))), pulumi.all(image.platforms.map((p) => outputOf(args.hosts[p]))), testOut, outputOf(args.labels),
+        ]).apply(([address, refs, digests, repository, builders, hosts, outputs, labels]): AttestSpec => ({
+            registry: address, signing, indexes: refs,
+            platforms: image.platforms.map((platform, i) => ({
+                platform, ref: digestRef(repository, digests[i]), host: hosts[i], node: builders[i],
+                ...(image.platformBuildArgs[platform] ? { buildArgs: image.platformBuildArgs[platform] } : {}),
+                ...(image.test === undefined ? {} : { test: { command: image.test.command ?? ["uname", "-m"], output: outputs[platform] ?? "" } }),
+            })),
+            build: {
+                stack: args.stack, builderName: args.builderName, context: image.context,
+                ...(image.dockerfileInline === undefined ? { dockerfile: image.dockerfile } : { dockerfileInline: image.dockerfileInline }),
+                ...(image.target === undefined ? {} : { target: image.target }),
+                buildArgs: { ...metadataBuildArgs(labels), ...image.buildArgs },
+                secrets: Object.keys(image.secrets), ssh: image.ssh.map((s) => s.id),
+                ...(labels["org.opencontainers.image.source"] ? { source: labels["org.opencontainers.image.source"] } : {}),
+                ...(labels["org.opencontainers.image.revision"] ? { contextRevision: labels["org.opencontainers.image.revision"] } : {}),
+            },
+        }));
+        const key = args.signingKey;
+        const secrets = pulumi.all([registry, key?.key ?? "", key?.password ?? ""]).apply(([r, k, password]): string => JSON.stringify({
+            credentials: `${r.username ?? ""}:${r.password ?? ""}`, ...(key ? { signingKey: k, signingKeyPassword: password } : {}),
+        } satisfies AttestSecrets));
+        registryCheck(`${name}-sign`, "attest", spec, registry, { parent: this, dependsOn: [...tests, verified] }, secrets);
     }
 
     /** A hung build fails with Pulumi's timeout error instead of holding the update. */

@@ -16,7 +16,7 @@ import { profilesOnlyProblem, unsetVariables } from "./composeTerms";
 import { checkInsideProject } from "./projectPaths";
 
 /** Config keys that hold secrets; they are read as secret Outputs, never parsed as values. */
-const SECRET_KEYS = ["sshPrivateKey", "registryPassword"] as const;
+const SECRET_KEYS = ["sshPrivateKey", "registryPassword", "signingKey", "signingKeyPassword"] as const;
 
 export interface LoadedConfig {
     config: FleetConfig;
@@ -26,6 +26,8 @@ export interface LoadedConfig {
     buildkitdConfig?: string;
     sshPrivateKey: pulumi.Output<string>;
     registryPassword?: pulumi.Output<string>;
+    /** signing.mode key: cosign's encrypted private key and its password (secrets). */
+    signingKey?: { key: pulumi.Output<string>; password: pulumi.Output<string> };
     /** Per image name, its OCI labels, known once its context's git log has answered. */
     labels: Record<string, pulumi.Output<Record<string, string>>>;
 }
@@ -110,7 +112,10 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
     }
     const config = parseConfig(raw, {
         projectRoot, project, stack, tagTemplates,
-        secretsSet: { sshPrivateKey: isSet(cfg, "sshPrivateKey"), registryPassword: isSet(cfg, "registryPassword") },
+        secretsSet: {
+            sshPrivateKey: isSet(cfg, "sshPrivateKey"), registryPassword: isSet(cfg, "registryPassword"),
+            signingKey: isSet(cfg, "signingKey"), signingKeyPassword: isSet(cfg, "signingKeyPassword"),
+        },
         runner: { readSecret: secretReader(cfg, project, projectRoot, env), sshAgent: (env.SSH_AUTH_SOCK ?? "") !== "", ownSecret: ownSecretOf(cfg) },
         compose: typeof raw.compose === "string" && raw.compose !== "" ? readCompose(raw.compose, projectRoot, env) : undefined,
     });
@@ -121,6 +126,15 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
         throw new ConfigError([{
             path: "ssh.access",
             message: `is ssm, but ${missingTools.join(" and ")} ${missingTools.length > 1 ? "are" : "is"} not on PATH; install the AWS CLI and its Session Manager plugin on this machine, or use ssh.access cidr`,
+        }]);
+    }
+    // The sign step runs them on this machine (runner/attest.ts); without them an update would
+    // fail only after every image was built and pushed. Previews sign nothing, so they need neither.
+    const signingTools = config.signing && !pulumi.runtime.isDryRun() ? ["cosign", "syft"].filter((tool) => !onPath(tool, env.PATH)) : [];
+    if (signingTools.length > 0) {
+        throw new ConfigError([{
+            path: "signing",
+            message: `is set, but ${signingTools.join(" and ")} ${signingTools.length > 1 ? "are" : "is"} not on PATH: pulumi up signs with cosign and writes SBOMs with syft on this machine; install cosign v3 and syft (README, "Verifiable releases"), or drop signing`,
         }]);
     }
     const idlePool = config.hosts.findIndex((pool) => pool.idleMinutes !== undefined);
@@ -152,6 +166,7 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
         // OpenSSH rejects a key file without it ("error in libcrypto").
         sshPrivateKey: cfg.requireSecret("sshPrivateKey").apply((key) => `${key.trim()}\n`),
         registryPassword: config.registry.type === "external" ? cfg.requireSecret("registryPassword") : undefined,
+        signingKey: config.signing?.mode === "key" ? { key: cfg.requireSecret("signingKey"), password: cfg.requireSecret("signingKeyPassword") } : undefined,
         labels: imageLabels(config, projectRoot, source),
     };
 }

@@ -20,6 +20,7 @@ import { buildkitdConfigProblem, DRIVER_OPTION_NAME, ec2DriverOptionProblem } fr
 import { BuildInputs, buildInputsShape, checkBuildInputs, RunnerFacts } from "./buildInputs";
 import { driverOptionProblems } from "./driverOptions";
 import { fleetCapProblems, imageSizeProblems } from "./sizes";
+import { checkSigningSecrets, SigningConfig, signingSchema, SigningSecretsSet } from "./signing";
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 
@@ -131,6 +132,8 @@ const rawSchema = z.object({
     images: z.array(imageSchema).default([]),
     compose: z.string().optional(),
     builder: builderSchema.default({ buildOnPreview: true, buildTimeoutMinutes: 60, binfmtImage: DEFAULT_BINFMT_IMAGE, driverOptions: {} }),
+    // Pulumi.yaml declares an empty default: no signing.
+    signing: z.preprocess((v) => (v === "" ? undefined : v), signingSchema.optional()),
 }).strict();
 
 type RawConfig = z.infer<typeof rawSchema>;
@@ -209,6 +212,8 @@ export interface FleetConfig {
         buildkitdConfig?: string;
         binfmtImage: string;
     };
+    /** How pushed images are signed and attested (config/signing.ts); nothing is signed when absent. */
+    signing?: SigningConfig;
 }
 
 /** What parseConfig needs to know besides the raw values. */
@@ -218,7 +223,7 @@ export interface ConfigContext {
     project: string;
     stack: string;
     /** Which secret config keys are set (their values never pass through here). */
-    secretsSet: { sshPrivateKey: boolean; registryPassword: boolean };
+    secretsSet: { sshPrivateKey: boolean; registryPassword: boolean } & SigningSecretsSet;
     /**
      * The tag templates of `images[i]` as written, when the tags passed in are already
      * rendered for this build (config/load.ts), so rules about templates can see them.
@@ -350,6 +355,7 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
     if (shaped.data.registry.type === "external" && !ctx.secretsSet.registryPassword) {
         report("registryPassword", "the external registry needs its password; run `pulumi config set --secret registryPassword <token>`");
     }
+    checkSigningSecrets(shaped.data.signing, ctx.secretsSet, report);
     if (problems.length > 0) {
         throw new ConfigError(problems);
     }
@@ -369,6 +375,7 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
             buildkitdConfig,
             binfmtImage: builder.binfmtImage,
         },
+        ...(shaped.data.signing ? { signing: shaped.data.signing } : {}),
     };
 }
 

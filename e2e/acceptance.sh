@@ -202,6 +202,9 @@ source "$E2E_DIR/steps/buildinputs.sh"
 # shellcheck source=e2e/steps/previewstate.sh
 source "$E2E_DIR/steps/previewstate.sh"
 previewstate_steps
+# shellcheck source=e2e/steps/signing.sh
+source "$E2E_DIR/steps/signing.sh"
+signing_steps
 
 step "the same builds with docker buildx directly, on the same builder and cache settings"
 direct() { # direct TAG: both platforms in parallel, each with its own registry cache, then the index

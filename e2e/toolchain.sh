@@ -87,6 +87,22 @@ buildkit() {
     build "buildctl $BUILDKIT_VERSION" "$tree" ./cmd/buildctl "$BIN/buildctl" "$flags" "osusergo netgo static_build"
 }
 
+# Signing (README "Verifiable releases"): cosign signs and attests, syft writes the SBOM. Both
+# from their Go modules like the rest; each is a single static binary the runner finds on PATH.
+COSIGN_VERSION=v3.1.3
+SYFT_VERSION=v1.57.2
+cosign_cli() {
+    "$BIN/cosign" version 2>/dev/null | grep -q "${COSIGN_VERSION#v}" && return 0
+    local tree; tree=$(module_source github.com/sigstore/cosign/v3 "$COSIGN_VERSION")
+    build "cosign $COSIGN_VERSION" "$tree" ./cmd/cosign "$BIN/cosign" \
+        "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION"
+}
+syft_cli() {
+    "$BIN/syft" version 2>/dev/null | grep -q "${SYFT_VERSION#v}" && return 0
+    local tree; tree=$(module_source github.com/anchore/syft "$SYFT_VERSION")
+    build "syft $SYFT_VERSION" "$tree" ./cmd/syft "$BIN/syft" "-X main.version=${SYFT_VERSION#v}"
+}
+
 fresh() { [ -x "$1" ] && [ "$1" -nt "$2" ]; }
 
 standins() {
@@ -115,5 +131,7 @@ docker_build_plugin
 buildx_plugin
 compose_plugin
 buildkit
+cosign_cli
+syft_cli
 plugin_cache
-log "toolchain ready: pulumi $("$BIN/pulumi" version), docker-build $DOCKER_BUILD_VERSION, command $COMMAND_VERSION (stand-in), buildx $BUILDX_VERSION, compose $COMPOSE_VERSION, buildkit $BUILDKIT_VERSION"
+log "toolchain ready: pulumi $("$BIN/pulumi" version), docker-build $DOCKER_BUILD_VERSION, command $COMMAND_VERSION (stand-in), buildx $BUILDX_VERSION, compose $COMPOSE_VERSION, buildkit $BUILDKIT_VERSION, cosign $COSIGN_VERSION, syft $SYFT_VERSION"

@@ -9,18 +9,22 @@
 //                            prints platform → output as JSON
 //   verify-index             an image's indexes read back (runner/verifyIndex.ts); NBF_SPEC: an
 //                            IndexExpectation; standard input: the registry's `user:password`
+//   attest                   an image's SBOM and provenance attested, its indexes signed
+//                            (runner/attest.ts); NBF_SPEC: an AttestSpec; standard input:
+//                            AttestSecrets as JSON; prints the AttestReport
 // Secrets arrive only on standard input, never in argv or the environment.
 
+import { attest } from "./attest";
 import { lineSplitter } from "./outputLines";
 import { RunnerEnv, RunnerError } from "./process";
 import { z } from "zod";
 import { checkReadiness } from "./readiness";
 import { ensureBuilders } from "./registerBuilders";
 import { runSmokeTests } from "./smokeTest";
-import { ensureInputSchema, indexExpectationSchema, parseSpec, readinessSpecSchema, smokeTestSpecSchema } from "./specs";
+import { attestSecretsSchema, attestSpecSchema, ensureInputSchema, indexExpectationSchema, parseSpec, readinessSpecSchema, smokeTestSpecSchema } from "./specs";
 import { verifyIndexes } from "./verifyIndex";
 
-export const MODES = ["preview", "update", "register", "readiness", "smoke-test", "verify-index"] as const;
+export const MODES = ["preview", "update", "register", "readiness", "smoke-test", "verify-index", "attest"] as const;
 
 // Every resource logs stderr, whose lines must stay under the command provider's 64 KiB
 // (runner/outputLines.ts); stdout is not logged, so its JSON results stay whole.
@@ -41,6 +45,15 @@ function spec<T>(schema: z.ZodType<T>): T {
         throw new RunnerError("NBF_SPEC is not set: this command is run by the program's resources, with their data in NBF_SPEC");
     }
     const parsed = parseSpec(schema, text, "NBF_SPEC");
+    if (!parsed.ok) {
+        throw new RunnerError(parsed.reason);
+    }
+    return parsed.value;
+}
+
+/** Standard input as `schema` reads it; the error never repeats the text, which holds secrets. */
+function input<T>(schema: z.ZodType<T>, text: string): T {
+    const parsed = parseSpec(schema, text, "standard input");
     if (!parsed.ok) {
         throw new RunnerError(parsed.reason);
     }
@@ -70,12 +83,11 @@ async function main(): Promise<number> {
         case "verify-index":
             out((await verifyIndexes(spec(indexExpectationSchema), await stdin(), env)).join("\n"));
             return 0;
+        case "attest":
+            out(await attest(spec(attestSpecSchema), input(attestSecretsSchema, await stdin()), env));
+            return 0;
         default: {
-            const input = parseSpec(ensureInputSchema, await stdin(), "standard input");
-            if (!input.ok) {
-                throw new RunnerError(input.reason);
-            }
-            const { spec: builders, privateKey } = input.value;
+            const { spec: builders, privateKey } = input(ensureInputSchema, await stdin());
             out(await ensureBuilders(builders, privateKey, mode, env));
             return 0;
         }

@@ -8,7 +8,9 @@ import { z } from "zod";
 import { hostAddressProblem } from "../config/hostAddress";
 import { DRIVER_OPTION_NAME } from "../config/builderOptions";
 import { regionProblem } from "../config/awsRegion";
+import { signingSchema } from "../config/signing";
 import { ssmProxyCommand } from "../shell/readiness";
+import { AttestSecrets, AttestSpec } from "./attest";
 import { FleetBuildersSpec } from "./builderSpec";
 import { ReadinessSpec } from "./readiness";
 import { SmokeTestSpec } from "./smokeTest";
@@ -94,6 +96,42 @@ export const indexExpectationSchema: z.ZodType<IndexExpectation> = z.object({
     registry,
     refs: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}@sha256:[a-f0-9]{64}$/, "must be <repository>:<tag>@sha256:<digest>")),
     platforms: z.record(platform, digest),
+}).strict();
+
+const buildArgs = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a build arg name"), noNul);
+const secretId = z.string().regex(/^[A-Za-z0-9_.-]+$/, "must be a secret or ssh id");
+
+/** attest: every digest it signs is named by digest, never by a tag alone (runner/signing.ts). */
+export const attestSpecSchema: z.ZodType<AttestSpec> = z.object({
+    registry,
+    signing: signingSchema,
+    indexes: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}@sha256:[a-f0-9]{64}$/, "must be <repository>:<tag>@sha256:<digest>")),
+    platforms: z.array(z.object({
+        platform,
+        ref: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/:-]*@sha256:[a-f0-9]{64}$/, "must be <repository>@sha256:<digest>"),
+        host: name,
+        node: name,
+        buildArgs: buildArgs.optional(),
+        test: z.object({ command: z.array(noNul).min(1), output: noNul }).strict().optional(),
+    }).strict()),
+    build: z.object({
+        stack: line("<project>/<stack>"),
+        builderName: name,
+        context: noNul,
+        dockerfile: noNul.optional(),
+        dockerfileInline: noNul.optional(),
+        target: line("a stage name").optional(),
+        buildArgs,
+        secrets: z.array(secretId),
+        ssh: z.array(secretId),
+        source: line("a URL").optional(),
+        contextRevision: z.string().regex(/^[0-9a-f]{7,64}$/, "must be a git commit").optional(),
+    }).strict(),
+}).strict();
+
+/** attest's standard input: the registry's `user:password`, and with signing.mode key the key and its password. */
+export const attestSecretsSchema: z.ZodType<AttestSecrets> = z.object({
+    credentials: noNul, signingKey: noNul.optional(), signingKeyPassword: noNul.optional(),
 }).strict();
 
 /** The value of `text` (JSON) as `schema` reads it, or an error naming `what` and each bad key. */

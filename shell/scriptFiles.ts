@@ -32,6 +32,7 @@ export const ENTRY_POINTS = {
     "readiness": "runner/readiness.ts",
     "smoke-test": "runner/smokeTest.ts",
     "verify-index": "runner/verifyIndex.ts",
+    "attest": "runner/attest.ts",
 } as const;
 export type EntryPoint = keyof typeof ENTRY_POINTS;
 

@@ -18,7 +18,7 @@ const declared = (parse(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "
 const defaults = Object.fromEntries(Object.entries(declared).filter(([, d]) => d.default !== undefined && !d.secret).map(([key, d]) => [key, d.default]));
 
 test("Pulumi.yaml declares every key and gives the optional ones a default, as Pulumi requires", () => {
-    expect(Object.keys(declared).sort()).toEqual(["builder", "compose", "hosts", "images", "network", "registry", "registryPassword", "ssh", "sshPrivateKey", "staticHosts"]);
+    expect(Object.keys(declared).sort()).toEqual(["builder", "compose", "hosts", "images", "network", "registry", "registryPassword", "signing", "signingKey", "signingKeyPassword", "ssh", "sshPrivateKey", "staticHosts"]);
     expect(Object.keys(declared).filter((key) => declared[key].default === undefined).sort()).toEqual(["registry", "sshPrivateKey"]);
 });
 

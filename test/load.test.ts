@@ -240,3 +240,38 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
         expect(problemsOf({})).toEqual([expect.stringMatching(/^images\[0\]\.secrets\.token\.config: names images, one of this program's own config keys/)]);
     });
 });
+
+describe("signing", () => {
+    const PUB = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEstubkeyAAAA\n-----END PUBLIC KEY-----\n";
+    const withSigningTools = (tools: string[]) => {
+        const bin = fs.mkdtempSync(path.join(root, "bin-"));
+        for (const tool of ["aws", ...tools]) {
+            fs.writeFileSync(path.join(bin, tool), "#!/bin/sh\n", { mode: 0o755 });
+        }
+        return { PATH: bin };
+    };
+
+    test("reads the private key and its password as secrets, and needs cosign and syft for an update", async () => {
+        const keys = ["sshPrivateKey", "signingKey", "signingKeyPassword"];
+        setConfig({ ...validConfig(), signing: { mode: "key", publicKey: PUB }, sshPrivateKey: "K", signingKey: "COSIGN-KEY", signingKeyPassword: "PW" }, keys);
+        expect(() => loadConfig(root, withSigningTools(["cosign"]))).toThrow(/signing: is set, but syft is not on PATH: pulumi up signs with cosign and writes SBOMs with syft/);
+        expect(() => loadConfig(root, withSigningTools([]))).toThrow(/signing: is set, but cosign and syft are not on PATH/);
+        const loaded = loadConfig(root, withSigningTools(["cosign", "syft"]));
+        expect(loaded.config.signing).toEqual({ mode: "key", publicKey: PUB, transparencyLog: true });
+        expect(await pulumi.isSecret(loaded.signingKey!.key)).toBe(true);
+        expect(await valueOf(loaded.signingKey!.key)).toBe("COSIGN-KEY");
+        expect(await pulumi.isSecret(loaded.signingKey!.password)).toBe(true);
+    });
+
+    test("refuses a signing key stored in plain text", () => {
+        setConfig({ ...validConfig(), signing: { mode: "key", publicKey: PUB }, sshPrivateKey: "K", signingKey: "COSIGN-KEY", signingKeyPassword: "PW" }, ["sshPrivateKey", "signingKeyPassword"]);
+        expect(() => loadConfig(root, withSigningTools(["cosign", "syft"]))).toThrow(/signingKey: is stored in plain text in the stack file; set it again with `pulumi config set --secret signingKey`/);
+    });
+
+    test("treats the empty default of signing as no signing, with no key to read", () => {
+        setConfig({ ...validConfig(), signing: "", sshPrivateKey: "K", signingKey: "", signingKeyPassword: "" });
+        const loaded = loadConfig(root, withAws);
+        expect(loaded.config.signing).toBeUndefined();
+        expect(loaded.signingKey).toBeUndefined();
+    });
+});
