@@ -126,15 +126,18 @@ export class ImageBuild extends pulumi.ComponentResource {
         }, { parent: this, retainOnDelete: true, dependsOn: tests }));
 
         const verified = this.verify(name, indexes, builds, args);
-        if (args.signing !== undefined) {
-            this.sign(name, args.signing, indexes, builds, tests, verified, args);
-        }
+        const signed = args.signing === undefined ? undefined : this.sign(name, args.signing, indexes, builds, tests, verified, args);
+        // With signing, the digests a deploy reads wait for the sign step: a sign that fails
+        // fails the update, so the stack keeps exporting the last digests that were signed. The
+        // registry's tags have moved by then (cosign signs what the registry already serves).
+        const afterSigning = (value: pulumi.Output<string>): pulumi.Output<string> =>
+            signed === undefined ? value : pulumi.all([value, signed.stdout]).apply(([v]) => v);
 
-        this.digest = indexes[0].ref.apply((ref) => ref.slice(ref.indexOf("@") + 1));
+        this.digest = afterSigning(indexes[0].ref.apply((ref) => ref.slice(ref.indexOf("@") + 1)));
         this.ref = pulumi.all([repo, this.digest]).apply(([r, digest]) => digestRef(r, digest));
         this.platforms = Object.fromEntries(image.platforms.map((platform, i) => [platform, {
-            digest: builds[i].digest,
-            ref: pulumi.all([repo, builds[i].digest]).apply(([r, digest]) => digestRef(r, digest)),
+            digest: afterSigning(builds[i].digest),
+            ref: afterSigning(pulumi.all([repo, builds[i].digest]).apply(([r, digest]) => digestRef(r, digest))),
             host: outputOf(args.hosts[platform]),
         }]));
         this.tests = Object.fromEntries(tests.flatMap((test) => image.platforms.map((platform) => [platform, test.stdout.apply((out) => testOutputs(out)[platform] ?? "")])));
@@ -186,7 +189,7 @@ export class ImageBuild extends pulumi.ComponentResource {
     private sign(
         name: string, signing: SigningConfig, indexes: dockerBuild.Index[], builds: dockerBuild.Image[],
         tests: command.local.Command[], verified: command.local.Command, args: ImageBuildArgs,
-    ): void {
+    ): command.local.Command {
         const { image } = args;
         const registry = pulumi.output(args.registry);
         if (pulumi.runtime.isDryRun()) {
@@ -218,7 +221,7 @@ export class ImageBuild extends pulumi.ComponentResource {
         const secrets = pulumi.all([registry, key?.key ?? "", key?.password ?? ""]).apply(([r, k, password]): string => JSON.stringify({
             credentials: `${r.username ?? ""}:${r.password ?? ""}`, ...(key ? { signingKey: k, signingKeyPassword: password } : {}),
         } satisfies AttestSecrets));
-        registryCheck(`${name}-sign`, "attest", spec, registry, { parent: this, dependsOn: [...tests, verified] }, secrets);
+        return registryCheck(`${name}-sign`, "attest", spec, registry, { parent: this, dependsOn: [...tests, verified] }, secrets);
     }
 
     /** A hung build fails with Pulumi's timeout error instead of holding the update. */

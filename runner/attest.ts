@@ -31,7 +31,7 @@ export interface AttestSecrets {
     signingKeyPassword?: string;
 }
 
-/** What the step prints: every digest of this image signed or attested, → the signer that did it. */
+/** What the step prints: every `<repository>@<digest>` of this image signed or attested, → the signer that did it. */
 export interface AttestReport {
     signed: Record<string, string>;
 }
@@ -53,9 +53,16 @@ export function previousReport(stdout: string | undefined): AttestReport {
     }
 }
 
-/** The digest part of `<repository>[:tag]@sha256:…`. */
-function digestOf(ref: string): string {
-    return ref.slice(ref.lastIndexOf("@") + 1);
+/**
+ * What a signature hangs on: `<repository>@sha256:…`, without the tag. The report is keyed by
+ * it, not by the bare digest, so the same digest pushed to another repository or registry (a
+ * new account, a renamed image) is signed there too.
+ */
+function subjectOf(ref: string): string {
+    const at = ref.lastIndexOf("@");
+    const name = ref.slice(0, at);
+    const tag = name.lastIndexOf(":");
+    return `${tag > name.lastIndexOf("/") ? name.slice(0, tag) : name}@${ref.slice(at + 1)}`;
 }
 
 /** Two PEM public keys are the same key when their base64 bodies are. */
@@ -190,23 +197,23 @@ export async function attest(spec: AttestSpec, secrets: AttestSecrets, env: Runn
         const before = previousReport(env.env.PULUMI_COMMAND_STDOUT).signed;
         const signed: Record<string, string> = {};
         for (const platform of spec.platforms) {
-            const digest = digestOf(platform.ref);
-            if (before[digest] === who) {
+            const subject = subjectOf(platform.ref);
+            if (before[subject] === who) {
                 env.log(`${platform.ref} (${platform.platform}) is attested already`);
             } else {
                 await attestPlatform(spec, platform, files, tmp.dir, docker, signer, env);
             }
-            signed[digest] = who;
+            signed[subject] = who;
         }
-        for (const ref of [...new Map(spec.indexes.map((r) => [digestOf(r), r])).values()]) {
-            const digest = digestOf(ref);
-            if (before[digest] === who) {
+        for (const ref of [...new Map(spec.indexes.map((r) => [subjectOf(r), r])).values()]) {
+            const subject = subjectOf(ref);
+            if (before[subject] === who) {
                 env.log(`${ref} is signed already`);
             } else {
                 await cosign(signArgs(spec.signing, files, oidcSource(env.env), ref), signer, `sign ${ref}`);
                 env.log(`signed ${ref}`);
             }
-            signed[digest] = who;
+            signed[subject] = who;
         }
         return { signed };
     } finally {

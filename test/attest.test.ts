@@ -79,7 +79,7 @@ describe("the attest entry point", () => {
         expect(cosign.filter((c) => c.startsWith("attest")).map((c) => /--type (\S+)/.exec(c)?.[1])).toEqual(["slsaprovenance1", "spdxjson", "slsaprovenance1", "spdxjson"]);
         expect(b.calls("syft").filter((c) => c.startsWith("scan")).map((c) => c.split(" ")[1])).toEqual([`registry:${REPO}@${AMD}`, `registry:${REPO}@${ARM}`]);
         const who = signerId(KEY);
-        expect(report).toEqual({ signed: { [AMD]: who, [ARM]: who, [INDEX]: who } });
+        expect(report).toEqual({ signed: { [`${REPO}@${AMD}`]: who, [`${REPO}@${ARM}`]: who, [`${REPO}@${INDEX}`]: who } });
     });
 
     test("writes provenance naming the commit, the dirty tree, the Dockerfile's digest, the base image by digest and the smoke test", async () => {
@@ -115,24 +115,33 @@ describe("the attest entry point", () => {
     test("signs only digests its previous run did not: one changed platform re-attests that one and signs the new index", async () => {
         const b = box();
         const who = signerId(KEY);
-        const previous = JSON.stringify({ signed: { [AMD]: who, [`sha256:${"9".repeat(64)}`]: who } });
+        const previous = JSON.stringify({ signed: { [`${REPO}@${AMD}`]: who, [`${REPO}@sha256:${"9".repeat(64)}`]: who } });
         const report = await inProject(b.project, () => attest(spec(), secrets, b.runner({ PULUMI_COMMAND_STDOUT: previous })));
         const cosign = b.calls("cosign").filter((c) => /^(attest|sign) /.test(c)).map((c) => `${c.split(" ")[0]} ${c.split(" ").pop()}`);
         expect(cosign).toEqual([`attest ${REPO}@${ARM}`, `attest ${REPO}@${ARM}`, `sign ${REPO}@${INDEX}`]);
-        expect(Object.keys(report.signed).sort()).toEqual([AMD, ARM, INDEX].sort());
+        expect(Object.keys(report.signed).sort()).toEqual([AMD, ARM, INDEX].map((d) => `${REPO}@${d}`).sort());
     });
 
     test("signs nothing when every digest was signed by the same signer, and everything again for a new key", async () => {
         const b = box();
         const who = signerId(KEY);
-        const previous = JSON.stringify({ signed: { [AMD]: who, [ARM]: who, [INDEX]: who } });
+        const previous = JSON.stringify({ signed: { [`${REPO}@${AMD}`]: who, [`${REPO}@${ARM}`]: who, [`${REPO}@${INDEX}`]: who } });
         await inProject(b.project, () => attest(spec(), secrets, b.runner({ PULUMI_COMMAND_STDOUT: previous })));
         expect(b.calls("cosign").filter((c) => /^(attest|sign) /.test(c))).toEqual([]);
         expect(b.calls("syft").filter((c) => c.startsWith("scan"))).toEqual([]);
-        const old = JSON.stringify({ signed: { [AMD]: "key:other", [ARM]: "key:other", [INDEX]: "key:other" } });
+        const old = JSON.stringify({ signed: { [`${REPO}@${AMD}`]: "key:other", [`${REPO}@${ARM}`]: "key:other", [`${REPO}@${INDEX}`]: "key:other" } });
         const c = box();
         await inProject(c.project, () => attest(spec(), secrets, c.runner({ PULUMI_COMMAND_STDOUT: old })));
         expect(c.calls("cosign").filter((l) => /^(attest|sign) /.test(l))).toHaveLength(5);
+    });
+
+    test("signs the same digests again in another repository: a report names repository and digest, not the digest alone", async () => {
+        const b = box();
+        const who = signerId(KEY);
+        const elsewhere = JSON.stringify({ signed: Object.fromEntries([AMD, ARM, INDEX].map((d) => [`registry.old.example/app@${d}`, who])) });
+        const report = await inProject(b.project, () => attest(spec(), secrets, b.runner({ PULUMI_COMMAND_STDOUT: elsewhere })));
+        expect(b.calls("cosign").filter((c) => /^(attest|sign) /.test(c))).toHaveLength(5);
+        expect(Object.keys(report.signed).sort()).toEqual([AMD, ARM, INDEX].map((d) => `${REPO}@${d}`).sort());
     });
 
     test("refuses a private key that is not the half of signing.publicKey, naming both keys and the fix, before signing anything", async () => {

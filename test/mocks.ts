@@ -122,15 +122,18 @@ export interface Mocks {
     outputsFor: (type: string, name: string, inputs: any) => { id: string; state: any };
     /** Nodes the builders' runner reports as not answering; set before the program runs. */
     down: { host: string; node: string; platforms: string[]; error: string }[];
+    /** Holds a resource's registration until the promise it returns settles (none by default). */
+    hold?: (name: string) => Promise<void> | undefined;
 }
 
 export function installMocks(preview = false): Mocks {
     const mocks: Mocks = { resources: [], invokes: [], outputsFor: outputs, down: [] };
     const { resources, invokes } = mocks;
     void pulumi.runtime.setMocks({
-        newResource(args) {
+        async newResource(args) {
             const inputs = unwrapSecrets(args.inputs);
             resources.push({ type: args.type, name: args.name, inputs, raw: args.inputs });
+            await mocks.hold?.(args.name);
             return mocks.outputsFor(args.type, args.name, inputs);
         },
         call(args) {

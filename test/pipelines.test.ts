@@ -353,6 +353,9 @@ describe("GitLab CI", () => {
         const check = lines.indexOf('bash scripts/ci-check-release-ref.sh "$CI_DEFAULT_BRANCH" "$CI_COMMIT_SHA"');
         expect(check).toBeGreaterThan(0);
         expect(check).toBeLessThan(lines.findIndex((l) => l.includes("AWS_WEB_IDENTITY_TOKEN_FILE")));
+        // and before the commit's own scripts and packages run with the job's tokens in their environment
+        expect(check).toBeLessThan(lines.findIndex((l) => l.includes("install-pulumi-cli.sh")));
+        expect(check).toBeLessThan(lines.findIndex((l) => l.startsWith("npm ci")));
     });
 
     test("only up gets the sigstore ID token for keyless signing", () => {

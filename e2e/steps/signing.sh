@@ -122,7 +122,7 @@ signing_steps() {
     check "  nor in the state in plain text" fails grep -qF -e "$key_line" -e "$SIGNING_PASSWORD" "$WORK/signing-state.json"
     check "  nor in the outputs" fails grep -qF -e "$key_line" -e "$SIGNING_PASSWORD" "$WORK/signing-outputs.json"
     check "  nor in any attestation, nor the registry password" fails grep -qF -e "$key_line" -e "$SIGNING_PASSWORD" -e e2e-registry-needs-no-password <<<"$attestations"
-    check "  and the sign step's temporary files are gone" equal "$(find /tmp -maxdepth 1 -name 'nbf-attest-*' | wc -l)" 0
+    check "  and the sign step's temporary files are gone" equal "$(find "${TMPDIR:-/tmp}" -maxdepth 2 -name 'nbf-attest-*' | wc -l)" 0
     # One run each, on a shared machine: an indication, not a benchmark. The unsigned one-file
     # rebuild of step 4 is the comparison.
     # shellcheck disable=SC2154 # seconds is acceptance.sh's timing table
