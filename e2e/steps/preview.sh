@@ -95,7 +95,7 @@ preview_steps() {
     check "the registry is untouched: every tag's manifest, the cache tags, the blob count" equal "$(registry_state)" "$registry_before"
     cp "$WORK/Dockerfile.valid" "$app/Dockerfile"
 
-    step "preview B. a valid change builds on every node in the preview, from the cache, and pushes nothing"
+    step "preview B. a valid change builds on every host's preview node and pushes nothing"
     build_records > "$WORK/records.json"
     cp -r "$app/src" "$WORK/src.committed"
     for platform in linux/amd64 linux/arm64; do echo "previewed at $(date +%s%N)" >> "$app/src/${platform#linux/}.txt"; done
@@ -103,9 +103,14 @@ preview_steps() {
     keep valid-change
     check "it does not skip a build: no input is unknown" fails grep -q 'Skipping preview build' "$WORK/last.log"
     records=$(records_since "$WORK/records.json")
+    # No "cached" here: each platform's source changed, so every step after the base image is
+    # new, and the preview node (its own BuildKit state since issue 20) has not loaded this
+    # Dockerfile before (preview A built another), so even BuildKit's definition-loading steps
+    # are not cached. On the update node they were, which is what this check used to count.
     for host in "${HOST_NAMES[@]}"; do
-        check "${HOST_PLATFORM[$host]}: the preview built it on its preview node (${BUILDER}_${host}.preview), with cache hits" \
-            equal "$(node_builds "$records" "${host}_preview" Completed cached)" 1
+        check "${HOST_PLATFORM[$host]}: the preview built it on its preview node (${BUILDER}_${host}.preview)" \
+            equal "$(node_builds "$records" "${host}_preview" Completed)" 1
+        check "${HOST_PLATFORM[$host]}: and nothing on the host's own node, which updates build on" equal "$(node_builds "$records" "$host" "")" 0
     done
     check "only the two platform images were built: the cache builds never run in previews" equal "$(grep -c . <<<"$records")" 2
     check "the exported outputs are untouched" equal "$(pulumi_ stack output --json)" "$outputs_before"
