@@ -29,10 +29,13 @@ ps_seen() {
 ps_mount() {
     local out
     out=$(mktemp -d)
+    # A read that always runs, through a token in its command rather than --no-cache: measured on
+    # BuildKit v0.31.0, a --no-cache build's RUN got a new, empty directory for the same cache id
+    # instead of the one earlier builds wrote, while a plain build sees what any Dockerfile wrote.
     # shellcheck disable=SC2016 # $BUILDPLATFORM is the Dockerfile's: the node's own platform, no emulation
-    printf 'FROM --platform=$BUILDPLATFORM %s\nRUN --mount=type=cache,id=nbf-e2e-shared,target=/cache mkdir -p /out && cat /cache/history > /out/history\nFROM scratch\nCOPY --from=0 /out/ /\n' \
-        "$REGISTRY/busybox:e2e" > "$out/Dockerfile"
-    docker buildx build -q --no-cache --builder "$1" --platform "$2" --output "type=local,dest=$out/result" "$out" >/dev/null 2>&1 \
+    printf 'FROM --platform=$BUILDPLATFORM %s\nRUN --mount=type=cache,id=nbf-e2e-shared,target=/cache : %s && mkdir -p /out && cat /cache/history > /out/history\nFROM scratch\nCOPY --from=0 /out/ /\n' \
+        "$REGISTRY/busybox:e2e" "$(date +%s%N)" > "$out/Dockerfile"
+    docker buildx build -q --builder "$1" --platform "$2" --output "type=local,dest=$out/result" "$out" >/dev/null 2>&1 \
         && cat "$out/result/history"
     rm -rf "$out"
 }
