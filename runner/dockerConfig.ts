@@ -43,6 +43,39 @@ export function exposedCredentials(configJson: string): string[] {
     return [...auths, ...helpers, ...store];
 }
 
+/**
+ * The credential store docker/cli falls back to when the config names none and holds no entry
+ * at all (no `auths` key, `credsStore` or `credHelpers`): `pass` when the `pass` program is on
+ * PATH, else `secretservice`, if its `docker-credential-<store>` helper is on PATH (docker/cli
+ * v29.5.3 cli/config/config.go LoadDefaultConfigFile, credentials/default_store.go and
+ * default_store_linux.go). One `auths` entry, even without credentials, turns the fallback off.
+ */
+export function defaultCredentialStore(configJson: string | undefined, onPath: (program: string) => boolean): string | undefined {
+    let config: { auths?: Record<string, unknown>; credsStore?: string; credHelpers?: Record<string, string> } = {};
+    try {
+        config = (JSON.parse(configJson ?? "{}") ?? {}) as typeof config;
+    } catch {
+        // docker/cli warns and goes on with an empty config, which then takes the default store.
+    }
+    if (config.credsStore || Object.keys(config.credHelpers ?? {}).length > 0 || Object.keys(config.auths ?? {}).length > 0) {
+        return undefined;
+    }
+    const store = onPath("pass") ? "pass" : "secretservice";
+    return onPath(`docker-credential-${store}`) ? store : undefined;
+}
+
+/** Whether `program` is an executable file in one of PATH's directories. */
+function onPathOf(env: NodeJS.ProcessEnv): (program: string) => boolean {
+    return (program) => (env.PATH ?? "").split(path.delimiter).filter(Boolean).some((dir) => {
+        try {
+            fs.accessSync(path.join(dir, program), fs.constants.X_OK);
+            return fs.statSync(path.join(dir, program)).isFile();
+        } catch {
+            return false;
+        }
+    });
+}
+
 /** The Docker config file docker-build's provider reads: `${DOCKER_CONFIG:-$HOME/.docker}/config.json` (docker/cli v29.5.3 cli/config/config.go Dir). */
 export function providerDockerConfigFile(env: NodeJS.ProcessEnv): string {
     return path.join(env.DOCKER_CONFIG || path.join(env.HOME ?? "", ".docker"), "config.json");
@@ -57,20 +90,25 @@ export function providerDockerConfigFile(env: NodeJS.ProcessEnv): string {
  */
 export function checkDockerCredentials(env: NodeJS.ProcessEnv, log: (line: string) => void): string | undefined {
     const file = providerDockerConfigFile(env);
-    let text: string;
+    let text: string | undefined;
     try {
         text = fs.readFileSync(file, "utf8");
     } catch {
-        return undefined;
+        text = undefined;
     }
-    const exposed = exposedCredentials(text);
+    const store = defaultCredentialStore(text, onPathOf(env));
+    const exposed = [
+        ...exposedCredentials(text ?? ""),
+        ...(store === undefined ? [] : [`every login in credential store docker-credential-${store}, which docker uses when the config holds no entry at all`]),
+    ];
     if (exposed.length === 0) {
         return undefined;
     }
     const message = `the Docker config ${file} holds credentials for ${exposed.join(", ")}. docker-build answers every build host's `
         + "credential request from it, so one compromised build host could obtain each of them. Run Pulumi with a Docker config that holds none "
-        + "(the stack's registry credentials are passed to each build by the program): export DOCKER_CONFIG=\"$HOME/.config/native-build-fleet/docker\" "
-        + "(an empty directory). If builds must pull private base images with those credentials, accept the exposure with NBF_DOCKER_CREDENTIALS=allow";
+        + "(the stack's registry credentials are passed to each build by the program): export DOCKER_CONFIG=\"$HOME/.config/native-build-fleet/docker\", "
+        + "a directory whose config.json is {\"auths\":{\"nbf.invalid\":{}}} (one entry without credentials, so docker picks no default credential store). "
+        + "If builds must pull private base images with those credentials, accept the exposure with NBF_DOCKER_CREDENTIALS=allow";
     if (env.NBF_DOCKER_CREDENTIALS === "allow") {
         log(`warning: ${message} (accepted: NBF_DOCKER_CREDENTIALS=allow)`);
         return undefined;

@@ -7,7 +7,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { FleetBuildersSpec, hostBuilderName, inspectErrors, NodeSpec, nodeName, previewBuilderName, previewNode, sshAlias, userSshConfig } from "../runner/builderSpec";
-import { exposedCredentials } from "../runner/dockerConfig";
+import { defaultCredentialStore, exposedCredentials } from "../runner/dockerConfig";
 import { ensureBuilders, Mode } from "../runner/registerBuilders";
 
 const ARM_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfArm0";
@@ -638,6 +638,33 @@ describe("the Docker config docker-build answers build hosts' credential request
         ["not json", []],
     ])("%s exposes %p", (config, exposed) => {
         expect(exposedCredentials(config)).toEqual(exposed);
+    });
+
+    test.each<[string, string | undefined, string[], string | undefined]>([
+        ["no config file", undefined, ["docker-credential-secretservice"], "secretservice"],
+        ["an empty config", "{}", ["pass", "docker-credential-pass"], "pass"],
+        ["empty auths", '{"auths":{}}', ["docker-credential-secretservice"], "secretservice"],
+        ["a config docker cannot read", "not json", ["docker-credential-secretservice"], "secretservice"],
+        ["no helper on PATH", "{}", [], undefined],
+        ["pass without its helper", "{}", ["pass", "docker-credential-secretservice"], undefined],
+        ["one auths entry, even without credentials", '{"auths":{"nbf.invalid":{}}}', ["docker-credential-secretservice"], undefined],
+        ["a store of its own", '{"credsStore":"desktop"}', ["docker-credential-secretservice"], undefined],
+    ])("with %s, docker's default credential store is %p's", (_, config, onPath, store) => {
+        expect(defaultCredentialStore(config, (program) => onPath.includes(program))).toBe(store);
+    });
+
+    test("a runner with no Docker config and docker-credential-secretservice on PATH is refused too, with a config that turns it off", async () => {
+        const box = sandbox();
+        const helpers = path.join(box.home, "helpers");
+        fs.mkdirSync(helpers, { recursive: true });
+        fs.writeFileSync(path.join(helpers, "docker-credential-secretservice"), "#!/bin/sh\n", { mode: 0o755 });
+        const env = { PATH: `${helpers}:${process.env.PATH}` };
+        await expect(box.run(spec(), "preview", undefined, env)).rejects.toThrow("every login in credential store docker-credential-secretservice");
+        expect(box.calls()).toEqual([]);
+        const config = path.join(box.home, "docker-clean");
+        fs.mkdirSync(config, { recursive: true });
+        fs.writeFileSync(path.join(config, "config.json"), '{"auths":{"nbf.invalid":{}}}');
+        await expect(box.run(spec(), "preview", undefined, { ...env, DOCKER_CONFIG: config })).resolves.toBeDefined();
     });
 
     test("a preview refuses to go on while it holds credentials, naming them, the file and the fix; nothing is registered", async () => {
