@@ -4,8 +4,8 @@
 
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigContext, ConfigError, parseConfig, Problem } from "../config/schema";
-import { context, makeProject, validConfig } from "./fixtures";
+import { ConfigContext, Problem } from "../config/schema";
+import { configProblems, ec2Stack as ec2, makeProject, STATIC_HOST as STATIC, staticStack as statics } from "./fixtures";
 import { ECDSA_256, ECDSA_384, ECDSA_521, ED25519_HOST, ED25519_OTHER, RSA_1024, RSA_3072 } from "./keyFixtures";
 
 type Config = Record<string, any>;
@@ -20,37 +20,7 @@ beforeAll(() => {
     fs.writeFileSync(path.join(root, "latin1.toml"), Buffer.from([0x23, 0x20, 0xe9, 0x0a]));
 });
 
-function problemsOf(raw: unknown, overrides: Partial<ConfigContext>): Problem[] {
-    try {
-        parseConfig(raw, context(root, { secretsSet: { sshPrivateKey: true, registryPassword: true }, ...overrides }));
-    } catch (e) {
-        if (e instanceof ConfigError) {
-            return e.problems;
-        }
-        throw e;
-    }
-    return [];
-}
-
-/** The fixture config with `change` applied: two EC2 pools (c7g, c7i), ECR, image app. */
-function ec2(change: (c: Config) => void): Config {
-    const config = validConfig() as Config;
-    change(config);
-    return config;
-}
-
-const STATIC = { name: "rack-1", address: "192.0.2.20", user: "builder", platforms: ["linux/arm64"], hostKey: ED25519_HOST };
-
-/** A static-hosts-only stack with an external registry, with `change` applied. */
-function statics(change: (c: Config) => void): Config {
-    const config: Config = {
-        staticHosts: [{ ...STATIC }],
-        registry: { type: "external", address: "registry.example.com", username: "ci" },
-        images: [{ name: "app", context: "app", platforms: ["linux/arm64"] }],
-    };
-    change(config);
-    return config;
-}
+const problemsOf = (raw: unknown, overrides: Partial<ConfigContext>): Problem[] => configProblems(root, raw, overrides);
 
 const GHP = `ghp_${"a1B2c3D4e5".repeat(4)}`;
 const FAKE_PRIVATE = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----";

@@ -12,11 +12,11 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { RunnerFacts } from "../config/buildInputs";
-import { ConfigContext, ConfigError, parseConfig, Problem } from "../config/schema";
+import { ConfigContext, Problem } from "../config/schema";
 import { PROGRAM_KEYS } from "../config/secretSources";
 import { KNOWN_DRIVER_OPTIONS } from "../config/driverOptions";
 import { CAPS, indexSpecBytes, MAX_ARG_STRLEN } from "../config/sizes";
-import { context, makeProject, validConfig } from "./fixtures";
+import { configProblems, ec2Stack as ec2, makeProject, STATIC_HOST as STATIC, staticStack as statics } from "./fixtures";
 import { ED25519_HOST, ED25519_OTHER } from "./keyFixtures";
 
 type Config = Record<string, any>;
@@ -51,35 +51,7 @@ const runner: RunnerFacts = {
     ownSecret: (value) => value.trim() === FLEET_KEY.trim() ? "sshPrivateKey" : undefined,
 };
 
-function problemsOf(raw: unknown, overrides: Partial<ConfigContext> = {}): Problem[] {
-    try {
-        parseConfig(raw, context(root, { secretsSet: { sshPrivateKey: true, registryPassword: true }, runner, ...overrides }));
-    } catch (e) {
-        if (e instanceof ConfigError) {
-            return e.problems;
-        }
-        throw e;
-    }
-    return [];
-}
-
-function ec2(change: (c: Config) => void): Config {
-    const config = validConfig() as Config;
-    change(config);
-    return config;
-}
-
-const STATIC = { name: "rack-1", address: "192.0.2.20", user: "builder", platforms: ["linux/arm64"], hostKey: ED25519_HOST };
-
-function statics(change: (c: Config) => void): Config {
-    const config: Config = {
-        staticHosts: [{ ...STATIC }],
-        registry: { type: "external", address: "registry.example.com", username: "ci" },
-        images: [{ name: "app", context: "app", platforms: ["linux/arm64"] }],
-    };
-    change(config);
-    return config;
-}
+const problemsOf = (raw: unknown, overrides: Partial<ConfigContext> = {}): Problem[] => configProblems(root, raw, { runner, ...overrides });
 
 /** [name, stack config, key path and message fragment of the refusal, or "accepted"]. */
 type Case = [string, Config, [string, string] | "accepted"];

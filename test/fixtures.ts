@@ -3,7 +3,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ConfigContext } from "../config/schema";
+import { ConfigContext, ConfigError, parseConfig, Problem } from "../config/schema";
+import { ED25519_HOST } from "./keyFixtures";
 
 /** A project root with build contexts `app/` and `worker/` (Dockerfile.prod). */
 export function makeProject(): string {
@@ -38,4 +39,40 @@ export function context(projectRoot: string, overrides: Partial<ConfigContext> =
         secretsSet: { sshPrivateKey: true, registryPassword: false },
         ...overrides,
     };
+}
+
+/** A stack config as the tables of config cases build it. */
+export type CaseConfig = Record<string, any>;
+
+/** Every problem parseConfig reports for `raw` in the project at `root`; none when it is accepted. */
+export function configProblems(root: string, raw: unknown, overrides: Partial<ConfigContext> = {}): Problem[] {
+    try {
+        parseConfig(raw, context(root, { secretsSet: { sshPrivateKey: true, registryPassword: true }, ...overrides }));
+    } catch (e) {
+        if (e instanceof ConfigError) {
+            return e.problems;
+        }
+        throw e;
+    }
+    return [];
+}
+
+/** The fixture config with `change` applied: two EC2 pools (c7g, c7i), ECR, image app. */
+export function ec2Stack(change: (c: CaseConfig) => void): CaseConfig {
+    const config = validConfig() as CaseConfig;
+    change(config);
+    return config;
+}
+
+export const STATIC_HOST = { name: "rack-1", address: "192.0.2.20", user: "builder", platforms: ["linux/arm64"], hostKey: ED25519_HOST };
+
+/** A static-hosts-only stack with an external registry, with `change` applied. */
+export function staticStack(change: (c: CaseConfig) => void): CaseConfig {
+    const config: CaseConfig = {
+        staticHosts: [{ ...STATIC_HOST }],
+        registry: { type: "external", address: "registry.example.com", username: "ci" },
+        images: [{ name: "app", context: "app", platforms: ["linux/arm64"] }],
+    };
+    change(config);
+    return config;
 }
