@@ -71,10 +71,14 @@ export function composeKeyPath(stackPath: string, origin: ComposeOrigin): string
     return `${origin.at}.${mapped}${key === "tags" ? "" : rest}`;
 }
 
-/** The variables `docker compose config` warned are not set (it reads each as an empty string). */
+/**
+ * The variables `docker compose config` warned are not set (it reads each as an empty string),
+ * sorted: Compose prints its warnings in no fixed order, and the message should not change
+ * from one run to the next.
+ */
 export function unsetVariables(stderr: string): string[] {
     const names = [...stderr.matchAll(/The \\?"([A-Za-z_][A-Za-z0-9_]*)\\?" variable is not set/g)].map((m) => m[1]);
-    return [...new Set(names)];
+    return [...new Set(names)].sort();
 }
 
 /**

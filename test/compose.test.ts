@@ -302,7 +302,8 @@ describe("problems of a Compose service name the Compose file's keys, not the st
             "compose(deploy/docker-compose.yml).services.web2.image", "\"acme/web\" repeats"],
         ["an unset ${VAR} in image:", web("").replace("image: acme/web", "image: acme/web:${TAG}"), {}, {}, "compose",
             "deploy/docker-compose.yml uses ${TAG}, which is not set on this machine; docker compose reads an unset variable as an empty string, so the image, tags, context or args it builds are not the ones written. Export TAG before pulumi runs, or give a default in the file, such as ${TAG:-value}"],
-        ["two unset variables in args", web("      args: { A: \"${ONE}\", B: \"${TWO}\" }\n"), {}, {}, "compose", "uses ${ONE}, ${TWO}, which are not set on this machine"],
+        // Sorted, whatever order Compose warns in: ONE before TWO although the file names TWO first.
+        ["two unset variables in args", web("      args: { B: \"${TWO}\", A: \"${ONE}\" }\n"), {}, {}, "compose", "uses ${ONE}, ${TWO}, which are not set on this machine"],
         ["a file whose build services are all under profiles", web("").replace("    build:", "    profiles: [dev]\n    build:"), {}, {}, "compose",
             "deploy/docker-compose.yml builds nothing: its services with a build section (web) all belong to profiles (dev), and docker compose config leaves out services whose profiles are not active; set COMPOSE_PROFILES=dev before pulumi runs, or remove profiles from the services to build"],
         ["a file without build sections", "services:\n  cache:\n    image: redis:7\n", {}, {}, "compose", "deploy/docker-compose.yml has no service with a build section, so it builds nothing; add build: to the services to build, or drop compose"],
