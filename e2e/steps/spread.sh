@@ -73,7 +73,7 @@ spread_steps() {
             # or the step that records its container ran on amd, or it was a hit of the cache amd2
             # exported while the image changed elsewhere (so it records amd2's container; amd2's
             # sshd is stopped, so nothing ran there).
-            [ "${now% *}" = amd ] && { [ "${now#* }" = "$ref" ] || [[ "$(built_on "${now#* }")" =~ ^$builder-amd2?$ ]]; } || moved+="$image/$platform "
+            [ "${now% *}" = amd ] && { [ "${now#* }" = "$ref" ] || [[ "$(built_on "${now#* }")" =~ ^${builder}_amd2?$ ]]; } || moved+="$image/$platform "
         else
             [ "$now" = "$host $ref" ] || kept+="$image/$platform "
         fi
