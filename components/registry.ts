@@ -7,6 +7,8 @@ import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetConfig } from "../config/schema";
 
+export { referrersTag } from "../runner/referrersTag";
+
 export interface FleetRegistryArgs {
     registry: FleetConfig["registry"];
     /** Repository names, one per image. */
@@ -14,18 +16,6 @@ export interface FleetRegistryArgs {
     /** The external registry's password (a secret); unused for ECR. */
     password?: pulumi.Input<string>;
     tags: Record<string, string>;
-}
-
-/**
- * The tag the OCI referrers tag schema gives what is attached to `digest`: `<alg>-<hex>`
- * (opencontainers/distribution-spec, "Referrers Tag Schema"). cosign writes its signatures
- * and attestations there on a registry without the referrers API; on ECR, which has the API,
- * cosign v3 pushes them untagged (sigstore/cosign pkg/oci/remote/write.go `WriteReferrer`
- * puts the manifest by digest), and the signing step must also write the same list under this
- * tag, or the lifecycle policy below expires them (test/registryLifecycle.test.ts).
- */
-export function referrersTag(digest: string): string {
-    return digest.replace(":", "-");
 }
 
 /** Tags that move by design: the build cache, and the referrers lists signing rewrites on each attach. */
@@ -39,8 +29,9 @@ export const MUTABLE_TAG_FILTERS = ["cache-*", "sha256-*"];
  * LifecyclePolicies.html, "Lifecycle policy evaluation rules"). Signatures and attestations
  * are untagged OCI referrers, and nothing in those rules exempts them from an untagged rule,
  * nor can a rule tell them from superseded images (it selects by tag status, tags and age
- * only): they survive because the signing step lists them under their subject's
- * `sha256-<hex>` tag (`referrersTag`), a tagged index, which this policy never selects. When
+ * only): they survive because the sign step lists them under their subject's
+ * `sha256-<hex>` tag (runner/referrersTag.ts), a tagged index, which this policy never
+ * selects; cosign does so itself on a registry without the referrers API. When
  * a superseded image expires, ECR expires its bare referrers with it (same page); the small
  * `sha256-*` indexes of superseded images stay.
  */

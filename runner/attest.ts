@@ -3,7 +3,8 @@
 // every index digest signed. Runs as `node bin/runner/cli.js attest` (runner/cli.ts) with an
 // AttestSpec as JSON in NBF_SPEC and its secrets as JSON on standard input; prints what it
 // has signed as JSON, which the next run reads back (PULUMI_COMMAND_STDOUT) to skip digests
-// this stack signed already with the same signer.
+// this stack signed already with the same signer, as long as the registry still holds what
+// was attached to them (runner/referrersTag.ts: one request per digest).
 
 import { createHash } from "crypto";
 import * as fs from "fs";
@@ -12,7 +13,9 @@ import { SigningConfig } from "../config/signing";
 import { privateDockerConfig } from "./dockerConfig";
 import { privateTempDir, run, RunnerEnv, RunnerError } from "./process";
 import { baseImages, BuildDeclaration, Observed, PlatformBuild, provenanceStatement } from "./provenance";
-import { attestArgs, CosignFiles, EMPTY_TRUSTED_ROOT, oidcSource, publicKeyArgs, signArgs, syftArgs, usesTransparencyLog } from "./signing";
+import { attachedTo, missingPredicates, pinReferrers, referrersTag, repositoryAndDigest, SIGNATURE_PREDICATE } from "./referrersTag";
+import { RegistryClient } from "./registryClient";
+import { attestArgs, CosignFiles, EMPTY_TRUSTED_ROOT, oidcSource, PREDICATE_TYPES, publicKeyArgs, signArgs, syftArgs, usesTransparencyLog } from "./signing";
 
 export interface AttestSpec {
     /** The registry host the credentials are for. */
@@ -180,6 +183,38 @@ async function attestPlatform(spec: AttestSpec, platform: PlatformBuild, files: 
     env.log(`attested provenance and SBOM on ${platform.ref} (${platform.platform})`);
 }
 
+/** The predicate types a platform image carries once attested, and an index once signed. */
+const ATTESTED = [PREDICATE_TYPES.provenance.uri, PREDICATE_TYPES.sbom.uri];
+const SIGNED = [SIGNATURE_PREDICATE];
+
+/**
+ * Whether `subject` needs signing: not when the previous run signed it with the same signer
+ * and its referrers tag still lists a bundle of each wanted type (expired, or deleted by
+ * hand, it is signed again).
+ */
+async function needsSigning(client: RegistryClient, spec: AttestSpec, subject: string, wanted: string[], signedBy: string | undefined, who: string, env: RunnerEnv): Promise<boolean> {
+    if (signedBy !== who) {
+        return true;
+    }
+    const { repository, digest } = repositoryAndDigest(spec.registry, subject);
+    const missing = missingPredicates(await attachedTo(client, spec.registry, repository, digest), wanted);
+    if (missing.length > 0) {
+        env.log(`${subject} was signed by the last update, but the registry no longer lists its ${missing.join(", ")} bundle under ${repository}:${referrersTag(digest)}: signing it again`);
+    }
+    return missing.length > 0;
+}
+
+/** After signing: what was attached is listed under the subject's referrers tag, or the step fails. */
+async function keepAttached(client: RegistryClient, spec: AttestSpec, subject: string, wanted: string[]): Promise<void> {
+    const { repository, digest } = repositoryAndDigest(spec.registry, subject);
+    await pinReferrers(client, spec.registry, repository, digest);
+    const missing = missingPredicates(await attachedTo(client, spec.registry, repository, digest), wanted);
+    if (missing.length > 0) {
+        throw new RunnerError(`cosign reported success, but ${spec.registry} lists no ${missing.join(", ")} bundle for ${subject} under ${repository}:${referrersTag(digest)} `
+            + "(neither cosign's tag nor the referrers API has it), so nothing could verify it; check that the registry keeps OCI artifacts (manifests with a subject) and their tags");
+    }
+}
+
 /** Signs and attests what this stack has not signed yet with this signer; returns the report to print. */
 export async function attest(spec: AttestSpec, secrets: AttestSecrets, env: RunnerEnv): Promise<AttestReport> {
     await requireTools(env.env);
@@ -193,25 +228,28 @@ export async function attest(spec: AttestSpec, secrets: AttestSecrets, env: Runn
         // Only cosign sees the key's password, and only through the variable it reads (COSIGN_PASSWORD).
         const signer = spec.signing.mode === "key" ? { ...docker, COSIGN_PASSWORD: secrets.signingKeyPassword ?? "" } : docker;
         const files = await cosignFiles(spec, secrets, tmp.dir, signer);
+        const client = new RegistryClient(spec.registry, secrets.credentials, env.env);
         const who = signerId(spec.signing);
         const before = previousReport(env.env.PULUMI_COMMAND_STDOUT).signed;
         const signed: Record<string, string> = {};
         for (const platform of spec.platforms) {
             const subject = subjectOf(platform.ref);
-            if (before[subject] === who) {
-                env.log(`${platform.ref} (${platform.platform}) is attested already`);
-            } else {
+            if (await needsSigning(client, spec, subject, ATTESTED, before[subject], who, env)) {
                 await attestPlatform(spec, platform, files, tmp.dir, docker, signer, env);
+                await keepAttached(client, spec, subject, ATTESTED);
+            } else {
+                env.log(`${platform.ref} (${platform.platform}) is attested already`);
             }
             signed[subject] = who;
         }
         for (const ref of [...new Map(spec.indexes.map((r) => [subjectOf(r), r])).values()]) {
             const subject = subjectOf(ref);
-            if (before[subject] === who) {
-                env.log(`${ref} is signed already`);
-            } else {
+            if (await needsSigning(client, spec, subject, SIGNED, before[subject], who, env)) {
                 await cosign(signArgs(spec.signing, files, oidcSource(env.env), ref), signer, `sign ${ref}`);
+                await keepAttached(client, spec, subject, SIGNED);
                 env.log(`signed ${ref}`);
+            } else {
+                env.log(`${ref} is signed already`);
             }
             signed[subject] = who;
         }

@@ -1,10 +1,16 @@
-// The sign step's entry point run for real against stub cosign, syft, docker and git: what
-// it signs and attests, what it skips, where secrets go, and that nothing is left behind.
+// The sign step's entry point run for real against stub cosign, syft, docker and git and a
+// loopback registry (test/registryStandIn.ts) to which each stub cosign call attaches its
+// bundle: what it signs and attests, what it skips and what it asks the registry to decide,
+// where secrets go, and that nothing is left behind.
 
 import * as fs from "fs";
 import * as path from "path";
 import { attest, AttestSpec, previousReport, reason, samePublicKey, signerId } from "../runner/attest";
 import { SigningConfig } from "../config/signing";
+import { listed, pinReferrers, referrersTag, repositoryAndDigest, SIGNATURE_PREDICATE } from "../runner/referrersTag";
+import { RegistryClient } from "../runner/registryClient";
+import { PREDICATE_TYPES } from "../runner/signing";
+import { registryStandIn, StandIn } from "./registryStandIn";
 import { sandbox } from "./sandbox";
 
 const PUB = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEstubkeyAAAA\n-----END PUBLIC KEY-----\n";
@@ -13,12 +19,20 @@ const PRIVATE = "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nsecret-private-
 const AMD = `sha256:${"a".repeat(64)}`;
 const ARM = `sha256:${"b".repeat(64)}`;
 const INDEX = `sha256:${"f".repeat(64)}`;
-const REPO = "registry.e2e.test:5000/nbf-e2e/probe";
+const CREDENTIALS = "e2e:registry-password";
 const KEY: SigningConfig = { mode: "key", publicKey: PUB, transparencyLog: false };
+
+let registry: StandIn;
+let REPO = "";
+beforeEach(async () => {
+    registry = await registryStandIn("api", CREDENTIALS);
+    REPO = `${registry.host}/nbf-e2e/probe`;
+});
+afterEach(() => registry.close());
 
 function spec(signing: SigningConfig = KEY): AttestSpec {
     return {
-        registry: "registry.e2e.test:5000", signing,
+        registry: registry.host, signing,
         indexes: [`${REPO}:latest@${INDEX}`, `${REPO}:v1@${INDEX}`],
         platforms: [
             { platform: "linux/amd64", ref: `${REPO}@${AMD}`, host: "amd", node: "nbf-e2e-amd", test: { command: ["uname", "-m"], output: "x86_64" } },
@@ -53,7 +67,25 @@ function box(publicKey = PUB) {
         `esac`,
     ].join("\n"));
     b.stub("git", `case "$1" in rev-parse) echo 0123456789abcdef;; status) echo ' M app/x';; esac`);
-    return { ...b, project };
+    follow(registry, () => b.calls("cosign"));
+    // The runner trusts the stand-in's certificate as cosign would trust a registry's CA.
+    return { ...b, project, runner: (extra: NodeJS.ProcessEnv = {}) => b.runner({ SSL_CERT_FILE: registry.caFile, ...extra }) };
+}
+
+const PREDICATE_OF: Record<string, string> = { slsaprovenance1: PREDICATE_TYPES.provenance.uri, spdxjson: PREDICATE_TYPES.sbom.uri };
+
+/** Before each request, the registry gets the bundle of every stub cosign `attest` or `sign` call it has not seen. */
+function follow(standIn: StandIn, calls: () => string[]): void {
+    let seen = 0;
+    standIn.beforeRequest = () => {
+        const writes = calls().filter((c) => /^(attest|sign) /.test(c));
+        for (const call of writes.slice(seen)) {
+            const { repository, digest } = repositoryAndDigest(standIn.host, call.split(" ").pop()!);
+            const type = /--type (\S+)/.exec(call)?.[1];
+            standIn.attach(repository, digest, type ? PREDICATE_OF[type] : SIGNATURE_PREDICATE);
+        }
+        seen = writes.length;
+    };
 }
 
 async function inProject<T>(dir: string, f: () => Promise<T>): Promise<T> {
@@ -66,7 +98,21 @@ async function inProject<T>(dir: string, f: () => Promise<T>): Promise<T> {
     }
 }
 
-const secrets = { credentials: "e2e:registry-password", signingKey: PRIVATE, signingKeyPassword: "key-password" };
+const ATTESTED = [PREDICATE_TYPES.provenance.uri, PREDICATE_TYPES.sbom.uri];
+
+/** A digest the registry holds bundles of these types for, listed under its referrers tag by the step's own code. */
+async function signedBefore(digest: string, types: string[]): Promise<void> {
+    types.forEach((t) => registry.attach("nbf-e2e/probe", digest, t));
+    await pinReferrers(new RegistryClient(registry.host, CREDENTIALS, { SSL_CERT_FILE: registry.caFile }), registry.host, "nbf-e2e/probe", digest);
+}
+
+/** The predicate types listed under a digest's referrers tag, sorted. */
+function tagged(digest: string): string[] {
+    const index = registry.tags.get(`nbf-e2e/probe:${referrersTag(digest)}`);
+    return listed(index === undefined ? "" : registry.manifests.get(index)?.body ?? "").map((m) => m.annotations?.["dev.sigstore.bundle.predicateType"] ?? "").sort();
+}
+
+const secrets = { credentials: CREDENTIALS, signingKey: PRIVATE, signingKeyPassword: "key-password" };
 
 describe("the attest entry point", () => {
     test("attests provenance and an SBOM on each platform digest, then signs the index once, all by digest", async () => {
@@ -115,6 +161,7 @@ describe("the attest entry point", () => {
     test("signs only digests its previous run did not: one changed platform re-attests that one and signs the new index", async () => {
         const b = box();
         const who = signerId(KEY);
+        await signedBefore(AMD, ATTESTED);
         const previous = JSON.stringify({ signed: { [`${REPO}@${AMD}`]: who, [`${REPO}@sha256:${"9".repeat(64)}`]: who } });
         const report = await inProject(b.project, () => attest(spec(), secrets, b.runner({ PULUMI_COMMAND_STDOUT: previous })));
         const cosign = b.calls("cosign").filter((c) => /^(attest|sign) /.test(c)).map((c) => `${c.split(" ")[0]} ${c.split(" ").pop()}`);
@@ -122,17 +169,58 @@ describe("the attest entry point", () => {
         expect(Object.keys(report.signed).sort()).toEqual([AMD, ARM, INDEX].map((d) => `${REPO}@${d}`).sort());
     });
 
-    test("signs nothing when every digest was signed by the same signer, and everything again for a new key", async () => {
+    test("signs nothing when every digest was signed by the same signer and is still in the registry, asking it once per digest; everything again for a new key", async () => {
         const b = box();
         const who = signerId(KEY);
+        await signedBefore(AMD, ATTESTED);
+        await signedBefore(ARM, ATTESTED);
+        await signedBefore(INDEX, [SIGNATURE_PREDICATE]);
+        registry.requests.splice(0);
         const previous = JSON.stringify({ signed: { [`${REPO}@${AMD}`]: who, [`${REPO}@${ARM}`]: who, [`${REPO}@${INDEX}`]: who } });
         await inProject(b.project, () => attest(spec(), secrets, b.runner({ PULUMI_COMMAND_STDOUT: previous })));
         expect(b.calls("cosign").filter((c) => /^(attest|sign) /.test(c))).toEqual([]);
         expect(b.calls("syft").filter((c) => c.startsWith("scan"))).toEqual([]);
+        expect(registry.requests).toEqual([AMD, ARM, INDEX].map((d) => `GET /v2/nbf-e2e/probe/manifests/${referrersTag(d)}`));
         const old = JSON.stringify({ signed: { [`${REPO}@${AMD}`]: "key:other", [`${REPO}@${ARM}`]: "key:other", [`${REPO}@${INDEX}`]: "key:other" } });
         const c = box();
         await inProject(c.project, () => attest(spec(), secrets, c.runner({ PULUMI_COMMAND_STDOUT: old })));
         expect(c.calls("cosign").filter((l) => /^(attest|sign) /.test(l))).toHaveLength(5);
+    });
+
+    test("signs again what the last run signed but the registry lost: an expired SBOM, a signature deleted by hand", async () => {
+        const b = box();
+        const first = await inProject(b.project, () => attest(spec(), secrets, b.runner()));
+        const before = b.calls("cosign").filter((c) => /^(attest|sign) /.test(c)).length;
+        // The SBOM of arm64 expires; the index's signature is deleted with its referrers tag.
+        const armTag = JSON.parse(registry.manifests.get(registry.tags.get(`nbf-e2e/probe:${referrersTag(ARM)}`)!)!.body) as { manifests: { digest: string; annotations: Record<string, string> }[] };
+        armTag.manifests.filter((m) => m.annotations["dev.sigstore.bundle.predicateType"] === PREDICATE_TYPES.sbom.uri).forEach((m) => registry.manifests.delete(m.digest));
+        registry.tags.set(`nbf-e2e/probe:${referrersTag(ARM)}`, "sha256:gone");
+        listed(registry.manifests.get(registry.tags.get(`nbf-e2e/probe:${referrersTag(INDEX)}`)!)!.body).forEach((m) => registry.manifests.delete(m.digest));
+        registry.tags.delete(`nbf-e2e/probe:${referrersTag(INDEX)}`);
+        const b2 = b.runner({ PULUMI_COMMAND_STDOUT: JSON.stringify(first) });
+        await inProject(b.project, () => attest(spec(), secrets, b2));
+        const again = b.calls("cosign").filter((c) => /^(attest|sign) /.test(c)).slice(before).map((c) => `${c.split(" ")[0]} ${c.split(" ").pop()}`);
+        expect(again).toEqual([`attest ${REPO}@${ARM}`, `attest ${REPO}@${ARM}`, `sign ${REPO}@${INDEX}`]);
+        expect(b2.logged.join("\n")).toContain(`${REPO}@${INDEX} was signed by the last update, but the registry no longer lists its ${SIGNATURE_PREDICATE} bundle under nbf-e2e/probe:${referrersTag(INDEX)}: signing it again`);
+        expect(tagged(INDEX)).toEqual([SIGNATURE_PREDICATE]);
+    });
+
+    test.each(["api", "tag-schema"] as const)("leaves every signed digest's bundles listed under its sha256-<hex> tag on a registry with %s", async (mode) => {
+        await registry.close();
+        registry = await registryStandIn(mode, CREDENTIALS);
+        REPO = `${registry.host}/nbf-e2e/probe`;
+        const b = box();
+        await inProject(b.project, () => attest(spec(), secrets, b.runner()));
+        expect([AMD, ARM, INDEX].map(tagged)).toEqual([[...ATTESTED].sort(), [...ATTESTED].sort(), [SIGNATURE_PREDICATE]]);
+        // Without the referrers API cosign keeps the tag, and the step writes none itself.
+        expect(registry.requests.filter((r) => r.startsWith("PUT"))).toHaveLength(mode === "api" ? 3 : 0);
+    });
+
+    test("fails naming the digest and the missing bundle when the registry does not keep what cosign pushed", async () => {
+        const b = box();
+        registry.beforeRequest = () => undefined;
+        await expect(inProject(b.project, () => attest(spec(), secrets, b.runner()))).rejects.toThrow(
+            new RegExp(`cosign reported success, but ${registry.host} lists no ${PREDICATE_TYPES.provenance.uri}, ${PREDICATE_TYPES.sbom.uri} bundle for ${REPO}@${AMD}`));
     });
 
     test("signs the same digests again in another repository: a report names repository and digest, not the digest alone", async () => {
@@ -160,13 +248,13 @@ describe("the attest entry point", () => {
     test("keyless outside a CI with an OIDC token fails saying where it works", async () => {
         const b = box();
         const keyless: SigningConfig = { mode: "keyless", identity: "me", issuer: "https://gitlab.com" };
-        await expect(attest(spec(keyless), { credentials: "u:p" }, b.runner())).rejects.toThrow(/no OIDC token for Fulcio.*id-token: write.*SIGSTORE_ID_TOKEN/);
+        await expect(attest(spec(keyless), { credentials: CREDENTIALS }, b.runner())).rejects.toThrow(/no OIDC token for Fulcio.*id-token: write.*SIGSTORE_ID_TOKEN/);
     });
 
     test("keyless on GitLab leaves the token in the environment cosign reads, and writes no offline files", async () => {
         const b = box();
         const keyless: SigningConfig = { mode: "keyless", identity: "me", issuer: "https://gitlab.com" };
-        await inProject(b.project, () => attest(spec(keyless), { credentials: "u:p" }, b.runner({ GITLAB_CI: "true", SIGSTORE_ID_TOKEN: "eyJ-token" })));
+        await inProject(b.project, () => attest(spec(keyless), { credentials: CREDENTIALS }, b.runner({ GITLAB_CI: "true", SIGSTORE_ID_TOKEN: "eyJ-token" })));
         const calls = b.calls("cosign");
         expect(calls.some((c) => c.startsWith("signing-config") || c.startsWith("public-key"))).toBe(false);
         expect(calls.find((c) => c.startsWith("sign "))).toBe(`sign --yes ${REPO}@${INDEX}`);

@@ -1,0 +1,110 @@
+// Keeps a signed digest's signatures and attestations under its referrers tag
+// (`sha256-<hex>`), so an untagged-expiry lifecycle rule never deletes them, and reads that
+// tag back to tell whether they are still in the registry.
+//
+// cosign v3 stores each signature and attestation as a Sigstore bundle manifest whose
+// `subject` is the signed digest. On a registry without the OCI referrers API (Debian's
+// docker-registry, the acceptance run's) go-containerregistry also lists it in an index under
+// the referrers tag; on one with the API (ECR: "Amazon ECR support for OCI v1.1 ... reference
+// artifacts that are defined by the OCI Referrers API", ECR User Guide, images.html) it is
+// pushed untagged and nothing else, and ECR's untagged rule expires it while the signed image
+// lives on (components/registry.ts, test/registryLifecycle.test.ts). So after signing, the
+// referrers list the API serves is written under the tag, as the tag schema does
+// (opencontainers/distribution-spec spec.md, "Referrers Tag Schema" and "Unavailable
+// Referrers API"): ECR keeps what a tagged index lists.
+
+import { RegistryClient, RegistryResponse } from "./registryClient";
+import { RunnerError } from "./process";
+
+const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+/** The manifest annotation cosign v3 gives each bundle (sigstore/cosign pkg/oci/remote/write.go `BundlePredicateType`). */
+export const BUNDLE_PREDICATE_TYPE = "dev.sigstore.bundle.predicateType";
+/** The predicate type of a `cosign sign` bundle (sigstore/cosign pkg/types/predicate.go `CosignSignPredicateType`). */
+export const SIGNATURE_PREDICATE = "https://sigstore.dev/cosign/sign/v1";
+
+interface Descriptor { mediaType?: string; digest: string; size?: number; artifactType?: string; annotations?: Record<string, string> }
+
+/** The tag the referrers tag schema gives what is attached to `digest`: `<alg>-<hex>`. */
+export function referrersTag(digest: string): string {
+    return digest.replace(":", "-");
+}
+
+/** `<registry>/<repository>@sha256:…` → the repository path and digest the API names. */
+export function repositoryAndDigest(registry: string, ref: string): { repository: string; digest: string } {
+    const at = ref.lastIndexOf("@");
+    const name = ref.slice(0, at);
+    if (!name.startsWith(`${registry}/`)) {
+        throw new Error(`internal: ${ref} is not in the registry ${registry}`);
+    }
+    return { repository: name.slice(registry.length + 1), digest: ref.slice(at + 1) };
+}
+
+/** The descriptors an index document lists; none when it is not one. */
+export function listed(document: string): Descriptor[] {
+    try {
+        const index = JSON.parse(document) as { manifests?: Descriptor[] };
+        return Array.isArray(index.manifests) ? index.manifests : [];
+    } catch {
+        return [];
+    }
+}
+
+/** Which of `wanted` (predicate types) no bundle in the list carries. */
+export function missingPredicates(manifests: Descriptor[], wanted: string[]): string[] {
+    const present = new Set(manifests.map((m) => m.annotations?.[BUNDLE_PREDICATE_TYPE]));
+    return wanted.filter((w) => !present.has(w));
+}
+
+/** The referrers index document written under the tag: the API's list, as the tag schema holds it. */
+export function tagIndex(manifests: Descriptor[]): string {
+    return JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests });
+}
+
+function failure(what: string, registry: string, r: RegistryResponse): RunnerError {
+    const denied = r.status === 401 || r.status === 403
+        ? "; the stack's registry credentials must be allowed to read and push tags in this repository (ECR: ecr:BatchGetImage and ecr:PutImage)" : "";
+    return new RunnerError(`${registry} answered ${r.status} to ${what}: ${r.body.trim().slice(0, 300) || "no body"}${denied}`);
+}
+
+/** What the referrers tag of `digest` lists now: one request; an empty list when there is no tag. */
+export async function attachedTo(client: RegistryClient, registry: string, repository: string, digest: string): Promise<Descriptor[]> {
+    const r = await client.request("GET", repository, `manifests/${referrersTag(digest)}`, { accept: OCI_INDEX });
+    if (r.status === 404) {
+        return [];
+    }
+    if (r.status !== 200) {
+        throw failure(`reading ${repository}:${referrersTag(digest)}`, registry, r);
+    }
+    return listed(r.body);
+}
+
+/**
+ * Writes the referrers API's list for `digest` under its referrers tag, unless the tag lists
+ * the same already. A 404 from the API means the registry has none, and cosign maintained the
+ * tag itself. Returns which of the two the registry does.
+ */
+export async function pinReferrers(client: RegistryClient, registry: string, repository: string, digest: string): Promise<"api" | "tag-schema"> {
+    const manifests: Descriptor[] = [];
+    for (let rest: string | undefined = `referrers/${digest}`; rest !== undefined;) {
+        const r = await client.request("GET", repository, rest, { accept: OCI_INDEX });
+        if (r.status === 404 && manifests.length === 0) {
+            return "tag-schema";
+        }
+        if (r.status !== 200) {
+            throw failure(`listing the referrers of ${repository}@${digest}`, registry, r);
+        }
+        manifests.push(...listed(r.body));
+        // Paged with a Link header: `</v2/<name>/referrers/<digest>?…>; rel="next"` (distribution-spec, "Listing Referrers").
+        const next = /<\/v2\/[^>]*?\/(referrers\/[^>]+)>;\s*rel="?next"?/.exec(String(r.headers.link ?? ""))?.[1];
+        rest = next;
+    }
+    const tagged = await attachedTo(client, registry, repository, digest);
+    const digests = (list: Descriptor[]) => list.map((m) => m.digest).sort().join(" ");
+    if (digests(tagged) !== digests(manifests)) {
+        const put = await client.request("PUT", repository, `manifests/${referrersTag(digest)}`, { "content-type": OCI_INDEX }, tagIndex(manifests));
+        if (put.status !== 201) {
+            throw failure(`writing ${repository}:${referrersTag(digest)}`, registry, put);
+        }
+    }
+    return "api";
+}
