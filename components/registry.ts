@@ -7,8 +7,6 @@ import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetConfig } from "../config/schema";
 
-export { referrersTag } from "../runner/referrersTag";
-
 export interface FleetRegistryArgs {
     registry: FleetConfig["registry"];
     /** Repository names, one per image. */

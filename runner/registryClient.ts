@@ -16,16 +16,17 @@ export interface RegistryResponse {
 
 /**
  * Extra CA certificates, read as Go's crypto/x509 reads the system's on Linux: SSL_CERT_FILE,
- * else the first of its list of bundle files that exists, and every file in each directory of
- * SSL_CERT_DIR (go/src/crypto/x509/root_unix.go loadSystemRoots, root_linux.go certFiles). A
- * private registry's CA installed for cosign (update-ca-certificates) is then trusted here too,
- * which Node's bundled roots alone would not do. Go's default directories are left out: the
- * bundle files hold what they hold on the systems that have both.
+ * else the first of its list of bundle files, and every file in each directory of
+ * SSL_CERT_DIR, skipping what does not exist (go/src/crypto/x509/root_unix.go
+ * loadSystemRoots, root_linux.go certFiles). A private registry's CA installed for cosign
+ * (update-ca-certificates) is then trusted here too, which Node's bundled roots alone would
+ * not do. Go's default directories are left out: on the systems that have both, the bundle
+ * holds what they hold.
  */
 export function systemCaFiles(env: NodeJS.ProcessEnv, exists: (file: string) => boolean = fs.existsSync): string[] {
     const bundles = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem",
         "/etc/pki/tls/cacert.pem", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/cert.pem"];
-    const file = env.SSL_CERT_FILE ? [env.SSL_CERT_FILE] : bundles.filter(exists).slice(0, 1);
+    const file = (env.SSL_CERT_FILE ? [env.SSL_CERT_FILE] : bundles).filter(exists).slice(0, 1);
     const dirs = (env.SSL_CERT_DIR ?? "").split(":").filter((d) => d !== "" && exists(d));
     return [...file, ...dirs.flatMap((d) => fs.readdirSync(d).map((f) => path.join(d, f)).filter((f) => fs.statSync(f).isFile()))];
 }
@@ -67,7 +68,7 @@ export class RegistryClient {
             this.authorization = basic;
         } else if (scheme === "bearer" && params.realm) {
             const query = new URLSearchParams({ ...(params.service ? { service: params.service } : {}), scope: `repository:${repository}:pull,push` });
-            const token = await this.send("GET", `${params.realm}?${query}`, { authorization: basic });
+            const token = await this.send("GET", `${params.realm}?${query.toString()}`, { authorization: basic });
             const parsed = token.status === 200 ? JSON.parse(token.body) as { token?: string; access_token?: string } : {};
             if (!parsed.token && !parsed.access_token) {
                 return { ...first, body: `the token service ${params.realm} answered ${token.status}: ${token.body.slice(0, 200)}` };

@@ -3,12 +3,17 @@
 // image's repository after a few builds, with cosign signatures and attestations stored
 // either as bare OCI referrers (what cosign v3 writes to a registry with the referrers API,
 // such as ECR) or also listed under cosign's `sha256-<hex>` tag (the OCI referrers tag
-// schema, which cosign writes where the API is missing, and which a signing step can write
-// on ECR too: components/registry.ts `referrersTag`).
+// schema, which cosign writes where the API is missing, and which the sign step writes on a
+// registry with the API: runner/referrersTag.ts). The last tests build the repository from
+// what the sign step's own code writes to a loopback registry that serves the API.
 
-import { lifecyclePolicy, referrersTag } from "../components/registry";
+import { lifecyclePolicy } from "../components/registry";
 import { cacheTag, platformTag } from "../config/schema";
+import { listed, pinReferrers, referrersTag, SIGNATURE_PREDICATE } from "../runner/referrersTag";
+import { RegistryClient } from "../runner/registryClient";
+import { PREDICATE_TYPES } from "../runner/signing";
 import { expiredBy, LifecycleRule, matchesTags, RepoImage, validatePolicy } from "./ecrLifecycle";
+import { registryStandIn } from "./registryStandIn";
 
 const DAYS = 14;
 const rules = (policy: string) => (JSON.parse(policy) as { rules: LifecycleRule[] }).rules;
@@ -137,6 +142,53 @@ describe("the program's lifecycle policy", () => {
         expect(digests(repo.current.attached).filter((digest) => !expired.has(digest))).toEqual([]);
         // The images themselves stay: tagged, or listed by the tagged index.
         expect(digests(repo.current.images).filter((digest) => expired.has(digest))).toEqual([]);
+    });
+});
+
+describe("what the sign step leaves in a registry with the referrers API, under the program's policy", () => {
+    /**
+     * The exported build (index tagged `latest`, platform images tagged per platform), pushed
+     * 40 days ago, signed and attested as cosign does on ECR (untagged bundles with a subject),
+     * then, with `pin`, the step's pinReferrers for each digest: the registry's manifests and
+     * tags as ECR would list its images.
+     */
+    async function signedRepository(pin: boolean): Promise<{ images: RepoImage[]; exported: string[]; attached: string[] }> {
+        const registry = await registryStandIn("api", "fleet:pw");
+        try {
+            const exported = build("exported", ["latest"], 40, false).images;
+            const attached = [
+                registry.attach("app", exported[0].digest, SIGNATURE_PREDICATE),
+                ...exported.slice(1).flatMap((p) => [PREDICATE_TYPES.provenance.uri, PREDICATE_TYPES.sbom.uri].map((t) => registry.attach("app", p.digest, t))),
+            ];
+            if (pin) {
+                const client = new RegistryClient(registry.host, "fleet:pw", { SSL_CERT_FILE: registry.caFile });
+                for (const subject of exported) {
+                    await pinReferrers(client, registry.host, "app", subject.digest);
+                }
+            }
+            const tagsOf = (digest: string) => [...registry.tags].filter(([, d]) => d === digest).map(([t]) => t.slice("app:".length));
+            const stored = [...registry.manifests].map(([digest, m]) => ({
+                digest, tags: tagsOf(digest), pushedDaysAgo: 40, subject: m.subject,
+                ...(m.mediaType.includes("index") ? { manifests: listed(m.body).map((l) => l.digest) } : {}),
+            }));
+            return { images: [...exported, ...stored], exported: exported.map((i) => i.digest), attached };
+        } finally {
+            await registry.close();
+        }
+    }
+
+    test("keeps every signature and attestation of what the stack exports, long after the expiry", async () => {
+        const repo = await signedRepository(true);
+        const expired = expiredBy(rules(lifecyclePolicy(DAYS)), repo.images);
+        expect(repo.attached).toHaveLength(5);
+        expect([...repo.exported, ...repo.attached].filter((digest) => expired.has(digest))).toEqual([]);
+    });
+
+    test("without the step's tags, the same bundles expire while the images they sign stay", async () => {
+        const repo = await signedRepository(false);
+        const expired = expiredBy(rules(lifecyclePolicy(DAYS)), repo.images);
+        expect(repo.attached.filter((digest) => !expired.has(digest))).toEqual([]);
+        expect(repo.exported.filter((digest) => expired.has(digest))).toEqual([]);
     });
 });
 
