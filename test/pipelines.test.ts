@@ -233,7 +233,8 @@ describe("the Pulumi CLI the pipelines install", () => {
     });
 
     test("passes shellcheck, like the runner-cleanup script", () => {
-        const result = run("shellcheck", ["scripts/install-pulumi-cli.sh", "scripts/ci-remove-builder.sh", "scripts/ci-check-release-ref.sh", "scripts/ci-preview-comment.sh", "scripts/install-pulumi-plugins.sh"]);
+        const result = run("shellcheck", ["scripts/install-pulumi-cli.sh", "scripts/ci-remove-builder.sh", "scripts/ci-check-release-ref.sh", "scripts/ci-preview-comment.sh", "scripts/install-pulumi-plugins.sh",
+            "scripts/install-signing-tools.sh"]);
         expect(result.stdout).toBe("");
         expect(result.status).toBe(0);
     });
@@ -398,6 +399,46 @@ describe("the provider plugins the pipelines run", () => {
         for (const name of ["preview", "up"]) {
             const lines = (text[name].script ?? []).flat(2).map(String);
             expect(lines.indexOf("bash scripts/install-pulumi-plugins.sh")).toBeGreaterThan(lines.findIndex((l) => l.includes("install-pulumi-cli.sh")));
+        }
+    });
+});
+
+describe("cosign and syft in the pipelines", () => {
+    const install = "install-signing-tools.sh";
+
+    test("GitHub: only up installs them, from the pinned script, before the deploy role and before pulumi up, and puts them on PATH", () => {
+        const workflow = parse(read(".github/workflows/fleet.yml")) as Workflow;
+        for (const [name, job] of Object.entries(workflow.jobs)) {
+            expect([name, JSON.stringify(job).includes(install)]).toEqual([name, name === "up"]);
+        }
+        const steps = workflow.jobs.up.steps;
+        const at = steps.findIndex((s) => s.run?.includes(install));
+        expect(steps[at].run?.trim().split("\n")).toEqual([`bash scripts/${install} "$RUNNER_TEMP/signing-tools"`, 'echo "$RUNNER_TEMP/signing-tools" >> "$GITHUB_PATH"']);
+        expect(steps[at].env).toBeUndefined();
+        expect(at).toBeLessThan(steps.findIndex((s) => s.with?.["role-to-assume"]));
+        expect(at).toBeLessThan(steps.findIndex((s) => s.run?.startsWith("pulumi up")));
+        expect(at).toBeGreaterThan(steps.findIndex((s) => s.run?.startsWith("bash scripts/ci-check-release-ref.sh")));
+    });
+
+    test("GitLab: only up installs them, after the release-ref check and before the AWS role, and puts them on PATH", () => {
+        const pipeline = parse(read(".gitlab-ci.yml"), { merge: true }) as Record<string, GitLabJob>;
+        for (const name of ["test", "preview", "up"]) {
+            expect([name, JSON.stringify(pipeline[name]).includes(install)]).toEqual([name, name === "up"]);
+        }
+        const lines = (pipeline.up.script ?? []).flat(2).map(String);
+        const at = lines.indexOf(`bash scripts/${install} "$CI_PROJECT_DIR/.signing-tools"`);
+        expect(lines.slice(at - 1, at + 2)).toEqual(["apk add --no-cache go", `bash scripts/${install} "$CI_PROJECT_DIR/.signing-tools"`, 'export PATH="$CI_PROJECT_DIR/.signing-tools:$PATH"']);
+        expect(at).toBeGreaterThan(lines.findIndex((l) => l.startsWith("bash scripts/ci-check-release-ref.sh")));
+        expect(at).toBeLessThan(lines.findIndex((l) => l.includes("AWS_WEB_IDENTITY_TOKEN_FILE")));
+        expect(at).toBeLessThan(lines.findIndex((l) => l.startsWith("pulumi up")));
+    });
+
+    test("the script pins the versions the acceptance run builds and verifies", () => {
+        const toolchain = read("e2e/toolchain.sh");
+        const script = read(`scripts/${install}`);
+        for (const [tool, variable] of [["cosign", "COSIGN_VERSION"], ["syft", "SYFT_VERSION"]]) {
+            const version = new RegExp(`^${variable}=(v[0-9.]+)$`, "m").exec(toolchain)?.[1];
+            expect([tool, new RegExp(`"${tool} \\S+ ${version!.replace(/\./g, "\\.")} h1:`).test(script)]).toEqual([tool, true]);
         }
     });
 });
