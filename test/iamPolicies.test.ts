@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { Fleet } from "../components/fleet";
 import { parseConfig } from "../config/schema";
-import { CLI_ACTIONS, INVOKE_ACTIONS, PolicyDocument, PolicyStatement, renderPolicy, RESOURCE_ACTIONS, STACK_TAGS } from "../examples/iam/actions";
+import { CLI_ACTIONS, INVOKE_ACTIONS, kmsKeyArn, PolicyDocument, PolicyStatement, renderPolicy, RESOURCE_ACTIONS, SIGNING_ACTIONS, STACK_TAGS } from "../examples/iam/actions";
 import { context, makeProject, validConfig } from "./fixtures";
 import { installMocks, settled, unwrapSecrets, valueOf } from "./mocks";
 import { EC2_CALLS } from "../runner/registerBuilders";
@@ -23,11 +23,14 @@ const dir = path.join(__dirname, "..", "examples", "iam");
 const template = (file: string) => fs.readFileSync(path.join(dir, file), "utf8");
 const key = pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nop\n-----END OPENSSH PRIVATE KEY-----\n");
 
-/** cidr mode with a spot pool and an idle pool (an Elastic IP, the wake step); ssm mode with an idle pool. */
+const SIGNING_KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+/** cidr mode with a spot pool, an idle pool (an Elastic IP, the wake step) and KMS signing; ssm mode with an idle pool. */
 function configs() {
     const cidr = validConfig() as Record<string, any>;
     cidr.hosts[0].idleMinutes = 30;
     cidr.hosts[1].spot = true;
+    cidr.signing = { mode: "kms", key: `awskms:///${SIGNING_KEY}` };
     const ssm = validConfig() as Record<string, any>;
     ssm.ssh = { access: "ssm", publicKey: ssm.ssh.publicKey };
     ssm.network = { vpcId: "vpc-0abc1234", subnetIds: ["subnet-0aaa1111"] };
@@ -50,8 +53,12 @@ beforeAll(async () => {
 const VALUES = { region: "eu-west-1", accountId: "123456789012", project: "native-build-fleet", stack: "dev" };
 /** The VPCs the fleets' security groups are in: the ssm fleet's network.vpcId and the mocks' default VPC. */
 const vpcIds = () => [...new Set(mocks.resources.filter((r) => r.type === "aws:ec2/securityGroup:SecurityGroup").map((r) => String(r.inputs.vpcId)))].sort();
-const policyFor = (file: string) => renderPolicy(template(file), {
-    ...VALUES, images: mocks.resources.filter((r) => r.type === "aws:ecr/repository:Repository").map((r) => String(r.inputs.name)), vpcIds: vpcIds(),
+/** The `signing` of every sign step the fleets run (`<image>-sign`, NBF_SPEC). */
+const signingOf = () => mocks.resources.filter((r) => r.type === "command:local:Command" && r.name.endsWith("-sign"))
+    .map((r) => (JSON.parse(String((r.inputs.environment as Record<string, unknown>).NBF_SPEC)) as { signing: { mode: string; key?: string } }).signing);
+const signingKeyArns = () => [...new Set(signingOf().filter((s) => s.mode === "kms").map((s) => kmsKeyArn(String(s.key), VALUES.region, VALUES.accountId)))] as string[];
+const policyFor = (file: string, keys = signingKeyArns()) => renderPolicy(template(file), {
+    ...VALUES, images: mocks.resources.filter((r) => r.type === "aws:ecr/repository:Repository").map((r) => String(r.inputs.name)), vpcIds: vpcIds(), signingKeyArns: keys,
 });
 const list = (value: string | string[] | undefined) => ([] as string[]).concat(value ?? []);
 const matches = (pattern: string, action: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`, "i").test(action);
@@ -72,6 +79,8 @@ function needed(role: "preview" | "deploy"): string[] {
         ...Object.values(RESOURCE_ACTIONS).flatMap((a) => (role === "preview" ? a.read : [...a.read, ...a.write])),
         ...Object.values(INVOKE_ACTIONS).flat(),
         ...Object.values(CLI_ACTIONS).filter((c) => c.roles.includes(role)).flatMap((c) => c.actions),
+        ...(role === "deploy" && signingOf().length > 0 ? SIGNING_ACTIONS.registry : []),
+        ...(role === "deploy" && signingOf().some((s) => s.mode === "kms") ? SIGNING_ACTIONS.kms : []),
     ])].sort();
 }
 
@@ -114,7 +123,7 @@ describe.each(["preview", "deploy"] as const)("the %s role's policy", (role) => 
     });
 
     test("has every placeholder filled and names no other repository than the stack's", () => {
-        expect(JSON.stringify(policy())).not.toMatch(/REGION|ACCOUNT_ID|PROJECT_NAME|STACK_NAME|IMAGE_NAME/);
+        expect(JSON.stringify(policy())).not.toMatch(/REGION|ACCOUNT_ID|PROJECT_NAME|STACK_NAME|IMAGE_NAME|SIGNING_KEY_ARN/);
         const repositories = policy().Statement.flatMap((s) => list(s.Resource)).filter((arn) => arn.startsWith("arn:aws:ecr:"));
         expect([...new Set(repositories)].sort()).toEqual(["app", "ssm-app"].map((name) => `arn:aws:ecr:eu-west-1:123456789012:repository/${name}`));
     });
@@ -133,6 +142,8 @@ describe.each(["preview", "deploy"] as const)("the %s role's policy", (role) => 
             "DescribeWhatThePreviewPlans", "DescribeWhatTheUpdatePlans", "ReadTheAmiParameters", "RegistryTokenHasNoResourceScope",
             "LaunchWithTheInstancesOwnParts", "LaunchOnlyIntoTheFleetsVpc", "TagOnlyWhileCreating", "CreateSecurityGroupsOnlyInTheFleetsVpc",
             "ReadTheStacksRepositoriesAndCache", "ManageAndPushOnlyTheStacksRepositories", "SsmModeOnlyTheSshSessionDocument", "SsmModeOwnSessionsOnly", "SsmModeDataChannelHasNoResourceScope",
+            // The signing key is the team's, not the stack's: it is scoped by its ARN.
+            "SignOnlyWithTheConfiguredKmsKey",
         ]);
         for (const statement of policy().Statement.filter((s) => s.Effect === "Allow" && !untagged.has(s.Sid ?? ""))) {
             const conditions = Object.values(statement.Condition ?? {}).flatMap((c) => Object.entries(c));
@@ -209,11 +220,23 @@ const resourceTags = (tags: Record<string, string> = STACK, prefix = "aws:Resour
 const AWS_OWNED = /(arn:aws:ssm:[a-z0-9-]+):(:(?:parameter|document)\/)/g;
 const owned = <T>(value: T): T => JSON.parse(JSON.stringify(value).replace(AWS_OWNED, "$1:000000000000$2")) as T;
 
+/**
+ * A KMS key's default key policy, which lets its account's IAM policies decide ("Allows access
+ * to the AWS account and enables IAM policies", AWS KMS Developer Guide, key-policy-default.html):
+ * without a key policy allowing it, no identity policy reaches a key.
+ */
+const defaultKeyPolicy = (account: string) => ({
+    Version: "2012-10-17", Statement: [{ Sid: "Enable IAM User Permissions", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: "kms:*", Resource: "*" }],
+});
+
 async function decide(policies: { identity: PolicyDocument; boundary?: PolicyDocument }, action: string, resource: string, context: Record<string, string | string[]> = {}): Promise<Decision> {
     policies = owned(policies);
     resource = owned(resource);
+    // A key of another account is decided by that account's key policy.
+    const accountId = action.startsWith("kms:") ? resource.split(":")[4] : ACCOUNT;
     const result = await runSimulation({
-        request: { principal: `arn:aws:iam::${ACCOUNT}:role/ci`, action, resource: { resource, accountId: ACCOUNT }, contextVariables: { "aws:userid": "AROAEXAMPLE:ci", ...context } },
+        request: { principal: `arn:aws:iam::${ACCOUNT}:role/ci`, action, resource: { resource, accountId }, contextVariables: { "aws:userid": "AROAEXAMPLE:ci", ...context } },
+        resourcePolicy: action.startsWith("kms:") ? defaultKeyPolicy(accountId) : undefined,
         identityPolicies: [{ name: "role", policy: policies.identity }],
         permissionBoundaryPolicies: policies.boundary ? [{ name: "boundary", policy: policies.boundary }] : undefined,
         serviceControlPolicies: [], resourceControlPolicies: [],
@@ -280,6 +303,7 @@ function requestsFor(action: string): Request[] {
         case "ssm:ResumeSession": case "ssm:TerminateSession": return [[session, {}]];
         case "ssmmessages:OpenDataChannel": return [["*", {}]];
     }
+    if (service === "kms") return signingKeyArns().map((key) => [key, {}]);
     if (service === "iam") return [[/InstanceProfile(Tags)?$/.test(name) && !/ForRole$/.test(name) ? profile : role, resourceTags()]];
     if (service === "ecr") return [[repository, {}]];
     if (service === "ec2") {
@@ -372,6 +396,46 @@ describe("the deploy policy denies each privilege escalation", () => {
         expect(await decide(hostRole, "iam:CreateUser", `arn:aws:iam::${ACCOUNT}:user/backdoor`)).toBe("ImplicitlyDenied");
         expect(await decide(hostRole, "s3:GetObject", "arn:aws:s3:::releases/key")).toBe("ImplicitlyDenied");
         expect(await decide(hostRole, "ssm:UpdateInstanceInformation", ec2Arn("instance", "i-0fleet"))).toBe("Allowed");
+    });
+});
+
+describe("signing with a KMS key, under a real IAM evaluator", () => {
+    const otherKey = "arn:aws:kms:eu-west-1:123456789012:key/0000beef-12ab-34cd-56ef-1234567890ab";
+
+    test("a fleet that signs with kms runs its sign step with that key, whose ARN the deploy policy is rendered with", () => {
+        expect(signingOf()).toEqual([{ mode: "kms", key: `awskms:///${SIGNING_KEY}`, transparencyLog: true }]);
+        expect(signingKeyArns()).toEqual([SIGNING_KEY]);
+    });
+
+    test.each(SIGNING_ACTIONS.kms)("the deploy role may %s with the configured key and with no other key", async (action) => {
+        const identity = policyFor("deploy.json");
+        expect(await decide({ identity }, action, SIGNING_KEY)).toBe("Allowed");
+        expect(await decide({ identity }, action, otherKey)).toBe("ImplicitlyDenied");
+        expect(await decide({ identity }, action, "arn:aws:kms:eu-west-1:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab")).toBe("ImplicitlyDenied");
+    });
+
+    test.each(["kms:Decrypt", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:CreateGrant"])("the deploy role may not %s even the configured key", async (action) => {
+        expect(await decide({ identity: policyFor("deploy.json") }, action, SIGNING_KEY)).toBe("ImplicitlyDenied");
+    });
+
+    test("the preview role never signs", async () => {
+        expect(await decide({ identity: policyFor("preview.json") }, "kms:Sign", SIGNING_KEY)).toBe("ImplicitlyDenied");
+    });
+
+    test("without a KMS key the deploy policy has no KMS statement at all", () => {
+        const policy = policyFor("deploy.json", []);
+        expect(policy.Statement.flatMap((s) => list(s.Action)).filter((a) => a.startsWith("kms:"))).toEqual([]);
+        expect(JSON.stringify(policy)).not.toContain("SIGNING_KEY_ARN");
+    });
+
+    test.each([
+        ["a key ARN", `awskms:///${SIGNING_KEY}`, SIGNING_KEY],
+        ["a key id, in the stack's region and account", "awskms:///1234abcd-12ab-34cd-56ef-1234567890ab", SIGNING_KEY],
+        ["a key ARN through an endpoint", `awskms://kms.eu-west-1.amazonaws.com/${SIGNING_KEY}`, SIGNING_KEY],
+        ["an alias, which IAM cannot scope by name", "awskms:///alias/release-signing", undefined],
+        ["an alias ARN", "awskms:///arn:aws:kms:eu-west-1:123456789012:alias/release-signing", undefined],
+    ])("the key ARN of %s", (_, uri, arn) => {
+        expect(kmsKeyArn(uri, "eu-west-1", "123456789012")).toBe(arn);
     });
 });
 

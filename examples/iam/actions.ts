@@ -113,6 +113,32 @@ export const CLI_ACTIONS: Record<string, { actions: string[]; roles: ("preview" 
     "ssm start-session": { actions: ["ssm:StartSession", "ssmmessages:OpenDataChannel", "ssm:TerminateSession", "ssm:ResumeSession"], roles: ["preview", "deploy"] },
 };
 
+/**
+ * The sign step (`<image>-sign`, runner/attest.ts): with any key source it reads and pushes
+ * bundles and the referrers tag in the image's repository (ECR's referrers API needs
+ * ecr:BatchGetImage, its ListImageReferrers reference says); with `signing.mode kms` cosign
+ * also reads the key and signs with it: GetPublicKey and DescribeKey when it loads the key,
+ * Sign for each signature (sigstore/sigstore pkg/signature/kms/aws v1.10.8 client.go,
+ * fetchCMK and sign). Only updates sign.
+ */
+export const SIGNING_ACTIONS = {
+    registry: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"],
+    kms: ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign"],
+};
+
+/**
+ * The ARN IAM evaluates for a cosign `awskms://` key URI: a key ARN as it is, a bare key id
+ * in the stack's region and account; an alias has none (IAM scopes kms:Sign to the key an
+ * alias points at, which only AWS knows), so undefined.
+ */
+export function kmsKeyArn(uri: string, region: string, accountId: string): string | undefined {
+    const id = uri.replace(/^awskms:\/\/[^/]*\//, "");
+    if (id.startsWith("arn:")) {
+        return /:key\//.test(id) ? id : undefined;
+    }
+    return id.startsWith("alias/") ? undefined : `arn:aws:kms:${region}:${accountId}:key/${id}`;
+}
+
 /** The tag keys every resource of a stack carries (components/fleet.ts). */
 export const STACK_TAGS = ["native-build-fleet:project", "native-build-fleet:stack"] as const;
 
@@ -127,12 +153,15 @@ export interface PolicyValues {
     images: string[];
     /** The VPC(s) the fleet's hosts and security group may be in (network.vpcId). */
     vpcIds: string[];
+    /** The ARN of the KMS key `signing.key` names (`kmsKeyArn`); none drops the statement that signs with it. */
+    signingKeyArns?: string[];
 }
 
 /**
  * Fills a shipped policy's placeholders (REGION, ACCOUNT_ID, PROJECT_NAME, STACK_NAME), and
- * repeats every ARN that ends in `repository/IMAGE_NAME` once per image and every one that
- * ends in `vpc/VPC_ID` (a resource or a condition value) once per VPC.
+ * repeats every ARN that ends in `repository/IMAGE_NAME` once per image, every one that
+ * ends in `vpc/VPC_ID` (a resource or a condition value) once per VPC, and SIGNING_KEY_ARN
+ * once per signing key; a statement left with no resource is dropped.
  */
 export function renderPolicy(template: string, values: PolicyValues): PolicyDocument {
     const filled = template.replace(/\bREGION\b/g, values.region).replace(/\bACCOUNT_ID\b/g, values.accountId)
@@ -142,8 +171,12 @@ export function renderPolicy(template: string, values: PolicyValues): PolicyDocu
         if (arn.endsWith("repository/IMAGE_NAME")) {
             return values.images.map((image) => arn.replace(/IMAGE_NAME$/, image));
         }
+        if (arn === "SIGNING_KEY_ARN") {
+            return values.signingKeyArns ?? [];
+        }
         return arn.endsWith("vpc/VPC_ID") ? values.vpcIds.map((vpc) => arn.replace(/VPC_ID$/, vpc)) : [arn];
     });
+    policy.Statement = policy.Statement.filter((statement) => expand(([] as string[]).concat(statement.Resource)).length > 0);
     for (const statement of policy.Statement) {
         statement.Resource = expand(([] as string[]).concat(statement.Resource));
         for (const operator of Object.values(statement.Condition ?? {})) {
