@@ -4,7 +4,9 @@
 # the stack exports; the provenance names the run's commit and the Dockerfile's digest; the SBOM
 # lists busybox, which the test image really contains; an image someone else pushed under the
 # same tag fails; no key or password is anywhere; a no-op up signs nothing; a one-file change
-# re-signs only what changed; and signing leaves every exported digest as it was.
+# re-signs only what changed, and attests again what the registry lost; each signed digest's
+# bundles are listed under its sha256-<hex> tag; and signing leaves every exported digest as
+# it was.
 # The loopback registry has no Rekor, so the stack signs with transparencyLog false (README,
 # "Verifiable releases"); cosign never leaves loopback.
 # Uses acceptance.sh's helpers (check, step, logged, up, output, pulumi_, …).
@@ -16,6 +18,8 @@ SIGNING_DIR=""
 # The tag cosign stores a digest's signatures and attestations under on a registry without the
 # referrers API (provider notes, supply chain): one index listing each bundle.
 referrers_of() { skopeo inspect --raw "docker://$REPO:sha256-${1#sha256:}" 2>/dev/null || echo none; }
+# The predicate types that list holds, sorted: what the sign step's skip reads (runner/referrersTag.ts).
+predicates_of() { referrers_of "$1" | jq -r '[.manifests[]?.annotations["dev.sigstore.bundle.predicateType"]] | unique | join(" ")' 2>/dev/null; }
 # cosign as a deploy runs it, from the directory that holds cosign.pub and trusted_root.json.
 deploy_() { (cd "$SIGNING_DIR" && eval "$1") >"$WORK/cosign.out" 2>"$WORK/cosign.err"; }
 # The payload of the attestation of `type` (slsaprovenance1, spdxjson) printed by verify-attestation.
@@ -72,6 +76,14 @@ signing_steps() {
         statement=$(statement_of "$(platform_commands "$pdigest" spdxjson)")
         check "$platform: the SBOM lists busybox, which the image contains" grep -qx busybox <<<"$(jq -r '.predicate.packages[].name' <<<"$statement")"
     done
+    # Debian's docker-registry (distribution 2.8) has no referrers API, so cosign itself lists
+    # each bundle under the subject's sha256-<hex> tag; on ECR the sign step writes that list.
+    check "the loopback registry answers 404 to the referrers API" equal \
+        "$(curl -s -o /dev/null -w '%{http_code}' "https://$REGISTRY/v2/$IMAGE/referrers/$digest")" 404
+    check "the index's sha256-<hex> tag lists its signature" equal "$(predicates_of "$digest")" "https://sigstore.dev/cosign/sign/v1"
+    for pdigest in "$before_amd" "$before_arm"; do
+        check "  and each platform's tag its provenance and SBOM" equal "$(predicates_of "$pdigest")" "https://slsa.dev/provenance/v1 https://spdx.dev/Document"
+    done
     check "the index digest is signed, not attested: cosign verify-attestation finds nothing on it" fails deploy_ \
         "cosign verify-attestation --key cosign.pub --insecure-ignore-tlog=true --trusted-root trusted_root.json --type slsaprovenance1 $REPO@$digest"
 
@@ -104,6 +116,17 @@ signing_steps() {
     check "  the new index is signed" deploy_ "$(output .signature.verify)"
     check "  the old index's signature is untouched" equal "$(referrers_of "$digest")" "$index_refs"
     check "  new index, new arm64 digest" differ "$new_digest $new_arm" "$digest $before_arm"
+
+    step "signing 4b: attestations the registry lost are attested again by the next up that runs the sign step"
+    local tagged
+    tagged=$(referrers_of "$before_amd" | sha256sum | cut -d' ' -f1)
+    check "the registry deletes linux/amd64's referrers list" curl -sf -o /dev/null -X DELETE "https://$REGISTRY/v2/$IMAGE/manifests/sha256:$tagged"
+    check "with linux/amd64's referrers list deleted (as if expired), its SBOM no longer verifies" fails deploy_ "$(platform_commands "$before_amd" spdxjson)"
+    echo "changed at $(date +%s%N)" >> "$WORK/e2e/app/src/arm64.txt"
+    check "up after another arm64 change" timed pulumi_sign_heal up
+    check "  linux/amd64 keeps its digest" equal "$(output '.platforms["linux/amd64"].digest')" "$before_amd"
+    check "  and its provenance and SBOM verify again" deploy_ "$(platform_commands "$before_amd" spdxjson)"
+    check "  listed under its tag" equal "$(predicates_of "$before_amd")" "https://slsa.dev/provenance/v1 https://spdx.dev/Document"
 
     step "signing 5: no private key or password in the state, the outputs, the logs or any attestation"
     local key_line attestations
