@@ -31,10 +31,45 @@ export const signingSchema = z.discriminatedUnion("mode", [
     }).strict(),
     z.object({
         mode: z.literal("keyless"),
-        identity: z.string().min(1, "must be the certificate identity verifiers expect, such as https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main"),
+        identity: z.string().min(1, "must be the certificate identity verifiers expect, such as https://github.com/org/repo/.github/workflows/fleet.yml@refs/heads/main").optional(),
+        identityRegexp: z.string().refine(anchoredRegexp, "must be a regular expression anchored with ^ and $ (unanchored, it would accept any identity that contains a match), "
+            + "such as ^https://github\\.com/org/repo/\\.github/workflows/fleet\\.yml@refs/(heads/main|tags/v.+)$").optional(),
         issuer: z.url({ protocol: /^https$/, error: "must be the OIDC issuer URL, such as https://token.actions.githubusercontent.com or https://gitlab.com" }),
-    }).strict(),
+    }).strict().refine((s) => (s.identity === undefined) !== (s.identityRegexp === undefined), {
+        path: ["identity"],
+        message: "set exactly one of signing.identity (one exact certificate identity) and signing.identityRegexp (a pattern, for a pipeline that signs on its main branch and on v* tags, "
+            + "each run certified with its own ref: README, \"CI pipelines\")",
+    }),
 ]);
+
+/**
+ * A pattern that compiles and is anchored at both ends, with no `|` outside a group (`^a|b$`
+ * would accept any identity that ends in b), so it cannot match inside a longer identity.
+ */
+export function anchoredRegexp(pattern: string): boolean {
+    try {
+        new RegExp(pattern);
+    } catch {
+        return false;
+    }
+    let depth = 0;
+    let inClass = false;
+    for (let i = 0; i < pattern.length; i++) {
+        const c = pattern[i];
+        if (c === "\\") {
+            i++;
+        } else if (inClass) {
+            inClass = c !== "]";
+        } else if (c === "[") {
+            inClass = true;
+        } else if (c === "(" || c === ")") {
+            depth += c === "(" ? 1 : -1;
+        } else if (c === "|" && depth === 0) {
+            return false;
+        }
+    }
+    return pattern.startsWith("^") && pattern.endsWith("$") && !pattern.endsWith("\\$");
+}
 
 export type SigningConfig = z.infer<typeof signingSchema>;
 

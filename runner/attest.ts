@@ -15,7 +15,7 @@ import { privateTempDir, run, RunnerEnv, RunnerError } from "./process";
 import { baseImages, BuildDeclaration, Observed, PlatformBuild, provenanceStatement } from "./provenance";
 import { attachedTo, missingPredicates, pinReferrers, referrersTag, repositoryAndDigest, SIGNATURE_PREDICATE } from "./referrersTag";
 import { RegistryClient } from "./registryClient";
-import { attestArgs, CosignFiles, EMPTY_TRUSTED_ROOT, oidcSource, PREDICATE_TYPES, publicKeyArgs, signArgs, syftArgs, usesTransparencyLog } from "./signing";
+import { acceptsIdentity, attestArgs, ciIdentity, CosignFiles, EMPTY_TRUSTED_ROOT, oidcSource, PREDICATE_TYPES, publicKeyArgs, signArgs, syftArgs, usesTransparencyLog } from "./signing";
 
 export interface AttestSpec {
     /** The registry host the credentials are for. */
@@ -42,7 +42,7 @@ export interface AttestReport {
 /** Who signs: the same id means a digest signed before needs nothing again. */
 export function signerId(signing: SigningConfig): string {
     const what = signing.mode === "key" ? createHash("sha256").update(signing.publicKey.trim()).digest("hex")
-        : signing.mode === "kms" ? signing.key : `${signing.identity} ${signing.issuer}`;
+        : signing.mode === "kms" ? signing.key : `${signing.identity ?? signing.identityRegexp ?? ""} ${signing.issuer}`;
     return `${signing.mode}:${what}${usesTransparencyLog(signing) ? "" : ":no-tlog"}`;
 }
 
@@ -215,6 +215,22 @@ async function keepAttached(client: RegistryClient, spec: AttestSpec, subject: s
     }
 }
 
+/**
+ * Keyless: refuses, before signing, a run whose certificate identity the stack's verifiers
+ * would reject (a v* tag run when `signing.identity` names the main branch), instead of
+ * pushing signatures that fail every deploy.
+ */
+function checkIdentity(signing: SigningConfig, env: NodeJS.ProcessEnv): void {
+    const identity = ciIdentity(env);
+    if (signing.mode !== "keyless" || identity === undefined || acceptsIdentity(signing, identity)) {
+        return;
+    }
+    const key = signing.identityRegexp !== undefined ? `signing.identityRegexp (${signing.identityRegexp})` : `signing.identity (${signing.identity ?? ""})`;
+    throw new RunnerError(`this run's certificate identity is ${identity}, which ${key} does not accept, so the stack's verify commands would reject everything it signs; `
+        + "set signing.identityRegexp to a pattern every ref that runs `pulumi up` matches, such as "
+        + "^https://github\\.com/OWNER/REPOSITORY/\\.github/workflows/fleet\\.yml@refs/(heads/main|tags/v.+)$ (README, \"CI pipelines\")");
+}
+
 /** Signs and attests what this stack has not signed yet with this signer; returns the report to print. */
 export async function attest(spec: AttestSpec, secrets: AttestSecrets, env: RunnerEnv): Promise<AttestReport> {
     await requireTools(env.env);
@@ -222,6 +238,7 @@ export async function attest(spec: AttestSpec, secrets: AttestSecrets, env: Runn
         throw new RunnerError("signing.mode is keyless, but this machine has no OIDC token for Fulcio: run pulumi up in GitHub Actions with `permissions: id-token: write`, "
             + "or in GitLab CI with an `id_tokens: SIGSTORE_ID_TOKEN: {aud: sigstore}` job token; elsewhere use signing.mode key or kms");
     }
+    checkIdentity(spec.signing, env.env);
     const tmp = privateTempDir("nbf-attest-");
     try {
         const docker = privateDockerConfig(tmp.dir, spec.registry, secrets.credentials, env.env);

@@ -44,6 +44,36 @@ export function oidcSource(env: NodeJS.ProcessEnv): OidcSource {
     return "none";
 }
 
+/**
+ * The certificate identity Fulcio gives this CI run: on GitHub Actions the `job_workflow_ref`
+ * claim, the workflow file at the ref that ran (`GITHUB_WORKFLOW_REF` for a workflow that is
+ * not called as a reusable one), so `…/fleet.yml@refs/heads/main` on main and
+ * `…/fleet.yml@refs/tags/v1.2.0` on a tag; on GitLab the `ci_config_ref_uri` claim,
+ * `<host>/<project>//<CI config path>@refs/heads|tags/<ref>` (Sigstore, "OIDC Usage in Fulcio",
+ * https://docs.sigstore.dev/certificate_authority/oidc-in-fulcio/; GitLab's ID token claims).
+ * Undefined outside both, or when the CI does not say.
+ */
+export function ciIdentity(env: NodeJS.ProcessEnv): string | undefined {
+    const source = oidcSource(env);
+    if (source === "github" && env.GITHUB_WORKFLOW_REF) {
+        return `${env.GITHUB_SERVER_URL || "https://github.com"}/${env.GITHUB_WORKFLOW_REF}`;
+    }
+    const ref = env.CI_COMMIT_TAG ? `refs/tags/${env.CI_COMMIT_TAG}` : env.CI_COMMIT_BRANCH ? `refs/heads/${env.CI_COMMIT_BRANCH}` : undefined;
+    if (source === "gitlab" && env.CI_SERVER_HOST && env.CI_PROJECT_PATH && ref) {
+        return `https://${env.CI_SERVER_HOST}/${env.CI_PROJECT_PATH}//${env.CI_CONFIG_PATH || ".gitlab-ci.yml"}@${ref}`;
+    }
+    return undefined;
+}
+
+/**
+ * Whether the stack's verifiers accept a certificate for `identity`: the exact identity, or a
+ * match of the pattern (cosign matches with Go's regexp; the patterns the config accepts,
+ * anchored, without look-arounds or back-references, mean the same in both).
+ */
+export function acceptsIdentity(signing: SigningConfig & { mode: "keyless" }, identity: string): boolean {
+    return signing.identityRegexp !== undefined ? new RegExp(signing.identityRegexp).test(identity) : identity === signing.identity;
+}
+
 /** Whether the signature goes to Rekor: always for keyless (Fulcio certificates are short-lived). */
 export function usesTransparencyLog(signing: SigningConfig): boolean {
     return signing.mode === "keyless" || signing.transparencyLog;
@@ -109,7 +139,8 @@ export function digestOnly(ref: string): string {
 export function verifierArgs(signing: SigningConfig, publicKeyFile = "cosign.pub"): string[] {
     const who = signing.mode === "key" ? ["--key", publicKeyFile]
         : signing.mode === "kms" ? ["--key", signing.key]
-            : ["--certificate-identity", signing.identity, "--certificate-oidc-issuer", signing.issuer];
+            : [...(signing.identityRegexp !== undefined ? ["--certificate-identity-regexp", signing.identityRegexp] : ["--certificate-identity", signing.identity ?? ""]),
+                "--certificate-oidc-issuer", signing.issuer];
     return usesTransparencyLog(signing) ? who : [...who, "--insecure-ignore-tlog=true", "--trusted-root", "trusted_root.json"];
 }
 
@@ -134,6 +165,8 @@ export interface SignatureOutput {
     publicKey?: string;
     kmsKey?: string;
     certificateIdentity?: string;
+    /** keyless with `identityRegexp`: the pattern every signing run's identity matches. */
+    certificateIdentityRegexp?: string;
     certificateOidcIssuer?: string;
     verify: string;
     verifyAttestations: string[];
@@ -145,7 +178,10 @@ export function signatureOutput(signing: SigningConfig, indexRef: string, platfo
         mode: signing.mode,
         ...(signing.mode === "key" ? { publicKey: signing.publicKey } : {}),
         ...(signing.mode === "kms" ? { kmsKey: signing.key } : {}),
-        ...(signing.mode === "keyless" ? { certificateIdentity: signing.identity, certificateOidcIssuer: signing.issuer } : {}),
+        ...(signing.mode === "keyless" ? {
+            ...(signing.identityRegexp !== undefined ? { certificateIdentityRegexp: signing.identityRegexp } : { certificateIdentity: signing.identity }),
+            certificateOidcIssuer: signing.issuer,
+        } : {}),
         verify: shellLine("cosign", verifyArgs(signing, indexRef)),
         verifyAttestations: platformRefs.flatMap((ref) => (["provenance", "sbom"] as const).map((p) => shellLine("cosign", verifyAttestationArgs(signing, ref, p)))),
     };

@@ -251,6 +251,19 @@ describe("the attest entry point", () => {
         await expect(attest(spec(keyless), { credentials: CREDENTIALS }, b.runner())).rejects.toThrow(/no OIDC token for Fulcio.*id-token: write.*SIGSTORE_ID_TOKEN/);
     });
 
+    test("keyless refuses, before signing anything, a run whose identity the stack's verifiers would reject: a v* tag run when signing.identity names main", async () => {
+        const b = box();
+        const main = "https://github.com/acme/fleet/.github/workflows/fleet.yml@refs/heads/main";
+        const exact: SigningConfig = { mode: "keyless", identity: main, issuer: "https://token.actions.githubusercontent.com" };
+        const tagRun = { GITHUB_ACTIONS: "true", ACTIONS_ID_TOKEN_REQUEST_URL: "https://token", GITHUB_WORKFLOW_REF: "acme/fleet/.github/workflows/fleet.yml@refs/tags/v1.2.0" };
+        await expect(inProject(b.project, () => attest(spec(exact), { credentials: CREDENTIALS }, b.runner(tagRun)))).rejects.toThrow(
+            /this run's certificate identity is https:\/\/github\.com\/acme\/fleet\/\.github\/workflows\/fleet\.yml@refs\/tags\/v1\.2\.0, which signing\.identity \(.*@refs\/heads\/main\) does not accept.*set signing\.identityRegexp/);
+        expect(b.calls("cosign").filter((c) => /^(attest|sign) /.test(c))).toEqual([]);
+        const pattern: SigningConfig = { ...exact, identity: undefined, identityRegexp: "^https://github\\.com/acme/fleet/\\.github/workflows/fleet\\.yml@refs/(heads/main|tags/v[^/]+)$" };
+        await inProject(b.project, () => attest(spec(pattern), { credentials: CREDENTIALS }, b.runner(tagRun)));
+        expect(b.calls("cosign").filter((c) => c.startsWith("sign "))).toEqual([`sign --oidc-provider github-actions --yes ${REPO}@${INDEX}`]);
+    });
+
     test("keyless on GitLab leaves the token in the environment cosign reads, and writes no offline files", async () => {
         const b = box();
         const keyless: SigningConfig = { mode: "keyless", identity: "me", issuer: "https://gitlab.com" };

@@ -27,6 +27,7 @@ export interface SignatureOutput {
     publicKey?: string;
     kmsKey?: string;
     certificateIdentity?: string;
+    certificateIdentityRegexp?: string;
     certificateOidcIssuer?: string;
     verify?: string;
     verifyAttestations?: string[];
@@ -69,14 +70,16 @@ export function signerFlags(image: string, signature: SignatureOutput, keyFile: 
             }
             return ["--key", signature.kmsKey];
         case "keyless":
-            if (!signature.certificateIdentity) {
+            if (!signature.certificateIdentity && !signature.certificateIdentityRegexp) {
                 throw missing("certificateIdentity");
             }
             if (!signature.certificateOidcIssuer) {
                 throw missing("certificateOidcIssuer");
             }
-            // Exact identity and issuer, never the regexp forms: a pattern admits more signers.
-            return ["--certificate-identity", signature.certificateIdentity, "--certificate-oidc-issuer", signature.certificateOidcIssuer];
+            // The fleet's own identity, or its own anchored pattern (signing.identityRegexp, for a
+            // pipeline that signs on main and on v* tags); never a pattern made up here.
+            return [...(signature.certificateIdentityRegexp ? ["--certificate-identity-regexp", signature.certificateIdentityRegexp] : ["--certificate-identity", signature.certificateIdentity!]),
+                "--certificate-oidc-issuer", signature.certificateOidcIssuer];
         default:
             throw new VerifyError(`images.${image}.signature.mode is "${String((signature as { mode: unknown }).mode)}"; expected "key", "kms" or "keyless"`);
     }
