@@ -91,7 +91,7 @@ describe.each([
         expect(out).toMatchObject({ certificateIdentityRegexp: signing().identityRegexp, certificateOidcIssuer: issuer });
         expect(out).not.toHaveProperty("certificateIdentity");
         expect(verifyArgs(signing(), BY_DIGEST)).toEqual(["verify", "--certificate-identity-regexp", signing().identityRegexp, "--certificate-oidc-issuer", issuer, BY_DIGEST]);
-        const [check] = checksFor("app", { ref: BY_DIGEST, platforms: { "linux/amd64": { ref: BY_DIGEST } }, signature: { mode: "keyless", ...out } }, "cosign.pub");
+        const [check] = checksFor("app", { ref: BY_DIGEST, platforms: { "linux/amd64": { ref: BY_DIGEST } }, signature: out }, "cosign.pub");
         expect(check.args).toEqual(expect.arrayContaining(["--certificate-identity-regexp", signing().identityRegexp, "--certificate-oidc-issuer", issuer]));
     });
 
