@@ -17,6 +17,8 @@ import { RegistryClient, RegistryResponse } from "./registryClient";
 import { RunnerError } from "./process";
 
 const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+const BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json";
 /** The manifest annotation cosign v3 gives each bundle (sigstore/cosign pkg/oci/remote/write.go `BundlePredicateType`). */
 export const BUNDLE_PREDICATE_TYPE = "dev.sigstore.bundle.predicateType";
 /** The predicate type of a `cosign sign` bundle (sigstore/cosign pkg/types/predicate.go `CosignSignPredicateType`). */
@@ -66,7 +68,14 @@ function failure(what: string, registry: string, r: RegistryResponse): RunnerErr
     return new RunnerError(`${registry} answered ${r.status} to ${what}: ${r.body.trim().slice(0, 300) || "no body"}${denied}`);
 }
 
-/** What the referrers tag of `digest` lists now: one request; an empty list when there is no tag. */
+/**
+ * What the referrers tag of `digest` lists now, each bundle with its annotations; an empty list
+ * when there is no tag. One request where the list carries the annotations (the referrers API's,
+ * which the step writes under the tag on ECR); plus one per bundle where it does not:
+ * go-containerregistry's fallback index, which cosign writes on a registry without the API,
+ * gives each bundle's artifactType only (read from Debian's docker-registry 2.8.2), so the
+ * predicate type is read from the bundle's own manifest.
+ */
 export async function attachedTo(client: RegistryClient, registry: string, repository: string, digest: string): Promise<Descriptor[]> {
     const r = await client.request("GET", repository, `manifests/${referrersTag(digest)}`, { accept: OCI_INDEX });
     if (r.status === 404) {
@@ -75,7 +84,19 @@ export async function attachedTo(client: RegistryClient, registry: string, repos
     if (r.status !== 200) {
         throw failure(`reading ${repository}:${referrersTag(digest)}`, registry, r);
     }
-    return listed(r.body);
+    return Promise.all(listed(r.body).map(async (m) => {
+        if (m.annotations !== undefined || (m.artifactType !== undefined && m.artifactType !== BUNDLE)) {
+            return m;
+        }
+        const bundle = await client.request("GET", repository, `manifests/${m.digest}`, { accept: OCI_MANIFEST });
+        if (bundle.status === 404) {
+            return m;
+        }
+        if (bundle.status !== 200) {
+            throw failure(`reading ${repository}@${m.digest}`, registry, bundle);
+        }
+        return { ...m, annotations: (JSON.parse(bundle.body) as { annotations?: Record<string, string> }).annotations ?? {} };
+    }));
 }
 
 /**

@@ -106,10 +106,11 @@ async function signedBefore(digest: string, types: string[]): Promise<void> {
     await pinReferrers(new RegistryClient(registry.host, CREDENTIALS, { SSL_CERT_FILE: registry.caFile }), registry.host, "nbf-e2e/probe", digest);
 }
 
-/** The predicate types listed under a digest's referrers tag, sorted. */
+/** The predicate types of the bundles listed under a digest's referrers tag (each read from its manifest), sorted. */
 function tagged(digest: string): string[] {
     const index = registry.tags.get(`nbf-e2e/probe:${referrersTag(digest)}`);
-    return listed(index === undefined ? "" : registry.manifests.get(index)?.body ?? "").map((m) => m.annotations?.["dev.sigstore.bundle.predicateType"] ?? "").sort();
+    return listed(index === undefined ? "" : registry.manifests.get(index)?.body ?? "")
+        .map((m) => registry.manifests.get(m.digest)?.annotations?.["dev.sigstore.bundle.predicateType"] ?? "").sort();
 }
 
 const secrets = { credentials: CREDENTIALS, signingKey: PRIVATE, signingKeyPassword: "key-password" };

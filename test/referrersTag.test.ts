@@ -36,12 +36,15 @@ describe("pinning a digest's referrers under its tag", () => {
         expect(registry.requests).toEqual([`GET /v2/app/referrers/${SUBJECT}`, `GET /v2/app/manifests/${referrersTag(SUBJECT)}`]);
     });
 
-    test("on a registry without it (a 404), leaves the tag cosign keeps alone", async () => {
+    test("on a registry without it (a 404), leaves the tag cosign keeps alone, and reads each bundle's predicate type from its manifest", async () => {
         const { registry, client } = await standIn("tag-schema", CREDENTIALS);
-        registry.attach("team/app", SUBJECT, PROVENANCE);
+        const bundle = registry.attach("team/app", SUBJECT, PROVENANCE);
         expect(await pinReferrers(client, registry.host, "team/app", SUBJECT)).toBe("tag-schema");
         expect(registry.requests.filter((r) => r.startsWith("PUT"))).toEqual([]);
+        registry.requests.splice(0);
         expect((await attachedTo(client, registry.host, "team/app", SUBJECT)).map((m) => m.annotations?.["dev.sigstore.bundle.predicateType"])).toEqual([PROVENANCE]);
+        // go-containerregistry's index lists bundles without annotations: one more request per bundle.
+        expect(registry.requests).toEqual([`GET /v2/team/app/manifests/${referrersTag(SUBJECT)}`, `GET /v2/team/app/manifests/${bundle}`]);
     });
 
     test("gets a Bearer token from the registry's realm with the credentials, as Docker Hub, GHCR and GitLab ask", async () => {

@@ -78,7 +78,9 @@ export async function registryStandIn(mode: "api" | "tag-schema", credentials: s
                 const tag = `${repository}:${subject.replace(":", "-")}`;
                 const old = tags.get(tag);
                 const listed = old ? (JSON.parse(manifests.get(old)!.body) as { manifests: unknown[] }).manifests : [];
-                put(repository, subject.replace(":", "-"), { mediaType: INDEX, body: JSON.stringify({ schemaVersion: 2, mediaType: INDEX, manifests: [...listed, descriptor(digest, manifests.get(digest)!)] }) });
+                // go-containerregistry lists each bundle by artifactType, without its annotations.
+                const entry = { ...descriptor(digest, manifests.get(digest)!), annotations: undefined };
+                put(repository, subject.replace(":", "-"), { mediaType: INDEX, body: JSON.stringify({ schemaVersion: 2, mediaType: INDEX, manifests: [...listed, entry] }) });
             }
             return digest;
         },

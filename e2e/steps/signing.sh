@@ -18,8 +18,13 @@ SIGNING_DIR=""
 # The tag cosign stores a digest's signatures and attestations under on a registry without the
 # referrers API (provider notes, supply chain): one index listing each bundle.
 referrers_of() { skopeo inspect --raw "docker://$REPO:sha256-${1#sha256:}" 2>/dev/null || echo none; }
-# The predicate types that list holds, sorted: what the sign step's skip reads (runner/referrersTag.ts).
-predicates_of() { referrers_of "$1" | jq -r '[.manifests[]?.annotations["dev.sigstore.bundle.predicateType"]] | unique | join(" ")' 2>/dev/null; }
+# The predicate types of the bundles that list holds, sorted: what the sign step's skip reads
+# (runner/referrersTag.ts). cosign's list carries no annotations, so each bundle's manifest is read.
+predicates_of() {
+    referrers_of "$1" | jq -r '.manifests[]?.digest' 2>/dev/null | while read -r m; do
+        skopeo inspect --raw "docker://$REPO@$m" | jq -r '.annotations["dev.sigstore.bundle.predicateType"]'
+    done | sort -u | paste -sd' ' -
+}
 # cosign as a deploy runs it, from the directory that holds cosign.pub and trusted_root.json.
 deploy_() { (cd "$SIGNING_DIR" && eval "$1") >"$WORK/cosign.out" 2>"$WORK/cosign.err"; }
 # The payload of the attestation of `type` (slsaprovenance1, spdxjson) printed by verify-attestation.
