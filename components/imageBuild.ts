@@ -218,7 +218,7 @@ export class ImageBuild extends pulumi.ComponentResource {
                 stack: args.stack, builderName: args.builderName, context: image.context,
                 ...(image.dockerfileInline === undefined ? { dockerfile: image.dockerfile } : { dockerfileInline: image.dockerfileInline }),
                 ...(image.target === undefined ? {} : { target: image.target }),
-                buildArgs: { ...metadataBuildArgs(labels), ...image.buildArgs },
+                buildArgs: { ...metadataBuildArgs(labels), ...sourceDateEpochArg(labels), ...image.buildArgs },
                 secrets: Object.keys(image.secrets), ssh: image.ssh.map((s) => s.id),
                 ...(labels["org.opencontainers.image.source"] ? { source: labels["org.opencontainers.image.source"] } : {}),
                 ...(labels["org.opencontainers.image.revision"] ? { contextRevision: labels["org.opencontainers.image.revision"] } : {}),
