@@ -24,7 +24,7 @@ layer_times() {
     dir=$(mktemp -d)
     skopeo copy -q "docker://$1" "dir:$dir"
     for layer in "$dir"/*; do
-        tar -tzvf "$layer" --full-time 2>/dev/null | awk '{ print $4 "T" $5 "Z" }' || true
+        TZ=UTC tar -tzvf "$layer" --full-time 2>/dev/null | awk '{ print $4 "T" $5 "Z" }' || true
     done | while read -r t; do date -u -d "${t/T/ }" +%s; done
     rm -rf "$dir"
 }
@@ -78,6 +78,17 @@ reproducible_upgrade_steps() {
     check "then up changes nothing" up --expect-no-changes
 }
 
+# repro_image HOST: the spread stack's images are its four and e2e/repro, for linux/amd64 on HOST only.
+repro_image() {
+    (cd "$SPREAD_WORK" && node -e '
+        const fs = require("fs"), YAML = require("yaml"), file = "stacks/Pulumi.spread.yaml";
+        const doc = YAML.parseDocument(fs.readFileSync(file, "utf8"));
+        const images = doc.getIn(["config", "native-build-fleet:images"]).toJSON().filter((i) => i.context !== "e2e/repro");
+        images.push({ name: "nbf-e2e/spread-repro", context: "e2e/repro", platforms: ["linux/amd64"], tags: ["latest"], pools: [process.argv[1]] });
+        doc.setIn(["config", "native-build-fleet:images"], doc.createNode(images));
+        fs.writeFileSync(file, String(doc));' "$1")
+}
+
 # On the spread stack, once steps 10 and 11 are done: e2e/repro pinned to one amd64 host,
 # then to the other, with its registry cache removed and the other host's BuildKit cache
 # emptied in between, and the context's files written anew (a second checkout).
@@ -85,11 +96,7 @@ reproducible_pool_steps() {
     local image=nbf-e2e/spread-repro others_before first second records
     step "12. the same commit built from nothing on the two amd64 hosts gives one platform digest"
     others_before=$(placed | grep -v "^$image ")
-    spread_ config set --path 'images[4].name' "$image"
-    spread_ config set --path 'images[4].context' e2e/repro
-    spread_ config set --path 'images[4].platforms[0]' linux/amd64
-    spread_ config set --path 'images[4].tags[0]' latest
-    spread_ config set --path 'images[4].pools[0]' amd
+    repro_image amd
     check "up builds it on amd" spread_up
     first=$(placed | grep "^$image " || true)
     check "  on amd" equal "$(awk '{ print $3 }' <<<"$first")" amd
@@ -101,7 +108,7 @@ reproducible_pool_steps() {
     check "its registry cache is gone" fails skopeo inspect --raw "docker://$REGISTRY/$image:cache-linux-amd64"
     docker buildx prune --builder nbf-spread-amd2 --all --force >/dev/null 2>&1
     records=$(docker buildx history ls --builder nbf-spread-amd2 --format json --no-trunc | jq -s -c '[.[].ref]') || records='[]'
-    spread_ config set --path 'images[4].pools[0]' amd2
+    repro_image amd2
     check "up builds it again on amd2" spread_up
     second=$(placed | grep "^$image " || true)
     check "  on amd2" equal "$(awk '{ print $3 }' <<<"$second")" amd2
