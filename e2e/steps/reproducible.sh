@@ -93,7 +93,7 @@ repro_image() {
 # then to the other, with its registry cache removed and the other host's BuildKit cache
 # emptied in between, and the context's files written anew (a second checkout).
 reproducible_pool_steps() {
-    local image=nbf-e2e/spread-repro others_before first second records
+    local image=nbf-e2e/spread-repro others_before first second
     step "12. the same commit built from nothing on the two amd64 hosts gives one platform digest"
     others_before=$(placed | grep -v "^$image ")
     repro_image amd
@@ -106,14 +106,14 @@ reproducible_pool_steps() {
     check "the context is unchanged in git" equal "$(git -C "$SPREAD_WORK" status --porcelain -- e2e/repro)" ""
     rm -rf "$STATE/registry/docker/registry/v2/repositories/$image/_manifests/tags/cache-linux-amd64"
     check "its registry cache is gone" fails skopeo inspect --raw "docker://$REGISTRY/$image:cache-linux-amd64"
+    # Emptied, not read from build records: the image build and its cache build run at once and
+    # share steps, so either may count some as cached from the other.
     docker buildx prune --builder nbf-spread-amd2 --all --force >/dev/null 2>&1
-    records=$(docker buildx history ls --builder nbf-spread-amd2 --format json --no-trunc | jq -s -c '[.[].ref]') || records='[]'
+    check "amd2's BuildKit cache is empty" equal "$(docker buildx du --builder nbf-spread-amd2 --format json | grep -c .)" 0
     repro_image amd2
-    check "up builds it again on amd2" spread_up
+    check "up builds it again on amd2, from nothing" spread_up
     second=$(placed | grep "^$image " || true)
     check "  on amd2" equal "$(awk '{ print $3 }' <<<"$second")" amd2
-    check "  which ran every step itself: no cache on the host or in the registry" equal "$(docker buildx history ls --builder nbf-spread-amd2 --format json --no-trunc |
-        jq -s --argjson seen "$records" '[.[] | select((.ref as $r | $seen | index($r) | not) and .status == "Completed" and .cached_steps == 0 and .total_steps > 0)] | length > 0')" true
     check "the same platform digest as amd's build" equal "$(awk '{ print $4 }' <<<"$second")" "$(awk '{ print $4 }' <<<"$first")"
     local ref; ref=$(awk '{ print $4 }' <<<"$first")
     check "a third party's rebuild (plain buildx, no cache, the image's labels and created time) gives it too" \
