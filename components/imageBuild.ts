@@ -5,7 +5,7 @@ import * as command from "@pulumi/command";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { cacheTag, expectationFor, ImageConfig, platformTag } from "../config/schema";
-import { metadataBuildArgs } from "../config/ociLabels";
+import { metadataBuildArgs, sourceDateEpochArg } from "../config/ociLabels";
 import { machinesOf, platformSlug } from "../config/platforms";
 import { hostBuilderName } from "../runner/builderSpec";
 import { AttestSecrets, AttestSpec } from "../runner/attest";
@@ -41,6 +41,13 @@ export interface ImageBuildArgs {
     /** `<project>/<stack>`, named in the provenance. */
     stack: string;
 }
+
+/**
+ * The platform image's export: the registry, with OCI media types (the manifests, and so the
+ * digests, that `push: true` wrote), and every file in the new layers clamped to
+ * SOURCE_DATE_EPOCH (BuildKit ≥ 0.13, `rewrite-timestamp`), so a rebuild elsewhere matches.
+ */
+export const REGISTRY_EXPORT = "type=registry,oci-mediatypes=true,rewrite-timestamp=true";
 
 export interface PlatformImage {
     digest: pulumi.Output<string>;
@@ -211,7 +218,7 @@ export class ImageBuild extends pulumi.ComponentResource {
                 stack: args.stack, builderName: args.builderName, context: image.context,
                 ...(image.dockerfileInline === undefined ? { dockerfile: image.dockerfile } : { dockerfileInline: image.dockerfileInline }),
                 ...(image.target === undefined ? {} : { target: image.target }),
-                buildArgs: { ...metadataBuildArgs(labels), ...image.buildArgs },
+                buildArgs: { ...metadataBuildArgs(labels), ...sourceDateEpochArg(labels), ...image.buildArgs },
                 secrets: Object.keys(image.secrets), ssh: image.ssh.map((s) => s.id),
                 ...(labels["org.opencontainers.image.source"] ? { source: labels["org.opencontainers.image.source"] } : {}),
                 ...(labels["org.opencontainers.image.revision"] ? { contextRevision: labels["org.opencontainers.image.revision"] } : {}),
@@ -261,7 +268,9 @@ export class ImageBuild extends pulumi.ComponentResource {
             // The provider validates platforms with buildx's parser, not its enum, so
             // variants such as linux/arm/v7 pass (pulumi-docker-build provider/internal/platform.go).
             platforms: [platform as dockerBuild.Platform],
-            buildArgs: labels.apply((l) => ({ ...metadataBuildArgs(l), ...image.buildArgs, ...image.platformBuildArgs[platform] })),
+            // SOURCE_DATE_EPOCH from the context's last commit: with the export's
+            // rewrite-timestamp, the same commit gives the same digest on any host.
+            buildArgs: labels.apply((l) => ({ ...metadataBuildArgs(l), ...sourceDateEpochArg(l), ...image.buildArgs, ...image.platformBuildArgs[platform] })),
             target: image.target,
             builder: { name: builderOf(args, platform) },
             labels: imageLabels,
@@ -278,8 +287,11 @@ export class ImageBuild extends pulumi.ComponentResource {
             // `ociMediaTypes: true` keeps the manifests, and so the digests, that `push: true`
             // wrote: the schema defaults it to false (export.go `ExportWithOCI`), while the
             // bare `type=registry` of `push: true` took BuildKit's default, OCI.
+            // `raw`, because the registry export models no rewrite-timestamp; the provider
+            // passes every key=value of a raw export to BuildKit's exporter (export.go
+            // `parseExports`) and still turns its push off in previews (`validate`).
             push: false,
-            exports: [{ registry: { ociMediaTypes: true } }],
+            exports: [{ raw: REGISTRY_EXPORT }],
             tags: image.tags.map((tag) => repo.apply((r) => `${r}:${platformTag(tag, platform)}`)),
             buildOnPreview: args.buildOnPreview,
         }, { parent: this, dependsOn: args.dependsOn, retainOnDelete: true, customTimeouts: this.timeouts(args) });

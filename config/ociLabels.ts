@@ -49,3 +49,16 @@ export function metadataBuildArgs(labels: Record<string, string>): Record<string
         VCS_REF: labels["org.opencontainers.image.revision"],
     }).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
+
+/**
+ * SOURCE_DATE_EPOCH for reproducible builds: the commit date of the last commit that touched
+ * the image's context (the created label), in Unix seconds, so it moves only when the context
+ * does. BuildKit stamps the image config and history with it, and with the registry export's
+ * `rewrite-timestamp=true` clamps every file in the new layers to it
+ * (docs.docker.com/build/ci/github-actions/reproducible-builds, moby/buildkit
+ * docs/build-repro.md). Empty outside a git checkout: nothing then to derive it from.
+ */
+export function sourceDateEpochArg(labels: Record<string, string>): Record<string, string> {
+    const seconds = Date.parse(labels["org.opencontainers.image.created"] ?? "") / 1000;
+    return Number.isFinite(seconds) ? { SOURCE_DATE_EPOCH: String(Math.floor(seconds)) } : {};
+}

@@ -202,6 +202,9 @@ source "$E2E_DIR/steps/buildinputs.sh"
 # shellcheck source=e2e/steps/previewstate.sh
 source "$E2E_DIR/steps/previewstate.sh"
 previewstate_steps
+# shellcheck source=e2e/steps/reproducible.sh
+source "$E2E_DIR/steps/reproducible.sh"
+reproducible_upgrade_steps
 # shellcheck source=e2e/steps/signing.sh
 source "$E2E_DIR/steps/signing.sh"
 signing_steps

@@ -142,6 +142,11 @@ async function observe(spec: AttestSpec, platform: PlatformBuild, docker: NodeJS
     } catch {
         created = undefined;
     }
+    // With SOURCE_DATE_EPOCH BuildKit writes that time as the config's `created`
+    // (moby/buildkit docs/build-repro.md), the commit's, not when the build finished.
+    if ({ ...build.buildArgs, ...platform.buildArgs }.SOURCE_DATE_EPOCH !== undefined) {
+        created = undefined;
+    }
     return {
         commit, dirty: status === undefined ? undefined : status !== "",
         dockerfileSha256: createHash("sha256").update(text).digest("hex"), dockerfileInline: build.dockerfileInline !== undefined,

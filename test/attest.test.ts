@@ -142,6 +142,16 @@ describe("the attest entry point", () => {
         expect(JSON.parse(b.read("predicate-1")).spdxVersion).toBe("SPDX-2.3");
     });
 
+    test("leaves finishedOn out of a reproducible build's provenance: its config's created time is SOURCE_DATE_EPOCH, and the epoch is in its build args", async () => {
+        const b = box();
+        const reproducible = spec();
+        reproducible.build.buildArgs = { VCS_REF: "c0ffee", SOURCE_DATE_EPOCH: "1796591007" };
+        await inProject(b.project, () => attest(reproducible, secrets, b.runner()));
+        const provenance = JSON.parse(b.read("predicate-0"));
+        expect(provenance.runDetails.metadata.finishedOn).toBeUndefined();
+        expect(provenance.buildDefinition.externalParameters.buildArgs).toEqual({ VCS_REF: "c0ffee", SOURCE_DATE_EPOCH: "1796591007" });
+    });
+
     test("keeps every secret out of argv and attestations: the key in a 0600 file in a 0700 dir, its password only in cosign's COSIGN_PASSWORD, all removed after", async () => {
         const b = box();
         await inProject(b.project, () => attest(spec(), secrets, b.runner()));

@@ -37,8 +37,9 @@ function scratch() {
     };
     const tmp = path.join(home, "tmp");
     fs.mkdirSync(tmp);
+    // stdin is not a socket (Node's default pipe), which would make bash read ~/.bashrc.
     const run = (args: string[], env: Record<string, string> = {}) => spawnSync("bash", [script, ...args], {
-        encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, NBF_HOME: home, TMPDIR: tmp, ...env },
+        encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { PATH: `${bin}:${process.env.PATH}`, NBF_HOME: home, TMPDIR: tmp, ...env },
     });
     const docker = () => (fs.existsSync(path.join(home, "docker.log")) ? fs.readFileSync(path.join(home, "docker.log"), "utf8") : "");
     return { home, tmp, builder, run, docker };

@@ -5,21 +5,26 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { compileModules } from "./compiled";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-defer-"));
 // A module that counts its evaluations and requires a neighbour, as the shim requires typescript.
 fs.writeFileSync(path.join(dir, "heavy-dep.js"), "module.exports = { answer: 42 };\n");
 fs.writeFileSync(path.join(dir, "heavy.js"), "globalThis.evaluated = (globalThis.evaluated || 0) + 1;\nmodule.exports = require(\"./heavy-dep\");\n");
 
+/** startup/deferredModule.ts compiled as run.js loads it (test/compiled.ts). */
+const built = compileModules(["startup/deferredModule.ts"]);
+afterAll(() => fs.rmSync(built, { recursive: true, force: true }));
+
 /** Runs `body` in Node with deferModule and the module's path in scope; returns what it printed. */
 function inNode(body: string): unknown {
-    const script = `const { deferModule } = require(${JSON.stringify(path.join(__dirname, "..", "startup", "deferredModule.ts"))});
+    const script = `const { deferModule } = require(${JSON.stringify(path.join(built, "startup", "deferredModule.js"))});
 const file = ${JSON.stringify(path.join(dir, "heavy.js"))};
 const evaluated = () => globalThis.evaluated || 0;
 const out = [];
 ${body}
 console.log(JSON.stringify(out));`;
-    return JSON.parse(execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { encoding: "utf8", cwd: path.join(__dirname, "..") })) as unknown;
+    return JSON.parse(execFileSync(process.execPath, ["-e", script], { encoding: "utf8", cwd: path.join(__dirname, "..") })) as unknown;
 }
 
 test("evaluates the module only when something first uses it, once, with its own requires", () => {

@@ -258,7 +258,7 @@ describe("builder", () => {
 });
 
 describe("images", () => {
-    const platformImages = () => ofType("docker-build:index:Image").filter((r) => r.inputs.exports?.[0]?.registry !== undefined);
+    const platformImages = () => ofType("docker-build:index:Image").filter((r) => r.inputs.exports?.[0]?.raw !== undefined);
     const cacheImages = () => ofType("docker-build:index:Image").filter((r) => r.inputs.exports?.[0]?.cacheonly !== undefined);
 
     test("build each image once per platform, on the fleet builder, pushed", () => {

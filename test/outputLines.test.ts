@@ -1,6 +1,6 @@
 // Lines on a logged stream stay far below the command provider's 64 KiB scanner limit (a longer
 // one hangs the real provider for good): the splitting as pure functions, and the runner's entry
-// point run for real (ts-node) with a >64 KiB error on stderr and a >64 KiB JSON report on stdout,
+// point run for real (compiled) with a >64 KiB error on stderr and a >64 KiB JSON report on stdout,
 // and the shell scripts whose stderr resources log.
 
 import { spawnSync } from "child_process";
@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { lineSplitter, MAX_LINE_CODE_POINTS, splitLongLines } from "../runner/outputLines";
 import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../shell/builder";
+import { compileModules } from "./compiled";
 import { sandbox } from "./sandbox";
 
 /** The provider's limit: bufio.MaxScanTokenSize, in bytes, newline included. */
@@ -44,11 +45,14 @@ describe("splitting long lines", () => {
 
 describe("the runner's entry point", () => {
     const root = path.join(__dirname, "..");
-    /** runner/cli.ts as the resources run it (compiled there), here through ts-node. */
+    /** runner/cli.ts compiled as the resources run it (test/compiled.ts). */
+    let built = "";
+    beforeAll(() => { built = compileModules(["runner/cli.ts"]); });
+    afterAll(() => fs.rmSync(built, { recursive: true, force: true }));
     function cli(mode: string, spec: unknown, env: NodeJS.ProcessEnv) {
-        const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(root, "runner", "cli.ts"), mode], {
+        const r = spawnSync(process.execPath, [path.join(built, "runner", "cli.js"), mode], {
             cwd: root, input: "ci:s3cret", encoding: "utf8", maxBuffer: 16 * 1024 * 1024,
-            env: { ...env, NBF_SPEC: JSON.stringify(spec), TS_NODE_PROJECT: path.join(root, "tsconfig.json") },
+            env: { ...env, NBF_SPEC: JSON.stringify(spec) },
         });
         return { code: r.status, stdout: r.stdout, stderr: r.stderr };
     }

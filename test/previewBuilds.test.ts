@@ -6,6 +6,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "../components/fleet";
+import { REGISTRY_EXPORT } from "../components/imageBuild";
 import { parseConfig } from "../config/schema";
 import { context, makeProject, validConfig } from "./fixtures";
 import { installMocks, isSecretValue, RecordedResource, settled, valueOf } from "./mocks";
@@ -56,11 +57,11 @@ function unknownPaths(value: any, path = ""): string[] {
 }
 
 describe("platform images", () => {
-    test.each(["known", "fresh"])("%s: export to the registry with OCI media types instead of setting push, and build on preview", (fleet) => {
+    test.each(["known", "fresh"])("%s: export to the registry with OCI media types and rewritten timestamps instead of setting push, and build on preview", (fleet) => {
         for (const image of platformImages(fleet)) {
             expect(image.inputs.push).toBe(false);
             expect(image.inputs.load).toBeUndefined();
-            expect(image.inputs.exports).toEqual([{ registry: { ociMediaTypes: true } }]);
+            expect(image.inputs.exports).toEqual([{ raw: REGISTRY_EXPORT }]);
             expect(image.inputs.buildOnPreview).toBe(true);
         }
     });

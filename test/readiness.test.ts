@@ -11,6 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import { checkReadiness, knownHostsLine, persistentFault, readinessSshArgs, RemoteStep, sshLine, SshTarget, SSH_FAULTS } from "../runner/readiness";
 import { privateRoot, sweepDead } from "../runner/process";
+import { compileModules } from "./compiled";
 import { sandbox } from "./sandbox";
 
 const lab = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-readiness-"));
@@ -158,10 +159,15 @@ describe("the readiness check over OpenSSH", () => {
     });
 });
 
+/** runner/process.ts compiled as the resources run it (test/compiled.ts), for the runners killed below. */
+let built = "";
+beforeAll(() => { built = compileModules(["runner/process.ts"]); });
+afterAll(() => fs.rmSync(built, { recursive: true, force: true }));
+
 test("the private directory of the key goes when Pulumi cancels the check (SIGTERM)", async () => {
-    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e",
+    const child = spawn(process.execPath, ["-e",
         "const t = require('./runner/process').privateTempDir('nbf-cancel-'); console.log(t.dir); setInterval(() => undefined, 1000);"],
-    { cwd: path.join(__dirname, ".."), stdio: ["ignore", "pipe", "inherit"] });
+    { cwd: built, stdio: ["ignore", "pipe", "inherit"] });
     const dir = await new Promise<string>((resolve) => child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())));
     expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
     const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
@@ -175,13 +181,13 @@ describe("when the command provider kills the runner outright (SIGKILL, as on a 
     async function killable() {
         const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-kill-test-"));
         const pidFile = path.join(tmp, "child.pid");
-        const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", [
+        const child = spawn(process.execPath, ["-e", [
             "const p = require('./runner/process');",
             "const t = p.privateTempDir('nbf-readiness-');",
             "require('fs').writeFileSync(t.dir + '/key', 'PRIVATE KEY', { mode: 0o600 });",
             `p.run('sh', ['-c', 'echo $$ > ${pidFile}; exec sleep 300'], { env: process.env });`,
             "console.log(t.dir); setInterval(() => undefined, 1000);",
-        ].join("\n")], { cwd: path.join(__dirname, ".."), stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, TMPDIR: tmp } });
+        ].join("\n")], { cwd: built, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, TMPDIR: tmp } });
         const dir = await new Promise<string>((resolve) => child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())));
         for (let i = 0; i < 100 && !fs.existsSync(pidFile); i++) {
             await new Promise((r) => setTimeout(r, 50));

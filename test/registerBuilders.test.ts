@@ -9,6 +9,7 @@ import * as path from "path";
 import { FleetBuildersSpec, hostBuilderName, inspectErrors, NodeSpec, nodeName, previewBuilderName, previewNode, sshAlias, userSshConfig } from "../runner/builderSpec";
 import { defaultCredentialStore, exposedCredentials } from "../runner/dockerConfig";
 import { ensureBuilders, Mode } from "../runner/registerBuilders";
+import { compileModules } from "./compiled";
 
 const ARM_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfArm0";
 
@@ -249,7 +250,10 @@ describe("previews build on BuildKit state of their own (issue 20)", () => {
 });
 
 describe("a preview and an update of one stack at once, as one user (real processes)", () => {
-    const REPO = path.join(__dirname, "..");
+    /** The runner compiled with run.js's options (test/compiled.ts): a ts-node start takes seconds. */
+    let built = "";
+    beforeAll(() => { built = compileModules(["runner/cli.ts"]); });
+    afterAll(() => fs.rmSync(built, { recursive: true, force: true }));
     /** A script named `pulumi` that runs the runner's entry point in `mode`, writes its exit code, then stays alive while `hold` exists. */
     function cli(box: ReturnType<typeof sandbox>, name: string, mode: Mode) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), `nbf-cli-${name}-`));
@@ -258,7 +262,7 @@ describe("a preview and an update of one stack at once, as one user (real proces
         const script = path.join(dir, "pulumi");
         fs.writeFileSync(script, [
             "#!/bin/bash",
-            `"${REPO}/node_modules/.bin/ts-node-transpile-only" "${REPO}/runner/cli.ts" ${mode} < "${input}" > "${dir}/out" 2> "${dir}/err"`,
+            `"${process.execPath}" "${built}/runner/cli.js" ${mode} < "${input}" > "${dir}/out" 2> "${dir}/err"`,
             `echo $? > "${dir}/rc"`,
             `while [ -e "${dir}/hold" ]; do sleep 0.1; done`,
         ].join("\n"), { mode: 0o755 });

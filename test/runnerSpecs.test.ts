@@ -2,7 +2,7 @@
 // checked: hostile specs fed to the real runner/cli.ts are refused before anything runs, and
 // every spec the program's own components write is accepted.
 
-import { execFileSync, spawnSync } from "child_process";
+import { execFile, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -12,6 +12,7 @@ import { parseConfig } from "../config/schema";
 import { ssmProxyCommand } from "../shell/readiness";
 import { smokeTestSpecBytes } from "../config/sizes";
 import { ensureInputSchema, indexExpectationSchema, parseSpec, readinessSpecSchema, smokeTestSpecSchema } from "../runner/specs";
+import { compileModules } from "./compiled";
 import { context, makeProject, validConfig } from "./fixtures";
 import { ED25519_HOST } from "./keyFixtures";
 import { installMocks, settled, unwrapSecrets, valueOf } from "./mocks";
@@ -67,46 +68,70 @@ const hostile: Case[] = [
     ["an index ref without a tag", "verify-index", changed(index, (s) => { s.refs = [`127.0.0.1:5000/ci/app@${DIGEST}`]; }), "refs.0: must be <repository>:<tag>@sha256:<digest>"],
 ];
 
-/** A PATH whose ssh, docker and aws only record that they ran. */
-const bin = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-spec-bin-"));
-const ran = path.join(bin, "ran");
-for (const tool of ["ssh", "docker", "aws", "ssh-keygen"]) {
-    fs.writeFileSync(path.join(bin, tool), `#!/bin/sh\necho ${tool} >> ${ran}\nexit 1\n`, { mode: 0o755 });
+/** A PATH of its own whose ssh, docker and aws only record that they ran, in `ran`. */
+function stubBin(): { bin: string; ran: string } {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-spec-bin-"));
+    const ran = path.join(bin, "ran");
+    for (const tool of ["ssh", "docker", "aws", "ssh-keygen"]) {
+        fs.writeFileSync(path.join(bin, tool), `#!/bin/sh\necho ${tool} >> ${ran}\nexit 1\n`, { mode: 0o755 });
+    }
+    return { bin, ran };
 }
 
-/** The runner compiled as run.js compiles it (tsconfig.build.json), once: a ts-node start per case takes seconds. */
-const repo = path.join(__dirname, "..");
-const built = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-spec-build-"));
-const cli = path.join(built, "runner", "cli.js");
+/** The runner compiled with run.js's options (test/compiled.ts), once: a ts-node start per case takes seconds. */
+let built = "";
+let cli = "";
 beforeAll(() => {
-    execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(repo, "tsconfig.build.json"), "--outDir", built], { cwd: repo });
-    fs.symlinkSync(path.join(repo, "node_modules"), path.join(built, "node_modules"));
-}, 120000);
+    built = compileModules(["runner/cli.ts"]);
+    cli = path.join(built, "runner", "cli.js");
+});
 afterAll(() => fs.rmSync(built, { recursive: true, force: true }));
 
-function runCli(mode: Mode, spec: unknown): { status: number | null; stderr: string } {
+interface Outcome { status: number | null; stderr: string; ran: boolean }
+
+/** Runs the entry point in `mode` with a stub PATH of its own; resolves once it exited. */
+function runCli(mode: Mode, spec: unknown): Promise<Outcome> {
     const viaStdin = mode === "register";
-    const result = spawnSync(process.execPath, [cli, mode], {
-        encoding: "utf8", timeout: 60000,
-        input: viaStdin ? JSON.stringify(spec) : "ci:password",
-        env: { PATH: `${bin}${path.delimiter}${path.dirname(process.execPath)}`, HOME: bin, ...(viaStdin ? {} : { NBF_SPEC: JSON.stringify(spec) }) },
+    const { bin, ran } = stubBin();
+    return new Promise((resolve, reject) => {
+        const child = execFile(process.execPath, [cli, mode], {
+            encoding: "utf8", timeout: 60000,
+            env: { PATH: `${bin}${path.delimiter}${path.dirname(process.execPath)}`, HOME: bin, ...(viaStdin ? {} : { NBF_SPEC: JSON.stringify(spec) }) },
+        }, (error, _stdout, stderr) => {
+            const toolRan = fs.existsSync(ran);
+            fs.rmSync(bin, { recursive: true, force: true });
+            if (error && typeof error.code !== "number") {
+                reject(new Error(`the runner did not exit by itself: ${error.message}`));
+                return;
+            }
+            resolve({ status: error ? Number(error.code) : 0, stderr, ran: toolRan });
+        });
+        child.stdin?.end(viaStdin ? JSON.stringify(spec) : "ci:password");
     });
-    return { status: result.status, stderr: result.stderr };
 }
 
 describe("the real entry point refuses a hostile spec before running anything", () => {
-    test.each(hostile.map((c): [string, Case] => [c[0], c]))("%s", (_, [, mode, spec, fragment]) => {
-        const { status, stderr } = runCli(mode, spec);
+    // Every case in its own process at once: each start loads the runner and zod, which took
+    // about 0.6 s a case one after another on a loaded machine.
+    const outcomes = new Map<string, Outcome>();
+    beforeAll(async () => {
+        await Promise.all(hostile.map(async ([name, mode, spec]) => outcomes.set(name, await runCli(mode, spec))));
+    }, 60000);
+
+    test.each(hostile.map((c): [string, Case] => [c[0], c]))("%s", (_, [name, mode, , fragment]) => {
+        const { status, stderr, ran } = outcomes.get(name)!;
         expect(status).toBe(1);
         expect(stderr).toContain(`${mode === "register" ? "standard input" : "NBF_SPEC"} is refused, so nothing was run: `);
         expect(stderr).toContain(fragment);
-        expect(fs.existsSync(ran)).toBe(false);
+        expect(ran).toBe(false);
     });
 
     test("standard input that is not JSON is refused without repeating it", () => {
+        const { bin } = stubBin();
         const result = spawnSync(process.execPath, [cli, "register"], {
             encoding: "utf8", input: "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-key-material", env: { PATH: bin },
         });
+        fs.rmSync(bin, { recursive: true, force: true });
         expect(result.status).toBe(1);
         expect(result.stderr).toContain("standard input is not JSON");
         expect(result.stderr).not.toContain("secret-key-material");

@@ -195,7 +195,7 @@ describe("idle power-off on the host", () => {
     });
 
     test("refuses a minute count that is not a whole number", () => {
-        const result = spawnSync("bash", ["-c", scriptFile("host/idle-check.sh"), "idle-check.sh", "ec2-user", "30; reboot"], { encoding: "utf8" });
+        const result = spawnSync("bash", ["-c", scriptFile("host/idle-check.sh"), "idle-check.sh", "ec2-user", "30; reboot"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
         expect(result.status).toBe(2);
         expect(result.stderr).toBe("idle-check: MINUTES must be a whole number, not '30; reboot'\n");
     });
@@ -216,8 +216,11 @@ describe("idle power-off on the host", () => {
             const then = Date.now() / 1000 - stampAgeMinutes * 60;
             fs.utimesSync(stamp, then, then);
         }
+        // stdin is /dev/null, as systemd gives the timer's unit: Node's default pipe is a socket,
+        // which makes bash read ~/.bashrc as if rshd had started it (bash(1), INVOCATION), 2 s
+        // a run with this machine's ~/.bashrc.
         const result = spawnSync("bash", ["-c", scriptFile("host/idle-check.sh"), "idle-check.sh", "ec2-user", "30"], {
-            encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH ?? ""}`, NBF_IDLE_STAMP: stamp },
+            encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { PATH: `${bin}:${process.env.PATH ?? ""}`, NBF_IDLE_STAMP: stamp },
         });
         const log = path.join(dir, "systemctl.log");
         return {

@@ -26,7 +26,7 @@ const capture = { transformations: [(args: pulumi.ResourceTransformationArgs) =>
 const fleet = new Fleet("fleet", {
     config: parseConfig(signed, context(root, { secretsSet: { sshPrivateKey: true, registryPassword: false, signingKey: true, signingKeyPassword: true } })),
     project: "native-build-fleet", stack: "dev", sshPrivateKey: pulumi.secret("SSH-PRIVATE"),
-    labels: { app: { "org.opencontainers.image.revision": "abc123", "org.opencontainers.image.source": "https://example.invalid/app" } },
+    labels: { app: { "org.opencontainers.image.revision": "abc123", "org.opencontainers.image.source": "https://example.invalid/app", "org.opencontainers.image.created": "2026-12-06T21:03:27Z" } },
     signingKey: { key: pulumi.secret("COSIGN-PRIVATE"), password: pulumi.secret("COSIGN-PASSWORD") },
 }, capture);
 const bare = new Fleet("bare", {
@@ -74,6 +74,12 @@ describe("the sign step", () => {
         ]);
         expect(spec.platforms[0]).toMatchObject({ host: expect.any(String), node: expect.stringMatching(/^native-build-fleet-dev-/), test: { command: ["uname", "-m"] } });
         expect(spec.build).toMatchObject({ stack: "native-build-fleet/dev", context: "app", source: "https://example.invalid/app", contextRevision: "abc123", secrets: [], ssh: [] });
+    });
+
+    test("declares the build args the platform images were built with, SOURCE_DATE_EPOCH included, so a third party can rebuild and compare", () => {
+        const spec = JSON.parse(named("fleet-app-sign").inputs.environment.NBF_SPEC as string);
+        expect(spec.build.buildArgs).toEqual({ BUILD_DATE: "2026-12-06T21:03:27Z", VCS_REF: "abc123", SOURCE_DATE_EPOCH: "1796591007" });
+        expect(named("fleet-app-linux-amd64").inputs.buildArgs).toEqual(spec.build.buildArgs);
     });
 
     test("has the registry credentials, the private key and its password only on standard input, as a secret", () => {

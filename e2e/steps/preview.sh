@@ -118,12 +118,16 @@ preview_steps() {
     rm -rf "$app/src" && cp -r "$WORK/src.committed" "$app/src"
     check "with the change undone, the preview shows no changes" logged pulumi_ preview --expect-no-changes
 
+    # The run's copy is not in git yet, so the builds get no SOURCE_DATE_EPOCH and the export's
+    # rewrite-timestamp does nothing (BuildKit skips it, exporter/containerimage/writer.go
+    # `rewriteRemoteWithEpoch`): what this step compares is the export's media types. The move to
+    # reproducible images, which changes every digest once, is checked in git (signing 1).
     step "preview C. a stack on the push: true form moves to the registry export in one update that keeps every digest"
     local source=$WORK/components/imageBuild.ts
     cp "$source" "$WORK/imageBuild.ts.new"
     # The platform images as they were before issue 14. `cp`, not `mv`: run.js recompiles
     # only sources newer than its last compilation.
-    perl -0777 -pi -e 's/push: false,\n\s*exports: \[\{ registry: \{ ociMediaTypes: true \} \}\],/push: true,/ or die "imageBuild.ts has no registry export to undo\n"' "$source"
+    perl -0777 -pi -e 's/push: false,\n\s*exports: \[\{ raw: REGISTRY_EXPORT \}\],/push: true,/ or die "imageBuild.ts has no registry export to undo\n"' "$source"
     check "the old form sets push: true and no export" grep -q 'push: true,' "$source"
     check "up on the push: true form" up
     check "the push: true form pushed the same manifests" equal "$(pulumi_ stack output --json)" "$outputs_before"

@@ -21,6 +21,8 @@ spread_steps() {
     SPREAD_WORK=$dir
     (cd "$REPO_DIR" && git ls-files -co --exclude-standard | grep -v '^node_modules/' | tar -cf - -T -) | tar -xf - -C "$dir"
     ln -s "$REPO_DIR/node_modules" "$dir/node_modules"
+    # In git, as a clone is: the builds get SOURCE_DATE_EPOCH (step 12 relies on it).
+    in_git "$dir"
     mkdir -p "$dir/state"
     for b in $(builders_of "$builder"); do docker buildx rm "$b" >/dev/null 2>&1 || true; done
     rm -rf "$(getent passwd "$(id -u)" | cut -d: -f6)/.ssh/native-build-fleet/$builder"
@@ -84,6 +86,7 @@ spread_steps() {
     check "with the host back, up converges" spread_up
     check "its builds are back on it" equal "$(placed | awk '{ print $1, $2, $3 }')" "$(awk '{ print $1, $2, $3 }' <<<"$before")"
     check "and then nothing is left to change" logged spread_ up --yes --expect-no-changes
+    reproducible_pool_steps
     check "destroy removes the spread stack's builders" logged spread_ destroy --yes
     check "none of them is left on this machine" equal "$(builders_of "$builder")" ""
     rm -rf "$dir"
