@@ -13,6 +13,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as YAML from "yaml";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? "3");
 const TARGETS = { wallRatio: 3, peakRssMB: 400 };
@@ -86,6 +87,10 @@ function project(c: Case): string {
 }
 
 const configs = CASES.map(project);
+// The node arguments Pulumi.yaml gives the language host (runtime.options.nodeargs), which
+// starts the program's node process with them, as here.
+const runtime = (YAML.parse(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as { runtime?: { options?: { nodeargs?: string } } }).runtime;
+const nodeArgs = (runtime?.options?.nodeargs ?? "").split(/\s+/).filter((a) => a !== "");
 // Leak debugging would bring back a stack trace per promise (run.js): a different program.
 const env = { ...Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== "PULUMI_DEBUG_PROMISE_LEAKS")), PATH: `${tools}${path.delimiter}${process.env.PATH ?? ""}` };
 
@@ -106,7 +111,7 @@ function childCpuSeconds(): number {
 function run(i: number, count = false): { wallSeconds: number; cpuSeconds: number; report: Report } {
     const cpuBefore = childCpuSeconds();
     const started = process.hrtime.bigint();
-    const result = spawnSync(process.execPath, [harness, path.join(root, "run.js"), configs[i]], {
+    const result = spawnSync(process.execPath, [...nodeArgs, harness, path.join(root, "run.js"), configs[i]], {
         encoding: "utf8", env: { ...env, NBF_BENCH_COUNT: count ? "1" : "0" }, maxBuffer: 64 * 1024 * 1024,
     });
     const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
