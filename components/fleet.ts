@@ -81,8 +81,8 @@ export class Fleet extends pulumi.ComponentResource {
         // stopped previews build nothing.
         const idle = config.hosts.some((pool) => pool.idleMinutes !== undefined);
         const hostOf = placement(config, groups, builder.down);
-        const slots = new BuildSlotQueue(config.images.flatMap((image) => image.platforms.flatMap((platform) => (["image", "cache"] as const)
-            .map((kind) => ({ key: buildKey({ image: image.name, platform }), kind })))), hostOf, config.builder.buildSlots);
+        const slots = config.builder.buildSlots === undefined ? undefined : new BuildSlotQueue(config.images.flatMap((image) => image.platforms
+            .flatMap((platform) => (["image", "cache"] as const).map((kind) => ({ key: buildKey({ image: image.name, platform }), kind })))), hostOf, config.builder.buildSlots);
         if (config.signing === undefined) {
             void pulumi.log.warn("signing is not configured: every image is pushed without a signature, provenance or SBOM, so admission policies "
                 + "(cosign verify, Kyverno verifyImages) cannot accept it; set signing (README, \"Verifiable releases\")", this);

@@ -30,8 +30,8 @@ export interface ImageBuildArgs {
     hosts: Record<string, pulumi.Input<string>>;
     /** Resources the builds must follow (the builder's registration). */
     dependsOn: pulumi.Input<pulumi.Resource>[];
-    /** Each host's queue of solves (builder.buildSlots): every build waits there for a slot. */
-    slots: BuildSlotQueue;
+    /** Each host's queue of solves (builder.buildSlots): every build waits there for a slot. None: no queue. */
+    slots?: BuildSlotQueue;
     /** Build changed images during previews; the cache is read but never written then. */
     buildOnPreview: boolean;
     /** How long one build may run before Pulumi fails it. */
@@ -287,8 +287,8 @@ export class ImageBuild extends pulumi.ComponentResource {
             exports: [{ registry: { ociMediaTypes: true } }],
             tags: image.tags.map((tag) => repo.apply((r) => `${r}:${platformTag(tag, platform)}`)),
             buildOnPreview: args.buildOnPreview,
-        }, { parent: this, dependsOn: args.slots.dependsOn({ key, kind: "image" }, args.dependsOn), retainOnDelete: true, customTimeouts: this.timeouts(args) });
-        args.slots.add({ key, kind: "image" }, build);
+        }, { parent: this, dependsOn: args.slots?.dependsOn({ key, kind: "image" }, args.dependsOn) ?? args.dependsOn, retainOnDelete: true, customTimeouts: this.timeouts(args) });
+        args.slots?.add({ key, kind: "image" }, build);
 
         const cache = new dockerBuild.Image(`${name}-${slug}-cache`, {
             ...common,
@@ -298,8 +298,8 @@ export class ImageBuild extends pulumi.ComponentResource {
             // flag unless ociMediaTypes is set (provider notes, docker-build `Image`).
             cacheTo: [{ registry: { ref: cacheRef, mode: "max", imageManifest: true, ociMediaTypes: true } }],
             buildOnPreview: false,
-        }, { parent: this, dependsOn: args.slots.dependsOn({ key, kind: "cache" }, args.dependsOn), customTimeouts: this.timeouts(args) });
-        args.slots.add({ key, kind: "cache" }, cache);
+        }, { parent: this, dependsOn: args.slots?.dependsOn({ key, kind: "cache" }, args.dependsOn) ?? args.dependsOn, customTimeouts: this.timeouts(args) });
+        args.slots?.add({ key, kind: "cache" }, cache);
 
         return build;
     }

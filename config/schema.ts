@@ -115,9 +115,8 @@ export const DEFAULT_BINFMT_IMAGE = "tonistiigi/binfmt:qemu-v10.2.3@sha256:400a4
 
 /**
  * builder.buildSlots: the most solves of this stack one host runs at once (config/buildSlots.ts).
- * The default is measured (README, "Many images on few hosts").
+ * Unset, nothing is queued: no default is measured yet (README, "Many images on few hosts").
  */
-export const DEFAULT_BUILD_SLOTS = 4;
 const BUILD_SLOTS_RANGE = "must be a whole number from 1 to 64: how many builds one host runs at once (each platform image and its cache-only build count one each); "
     + "raise it for hosts with many cores, lower it if builds on a host stall";
 
@@ -125,7 +124,7 @@ const builderSchema = z.object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "must be lowercase letters, digits, '.', '_' or '-'").optional(),
     buildOnPreview: z.boolean().default(true),
     buildTimeoutMinutes: z.number().int().min(1, "must be at least 1 minute").max(1440).default(60),
-    buildSlots: z.number().int(BUILD_SLOTS_RANGE).min(1, BUILD_SLOTS_RANGE).max(64, BUILD_SLOTS_RANGE).default(DEFAULT_BUILD_SLOTS),
+    buildSlots: z.number().int(BUILD_SLOTS_RANGE).min(1, BUILD_SLOTS_RANGE).max(64, BUILD_SLOTS_RANGE).optional(),
     buildkitImage: z.string().regex(IMAGE_REFERENCE, "must be an image reference such as moby/buildkit:v0.31.0").optional(),
     driverOptions: driverOptionsSchema.default({}),
     buildkitdConfig: z.string().optional(),
@@ -140,7 +139,7 @@ const rawSchema = z.object({
     registry: registrySchema,
     images: z.array(imageSchema).default([]),
     compose: z.string().optional(),
-    builder: builderSchema.default({ buildOnPreview: true, buildTimeoutMinutes: 60, buildSlots: DEFAULT_BUILD_SLOTS, binfmtImage: DEFAULT_BINFMT_IMAGE, driverOptions: {} }),
+    builder: builderSchema.default({ buildOnPreview: true, buildTimeoutMinutes: 60, binfmtImage: DEFAULT_BINFMT_IMAGE, driverOptions: {} }),
     // Pulumi.yaml declares an empty default: no signing.
     signing: z.preprocess((v) => (v === "" ? undefined : v), signingSchema.optional()),
 }).strict();
@@ -215,8 +214,8 @@ export interface FleetConfig {
         buildOnPreview: boolean;
         /** How long one platform build may take before it fails. */
         buildTimeoutMinutes: number;
-        /** The most solves of this stack one host runs at once. */
-        buildSlots: number;
+        /** The most solves of this stack one host runs at once; unlimited when absent. */
+        buildSlots?: number;
         /** docker-container driver options, with buildkitImage as `image`. */
         driverOptions: Record<string, string>;
         /** A buildkitd.toml for every node, relative to the project root. */
@@ -381,7 +380,7 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
             name: builder.name ?? defaultBuilderName(ctx.project, ctx.stack),
             buildOnPreview: builder.buildOnPreview,
             buildTimeoutMinutes: builder.buildTimeoutMinutes,
-            buildSlots: builder.buildSlots,
+            ...(builder.buildSlots === undefined ? {} : { buildSlots: builder.buildSlots }),
             // driverOptions.image, when set, replaces the pinned default (it may not repeat buildkitImage).
             driverOptions: { image: builder.buildkitImage ?? DEFAULT_BUILDKIT_IMAGE, ...builder.driverOptions },
             buildkitdConfig,

@@ -1,7 +1,7 @@
 // builder.buildSlots: the config key, and which solve each build waits for on its host.
 
 import { SlotSolve, slotWaits } from "../config/buildSlots";
-import { DEFAULT_BUILD_SLOTS, parseConfig } from "../config/schema";
+import { parseConfig } from "../config/schema";
 import { configProblems, context, makeProject, staticStack } from "./fixtures";
 
 const solves = (...keys: string[]): SlotSolve[] => keys.flatMap((key) => [{ key, kind: "image" as const }, { key, kind: "cache" as const }]);
@@ -27,9 +27,9 @@ describe("slotWaits", () => {
 describe("builder.buildSlots", () => {
     const root = makeProject();
 
-    test(`defaults to ${DEFAULT_BUILD_SLOTS}`, () => {
+    test("is unset by default: nothing is queued", () => {
         const config = parseConfig(staticStack(() => undefined), context(root, { secretsSet: { sshPrivateKey: true, registryPassword: true } }));
-        expect(config.builder.buildSlots).toBe(DEFAULT_BUILD_SLOTS);
+        expect(config.builder.buildSlots).toBeUndefined();
     });
 
     test("takes a number of slots", () => {

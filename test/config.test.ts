@@ -51,7 +51,7 @@ describe("a valid config", () => {
             tags: ["latest"], buildArgs: {}, platformBuildArgs: {}, target: undefined, test: undefined,
             secrets: {}, ssh: [], contexts: {}, dockerfileInline: undefined, pull: false,
         });
-        expect(parsed.builder).toEqual({ name: "native-build-fleet-dev", buildOnPreview: true, buildTimeoutMinutes: 60, buildSlots: 4, driverOptions: { image: DEFAULT_BUILDKIT_IMAGE }, buildkitdConfig: undefined, binfmtImage: DEFAULT_BINFMT_IMAGE });
+        expect(parsed.builder).toEqual({ name: "native-build-fleet-dev", buildOnPreview: true, buildTimeoutMinutes: 60, driverOptions: { image: DEFAULT_BUILDKIT_IMAGE }, buildkitdConfig: undefined, binfmtImage: DEFAULT_BINFMT_IMAGE });
     });
 
     test("normalises platform aliases and accepts every platform of the tutorial where a pool serves it", () => {

@@ -289,9 +289,9 @@ describe("images", () => {
     });
 
     test("order every build after the builder's registration", async () => {
-        // The builds' dependencies are known once the placement is (builder.buildSlots queues).
+        // With builder.buildSlots, the builds' dependencies are known once the placement is.
         const opts = optsOf("fleet-app-linux-amd64");
-        expect(await valueOf(opts.dependsOn as pulumi.Output<pulumi.Resource[]>)).toEqual([expect.objectContaining({ name: "native-build-fleet-dev" })]);
+        expect(await valueOf(pulumi.output(opts.dependsOn as pulumi.Input<pulumi.Resource[]>))).toEqual([expect.objectContaining({ name: "native-build-fleet-dev" })]);
         expect(named("fleet-app-linux-amd64").inputs.labels["dev.native-build-fleet.builder"]).toBe("native-build-fleet-dev");
     });
 
@@ -319,7 +319,7 @@ describe("images", () => {
         for (const key of ["context", "dockerfile", "platforms", "buildArgs", "target", "labels", "cacheFrom", "builder"]) {
             expect(cache[key]).toEqual(build[key]);
         }
-        const depsOf = (name: string) => valueOf(optsOf(name).dependsOn as pulumi.Output<pulumi.Resource[]>);
+        const depsOf = (name: string) => valueOf(pulumi.output(optsOf(name).dependsOn as pulumi.Input<pulumi.Resource[]>));
         const cacheDeps = await depsOf("fleet-legacy-linux-s390x-cache");
         expect(cacheDeps).toEqual(await depsOf("fleet-legacy-linux-s390x"));
         expect(cacheDeps).toEqual([expect.objectContaining({ __name: "fleet-builder" })]);
