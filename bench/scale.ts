@@ -1,7 +1,8 @@
 // npm run bench: the program's own cost at fleet scale, as whole processes under Pulumi's
 // mocks (issue 15, target 3). Each run is a fresh `node` process (bench/scaleRun.ts: the
 // runner's set-up, then run.js inside the root stack), timed here from its start to its exit;
-// its peak RSS is its own. The baseline is 2 hosts and 1 image of 2 platforms; the growth rows
+// its peak RSS is its own, and its CPU seconds (with the git it starts) are counted beside the
+// wall time, which other work on a shared machine stretches. The baseline is 2 hosts and 1 image of 2 platforms; the growth rows
 // are 32 hosts in 4 pools and 1 to 50 images of 4 platforms, every image with 2 tags. The
 // sizes run side by side, in turn, RUNS rounds (the order reversed every other round), after
 // one warm-up round; medians go to a table and to bench/results/scale.json. One more run per
@@ -12,6 +13,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as YAML from "yaml";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? "3");
 const TARGETS = { wallRatio: 3, peakRssMB: 400 };
@@ -85,33 +87,52 @@ function project(c: Case): string {
 }
 
 const configs = CASES.map(project);
+// The node arguments Pulumi.yaml gives the language host (runtime.options.nodeargs), which
+// starts the program's node process with them, as here.
+const runtime = (YAML.parse(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as { runtime?: { options?: { nodeargs?: string } } }).runtime;
+const nodeArgs = (runtime?.options?.nodeargs ?? "").split(/\s+/).filter((a) => a !== "");
 // Leak debugging would bring back a stack trace per promise (run.js): a different program.
 const env = { ...Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== "PULUMI_DEBUG_PROMISE_LEAKS")), PATH: `${tools}${path.delimiter}${process.env.PATH ?? ""}` };
 
-/** One whole process: seconds from its start to its exit, and what it reported. */
-function run(i: number, count = false): { wallSeconds: number; report: Report } {
+/**
+ * CPU seconds (user and system) of every child process this one has waited for, and of theirs
+ * in turn (proc(5), /proc/self/stat fields 16 and 17, cutime and cstime). Around one run, the
+ * CPU time of the program and of what it started (git): less sensitive than wall time to other
+ * work on a shared machine, which takes CPUs away but adds no CPU time of ours.
+ */
+function childCpuSeconds(): number {
+    const stat = fs.readFileSync("/proc/self/stat", "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields from the 3rd on: cutime and cstime are the 16th and 17th, clock ticks of 1/100 s (sysconf(_SC_CLK_TCK) on Linux).
+    return (Number(fields[16 - 3]) + Number(fields[17 - 3])) / 100;
+}
+
+/** One whole process: seconds from its start to its exit, CPU seconds, and what it reported. */
+function run(i: number, count = false): { wallSeconds: number; cpuSeconds: number; report: Report } {
+    const cpuBefore = childCpuSeconds();
     const started = process.hrtime.bigint();
-    const result = spawnSync(process.execPath, [harness, path.join(root, "run.js"), configs[i]], {
+    const result = spawnSync(process.execPath, [...nodeArgs, harness, path.join(root, "run.js"), configs[i]], {
         encoding: "utf8", env: { ...env, NBF_BENCH_COUNT: count ? "1" : "0" }, maxBuffer: 64 * 1024 * 1024,
     });
     const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const cpuSeconds = childCpuSeconds() - cpuBefore;
     const report = JSON.parse(result.stdout.trim().split("\n").pop() || "{}") as Report;
     if (result.status !== 0 || report.exitCode !== 0) {
         throw new Error(`${CASES[i].label}: the program failed (exit ${String(result.status)}):\n${result.stdout}\n${result.stderr}`);
     }
-    return { wallSeconds, report };
+    return { wallSeconds, cpuSeconds, report };
 }
 
 // A warm-up round (it also compiles bin/ through run.js when a source changed), then the counts.
 CASES.forEach((_, i) => run(i));
 const counted = CASES.map((_, i) => run(i, true).report);
 
-const samples: { wallSeconds: number; peakRssMB: number }[][] = CASES.map(() => []);
+const samples: { wallSeconds: number; cpuSeconds: number; peakRssMB: number }[][] = CASES.map(() => []);
 for (let round = 0; round < RUNS; round++) {
     const order = CASES.map((_, i) => i);
     for (const i of round % 2 === 0 ? order : order.reverse()) {
-        const { wallSeconds, report } = run(i);
-        samples[i].push({ wallSeconds, peakRssMB: report.peakRssMB });
+        const { wallSeconds, cpuSeconds, report } = run(i);
+        samples[i].push({ wallSeconds, cpuSeconds, peakRssMB: report.peakRssMB });
     }
 }
 
@@ -119,32 +140,33 @@ const rows = CASES.map((c, i) => ({
     case: c.label, hosts: c.hosts, images: c.images, platforms: c.platforms.length, tags: 2,
     resources: counted[i].resources, invokes: counted[i].invokes, outputs: counted[i].outputs, promises: counted[i].promises,
     sdkPromises: counted[i].sdkPromises, stackTraces: counted[i].stackTraces,
-    wallSeconds: median(samples[i].map((s) => s.wallSeconds)), peakRssMB: median(samples[i].map((s) => s.peakRssMB)),
+    wallSeconds: median(samples[i].map((s) => s.wallSeconds)), cpuSeconds: median(samples[i].map((s) => s.cpuSeconds)), peakRssMB: median(samples[i].map((s) => s.peakRssMB)),
     runs: samples[i],
 }));
 // Pair by pair, as the sizes ran side by side in each round.
 const largest = rows.length - 1;
 const ratio = median(samples[largest].map((s, r) => s.wallSeconds / samples[0][r].wallSeconds));
+const cpuRatio = median(samples[largest].map((s, r) => s.cpuSeconds / samples[0][r].cpuSeconds));
 
 console.log(`whole processes under mocks, medians of ${RUNS} rounds; load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
-console.log("case          hosts  images  resources  invokes  Outputs  promises  SDK promises  stack traces  wall s  peak RSS MB");
+console.log("case          hosts  images  resources  invokes  Outputs  promises  SDK promises  stack traces  wall s  CPU s  peak RSS MB");
 for (const r of rows) {
     console.log([r.case.padEnd(12), String(r.hosts).padStart(5), String(r.images).padStart(6), String(r.resources).padStart(9), String(r.invokes).padStart(7),
         String(r.outputs).padStart(7), String(r.promises).padStart(8), String(r.sdkPromises).padStart(12), String(r.stackTraces).padStart(12),
-        r.wallSeconds.toFixed(2).padStart(6), String(r.peakRssMB).padStart(11)].join("  "));
+        r.wallSeconds.toFixed(2).padStart(6), r.cpuSeconds.toFixed(2).padStart(5), String(r.peakRssMB).padStart(11)].join("  "));
 }
 // What one more image costs, from the 1-image row to the largest (same hosts).
 const first = rows[1];
-const perImage = Object.fromEntries((["resources", "outputs", "promises", "sdkPromises", "stackTraces", "wallSeconds", "peakRssMB"] as const)
+const perImage = Object.fromEntries((["resources", "outputs", "promises", "sdkPromises", "stackTraces", "wallSeconds", "cpuSeconds", "peakRssMB"] as const)
     .map((key) => [key, (Number(rows[largest][key]) - Number(first[key])) / (rows[largest].images - first.images)]));
 console.log(`per image (${first.images} to ${rows[largest].images}): ${perImage.resources.toFixed(1)} resources, ${perImage.outputs.toFixed(0)} Outputs, `
     + `${perImage.promises.toFixed(0)} promises (${perImage.sdkPromises.toFixed(0)} tracked by the SDK), ${perImage.stackTraces.toFixed(1)} stack traces, `
-    + `${(perImage.wallSeconds * 1000).toFixed(0)} ms, ${perImage.peakRssMB.toFixed(1)} MB`);
-console.log(`${rows[largest].case} against the baseline: ${ratio.toFixed(2)}x the wall time (target <= ${TARGETS.wallRatio}x), ` +
+    + `${(perImage.wallSeconds * 1000).toFixed(0)} ms (${(perImage.cpuSeconds * 1000).toFixed(0)} ms of CPU), ${perImage.peakRssMB.toFixed(1)} MB`);
+console.log(`${rows[largest].case} against the baseline: ${ratio.toFixed(2)}x the wall time (target <= ${TARGETS.wallRatio}x), ${cpuRatio.toFixed(2)}x the CPU time, ` +
     `${rows[largest].peakRssMB} MB peak RSS (target <= ${TARGETS.peakRssMB} MB)`);
 
 const results = path.join(__dirname, "results");
 fs.mkdirSync(results, { recursive: true });
-fs.writeFileSync(path.join(results, "scale.json"), `${JSON.stringify({ runs: RUNS, targets: TARGETS, ratio, perImage, loadAverage: os.loadavg(), rows }, null, 2)}\n`);
+fs.writeFileSync(path.join(results, "scale.json"), `${JSON.stringify({ runs: RUNS, targets: TARGETS, ratio, cpuRatio, perImage, loadAverage: os.loadavg(), rows }, null, 2)}\n`);
 fs.rmSync(work, { recursive: true, force: true });
 console.log(`-> ${path.join(results, "scale.json")}`);

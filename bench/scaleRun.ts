@@ -95,9 +95,16 @@ void mocks.setMocks({
             case "aws:ssm/getParameter:getParameter": return { value: "ami-0123456789abcdef0" };
             case "aws:ecr/getAuthorizationToken:getAuthorizationToken": return { proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com", userName: "AWS", password: "token" };
             case "aws:ec2/getVpc:getVpc": return { id: "vpc-0default0" };
+            // The account id in the hosts' role and permissions-boundary ARNs (components/hostAccess.ts).
+            case "aws:index/getCallerIdentity:getCallerIdentity": return { accountId: "123456789012", arn: "arn:aws:sts::123456789012:assumed-role/deploy/ci", userId: "AROAEXAMPLE:ci" };
             // The builders' runner reports every node up (runner/builderSpec.ts EnsureReport).
             case "command:local:run": return { stdout: `${JSON.stringify({ fingerprint: "0123456789abcdef", down: [] })}\n` };
-            default: throw new Error(`unexpected invoke ${args.token}`);
+            default: {
+                // The mock monitor passes a thrown error on without its message (the SDK reads
+                // only a gRPC error's `details`), so the bench's failure would not name the invoke.
+                process.stderr.write(`bench: unexpected invoke ${args.token}: answer it in bench/scaleRun.ts\n`);
+                throw new Error(`unexpected invoke ${args.token}`);
+            }
         }
     },
 }, bench.project, bench.stack, false);

@@ -13,6 +13,7 @@ import { DownNode } from "../runner/builderSpec";
 import { HostAccess } from "./hostAccess";
 import { BuildHost, HostPool } from "./hostPool";
 import { ImageBuild } from "./imageBuild";
+import { BuildSlotQueue } from "./buildSlotQueue";
 import { FleetRegistry } from "./registry";
 import { StaticHost } from "./staticHost";
 import { signatureOutput } from "../runner/signing";
@@ -80,6 +81,8 @@ export class Fleet extends pulumi.ComponentResource {
         // stopped previews build nothing.
         const idle = config.hosts.some((pool) => pool.idleMinutes !== undefined);
         const hostOf = placement(config, groups, builder.down);
+        const slots = config.builder.buildSlots === undefined ? undefined : new BuildSlotQueue(config.images.flatMap((image) => image.platforms
+            .flatMap((platform) => (["image", "cache"] as const).map((kind) => ({ key: buildKey({ image: image.name, platform }), kind })))), hostOf, config.builder.buildSlots);
         if (config.signing === undefined) {
             void pulumi.log.warn("signing is not configured: every image is pushed without a signature, provenance or SBOM, so admission policies "
                 + "(cosign verify, Kyverno verifyImages) cannot accept it; set signing (README, \"Verifiable releases\")", this);
@@ -88,7 +91,7 @@ export class Fleet extends pulumi.ComponentResource {
             image,
             build: new ImageBuild(`${name}-${image.name.replace(/\//g, "-")}`, {
                 image, repository: registry.repositories[image.name], registry: registry.credentials,
-                builderName: builder.name, builderRegistered: builder.registeredName, dependsOn: [builder],
+                builderName: builder.name, builderRegistered: builder.registeredName, dependsOn: [builder], slots,
                 hosts: Object.fromEntries(image.platforms.map((p) => [p, hostOf.apply((h) => h[buildKey({ image: image.name, platform: p })])])),
                 buildOnPreview: config.builder.buildOnPreview && !idle, buildTimeoutMinutes: config.builder.buildTimeoutMinutes, labels: args.labels[image.name] ?? {},
                 signing: config.signing, signingKey: args.signingKey, stack: `${args.project}/${args.stack}`,

@@ -13,6 +13,8 @@ import { SmokeTestSpec } from "../runner/smokeTest";
 import { SigningConfig } from "../config/signing";
 import { IndexExpectation } from "../runner/verifyIndex";
 import { codeDigest, EntryPoint, runnerCommand } from "../shell/scriptFiles";
+import { buildKey } from "../config/placement";
+import { BuildSlotQueue } from "./buildSlotQueue";
 
 export interface ImageBuildArgs {
     image: ImageConfig;
@@ -28,6 +30,8 @@ export interface ImageBuildArgs {
     hosts: Record<string, pulumi.Input<string>>;
     /** Resources the builds must follow (the builder's registration). */
     dependsOn: pulumi.Input<pulumi.Resource>[];
+    /** Each host's queue of solves (builder.buildSlots): every build waits there for a slot. None: no queue. */
+    slots?: BuildSlotQueue;
     /** Build changed images during previews; the cache is read but never written then. */
     buildOnPreview: boolean;
     /** How long one build may run before Pulumi fails it. */
@@ -277,6 +281,7 @@ export class ImageBuild extends pulumi.ComponentResource {
             cacheFrom: [{ registry: { ref: cacheRef } }],
             registries: [args.registry],
         };
+        const key = buildKey({ image: image.name, platform });
         const build = new dockerBuild.Image(`${name}-${slug}`, {
             ...common,
             // A registry export, not `push: true`: docker-build 0.0.22 skips every preview
@@ -294,9 +299,10 @@ export class ImageBuild extends pulumi.ComponentResource {
             exports: [{ raw: REGISTRY_EXPORT }],
             tags: image.tags.map((tag) => repo.apply((r) => `${r}:${platformTag(tag, platform)}`)),
             buildOnPreview: args.buildOnPreview,
-        }, { parent: this, dependsOn: args.dependsOn, retainOnDelete: true, customTimeouts: this.timeouts(args) });
+        }, { parent: this, dependsOn: args.slots?.dependsOn({ key, kind: "image" }, args.dependsOn) ?? args.dependsOn, retainOnDelete: true, customTimeouts: this.timeouts(args) });
+        args.slots?.add({ key, kind: "image" }, build);
 
-        new dockerBuild.Image(`${name}-${slug}-cache`, {
+        const cache = new dockerBuild.Image(`${name}-${slug}-cache`, {
             ...common,
             push: false,
             exports: [{ cacheonly: {} }],
@@ -304,7 +310,8 @@ export class ImageBuild extends pulumi.ComponentResource {
             // flag unless ociMediaTypes is set (provider notes, docker-build `Image`).
             cacheTo: [{ registry: { ref: cacheRef, mode: "max", imageManifest: true, ociMediaTypes: true } }],
             buildOnPreview: false,
-        }, { parent: this, dependsOn: args.dependsOn, customTimeouts: this.timeouts(args) });
+        }, { parent: this, dependsOn: args.slots?.dependsOn({ key, kind: "cache" }, args.dependsOn) ?? args.dependsOn, customTimeouts: this.timeouts(args) });
+        args.slots?.add({ key, kind: "cache" }, cache);
 
         return build;
     }

@@ -113,10 +113,18 @@ const IMAGE_REFERENCE = /^[a-z0-9][a-z0-9._-]*(:[0-9]{1,5})?(\/[a-z0-9._-]+)*(:[
 export const DEFAULT_BUILDKIT_IMAGE = "moby/buildkit:v0.33.1@sha256:cec9f139f45e93c5c69c60f8b07cfad9f43f4ef6b6a6cd917527fea5ff2e3dea";
 export const DEFAULT_BINFMT_IMAGE = "tonistiigi/binfmt:qemu-v10.2.3@sha256:400a4873b838d1b89194d982c45e5fb3cda4593fbfd7e08a02e76b03b21166f0";
 
+/**
+ * builder.buildSlots: the most solves of this stack one host runs at once (config/buildSlots.ts).
+ * Unset, nothing is queued: no default is measured yet (README, "Many images on few hosts").
+ */
+const BUILD_SLOTS_RANGE = "must be a whole number from 1 to 64: how many builds one host runs at once (each platform image and its cache-only build count one each); "
+    + "raise it for hosts with many cores, lower it if builds on a host stall";
+
 const builderSchema = z.object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "must be lowercase letters, digits, '.', '_' or '-'").optional(),
     buildOnPreview: z.boolean().default(true),
     buildTimeoutMinutes: z.number().int().min(1, "must be at least 1 minute").max(1440).default(60),
+    buildSlots: z.number().int(BUILD_SLOTS_RANGE).min(1, BUILD_SLOTS_RANGE).max(64, BUILD_SLOTS_RANGE).optional(),
     buildkitImage: z.string().regex(IMAGE_REFERENCE, "must be an image reference such as moby/buildkit:v0.31.0").optional(),
     driverOptions: driverOptionsSchema.default({}),
     buildkitdConfig: z.string().optional(),
@@ -206,6 +214,8 @@ export interface FleetConfig {
         buildOnPreview: boolean;
         /** How long one platform build may take before it fails. */
         buildTimeoutMinutes: number;
+        /** The most solves of this stack one host runs at once; unlimited when absent. */
+        buildSlots?: number;
         /** docker-container driver options, with buildkitImage as `image`. */
         driverOptions: Record<string, string>;
         /** A buildkitd.toml for every node, relative to the project root. */
@@ -370,6 +380,7 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
             name: builder.name ?? defaultBuilderName(ctx.project, ctx.stack),
             buildOnPreview: builder.buildOnPreview,
             buildTimeoutMinutes: builder.buildTimeoutMinutes,
+            ...(builder.buildSlots === undefined ? {} : { buildSlots: builder.buildSlots }),
             // driverOptions.image, when set, replaces the pinned default (it may not repeat buildkitImage).
             driverOptions: { image: builder.buildkitImage ?? DEFAULT_BUILDKIT_IMAGE, ...builder.driverOptions },
             buildkitdConfig,

@@ -288,9 +288,10 @@ describe("images", () => {
         }
     });
 
-    test("order every build after the builder's registration", () => {
+    test("order every build after the builder's registration", async () => {
+        // With builder.buildSlots, the builds' dependencies are known once the placement is.
         const opts = optsOf("fleet-app-linux-amd64");
-        expect(opts.dependsOn).toEqual([expect.objectContaining({ name: "native-build-fleet-dev" })]);
+        expect(await valueOf(pulumi.output(opts.dependsOn as pulumi.Input<pulumi.Resource[]>))).toEqual([expect.objectContaining({ name: "native-build-fleet-dev" })]);
         expect(named("fleet-app-linux-amd64").inputs.labels["dev.native-build-fleet.builder"]).toBe("native-build-fleet-dev");
     });
 
@@ -312,14 +313,15 @@ describe("images", () => {
         }
     });
 
-    test("run each cache build beside its platform build, on the same builder with the same build inputs, waiting only for what the build waits for", () => {
+    test("run each cache build beside its platform build, on the same builder with the same build inputs, waiting only for what the build waits for", async () => {
         const cache = named("fleet-legacy-linux-s390x-cache").inputs;
         const build = named("fleet-legacy-linux-s390x").inputs;
         for (const key of ["context", "dockerfile", "platforms", "buildArgs", "target", "labels", "cacheFrom", "builder"]) {
             expect(cache[key]).toEqual(build[key]);
         }
-        const cacheDeps = optsOf("fleet-legacy-linux-s390x-cache").dependsOn as pulumi.Resource[];
-        expect(cacheDeps).toEqual(optsOf("fleet-legacy-linux-s390x").dependsOn);
+        const depsOf = (name: string) => valueOf(pulumi.output(optsOf(name).dependsOn as pulumi.Input<pulumi.Resource[]>));
+        const cacheDeps = await depsOf("fleet-legacy-linux-s390x-cache");
+        expect(cacheDeps).toEqual(await depsOf("fleet-legacy-linux-s390x"));
         expect(cacheDeps).toEqual([expect.objectContaining({ __name: "fleet-builder" })]);
     });
 
