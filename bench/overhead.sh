@@ -59,8 +59,10 @@ wipe() {
 }
 # A fresh CI runner: no buildx builder or SSH files on this machine, and no BuildKit
 # containers or state on the hosts. Only Pulumi's state and the registry remain.
-# The program registers the stack's builder and one per host ($BUILDER-<host>).
-builders() { local h; printf '%s\n' "$BUILDER"; for h in "${HOST_NAMES[@]}"; do printf '%s-%s\n' "$BUILDER" "$h"; done; }
+# The program registers the stack's builder, one per host ($BUILDER-<host>) and each host's
+# preview builder ($BUILDER-<host>_preview, runner/builderSpec.ts previewBuilderName): one left
+# behind would be refused as another stack's once the SSH files that list it are gone.
+builders() { local h; printf '%s\n' "$BUILDER"; for h in "${HOST_NAMES[@]}"; do printf '%s-%s\n%s-%s_preview\n' "$BUILDER" "$h" "$BUILDER" "$h"; done; }
 fresh_runner() {
     local b
     for b in $(builders); do docker buildx rm --keep-daemon "$b" >/dev/null 2>&1 || true; done
