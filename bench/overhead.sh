@@ -28,6 +28,7 @@ source "$REPO_DIR/bench/lib.sh"
 
 RUNS=$(bench_runs)
 SEQUENTIAL=${BENCH_SEQUENTIAL:-1}
+FRESH=${BENCH_FRESH:-1}
 
 BUILDER=nbf-bench
 IMAGE=nbf-bench/app
@@ -205,6 +206,7 @@ pulumi_part() {
         none_ran "$WORK/pulumi_one_file.steps" std internal
     check "pulumi one-file: the binary was rebuilt once per platform" ran "$WORK/pulumi_one_file.steps" server 2
     check "pulumi one-file: the index moved" test "$(output .ref)" != "$old_ref"
+    [ "$FRESH" = 1 ] || return 0
 
     fresh_runner
     check "fresh runner: no builder, BuildKit containers or volumes left" no_local_state
@@ -291,9 +293,11 @@ mkdir -p "$RESULTS"
 # The breakdown of every pulumi measurement, from its runs' event logs and the stack's graph.
 pulumi_ stack export >"$WORK/state.json"
 runs_of() { local r list=; for r in $(seq "$RUNS"); do list+="$WORK/runs/$1-$r,"; done; printf '%s=%s' "$1" "$list"; }
+fresh_runs=()
+[ "$FRESH" != 1 ] || fresh_runs=("$(runs_of fresh_runner_forced)" "$(runs_of fresh_runner_one_file)")
 "$REPO_DIR/node_modules/.bin/ts-node" --transpile-only "$REPO_DIR/bench/overhead/breakdown.ts" "$WORK/state.json" \
     "$(runs_of pulumi_one_file)" "$(runs_of pulumi_noop)" "$(runs_of preview_noop)" "$(runs_of pulumi_cold)" \
-    "$(runs_of fresh_runner_forced)" "$(runs_of fresh_runner_one_file)" >"$WORK/breakdown-unsigned.json"
+    "${fresh_runs[@]}" >"$WORK/breakdown-unsigned.json"
 "$REPO_DIR/node_modules/.bin/ts-node" --transpile-only "$REPO_DIR/bench/overhead/breakdown.ts" "$WORK/state-signed.json" \
     "$(runs_of signed_cold)" "$(runs_of signed_noop)" "$(runs_of signed_one_file)" >"$WORK/breakdown-signed.json"
 jq -s '.[0] + .[1]' "$WORK/breakdown-unsigned.json" "$WORK/breakdown-signed.json" >"$WORK/breakdown.json"
