@@ -48,13 +48,14 @@ function sandbox(dockerScript = "exit 0", awsStates = "") {
     stub("docker", dockerScript);
     stub("aws", `case "$*" in *describe-instances*) printf '${awsStates}\\n' ;; esac`);
     // The node check's question (is the BuildKit container running?) is answered from
-    // `$HOME/buildkit-<host>`: its first line is the output, its second the exit status (none: ssh
-    // has no answer and exits 255). Otherwise ssh answers once it has been asked `$HOME/ssh-fails` times.
+    // `$HOME/buildkit-<host>`: its first line is the output, its second the exit status, the rest
+    // the stderr (no file: the host has no such container, so buildx inspect decides). Otherwise
+    // ssh answers once it has been asked `$HOME/ssh-fails` times.
     stub("ssh", [
         'if [[ "$*" == *"docker container inspect"* ]]; then',
         '    h=${3%%.*}; f="$HOME/buildkit-$h"',
-        '    [ -f "$f" ] || { echo "ssh: connect to host $h port 22: Connection refused" >&2; exit 255; }',
-        '    sed -n 1p "$f"; exit "$(sed -n 2p "$f")"',
+        '    [ -f "$f" ] || { echo "Error response from daemon: No such container" >&2; exit 1; }',
+        '    sed -n 1p "$f"; sed -n \'3,$p\' "$f" >&2; exit "$(sed -n 2p "$f")"',
         "fi",
         'n=$(cat "$HOME/ssh-calls" 2>/dev/null || echo 0); echo $((n + 1)) > "$HOME/ssh-calls"; [ "$n" -ge "$(cat "$HOME/ssh-fails" 2>/dev/null || echo 0)" ]',
     ].join("\n"));
@@ -78,7 +79,8 @@ function sandbox(dockerScript = "exit 0", awsStates = "") {
         return (key: string) => lines.filter((l) => l.startsWith(`${key} `)).map((l) => l.slice(key.length + 1));
     };
     /** What each host's Docker answers when asked whether its BuildKit container runs. */
-    const buildkit = (host: string, output: string, status = 0) => fs.writeFileSync(path.join(home, `buildkit-${host}`), `${output}\n${status}\n`);
+    const buildkit = (host: string, output: string, status = 0, stderr: string[] = []) =>
+        fs.writeFileSync(path.join(home, `buildkit-${host}`), [output, status, ...stderr].join("\n") + "\n");
     return { home, root, env, run, calls, markRegistered, logged, resolve, buildkit };
 }
 
@@ -368,12 +370,23 @@ describe("the node check in an update: one SSH round trip per running node (issu
         expect(box.calls().slice(before).filter((c) => c.startsWith("buildx inspect"))).toEqual(["buildx inspect --bootstrap fleet-dev-arm-0"]);
     });
 
-    test("a host that does not answer the check is reported as buildx inspect words it, and its builds move", async () => {
-        const box = sandbox(inspectStub(["arm-0"]));
+    test("a host ssh cannot reach is down with ssh's own verdict, without waiting for buildx to fail the same way; its builds move", async () => {
+        const box = sandbox(inspectStub([]));
         box.buildkit("x86-0", "true");
+        box.buildkit("arm-0", "", 255, ["ssh: connect to host 203.0.113.10 port 2222: Connection refused"]);
         const report = await box.run(spec(), "update");
         expect(report.down).toEqual([{ host: "arm-0", node: "fleet-dev_arm-0", platforms: ["linux/arm64"], error: "ssh: connect to host 203.0.113.10 port 2222: Connection refused" }]);
+        expect(box.calls().filter((c) => c.startsWith("buildx inspect"))).toEqual([]);
         expect(box.calls().filter((c) => c.includes("--name fleet-dev ")).map((c) => /--node (\S+)/.exec(c)![1])).toEqual(["fleet-dev_x86-0"]);
+    });
+
+    test("a host key that no longer matches names ssh's verdict after its banner", async () => {
+        const box = sandbox(inspectStub([]));
+        box.buildkit("x86-0", "true");
+        const verdict = ["@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@", "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @", "Host key verification failed."];
+        box.buildkit("arm-0", "", 255, verdict);
+        const report = await box.run(spec(), "update");
+        expect(report.down.map((d) => [d.host, d.error])).toEqual([["arm-0", `${verdict[0]} ... Host key verification failed.`]]);
     });
 
     test("an answer that is not exactly true is no proof the node runs", () => {
