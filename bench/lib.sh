@@ -71,7 +71,9 @@ bench_stack() {
 }
 host_key() { cat "$STATE/hosts/$1/ssh_host_ed25519_key.pub"; }
 
-pulumi_() { (cd "$WORK" && pulumi "$@"); }
+# pulumi_ ARGS...: pulumi in the scratch project, or in PROJECT when the caller sets it (the
+# empty program of bench/overhead.sh's floor).
+pulumi_() { (cd "${PROJECT:-$WORK}" && pulumi "$@"); }
 # logged NAME PULUMI-ARGS...: pulumi with its output kept as $WORK/NAME.log and its engine
 # events as $WORK/NAME.events, each stamped with the millisecond it arrived (`nbfMs`, by
 # bench/overhead/stamp-events.js reading --event-log through a FIFO), and the process's own

@@ -8,6 +8,11 @@
 #   pulumi  cold build, no-op up, no-change preview, one-file rebuild, and two "fresh CI
 #           runner" rebuilds (no local builder, BuildKit containers and their state removed):
 #           one forced with nothing changed, one after a one-file change;
+#   floor   Pulumi's floor: an empty program's no-op `pulumi up` and `pulumi preview`
+#           (bench/overhead/floor: same runtime, backend and machine), next to the no-op up
+#           and the preview, so what the program adds is the difference;
+#   signed  the same stack with `signing` on (a cosign key pair, no transparency log: no
+#           Sigstore is reachable here): cold build, no-op up, one-file rebuild (issue 19);
 #   buildx  the same cold build and one-file rebuild on the same builder with the program's
 #           cache settings, and the cold build with the two platforms one after the other.
 # Medians (with min and max) of BENCH_RUNS runs (default 3) go to bench/results/overhead.json.
@@ -23,6 +28,7 @@ source "$REPO_DIR/bench/lib.sh"
 
 RUNS=$(bench_runs)
 SEQUENTIAL=${BENCH_SEQUENTIAL:-1}
+FRESH=${BENCH_FRESH:-1}
 
 BUILDER=nbf-bench
 IMAGE=nbf-bench/app
@@ -54,8 +60,10 @@ wipe() {
 }
 # A fresh CI runner: no buildx builder or SSH files on this machine, and no BuildKit
 # containers or state on the hosts. Only Pulumi's state and the registry remain.
-# The program registers the stack's builder and one per host ($BUILDER-<host>).
-builders() { local h; printf '%s\n' "$BUILDER"; for h in "${HOST_NAMES[@]}"; do printf '%s-%s\n' "$BUILDER" "$h"; done; }
+# The program registers the stack's builder, one per host ($BUILDER-<host>) and each host's
+# preview builder ($BUILDER-<host>_preview, runner/builderSpec.ts previewBuilderName): one left
+# behind would be refused as another stack's once the SSH files that list it are gone.
+builders() { local h; printf '%s\n' "$BUILDER"; for h in "${HOST_NAMES[@]}"; do printf '%s-%s\n%s-%s_preview\n' "$BUILDER" "$h" "$BUILDER" "$h"; done; }
 fresh_runner() {
     local b
     for b in $(builders); do docker buildx rm --keep-daemon "$b" >/dev/null 2>&1 || true; done
@@ -125,6 +133,36 @@ fresh_runner
 rm -rf "$STATE/registry/docker/registry/v2/repositories/nbf-bench"
 
 bench_stack "$REPO_DIR/bench/overhead/Pulumi.bench.yaml"
+# The sign step's provenance names the commit, as a release's would: the scratch project is a
+# repository (its own files are not part of it), so every measurement, signed or not, reads
+# the same OCI labels from git.
+(cd "$WORK" && git init -q && printf '%s\n' node_modules state/ '*.log' '*.events' '*.span' '*.steps' '*.fifo' runs/ floor/ signing/ 'state*.json' 'breakdown*.json' cosign.out >>.git/info/exclude &&
+    git add -A && git -c user.name=bench -c user.email=bench@example.invalid commit -qm "overhead benchmark")
+# The empty program whose no-op up and preview are Pulumi's floor, on the same backend.
+FLOOR=$WORK/floor
+mkdir -p "$FLOOR"
+cp "$REPO_DIR/bench/overhead/floor/Pulumi.yaml" "$REPO_DIR/bench/overhead/floor/index.js" "$FLOOR/"
+ln -s "$REPO_DIR/node_modules" "$FLOOR/node_modules"
+PROJECT=$FLOOR pulumi_ stack init floor >/dev/null
+PROJECT=$FLOOR pulumi_ up --yes --skip-preview >/dev/null
+# The signing key pair of the signed measurements (transparencyLog false: no Sigstore here).
+SIGN_DIR=$WORK/signing SIGN_PASSWORD=bench-only-password
+mkdir -p "$SIGN_DIR"
+(cd "$SIGN_DIR" && COSIGN_PASSWORD=$SIGN_PASSWORD cosign generate-key-pair >/dev/null 2>&1)
+echo '{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}' >"$SIGN_DIR/trusted_root.json"
+signing_on() {
+    pulumi_ config set signing "$(jq -cn --rawfile k "$SIGN_DIR/cosign.pub" '{mode: "key", publicKey: $k, transparencyLog: false}')"
+    pulumi_ config set --secret signingKey <"$SIGN_DIR/cosign.key"
+    pulumi_ config set --secret signingKeyPassword "$SIGN_PASSWORD"
+}
+# Signing off again, and an untimed up that removes the sign step, so the unsigned
+# measurements that follow carry none of it.
+signing_off() {
+    pulumi_ config rm signing && pulumi_ config rm signingKey && pulumi_ config rm signingKeyPassword
+    pulumi_ up --yes --skip-preview >"$WORK/signing_off.log" 2>&1 || { tail -n 30 "$WORK/signing_off.log" >&2; die "the up that turns signing off failed"; }
+}
+# verified: the stack's index verifies with the command its `signature` output gives.
+verified() { (cd "$SIGN_DIR" && eval "$(output .signature.verify)") >"$WORK/cosign.out" 2>&1 || { tail -n 5 "$WORK/cosign.out" >&2; return 1; }; }
 for i in "${!HOST_NAMES[@]}"; do
     pulumi_ config set --path "staticHosts[$i].hostKey" "$(host_key "${HOST_NAMES[$i]}")"
 done
@@ -156,6 +194,9 @@ pulumi_part() {
     keep pulumi_noop "$run"
     timed preview_noop preview preview_noop --expect-no-changes
     keep preview_noop "$run"
+    # Pulumi's floor, right beside them.
+    PROJECT=$FLOOR timed floor_up up floor_up --expect-no-changes
+    PROJECT=$FLOOR timed floor_preview preview floor_preview --expect-no-changes
     old_ref=$(output .ref)
     change_one_file "pulumi-$run-$(date +%s%N)"
     timed pulumi_one_file up pulumi_one_file
@@ -165,6 +206,7 @@ pulumi_part() {
         none_ran "$WORK/pulumi_one_file.steps" std internal
     check "pulumi one-file: the binary was rebuilt once per platform" ran "$WORK/pulumi_one_file.steps" server 2
     check "pulumi one-file: the index moved" test "$(output .ref)" != "$old_ref"
+    [ "$FRESH" = 1 ] || return 0
 
     fresh_runner
     check "fresh runner: no builder, BuildKit containers or volumes left" no_local_state
@@ -187,6 +229,33 @@ pulumi_part() {
     check "fresh runner, one file changed: the standard library and the library packages came from the registry cache" \
         none_ran "$WORK/fresh_runner_one_file.steps" std internal
     check "fresh runner, one file changed: the binary was rebuilt once per platform" ran "$WORK/fresh_runner_one_file.steps" server 2
+}
+
+# signed_part RUN: the same stack with signing on: cold build, no-op up, one-file rebuild.
+signed_part() {
+    local run=$1 old_ref
+    log "run $run of $RUNS: pulumi with signing"
+    signing_on
+    wipe
+    force_rebuild "signed-cold-$run"
+    timed signed_cold up signed_cold
+    keep signed_cold "$run"
+    check "signed cold: the index lists both platforms" equal "$(index_platforms "$(output .ref)")" '["linux/amd64","linux/arm64"]'
+    check "signed cold: the index verifies with the stack's signature output" verified
+    # --expect-no-changes fails the up if any step, the sign step too, would run again.
+    timed signed_noop up signed_noop --expect-no-changes
+    keep signed_noop "$run"
+    old_ref=$(output .ref)
+    change_one_file "signed-$run-$(date +%s%N)"
+    timed signed_one_file up signed_one_file
+    keep signed_one_file "$run"
+    steps_of signed_one_file
+    check "signed one-file: only the binary was rebuilt, once per platform" ran "$WORK/signed_one_file.steps" server 2
+    check "signed one-file: the index moved" test "$(output .ref)" != "$old_ref"
+    check "signed one-file: the new index verifies" verified
+    # The graph with the sign step, for the signed runs' breakdown (the final state has none).
+    pulumi_ stack export >"$WORK/state-signed.json"
+    signing_off
 }
 
 # buildx_part RUN: every docker buildx measurement of one run.
@@ -213,9 +282,10 @@ buildx_part() {
 }
 
 # Side by side: odd runs measure pulumi first, even runs docker buildx first, so neither
-# side always runs on the machine the other has just warmed (or loaded).
+# side always runs on the machine the other has just warmed (or loaded); signed runs between.
 for run in $(seq "$RUNS"); do
-    if [ $((run % 2)) -eq 1 ]; then pulumi_part "$run"; buildx_part "$run"; else buildx_part "$run"; pulumi_part "$run"; fi
+    if [ $((run % 2)) -eq 1 ]; then pulumi_part "$run"; signed_part "$run"; buildx_part "$run"
+    else buildx_part "$run"; signed_part "$run"; pulumi_part "$run"; fi
 done
 
 measurements=$(measurements_json)
@@ -223,15 +293,22 @@ mkdir -p "$RESULTS"
 # The breakdown of every pulumi measurement, from its runs' event logs and the stack's graph.
 pulumi_ stack export >"$WORK/state.json"
 runs_of() { local r list=; for r in $(seq "$RUNS"); do list+="$WORK/runs/$1-$r,"; done; printf '%s=%s' "$1" "$list"; }
+fresh_runs=()
+[ "$FRESH" != 1 ] || fresh_runs=("$(runs_of fresh_runner_forced)" "$(runs_of fresh_runner_one_file)")
 "$REPO_DIR/node_modules/.bin/ts-node" --transpile-only "$REPO_DIR/bench/overhead/breakdown.ts" "$WORK/state.json" \
     "$(runs_of pulumi_one_file)" "$(runs_of pulumi_noop)" "$(runs_of preview_noop)" "$(runs_of pulumi_cold)" \
-    "$(runs_of fresh_runner_forced)" "$(runs_of fresh_runner_one_file)" >"$WORK/breakdown.json"
+    "${fresh_runs[@]}" >"$WORK/breakdown-unsigned.json"
+"$REPO_DIR/node_modules/.bin/ts-node" --transpile-only "$REPO_DIR/bench/overhead/breakdown.ts" "$WORK/state-signed.json" \
+    "$(runs_of signed_cold)" "$(runs_of signed_noop)" "$(runs_of signed_one_file)" >"$WORK/breakdown-signed.json"
+jq -s '.[0] + .[1]' "$WORK/breakdown-unsigned.json" "$WORK/breakdown-signed.json" >"$WORK/breakdown.json"
 jq -n --argjson m "$measurements" --argjson checks "$checks_json" --argjson runs "$RUNS" --slurpfile breakdown "$WORK/breakdown.json" \
     --arg cores "$(nproc)" --arg cpu "$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)" \
     --arg toolchain "$(bench_toolchain)" \
     --arg image "$APP: Go service, standard library + 2 packages + binary, cross-compiled on BUILDPLATFORM for linux/amd64 and linux/arm64 (no emulation), base $GO_IMAGE" '
     def med(k): $m[k].median;
     def ratio(a; b): if $m[a] and $m[b] then (med(a) / med(b) * 1000 | round / 1000) else null end;
+    def add(x): if x == null then null else (x * 100 | round / 100) end;
+    def share(x): if med("pulumi_cold") then (x / med("pulumi_cold") * 1000 | round / 1000) else null end;
     def target(name; a; b; op; limit): {target: name, ratio: ratio(a; b), limit: limit,
         met: (if ratio(a; b) == null then null elif op == "<=" then ratio(a; b) <= limit else ratio(a; b) >= limit end)};
     {machine: {cores: ($cores | tonumber), cpu: $cpu,
@@ -242,6 +319,16 @@ jq -n --argjson m "$measurements" --argjson checks "$checks_json" --argjson runs
        target("2: one-file rebuild pulumi up <= 1.25x docker buildx"; "pulumi_one_file"; "buildx_one_file"; "<="; 1.25),
        target("5: one-file rebuild (pulumi up) <= 25% of cold (pulumi up)"; "pulumi_one_file"; "pulumi_cold"; "<="; 0.25),
        target("5: one-file rebuild (buildx) <= 25% of cold (buildx), for reference"; "buildx_one_file"; "buildx_cold"; "<="; 0.25)],
+     overFloor: {
+       note: "what the program adds: its median minus the floor (an empty program, same CLI, backend and machine), and for the rebuild minus plain buildx too; target 1 of issue 22: at most 1.0 s each",
+       noopUp: add(med("pulumi_noop") - med("floor_up")), noChangePreview: add(med("preview_noop") - med("floor_preview")),
+       oneFileRebuild: add(med("pulumi_one_file") - med("floor_up") - med("buildx_one_file")),
+       signedNoopUp: add(med("signed_noop") - med("floor_up")), limitSeconds: 1.0},
+     signing: {
+       note: "issue 19: what signing and attesting add, the same stack with and without signing, as a share of the unsigned cold build (target under 0.10)",
+       coldSeconds: add(med("signed_cold") - med("pulumi_cold")), coldShare: share(med("signed_cold") - med("pulumi_cold")),
+       oneFileSeconds: add(med("signed_one_file") - med("pulumi_one_file")), oneFileShare: share(med("signed_one_file") - med("pulumi_one_file")),
+       noopSeconds: add(med("signed_noop") - med("pulumi_noop"))},
      fresh_runner: {forcedOverCold: ratio("fresh_runner_forced"; "pulumi_cold"), oneFileOverCold: ratio("fresh_runner_one_file"; "pulumi_cold")},
      concurrency: {sequentialOverParallel: ratio("buildx_cold_sequential"; "buildx_cold"),
        note: "target 3: both nodes share 2 cores here, so concurrency cannot show real parallel speedup"},
@@ -270,6 +357,11 @@ breakdown_tables() {
     row buildx_one_file "one-file rebuild, docker buildx"
     row pulumi_noop "no-op pulumi up"
     row preview_noop "no-change pulumi preview"
+    row floor_up "Pulumi's floor: an empty program's no-op pulumi up"
+    row floor_preview "Pulumi's floor: an empty program's pulumi preview"
+    row signed_cold "cold two-platform build, pulumi up, signing on"
+    row signed_one_file "one-file rebuild, pulumi up, signing on"
+    row signed_noop "no-op pulumi up, signing on"
     row fresh_runner_forced "fresh runner, nothing changed, forced rebuild, pulumi up"
     row fresh_runner_one_file "fresh runner, one file changed, pulumi up"
     printf '\n| target | ratio of medians | limit | met |\n|---|---|---|---|\n'
@@ -277,7 +369,16 @@ breakdown_tables() {
     jq -r '"| fresh runner, nothing changed / cold | \(.fresh_runner.forcedOverCold) | | |",
            "| fresh runner, one file / cold | \(.fresh_runner.oneFileOverCold) | | |",
            "| 3: sequential / concurrent (shared cores) | \(.concurrency.sequentialOverParallel) | | |"' "$RESULTS/overhead.json"
-    for key in pulumi_one_file pulumi_noop preview_noop; do breakdown_tables "$RESULTS/overhead.json" "$key"; done
+    jq -r '"\n| what the program adds (issue 22, target 1) | s (medians) | limit |", "|---|---|---|",
+           "| no-op up - floor up | \(.overFloor.noopUp) | \(.overFloor.limitSeconds) |",
+           "| no-change preview - floor preview | \(.overFloor.noChangePreview) | \(.overFloor.limitSeconds) |",
+           "| one-file rebuild - floor up - buildx one-file | \(.overFloor.oneFileRebuild) | \(.overFloor.limitSeconds) |",
+           "| no-op up with signing - floor up | \(.overFloor.signedNoopUp) | \(.overFloor.limitSeconds) |",
+           "\n| what signing adds (issue 19) | s (medians) | share of the unsigned cold build |", "|---|---|---|",
+           "| cold build | \(.signing.coldSeconds) | \(.signing.coldShare) |",
+           "| one-file rebuild | \(.signing.oneFileSeconds) | \(.signing.oneFileShare) |",
+           "| no-op up | \(.signing.noopSeconds) | |"' "$RESULTS/overhead.json"
+    for key in pulumi_one_file pulumi_noop preview_noop signed_one_file; do breakdown_tables "$RESULTS/overhead.json" "$key"; done
     printf '\n-> %s; %s check(s) failed\n' "$RESULTS/overhead.json" "$checks_failed"
 }
 [ "$checks_failed" -eq 0 ]

@@ -9,6 +9,7 @@
 // under ~/.ssh/native-build-fleet/ and includes it first from ~/.ssh/config.
 
 import { createHash } from "crypto";
+import { shq } from "../shell/quote";
 
 /** One build host as a buildx node. */
 export interface NodeSpec {
@@ -90,6 +91,23 @@ export function sshAlias(builder: string, host: string): string {
  */
 export function nodeName(builder: string, host: string): string {
     return `${builder}_${host}`;
+}
+
+/**
+ * The node check's one round trip, as the arguments of `ssh` (the stack's wrapper, so the
+ * pinned host key and identity apply): it asks the host's Docker whether the node's BuildKit
+ * container runs, the question buildx's docker-container driver asks before anything else
+ * (docker/buildx v0.35.0 driver/docker-container/driver.go:345-364, `Info`: `State.Running`
+ * of `buildx_buildkit_<node>`, driver/driver.go:75-79). ssh hands the remote shell one
+ * string, so the container name is quoted as one word.
+ */
+export function buildkitRunningArgs(node: NodeSpec): string[] {
+    return [node.alias, `docker container inspect --format '{{.State.Running}}' ${shq(`buildx_buildkit_${node.node}`)}`];
+}
+
+/** Whether that round trip found the container running: exit 0 and exactly `true`. */
+export function buildkitRunning(code: number, stdout: string): boolean {
+    return code === 0 && stdout.trim() === "true";
 }
 
 /** The builder a host's builds use: one node, the host. */

@@ -19,7 +19,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import {
-    appliedSettings, builderNames, createArgs, definedAliases, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, hostBuilderNode, inspectErrors,
+    appliedSettings, builderNames, buildkitRunning, buildkitRunningArgs, createArgs, definedAliases, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, hostBuilderNode, inspectErrors,
     knownHosts, NodeSpec, PREVIEW_NODE_SUFFIX, previewBuilderName, previewNode, registrationFingerprint, specFingerprint, sshConfig, stackNodes, userSshConfig,
 } from "./builderSpec";
 import { shq } from "../shell/quote";
@@ -331,9 +331,26 @@ function lastLine(text: string): string {
     return lines.length === 0 ? "no output" : lines.length === 1 ? lines[0] : `${lines[0]} ... ${lines[lines.length - 1]}`;
 }
 
-/** Starts the node of each host builder; the error of each that does not answer. */
+/**
+ * Starts the node of each host builder; the error of each that does not answer. A node whose
+ * BuildKit container already runs costs one SSH round trip (buildkitRunningArgs): measured
+ * here, `buildx inspect --bootstrap` took 1.55 s more than a check that contacts no host
+ * (README, "Benchmarks"), for a docker CLI, several connections over ssh and BuildKit's worker
+ * list. When ssh itself fails (exit 255, ssh(1): refused, timed out, a host key that does not
+ * verify, a key the host refuses), its own verdict is the node's error: buildx would only
+ * reach the same ssh failure after its own connect timeout. Any other answer (no container, a
+ * stopped one) goes to `buildx inspect --bootstrap`, which starts the container or reports
+ * the node's error in buildx's words.
+ */
 async function checkNodes(env: RunnerEnv, spec: FleetBuildersSpec, nodes: NodeSpec[]): Promise<DownNode[]> {
     const results = await Promise.all(nodes.map(async (node) => {
+        const quick = await run(env, "ssh", buildkitRunningArgs(node));
+        if (buildkitRunning(quick.code, quick.stdout)) {
+            return [];
+        }
+        if (quick.code === SSH_FAILED) {
+            return [{ host: node.host, node: node.node, platforms: node.platforms, error: lastLine(quick.stderr || quick.stdout) }];
+        }
         const builder = hostBuilderName(spec.name, node.host);
         const r = await run(env, "docker", ["buildx", "inspect", "--bootstrap", builder]);
         const error = r.code !== 0 ? lastLine(r.stderr || r.stdout) : inspectErrors(r.stdout + (r.stderr ? `\n${r.stderr}` : "")).get(node.node);
@@ -341,6 +358,9 @@ async function checkNodes(env: RunnerEnv, spec: FleetBuildersSpec, nodes: NodeSp
     }));
     return results.flat();
 }
+
+/** ssh's own exit status when it fails, as against the remote command's (ssh(1), EXIT STATUS). */
+const SSH_FAILED = 255;
 
 /** After hosts were started: the nodes that do not answer over SSH within the wake timeout. */
 async function waitForSsh(env: RunnerEnv, nodes: NodeSpec[]): Promise<DownNode[]> {

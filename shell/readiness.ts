@@ -4,7 +4,14 @@
 
 import { RemoteStep } from "../runner/readiness";
 import { scriptFile } from "./scriptFiles";
-import { READY_MARKER } from "./userData";
+
+/**
+ * Where the boot script records that it finished (shell/userData.ts passes it to host/boot.sh);
+ * the readiness check waits for it. Defined here, not beside the user data: the runner's
+ * readiness reads this module, and the user data's `yaml` cost every runner command and every
+ * static-only stack about 0.1 s of loading (issue 22).
+ */
+export const READY_MARKER = "/var/lib/native-build-fleet/ready";
 
 /** `uname -m` names of each host architecture, as `docker info` reports them. */
 const MACHINE: Record<string, string[]> = { amd64: ["x86_64"], arm64: ["aarch64", "arm64"] };

@@ -6,6 +6,7 @@
 import { stringify } from "yaml";
 import { HOST_SCRIPT_DIR, IDLE_TIMER, idleUnits } from "./idle";
 import { scriptFile } from "./scriptFiles";
+import { READY_MARKER } from "./readiness";
 
 export interface UserDataArgs {
     /** The login user that buildx and the readiness check use; joins the docker group. */
@@ -19,9 +20,6 @@ export interface UserDataArgs {
     /** Power off after this many minutes without a build; absent: never. */
     idleMinutes?: number;
 }
-
-/** Where the boot script records that it finished; the readiness check waits for it. */
-export const READY_MARKER = "/var/lib/native-build-fleet/ready";
 
 /** sshd's drop-in; sshd keeps the first value of each option, and 00- sorts first. */
 export const SSHD_DROP_IN = "/etc/ssh/sshd_config.d/00-native-build-fleet.conf";

@@ -10,7 +10,8 @@ import { parse } from "yaml";
 import { credentialKinds } from "../policy/rules";
 import { HOST_SCRIPT_DIR } from "../shell/idle";
 import { SCRIPT_FILES, scriptFile } from "../shell/scriptFiles";
-import { cloudConfig, READY_MARKER, SSHD_DROP_IN, sshdConfig, USER_DATA_LIMIT, userData, UserDataArgs } from "../shell/userData";
+import { cloudConfig, SSHD_DROP_IN, sshdConfig, USER_DATA_LIMIT, userData, UserDataArgs } from "../shell/userData";
+import { READY_MARKER } from "../shell/readiness";
 
 const OPERATOR = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK4u+Qp5JupFSF/annFZXF+YPlvZIGM9o51x7gCIAv3z ops@example";
 const base: UserDataArgs = { sshUser: "ec2-user", authorizedKey: OPERATOR, emulate: [], binfmtImage: "tonistiigi/binfmt:latest" };

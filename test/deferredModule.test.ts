@@ -44,3 +44,25 @@ const loaded = require(file);
 out.push(deferModule(file), require(file) === loaded, evaluated());
 `)).toEqual([false, true, 1]);
 });
+
+describe("a module tsc compiled (run.js defers the AWS service modules so)", () => {
+    // As tsc emits a module and `import * as m` reads it (its __importStar helper).
+    fs.writeFileSync(path.join(dir, "esm.js"), "\"use strict\";\nObject.defineProperty(exports, \"__esModule\", { value: true });\nglobalThis.evaluated = (globalThis.evaluated || 0) + 1;\nexports.answer = 42;\n");
+    const esm = JSON.stringify(path.join(dir, "esm.js"));
+    const importStar = "const importStar = (m) => (m && m.__esModule ? m : { default: m });";
+
+    test("import * as m evaluates nothing until a member is used", () => {
+        expect(inNode(`${importStar}
+out.push(deferModule(${esm}, require.cache, true));
+const m = importStar(require(${esm}));
+out.push(evaluated(), m.answer, evaluated(), m.__esModule);
+`)).toEqual([true, 0, 42, 1, true]);
+    });
+
+    test("a module that turns out not to mark itself __esModule fails on first use, naming it", () => {
+        expect(inNode(`
+deferModule(file, require.cache, true);
+try { void require(file).answer; out.push("loaded"); } catch (e) { out.push(e.message); }
+`)).toEqual([expect.stringContaining("heavy.js was deferred as an ES module (startup/deferredModule.ts), but it does not mark itself __esModule")]);
+    });
+});

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { FleetBuildersSpec, hostBuilderName, inspectErrors, NodeSpec, nodeName, previewBuilderName, previewNode, sshAlias, userSshConfig } from "../runner/builderSpec";
+import { buildkitRunning, buildkitRunningArgs, FleetBuildersSpec, hostBuilderName, inspectErrors, NodeSpec, nodeName, previewBuilderName, previewNode, sshAlias, userSshConfig } from "../runner/builderSpec";
 import { defaultCredentialStore, exposedCredentials } from "../runner/dockerConfig";
 import { ensureBuilders, Mode } from "../runner/registerBuilders";
 import { compileModules } from "./compiled";
@@ -48,8 +48,18 @@ function sandbox(dockerScript = "exit 0", awsStates = "") {
     fs.writeFileSync(path.join(bin, "getent"), `#!/bin/sh\necho "me:x:$(id -u):$(id -g)::${home}:/bin/sh"\n`, { mode: 0o755 });
     stub("docker", dockerScript);
     stub("aws", `case "$*" in *describe-instances*) printf '${awsStates}\\n' ;; esac`);
+    // The node check's question (is the BuildKit container running?) is answered from
+    // `$HOME/buildkit-<host>`: its first line is the output, its second the exit status, the rest
+    // the stderr (no file: the host has no such container, so buildx inspect decides). Otherwise
     // ssh answers once it has been asked `$HOME/ssh-fails` times.
-    stub("ssh", 'n=$(cat "$HOME/ssh-calls" 2>/dev/null || echo 0); echo $((n + 1)) > "$HOME/ssh-calls"; [ "$n" -ge "$(cat "$HOME/ssh-fails" 2>/dev/null || echo 0)" ]');
+    stub("ssh", [
+        'if [[ "$*" == *"docker container inspect"* ]]; then',
+        '    h=${3%%.*}; f="$HOME/buildkit-$h"',
+        '    [ -f "$f" ] || { echo "Error response from daemon: No such container" >&2; exit 1; }',
+        '    sed -n 1p "$f"; sed -n \'3,$p\' "$f" >&2; exit "$(sed -n 2p "$f")"',
+        "fi",
+        'n=$(cat "$HOME/ssh-calls" 2>/dev/null || echo 0); echo $((n + 1)) > "$HOME/ssh-calls"; [ "$n" -ge "$(cat "$HOME/ssh-fails" 2>/dev/null || echo 0)" ]',
+    ].join("\n"));
     const env = { PATH: `${bin}:${process.env.PATH ?? ""}`, HOME: home, DOCKER_CONFIG: path.join(home, ".docker") };
     let clock = 0;
     const logged: string[] = [];
@@ -69,7 +79,10 @@ function sandbox(dockerScript = "exit 0", awsStates = "") {
         const lines = out.split("\n");
         return (key: string) => lines.filter((l) => l.startsWith(`${key} `)).map((l) => l.slice(key.length + 1));
     };
-    return { home, root, env, run, calls, markRegistered, logged, resolve };
+    /** What each host's Docker answers when asked whether its BuildKit container runs. */
+    const buildkit = (host: string, output: string, status = 0, stderr: string[] = []) =>
+        fs.writeFileSync(path.join(home, `buildkit-${host}`), [output, status, ...stderr].join("\n") + "\n");
+    return { home, root, env, run, calls, markRegistered, logged, resolve, buildkit };
 }
 
 /** What buildx prints for `inspect --bootstrap` of a host builder; `downHosts` report an error. */
@@ -336,6 +349,65 @@ describe("nodes that do not answer", () => {
     });
 });
 
+describe("the node check in an update: one SSH round trip per running node (issue 22)", () => {
+    const question = (box: ReturnType<typeof sandbox>, host: string) =>
+        `-F ${box.root}/fleet-dev/config ${host}.fleet-dev.nbf.invalid docker container inspect --format '{{.State.Running}}' 'buildx_buildkit_fleet-dev_${host}'`;
+
+    test("a node whose BuildKit container runs is asked once over the stack's pinned ssh, and buildx inspects nothing", async () => {
+        const box = sandbox(inspectStub([]));
+        box.buildkit("x86-0", "true");
+        box.buildkit("arm-0", "true");
+        expect((await box.run(spec(), "update")).down).toEqual([]);
+        expect(box.calls("ssh").sort()).toEqual([question(box, "arm-0"), question(box, "x86-0")]);
+        expect(box.calls().filter((c) => c.startsWith("buildx inspect"))).toEqual([]);
+    });
+
+    test("a stopped or missing container is started by buildx inspect --bootstrap, on that host only", async () => {
+        const box = sandbox(inspectStub([]));
+        box.buildkit("x86-0", "true");
+        box.buildkit("arm-0", "false");
+        expect((await box.run(spec(), "update")).down).toEqual([]);
+        expect(box.calls().filter((c) => c.startsWith("buildx inspect"))).toEqual(["buildx inspect --bootstrap fleet-dev-arm-0"]);
+        box.buildkit("arm-0", "Error response from daemon: No such container: buildx_buildkit_fleet-dev_arm-0", 1);
+        const before = box.calls().length;
+        expect((await box.run(spec(), "update")).down).toEqual([]);
+        expect(box.calls().slice(before).filter((c) => c.startsWith("buildx inspect"))).toEqual(["buildx inspect --bootstrap fleet-dev-arm-0"]);
+    });
+
+    test("a host ssh cannot reach is down with ssh's own verdict, without waiting for buildx to fail the same way; its builds move", async () => {
+        const box = sandbox(inspectStub([]));
+        box.buildkit("x86-0", "true");
+        box.buildkit("arm-0", "", 255, ["ssh: connect to host 203.0.113.10 port 2222: Connection refused"]);
+        const report = await box.run(spec(), "update");
+        expect(report.down).toEqual([{ host: "arm-0", node: "fleet-dev_arm-0", platforms: ["linux/arm64"], error: "ssh: connect to host 203.0.113.10 port 2222: Connection refused" }]);
+        expect(box.calls().filter((c) => c.startsWith("buildx inspect"))).toEqual([]);
+        expect(box.calls().filter((c) => c.includes("--name fleet-dev ")).map((c) => /--node (\S+)/.exec(c)![1])).toEqual(["fleet-dev_x86-0"]);
+    });
+
+    test("a host key that no longer matches names ssh's verdict after its banner", async () => {
+        const box = sandbox(inspectStub([]));
+        box.buildkit("x86-0", "true");
+        const verdict = ["@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@", "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @", "Host key verification failed."];
+        box.buildkit("arm-0", "", 255, verdict);
+        const report = await box.run(spec(), "update");
+        expect(report.down.map((d) => [d.host, d.error])).toEqual([["arm-0", `${verdict[0]} ... Host key verification failed.`]]);
+    });
+
+    test("an answer that is not exactly true is no proof the node runs", () => {
+        expect(buildkitRunning(0, "true\n")).toBe(true);
+        expect(buildkitRunning(0, "false\n")).toBe(false);
+        expect(buildkitRunning(255, "true\n")).toBe(false);
+        expect(buildkitRunning(0, "")).toBe(false);
+        expect(buildkitRunning(0, "true\ntrue\n")).toBe(false);
+    });
+
+    test("the container name reaches the remote shell as one quoted word", () => {
+        expect(buildkitRunningArgs(node("it's", "arm-0", "192.0.2.1", ["linux/arm64"]))).toEqual([
+            "arm-0.it's.nbf.invalid", "docker container inspect --format '{{.State.Running}}' 'buildx_buildkit_it'\\''s_arm-0'",
+        ]);
+    });
+});
+
 describe("idle hosts", () => {
     const wake = { instanceIds: ["i-x86-0", "i-arm-0"], region: "eu-west-1" };
 
@@ -364,7 +436,7 @@ describe("idle hosts", () => {
         const box = sandbox(inspectStub([]), "i-x86-0\\tstopped\\ni-arm-0\\trunning");
         fs.writeFileSync(path.join(box.home, "ssh-fails"), "2");
         await box.run(spec({ wake }), "update");
-        expect(box.calls("ssh")).toEqual([
+        expect(box.calls("ssh").filter((c) => !c.includes("docker container inspect"))).toEqual([
             ...["x86-0", "x86-0", "x86-0", "arm-0"].map((h) => `-F ${box.root}/fleet-dev/config -o ConnectTimeout=10 ${h}.fleet-dev.nbf.invalid true`),
         ]);
     });
