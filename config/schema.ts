@@ -123,7 +123,7 @@ const builderSchema = z.object({
     binfmtImage: z.string().regex(IMAGE_REFERENCE, "must be an image reference such as tonistiigi/binfmt:latest").default(DEFAULT_BINFMT_IMAGE),
 }).strict();
 
-const rawSchema = z.object({
+export const rawSchema = z.object({
     hosts: z.array(poolSchema).default([]),
     staticHosts: z.array(staticHostSchema).default([]),
     ssh: sshSchema.default({ access: "cidr", user: "ec2-user", allowedCidrs: [] }),
