@@ -1,7 +1,7 @@
 // The program's entry point for `pulumi` (Pulumi.yaml main): compiles the TypeScript sources
 // to bin/ when any is newer than the last compilation, then runs the compiled program.
 // Plain JavaScript avoids ts-node, whose source-map hooks made every resource registration
-// slow (README, "Benchmarks").
+// slow (docs/benchmarks.md).
 "use strict";
 
 const { execFileSync } = require("child_process");

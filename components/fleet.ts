@@ -1,7 +1,7 @@
 // The whole fleet: host pools, the builder over them, the registry, and the images.
 
 // The service modules, not the package root: @pulumi/aws's index loads every service's module
-// (0.3 s a run), these only their own, and each resource file when first used (README, "Benchmarks").
+// (0.3 s a run), these only their own, and each resource file when first used (docs/benchmarks.md).
 import * as ssm from "@pulumi/aws/ssm";
 import * as pulumi from "@pulumi/pulumi";
 import { Arch } from "../config/platforms";
@@ -82,7 +82,7 @@ export class Fleet extends pulumi.ComponentResource {
         const hostOf = placement(config, groups, builder.down);
         if (config.signing === undefined) {
             void pulumi.log.warn("signing is not configured: every image is pushed without a signature, provenance or SBOM, so admission policies "
-                + "(cosign verify, Kyverno verifyImages) cannot accept it; set signing (README, \"Verifiable releases\")", this);
+                + "(cosign verify, Kyverno verifyImages) cannot accept it; set signing (docs/signing.md, \"Verifiable releases\")", this);
         }
         const images = config.images.map((image) => ({
             image,

@@ -104,7 +104,7 @@ export class HostPool extends pulumi.ComponentResource {
             tags,
         }, {
             parent: this,
-            // A newer AMI is picked up by replacing hosts deliberately (README, "Hosts"),
+            // A newer AMI is picked up by replacing hosts deliberately (docs/architecture.md, "AMIs"),
             // never as a side effect of an unrelated `pulumi up`.
             ignoreChanges: ["ami"],
             customTimeouts: { create: "15m", update: "15m", delete: "15m" },

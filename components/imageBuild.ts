@@ -79,7 +79,7 @@ function registryCheck(
 
 /**
  * `value` itself when it is already an Output: `pulumi.output` would wrap it in two more,
- * and every Output costs the SDK a handful of promises (README, "Benchmarks").
+ * and every Output costs the SDK a handful of promises (docs/benchmarks.md).
  */
 function outputOf<T>(value: pulumi.Input<T>): pulumi.Output<pulumi.Unwrap<T>> {
     return pulumi.Output.isInstance(value) ? value as pulumi.Output<pulumi.Unwrap<T>> : pulumi.output(value);

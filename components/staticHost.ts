@@ -21,7 +21,7 @@ export class StaticHost extends pulumi.ComponentResource {
         const { host } = args;
         // Keyed by name, not address: a reused address never matches an old entry.
         const hostKeyAlias = `static-${host.name}`;
-        // Its CPU is not probed: a team may declare platforms its own way (README, "Static hosts").
+        // Its CPU is not probed: a team may declare platforms its own way (docs/hosts.md, "Static hosts").
         const readiness = new HostReadiness(`${name}-ready`, {
             address: host.address, port: host.port, user: host.user, privateKey: args.privateKey, hostKey: host.hostKey, hostKeyAlias,
             platforms: [...host.platforms, ...host.emulate], waitForBoot: false, triggers: [host.address, String(host.port), host.hostKey],

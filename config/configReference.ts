@@ -96,7 +96,7 @@ export function schemaKeys(schema: z.ZodObject, prefix = ""): SchemaKey[] {
     const variants = objectsOf(schema);
     const seen = new Map<string, SchemaKey>();
     for (const variant of variants) {
-        for (const [name, member] of Object.entries(variant.shape as Record<string, z.ZodType>)) {
+        for (const [name, member] of Object.entries<z.ZodType>(variant.shape)) {
             const path = prefix === "" ? name : `${prefix}.${name}`;
             const { inner, hasDefault, defaultValue, optional } = unwrap(member);
             const earlier = seen.get(path);

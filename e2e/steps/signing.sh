@@ -5,7 +5,7 @@
 # lists busybox, which the test image really contains; an image someone else pushed under the
 # same tag fails; no key or password is anywhere; a no-op up signs nothing; a one-file change
 # re-signs only what changed; and signing leaves every exported digest as it was.
-# The loopback registry has no Rekor, so the stack signs with transparencyLog false (README,
+# The loopback registry has no Rekor, so the stack signs with transparencyLog false (docs/signing.md,
 # "Verifiable releases"); cosign never leaves loopback.
 # Uses acceptance.sh's helpers (check, step, logged, up, output, pulumi_, …).
 # shellcheck shell=bash
