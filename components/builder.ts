@@ -21,7 +21,7 @@ export interface BuilderNodeArgs {
     hostKeyAlias: pulumi.Input<string>;
     /** Everything the host builds, native first: what its own builder declares. */
     platforms: string[];
-    /** What its node declares in the stack's builder (native first, see config/routing.ts). */
+    /** What its node declares in the stack's builder (native first, see plan/routing.ts). */
     stackPlatforms: string[];
     /** docker-container driver options of this node (the builder's, with its pool's over them). */
     driverOptions: Record<string, string>;

@@ -4,9 +4,9 @@
 // (0.3 s a run), these only their own, and each resource file when first used (docs/benchmarks.md).
 import * as ssm from "@pulumi/aws/ssm";
 import * as pulumi from "@pulumi/pulumi";
-import { Arch } from "../config/platforms";
-import { buildKey, placeBuilds, PlacementHost } from "../config/placement";
-import { declaredPlatforms, HostGroup, orderPools, stackPlatforms } from "../config/routing";
+import { Arch } from "../plan/platforms";
+import { buildKey, placeBuilds, PlacementHost } from "../plan/placement";
+import { declaredPlatforms, HostGroup, orderPools, stackPlatforms } from "../plan/routing";
 import { FleetConfig, PoolConfig } from "../config/schema";
 import { FleetBuilder } from "./builder";
 import { DownNode } from "../runner/builderSpec";

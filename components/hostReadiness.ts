@@ -2,7 +2,7 @@
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { qemuHandler } from "../config/platforms";
+import { qemuHandler } from "../plan/platforms";
 import { ReadinessSpec } from "../runner/readiness";
 import { bootWaitStep, dockerCheckStep, ssmProxyCommand } from "../shell/readiness";
 import { codeDigest, runnerCommand } from "../shell/scriptFiles";

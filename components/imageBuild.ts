@@ -5,8 +5,8 @@ import * as command from "@pulumi/command";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { cacheTag, expectationFor, ImageConfig, platformTag } from "../config/schema";
-import { metadataBuildArgs } from "../config/ociLabels";
-import { machinesOf, platformSlug } from "../config/platforms";
+import { metadataBuildArgs } from "../plan/ociLabels";
+import { machinesOf, platformSlug } from "../plan/platforms";
 import { hostBuilderName } from "../runner/builderSpec";
 import { AttestSecrets, AttestSpec } from "../runner/attest";
 import { SmokeTestSpec } from "../runner/smokeTest";
@@ -24,7 +24,7 @@ export interface ImageBuildArgs {
     builderName: string;
     /** The builder's name once registered on this machine; unknown before (see FleetBuilder). */
     builderRegistered: pulumi.Input<string>;
-    /** Per platform, the host that builds it (config/placement.ts); its own builder runs the build. */
+    /** Per platform, the host that builds it (plan/placement.ts); its own builder runs the build. */
     hosts: Record<string, pulumi.Input<string>>;
     /** Resources the builds must follow (the builder's registration). */
     dependsOn: pulumi.Input<pulumi.Resource>[];

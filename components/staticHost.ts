@@ -2,7 +2,7 @@
 // builder like an EC2 host: its declared host key pinned, its readiness checked over SSH.
 
 import * as pulumi from "@pulumi/pulumi";
-import { nativeArchOf } from "../config/platforms";
+import { nativeArchOf } from "../plan/platforms";
 import { StaticHostConfig } from "../config/schema";
 import { BuildHost } from "./hostPool";
 import { HostReadiness } from "./hostReadiness";

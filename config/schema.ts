@@ -5,11 +5,11 @@
 import * as path from "path";
 import { z } from "zod";
 import * as fs from "fs";
-import { Arch, archOfInstanceType, avx512Problem, nativeArchOf, nativePlatforms, normalizePlatform, platformSlug } from "./platforms";
+import { Arch, archOfInstanceType, avx512Problem, nativeArchOf, nativePlatforms, normalizePlatform, platformSlug } from "../plan/platforms";
 import { checkCidr } from "./cidr";
 import { checkInsideProject, Reporter } from "./projectPaths";
-import { HostGroup, routeOf } from "./routing";
-import { movingTagProblem, PLACEHOLDERS } from "./tagTemplates";
+import { HostGroup, routeOf } from "../plan/routing";
+import { movingTagProblem, PLACEHOLDERS } from "../plan/tagTemplates";
 import { ComposeImage, composeImages } from "./compose";
 import { composeKeyPath } from "./composeTerms";
 import { issueProblems, keyPath } from "./zodMessages";

@@ -8,7 +8,7 @@
 // image, so the failure would come at the end of an update. Here the largest spec an image can
 // produce is computed from its config, with every value the program fills in at its longest.
 
-import { machinesOf } from "./platforms";
+import { machinesOf } from "../plan/platforms";
 
 /** Linux's MAX_ARG_STRLEN with 4 KiB pages. */
 export const MAX_ARG_STRLEN = 32 * 4096;
