@@ -8,7 +8,7 @@ const { execFileSync } = require("child_process");
 const fs = require("fs");
 const path = require("path");
 
-const SOURCES = ["index.ts", "config", "plan", "components", "shell", "runner", "startup", "tsconfig.json", "tsconfig.build.json"];
+const SOURCES = ["index.ts", "config", "plan", "components", "runner", "host", "startup", "tsconfig.json", "tsconfig.build.json"];
 const stamp = path.join(__dirname, "bin", ".compiled");
 
 function newest(entry) {

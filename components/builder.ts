@@ -8,7 +8,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { builderNames, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, NodeSpec, nodeName, previewBuilderName, previewNode, sshAlias } from "../runner/builderSpec";
-import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../shell/builder";
+import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../runner/removeBuilders";
 
 /** A node of the builders; addresses and keys may still be unknown. */
 export interface BuilderNodeArgs {
@@ -119,7 +119,7 @@ export class FleetBuilder extends pulumi.ComponentResource {
             triggers: [args.name],
             environment: pulumi.all([spec, report]).apply(([s, r]) => ({
                 NBF_SPEC_FINGERPRINT: r.fingerprint,
-                // What the delete runs and removes, kept in the state for a destroy (shell/builder.ts).
+                // What the delete runs and removes, kept in the state for a destroy (runner/removeBuilders.ts).
                 ...removeBuildersEnvironment(args.name, builderNames(s), args.owner),
             })),
             logging: "stderr",

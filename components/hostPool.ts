@@ -7,10 +7,10 @@ import * as ec2 from "@pulumi/aws/ec2";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { PoolConfig } from "../config/schema";
-import { scriptFile } from "../shell/scriptFiles";
-import { userData } from "../shell/userData";
+import { scriptFile } from "../runner/scriptFiles";
+import { userData } from "../host/userData";
 import { HostReadiness } from "./hostReadiness";
-import { ssmProxyCommand } from "../shell/readiness";
+import { ssmProxyCommand } from "../runner/readinessSteps";
 
 export interface HostPoolArgs {
     pool: PoolConfig;

@@ -12,7 +12,7 @@ import { AttestSecrets, AttestSpec } from "../runner/attest";
 import { SmokeTestSpec } from "../runner/smokeTest";
 import { SigningConfig } from "../config/signing";
 import { IndexExpectation } from "../runner/verifyIndex";
-import { codeDigest, EntryPoint, runnerCommand } from "../shell/scriptFiles";
+import { codeDigest, EntryPoint, runnerCommand } from "../runner/scriptFiles";
 
 export interface ImageBuildArgs {
     image: ImageConfig;

@@ -257,7 +257,7 @@ const REPOSITORY = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[
 const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 /**
  * Accounts the hosts' AMI (Amazon Linux 2023) has for itself: root, whom the hosts' sshd
- * refuses (PermitRootLogin no, shell/userData.ts), and system accounts without a login
+ * refuses (PermitRootLogin no, host/userData.ts), and system accounts without a login
  * shell, so readiness would wait for a login that never succeeds.
  */
 const SYSTEM_USERS = new Set([

@@ -22,7 +22,7 @@ import {
     appliedSettings, builderNames, createArgs, definedAliases, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, hostBuilderNode, inspectErrors,
     knownHosts, NodeSpec, PREVIEW_NODE_SUFFIX, previewBuilderName, previewNode, registrationFingerprint, specFingerprint, sshConfig, stackNodes, userSshConfig,
 } from "./builderSpec";
-import { shq } from "../shell/quote";
+import { shq } from "./quote";
 import { checkDockerCredentials } from "./dockerConfig";
 import { RunnerEnv, RunnerError } from "./process";
 import { claimPurpose } from "./purposeLease";

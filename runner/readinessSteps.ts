@@ -2,9 +2,9 @@
 // host/docker-check.sh) with their data as positional parameters. The check itself runs on
 // the runner (runner/readiness.ts), which sends each step as one remote command line.
 
-import { RemoteStep } from "../runner/readiness";
-import { scriptFile } from "./scriptFiles";
-import { READY_MARKER } from "./userData";
+import { RemoteStep } from "./readiness";
+import { scriptFile } from "../host/scriptFiles";
+import { READY_MARKER } from "../host/userData";
 
 /** `uname -m` names of each host architecture, as `docker info` reports them. */
 const MACHINE: Record<string, string[]> = { amd64: ["x86_64"], arm64: ["aarch64", "arm64"] };
