@@ -1,14 +1,14 @@
 // The program's entry point for `pulumi` (Pulumi.yaml main): compiles the TypeScript sources
 // to bin/ when any is newer than the last compilation, then runs the compiled program.
 // Plain JavaScript avoids ts-node, whose source-map hooks made every resource registration
-// slow (README, "Benchmarks").
+// slow (docs/benchmarks.md).
 "use strict";
 
 const { execFileSync } = require("child_process");
 const fs = require("fs");
 const path = require("path");
 
-const SOURCES = ["index.ts", "config", "components", "shell", "runner", "startup", "tsconfig.json", "tsconfig.build.json"];
+const SOURCES = ["index.ts", "config", "plan", "components", "runner", "host", "startup", "tsconfig.json", "tsconfig.build.json"];
 const stamp = path.join(__dirname, "bin", ".compiled");
 
 function newest(entry) {

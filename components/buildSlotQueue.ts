@@ -1,10 +1,10 @@
 // The builds' own queue on each host (builder.buildSlots): which solve each build resource
 // waits for, as a Pulumi dependency computed from the placement actually used
-// (config/buildSlots.ts slotWaits). Not a resource: the ImageBuild components record their
+// (plan/buildSlots.ts slotWaits). Not a resource: the ImageBuild components record their
 // builds here in the order the queue was made with, and each asks for its dependencies.
 
 import * as pulumi from "@pulumi/pulumi";
-import { SlotSolve, slotWaits } from "../config/buildSlots";
+import { SlotSolve, slotWaits } from "../plan/buildSlots";
 
 const id = (solve: SlotSolve) => `${solve.key}\0${solve.kind}`;
 

@@ -8,7 +8,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { builderNames, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, NodeSpec, nodeName, previewBuilderName, previewNode, sshAlias } from "../runner/builderSpec";
-import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../shell/builder";
+import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../runner/removeBuilders";
 
 /** A node of the builders; addresses and keys may still be unknown. */
 export interface BuilderNodeArgs {
@@ -21,7 +21,7 @@ export interface BuilderNodeArgs {
     hostKeyAlias: pulumi.Input<string>;
     /** Everything the host builds, native first: what its own builder declares. */
     platforms: string[];
-    /** What its node declares in the stack's builder (native first, see config/routing.ts). */
+    /** What its node declares in the stack's builder (native first, see plan/routing.ts). */
     stackPlatforms: string[];
     /** docker-container driver options of this node (the builder's, with its pool's over them). */
     driverOptions: Record<string, string>;
@@ -119,7 +119,7 @@ export class FleetBuilder extends pulumi.ComponentResource {
             triggers: [args.name],
             environment: pulumi.all([spec, report]).apply(([s, r]) => ({
                 NBF_SPEC_FINGERPRINT: r.fingerprint,
-                // What the delete runs and removes, kept in the state for a destroy (shell/builder.ts).
+                // What the delete runs and removes, kept in the state for a destroy (runner/removeBuilders.ts).
                 ...removeBuildersEnvironment(args.name, builderNames(s), args.owner),
             })),
             logging: "stderr",

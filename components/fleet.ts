@@ -1,12 +1,12 @@
 // The whole fleet: host pools, the builder over them, the registry, and the images.
 
 // The service modules, not the package root: @pulumi/aws's index loads every service's module
-// (0.3 s a run), these only their own, and each resource file when first used (README, "Benchmarks").
+// (0.3 s a run), these only their own, and each resource file when first used (docs/benchmarks.md).
 import * as ssm from "@pulumi/aws/ssm";
 import * as pulumi from "@pulumi/pulumi";
-import { Arch } from "../config/platforms";
-import { buildKey, placeBuilds, PlacementHost } from "../config/placement";
-import { declaredPlatforms, HostGroup, orderPools, stackPlatforms } from "../config/routing";
+import { Arch } from "../plan/platforms";
+import { buildKey, placeBuilds, PlacementHost } from "../plan/placement";
+import { declaredPlatforms, HostGroup, orderPools, stackPlatforms } from "../plan/routing";
 import { FleetConfig, PoolConfig } from "../config/schema";
 import { FleetBuilder } from "./builder";
 import { DownNode } from "../runner/builderSpec";
@@ -85,7 +85,7 @@ export class Fleet extends pulumi.ComponentResource {
             .flatMap((platform) => (["image", "cache"] as const).map((kind) => ({ key: buildKey({ image: image.name, platform }), kind })))), hostOf, config.builder.buildSlots);
         if (config.signing === undefined) {
             void pulumi.log.warn("signing is not configured: every image is pushed without a signature, provenance or SBOM, so admission policies "
-                + "(cosign verify, Kyverno verifyImages) cannot accept it; set signing (README, \"Verifiable releases\")", this);
+                + "(cosign verify, Kyverno verifyImages) cannot accept it; set signing (docs/signing.md, \"Verifiable releases\")", this);
         }
         const images = config.images.map((image) => ({
             image,

@@ -7,10 +7,10 @@ import * as ec2 from "@pulumi/aws/ec2";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { PoolConfig } from "../config/schema";
-import { scriptFile } from "../shell/scriptFiles";
-import { userData } from "../shell/userData";
+import { scriptFile } from "../runner/scriptFiles";
+import { userData } from "../host/userData";
 import { HostReadiness } from "./hostReadiness";
-import { ssmProxyCommand } from "../shell/readiness";
+import { ssmProxyCommand } from "../runner/readinessSteps";
 
 export interface HostPoolArgs {
     pool: PoolConfig;
@@ -107,7 +107,7 @@ export class HostPool extends pulumi.ComponentResource {
             tags,
         }, {
             parent: this,
-            // A newer AMI is picked up by replacing hosts deliberately (README, "Hosts"),
+            // A newer AMI is picked up by replacing hosts deliberately (docs/architecture.md, "AMIs"),
             // never as a side effect of an unrelated `pulumi up`.
             ignoreChanges: ["ami"],
             customTimeouts: { create: "15m", update: "15m", delete: "15m" },

@@ -2,10 +2,10 @@
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { qemuHandler } from "../config/platforms";
+import { qemuHandler } from "../plan/platforms";
 import { ReadinessSpec } from "../runner/readiness";
-import { bootWaitStep, dockerCheckStep, ssmProxyCommand } from "../shell/readiness";
-import { codeDigest, runnerCommand } from "../shell/scriptFiles";
+import { bootWaitStep, dockerCheckStep, ssmProxyCommand } from "../runner/readinessSteps";
+import { codeDigest, runnerCommand } from "../runner/scriptFiles";
 
 export interface HostReadinessArgs {
     /** Host name or IP; with `ssm`, the instance id. */

@@ -5,15 +5,15 @@ import * as command from "@pulumi/command";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { cacheTag, expectationFor, ImageConfig, platformTag } from "../config/schema";
-import { metadataBuildArgs, sourceDateEpochArg } from "../config/ociLabels";
-import { machinesOf, platformSlug } from "../config/platforms";
+import { metadataBuildArgs, sourceDateEpochArg } from "../plan/ociLabels";
+import { machinesOf, platformSlug } from "../plan/platforms";
 import { hostBuilderName } from "../runner/builderSpec";
 import { AttestSecrets, AttestSpec } from "../runner/attest";
 import { SmokeTestSpec } from "../runner/smokeTest";
 import { SigningConfig } from "../config/signing";
 import { IndexExpectation } from "../runner/verifyIndex";
-import { codeDigest, EntryPoint, runnerCommand } from "../shell/scriptFiles";
-import { buildKey } from "../config/placement";
+import { codeDigest, EntryPoint, runnerCommand } from "../runner/scriptFiles";
+import { buildKey } from "../plan/placement";
 import { BuildSlotQueue } from "./buildSlotQueue";
 
 export interface ImageBuildArgs {
@@ -26,7 +26,7 @@ export interface ImageBuildArgs {
     builderName: string;
     /** The builder's name once registered on this machine; unknown before (see FleetBuilder). */
     builderRegistered: pulumi.Input<string>;
-    /** Per platform, the host that builds it (config/placement.ts); its own builder runs the build. */
+    /** Per platform, the host that builds it (plan/placement.ts); its own builder runs the build. */
     hosts: Record<string, pulumi.Input<string>>;
     /** Resources the builds must follow (the builder's registration). */
     dependsOn: pulumi.Input<pulumi.Resource>[];
@@ -90,7 +90,7 @@ function registryCheck(
 
 /**
  * `value` itself when it is already an Output: `pulumi.output` would wrap it in two more,
- * and every Output costs the SDK a handful of promises (README, "Benchmarks").
+ * and every Output costs the SDK a handful of promises (docs/benchmarks.md).
  */
 function outputOf<T>(value: pulumi.Input<T>): pulumi.Output<pulumi.Unwrap<T>> {
     return pulumi.Output.isInstance(value) ? value as pulumi.Output<pulumi.Unwrap<T>> : pulumi.output(value);

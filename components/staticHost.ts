@@ -2,7 +2,7 @@
 // builder like an EC2 host: its declared host key pinned, its readiness checked over SSH.
 
 import * as pulumi from "@pulumi/pulumi";
-import { nativeArchOf } from "../config/platforms";
+import { nativeArchOf } from "../plan/platforms";
 import { StaticHostConfig } from "../config/schema";
 import { BuildHost } from "./hostPool";
 import { HostReadiness } from "./hostReadiness";
@@ -21,7 +21,7 @@ export class StaticHost extends pulumi.ComponentResource {
         const { host } = args;
         // Keyed by name, not address: a reused address never matches an old entry.
         const hostKeyAlias = `static-${host.name}`;
-        // Its CPU is not probed: a team may declare platforms its own way (README, "Static hosts").
+        // Its CPU is not probed: a team may declare platforms its own way (docs/hosts.md, "Static hosts").
         const readiness = new HostReadiness(`${name}-ready`, {
             address: host.address, port: host.port, user: host.user, privateKey: args.privateKey, hostKey: host.hostKey, hostKeyAlias,
             platforms: [...host.platforms, ...host.emulate], waitForBoot: false, triggers: [host.address, String(host.port), host.hostKey],

@@ -56,8 +56,8 @@ const HONOURED = ["context", "dockerfile", "dockerfile_inline", "args", "target"
 
 /** Why the other build keys are refused, for the error message. */
 const REFUSED: Record<string, string> = {
-    cache_from: "the fleet gives every platform its own registry cache (README, \"Design choices\")",
-    cache_to: "the fleet gives every platform its own registry cache (README, \"Design choices\")",
+    cache_from: "the fleet gives every platform its own registry cache (docs/architecture.md, \"Design choices\")",
+    cache_to: "the fleet gives every platform its own registry cache (docs/architecture.md, \"Design choices\")",
     no_cache: "a build without cache would run on every pulumi up; to force one rebuild, change a build arg",
     no_cache_filter: "the fleet's builds always use their cache",
     network: "builds run in BuildKit on the build hosts, whose network is builder.driverOptions.network",
@@ -67,7 +67,7 @@ const REFUSED: Record<string, string> = {
     isolation: "only Windows containers have isolation modes; the fleet builds Linux images",
     privileged: "the fleet grants no build entitlements",
     entitlements: "the fleet grants no build entitlements",
-    labels: "the fleet sets the images' OCI labels itself (README, \"OCI labels\")",
+    labels: "the fleet sets the images' OCI labels itself (docs/architecture.md, \"OCI labels\")",
     provenance: "the fleet pushes plain platform manifests and joins them into one index",
     sbom: "the fleet pushes plain platform manifests and joins them into one index",
 };

@@ -6,10 +6,10 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { regionProblem } from "./awsRegion";
 import { parse } from "yaml";
-import { ociLabelsOf, sourceUrl } from "./ociLabels";
+import { ociLabelsOf, sourceUrl } from "../plan/ociLabels";
 import { checkPrivateKey } from "./privateKey";
 import { ConfigError, FleetConfig, parseConfig, Problem } from "./schema";
-import { RefMetadata, refMetadata, renderTags } from "./tagTemplates";
+import { RefMetadata, refMetadata, renderTags } from "../plan/tagTemplates";
 import { RunnerFacts, secretConfigKeys, SecretSource } from "./buildInputs";
 import { FLEET_SECRET_KEYS } from "./secretSources";
 import { profilesOnlyProblem, unsetVariables } from "./composeTerms";
@@ -134,7 +134,7 @@ export function loadConfig(projectRoot: string, env: Record<string, string | und
     if (signingTools.length > 0) {
         throw new ConfigError([{
             path: "signing",
-            message: `is set, but ${signingTools.join(" and ")} ${signingTools.length > 1 ? "are" : "is"} not on PATH: pulumi up signs with cosign and writes SBOMs with syft on this machine; install cosign v3 and syft (README, "Verifiable releases"), or drop signing`,
+            message: `is set, but ${signingTools.join(" and ")} ${signingTools.length > 1 ? "are" : "is"} not on PATH: pulumi up signs with cosign and writes SBOMs with syft on this machine; install cosign v3 and syft (docs/signing.md, "Verifiable releases"), or drop signing`,
         }]);
     }
     const idlePool = config.hosts.findIndex((pool) => pool.idleMinutes !== undefined);

@@ -1,5 +1,5 @@
 // The `signing` config: how every pushed image is signed and attested with cosign
-// (README, "Verifiable releases"). Absent: nothing is signed, and the program says so.
+// (docs/signing.md, "Verifiable releases"). Absent: nothing is signed, and the program says so.
 
 import { z } from "zod";
 import { Reporter } from "./projectPaths";

@@ -8,7 +8,7 @@
 // image, so the failure would come at the end of an update. Here the largest spec an image can
 // produce is computed from its config, with every value the program fills in at its longest.
 
-import { machinesOf } from "./platforms";
+import { machinesOf } from "../plan/platforms";
 
 /** Linux's MAX_ARG_STRLEN with 4 KiB pages. */
 export const MAX_ARG_STRLEN = 32 * 4096;
@@ -16,7 +16,7 @@ export const MAX_ARG_STRLEN = 32 * 4096;
 const BUILDER_FIELD = 63 + 1 + 31 + 64;
 const DIGEST = `sha256:${"0".repeat(64)}`;
 
-/** Caps on fleet-wide totals the schema leaves open; each is far above a real fleet (README, "Configuration"). */
+/** Caps on fleet-wide totals the schema leaves open; each is far above a real fleet (docs/configuration.md). */
 export const CAPS = { buildHosts: 200, images: 200, tagsPerImage: 100 };
 
 interface SizedImage {

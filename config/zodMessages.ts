@@ -172,7 +172,7 @@ function typeHint(expected: string, found: unknown, at: string, source: Source):
         return `; write it as a list, such as [${String(found)}]${source === "stack" ? `, or set its first entry with \`pulumi config set --path '${at}[0]' ${String(found)}\`` : ""}`;
     }
     if (expected === "object") {
-        return "; write it as a map of keys (see the config reference in README.md)";
+        return "; write it as a map of keys (see docs/configuration.md)";
     }
     return "";
 }
@@ -191,7 +191,7 @@ export function issueProblems(issue: z.core.$ZodIssue, schema: z.core.$ZodType, 
                 const guess = closestKey(key, known);
                 return {
                     path: keyPath([...issue.path, key], base),
-                    message: `is not a key of ${parent}${guess ? `; did you mean ${guess}?` : ""}${known.length > 0 ? `; ${parent} takes ${known.join(", ")}` : ""} (see the config reference in README.md)`,
+                    message: `is not a key of ${parent}${guess ? `; did you mean ${guess}?` : ""}${known.length > 0 ? `; ${parent} takes ${known.join(", ")}` : ""} (see docs/configuration.md)`,
                 };
             });
         }

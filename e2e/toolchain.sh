@@ -5,7 +5,7 @@
 # compiled from module sources (about ten minutes cold on two cores).
 #
 # Two parts cannot be had from any registry this machine reaches, and are STAND-INS written
-# for this project (e2e/standins/, see README "Real-engine acceptance run"):
+# for this project (e2e/standins/, see docs/acceptance.md, "Real-engine acceptance run"):
 #   - the nodejs language host: its Go module is untagged and the proxy refuses it (403);
 #   - the command provider 1.2.1: its provider module has no tag (404) and the proxy
 #     refuses its commit's pseudo-version (403).
@@ -87,7 +87,7 @@ buildkit() {
     build "buildctl $BUILDKIT_VERSION" "$tree" ./cmd/buildctl "$BIN/buildctl" "$flags" "osusergo netgo static_build"
 }
 
-# Signing (README "Verifiable releases"): cosign signs and attests, syft writes the SBOM. Both
+# Signing (docs/signing.md, "Verifiable releases"): cosign signs and attests, syft writes the SBOM. Both
 # from their Go modules like the rest; each is a single static binary the runner finds on PATH.
 COSIGN_VERSION=v3.1.3
 SYFT_VERSION=v1.57.2

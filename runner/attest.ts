@@ -83,7 +83,7 @@ async function requireTools(env: NodeJS.ProcessEnv): Promise<void> {
         }
     }
     if (missing.length > 0) {
-        throw new RunnerError(`signing is configured, but ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not on PATH on this machine; install cosign v3 and syft (README, "Verifiable releases"), or drop signing from the stack config`);
+        throw new RunnerError(`signing is configured, but ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not on PATH on this machine; install cosign v3 and syft (docs/signing.md, "Verifiable releases"), or drop signing from the stack config`);
     }
 }
 

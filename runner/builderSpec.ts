@@ -9,7 +9,7 @@
 // under ~/.ssh/native-build-fleet/ and includes it first from ~/.ssh/config.
 
 import { createHash } from "crypto";
-import { shq } from "../shell/quote";
+import { shq } from "./quote";
 
 /** One build host as a buildx node. */
 export interface NodeSpec {

@@ -7,7 +7,7 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { scriptFile } from "../shell/scriptFiles";
+import { scriptFile } from "./scriptFiles";
 
 /** What the runner needs of its surroundings; tests give stub commands on PATH and no sleep. */
 export interface RunnerEnv {

@@ -1,7 +1,7 @@
 // The SLSA v1 provenance of one platform image, as an in-toto v1 statement. docker-build
 // 0.0.22 turns BuildKit's own provenance off for the builds it runs (provider/internal/client.go
 // sets `Attests: {"provenance": nil}`; pulumi-docker-build#73), so the program writes it from
-// what it and the build know. Every field says where it comes from (README, "Verifiable
+// what it and the build know. Every field says where it comes from (docs/signing.md, "Verifiable
 // releases"): the stack config, git on this machine, the registry, or buildx on this machine.
 
 import { PREDICATE_TYPES } from "./signing";

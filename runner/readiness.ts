@@ -12,7 +12,7 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { shq } from "../shell/quote";
+import { shq } from "./quote";
 import { guard, lastLine, privateTempDir, run, RunnerEnv, RunnerError } from "./process";
 
 /** How ssh reaches one build host for the readiness check. */

@@ -9,7 +9,7 @@ import { hostAddressProblem } from "../config/hostAddress";
 import { DRIVER_OPTION_NAME } from "../config/builderOptions";
 import { regionProblem } from "../config/awsRegion";
 import { signingSchema } from "../config/signing";
-import { ssmProxyCommand } from "../shell/readiness";
+import { ssmProxyCommand } from "./readinessSteps";
 import { AttestSecrets, AttestSpec } from "./attest";
 import { FleetBuildersSpec } from "./builderSpec";
 import { ReadinessSpec } from "./readiness";
@@ -40,7 +40,7 @@ const sshName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$/, "must be
 const proxyCommand = z.string().refine((value) => {
     const region = /--region ([a-z0-9-]+)$/.exec(value)?.[1];
     return value === ssmProxyCommand(region);
-}, "must be the program's SSM session command (shell/readiness.ts ssmProxyCommand)");
+}, "must be the program's SSM session command (runner/readinessSteps.ts ssmProxyCommand)");
 const name = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,127}$/, "must be lowercase letters, digits, '_', '.' or '-'");
 const platform = z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, "must be a platform such as linux/arm64");
 const registry = z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, "must be a registry host[:port]");

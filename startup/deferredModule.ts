@@ -1,7 +1,7 @@
 // @pulumi/pulumi loads the whole TypeScript compiler whenever the package is imported: its
 // closure serializer (runtime/closure/parseFunction.js) requires typescript-shim.js at the top,
-// and that requires `typescript`, about 0.4 s of every run on this machine (README,
-// "Benchmarks"). The serializer runs only for dynamic providers and serialized functions, which
+// and that requires `typescript`, about 0.4 s of every run on this machine (docs/benchmarks.md).
+// The serializer runs only for dynamic providers and serialized functions, which
 // this program has none of. run.js calls this before the program, so the shim is evaluated,
 // from its own file and exactly as written, when something first uses it, and never otherwise.
 // It does the same for modules only some stacks use (issue 22): the AWS service modules

@@ -3,7 +3,7 @@
 // each. It reads that text only to describe a leaked promise when PULUMI_DEBUG_PROMISE_LEAKS is
 // set (runtime/debuggable.js, leakedPromises). Under pulumi, source-map-support formats each of
 // those traces frame by frame (cmd/run/index.js registers it): at 50 images that was most of the
-// program's time and a third of its memory (README, "Benchmarks"). run.js calls this before the
+// program's time and a third of its memory (docs/benchmarks.md). run.js calls this before the
 // program; the SDK's API offers no switch for it.
 
 /** The SDK module that tags promises; internal, so untyped. */

@@ -1,6 +1,6 @@
 // builder.buildSlots: the config key, and which solve each build waits for on its host.
 
-import { SlotSolve, slotWaits } from "../config/buildSlots";
+import { SlotSolve, slotWaits } from "../plan/buildSlots";
 import { parseConfig } from "../config/schema";
 import { configProblems, context, makeProject, staticStack } from "./fixtures";
 

@@ -8,10 +8,11 @@ import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
 import { credentialKinds } from "../policy/rules";
-import { HOST_SCRIPT_DIR } from "../shell/idle";
-import { SCRIPT_FILES, scriptFile } from "../shell/scriptFiles";
-import { cloudConfig, SSHD_DROP_IN, sshdConfig, USER_DATA_LIMIT, userData, UserDataArgs } from "../shell/userData";
-import { READY_MARKER } from "../shell/readiness";
+import { HOST_SCRIPT_DIR } from "../host/idle";
+import { SCRIPT_FILES as HOST_SCRIPTS, scriptFile } from "../host/scriptFiles";
+import { SCRIPT_FILES as RUNNER_SCRIPTS, scriptFile as runnerScriptFile } from "../runner/scriptFiles";
+import { cloudConfig, SSHD_DROP_IN, sshdConfig, USER_DATA_LIMIT, userData, UserDataArgs } from "../host/userData";
+import { READY_MARKER } from "../host/readyMarker";
 
 const OPERATOR = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK4u+Qp5JupFSF/annFZXF+YPlvZIGM9o51x7gCIAv3z ops@example";
 const base: UserDataArgs = { sshUser: "ec2-user", authorizedKey: OPERATOR, emulate: [], binfmtImage: "tonistiigi/binfmt:latest" };
@@ -115,8 +116,9 @@ describe("user data", () => {
 });
 
 describe("host scripts", () => {
-    test.each([...SCRIPT_FILES])("%s passes shellcheck", (name) => {
-        const result = tool("shellcheck", ["--shell", "bash", "--severity", "style", "-"], { input: scriptFile(name) });
+    test.each([...HOST_SCRIPTS, ...RUNNER_SCRIPTS])("%s passes shellcheck", (name) => {
+        const text = name.startsWith("host/") ? scriptFile(name as (typeof HOST_SCRIPTS)[number]) : runnerScriptFile(name as (typeof RUNNER_SCRIPTS)[number]);
+        const result = tool("shellcheck", ["--shell", "bash", "--severity", "style", "-"], { input: text });
         expect(result.stdout).toBe("");
         expect(result.status).toBe(0);
     });

@@ -69,7 +69,7 @@ export function compileModules(entries: string[]): string {
             }
         }
     }
-    // The scripts beside the modules (runner/watchdog.sh, …), which shell/scriptFiles.ts reads
+    // The scripts beside the modules (runner/watchdog.sh, …), which runner/scriptFiles.ts reads
     // from the directory above its own when that has no host/boot.sh, as here.
     for (const dir of new Set([...seen].map((f) => path.dirname(f)))) {
         for (const entry of fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && !e.name.endsWith(".ts"))) {

@@ -5,7 +5,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { FLEET_SECRET_KEYS } from "../config/secretSources";
 import { parseConfig } from "../config/schema";
-import { renderTags } from "../config/tagTemplates";
+import { renderTags } from "../plan/tagTemplates";
 
 const projectRoot = path.join(__dirname, "..");
 const stacks = fs.readdirSync(path.join(projectRoot, "stacks")).filter((f) => /^Pulumi\..+\.yaml$/.test(f));

@@ -9,7 +9,8 @@ import { Fleet } from "../components/fleet";
 import { credentialKinds } from "../policy/rules";
 import { sshConfig } from "../runner/builderSpec";
 import { ReadinessSpec } from "../runner/readiness";
-import { codeDigest, scriptFile } from "../shell/scriptFiles";
+import { codeDigest, scriptFile } from "../runner/scriptFiles";
+import { scriptFile as hostScriptFile } from "../host/scriptFiles";
 
 const mocks = installMocks();
 
@@ -152,7 +153,7 @@ describe("readiness", () => {
             expect(target.hostKeyAlias).toBe(hosts[host].instanceId);
             expect(check.inputs.create).toBe("node bin/runner/cli.js readiness");
             // The host scripts travel verbatim in the spec; the runner's code by its digest, so an edit to either updates the check.
-            expect(specOf(host).steps.map((s) => s.script)).toEqual([scriptFile("host/boot-wait.sh"), scriptFile("host/docker-check.sh")]);
+            expect(specOf(host).steps.map((s) => s.script)).toEqual([hostScriptFile("host/boot-wait.sh"), hostScriptFile("host/docker-check.sh")]);
             expect(check.inputs.environment.NBF_CODE).toBe(codeDigest("readiness"));
         }
     });

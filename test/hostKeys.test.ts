@@ -7,7 +7,8 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { scriptFile } from "../shell/scriptFiles";
+import { scriptFile } from "../runner/scriptFiles";
+import { scriptFile as hostScriptFile } from "../host/scriptFiles";
 
 const BEGIN = "-----BEGIN NATIVE-BUILD-FLEET HOST KEY-----";
 const END = "-----END NATIVE-BUILD-FLEET HOST KEY-----";
@@ -120,7 +121,7 @@ describe("publishing a host key on the console", () => {
         for (const device of devices.filter((d) => d.startsWith(dir))) {
             fs.writeFileSync(device, "");
         }
-        const result = spawnSync("bash", ["-c", scriptFile("host/publish-host-key.sh")], {
+        const result = spawnSync("bash", ["-c", hostScriptFile("host/publish-host-key.sh")], {
             encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "", NBF_SSH_DIR: sshDir, NBF_CONSOLES: devices.join(" ") },
         });
         const key = path.join(sshDir, "ssh_host_ed25519_key");

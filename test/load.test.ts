@@ -6,7 +6,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "../config/load";
 import { ConfigError } from "../config/schema";
-import { ociLabels, redactRemote, sourceUrl } from "../config/ociLabels";
+import { ociLabels, redactRemote, sourceUrl } from "../plan/ociLabels";
 import { makeProject, validConfig } from "./fixtures";
 import { installMocks, valueOf } from "./mocks";
 

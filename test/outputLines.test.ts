@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { lineSplitter, MAX_LINE_CODE_POINTS, splitLongLines } from "../runner/outputLines";
-import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../shell/builder";
+import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../runner/removeBuilders";
 import { compileModules } from "./compiled";
 import { sandbox } from "./sandbox";
 

@@ -1,6 +1,6 @@
 // Placement of platform builds on hosts: balance, affinity, movement, failover, pools.
 
-import { buildKey, candidatesFor, placeBuilds, PlacementBuild, PlacementHost } from "../config/placement";
+import { buildKey, candidatesFor, placeBuilds, PlacementBuild, PlacementHost } from "../plan/placement";
 
 const pool = (name: string, count: number, platforms: string[], emulate: string[] = []): PlacementHost[] =>
     Array.from({ length: count }, (_, index) => ({ name: `${name}-${index}`, pool: name, index, platforms, emulate }));

@@ -1,5 +1,5 @@
-import { archOfInstanceType, nativeArchOf, normalizePlatform, platformSlug } from "../config/platforms";
-import { orderPools, routeOf } from "../config/routing";
+import { archOfInstanceType, nativeArchOf, normalizePlatform, platformSlug } from "../plan/platforms";
+import { orderPools, routeOf } from "../plan/routing";
 import { PoolConfig } from "../config/schema";
 
 describe("normalizePlatform", () => {

@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "../components/fleet";
 import { REGISTRY_EXPORT } from "../components/imageBuild";
-import { sourceDateEpochArg } from "../config/ociLabels";
+import { sourceDateEpochArg } from "../plan/ociLabels";
 import { parseConfig } from "../config/schema";
 import { context, makeProject, validConfig } from "./fixtures";
 import { installMocks, settled, valueOf } from "./mocks";

@@ -9,7 +9,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "../components/fleet";
 import { parseConfig } from "../config/schema";
-import { ssmProxyCommand } from "../shell/readiness";
+import { ssmProxyCommand } from "../runner/readinessSteps";
 import { smokeTestSpecBytes } from "../config/sizes";
 import { ensureInputSchema, indexExpectationSchema, parseSpec, readinessSpecSchema, smokeTestSpecSchema } from "../runner/specs";
 import { compileModules } from "./compiled";

@@ -4,7 +4,7 @@
 
 import * as fs from "fs";
 import * as path from "path";
-import { codeDigest, ENTRY_POINTS, localImports, moduleClosure, sourceDigest } from "../shell/scriptFiles";
+import { codeDigest, ENTRY_POINTS, localImports, moduleClosure, sourceDigest } from "../runner/scriptFiles";
 
 const repo = (f: string) => fs.readFileSync(path.join(__dirname, "..", f), "utf8");
 

@@ -6,11 +6,11 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { shq } from "../shell/quote";
+import { shq } from "../runner/quote";
 import { remoteCommand, RemoteStep } from "../runner/readiness";
-import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../shell/builder";
-import { bootWaitStep, dockerCheckStep } from "../shell/readiness";
-import { scriptFile } from "../shell/scriptFiles";
+import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../runner/removeBuilders";
+import { bootWaitStep, dockerCheckStep } from "../runner/readinessSteps";
+import { scriptFile } from "../host/scriptFiles";
 import { sandbox } from "./sandbox";
 
 

@@ -7,7 +7,7 @@ import { installMocks, isSecretValue, plaintextStrings, RecordedResource, settle
 import { context, makeProject, validConfig } from "./fixtures";
 import { parseConfig } from "../config/schema";
 import { Fleet } from "../components/fleet";
-import { codeDigest } from "../shell/scriptFiles";
+import { codeDigest } from "../runner/scriptFiles";
 
 const mocks = installMocks();
 const PUB = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEstubkeyAAAA\n-----END PUBLIC KEY-----\n";

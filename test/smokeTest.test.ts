@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { testOutputs } from "../components/imageBuild";
-import { machinesOf } from "../config/platforms";
+import { machinesOf } from "../plan/platforms";
 import { failureMessage, judge, PlatformTest, readProgress, runSmokeTests, smokeTestArgs, smokeTestDockerfile } from "../runner/smokeTest";
 import { sandbox } from "./sandbox";
 

@@ -1,5 +1,5 @@
 import { execFileSync } from "child_process";
-import { MAX_RENDERED_TAG, movingTagProblem, refMetadata, renderTag, renderTags, sanitizeTag, shortenBranch } from "../config/tagTemplates";
+import { MAX_RENDERED_TAG, movingTagProblem, refMetadata, renderTag, renderTags, sanitizeTag, shortenBranch } from "../plan/tagTemplates";
 import { makeProject } from "./fixtures";
 
 const SHA = "4f6c1e2d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d";

@@ -7,7 +7,7 @@
 # re-signs only what changed, and attests again what the registry lost; each signed digest's
 # bundles are listed under its sha256-<hex> tag; and signing leaves every exported digest as
 # it was.
-# The loopback registry has no Rekor, so the stack signs with transparencyLog false (README,
+# The loopback registry has no Rekor, so the stack signs with transparencyLog false (docs/signing.md,
 # "Verifiable releases"); cosign never leaves loopback.
 # Uses acceptance.sh's helpers (check, step, logged, up, output, pulumi_, …).
 # shellcheck shell=bash

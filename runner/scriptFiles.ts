@@ -1,6 +1,6 @@
-// The program's real script files (host/ for build hosts, runner/ for the machine that runs
-// Pulumi), read verbatim: they are reviewed, shellchecked files, never text built up in
-// TypeScript. Their data reaches them as arguments, environment variables or standard input.
+// The runner's real script files (runner/*.sh; the build hosts' are host/scriptFiles.ts), read
+// verbatim: they are reviewed, shellchecked files, never text built up in TypeScript. Their
+// data reaches them as arguments, environment variables or standard input.
 // Also the runner's TypeScript entry points (runner/cli.ts): the one-line command a resource
 // runs, and a digest of the code behind it for the resource's inputs.
 
@@ -8,19 +8,18 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 
-/** Every script the program ships, by its path in the repository. */
+/** Every script the runner ships, by its path in the repository. */
 export const SCRIPT_FILES = [
-    "host/boot.sh", "host/publish-host-key.sh", "host/idle-check.sh", "host/boot-wait.sh", "host/docker-check.sh",
     "runner/read-host-key.sh", "runner/remove-builders.sh", "runner/watchdog.sh",
 ] as const;
 export type ScriptFile = (typeof SCRIPT_FILES)[number];
 
 /**
- * The repository root: this module runs from shell/ under ts-node and jest, and from
- * bin/shell/ once run.js has compiled the program.
+ * The repository root: this module runs from runner/ under ts-node and jest, and from
+ * bin/runner/ once run.js has compiled the program (tsc does not copy the scripts there).
  */
 const ROOT = [path.join(__dirname, ".."), path.join(__dirname, "..", "..")]
-    .find((dir) => fs.existsSync(path.join(dir, "host", "boot.sh"))) ?? path.join(__dirname, "..");
+    .find((dir) => fs.existsSync(path.join(dir, "runner", "watchdog.sh"))) ?? path.join(__dirname, "..");
 
 /** The text of one of the program's script files. */
 export function scriptFile(name: ScriptFile): string {

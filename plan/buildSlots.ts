@@ -10,7 +10,7 @@
 // host. A host then never runs more than `slots` of this stack's solves at once, and a solve
 // whose inputs did not change ends at once, so unchanged builds hold no one up.
 
-/** One solve: a platform build (by its key, config/placement.ts buildKey) and which of its two. */
+/** One solve: a platform build (by its key, plan/placement.ts buildKey) and which of its two. */
 export interface SlotSolve {
     key: string;
     kind: "image" | "cache";

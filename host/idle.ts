@@ -1,6 +1,6 @@
 // Idle power-off for pools with `idleMinutes`: the host powers itself off once the build
 // user has had no process for that long, and the next `pulumi up` starts it again (the
-// builder's wake step, shell/builder.ts). The check itself is host/idle-check.sh; this
+// builder's wake step, runner/registerBuilders.ts). The check itself is host/idle-check.sh; this
 // renders the systemd units that run it, as plain data for the user data.
 
 /** Where the user data installs the program's host scripts. */

@@ -2,16 +2,9 @@
 // host/docker-check.sh) with their data as positional parameters. The check itself runs on
 // the runner (runner/readiness.ts), which sends each step as one remote command line.
 
-import { RemoteStep } from "../runner/readiness";
-import { scriptFile } from "./scriptFiles";
-
-/**
- * Where the boot script records that it finished (shell/userData.ts passes it to host/boot.sh);
- * the readiness check waits for it. Defined here, not beside the user data: the runner's
- * readiness reads this module, and the user data's `yaml` cost every runner command and every
- * static-only stack about 0.1 s of loading (issue 22).
- */
-export const READY_MARKER = "/var/lib/native-build-fleet/ready";
+import { RemoteStep } from "./readiness";
+import { scriptFile } from "../host/scriptFiles";
+import { READY_MARKER } from "../host/readyMarker";
 
 /** `uname -m` names of each host architecture, as `docker info` reports them. */
 const MACHINE: Record<string, string[]> = { amd64: ["x86_64"], arm64: ["aarch64", "arm64"] };

@@ -21,7 +21,7 @@ const LAST_COMMITS = `for p do git log -1 --format='%H %cI' -- "$p"; printf '\\0
  * The last commit (`<sha> <committer date>`) that touched each of `paths`, undefined where git
  * printed nothing or failed. One `sh` runs the git processes, one after another, while the
  * program goes on declaring resources: a fork of the program itself costs 5 to 25 ms at fleet
- * size, and one per image's context was a second at 50 images (README, "Benchmarks").
+ * size, and one per image's context was a second at 50 images (docs/benchmarks.md).
  */
 export function lastCommits(root: string, paths: string[]): Promise<(string | undefined)[]> {
     return new Promise((resolve) => {

@@ -7,7 +7,7 @@
 // platforms (an arm64 pool emulating linux/amd64 and an x86 pool emulating linux/arm64 would
 // each have to come first), so in the stack's builder a group declares an emulated platform
 // only when no group builds it natively. The program's own builds do not depend on this:
-// each goes to a host's own builder (config/placement.ts).
+// each goes to a host's own builder (plan/placement.ts).
 
 /** What routing needs of an EC2 pool or a static host. */
 export interface HostGroup {

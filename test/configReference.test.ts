@@ -1,0 +1,104 @@
+// The configuration reference is generated from the schema (config/configReference.ts), and
+// Pulumi.yaml's config declarations must say what the schema says.
+
+import * as fs from "fs";
+import * as path from "path";
+import { isDeepStrictEqual } from "util";
+import { parse } from "yaml";
+import { z } from "zod";
+import { configReference, defaultText, referenceRows, schemaKeys } from "../config/configReference";
+import { rawSchema } from "../config/schema";
+import { FLEET_SECRET_KEYS } from "../config/secretSources";
+
+const projectRoot = path.join(__dirname, "..");
+
+test("docs/configuration.md is what the schema and config/keyDocs.ts generate", () => {
+    const committed = fs.readFileSync(path.join(projectRoot, "docs", "configuration.md"), "utf8");
+    const generated = configReference();
+    if (committed !== generated) {
+        throw new Error("docs/configuration.md differs from what config/keyDocs.ts and config/schema.ts generate; run `npm run docs:config` and commit the result");
+    }
+});
+
+test("every key of the schema and every fleet secret has a row, once", () => {
+    const rows = referenceRows().map(([key]) => key.replace(/`/g, ""));
+    expect(new Set(rows).size).toBe(rows.length);
+    expect(rows.sort()).toEqual([...schemaKeys(rawSchema).map((k) => k.path), ...FLEET_SECRET_KEYS].sort());
+});
+
+describe("the generator refuses docs that drift from the schema", () => {
+    const schema = z.object({ a: z.string(), b: z.object({ c: z.number().int().default(3) }).strict().default({ c: 3 }) }).strict();
+    const docs = { a: { description: "A." }, b: { description: "B." }, "b.c": { description: "C." } };
+
+    test("a schema key without docs", () => {
+        const partial: Record<string, { description: string }> = { ...docs };
+        delete partial["b.c"];
+        expect(() => referenceRows(partial, schema, [])).toThrow("b.c: the schema has this key; describe it in KEY_DOCS");
+    });
+
+    test("docs for a key the schema does not have", () => {
+        expect(() => referenceRows({ ...docs, "b.d": { description: "D." } }, schema, [])).toThrow("b.d: no such key in the schema");
+    });
+
+    test("a written default for a key whose default the schema applies", () => {
+        expect(() => referenceRows({ ...docs, "b.c": { description: "C.", default: "4" } }, schema, [])).toThrow("b.c has a default in the schema (3)");
+    });
+
+    test("reads types, required keys and defaults from the schema", () => {
+        expect(referenceRows(docs, schema, [])).toEqual([
+            ["`a`", "string", "required", "A."],
+            ["`b`", "map", "`{}`", "B."],
+            ["`b.c`", "integer", "`3`", "C."],
+        ]);
+    });
+});
+
+test("a key the schema does not read (a secret) must have its default written out", () => {
+    expect(() => defaultText(undefined, { description: "x" }, "aSecret")).toThrow("aSecret is not read by the schema");
+});
+
+type Declaration = { type?: string; default?: unknown; secret?: boolean; description?: string };
+const declared = (parse(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as { config: Record<string, Declaration> }).config;
+const topLevel = rawSchema.shape as Record<string, z.ZodType>;
+
+describe("Pulumi.yaml's config block matches the schema", () => {
+    test("it declares exactly the schema's top-level keys and the fleet secrets", () => {
+        expect(Object.keys(declared).sort()).toEqual([...Object.keys(topLevel), ...FLEET_SECRET_KEYS].sort());
+    });
+
+    test("only the fleet secrets are strings read as secrets, and each is declared as one", () => {
+        for (const key of FLEET_SECRET_KEYS) {
+            expect([key, declared[key].type]).toEqual([key, "string"]);
+            // Either secret without a default, or an empty default: the engine refuses a default on a
+            // secret key (test/exampleStack.test.ts), and config/load.ts reads each with requireSecret.
+            const { secret, default: value } = declared[key];
+            expect(secret === true ? value === undefined : value === "").toBe(true);
+        }
+        expect(Object.keys(declared).filter((key) => declared[key].secret === true && !FLEET_SECRET_KEYS.includes(key))).toEqual([]);
+    });
+
+    test.each(Object.keys(topLevel))("%s: its declared type and default are the schema's", (key) => {
+        const d = declared[key];
+        const schemaType = schemaKeys(rawSchema).find((k) => k.path === key)!.type;
+        const pulumiType = d.type ?? (Array.isArray(d.default) ? "list" : typeof d.default === "object" ? "map" : typeof d.default);
+        const expected: Record<string, string> = { string: "string", list: "list", map: "map", integer: "integer", boolean: "boolean" };
+        expect(d.description?.trim()).toBeTruthy();
+        if (d.default === undefined) {
+            // No default: the engine demands the key, so the schema must too.
+            expect(topLevel[key].safeParse(undefined).success).toBe(false);
+            return;
+        }
+        if (d.default === "" && schemaType !== "string") {
+            // `signing: ""` is the empty default the schema reads as absent (z.preprocess).
+            expect(topLevel[key].parse("")).toBeUndefined();
+            return;
+        }
+        expect(expected[schemaType] ?? "map").toBe(pulumiType);
+        if (d.default === "") {
+            // An empty string stands for unset: config/load.ts reads `compose: ""` as no Compose file.
+            expect(topLevel[key].parse(undefined)).toBeUndefined();
+            return;
+        }
+        expect(isDeepStrictEqual(topLevel[key].parse(d.default), topLevel[key].parse(undefined))).toBe(true);
+    });
+});
