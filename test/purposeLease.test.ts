@@ -117,7 +117,11 @@ describe("claiming the builders (real files)", () => {
         let child: number | undefined;
         for (let i = 0; i < 100 && child === undefined; i++) {
             await new Promise((r) => setTimeout(r, 50));
-            child = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).find((p) => parseStat(procStat(p) ?? "")?.ppid === cli.pid);
+            // Until it has exec'd sleep, the forked child still bears the script's name, pulumi.
+            child = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).find((p) => {
+                const stat = parseStat(procStat(p) ?? "");
+                return stat?.ppid === cli.pid && stat.comm === "sleep";
+            });
         }
         const found = findCli(child!, procStat);
         expect(found?.pid).toBe(cli.pid);
