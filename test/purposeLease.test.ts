@@ -120,7 +120,7 @@ describe("claiming the builders (real files)", () => {
             // Until it has exec'd sleep, the forked child still bears the script's name, pulumi.
             child = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).find((p) => {
                 const stat = parseStat(procStat(p) ?? "");
-                return stat?.ppid === cli.pid && stat.comm === "sleep";
+                return stat !== undefined && stat.ppid === cli.pid && stat.comm === "sleep";
             });
         }
         const found = findCli(child!, procStat);
