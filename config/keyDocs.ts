@@ -146,7 +146,7 @@ export const KEY_DOCS: Record<string, KeyDoc> = {
         description: "ECR only: release tags can never be overwritten (`IMMUTABLE_WITH_EXCLUSION`); the `cache-*` tags stay writable. Tags that move are then refused: `latest` and `{{branch}}` move with every build, `{{major}}` and `{{major}}.{{minor}}` with every release (a template with `{{sha}}`, `{{short_sha}}`, `{{version}}` or `{{patch}}` is fine, such as `{{branch}}-{{short_sha}}`). So is any tag starting with `cache-`, which the exclusion would leave mutable.",
     },
     "registry.untaggedExpiryDays": {
-        description: "ECR only: a lifecycle policy expires untagged images (superseded cache manifests, images whose tag moved on) after this many days. Everything a stack exports is tagged and never expires. Its signatures and attestations are untagged OCI referrers on ECR and **do** expire after this many days: the step that would list them under their subject's `sha256-<hex>` tag is not built yet (Design choices, \"Signatures outlive what they sign\" under [Design choices](architecture.md#design-choices)).",
+        description: "ECR only: a lifecycle policy expires untagged images (superseded cache manifests, images whose tag moved on) after this many days. Everything a stack exports is tagged and never expires, nor do its signatures and attestations: the sign step lists them under their subject's `sha256-<hex>` tag (\"Signatures outlive what they sign\" under [Design choices](architecture.md#design-choices)).",
     },
     "registry.address": {
         description: "External only: `host[:port][/namespace]`, no scheme; the port 1–65535, no `.` or `..` segments. Images go to `<address>/<name>`.",
@@ -252,7 +252,7 @@ export const KEY_DOCS: Record<string, KeyDoc> = {
     },
     "builder.buildSlots": {
         default: "none (no limit)",
-        description: "The most solves of this stack one host runs at once (1–64); each platform image and the cache-only build beside it count one each. Further builds for the host wait, through Pulumi dependencies, until one of its builds ends (docs/spreading.md).",
+        description: "The most solves of this stack one host runs at once (1–64); each platform image and the cache-only build beside it count one each. Further builds for the host wait, through Pulumi dependencies, until one of its builds ends; see [How builds are spread](spreading.md#how-builds-are-spread).",
     },
     "builder.buildkitImage": {
         default: `\`${DEFAULT_BUILDKIT_IMAGE}\``,
@@ -281,7 +281,10 @@ export const KEY_DOCS: Record<string, KeyDoc> = {
         description: "`kms` only: an AWS KMS key URI, `awskms:///arn:aws:kms:<region>:<account>:key/<id>`, `awskms:///alias/<name>`, `awskms:///<key id>` (an endpoint may follow `awskms://`). The machine running Pulumi needs `kms:Sign` and `kms:GetPublicKey` on it.",
     },
     "signing.identity": {
-        description: "`keyless` only: the certificate identity verifiers must expect: the workflow, `https://github.com/<org>/<repo>/.github/workflows/<file>@refs/heads/main`, or on GitLab `https://gitlab.com/<group>/<project>//.gitlab-ci.yml@refs/heads/main`.",
+        description: "`keyless` only, or `identityRegexp`: the one certificate identity verifiers must expect: the workflow, `https://github.com/<org>/<repo>/.github/workflows/<file>@refs/heads/main`, or on GitLab `https://gitlab.com/<group>/<project>//.gitlab-ci.yml@refs/heads/main`. Fulcio certifies each run with its own ref, so a stack that `up`s from main **and** v* tags needs `identityRegexp`.",
+    },
+    "signing.identityRegexp": {
+        description: "`keyless` only, instead of `identity`: a pattern every signing run's identity matches, anchored with `^` and `$` and with no `\\|` outside a group (else it would match inside a longer identity); exported as `certificateIdentityRegexp` and verified with `--certificate-identity-regexp`. For the shipped pipelines: `^https://github\\.com/<org>/<repo>/\\.github/workflows/fleet\\.yml@refs/(heads/main\\|tags/v[^/]+)$`, or `^https://gitlab\\.com/<group>/<project>//\\.gitlab-ci\\.yml@refs/(heads/main\\|tags/v[^/]+)$` (see [CI pipelines](previews-and-ci.md#ci-pipelines)). The sign step refuses, before signing, a run whose identity the pattern (or `identity`) does not accept.",
     },
     "signing.issuer": {
         description: "`keyless` only: the OIDC issuer, `https://token.actions.githubusercontent.com` or `https://gitlab.com`.",
