@@ -33,7 +33,10 @@ export default tseslint.config(
     {
         // CommonJS entry points and tool configs.
         files: ["run.js", "jest.config.js", "test/summaryReporter.js"],
-        languageOptions: { sourceType: "commonjs", globals: { module: "writable", require: "readonly", __dirname: "readonly", process: "readonly" } },
+        languageOptions: {
+            sourceType: "commonjs",
+            globals: { module: "writable", require: "readonly", __dirname: "readonly", process: "readonly" },
+        },
         rules: { "@typescript-eslint/no-require-imports": "off" },
     },
 );

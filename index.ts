@@ -5,7 +5,10 @@ import { loadConfig } from "./config/load";
 import { Fleet } from "./components/fleet";
 import * as pulumi from "@pulumi/pulumi";
 
-const { config, region, buildkitdConfig, sshPrivateKey, registryPassword, signingKey, labels } = loadConfig(process.cwd(), process.env);
+const { config, region, buildkitdConfig, sshPrivateKey, registryPassword, signingKey, labels } = loadConfig(
+    process.cwd(),
+    process.env,
+);
 
 const fleet = new Fleet("fleet", {
     config,

@@ -8,7 +8,17 @@ const { execFileSync } = require("child_process");
 const fs = require("fs");
 const path = require("path");
 
-const SOURCES = ["index.ts", "config", "plan", "components", "runner", "host", "startup", "tsconfig.json", "tsconfig.build.json"];
+const SOURCES = [
+    "index.ts",
+    "config",
+    "plan",
+    "components",
+    "runner",
+    "host",
+    "startup",
+    "tsconfig.json",
+    "tsconfig.build.json",
+];
 const stamp = path.join(__dirname, "bin", ".compiled");
 
 function newest(entry) {
@@ -21,7 +31,11 @@ function newest(entry) {
 
 const compiledAt = fs.existsSync(stamp) ? fs.statSync(stamp).mtimeMs : 0;
 if (Math.max(...SOURCES.map((s) => newest(path.join(__dirname, s)))) > compiledAt) {
-    execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(__dirname, "tsconfig.build.json")], { stdio: "inherit" });
+    execFileSync(
+        process.execPath,
+        [require.resolve("typescript/bin/tsc"), "-p", path.join(__dirname, "tsconfig.build.json")],
+        { stdio: "inherit" },
+    );
     fs.writeFileSync(stamp, "");
 }
 
@@ -30,7 +44,10 @@ if (Math.max(...SOURCES.map((s) => newest(path.join(__dirname, s)))) > compiledA
 // (startup/deferredModule.ts). The AWS service modules load only for stacks with EC2 pools,
 // and `yaml` only for Compose and EC2 user data: together about 0.1 s of every other run's
 // start (issue 22).
-require("./bin/startup/promiseStacks.js").withoutPromiseStacks(require("@pulumi/pulumi/runtime/debuggable"), process.env);
+require("./bin/startup/promiseStacks.js").withoutPromiseStacks(
+    require("@pulumi/pulumi/runtime/debuggable"),
+    process.env,
+);
 const { deferModule } = require("./bin/startup/deferredModule.js");
 deferModule(require.resolve("@pulumi/pulumi/typescript-shim"));
 deferModule(require.resolve("yaml"));

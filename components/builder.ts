@@ -7,7 +7,18 @@
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { builderNames, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, NodeSpec, nodeName, previewBuilderName, previewNode, sshAlias } from "../runner/builderSpec";
+import {
+    builderNames,
+    DownNode,
+    EnsureReport,
+    FleetBuildersSpec,
+    hostBuilderName,
+    NodeSpec,
+    nodeName,
+    previewBuilderName,
+    previewNode,
+    sshAlias,
+} from "../runner/builderSpec";
 import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../runner/removeBuilders";
 
 /** A node of the builders; addresses and keys may still be unknown. */
@@ -73,57 +84,93 @@ export class FleetBuilder extends pulumi.ComponentResource {
         super("native-build-fleet:builder:FleetBuilder", name, {}, opts);
         this.name = args.name;
 
-        const nodes = pulumi.all(args.nodes.map((n) => pulumi.all([n.address, n.hostKey, n.hostKeyAlias, n.ready])
-            .apply(([address, hostKey, hostKeyAlias]): NodeSpec => ({
-                host: n.host, node: nodeName(args.name, n.host), alias: sshAlias(args.name, n.host), address, port: n.port, user: n.user,
-                hostKey, hostKeyAlias, platforms: n.platforms, stackPlatforms: n.stackPlatforms, driverOptions: n.driverOptions,
-                ...(n.proxyCommand ? { proxyCommand: n.proxyCommand } : {}),
-            }))));
+        const nodes = pulumi.all(
+            args.nodes.map((n) =>
+                pulumi
+                    .all([n.address, n.hostKey, n.hostKeyAlias, n.ready])
+                    .apply(([address, hostKey, hostKeyAlias]): NodeSpec => ({
+                        host: n.host,
+                        node: nodeName(args.name, n.host),
+                        alias: sshAlias(args.name, n.host),
+                        address,
+                        port: n.port,
+                        user: n.user,
+                        hostKey,
+                        hostKeyAlias,
+                        platforms: n.platforms,
+                        stackPlatforms: n.stackPlatforms,
+                        driverOptions: n.driverOptions,
+                        ...(n.proxyCommand ? { proxyCommand: n.proxyCommand } : {}),
+                    })),
+            ),
+        );
         const spec = nodes.apply((ns): FleetBuildersSpec => ({
-            name: args.name, owner: args.owner, nodes: ns, ...(args.buildkitdConfig === undefined ? {} : { buildkitdConfig: args.buildkitdConfig }),
+            name: args.name,
+            owner: args.owner,
+            nodes: ns,
+            ...(args.buildkitdConfig === undefined ? {} : { buildkitdConfig: args.buildkitdConfig }),
         }));
-        const wakeIds = pulumi.all(args.nodes.flatMap((n) => n.wakeId === undefined ? [] : [n.wakeId]));
+        const wakeIds = pulumi.all(args.nodes.flatMap((n) => (n.wakeId === undefined ? [] : [n.wakeId])));
         // Only the ensure step starts idle hosts (in updates); the registration's spec
         // leaves them out, so a stopped host never shows as a change.
-        const ensureSpec = pulumi.all([spec, wakeIds]).apply(([s, instanceIds]): FleetBuildersSpec =>
-            instanceIds.length === 0 ? s : { ...s, wake: { instanceIds, ...(args.region ? { region: args.region } : {}) } });
-        const input = (s: pulumi.Output<FleetBuildersSpec>) => pulumi.secret(pulumi.all([s, args.privateKey])
-            .apply(([sp, privateKey]) => JSON.stringify({ spec: sp, privateKey })));
+        const ensureSpec = pulumi
+            .all([spec, wakeIds])
+            .apply(([s, instanceIds]): FleetBuildersSpec =>
+                instanceIds.length === 0
+                    ? s
+                    : { ...s, wake: { instanceIds, ...(args.region ? { region: args.region } : {}) } },
+            );
+        const input = (s: pulumi.Output<FleetBuildersSpec>) =>
+            pulumi.secret(
+                pulumi.all([s, args.privateKey]).apply(([sp, privateKey]) => JSON.stringify({ spec: sp, privateKey })),
+            );
 
         // Runs on every program execution, previews included, because buildx keeps
         // builders on the machine that runs Pulumi: a fresh CI runner has none
         // (pulumi/pulumi-docker-build#65). In previews it contacts no host when nothing
         // changed; in updates it also starts every node and reports those that do not answer.
         const update = !pulumi.runtime.isDryRun();
-        const ensured = command.local.runOutput({
-            command: runnerCommand(update ? "update" : "preview"),
-            stdin: input(ensureSpec),
-            logging: "stderr",
-        }, { parent: this });
+        const ensured = command.local.runOutput(
+            {
+                command: runnerCommand(update ? "update" : "preview"),
+                stdin: input(ensureSpec),
+                logging: "stderr",
+            },
+            { parent: this },
+        );
         const report = pulumi.unsecret(ensured.stdout).apply((out) => JSON.parse(out) as EnsureReport);
 
         // Owns the builders' lifecycle. Node and settings changes update it in place, keeping
         // each node's BuildKit cache. A new name replaces it: the old builders and their
         // BuildKit containers are removed before the new ones are made, so a replacement never
         // deletes what it made.
-        const registration = new command.local.Command(`${name}-registration`, {
-            create: runnerCommand("register"),
-            update: runnerCommand("register"),
-            delete: REMOVE_BUILDERS_COMMAND,
-            interpreter: ["/bin/bash", "-c"],
-            stdin: input(spec),
-            // Only a new name replaces the builders. New BuildKit settings (driver options,
-            // buildkitd.toml) update in place: the runner restarts the containers whose settings
-            // changed since this resource last ran, as its previous output records
-            // (runner/registerBuilders.ts restartChanged), so a fresh CI runner applies them too.
-            triggers: [args.name],
-            environment: pulumi.all([spec, report]).apply(([s, r]) => ({
-                NBF_SPEC_FINGERPRINT: r.fingerprint,
-                // What the delete runs and removes, kept in the state for a destroy (runner/removeBuilders.ts).
-                ...removeBuildersEnvironment(args.name, builderNames(s), args.owner),
-            })),
-            logging: "stderr",
-        }, { parent: this, deleteBeforeReplace: true, replaceOnChanges: ["triggers"], additionalSecretOutputs: ["stdin"] });
+        const registration = new command.local.Command(
+            `${name}-registration`,
+            {
+                create: runnerCommand("register"),
+                update: runnerCommand("register"),
+                delete: REMOVE_BUILDERS_COMMAND,
+                interpreter: ["/bin/bash", "-c"],
+                stdin: input(spec),
+                // Only a new name replaces the builders. New BuildKit settings (driver options,
+                // buildkitd.toml) update in place: the runner restarts the containers whose settings
+                // changed since this resource last ran, as its previous output records
+                // (runner/registerBuilders.ts restartChanged), so a fresh CI runner applies them too.
+                triggers: [args.name],
+                environment: pulumi.all([spec, report]).apply(([s, r]) => ({
+                    NBF_SPEC_FINGERPRINT: r.fingerprint,
+                    // What the delete runs and removes, kept in the state for a destroy (runner/removeBuilders.ts).
+                    ...removeBuildersEnvironment(args.name, builderNames(s), args.owner),
+                })),
+                logging: "stderr",
+            },
+            {
+                parent: this,
+                deleteBeforeReplace: true,
+                replaceOnChanges: ["triggers"],
+                additionalSecretOutputs: ["stdin"],
+            },
+        );
 
         // From `stdout`, not `id`: the command provider returns a known id even when it
         // previews a create (its ids are the name plus random hex), while infer-based
@@ -132,7 +179,13 @@ export class FleetBuilder extends pulumi.ComponentResource {
         // the builder's name, whatever secrecy a provider gives stdout.
         this.registeredName = pulumi.unsecret(registration.stdout.apply(() => args.name));
         this.down = report.apply((r) => r.down);
-        this.nodes = spec.apply((s) => s.nodes.map((n) => ({ name: n.node, endpoint: `ssh://${n.user}@${n.address}:${n.port}`, platforms: n.stackPlatforms })));
+        this.nodes = spec.apply((s) =>
+            s.nodes.map((n) => ({
+                name: n.node,
+                endpoint: `ssh://${n.user}@${n.address}:${n.port}`,
+                platforms: n.stackPlatforms,
+            })),
+        );
         this.builders = spec.apply((s) => [
             { name: s.name, nodes: s.nodes.map((n) => n.node) },
             ...s.nodes.map((n) => ({ name: hostBuilderName(s.name, n.host), nodes: [n.node] })),

@@ -38,8 +38,14 @@ export const SESSION_MANAGER_ACTIONS = [
 ] as const;
 
 /** The hosts' inline role policy in ssm mode. */
-export function sessionManagerPolicy(): { Version: string; Statement: { Effect: "Allow"; Action: string[]; Resource: string }[] } {
-    return { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: [...SESSION_MANAGER_ACTIONS], Resource: "*" }] };
+export function sessionManagerPolicy(): {
+    Version: string;
+    Statement: { Effect: "Allow"; Action: string[]; Resource: string }[];
+} {
+    return {
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Action: [...SESSION_MANAGER_ACTIONS], Resource: "*" }],
+    };
 }
 
 /**
@@ -65,21 +71,32 @@ export class HostAccess extends pulumi.ComponentResource {
         super("native-build-fleet:hosts:HostAccess", name, {}, opts);
 
         const vpcId = args.vpcId ?? ec2.getVpcOutput({ default: true }, { parent: this }).id;
-        const group = new ec2.SecurityGroup(`${name}-ssh`, {
-            vpcId,
-            description: "native-build-fleet: SSH from the allowed CIDRs only; no Docker ports",
-            ingress: args.access === "ssm" ? [] : [{
-                description: "SSH for buildx and readiness checks",
-                protocol: "tcp",
-                fromPort: 22,
-                toPort: 22,
-                cidrBlocks: args.allowedCidrs.filter((c) => !c.includes(":")),
-                ipv6CidrBlocks: args.allowedCidrs.filter((c) => c.includes(":")),
-            }],
-            // Outbound stays open: hosts install Docker, pull base images and push layers.
-            egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }],
-            tags: args.tags,
-        }, { parent: this });
+        const group = new ec2.SecurityGroup(
+            `${name}-ssh`,
+            {
+                vpcId,
+                description: "native-build-fleet: SSH from the allowed CIDRs only; no Docker ports",
+                ingress:
+                    args.access === "ssm"
+                        ? []
+                        : [
+                              {
+                                  description: "SSH for buildx and readiness checks",
+                                  protocol: "tcp",
+                                  fromPort: 22,
+                                  toPort: 22,
+                                  cidrBlocks: args.allowedCidrs.filter((c) => !c.includes(":")),
+                                  ipv6CidrBlocks: args.allowedCidrs.filter((c) => c.includes(":")),
+                              },
+                          ],
+                // Outbound stays open: hosts install Docker, pull base images and push layers.
+                egress: [
+                    { protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] },
+                ],
+                tags: args.tags,
+            },
+            { parent: this },
+        );
 
         // Build hosts call no AWS API: buildx forwards the client's registry credentials
         // to BuildKit (provider notes, "ECR"). In ssm mode the role carries only what the SSM
@@ -87,16 +104,30 @@ export class HostAccess extends pulumi.ComponentResource {
         // On the stack's path and under the boundary, so the deploy role never holds iam:* on
         // roles it did not create and what it creates can never exceed the hosts' needs.
         const caller = getCallerIdentityOutput({}, { parent: this });
-        const role = new iam.Role(`${name}-role`, {
-            assumeRolePolicy: iam.assumeRolePolicyForPrincipal({ Service: "ec2.amazonaws.com" }),
-            path: HOST_IAM_PATH,
-            permissionsBoundary: pulumi.all([caller.arn, caller.accountId]).apply(([arn, account]) => hostBoundaryArn(arn, account)),
-            tags: args.tags,
-        }, { parent: this });
+        const role = new iam.Role(
+            `${name}-role`,
+            {
+                assumeRolePolicy: iam.assumeRolePolicyForPrincipal({ Service: "ec2.amazonaws.com" }),
+                path: HOST_IAM_PATH,
+                permissionsBoundary: pulumi
+                    .all([caller.arn, caller.accountId])
+                    .apply(([arn, account]) => hostBoundaryArn(arn, account)),
+                tags: args.tags,
+            },
+            { parent: this },
+        );
         if (args.access === "ssm") {
-            new iam.RolePolicy(`${name}-ssm`, { role: role.name, policy: JSON.stringify(sessionManagerPolicy()) }, { parent: this });
+            new iam.RolePolicy(
+                `${name}-ssm`,
+                { role: role.name, policy: JSON.stringify(sessionManagerPolicy()) },
+                { parent: this },
+            );
         }
-        const profile = new iam.InstanceProfile(`${name}-profile`, { role: role.name, path: HOST_IAM_PATH, tags: args.tags }, { parent: this });
+        const profile = new iam.InstanceProfile(
+            `${name}-profile`,
+            { role: role.name, path: HOST_IAM_PATH, tags: args.tags },
+            { parent: this },
+        );
 
         this.securityGroupId = group.id;
         this.instanceProfileName = profile.name;

@@ -57,26 +57,36 @@ export class HostReadiness extends pulumi.ComponentResource {
             // A new SSH session, so group membership granted during boot applies.
             dockerCheckStep(args.arch, [...new Set(args.platforms.map(qemuHandler))], DOCKER_TIMEOUT_SECONDS),
         ];
-        const spec = pulumi.all([args.address, args.hostKey, args.hostKeyAlias ?? args.address]).apply(([address, hostKey, alias]): ReadinessSpec => ({
-            target: {
-                address, port: args.port ?? 22, user: args.user, hostKey, hostKeyAlias: alias,
-                ...(args.ssm ? { proxyCommand: ssmProxyCommand(args.ssm.region) } : {}),
+        const spec = pulumi
+            .all([args.address, args.hostKey, args.hostKeyAlias ?? args.address])
+            .apply(([address, hostKey, alias]): ReadinessSpec => ({
+                target: {
+                    address,
+                    port: args.port ?? 22,
+                    user: args.user,
+                    hostKey,
+                    hostKeyAlias: alias,
+                    ...(args.ssm ? { proxyCommand: ssmProxyCommand(args.ssm.region) } : {}),
+                },
+                connectTimeoutSeconds: connectSeconds,
+                persistentFaultSeconds: args.waitForBoot ? BOOT_FAULT_SECONDS : 0,
+                steps,
+            }));
+        const check = new command.local.Command(
+            `${name}-check`,
+            {
+                create: runnerCommand("readiness"),
+                // The host scripts' text is in the spec; the runner's code is in by its digest.
+                environment: { NBF_SPEC: spec.apply((s) => JSON.stringify(s)), NBF_CODE: codeDigest("readiness") },
+                interpreter: ["/bin/bash", "-c"],
+                // The private key only ever travels on standard input, never in argv or the environment.
+                stdin: args.privateKey,
+                triggers: args.triggers,
+                addPreviousOutputInEnv: false,
+                logging: "stderr",
             },
-            connectTimeoutSeconds: connectSeconds,
-            persistentFaultSeconds: args.waitForBoot ? BOOT_FAULT_SECONDS : 0,
-            steps,
-        }));
-        const check = new command.local.Command(`${name}-check`, {
-            create: runnerCommand("readiness"),
-            // The host scripts' text is in the spec; the runner's code is in by its digest.
-            environment: { NBF_SPEC: spec.apply((s) => JSON.stringify(s)), NBF_CODE: codeDigest("readiness") },
-            interpreter: ["/bin/bash", "-c"],
-            // The private key only ever travels on standard input, never in argv or the environment.
-            stdin: args.privateKey,
-            triggers: args.triggers,
-            addPreviousOutputInEnv: false,
-            logging: "stderr",
-        }, { parent: this, customTimeouts: timeouts });
+            { parent: this, customTimeouts: timeouts },
+        );
         this.ready = check.stdout.apply((s) => s.trim());
         this.registerOutputs({ ready: this.ready });
     }

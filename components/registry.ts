@@ -35,12 +35,19 @@ export const MUTABLE_TAG_FILTERS = ["cache-*", "sha256-*"];
  */
 export function lifecyclePolicy(untaggedExpiryDays: number): string {
     return JSON.stringify({
-        rules: [{
-            rulePriority: 1,
-            description: `native-build-fleet: expire untagged images after ${untaggedExpiryDays} days`,
-            selection: { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: untaggedExpiryDays },
-            action: { type: "expire" },
-        }],
+        rules: [
+            {
+                rulePriority: 1,
+                description: `native-build-fleet: expire untagged images after ${untaggedExpiryDays} days`,
+                selection: {
+                    tagStatus: "untagged",
+                    countType: "sinceImagePushed",
+                    countUnit: "days",
+                    countNumber: untaggedExpiryDays,
+                },
+                action: { type: "expire" },
+            },
+        ],
     });
 }
 
@@ -56,21 +63,33 @@ export class FleetRegistry extends pulumi.ComponentResource {
 
         if (registry.type === "ecr") {
             const policy = lifecyclePolicy(registry.untaggedExpiryDays);
-            this.repositories = Object.fromEntries(args.imageNames.map((image) => {
-                const repository = new ecr.Repository(`${name}-${image}`, {
-                    name: image,
-                    imageScanningConfiguration: { scanOnPush: true },
-                    // Cache tags are rewritten on every build, and a digest's referrers list on
-                    // every signature or attestation attached to it, so both stay writable even
-                    // when release tags are immutable (ECR's IMMUTABLE_WITH_EXCLUSION).
-                    imageTagMutability: registry.immutableTags ? "IMMUTABLE_WITH_EXCLUSION" : "MUTABLE",
-                    imageTagMutabilityExclusionFilters: registry.immutableTags ? MUTABLE_TAG_FILTERS.map((filter) => ({ filter, filterType: "WILDCARD" })) : undefined,
-                    encryptionConfigurations: [{ encryptionType: "AES256" }],
-                    tags: args.tags,
-                }, { parent: this, retainOnDelete: true });
-                new ecr.LifecyclePolicy(`${name}-${image}`, { repository: repository.name, policy }, { parent: this });
-                return [image, repository.repositoryUrl];
-            }));
+            this.repositories = Object.fromEntries(
+                args.imageNames.map((image) => {
+                    const repository = new ecr.Repository(
+                        `${name}-${image}`,
+                        {
+                            name: image,
+                            imageScanningConfiguration: { scanOnPush: true },
+                            // Cache tags are rewritten on every build, and a digest's referrers list on
+                            // every signature or attestation attached to it, so both stay writable even
+                            // when release tags are immutable (ECR's IMMUTABLE_WITH_EXCLUSION).
+                            imageTagMutability: registry.immutableTags ? "IMMUTABLE_WITH_EXCLUSION" : "MUTABLE",
+                            imageTagMutabilityExclusionFilters: registry.immutableTags
+                                ? MUTABLE_TAG_FILTERS.map((filter) => ({ filter, filterType: "WILDCARD" }))
+                                : undefined,
+                            encryptionConfigurations: [{ encryptionType: "AES256" }],
+                            tags: args.tags,
+                        },
+                        { parent: this, retainOnDelete: true },
+                    );
+                    new ecr.LifecyclePolicy(
+                        `${name}-${image}`,
+                        { repository: repository.name, policy },
+                        { parent: this },
+                    );
+                    return [image, repository.repositoryUrl];
+                }),
+            );
             // One token for the account's registry, valid for 12 hours. The provider ignores
             // password changes in its diff, so a fresh token does not rebuild anything.
             const token = ecr.getAuthorizationTokenOutput({}, { parent: this });
@@ -80,7 +99,9 @@ export class FleetRegistry extends pulumi.ComponentResource {
                 password: pulumi.secret(token.password),
             });
         } else {
-            this.repositories = Object.fromEntries(args.imageNames.map((image) => [image, pulumi.output(`${registry.address}/${image}`)]));
+            this.repositories = Object.fromEntries(
+                args.imageNames.map((image) => [image, pulumi.output(`${registry.address}/${image}`)]),
+            );
             this.credentials = pulumi.output({
                 address: registry.address.split("/")[0],
                 username: registry.username,

@@ -22,13 +22,28 @@ export class StaticHost extends pulumi.ComponentResource {
         // Keyed by name, not address: a reused address never matches an old entry.
         const hostKeyAlias = `static-${host.name}`;
         // Its CPU is not probed: a team may declare platforms its own way (docs/hosts.md, "Static hosts").
-        const readiness = new HostReadiness(`${name}-ready`, {
-            address: host.address, port: host.port, user: host.user, privateKey: args.privateKey, hostKey: host.hostKey, hostKeyAlias,
-            platforms: [...host.platforms, ...host.emulate], waitForBoot: false, triggers: [host.address, String(host.port), host.hostKey],
-        }, { parent: this });
+        const readiness = new HostReadiness(
+            `${name}-ready`,
+            {
+                address: host.address,
+                port: host.port,
+                user: host.user,
+                privateKey: args.privateKey,
+                hostKey: host.hostKey,
+                hostKeyAlias,
+                platforms: [...host.platforms, ...host.emulate],
+                waitForBoot: false,
+                triggers: [host.address, String(host.port), host.hostKey],
+            },
+            { parent: this },
+        );
         this.host = {
-            name: host.name, pool: "static", arch: nativeArchOf(host.platforms[0]) ?? host.platforms[0].split("/")[1],
-            address: pulumi.output(host.address), port: host.port, user: host.user,
+            name: host.name,
+            pool: "static",
+            arch: nativeArchOf(host.platforms[0]) ?? host.platforms[0].split("/")[1],
+            address: pulumi.output(host.address),
+            port: host.port,
+            user: host.user,
             hostKey: pulumi.output(host.hostKey),
             hostKeyAlias: pulumi.output(hostKeyAlias),
             ready: readiness.ready,

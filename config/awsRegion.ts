@@ -7,6 +7,7 @@ const REGION = /^[a-z]{2,4}(-[a-z]{2,10}){1,2}-[0-9]{1,2}$/;
 
 /** Why `region` (read from `source`) is not an AWS region name, or undefined when it is one. */
 export function regionProblem(region: string, source: string): string | undefined {
-    return REGION.test(region) ? undefined
+    return REGION.test(region)
+        ? undefined
         : `${JSON.stringify(region.length > 40 ? `${region.slice(0, 37)}…` : region)} (from ${source}) is not an AWS region name such as eu-west-1; set it with \`pulumi config set aws:region eu-west-1\``;
 }

@@ -5,21 +5,79 @@
 
 /** Name words that stand for a credential. */
 const CREDENTIAL_WORDS = new Set([
-    "token", "tokens", "secret", "secrets", "password", "passwords", "passwd", "pass", "pwd", "passphrase",
-    "key", "apikey", "credential", "credentials", "cred", "creds", "auth", "pat", "jwt", "bearer", "cookie",
-    "privatekey", "secretkey", "accesskey", "authtoken", "apitoken", "accesstoken",
+    "token",
+    "tokens",
+    "secret",
+    "secrets",
+    "password",
+    "passwords",
+    "passwd",
+    "pass",
+    "pwd",
+    "passphrase",
+    "key",
+    "apikey",
+    "credential",
+    "credentials",
+    "cred",
+    "creds",
+    "auth",
+    "pat",
+    "jwt",
+    "bearer",
+    "cookie",
+    "privatekey",
+    "secretkey",
+    "accesskey",
+    "authtoken",
+    "apitoken",
+    "accesstoken",
 ]);
 
 /** Lowercase run-together names that end in a credential word (githubtoken, npmpassword). */
 const RUN_TOGETHER = /(token|secret|password|passwd|apikey|credentials?)$/;
 
 /** Words before `key` that make it public by convention: GPG_KEY is a key id, CACHE_KEY a cache name. */
-const PUBLIC_BEFORE_KEY = new Set(["gpg", "pgp", "cache", "public", "pub", "sort", "partition", "primary", "foreign", "idempotency"]);
+const PUBLIC_BEFORE_KEY = new Set([
+    "gpg",
+    "pgp",
+    "cache",
+    "public",
+    "pub",
+    "sort",
+    "partition",
+    "primary",
+    "foreign",
+    "idempotency",
+]);
 
 /** Words after a credential word that make the name describe it rather than hold it (TOKEN_URL, KEY_ID). */
 const DESCRIPTORS = new Set([
-    "id", "ids", "url", "uri", "endpoint", "domain", "host", "server", "servers", "type", "method", "mode", "provider",
-    "name", "path", "file", "ttl", "fingerprint", "ring", "length", "header", "enabled", "disabled", "required", "version",
+    "id",
+    "ids",
+    "url",
+    "uri",
+    "endpoint",
+    "domain",
+    "host",
+    "server",
+    "servers",
+    "type",
+    "method",
+    "mode",
+    "provider",
+    "name",
+    "path",
+    "file",
+    "ttl",
+    "fingerprint",
+    "ring",
+    "length",
+    "header",
+    "enabled",
+    "disabled",
+    "required",
+    "version",
 ]);
 
 /** Splits a build-arg name into lowercase words: githubToken, GH_PAT, NPMAuth → github token, gh pat, npm auth. */
@@ -71,7 +129,8 @@ export function credentialInValue(value: string): string | undefined {
     return TOKEN_SHAPES.find(([shape]) => shape.test(value))?.[1];
 }
 
-const SECRET_FIX = "build args are stored in the image history and cache, so pass it as a build secret (RUN --mount=type=secret) instead";
+const SECRET_FIX =
+    "build args are stored in the image history and cache, so pass it as a build secret (RUN --mount=type=secret) instead";
 
 /** Why a build arg may not be used, or undefined. */
 export function buildArgProblem(name: string, value: string): string | undefined {

@@ -17,9 +17,10 @@ export const DRIVER_OPTION_NAME = /^[a-z][a-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_]*)?$
 export function ec2DriverOptionProblem(options: Record<string, string>): { key: string; message: string } | undefined {
     return options.network === "host"
         ? {
-            key: "network",
-            message: "is host, which puts every RUN step in the EC2 host's network namespace, where the IMDS hop limit of 1 no longer keeps builds from the instance's credentials; remove it while the stack has EC2 pools (static hosts only may keep it)",
-        }
+              key: "network",
+              message:
+                  "is host, which puts every RUN step in the EC2 host's network namespace, where the IMDS hop limit of 1 no longer keeps builds from the instance's credentials; remove it while the stack has EC2 pools (static hosts only may keep it)",
+          }
         : undefined;
 }
 

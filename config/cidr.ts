@@ -17,8 +17,10 @@ export const PRIVATE_RANGES: readonly string[] = ["10.0.0.0/8", "172.16.0.0/12",
 
 /** Whether the whole of `address/prefix` lies in one private range. */
 export function isPrivateRange(address: ipaddr.IPv4 | ipaddr.IPv6, prefix: number): boolean {
-    return PRIVATE_RANGES.map((r) => ipaddr.parseCIDR(r)).some(([base, bits]) =>
-        base.kind() === address.kind() && prefix >= bits && address.match([base, bits] as [typeof address, number]));
+    return PRIVATE_RANGES.map((r) => ipaddr.parseCIDR(r)).some(
+        ([base, bits]) =>
+            base.kind() === address.kind() && prefix >= bits && address.match([base, bits] as [typeof address, number]),
+    );
 }
 
 /** Returns why `cidr` may not be used in ssh.allowedCidrs, or undefined when it may. */
@@ -38,14 +40,21 @@ export function checkCidr(cidr: string): string | undefined {
         // A security group matches IPv4 traffic against IPv4 rules only, so the mapped form never applies.
         const v4 = prefix >= 96 ? `${(address as ipaddr.IPv6).toIPv4Address().toString()}/${prefix - 96}` : undefined;
         const v4Problem = v4 === undefined ? "" : checkCidr(v4);
-        return `"${cidr}" is an IPv4-mapped IPv6 range, which security groups never match against IPv4 traffic; ` +
-            (v4 !== undefined && v4Problem === undefined ? `write it as ${v4}` : `list the IPv4 range instead, at most /${WIDEST_PUBLIC_PREFIX.ipv4} if public`);
+        return (
+            `"${cidr}" is an IPv4-mapped IPv6 range, which security groups never match against IPv4 traffic; ` +
+            (v4 !== undefined && v4Problem === undefined
+                ? `write it as ${v4}`
+                : `list the IPv4 range instead, at most /${WIDEST_PUBLIC_PREFIX.ipv4} if public`)
+        );
     }
-    const network = kind === "ipv4" ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
+    const network =
+        kind === "ipv4" ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
     const canonical = `${canonicalAddress(network)}/${prefix}`;
     if (prefix < WIDEST_PUBLIC_PREFIX[kind] && !isPrivateRange(network, prefix)) {
-        return `"${cidr}" is wider than /${WIDEST_PUBLIC_PREFIX[kind]} and opens SSH to a large part of the Internet; ` +
-            `public ${kind === "ipv4" ? "IPv4" : "IPv6"} ranges may be at most /${WIDEST_PUBLIC_PREFIX[kind]} (only private ranges, ${PRIVATE_RANGES.join(", ")}, may be wider); list narrower ranges`;
+        return (
+            `"${cidr}" is wider than /${WIDEST_PUBLIC_PREFIX[kind]} and opens SSH to a large part of the Internet; ` +
+            `public ${kind === "ipv4" ? "IPv4" : "IPv6"} ranges may be at most /${WIDEST_PUBLIC_PREFIX[kind]} (only private ranges, ${PRIVATE_RANGES.join(", ")}, may be wider); list narrower ranges`
+        );
     }
     if (canonicalAddress(network) !== canonicalAddress(address)) {
         return `"${cidr}" has host bits set; write it as ${canonical}`;

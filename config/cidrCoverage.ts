@@ -17,7 +17,11 @@ export const IPV4_MAPPED = "::ffff:0:0/96";
 
 type Family = "ipv4" | "ipv6";
 const BITS: Record<Family, number> = { ipv4: 32, ipv6: 128 };
-interface Range { family: Family; start: bigint; end: bigint }
+interface Range {
+    family: Family;
+    start: bigint;
+    end: bigint;
+}
 
 /** The address range of a CIDR (host bits ignored), or undefined when it does not parse. */
 export function cidrRange(cidr: string): Range | undefined {
@@ -75,7 +79,11 @@ function blocks(range: Range): { start: bigint; prefix: number }[] {
     const out: { start: bigint; prefix: number }[] = [];
     for (let start = range.start; start <= range.end;) {
         let size = 1n;
-        while (size < (1n << BigInt(BITS[range.family])) && start % (size * 2n) === 0n && start + size * 2n - 1n <= range.end) {
+        while (
+            size < 1n << BigInt(BITS[range.family]) &&
+            start % (size * 2n) === 0n &&
+            start + size * 2n - 1n <= range.end
+        ) {
             size *= 2n;
         }
         out.push({ start, prefix: BITS[range.family] - size.toString(2).length + 1 });
@@ -97,16 +105,30 @@ export interface Coverage {
 
 const MAPPED = cidrRange(IPV4_MAPPED) as Range;
 const overlaps = (a: Range, b: Range) => a.family === b.family && a.start <= b.end && b.start <= a.end;
-const within = (inner: Range, outer: Range) => inner.family === outer.family && outer.start <= inner.start && inner.end <= outer.end;
+const within = (inner: Range, outer: Range) =>
+    inner.family === outer.family && outer.start <= inner.start && inner.end <= outer.end;
 
 /** The public blocks wider than the limits that `ranges` cover together. */
 function wideBlocks(ranges: Range[]): (Range & { prefix: number })[] {
     const wide: (Range & { prefix: number })[] = [];
     for (const family of ["ipv4", "ipv6"] as const) {
-        const holes = [...PRIVATE_RANGES[family], ...(family === "ipv6" ? [IPV4_MAPPED] : [])].map((c) => cidrRange(c) as Range);
-        for (const range of subtract(ranges.filter((r) => r.family === family), holes)) {
-            wide.push(...blocks(range).filter((b) => b.prefix < MAX_PUBLIC_PREFIX[family])
-                .map((b) => ({ family, start: b.start, end: b.start + (1n << BigInt(BITS[family] - b.prefix)) - 1n, prefix: b.prefix })));
+        const holes = [...PRIVATE_RANGES[family], ...(family === "ipv6" ? [IPV4_MAPPED] : [])].map(
+            (c) => cidrRange(c) as Range,
+        );
+        for (const range of subtract(
+            ranges.filter((r) => r.family === family),
+            holes,
+        )) {
+            wide.push(
+                ...blocks(range)
+                    .filter((b) => b.prefix < MAX_PUBLIC_PREFIX[family])
+                    .map((b) => ({
+                        family,
+                        start: b.start,
+                        end: b.start + (1n << BigInt(BITS[family] - b.prefix)) - 1n,
+                        prefix: b.prefix,
+                    })),
+            );
         }
     }
     return wide;
@@ -122,9 +144,15 @@ export function coverageBeyondLimits(cidrs: string[]): Coverage {
     const unparsable = parsed.filter((p) => p.range === undefined).map((p) => p.cidr);
     const ipv4Mapped = parsed.filter((p) => p.range && overlaps(p.range, MAPPED)).map((p) => p.cidr);
     const wide = wideBlocks(parsed.map((p) => p.range).filter((r): r is Range => r !== undefined));
-    const beyond = parsed.filter((p) => p.range === undefined || ipv4Mapped.includes(p.cidr) || wide.some((w) => overlaps(w, p.range as Range)));
+    const beyond = parsed.filter(
+        (p) => p.range === undefined || ipv4Mapped.includes(p.cidr) || wide.some((w) => overlaps(w, p.range as Range)),
+    );
     // A narrow CIDR inside one that is open on its own adds nothing to the finding.
-    const alone = beyond.filter((p) => p.range === undefined || overlaps(p.range, MAPPED) || wideBlocks([p.range]).length > 0);
-    const offending = beyond.filter((p) => alone.includes(p) || !alone.some((a) => a.range && p.range && within(p.range, a.range))).map((p) => p.cidr);
+    const alone = beyond.filter(
+        (p) => p.range === undefined || overlaps(p.range, MAPPED) || wideBlocks([p.range]).length > 0,
+    );
+    const offending = beyond
+        .filter((p) => alone.includes(p) || !alone.some((a) => a.range && p.range && within(p.range, a.range)))
+        .map((p) => p.cidr);
     return { unparsable, ipv4Mapped, tooWide: wide.map((b) => format(b.family, b.start, b.prefix)), offending };
 }

@@ -52,12 +52,24 @@ interface Model {
 }
 
 /** Build keys mapped onto image inputs. */
-const HONOURED = ["context", "dockerfile", "dockerfile_inline", "args", "target", "platforms", "secrets", "ssh", "additional_contexts", "tags", "pull"];
+const HONOURED = [
+    "context",
+    "dockerfile",
+    "dockerfile_inline",
+    "args",
+    "target",
+    "platforms",
+    "secrets",
+    "ssh",
+    "additional_contexts",
+    "tags",
+    "pull",
+];
 
 /** Why the other build keys are refused, for the error message. */
 const REFUSED: Record<string, string> = {
-    cache_from: "the fleet gives every platform its own registry cache (docs/architecture.md, \"Design choices\")",
-    cache_to: "the fleet gives every platform its own registry cache (docs/architecture.md, \"Design choices\")",
+    cache_from: 'the fleet gives every platform its own registry cache (docs/architecture.md, "Design choices")',
+    cache_to: 'the fleet gives every platform its own registry cache (docs/architecture.md, "Design choices")',
     no_cache: "a build without cache would run on every pulumi up; to force one rebuild, change a build arg",
     no_cache_filter: "the fleet's builds always use their cache",
     network: "builds run in BuildKit on the build hosts, whose network is builder.driverOptions.network",
@@ -67,7 +79,7 @@ const REFUSED: Record<string, string> = {
     isolation: "only Windows containers have isolation modes; the fleet builds Linux images",
     privileged: "the fleet grants no build entitlements",
     entitlements: "the fleet grants no build entitlements",
-    labels: "the fleet sets the images' OCI labels itself (docs/architecture.md, \"OCI labels\")",
+    labels: 'the fleet sets the images\' OCI labels itself (docs/architecture.md, "OCI labels")',
     provenance: "the fleet pushes plain platform manifests and joins them into one index",
     sbom: "the fleet pushes plain platform manifests and joins them into one index",
 };
@@ -81,7 +93,9 @@ export function splitImage(image: string): { name: string; tag?: string } {
     }
     const last = parts.pop() ?? "";
     const colon = last.indexOf(":");
-    return colon < 0 ? { name: [...parts, last].join("/") } : { name: [...parts, last.slice(0, colon)].join("/"), tag: last.slice(colon + 1) };
+    return colon < 0
+        ? { name: [...parts, last].join("/") }
+        : { name: [...parts, last.slice(0, colon)].join("/"), tag: last.slice(colon + 1) };
 }
 
 /** A path compose made absolute, relative to the project root again (the stack's rule for contexts). */
@@ -103,13 +117,22 @@ export function sshEntry(entry: unknown): { id: string; paths?: string[] } | und
 }
 
 /** The service's build secrets: the id is the reference's target, else its source (as compose's bake mapping does). */
-function secrets(build: Build, model: Model, at: string, report: Reporter, origins: ComposeOrigin["secrets"]): Record<string, SecretSource> {
+function secrets(
+    build: Build,
+    model: Model,
+    at: string,
+    report: Reporter,
+    origins: ComposeOrigin["secrets"],
+): Record<string, SecretSource> {
     const out: Record<string, SecretSource> = {};
     (build.secrets ?? []).forEach((ref, i) => {
         const def = model.secrets?.[ref.source];
         const id = ref.target || ref.source;
         if (!MOUNT_ID.test(id)) {
-            report(`${at}.build.secrets[${i}]`, `"${id}" must be a secret id: letters, digits, '_', '.' or '-', as RUN --mount=type=secret,id=<id> names it; change ${ref.target ? "its target" : "the secret's name"}`);
+            report(
+                `${at}.build.secrets[${i}]`,
+                `"${id}" must be a secret id: letters, digits, '_', '.' or '-', as RUN --mount=type=secret,id=<id> names it; change ${ref.target ? "its target" : "the secret's name"}`,
+            );
         } else if (def?.environment) {
             out[id] = { env: def.environment };
             origins[id] = { name: ref.source, kind: "environment" };
@@ -117,7 +140,10 @@ function secrets(build: Build, model: Model, at: string, report: Reporter, origi
             out[id] = { file: def.file };
             origins[id] = { name: ref.source, kind: "file" };
         } else {
-            report(`${at}.build.secrets[${i}]`, `secret "${ref.source}" is ${def === undefined ? "not defined under the top-level secrets" : "neither a file nor an environment secret"}; the fleet reads build secrets from a file or an environment variable of this machine`);
+            report(
+                `${at}.build.secrets[${i}]`,
+                `secret "${ref.source}" is ${def === undefined ? "not defined under the top-level secrets" : "neither a file nor an environment secret"}; the fleet reads build secrets from a file or an environment variable of this machine`,
+            );
         }
     });
     return out;
@@ -128,7 +154,10 @@ function contexts(build: Build, projectRoot: string, at: string, report: Reporte
     const out: Record<string, string> = {};
     for (const [name, location] of Object.entries(build.additional_contexts ?? {})) {
         if (/^(service|target):/.test(location)) {
-            report(`${at}.build.additional_contexts.${name}`, `"${location}" builds from another service or stage, which the fleet cannot order across images; use a directory or docker-image://<ref>`);
+            report(
+                `${at}.build.additional_contexts.${name}`,
+                `"${location}" builds from another service or stage, which the fleet cannot order across images; use a directory or docker-image://<ref>`,
+            );
         } else {
             out[name] = projectRelative(location, projectRoot);
         }
@@ -142,7 +171,10 @@ function tags(build: Build, name: string, own: string | undefined, at: string, r
     (build.tags ?? []).forEach((ref, i) => {
         const split = splitImage(ref);
         if (split.name !== name) {
-            report(`${at}.build.tags[${i}]`, `"${ref}" names repository ${split.name}, but the service's image is ${name}; the fleet pushes each service to one repository`);
+            report(
+                `${at}.build.tags[${i}]`,
+                `"${ref}" names repository ${split.name}, but the service's image is ${name}; the fleet pushes each service to one repository`,
+            );
         } else if (split.tag !== undefined && !out.includes(split.tag)) {
             out.push(split.tag);
         }
@@ -161,49 +193,75 @@ export function composeImages(model: unknown, file: string, projectRoot: string,
     }
     const doc = model as Model;
     const base = `compose(${file})`;
-    return Object.entries(doc.services ?? {}).filter(([, service]) => service?.build !== undefined).map(([service, { build = {}, image, platform }]) => {
-        const at = `${base}.services.${service}`;
-        Object.keys(build).filter((key) => !HONOURED.includes(key) && !key.startsWith("x-")).forEach((key) =>
-            report(`${at}.build.${key}`, `is not honoured by the fleet: ${REFUSED[key] ?? "it has no docker-build input"}; remove it from the build section`));
-        const platforms = build.platforms ?? (platform ? [platform] : []);
-        if (platforms.length === 0) {
-            report(at, "names no platform; set build.platforms (or platform) on the service");
-        }
-        const ssh = (build.ssh ?? []).flatMap((entry, i) => {
-            const parsed = sshEntry(entry);
-            if (parsed === undefined) {
-                report(`${at}.build.ssh[${i}]`, "is not an SSH entry such as default or id=/path/to/key");
+    return Object.entries(doc.services ?? {})
+        .filter(([, service]) => service?.build !== undefined)
+        .map(([service, { build = {}, image, platform }]) => {
+            const at = `${base}.services.${service}`;
+            Object.keys(build)
+                .filter((key) => !HONOURED.includes(key) && !key.startsWith("x-"))
+                .forEach((key) =>
+                    report(
+                        `${at}.build.${key}`,
+                        `is not honoured by the fleet: ${REFUSED[key] ?? "it has no docker-build input"}; remove it from the build section`,
+                    ),
+                );
+            const platforms = build.platforms ?? (platform ? [platform] : []);
+            if (platforms.length === 0) {
+                report(at, "names no platform; set build.platforms (or platform) on the service");
             }
-            return parsed === undefined ? [] : [parsed];
-        // compose-go keeps ssh as a map and prints it in random order; sorted, the input stays
-        // the same across runs (an ssh change is an update of both builds).
-        }).sort((a, b) => a.id.localeCompare(b.id));
-        const named = image ? splitImage(image) : { name: service };
-        const context = projectRelative(build.context ?? ".", projectRoot);
-        const inline = build.dockerfile_inline;
-        const secretOrigins: ComposeOrigin["secrets"] = {};
-        return {
-            at,
-            origin: {
-                base, at, hasImage: image !== undefined, imageTagged: named.tag !== undefined, platformKey: build.platforms === undefined && platform ? "platform" : "build.platforms",
-                secrets: secretOrigins, sshIds: ssh.map((e) => e.id),
-            },
-            image: {
-                name: named.name,
-                context,
-                // compose-go fills in dockerfile: Dockerfile even when the build gives it inline.
-                dockerfile: inline !== undefined || build.dockerfile === undefined ? undefined
-                    : path.isAbsolute(build.dockerfile) ? path.relative(path.join(projectRoot, context), build.dockerfile).split(path.sep).join("/") : build.dockerfile,
-                dockerfileInline: inline,
-                platforms,
-                tags: tags(build, named.name, named.tag, at, report),
-                buildArgs: Object.fromEntries(Object.entries(build.args ?? {}).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, String(v)])),
-                target: build.target,
-                secrets: secrets(build, doc, at, report, secretOrigins),
-                ssh,
-                contexts: contexts(build, projectRoot, at, report),
-                pull: build.pull ?? false,
-            },
-        };
-    });
+            const ssh = (build.ssh ?? [])
+                .flatMap((entry, i) => {
+                    const parsed = sshEntry(entry);
+                    if (parsed === undefined) {
+                        report(`${at}.build.ssh[${i}]`, "is not an SSH entry such as default or id=/path/to/key");
+                    }
+                    return parsed === undefined ? [] : [parsed];
+                    // compose-go keeps ssh as a map and prints it in random order; sorted, the input stays
+                    // the same across runs (an ssh change is an update of both builds).
+                })
+                .sort((a, b) => a.id.localeCompare(b.id));
+            const named = image ? splitImage(image) : { name: service };
+            const context = projectRelative(build.context ?? ".", projectRoot);
+            const inline = build.dockerfile_inline;
+            const secretOrigins: ComposeOrigin["secrets"] = {};
+            return {
+                at,
+                origin: {
+                    base,
+                    at,
+                    hasImage: image !== undefined,
+                    imageTagged: named.tag !== undefined,
+                    platformKey: build.platforms === undefined && platform ? "platform" : "build.platforms",
+                    secrets: secretOrigins,
+                    sshIds: ssh.map((e) => e.id),
+                },
+                image: {
+                    name: named.name,
+                    context,
+                    // compose-go fills in dockerfile: Dockerfile even when the build gives it inline.
+                    dockerfile:
+                        inline !== undefined || build.dockerfile === undefined
+                            ? undefined
+                            : path.isAbsolute(build.dockerfile)
+                              ? path
+                                    .relative(path.join(projectRoot, context), build.dockerfile)
+                                    .split(path.sep)
+                                    .join("/")
+                              : build.dockerfile,
+                    dockerfileInline: inline,
+                    platforms,
+                    tags: tags(build, named.name, named.tag, at, report),
+                    buildArgs: Object.fromEntries(
+                        Object.entries(build.args ?? {})
+                            .filter(([, v]) => v !== null && v !== undefined)
+                            .map(([k, v]) => [k, String(v)]),
+                    ),
+                    target: build.target,
+                    secrets: secrets(build, doc, at, report, secretOrigins),
+                    ssh,
+                    contexts: contexts(build, projectRoot, at, report),
+                    pull: build.pull ?? false,
+                },
+            };
+        });
 }

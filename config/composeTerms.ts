@@ -23,8 +23,14 @@ export interface ComposeOrigin {
 }
 
 const BUILD_KEYS: Record<string, string> = {
-    context: "build.context", dockerfile: "build.dockerfile", dockerfileInline: "build.dockerfile_inline", tags: "build.tags",
-    buildArgs: "build.args", target: "build.target", contexts: "build.additional_contexts", pull: "build.pull",
+    context: "build.context",
+    dockerfile: "build.dockerfile",
+    dockerfileInline: "build.dockerfile_inline",
+    tags: "build.tags",
+    buildArgs: "build.args",
+    target: "build.target",
+    contexts: "build.additional_contexts",
+    pull: "build.pull",
 };
 
 /** The first key of a key path's tail (`.a`, `["a.b"]` or `[3]`) and the rest. */
@@ -87,8 +93,11 @@ export function unsetVariables(stderr: string): string[] {
  * file as YAML, before Compose read it.
  */
 export function profilesOnlyProblem(raw: unknown, file: string): string | undefined {
-    const services = (raw as { services?: Record<string, { build?: unknown; profiles?: unknown }> } | null)?.services ?? {};
-    const built = Object.entries(services).filter(([, s]) => s !== null && typeof s === "object" && s.build !== undefined);
+    const services =
+        (raw as { services?: Record<string, { build?: unknown; profiles?: unknown }> } | null)?.services ?? {};
+    const built = Object.entries(services).filter(
+        ([, s]) => s !== null && typeof s === "object" && s.build !== undefined,
+    );
     if (built.length === 0) {
         return `${file} has no service with a build section, so it builds nothing; add build: to the services to build, or drop compose`;
     }

@@ -24,7 +24,12 @@ type Def = { type: string; [field: string]: unknown };
 const defOf = (schema: z.ZodType): Def => (schema as unknown as { def: Def }).def;
 
 /** Peels default, optional and preprocess wrappers off a key's schema, keeping what they say. */
-function unwrap(schema: z.ZodType): { inner: z.ZodType; hasDefault: boolean; defaultValue?: unknown; optional: boolean } {
+function unwrap(schema: z.ZodType): {
+    inner: z.ZodType;
+    hasDefault: boolean;
+    defaultValue?: unknown;
+    optional: boolean;
+} {
     let inner = schema;
     let hasDefault = false;
     let defaultValue: unknown;
@@ -33,7 +38,8 @@ function unwrap(schema: z.ZodType): { inner: z.ZodType; hasDefault: boolean; def
         const def = defOf(inner);
         if (def.type === "default") {
             hasDefault = true;
-            defaultValue = typeof def.defaultValue === "function" ? (def.defaultValue as () => unknown)() : def.defaultValue;
+            defaultValue =
+                typeof def.defaultValue === "function" ? (def.defaultValue as () => unknown)() : def.defaultValue;
             inner = def.innerType as z.ZodType;
         } else if (def.type === "optional") {
             optional = true;
@@ -55,7 +61,7 @@ function objectsOf(schema: z.ZodType): z.ZodObject[] {
     }
     if (def.type === "union") {
         const options = def.options as z.ZodType[];
-        return options.every((o) => defOf(o).type === "object") ? options as z.ZodObject[] : [];
+        return options.every((o) => defOf(o).type === "object") ? (options as z.ZodObject[]) : [];
     }
     return [];
 }
@@ -108,7 +114,14 @@ export function schemaKeys(schema: z.ZodObject, prefix = ""): SchemaKey[] {
             }
             // A key only some variants have is optional in the merged view.
             const inAll = variants.every((v) => name in (v.shape as object));
-            const key: SchemaKey = { path, type: typeName(inner), hasDefault, defaultValue, optional: optional || !inAll, schema: member };
+            const key: SchemaKey = {
+                path,
+                type: typeName(inner),
+                hasDefault,
+                defaultValue,
+                optional: optional || !inAll,
+                schema: member,
+            };
             seen.set(path, key);
             keys.push(key);
             keys.push(...childKeys(inner, path));
@@ -137,7 +150,9 @@ function childKeys(inner: z.ZodType, path: string): SchemaKey[] {
 export function defaultText(key: SchemaKey | undefined, doc: KeyDoc, path = key?.path ?? "?"): string {
     if (key?.hasDefault) {
         if (doc.default !== undefined) {
-            throw new Error(`config/keyDocs.ts: ${key.path} has a default in the schema (${JSON.stringify(key.defaultValue)}); remove its \`default\` from the docs, the schema's is shown`);
+            throw new Error(
+                `config/keyDocs.ts: ${key.path} has a default in the schema (${JSON.stringify(key.defaultValue)}); remove its \`default\` from the docs, the schema's is shown`,
+            );
         }
         const shown = `\`${shownDefault(key)}\``;
         return doc.defaultNote === undefined ? shown : `${shown} (${doc.defaultNote})`;
@@ -164,17 +179,26 @@ function shownDefault(key: SchemaKey): string {
 }
 
 /** Every documented key's row, in the docs' order; throws when schema and docs disagree on the keys. */
-export function referenceRows(docs: Record<string, KeyDoc> = KEY_DOCS, schema: z.ZodObject = rawSchema, secretKeys: readonly string[] = FLEET_SECRET_KEYS): string[][] {
+export function referenceRows(
+    docs: Record<string, KeyDoc> = KEY_DOCS,
+    schema: z.ZodObject = rawSchema,
+    secretKeys: readonly string[] = FLEET_SECRET_KEYS,
+): string[][] {
     const keys = new Map(schemaKeys(schema).map((k) => [k.path, k]));
     const known = new Set([...keys.keys(), ...secretKeys]);
     const undocumented = [...known].filter((path) => !(path in docs));
     const unknown = Object.keys(docs).filter((path) => !known.has(path));
     if (undocumented.length > 0 || unknown.length > 0) {
-        throw new Error([
-            "config/keyDocs.ts does not match the config schema:",
-            ...undocumented.map((path) => `  - ${path}: the schema has this key; describe it in KEY_DOCS`),
-            ...unknown.map((path) => `  - ${path}: no such key in the schema (or FLEET_SECRET_KEYS); remove or rename it in KEY_DOCS`),
-        ].join("\n"));
+        throw new Error(
+            [
+                "config/keyDocs.ts does not match the config schema:",
+                ...undocumented.map((path) => `  - ${path}: the schema has this key; describe it in KEY_DOCS`),
+                ...unknown.map(
+                    (path) =>
+                        `  - ${path}: no such key in the schema (or FLEET_SECRET_KEYS); remove or rename it in KEY_DOCS`,
+                ),
+            ].join("\n"),
+        );
     }
     return Object.entries(docs).map(([path, doc]) => {
         const key = keys.get(path);

@@ -22,7 +22,10 @@ const CGROUP = /^\/?[A-Za-z0-9_.@:-]+(\/[A-Za-z0-9_.@:-]+)*$/;
 /** Each option and what its value must look like, as a message fragment. */
 const OPTIONS: Record<string, { test: (v: string) => boolean; shape: string }> = {
     "network": { test: (v) => NETWORK.test(v), shape: "a Docker network name such as bridge or host" },
-    "image": { test: (v) => IMAGE_REF.test(v), shape: "an image reference such as moby/buildkit:v0.31.0 (the rule of builder.buildkitImage)" },
+    "image": {
+        test: (v) => IMAGE_REF.test(v),
+        shape: "an image reference such as moby/buildkit:v0.31.0 (the rule of builder.buildkitImage)",
+    },
     "memory": { test: (v) => BYTES.test(v), shape: "a size such as 4g or 512m" },
     "memory-swap": { test: (v) => v === "-1" || BYTES.test(v), shape: "a size such as 8g, or -1 for unlimited swap" },
     "cpu-period": { test: (v) => INTEGER.test(v), shape: "a whole number of microseconds such as 100000" },
@@ -31,7 +34,10 @@ const OPTIONS: Record<string, { test: (v: string) => boolean; shape: string }> =
     "cpuset-cpus": { test: (v) => CPUSET.test(v), shape: "a CPU number or range such as 0-3" },
     "cpuset-mems": { test: (v) => CPUSET.test(v), shape: "a memory node number or range such as 0-1" },
     "cgroup-parent": { test: (v) => CGROUP.test(v), shape: "a cgroup path such as /buildkit" },
-    "restart-policy": { test: (v) => RESTART.test(v), shape: "one of no, always, unless-stopped, on-failure or on-failure:<retries>" },
+    "restart-policy": {
+        test: (v) => RESTART.test(v),
+        shape: "one of no, always, unless-stopped, on-failure or on-failure:<retries>",
+    },
     "default-load": { test: (v) => BOOLEAN.includes(v), shape: "true or false" },
     "provenance-add-gha": { test: (v) => BOOLEAN.includes(v), shape: "true or false" },
 };
@@ -47,8 +53,15 @@ export function driverOptionProblems(options: Record<string, string>): { key: st
         }
         const option = OPTIONS[key];
         if (option === undefined) {
-            return [{ key, message: `is not an option of buildx v0.35.0's docker-container driver, whose \`buildx create\` would fail with "invalid driver option ${key}"; it takes ${KNOWN_DRIVER_OPTIONS.join(", ")}` }];
+            return [
+                {
+                    key,
+                    message: `is not an option of buildx v0.35.0's docker-container driver, whose \`buildx create\` would fail with "invalid driver option ${key}"; it takes ${KNOWN_DRIVER_OPTIONS.join(", ")}`,
+                },
+            ];
         }
-        return option.test(value) ? [] : [{ key, message: `is "${value}", but must be ${option.shape}; buildx create would refuse it` }];
+        return option.test(value)
+            ? []
+            : [{ key, message: `is "${value}", but must be ${option.shape}; buildx create would refuse it` }];
     });
 }

@@ -18,7 +18,9 @@ export function hostNameProblem(name: string): string | undefined {
     const labels = bare.split(".");
     const bad = labels.find((l) => !LABEL.test(l));
     if (bad !== undefined) {
-        return bad === "" ? "has an empty label (two dots in a row)" : `its label "${bad}" is not letters, digits and '-' (not at either end, at most 63 characters)`;
+        return bad === ""
+            ? "has an empty label (two dots in a row)"
+            : `its label "${bad}" is not letters, digits and '-' (not at either end, at most 63 characters)`;
     }
     if (/^\d+$/.test(labels[labels.length - 1])) {
         return "ends in an all-digit label, so it is no host name, and it is not a valid IPv4 address either (four numbers 0–255)";
@@ -101,16 +103,22 @@ export function registryAddressProblems(address: string): string[] {
     const port = match?.[2];
     const hostProblem = host === "localhost" || isIpAddress(host) ? undefined : hostNameProblem(host);
     if (!match || hostProblem) {
-        problems.push(`"${hostPort}" is not a registry host[:port]${hostProblem ? `: ${hostProblem}` : ""}; give one such as ghcr.io or registry.example.com:5000`);
+        problems.push(
+            `"${hostPort}" is not a registry host[:port]${hostProblem ? `: ${hostProblem}` : ""}; give one such as ghcr.io or registry.example.com:5000`,
+        );
     }
     if (port !== undefined && (port === "" || Number(port) < 1 || Number(port) > 65535)) {
         problems.push(`port "${port}" is not a TCP port (1–65535)`);
     }
     namespace.forEach((segment) => {
         if (segment === "." || segment === "..") {
-            problems.push(`has a "${segment}" segment; a registry namespace is plain path components, such as ghcr.io/acme`);
+            problems.push(
+                `has a "${segment}" segment; a registry namespace is plain path components, such as ghcr.io/acme`,
+            );
         } else if (!/^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$/.test(segment)) {
-            problems.push(`namespace component "${segment}" must be lowercase letters and digits separated by '.', '_', '__' or '-'`);
+            problems.push(
+                `namespace component "${segment}" must be lowercase letters and digits separated by '.', '_', '__' or '-'`,
+            );
         }
     });
     return problems;

@@ -10,7 +10,8 @@ import * as os from "os";
 import * as path from "path";
 import { ConfigError, Problem } from "./schema";
 
-const SET_AGAIN = "set it again from the unencrypted key file: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519";
+const SET_AGAIN =
+    "set it again from the unencrypted key file: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519";
 
 /**
  * What `ssh-keygen -y` makes of the key: its public line, or why it has none. The key is
@@ -22,9 +23,15 @@ export function derivePublicKey(privateKey: string): { publicKey: string } | { e
     try {
         const file = path.join(dir, "key");
         fs.writeFileSync(file, `${privateKey.trim()}\n`, { mode: 0o600 });
-        const result = spawnSync("ssh-keygen", ["-y", "-P", "", "-f", file], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 10_000 });
+        const result = spawnSync("ssh-keygen", ["-y", "-P", "", "-f", file], {
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "pipe"],
+            timeout: 10_000,
+        });
         if (result.error) {
-            return { error: `could not be checked: ssh-keygen (the OpenSSH client, which buildx needs for ssh:// nodes) is not on PATH (${(result.error as NodeJS.ErrnoException).code ?? result.error.message})` };
+            return {
+                error: `could not be checked: ssh-keygen (the OpenSSH client, which buildx needs for ssh:// nodes) is not on PATH (${(result.error as NodeJS.ErrnoException).code ?? result.error.message})`,
+            };
         }
         return result.status === 0 ? { publicKey: result.stdout.trim() } : { error: result.stderr };
     } finally {
@@ -47,17 +54,21 @@ export function privateKeyProblems(privateKey: string | undefined, publicKey: st
             return problem(derived.error);
         }
         if (/passphrase/i.test(derived.error)) {
-            return problem("is encrypted with a passphrase, which the readiness check and buildx cannot enter; give an unencrypted copy " +
-                "(ssh-keygen -p -N '' -f <copy of the key>), or a key made for the fleet, and keep it only as a Pulumi secret: " +
-                "pulumi config set --secret sshPrivateKey < <unencrypted key>");
+            return problem(
+                "is encrypted with a passphrase, which the readiness check and buildx cannot enter; give an unencrypted copy " +
+                    "(ssh-keygen -p -N '' -f <copy of the key>), or a key made for the fleet, and keep it only as a Pulumi secret: " +
+                    "pulumi config set --secret sshPrivateKey < <unencrypted key>",
+            );
         }
         return problem(`is not an OpenSSH private key that ssh-keygen can read; ${SET_AGAIN}`);
     }
     const [ownType, ownBody] = derived.publicKey.split(/\s+/);
     const [wantType, wantBody] = publicKey.trim().split(/\s+/);
     if (publicKey.trim() !== "" && (ownType !== wantType || ownBody !== wantBody)) {
-        return problem(`does not belong to ssh.publicKey (${wantType} …${(wantBody ?? "").slice(-8)}): it is the private half of a ${ownType} key ending …${ownBody.slice(-8)}, ` +
-            "so EC2 hosts, which authorize only ssh.publicKey, would refuse it; set ssh.publicKey to its public half (ssh-keygen -y -f <key>) or set sshPrivateKey to the matching key");
+        return problem(
+            `does not belong to ssh.publicKey (${wantType} …${(wantBody ?? "").slice(-8)}): it is the private half of a ${ownType} key ending …${ownBody.slice(-8)}, ` +
+                "so EC2 hosts, which authorize only ssh.publicKey, would refuse it; set ssh.publicKey to its public half (ssh-keygen -y -f <key>) or set sshPrivateKey to the matching key",
+        );
     }
     return [];
 }

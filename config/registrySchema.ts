@@ -5,16 +5,20 @@ import { registryAddressProblems, registryUsernameProblem } from "./hostAddress"
 import { Reporter } from "./projectPaths";
 
 export const registrySchema = z.discriminatedUnion("type", [
-    z.object({
-        type: z.literal("ecr"),
-        immutableTags: z.boolean().default(false),
-        untaggedExpiryDays: z.number().int().min(1, "must be at least 1 day").max(3650).default(14),
-    }).strict(),
-    z.object({
-        type: z.literal("external"),
-        address: z.string(),
-        username: z.string(),
-    }).strict(),
+    z
+        .object({
+            type: z.literal("ecr"),
+            immutableTags: z.boolean().default(false),
+            untaggedExpiryDays: z.number().int().min(1, "must be at least 1 day").max(3650).default(14),
+        })
+        .strict(),
+    z
+        .object({
+            type: z.literal("external"),
+            address: z.string(),
+            username: z.string(),
+        })
+        .strict(),
 ]);
 
 export function checkRegistry(registry: z.infer<typeof registrySchema>, report: Reporter): void {

@@ -14,8 +14,21 @@ import { buildkitdConfigProblem } from "./builderOptions";
 import { fleetCapProblems } from "./sizes";
 import { checkSigningSecrets, SigningConfig, signingSchema, SigningSecretsSet } from "./signing";
 import { checkUnique } from "./listChecks";
-import { builderSchema, checkBuilder, DEFAULT_BINFMT_IMAGE, DEFAULT_BUILDKIT_IMAGE, defaultBuilderName } from "./builderSchema";
-import { checkPools, checkStaticHosts, PoolConfig, poolSchema, StaticHostConfig, staticHostSchema } from "./hostsSchema";
+import {
+    builderSchema,
+    checkBuilder,
+    DEFAULT_BINFMT_IMAGE,
+    DEFAULT_BUILDKIT_IMAGE,
+    defaultBuilderName,
+} from "./builderSchema";
+import {
+    checkPools,
+    checkStaticHosts,
+    PoolConfig,
+    poolSchema,
+    StaticHostConfig,
+    staticHostSchema,
+} from "./hostsSchema";
 import { checkNetwork, checkSsh, networkSchema, sshSchema } from "./accessSchema";
 import { checkRegistry, registrySchema } from "./registrySchema";
 import { checkImage, checkResourceNames, ImageConfig, imageSchema } from "./imagesSchema";
@@ -27,18 +40,25 @@ export { cacheTag, expectationFor, platformTag } from "./imagesSchema";
 export type { ImageConfig } from "./imagesSchema";
 export type { PoolConfig, StaticHostConfig } from "./hostsSchema";
 
-export const rawSchema = z.object({
-    hosts: z.array(poolSchema).default([]),
-    staticHosts: z.array(staticHostSchema).default([]),
-    ssh: sshSchema.default({ access: "cidr", user: "ec2-user", allowedCidrs: [] }),
-    network: networkSchema.default({ subnetIds: [] }),
-    registry: registrySchema,
-    images: z.array(imageSchema).default([]),
-    compose: z.string().optional(),
-    builder: builderSchema.default({ buildOnPreview: true, buildTimeoutMinutes: 60, binfmtImage: DEFAULT_BINFMT_IMAGE, driverOptions: {} }),
-    // Pulumi.yaml declares an empty default: no signing.
-    signing: z.preprocess((v) => (v === "" ? undefined : v), signingSchema.optional()),
-}).strict();
+export const rawSchema = z
+    .object({
+        hosts: z.array(poolSchema).default([]),
+        staticHosts: z.array(staticHostSchema).default([]),
+        ssh: sshSchema.default({ access: "cidr", user: "ec2-user", allowedCidrs: [] }),
+        network: networkSchema.default({ subnetIds: [] }),
+        registry: registrySchema,
+        images: z.array(imageSchema).default([]),
+        compose: z.string().optional(),
+        builder: builderSchema.default({
+            buildOnPreview: true,
+            buildTimeoutMinutes: 60,
+            binfmtImage: DEFAULT_BINFMT_IMAGE,
+            driverOptions: {},
+        }),
+        // Pulumi.yaml declares an empty default: no signing.
+        signing: z.preprocess((v) => (v === "" ? undefined : v), signingSchema.optional()),
+    })
+    .strict();
 
 type RawConfig = z.infer<typeof rawSchema>;
 
@@ -94,10 +114,12 @@ export interface Problem {
 /** Every problem found in a config, as one error. */
 export class ConfigError extends Error {
     constructor(readonly problems: Problem[]) {
-        super([
-            `native-build-fleet: the stack configuration has ${problems.length} problem${problems.length === 1 ? "" : "s"}; nothing was created:`,
-            ...problems.map((p) => `  - ${p.path}: ${p.message}`),
-        ].join("\n"));
+        super(
+            [
+                `native-build-fleet: the stack configuration has ${problems.length} problem${problems.length === 1 ? "" : "s"}; nothing was created:`,
+                ...problems.map((p) => `  - ${p.path}: ${p.message}`),
+            ].join("\n"),
+        );
         this.name = "ConfigError";
     }
 }
@@ -117,13 +139,22 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
         report("hosts", "no build hosts: list EC2 pools under hosts, machines you run under staticHosts, or both");
     }
     const ec2Hosts = hosts.flatMap((p) => Array.from({ length: p.count }, (_, i) => `${p.name}-${i}`));
-    staticHosts.filter((h) => ec2Hosts.includes(h.name)).forEach((h) => report(`staticHosts[${staticHosts.indexOf(h)}].name`,
-        `"${h.name}" is also the name of an EC2 host (pool hosts are named <pool>-<index>); choose another name`));
+    staticHosts
+        .filter((h) => ec2Hosts.includes(h.name))
+        .forEach((h) =>
+            report(
+                `staticHosts[${staticHosts.indexOf(h)}].name`,
+                `"${h.name}" is also the name of an EC2 host (pool hosts are named <pool>-<index>); choose another name`,
+            ),
+        );
     if (hosts.length > 0) {
         checkSsh(shaped.data.ssh, shaped.data.network, report);
     }
     if (!ctx.secretsSet.sshPrivateKey) {
-        report("sshPrivateKey", "the private key that logs in to the build hosts is needed for the readiness checks and buildx; run `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`");
+        report(
+            "sshPrivateKey",
+            "the private key that logs in to the build hosts is needed for the readiness checks and buildx; run `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`",
+        );
     }
     checkNetwork(shaped.data.network, report);
     const groups = [...hosts, ...staticHosts];
@@ -131,13 +162,25 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
     const fromCompose = shaped.data.compose ? composeSources(shaped.data.compose, ctx, report) : [];
     const composeNameAt = new Map<ImageConfig, string>();
     const images = [
-        ...shaped.data.images.map((image, i) => checkImage(image, `images[${i}]`, groups, shaped.data.registry, ctx, report, ctx.tagTemplates?.[`images[${i}]`])),
+        ...shaped.data.images.map((image, i) =>
+            checkImage(
+                image,
+                `images[${i}]`,
+                groups,
+                shaped.data.registry,
+                ctx,
+                report,
+                ctx.tagTemplates?.[`images[${i}]`],
+            ),
+        ),
         ...fromCompose.flatMap(({ at, image, origin }) => {
             // Problems name the Compose file's keys, not the stack keys the service became.
             const composeReport: Reporter = (p, message) => report(composeKeyPath(p, origin), message);
             const parsed = imageSchema.safeParse(image, { reportInput: true });
             if (!parsed.success) {
-                parsed.error.issues.flatMap((issue) => issueProblems(issue, imageSchema, image, at, "compose")).forEach((p) => composeReport(p.path, p.message));
+                parsed.error.issues
+                    .flatMap((issue) => issueProblems(issue, imageSchema, image, at, "compose"))
+                    .forEach((p) => composeReport(p.path, p.message));
                 return [];
             }
             const checked = checkImage(parsed.data, at, groups, shaped.data.registry, ctx, composeReport);
@@ -148,20 +191,35 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
     if (images.length === 0 && problems.length === 0) {
         report("images", "no image to build: list images, or point compose at a Compose file with build sections");
     }
-    checkUnique(images.map((im) => im.name), (i) => composeNameAt.get(images[i]) ?? `images[${i}].name`, report);
+    checkUnique(
+        images.map((im) => im.name),
+        (i) => composeNameAt.get(images[i]) ?? `images[${i}].name`,
+        report,
+    );
     fleetCapProblems(ec2Hosts.length + staticHosts.length, images.length).forEach((p) => report(p.key, p.message));
-    checkResourceNames(images.map((im) => im.name), report);
+    checkResourceNames(
+        images.map((im) => im.name),
+        report,
+    );
     checkRegistry(shaped.data.registry, report);
     const { builder } = shaped.data;
     checkBuilder(builder, hosts.length > 0, report);
-    const buildkitdConfig = builder.buildkitdConfig === undefined ? undefined
-        : checkInsideProject(builder.buildkitdConfig, ctx.projectRoot, "builder.buildkitdConfig", "file", report);
-    const buildkitdProblem = buildkitdConfig === undefined ? undefined : buildkitdConfigProblem(fs.readFileSync(path.join(ctx.projectRoot, buildkitdConfig)));
+    const buildkitdConfig =
+        builder.buildkitdConfig === undefined
+            ? undefined
+            : checkInsideProject(builder.buildkitdConfig, ctx.projectRoot, "builder.buildkitdConfig", "file", report);
+    const buildkitdProblem =
+        buildkitdConfig === undefined
+            ? undefined
+            : buildkitdConfigProblem(fs.readFileSync(path.join(ctx.projectRoot, buildkitdConfig)));
     if (buildkitdProblem) {
         report("builder.buildkitdConfig", `"${builder.buildkitdConfig}" ${buildkitdProblem}`);
     }
     if (shaped.data.registry.type === "external" && !ctx.secretsSet.registryPassword) {
-        report("registryPassword", "the external registry needs its password; run `pulumi config set --secret registryPassword <token>`");
+        report(
+            "registryPassword",
+            "the external registry needs its password; run `pulumi config set --secret registryPassword <token>`",
+        );
     }
     checkSigningSecrets(shaped.data.signing, ctx.secretsSet, report);
     if (problems.length > 0) {

@@ -9,7 +9,18 @@ import * as path from "path";
 /** The program's secret config keys (Pulumi.yaml): the fleet's own credentials. */
 export const FLEET_SECRET_KEYS = ["sshPrivateKey", "registryPassword", "signingKey", "signingKeyPassword"];
 /** The program's own config keys (Pulumi.yaml; `signing` is the signing section): never a build's. */
-export const PROGRAM_KEYS = ["hosts", "staticHosts", "ssh", "network", "registry", "images", "compose", "builder", "signing", ...FLEET_SECRET_KEYS];
+export const PROGRAM_KEYS = [
+    "hosts",
+    "staticHosts",
+    "ssh",
+    "network",
+    "registry",
+    "images",
+    "compose",
+    "builder",
+    "signing",
+    ...FLEET_SECRET_KEYS,
+];
 
 /**
  * Environment variables that authenticate the runner itself rather than a build: with one, a
@@ -29,11 +40,14 @@ const CREDENTIAL_NAMES = [
     // GitHub Actions' workflow token, as workflows conventionally export it
     // (https://docs.github.com/en/actions/concepts/security/github_token).
     "GITHUB_TOKEN",
-    "CI_REGISTRY_PASSWORD", "CI_DEPLOY_PASSWORD", "CI_DEPENDENCY_PROXY_PASSWORD",
+    "CI_REGISTRY_PASSWORD",
+    "CI_DEPLOY_PASSWORD",
+    "CI_DEPENDENCY_PROXY_PASSWORD",
     // The OIDC token cosign signs with (https://docs.sigstore.dev/cosign/signing/overview/).
     "SIGSTORE_ID_TOKEN",
     // Azure Pipelines' job token and Buildkite's agent token.
-    "SYSTEM_ACCESSTOKEN", "BUILDKITE_AGENT_ACCESS_TOKEN",
+    "SYSTEM_ACCESSTOKEN",
+    "BUILDKITE_AGENT_ACCESS_TOKEN",
     // Registry credentials for the runner's own pulls (GitLab runners read it).
     "DOCKER_AUTH_CONFIG",
     // The runner's SSH agent: forward it with an ssh entry, which never hands over the socket.
@@ -68,8 +82,17 @@ function inTree(p: string, trees: string[]): string | undefined {
 }
 
 function kindOf(stat: fs.Stats): string {
-    return stat.isDirectory() ? "a directory" : stat.isFIFO() ? "a named pipe (FIFO)" : stat.isSocket() ? "a socket"
-        : stat.isCharacterDevice() ? "a character device" : stat.isBlockDevice() ? "a block device" : "not a regular file";
+    return stat.isDirectory()
+        ? "a directory"
+        : stat.isFIFO()
+          ? "a named pipe (FIFO)"
+          : stat.isSocket()
+            ? "a socket"
+            : stat.isCharacterDevice()
+              ? "a character device"
+              : stat.isBlockDevice()
+                ? "a block device"
+                : "not a regular file";
 }
 
 /**

@@ -10,36 +10,71 @@ const PUBLIC_KEY = /^-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END 
  * The AWS KMS key URIs cosign accepts (sigstore/sigstore pkg/signature/kms/aws, `ParseReference`):
  * `awskms://[endpoint]/` then a key id, an alias, or a key or alias ARN.
  */
-export const AWS_KMS_URI = new RegExp("^awskms://([a-z0-9.-]+(:[0-9]{1,5})?)?/("
-    + "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|alias/[A-Za-z0-9/_-]+|"
-    + "arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key/([0-9a-f-]{36}|mrk-[0-9a-f]{32})|alias/[A-Za-z0-9/_-]+))$");
+export const AWS_KMS_URI = new RegExp(
+    "^awskms://([a-z0-9.-]+(:[0-9]{1,5})?)?/(" +
+        "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|alias/[A-Za-z0-9/_-]+|" +
+        "arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key/([0-9a-f-]{36}|mrk-[0-9a-f]{32})|alias/[A-Za-z0-9/_-]+))$",
+);
 
 /**
  * `transparencyLog: false` (key and kms only) signs without Rekor, for registries and readers
  * that cannot reach Sigstore's public instance; verifiers then pass `--insecure-ignore-tlog=true`.
  */
 export const signingSchema = z.discriminatedUnion("mode", [
-    z.object({
-        mode: z.literal("key"),
-        publicKey: z.string().regex(PUBLIC_KEY, "must be a cosign public key in PEM form (the contents of cosign.pub, from `cosign generate-key-pair`)"),
-        transparencyLog: z.boolean().default(true),
-    }).strict(),
-    z.object({
-        mode: z.literal("kms"),
-        key: z.string().regex(AWS_KMS_URI, "must be an AWS KMS key URI such as awskms:///arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab or awskms:///alias/release-signing"),
-        transparencyLog: z.boolean().default(true),
-    }).strict(),
-    z.object({
-        mode: z.literal("keyless"),
-        identity: z.string().min(1, "must be the certificate identity verifiers expect, such as https://github.com/org/repo/.github/workflows/fleet.yml@refs/heads/main").optional(),
-        identityRegexp: z.string().refine(anchoredRegexp, "must be a regular expression anchored with ^ and $ (unanchored, it would accept any identity that contains a match), "
-            + "such as ^https://github\\.com/org/repo/\\.github/workflows/fleet\\.yml@refs/(heads/main|tags/v.+)$").optional(),
-        issuer: z.url({ protocol: /^https$/, error: "must be the OIDC issuer URL, such as https://token.actions.githubusercontent.com or https://gitlab.com" }),
-    }).strict().refine((s) => (s.identity === undefined) !== (s.identityRegexp === undefined), {
-        path: ["identity"],
-        message: "set exactly one of signing.identity (one exact certificate identity) and signing.identityRegexp (a pattern, for a pipeline that signs on its main branch and on v* tags, "
-            + "each run certified with its own ref: README, \"CI pipelines\")",
-    }),
+    z
+        .object({
+            mode: z.literal("key"),
+            publicKey: z
+                .string()
+                .regex(
+                    PUBLIC_KEY,
+                    "must be a cosign public key in PEM form (the contents of cosign.pub, from `cosign generate-key-pair`)",
+                ),
+            transparencyLog: z.boolean().default(true),
+        })
+        .strict(),
+    z
+        .object({
+            mode: z.literal("kms"),
+            key: z
+                .string()
+                .regex(
+                    AWS_KMS_URI,
+                    "must be an AWS KMS key URI such as awskms:///arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab or awskms:///alias/release-signing",
+                ),
+            transparencyLog: z.boolean().default(true),
+        })
+        .strict(),
+    z
+        .object({
+            mode: z.literal("keyless"),
+            identity: z
+                .string()
+                .min(
+                    1,
+                    "must be the certificate identity verifiers expect, such as https://github.com/org/repo/.github/workflows/fleet.yml@refs/heads/main",
+                )
+                .optional(),
+            identityRegexp: z
+                .string()
+                .refine(
+                    anchoredRegexp,
+                    "must be a regular expression anchored with ^ and $ (unanchored, it would accept any identity that contains a match), " +
+                        "such as ^https://github\\.com/org/repo/\\.github/workflows/fleet\\.yml@refs/(heads/main|tags/v.+)$",
+                )
+                .optional(),
+            issuer: z.url({
+                protocol: /^https$/,
+                error: "must be the OIDC issuer URL, such as https://token.actions.githubusercontent.com or https://gitlab.com",
+            }),
+        })
+        .strict()
+        .refine((s) => (s.identity === undefined) !== (s.identityRegexp === undefined), {
+            path: ["identity"],
+            message:
+                "set exactly one of signing.identity (one exact certificate identity) and signing.identityRegexp (a pattern, for a pipeline that signs on its main branch and on v* tags, " +
+                'each run certified with its own ref: README, "CI pipelines")',
+        }),
 ]);
 
 /**
@@ -80,14 +115,24 @@ export interface SigningSecretsSet {
 }
 
 /** A key pair needs its private half and its password as config secrets. */
-export function checkSigningSecrets(signing: SigningConfig | undefined, set: SigningSecretsSet, report: Reporter): void {
+export function checkSigningSecrets(
+    signing: SigningConfig | undefined,
+    set: SigningSecretsSet,
+    report: Reporter,
+): void {
     if (signing?.mode !== "key") {
         return;
     }
     if (!set.signingKey) {
-        report("signingKey", "signing.mode is key, so the cosign private key is needed; run `pulumi config set --secret signingKey < cosign.key`");
+        report(
+            "signingKey",
+            "signing.mode is key, so the cosign private key is needed; run `pulumi config set --secret signingKey < cosign.key`",
+        );
     }
     if (!set.signingKeyPassword) {
-        report("signingKeyPassword", "signing.mode is key, so the private key's password is needed; run `pulumi config set --secret signingKeyPassword <password>`");
+        report(
+            "signingKeyPassword",
+            "signing.mode is key, so the private key's password is needed; run `pulumi config set --secret signingKeyPassword <password>`",
+        );
     }
 }

@@ -36,10 +36,18 @@ export function smokeTestSpecBytes(image: SizedImage, repository: string, regist
     return envBytes({
         registry: registryHost,
         tests: image.platforms.map((platform) => ({
-            builder: "b".repeat(BUILDER_FIELD), platform, ref: `${repository}@${DIGEST}`,
+            builder: "b".repeat(BUILDER_FIELD),
+            platform,
+            ref: `${repository}@${DIGEST}`,
             command: test.command ?? ["uname", "-m"],
-            expect: test.command === undefined ? { lines: [...machinesOf(platform)] }
-                : { contains: test.expect?.replace(/\{\{platform\}\}/g, platform).replace(/\{\{arch\}\}/g, platform.split("/")[1]) },
+            expect:
+                test.command === undefined
+                    ? { lines: [...machinesOf(platform)] }
+                    : {
+                          contains: test.expect
+                              ?.replace(/\{\{platform\}\}/g, platform)
+                              .replace(/\{\{arch\}\}/g, platform.split("/")[1]),
+                      },
         })),
     });
 }
@@ -59,19 +67,33 @@ const kib = (n: number) => `${Math.ceil(n / 1024)} KiB (${n} bytes)`;
  * Problems of the image whose key path is `at`: a spec over MAX_ARG_STRLEN, blamed on the key
  * that makes it big, and more tags than the cap. `repository` is the longest it can be.
  */
-export function imageSizeProblems(image: SizedImage, at: string, repository: string, registryHost: string): { key: string; message: string }[] {
+export function imageSizeProblems(
+    image: SizedImage,
+    at: string,
+    repository: string,
+    registryHost: string,
+): { key: string; message: string }[] {
     const problems: { key: string; message: string }[] = [];
     const limit = `the ${kib(MAX_ARG_STRLEN)} Linux allows one environment variable (MAX_ARG_STRLEN), so it would fail to start, after every build of the image ran`;
     // The tag cap also bounds the index read-back's spec: 100 refs of the longest repository
     // (255) and tag (128) stay under 50 KiB (test/configInputs.test.ts checks it).
     if (image.tags.length > CAPS.tagsPerImage) {
-        problems.push({ key: `${at}.tags`, message: `lists ${image.tags.length} tags, over the cap of ${CAPS.tagsPerImage} (each tag is an index of its own, written and read back on every change); keep the tags deployments use` });
+        problems.push({
+            key: `${at}.tags`,
+            message: `lists ${image.tags.length} tags, over the cap of ${CAPS.tagsPerImage} (each tag is an index of its own, written and read back on every change); keep the tags deployments use`,
+        });
     }
     const smoke = image.test === undefined ? 0 : smokeTestSpecBytes(image, repository, registryHost);
     if (smoke > MAX_ARG_STRLEN) {
         const commandBytes = bytes(image.test?.command ?? []);
-        const key = commandBytes >= Buffer.byteLength(image.test?.expect ?? "", "utf8") ? `${at}.test.command` : `${at}.test.expect`;
-        problems.push({ key, message: `makes the smoke test's NBF_SPEC ${kib(smoke)} with ${image.platforms.length} platform${image.platforms.length === 1 ? "" : "s"}, over ${limit}; shorten it (a script in the image can hold a long check)` });
+        const key =
+            commandBytes >= Buffer.byteLength(image.test?.expect ?? "", "utf8")
+                ? `${at}.test.command`
+                : `${at}.test.expect`;
+        problems.push({
+            key,
+            message: `makes the smoke test's NBF_SPEC ${kib(smoke)} with ${image.platforms.length} platform${image.platforms.length === 1 ? "" : "s"}, over ${limit}; shorten it (a script in the image can hold a long check)`,
+        });
     }
     return problems;
 }
@@ -79,11 +101,21 @@ export function imageSizeProblems(image: SizedImage, at: string, repository: str
 /** Problems of fleet-wide totals over their caps. */
 export function fleetCapProblems(buildHosts: number, images: number): { key: string; message: string }[] {
     return [
-        ...(buildHosts > CAPS.buildHosts ? [{
-            key: "hosts", message: `the stack has ${buildHosts} build hosts in all (the pools' counts plus staticHosts), over the cap of ${CAPS.buildHosts}: every host is a node of one buildx builder, registered and checked on every update; split the fleet into stacks`,
-        }] : []),
-        ...(images > CAPS.images ? [{
-            key: "images", message: `the stack builds ${images} images (images plus the Compose file's), over the cap of ${CAPS.images}; split them into stacks`,
-        }] : []),
+        ...(buildHosts > CAPS.buildHosts
+            ? [
+                  {
+                      key: "hosts",
+                      message: `the stack has ${buildHosts} build hosts in all (the pools' counts plus staticHosts), over the cap of ${CAPS.buildHosts}: every host is a node of one buildx builder, registered and checked on every update; split the fleet into stacks`,
+                  },
+              ]
+            : []),
+        ...(images > CAPS.images
+            ? [
+                  {
+                      key: "images",
+                      message: `the stack builds ${images} images (images plus the Compose file's), over the cap of ${CAPS.images}; split them into stacks`,
+                  },
+              ]
+            : []),
     ];
 }

@@ -38,7 +38,9 @@ class Reader {
 function bodyProblem(type: string, reader: Reader): string | undefined {
     if (type === ED25519) {
         const key = reader.string();
-        return key?.length === 32 && reader.done() ? undefined : "its data is not a whole ed25519 key (a 32-byte public key)";
+        return key?.length === 32 && reader.done()
+            ? undefined
+            : "its data is not a whole ed25519 key (a 32-byte public key)";
     }
     if (ECDSA.includes(type)) {
         const curve = type.slice("ecdsa-sha2-".length);
@@ -47,7 +49,9 @@ function bodyProblem(type: string, reader: Reader): string | undefined {
         if (named !== curve) {
             return `its data names the curve ${named ?? "(none)"}, not ${curve}`;
         }
-        return point?.length === POINT_BYTES[curve] && point[0] === 4 && reader.done() ? undefined : `its data is not a whole ${curve} point`;
+        return point?.length === POINT_BYTES[curve] && point[0] === 4 && reader.done()
+            ? undefined
+            : `its data is not a whole ${curve} point`;
     }
     const exponent = reader.string();
     const modulus = reader.string();
@@ -57,7 +61,9 @@ function bodyProblem(type: string, reader: Reader): string | undefined {
     const start = modulus.findIndex((byte) => byte !== 0);
     const bits = start < 0 ? 0 : (modulus.length - start - 1) * 8 + (32 - Math.clz32(modulus[start]));
     // NIST SP 800-131A Rev. 2 disallows RSA keys shorter than 2048 bits.
-    return bits < 2048 ? `it is a ${bits}-bit RSA key, shorter than the 2048 bits NIST SP 800-131A allows; use an ed25519 key` : undefined;
+    return bits < 2048
+        ? `it is a ${bits}-bit RSA key, shorter than the 2048 bits NIST SP 800-131A allows; use an ed25519 key`
+        : undefined;
 }
 
 /**
@@ -68,7 +74,10 @@ function bodyProblem(type: string, reader: Reader): string | undefined {
 export function readPublicKey(input: string, what: string): KeyResult {
     const line = input.trim();
     if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(line) || line.startsWith("-----BEGIN")) {
-        return { ok: false, reason: `is a private key; give ${what}, the one line of the .pub file, and since the private key is now in the stack's history in plain text, replace it` };
+        return {
+            ok: false,
+            reason: `is a private key; give ${what}, the one line of the .pub file, and since the private key is now in the stack's history in plain text, replace it`,
+        };
     }
     if (line.includes("\n")) {
         return { ok: false, reason: `holds more than one line; give ${what} as one line` };
@@ -77,25 +86,46 @@ export function readPublicKey(input: string, what: string): KeyResult {
     const at = line.split(/\s+/).findIndex((field) => KEY_TYPES.includes(field));
     if (!KEY_TYPES.includes(type ?? "")) {
         if (at > 0) {
-            return { ok: false, reason: `has ${at === 1 ? "a field" : "fields"} before the key type (a known_hosts host name or authorized_keys options); give only "<type> <base64> [comment]"` };
+            return {
+                ok: false,
+                reason: `has ${at === 1 ? "a field" : "fields"} before the key type (a known_hosts host name or authorized_keys options); give only "<type> <base64> [comment]"`,
+            };
         }
         if (/^sk-/.test(type ?? "")) {
-            return { ok: false, reason: `is a security-key (FIDO) key, which needs a touch at every connection, and buildx connects unattended; use ${KEY_TYPES.join(", ")}` };
+            return {
+                ok: false,
+                reason: `is a security-key (FIDO) key, which needs a touch at every connection, and buildx connects unattended; use ${KEY_TYPES.join(", ")}`,
+            };
         }
-        return { ok: false, reason: `must be ${what}: one OpenSSH public key line of type ${KEY_TYPES.join(", ")}, such as the contents of a .pub file` };
+        return {
+            ok: false,
+            reason: `must be ${what}: one OpenSSH public key line of type ${KEY_TYPES.join(", ")}, such as the contents of a .pub file`,
+        };
     }
-    if (data === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(data) || data.length % 4 !== 0 || Buffer.from(data, "base64").toString("base64") !== data) {
-        return { ok: false, reason: `is not a whole key line: the field after ${type} is not base64 key data; copy the line unchanged from the .pub file` };
+    if (
+        data === undefined ||
+        !/^[A-Za-z0-9+/]+={0,2}$/.test(data) ||
+        data.length % 4 !== 0 ||
+        Buffer.from(data, "base64").toString("base64") !== data
+    ) {
+        return {
+            ok: false,
+            reason: `is not a whole key line: the field after ${type} is not base64 key data; copy the line unchanged from the .pub file`,
+        };
     }
     const reader = new Reader(Buffer.from(data, "base64"));
     const inner = reader.string()?.toString("latin1");
     if (inner !== type) {
         return {
-            ok: false, reason: inner !== undefined && /^[a-z0-9@.-]{3,64}$/.test(inner)
-                ? `names ${type}, but its data is a ${inner} key; copy the line unchanged from the .pub file`
-                : `names ${type}, but its data is not an OpenSSH public key; copy the line unchanged from the .pub file`,
+            ok: false,
+            reason:
+                inner !== undefined && /^[a-z0-9@.-]{3,64}$/.test(inner)
+                    ? `names ${type}, but its data is a ${inner} key; copy the line unchanged from the .pub file`
+                    : `names ${type}, but its data is not an OpenSSH public key; copy the line unchanged from the .pub file`,
         };
     }
     const problem = bodyProblem(type, reader);
-    return problem ? { ok: false, reason: `${problem}; copy the line unchanged from the .pub file` } : { ok: true, type, line };
+    return problem
+        ? { ok: false, reason: `${problem}; copy the line unchanged from the .pub file` }
+        : { ok: true, type, line };
 }

@@ -43,7 +43,9 @@ export function describeValue(input: unknown): string {
         return "an empty value (null)";
     }
     if (typeof input === "string") {
-        return input.trim() === "" ? "an empty string" : `the string ${JSON.stringify(input.length > 60 ? `${input.slice(0, 57)}…` : input)}`;
+        return input.trim() === ""
+            ? "an empty string"
+            : `the string ${JSON.stringify(input.length > 60 ? `${input.slice(0, 57)}…` : input)}`;
     }
     if (typeof input === "number" || typeof input === "boolean") {
         return typeof input === "number" ? `the number ${input}` : `the boolean ${input}`;
@@ -55,8 +57,14 @@ export function describeValue(input: unknown): string {
 }
 
 const EXPECTED: Record<string, string> = {
-    string: "a string", number: "a number", int: "a whole number", boolean: "true or false", array: "a list",
-    object: "a map of keys", record: "a map of keys", nan: "a number",
+    string: "a string",
+    number: "a number",
+    int: "a whole number",
+    boolean: "true or false",
+    array: "a list",
+    object: "a map of keys",
+    record: "a map of keys",
+    nan: "a number",
 };
 
 /** The schema node at `path`, through defaults, optionals, lists, records and unions. */
@@ -70,12 +78,20 @@ function schemaAt(schema: z.core.$ZodType, path: readonly PropertyKey[], input: 
         }
         const def = node._zod.def as unknown as Record<string, unknown>;
         const segment = path[i];
-        value = value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[segment] : undefined;
+        value =
+            value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[segment] : undefined;
         switch (def.type) {
-            case "object": node = (def.shape as Record<string, z.core.$ZodType>)[String(segment)]; break;
-            case "array": node = def.element as z.core.$ZodType; break;
-            case "record": node = def.valueType as z.core.$ZodType; break;
-            default: return undefined;
+            case "object":
+                node = (def.shape as Record<string, z.core.$ZodType>)[String(segment)];
+                break;
+            case "array":
+                node = def.element as z.core.$ZodType;
+                break;
+            case "record":
+                node = def.valueType as z.core.$ZodType;
+                break;
+            default:
+                return undefined;
         }
     }
     return node;
@@ -85,14 +101,21 @@ function schemaAt(schema: z.core.$ZodType, path: readonly PropertyKey[], input: 
 function unwrap(node: z.core.$ZodType, input: unknown): z.core.$ZodType | undefined {
     for (;;) {
         const def = node._zod.def as unknown as Record<string, unknown>;
-        if (["optional", "default", "nullable", "prefault", "readonly", "catch", "nonoptional"].includes(def.type as string)) {
+        if (
+            ["optional", "default", "nullable", "prefault", "readonly", "catch", "nonoptional"].includes(
+                def.type as string,
+            )
+        ) {
             node = def.innerType as z.core.$ZodType;
         } else if (def.type === "pipe") {
             node = def.in as z.core.$ZodType;
         } else if (def.type === "union") {
             const options = def.options as z.core.$ZodType[];
             const discriminator = def.discriminator as string | undefined;
-            const wanted = discriminator && input !== null && typeof input === "object" ? (input as Record<string, unknown>)[discriminator] : undefined;
+            const wanted =
+                discriminator && input !== null && typeof input === "object"
+                    ? (input as Record<string, unknown>)[discriminator]
+                    : undefined;
             const match = options.find((o) => literalValues(shapeOf(o)?.[discriminator ?? ""]).includes(wanted));
             if (!match) {
                 return undefined;
@@ -106,12 +129,12 @@ function unwrap(node: z.core.$ZodType, input: unknown): z.core.$ZodType | undefi
 
 function shapeOf(node: z.core.$ZodType): Record<string, z.core.$ZodType> | undefined {
     const def = node._zod.def as unknown as Record<string, unknown>;
-    return def.type === "object" ? def.shape as Record<string, z.core.$ZodType> : undefined;
+    return def.type === "object" ? (def.shape as Record<string, z.core.$ZodType>) : undefined;
 }
 
 function literalValues(node: z.core.$ZodType | undefined): unknown[] {
     const def = node?._zod.def as unknown as Record<string, unknown> | undefined;
-    return def?.type === "literal" ? def.values as unknown[] : [];
+    return def?.type === "literal" ? (def.values as unknown[]) : [];
 }
 
 /** The keys an object at `path` takes, or [] when the schema there is not an object. */
@@ -148,12 +171,16 @@ export function closestKey(key: string, known: string[]): string | undefined {
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-    return path.reduce<unknown>((v, s) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[s] : undefined), input);
+    return path.reduce<unknown>(
+        (v, s) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[s] : undefined),
+        input,
+    );
 }
 
 /** How to write `found` as the expected type, in a stack file or with `pulumi config set`. */
 function typeHint(expected: string, found: unknown, at: string, source: Source): string {
-    const set = (value: string, flags = "") => source === "stack" ? ` or set it with \`pulumi config set --path '${at}'${flags} ${value}\`` : "";
+    const set = (value: string, flags = "") =>
+        source === "stack" ? ` or set it with \`pulumi config set --path '${at}'${flags} ${value}\`` : "";
     if (expected === "string" && (typeof found === "number" || typeof found === "boolean")) {
         const written = String(found);
         if (typeof found === "number" && !Number.isInteger(found)) {
@@ -161,11 +188,19 @@ function typeHint(expected: string, found: unknown, at: string, source: Source):
         }
         return `; quote it in the stack file ("${written}")${set(written, " --type string")}, since --path alone stores ${typeof found === "number" ? "integers as numbers" : "true and false as booleans"}`;
     }
-    if ((expected === "number" || expected === "int") && typeof found === "string" && /^-?\d+(\.\d+)?$/.test(found.trim())) {
+    if (
+        (expected === "number" || expected === "int") &&
+        typeof found === "string" &&
+        /^-?\d+(\.\d+)?$/.test(found.trim())
+    ) {
         return `; write it without quotes (${found.trim()})${set(found.trim())}, which --path stores as a number`;
     }
     if (expected === "boolean" && typeof found === "string") {
-        const meant = /^(yes|y|on|true|1)$/i.test(found.trim()) ? "true" : /^(no|n|off|false|0)$/i.test(found.trim()) ? "false" : "true or false";
+        const meant = /^(yes|y|on|true|1)$/i.test(found.trim())
+            ? "true"
+            : /^(no|n|off|false|0)$/i.test(found.trim())
+              ? "false"
+              : "true or false";
         return `; write ${meant} without quotes${meant === "true or false" ? "" : set(meant)}`;
     }
     if (expected === "array" && (typeof found === "string" || typeof found === "number")) {
@@ -181,7 +216,13 @@ function typeHint(expected: string, found: unknown, at: string, source: Source):
  * One problem per zod issue, at `base` + the issue's path. `schema` and `input` are what
  * was parsed, so unknown keys can be told which keys the map does take.
  */
-export function issueProblems(issue: z.core.$ZodIssue, schema: z.core.$ZodType, input: unknown, base = "", source: Source = "stack"): IssueProblem[] {
+export function issueProblems(
+    issue: z.core.$ZodIssue,
+    schema: z.core.$ZodType,
+    input: unknown,
+    base = "",
+    source: Source = "stack",
+): IssueProblem[] {
     const at = keyPath(issue.path, base) || "(top level)";
     switch (issue.code) {
         case "unrecognized_keys": {
@@ -198,10 +239,20 @@ export function issueProblems(issue: z.core.$ZodIssue, schema: z.core.$ZodType, 
         case "invalid_type": {
             const found = "input" in issue ? issue.input : valueAt(input, issue.path);
             if (found === undefined) {
-                return [{ path: at, message: `is required${source === "stack" ? `; set it with \`pulumi config set --path '${at}' …\`` : ""}` }];
+                return [
+                    {
+                        path: at,
+                        message: `is required${source === "stack" ? `; set it with \`pulumi config set --path '${at}' …\`` : ""}`,
+                    },
+                ];
             }
             const expected = EXPECTED[issue.expected] ?? issue.expected;
-            return [{ path: at, message: `must be ${expected}, but is ${describeValue(found)}${typeHint(issue.expected, found, at, source)}` }];
+            return [
+                {
+                    path: at,
+                    message: `must be ${expected}, but is ${describeValue(found)}${typeHint(issue.expected, found, at, source)}`,
+                },
+            ];
         }
         case "invalid_union": {
             const discriminator = (issue as { discriminator?: string }).discriminator;
@@ -210,7 +261,15 @@ export function issueProblems(issue: z.core.$ZodIssue, schema: z.core.$ZodType, 
                 // zod puts the discriminator key on the path already.
                 const found = valueAt(input, issue.path);
                 const list = options.map((o) => JSON.stringify(o)).join(", ");
-                return [{ path: at, message: found === undefined ? `is required: one of ${list}` : `is ${describeValue(found)}; it must be one of ${list}` }];
+                return [
+                    {
+                        path: at,
+                        message:
+                            found === undefined
+                                ? `is required: one of ${list}`
+                                : `is ${describeValue(found)}; it must be one of ${list}`,
+                    },
+                ];
             }
             return [{ path: at, message: issue.message }];
         }
@@ -222,7 +281,15 @@ export function issueProblems(issue: z.core.$ZodIssue, schema: z.core.$ZodType, 
         case "invalid_value": {
             const found = "input" in issue ? issue.input : valueAt(input, issue.path);
             const list = issue.values.map((v) => JSON.stringify(v)).join(", ");
-            return [{ path: at, message: found === undefined ? `is required: one of ${list}` : `is ${describeValue(found)}; it must be one of ${list}` }];
+            return [
+                {
+                    path: at,
+                    message:
+                        found === undefined
+                            ? `is required: one of ${list}`
+                            : `is ${describeValue(found)}; it must be one of ${list}`,
+                },
+            ];
         }
         default:
             return [{ path: at, message: issue.message }];

@@ -104,9 +104,19 @@ export function binfmtUnit(image: string, handlers: string[]): string {
     ].join("\n");
 }
 
-interface WriteFile { path: string; content: string; permissions: string; owner: string }
+interface WriteFile {
+    path: string;
+    content: string;
+    permissions: string;
+    owner: string;
+}
 
-const file = (path: string, content: string, permissions = "0644"): WriteFile => ({ path, content, permissions, owner: "root:root" });
+const file = (path: string, content: string, permissions = "0644"): WriteFile => ({
+    path,
+    content,
+    permissions,
+    owner: "root:root",
+});
 
 /**
  * The cloud-config as data. cloud-init generates the host's own ed25519 key (replacing any
@@ -117,10 +127,16 @@ const file = (path: string, content: string, permissions = "0644"): WriteFile =>
 export function cloudConfig(args: UserDataArgs): Record<string, unknown> {
     const handlers = [...new Set(args.emulate.map(binfmtArch))];
     const units: Record<string, string> = {
-        ...(handlers.length > 0 ? { [`/etc/systemd/system/${BINFMT_UNIT}`]: binfmtUnit(args.binfmtImage, handlers) } : {}),
+        ...(handlers.length > 0
+            ? { [`/etc/systemd/system/${BINFMT_UNIT}`]: binfmtUnit(args.binfmtImage, handlers) }
+            : {}),
         ...(args.idleMinutes !== undefined ? idleUnits(args.sshUser, args.idleMinutes) : {}),
     };
-    const scripts = ["host/boot.sh", "host/publish-host-key.sh", ...(args.idleMinutes !== undefined ? ["host/idle-check.sh" as const] : [])] as const;
+    const scripts = [
+        "host/boot.sh",
+        "host/publish-host-key.sh",
+        ...(args.idleMinutes !== undefined ? ["host/idle-check.sh" as const] : []),
+    ] as const;
     return {
         ssh_deletekeys: true,
         ssh_genkeytypes: ["ed25519"],
@@ -132,15 +148,22 @@ export function cloudConfig(args: UserDataArgs): Record<string, unknown> {
         write_files: [
             file(SSHD_DROP_IN, sshdConfig(args.sshUser), "0600"),
             file(`${AUTHORIZED_KEYS_DIR}/${args.sshUser}`, `${args.authorizedKey.trim()}\n`),
-            ...scripts.map((name) => file(`${HOST_SCRIPT_DIR}/${name.slice("host/".length)}`, scriptFile(name), "0755")),
+            ...scripts.map((name) =>
+                file(`${HOST_SCRIPT_DIR}/${name.slice("host/".length)}`, scriptFile(name), "0755"),
+            ),
             ...Object.entries(units).map(([path, content]) => file(path, content)),
         ],
         package_update: false,
         packages: ["docker"],
-        runcmd: [[
-            `${HOST_SCRIPT_DIR}/boot.sh`, args.sshUser, READY_MARKER,
-            ...(handlers.length > 0 ? [BINFMT_UNIT] : []), ...(args.idleMinutes !== undefined ? [IDLE_TIMER] : []),
-        ]],
+        runcmd: [
+            [
+                `${HOST_SCRIPT_DIR}/boot.sh`,
+                args.sshUser,
+                READY_MARKER,
+                ...(handlers.length > 0 ? [BINFMT_UNIT] : []),
+                ...(args.idleMinutes !== undefined ? [IDLE_TIMER] : []),
+            ],
+        ],
     };
 }
 

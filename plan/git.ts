@@ -8,7 +8,10 @@ export type Env = Record<string, string | undefined>;
 /** `git <args>` in `root`, trimmed; undefined outside a repository or on any failure. */
 export function git(root: string, args: string[]): string | undefined {
     try {
-        return execFileSync("git", args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || undefined;
+        return (
+            execFileSync("git", args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() ||
+            undefined
+        );
     } catch {
         return undefined;
     }
@@ -25,9 +28,14 @@ const LAST_COMMITS = `for p do git log -1 --format='%H %cI' -- "$p"; printf '\\0
  */
 export function lastCommits(root: string, paths: string[]): Promise<(string | undefined)[]> {
     return new Promise((resolve) => {
-        execFile("sh", ["-c", LAST_COMMITS, "sh", ...paths], { cwd: root, encoding: "utf8", maxBuffer: 16 * 1024 * 1024 }, (error, stdout) => {
-            const answers = error ? [] : stdout.split("\0");
-            resolve(paths.map((_, i) => answers[i]?.trim() || undefined));
-        });
+        execFile(
+            "sh",
+            ["-c", LAST_COMMITS, "sh", ...paths],
+            { cwd: root, encoding: "utf8", maxBuffer: 16 * 1024 * 1024 },
+            (error, stdout) => {
+                const answers = error ? [] : stdout.split("\0");
+                resolve(paths.map((_, i) => answers[i]?.trim() || undefined));
+            },
+        );
     });
 }

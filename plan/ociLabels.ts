@@ -29,25 +29,35 @@ export function ociLabels(root: string, context: string, source: string | undefi
 }
 
 /** ociLabels of each context, from git processes that run while the program goes on. */
-export function ociLabelsOf(root: string, contexts: string[], source: string | undefined): Promise<Record<string, Record<string, string>>> {
-    return lastCommits(root, contexts).then((commits) => Object.fromEntries(contexts.map((context, i) => [context, labelsOf(commits[i], source)])));
+export function ociLabelsOf(
+    root: string,
+    contexts: string[],
+    source: string | undefined,
+): Promise<Record<string, Record<string, string>>> {
+    return lastCommits(root, contexts).then((commits) =>
+        Object.fromEntries(contexts.map((context, i) => [context, labelsOf(commits[i], source)])),
+    );
 }
 
 function labelsOf(lastCommit: string | undefined, source: string | undefined): Record<string, string> {
     const [revision, created] = (lastCommit ?? "").split(" ");
-    return Object.fromEntries(Object.entries({
-        "org.opencontainers.image.source": source,
-        "org.opencontainers.image.revision": revision || undefined,
-        "org.opencontainers.image.created": created,
-    }).filter((entry): entry is [string, string] => entry[1] !== undefined));
+    return Object.fromEntries(
+        Object.entries({
+            "org.opencontainers.image.source": source,
+            "org.opencontainers.image.revision": revision || undefined,
+            "org.opencontainers.image.created": created,
+        }).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    );
 }
 
 /** The tutorial's BUILD_DATE and VCS_REF build args, from the same commit as the labels. */
 export function metadataBuildArgs(labels: Record<string, string>): Record<string, string> {
-    return Object.fromEntries(Object.entries({
-        BUILD_DATE: labels["org.opencontainers.image.created"],
-        VCS_REF: labels["org.opencontainers.image.revision"],
-    }).filter((entry): entry is [string, string] => entry[1] !== undefined));
+    return Object.fromEntries(
+        Object.entries({
+            BUILD_DATE: labels["org.opencontainers.image.created"],
+            VCS_REF: labels["org.opencontainers.image.revision"],
+        }).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    );
 }
 
 /**

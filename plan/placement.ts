@@ -67,7 +67,10 @@ export function candidatesFor(build: PlacementBuild, hosts: readonly PlacementHo
 
 /** The fixed order hosts join in: index first, so growing any pool appends to it. */
 function joinOrder(hosts: readonly PlacementHost[]): PlacementHost[] {
-    return [...hosts].sort((a, b) => a.index - b.index || byScore(score("pool", a.pool), score("pool", b.pool)) || (a.name < b.name ? -1 : 1));
+    return [...hosts].sort(
+        (a, b) =>
+            a.index - b.index || byScore(score("pool", a.pool), score("pool", b.pool)) || (a.name < b.name ? -1 : 1),
+    );
 }
 
 /** Places keys on hosts in join order; see the file comment. */
@@ -103,11 +106,18 @@ export interface Placement {
  * Places every build on a host. `down` lists hosts that did not answer: their builds go to
  * the least loaded live candidates; a build none of whose candidates is live is unserved.
  */
-export function placeBuilds(builds: readonly PlacementBuild[], hosts: readonly PlacementHost[], down: readonly string[] = []): Placement {
+export function placeBuilds(
+    builds: readonly PlacementBuild[],
+    hosts: readonly PlacementHost[],
+    down: readonly string[] = [],
+): Placement {
     const groups = new Map<string, { keys: string[]; candidates: PlacementHost[] }>();
     for (const build of builds) {
         const candidates = candidatesFor(build, hosts);
-        const id = candidates.map((h) => h.name).sort().join(" ");
+        const id = candidates
+            .map((h) => h.name)
+            .sort()
+            .join(" ");
         const group = groups.get(id) ?? { keys: [], candidates };
         group.keys.push(buildKey(build));
         groups.set(id, group);
@@ -119,7 +129,10 @@ export function placeBuilds(builds: readonly PlacementBuild[], hosts: readonly P
         if (candidates.length === 0) {
             continue;
         }
-        const home = spread([...keys].sort((a, b) => byScore(score(a), score(b)) || (a < b ? -1 : 1)), joinOrder(candidates).map((h) => h.name));
+        const home = spread(
+            [...keys].sort((a, b) => byScore(score(a), score(b)) || (a < b ? -1 : 1)),
+            joinOrder(candidates).map((h) => h.name),
+        );
         const live = candidates.map((h) => h.name).filter((h) => !down.includes(h));
         const load = new Map(live.map((h) => [h, [...home.values()].filter((x) => x === h).length]));
         for (const [key, host] of [...home].sort(([a], [b]) => byScore(score(a), score(b)) || (a < b ? -1 : 1))) {
@@ -130,10 +143,18 @@ export function placeBuilds(builds: readonly PlacementBuild[], hosts: readonly P
             (movedFrom[host] ??= []).push(key);
             if (live.length === 0) {
                 const platform = key.slice(key.lastIndexOf(" ") + 1);
-                unserved.set(platform, candidates.map((h) => h.name));
+                unserved.set(
+                    platform,
+                    candidates.map((h) => h.name),
+                );
                 continue;
             }
-            const to = live.reduce((a, b) => (load.get(b)! < load.get(a)! || (load.get(b) === load.get(a) && byScore(score(key, b), score(key, a)) > 0) ? b : a));
+            const to = live.reduce((a, b) =>
+                load.get(b)! < load.get(a)! ||
+                (load.get(b) === load.get(a) && byScore(score(key, b), score(key, a)) > 0)
+                    ? b
+                    : a,
+            );
             load.set(to, load.get(to)! + 1);
             hostOf[key] = to;
         }

@@ -29,9 +29,19 @@ const ARCH_ALIASES: Record<string, string> = {
  * handlers (tonistiigi/binfmt) also serve.
  */
 export const KNOWN_PLATFORMS: readonly string[] = [
-    "linux/amd64", "linux/amd64/v2", "linux/amd64/v3", "linux/amd64/v4", "linux/386",
-    "linux/arm64", "linux/arm/v7", "linux/arm/v6",
-    "linux/ppc64le", "linux/s390x", "linux/riscv64", "linux/mips64le", "linux/loong64",
+    "linux/amd64",
+    "linux/amd64/v2",
+    "linux/amd64/v3",
+    "linux/amd64/v4",
+    "linux/386",
+    "linux/arm64",
+    "linux/arm/v7",
+    "linux/arm/v6",
+    "linux/ppc64le",
+    "linux/s390x",
+    "linux/riscv64",
+    "linux/mips64le",
+    "linux/loong64",
 ];
 
 /**
@@ -60,10 +70,16 @@ export function normalizePlatform(input: string): PlatformResult {
     const arch = rest.join("/");
     const platform = `linux/${ARCH_ALIASES[arch] ?? arch}`;
     if (platform === "linux/arm/v8") {
-        return { ok: false, reason: `"${input}" is a platform BuildKit knows (32-bit ARM code for ARMv8 CPUs), but this fleet cannot build it: Graviton CPUs have no 32-bit (AArch32) mode and the QEMU handlers it installs run arm/v7 and arm/v6; build linux/arm/v7, which ARMv8 CPUs run in 32-bit mode, or linux/arm64` };
+        return {
+            ok: false,
+            reason: `"${input}" is a platform BuildKit knows (32-bit ARM code for ARMv8 CPUs), but this fleet cannot build it: Graviton CPUs have no 32-bit (AArch32) mode and the QEMU handlers it installs run arm/v7 and arm/v6; build linux/arm/v7, which ARMv8 CPUs run in 32-bit mode, or linux/arm64`,
+        };
     }
     if (!KNOWN_PLATFORMS.includes(platform)) {
-        return { ok: false, reason: `"${input}" is not a platform this fleet builds; use one of ${KNOWN_PLATFORMS.join(", ")}` };
+        return {
+            ok: false,
+            reason: `"${input}" is not a platform this fleet builds; use one of ${KNOWN_PLATFORMS.join(", ")}`,
+        };
     }
     return { ok: true, platform };
 }
@@ -80,8 +96,15 @@ export function nativeArchOf(platform: string): Arch | undefined {
 
 /** The kernel's binfmt_misc entry (`/proc/sys/fs/binfmt_misc/qemu-<name>`) QEMU registers for a platform. */
 const QEMU_HANDLER: Record<string, string> = {
-    amd64: "x86_64", "386": "i386", arm64: "aarch64", arm: "arm", ppc64le: "ppc64le",
-    s390x: "s390x", riscv64: "riscv64", mips64le: "mips64el", loong64: "loongarch64",
+    amd64: "x86_64",
+    "386": "i386",
+    arm64: "aarch64",
+    arm: "arm",
+    ppc64le: "ppc64le",
+    s390x: "s390x",
+    riscv64: "riscv64",
+    mips64le: "mips64el",
+    loong64: "loongarch64",
 };
 
 export function qemuHandler(platform: string): string {
@@ -96,9 +119,16 @@ export function qemuHandler(platform: string): string {
  * (then i686, armv8l); qemu-arm reports armv7l whatever the variant.
  */
 const MACHINES: Record<string, readonly string[]> = {
-    amd64: ["x86_64"], "386": ["i686", "i386", "x86_64"], arm64: ["aarch64"],
-    "arm/v7": ["armv7l", "armv8l", "aarch64"], "arm/v6": ["armv6l", "armv7l", "armv8l", "aarch64"],
-    ppc64le: ["ppc64le"], s390x: ["s390x"], riscv64: ["riscv64"], mips64le: ["mips64"], loong64: ["loongarch64"],
+    amd64: ["x86_64"],
+    "386": ["i686", "i386", "x86_64"],
+    arm64: ["aarch64"],
+    "arm/v7": ["armv7l", "armv8l", "aarch64"],
+    "arm/v6": ["armv6l", "armv7l", "armv8l", "aarch64"],
+    ppc64le: ["ppc64le"],
+    s390x: ["s390x"],
+    riscv64: ["riscv64"],
+    mips64le: ["mips64"],
+    loong64: ["loongarch64"],
 };
 
 /** The machine names a platform's container may report, for the default smoke test. */
@@ -133,7 +163,10 @@ export type ArchResult = { ok: true; arch: Arch } | { ok: false; reason: string 
 export function archOfInstanceType(instanceType: string): ArchResult {
     const [family, size, ...extra] = instanceType.split(".");
     if (/^mac/.test(family ?? "") && size !== undefined) {
-        return { ok: false, reason: `"${instanceType}" is an EC2 Mac instance type: a Mac mini on a dedicated host that runs macOS, so it cannot be a Linux build host; use a Graviton type such as m7g.large for arm64 or an x86 type such as m7i.large` };
+        return {
+            ok: false,
+            reason: `"${instanceType}" is an EC2 Mac instance type: a Mac mini on a dedicated host that runs macOS, so it cannot be a Linux build host; use a Graviton type such as m7g.large for arm64 or an x86 type such as m7i.large`,
+        };
     }
     const match = FAMILY.exec(family ?? "");
     if ((!match && !HIGH_MEMORY.test(family ?? "")) || size === undefined || extra.length > 0 || !SIZE.test(size)) {
@@ -143,7 +176,8 @@ export function archOfInstanceType(instanceType: string): ArchResult {
         return { ok: true, arch: "amd64" };
     }
     const [, letters, generation, attributes, part] = match;
-    const graviton = (letters === "a" && generation === "1") || attributes.startsWith("g") || (part ?? "").startsWith("gb");
+    const graviton =
+        (letters === "a" && generation === "1") || attributes.startsWith("g") || (part ?? "").startsWith("gb");
     return { ok: true, arch: graviton ? "arm64" : "amd64" };
 }
 
@@ -154,7 +188,22 @@ export function archOfInstanceType(instanceType: string): ArchResult {
  * Processors per family: https://docs.aws.amazon.com/ec2/latest/instancetypes/ec2-instance-type-specifications.html
  */
 const AMD_WITHOUT_AVX512 = new Set(["g5", "g6", "g6e", "g6f", "gr6", "gr6f", "p5", "p5e", "inf2", "f2"]);
-const INTEL_BEFORE_SKYLAKE = new Set(["t2", "m4", "c4", "r4", "x1", "x1e", "d2", "h1", "i3", "f1", "p2", "p3", "g3", "g3s"]);
+const INTEL_BEFORE_SKYLAKE = new Set([
+    "t2",
+    "m4",
+    "c4",
+    "r4",
+    "x1",
+    "x1e",
+    "d2",
+    "h1",
+    "i3",
+    "f1",
+    "p2",
+    "p3",
+    "g3",
+    "g3s",
+]);
 
 /** Why `instanceType` cannot run linux/amd64/v4 code, or undefined when it can. */
 export function avx512Problem(instanceType: string): string | undefined {

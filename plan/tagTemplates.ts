@@ -19,10 +19,18 @@ const SEMVER = /^v?(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.-]+)?$/;
 export function refMetadata(root: string, env: Env): RefMetadata {
     if (env.GITHUB_SHA) {
         const isTag = env.GITHUB_REF_TYPE === "tag";
-        return { sha: env.GITHUB_SHA, tag: isTag ? env.GITHUB_REF_NAME : undefined, branch: isTag ? undefined : (env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME) };
+        return {
+            sha: env.GITHUB_SHA,
+            tag: isTag ? env.GITHUB_REF_NAME : undefined,
+            branch: isTag ? undefined : env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME,
+        };
     }
     if (env.CI_COMMIT_SHA) {
-        return { sha: env.CI_COMMIT_SHA, tag: env.CI_COMMIT_TAG, branch: env.CI_COMMIT_TAG ? undefined : env.CI_COMMIT_REF_NAME };
+        return {
+            sha: env.CI_COMMIT_SHA,
+            tag: env.CI_COMMIT_TAG,
+            branch: env.CI_COMMIT_TAG ? undefined : env.CI_COMMIT_REF_NAME,
+        };
     }
     const branch = git(root, ["rev-parse", "--abbrev-ref", "HEAD"]);
     return {
@@ -34,7 +42,10 @@ export function refMetadata(root: string, env: Env): RefMetadata {
 
 /** A string made into a valid tag: invalid characters become '-', no leading '.' or '-'. */
 export function sanitizeTag(value: string): string {
-    return value.replace(/[^A-Za-z0-9_.-]/g, "-").replace(/^[.-]+/, "").slice(0, 128);
+    return value
+        .replace(/[^A-Za-z0-9_.-]/g, "-")
+        .replace(/^[.-]+/, "")
+        .slice(0, 128);
 }
 
 function values(meta: RefMetadata): Record<string, string | undefined> {
@@ -124,7 +135,7 @@ export function movingTagProblem(template: string): string | undefined {
     const names = [...template.matchAll(PLACEHOLDER)].map((m) => m[1]);
     const pinned = names.some((n) => ["sha", "short_sha", "version", "patch"].includes(n));
     if (template === "latest") {
-        return "\"latest\" moves with every build";
+        return '"latest" moves with every build';
     }
     if (names.includes("branch") && !pinned) {
         return `"${template}" moves with every build of the branch`;

@@ -13,9 +13,28 @@ import { SigningConfig } from "../config/signing";
 import { privateDockerConfig } from "./dockerConfig";
 import { privateTempDir, run, RunnerEnv, RunnerError } from "./process";
 import { baseImages, BuildDeclaration, Observed, PlatformBuild, provenanceStatement } from "./provenance";
-import { attachedTo, missingPredicates, pinReferrers, referrersTag, repositoryAndDigest, SIGNATURE_PREDICATE } from "./referrersTag";
+import {
+    attachedTo,
+    missingPredicates,
+    pinReferrers,
+    referrersTag,
+    repositoryAndDigest,
+    SIGNATURE_PREDICATE,
+} from "./referrersTag";
 import { RegistryClient } from "./registryClient";
-import { acceptsIdentity, attestArgs, ciIdentity, CosignFiles, EMPTY_TRUSTED_ROOT, oidcSource, PREDICATE_TYPES, publicKeyArgs, signArgs, syftArgs, usesTransparencyLog } from "./signing";
+import {
+    acceptsIdentity,
+    attestArgs,
+    ciIdentity,
+    CosignFiles,
+    EMPTY_TRUSTED_ROOT,
+    oidcSource,
+    PREDICATE_TYPES,
+    publicKeyArgs,
+    signArgs,
+    syftArgs,
+    usesTransparencyLog,
+} from "./signing";
 
 export interface AttestSpec {
     /** The registry host the credentials are for. */
@@ -41,8 +60,12 @@ export interface AttestReport {
 
 /** Who signs: the same id means a digest signed before needs nothing again. */
 export function signerId(signing: SigningConfig): string {
-    const what = signing.mode === "key" ? createHash("sha256").update(signing.publicKey.trim()).digest("hex")
-        : signing.mode === "kms" ? signing.key : `${signing.identity ?? signing.identityRegexp ?? ""} ${signing.issuer}`;
+    const what =
+        signing.mode === "key"
+            ? createHash("sha256").update(signing.publicKey.trim()).digest("hex")
+            : signing.mode === "kms"
+              ? signing.key
+              : `${signing.identity ?? signing.identityRegexp ?? ""} ${signing.issuer}`;
     return `${signing.mode}:${what}${usesTransparencyLog(signing) ? "" : ":no-tlog"}`;
 }
 
@@ -77,37 +100,53 @@ export function samePublicKey(a: string, b: string): boolean {
 /** Fails with the tool's name and what to do, before any registry is touched. */
 async function requireTools(env: NodeJS.ProcessEnv): Promise<void> {
     const missing: string[] = [];
-    for (const [tool, args] of [["cosign", ["version"]], ["syft", ["version"]]] as const) {
+    for (const [tool, args] of [
+        ["cosign", ["version"]],
+        ["syft", ["version"]],
+    ] as const) {
         if ((await run(tool, [...args], { env })).code === 127) {
             missing.push(tool);
         }
     }
     if (missing.length > 0) {
-        throw new RunnerError(`signing is configured, but ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not on PATH on this machine; install cosign v3 and syft (docs/signing.md, "Verifiable releases"), or drop signing from the stack config`);
+        throw new RunnerError(
+            `signing is configured, but ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not on PATH on this machine; install cosign v3 and syft (docs/signing.md, "Verifiable releases"), or drop signing from the stack config`,
+        );
     }
 }
 
 /** Writes the key source's files: the private key (0600) and, without Rekor, the offline signing config and trusted root. */
-async function cosignFiles(spec: AttestSpec, secrets: AttestSecrets, dir: string, env: NodeJS.ProcessEnv): Promise<CosignFiles> {
+async function cosignFiles(
+    spec: AttestSpec,
+    secrets: AttestSecrets,
+    dir: string,
+    env: NodeJS.ProcessEnv,
+): Promise<CosignFiles> {
     const files: CosignFiles = {};
     if (spec.signing.mode === "key") {
         files.key = path.join(dir, "cosign.key");
         fs.writeFileSync(files.key, `${(secrets.signingKey ?? "").trim()}\n`, { mode: 0o600 });
         const pub = await run("cosign", publicKeyArgs(files), { env });
         if (pub.code !== 0) {
-            throw new RunnerError(`the cosign private key in signingKey cannot be read with signingKeyPassword: ${(pub.stderr || pub.stdout).trim().split("\n").slice(-2).join(" ")}; `
-                + "set both again: pulumi config set --secret signingKey < cosign.key; pulumi config set --secret signingKeyPassword <password>");
+            throw new RunnerError(
+                `the cosign private key in signingKey cannot be read with signingKeyPassword: ${(pub.stderr || pub.stdout).trim().split("\n").slice(-2).join(" ")}; ` +
+                    "set both again: pulumi config set --secret signingKey < cosign.key; pulumi config set --secret signingKeyPassword <password>",
+            );
         }
         if (!samePublicKey(pub.stdout, spec.signing.publicKey)) {
-            throw new RunnerError("signingKey is not the private half of signing.publicKey, so nothing could verify its signatures; "
-                + "set signing.publicKey to the output of `cosign public-key --key cosign.key`, or set signingKey to the key that matches it");
+            throw new RunnerError(
+                "signingKey is not the private half of signing.publicKey, so nothing could verify its signatures; " +
+                    "set signing.publicKey to the output of `cosign public-key --key cosign.key`, or set signingKey to the key that matches it",
+            );
         }
     }
     if (!usesTransparencyLog(spec.signing)) {
         files.signingConfig = path.join(dir, "signing-config.json");
         const made = await run("cosign", ["signing-config", "create", "--out", files.signingConfig], { env });
         if (made.code !== 0) {
-            throw new RunnerError(`cosign could not write an offline signing config: ${(made.stderr || made.stdout).trim()}`);
+            throw new RunnerError(
+                `cosign could not write an offline signing config: ${(made.stderr || made.stdout).trim()}`,
+            );
         }
         files.trustedRoot = path.join(dir, "trusted-root.json");
         fs.writeFileSync(files.trustedRoot, EMPTY_TRUSTED_ROOT);
@@ -116,7 +155,12 @@ async function cosignFiles(spec: AttestSpec, secrets: AttestSecrets, dir: string
 }
 
 /** What git, the Dockerfile, the registry and buildx say about one platform's build. */
-async function observe(spec: AttestSpec, platform: PlatformBuild, docker: NodeJS.ProcessEnv, now: () => number): Promise<Observed> {
+async function observe(
+    spec: AttestSpec,
+    platform: PlatformBuild,
+    docker: NodeJS.ProcessEnv,
+    now: () => number,
+): Promise<Observed> {
     const { build } = spec;
     const git = async (args: string[]) => {
         const r = await run("git", args, { env: docker });
@@ -124,18 +168,26 @@ async function observe(spec: AttestSpec, platform: PlatformBuild, docker: NodeJS
     };
     const commit = await git(["rev-parse", "HEAD"]);
     const status = commit === undefined ? undefined : await git(["status", "--porcelain"]);
-    const text = build.dockerfileInline ?? fs.readFileSync(build.dockerfile ?? path.join(build.context, "Dockerfile"), "utf8");
-    const bases = await Promise.all(baseImages(text, { ...build.buildArgs, ...platform.buildArgs }).map(async (ref) => {
-        if (ref.includes("$")) {
-            return { ref, why: "the reference depends on a build arg that has no value here" };
-        }
-        const raw = await run("docker", ["buildx", "imagetools", "inspect", "--raw", ref], { env: docker });
-        return raw.code === 0 ? { ref, digest: `sha256:${createHash("sha256").update(raw.stdout).digest("hex")}` }
-            : { ref, why: reason(raw.stderr || raw.stdout) };
-    }));
+    const text =
+        build.dockerfileInline ?? fs.readFileSync(build.dockerfile ?? path.join(build.context, "Dockerfile"), "utf8");
+    const bases = await Promise.all(
+        baseImages(text, { ...build.buildArgs, ...platform.buildArgs }).map(async (ref) => {
+            if (ref.includes("$")) {
+                return { ref, why: "the reference depends on a build arg that has no value here" };
+            }
+            const raw = await run("docker", ["buildx", "imagetools", "inspect", "--raw", ref], { env: docker });
+            return raw.code === 0
+                ? { ref, digest: `sha256:${createHash("sha256").update(raw.stdout).digest("hex")}` }
+                : { ref, why: reason(raw.stderr || raw.stdout) };
+        }),
+    );
     const inspect = await run("docker", ["buildx", "inspect", platform.node], { env: docker });
     const buildkit = /^BuildKit version:\s*(\S+)/m.exec(inspect.stdout)?.[1];
-    const config = await run("docker", ["buildx", "imagetools", "inspect", "--format", "{{json .Image}}", platform.ref], { env: docker });
+    const config = await run(
+        "docker",
+        ["buildx", "imagetools", "inspect", "--format", "{{json .Image}}", platform.ref],
+        { env: docker },
+    );
     let created: string | undefined;
     try {
         created = config.code === 0 ? (JSON.parse(config.stdout) as { created?: string }).created : undefined;
@@ -148,33 +200,57 @@ async function observe(spec: AttestSpec, platform: PlatformBuild, docker: NodeJS
         created = undefined;
     }
     return {
-        commit, dirty: status === undefined ? undefined : status !== "",
-        dockerfileSha256: createHash("sha256").update(text).digest("hex"), dockerfileInline: build.dockerfileInline !== undefined,
-        baseImages: bases, buildkitVersion: buildkit, finishedOn: created, attestedOn: new Date(now()).toISOString(),
+        commit,
+        dirty: status === undefined ? undefined : status !== "",
+        dockerfileSha256: createHash("sha256").update(text).digest("hex"),
+        dockerfileInline: build.dockerfileInline !== undefined,
+        baseImages: bases,
+        buildkitVersion: buildkit,
+        finishedOn: created,
+        attestedOn: new Date(now()).toISOString(),
     };
 }
 
 /** The line of a failed command's output that says why: its first error line, else its first line. */
 export function reason(output: string): string {
-    const lines = output.trim().split("\n").filter((l) => l.trim() !== "");
-    return (lines.find((l) => /error|unknown|denied|unauthorized|not found|failed/i.test(l)) ?? lines[0] ?? "no output").trim();
+    const lines = output
+        .trim()
+        .split("\n")
+        .filter((l) => l.trim() !== "");
+    return (
+        lines.find((l) => /error|unknown|denied|unauthorized|not found|failed/i.test(l)) ??
+        lines[0] ??
+        "no output"
+    ).trim();
 }
 
 /** cosign and its output, failing with the step and the image named. */
 async function cosign(args: string[], env: NodeJS.ProcessEnv, what: string): Promise<void> {
     const r = await run("cosign", args, { env });
     if (r.code !== 0) {
-        throw new RunnerError(`cosign could not ${what}: ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" ")}`);
+        throw new RunnerError(
+            `cosign could not ${what}: ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" ")}`,
+        );
     }
 }
 
 /** SBOM and provenance of one platform image, each attested on its digest. */
-async function attestPlatform(spec: AttestSpec, platform: PlatformBuild, files: CosignFiles, dir: string, docker: NodeJS.ProcessEnv, signer: NodeJS.ProcessEnv, env: RunnerEnv): Promise<void> {
+async function attestPlatform(
+    spec: AttestSpec,
+    platform: PlatformBuild,
+    files: CosignFiles,
+    dir: string,
+    docker: NodeJS.ProcessEnv,
+    signer: NodeJS.ProcessEnv,
+    env: RunnerEnv,
+): Promise<void> {
     const slug = platform.platform.replace(/\//g, "-");
     const sbom = path.join(dir, `sbom-${slug}.spdx.json`);
     const scan = await run("syft", syftArgs(platform.ref, sbom), { env: docker });
     if (scan.code !== 0 || !fs.existsSync(sbom)) {
-        throw new RunnerError(`syft could not read ${platform.ref} (${platform.platform}) from the registry: ${(scan.stderr || scan.stdout).trim().split("\n").slice(-3).join(" ")}`);
+        throw new RunnerError(
+            `syft could not read ${platform.ref} (${platform.platform}) from the registry: ${(scan.stderr || scan.stdout).trim().split("\n").slice(-3).join(" ")}`,
+        );
     }
     const provenance = path.join(dir, `provenance-${slug}.json`);
     const statement = provenanceStatement(spec.build, platform, await observe(spec, platform, docker, env.now));
@@ -183,8 +259,16 @@ async function attestPlatform(spec: AttestSpec, platform: PlatformBuild, files: 
     // `--statement` option exists only for attest-blob. The subject is the same digest.
     fs.writeFileSync(provenance, JSON.stringify(statement.predicate));
     const oidc = oidcSource(env.env);
-    await cosign(attestArgs(spec.signing, files, oidc, platform.ref, "provenance", provenance), signer, `attest the provenance of ${platform.ref} (${platform.platform})`);
-    await cosign(attestArgs(spec.signing, files, oidc, platform.ref, "sbom", sbom), signer, `attest the SBOM of ${platform.ref} (${platform.platform})`);
+    await cosign(
+        attestArgs(spec.signing, files, oidc, platform.ref, "provenance", provenance),
+        signer,
+        `attest the provenance of ${platform.ref} (${platform.platform})`,
+    );
+    await cosign(
+        attestArgs(spec.signing, files, oidc, platform.ref, "sbom", sbom),
+        signer,
+        `attest the SBOM of ${platform.ref} (${platform.platform})`,
+    );
     env.log(`attested provenance and SBOM on ${platform.ref} (${platform.platform})`);
 }
 
@@ -197,26 +281,43 @@ const SIGNED = [SIGNATURE_PREDICATE];
  * and its referrers tag still lists a bundle of each wanted type (expired, or deleted by
  * hand, it is signed again).
  */
-async function needsSigning(client: RegistryClient, spec: AttestSpec, subject: string, wanted: string[], signedBy: string | undefined, who: string, env: RunnerEnv): Promise<boolean> {
+async function needsSigning(
+    client: RegistryClient,
+    spec: AttestSpec,
+    subject: string,
+    wanted: string[],
+    signedBy: string | undefined,
+    who: string,
+    env: RunnerEnv,
+): Promise<boolean> {
     if (signedBy !== who) {
         return true;
     }
     const { repository, digest } = repositoryAndDigest(spec.registry, subject);
     const missing = missingPredicates(await attachedTo(client, spec.registry, repository, digest), wanted);
     if (missing.length > 0) {
-        env.log(`${subject} was signed by the last update, but the registry no longer lists its ${missing.join(", ")} bundle under ${repository}:${referrersTag(digest)}: signing it again`);
+        env.log(
+            `${subject} was signed by the last update, but the registry no longer lists its ${missing.join(", ")} bundle under ${repository}:${referrersTag(digest)}: signing it again`,
+        );
     }
     return missing.length > 0;
 }
 
 /** After signing: what was attached is listed under the subject's referrers tag, or the step fails. */
-async function keepAttached(client: RegistryClient, spec: AttestSpec, subject: string, wanted: string[]): Promise<void> {
+async function keepAttached(
+    client: RegistryClient,
+    spec: AttestSpec,
+    subject: string,
+    wanted: string[],
+): Promise<void> {
     const { repository, digest } = repositoryAndDigest(spec.registry, subject);
     await pinReferrers(client, spec.registry, repository, digest);
     const missing = missingPredicates(await attachedTo(client, spec.registry, repository, digest), wanted);
     if (missing.length > 0) {
-        throw new RunnerError(`cosign reported success, but ${spec.registry} lists no ${missing.join(", ")} bundle for ${subject} under ${repository}:${referrersTag(digest)} `
-            + "(neither cosign's tag nor the referrers API has it), so nothing could verify it; check that the registry keeps OCI artifacts (manifests with a subject) and their tags");
+        throw new RunnerError(
+            `cosign reported success, but ${spec.registry} lists no ${missing.join(", ")} bundle for ${subject} under ${repository}:${referrersTag(digest)} ` +
+                "(neither cosign's tag nor the referrers API has it), so nothing could verify it; check that the registry keeps OCI artifacts (manifests with a subject) and their tags",
+        );
     }
 }
 
@@ -230,25 +331,33 @@ function checkIdentity(signing: SigningConfig, env: NodeJS.ProcessEnv): void {
     if (signing.mode !== "keyless" || identity === undefined || acceptsIdentity(signing, identity)) {
         return;
     }
-    const key = signing.identityRegexp !== undefined ? `signing.identityRegexp (${signing.identityRegexp})` : `signing.identity (${signing.identity ?? ""})`;
-    throw new RunnerError(`this run's certificate identity is ${identity}, which ${key} does not accept, so the stack's verify commands would reject everything it signs; `
-        + "set signing.identityRegexp to a pattern every ref that runs `pulumi up` matches, such as "
-        + "^https://github\\.com/OWNER/REPOSITORY/\\.github/workflows/fleet\\.yml@refs/(heads/main|tags/v.+)$ (README, \"CI pipelines\")");
+    const key =
+        signing.identityRegexp !== undefined
+            ? `signing.identityRegexp (${signing.identityRegexp})`
+            : `signing.identity (${signing.identity ?? ""})`;
+    throw new RunnerError(
+        `this run's certificate identity is ${identity}, which ${key} does not accept, so the stack's verify commands would reject everything it signs; ` +
+            "set signing.identityRegexp to a pattern every ref that runs `pulumi up` matches, such as " +
+            '^https://github\\.com/OWNER/REPOSITORY/\\.github/workflows/fleet\\.yml@refs/(heads/main|tags/v.+)$ (README, "CI pipelines")',
+    );
 }
 
 /** Signs and attests what this stack has not signed yet with this signer; returns the report to print. */
 export async function attest(spec: AttestSpec, secrets: AttestSecrets, env: RunnerEnv): Promise<AttestReport> {
     await requireTools(env.env);
     if (spec.signing.mode === "keyless" && oidcSource(env.env) === "none") {
-        throw new RunnerError("signing.mode is keyless, but this machine has no OIDC token for Fulcio: run pulumi up in GitHub Actions with `permissions: id-token: write`, "
-            + "or in GitLab CI with an `id_tokens: SIGSTORE_ID_TOKEN: {aud: sigstore}` job token; elsewhere use signing.mode key or kms");
+        throw new RunnerError(
+            "signing.mode is keyless, but this machine has no OIDC token for Fulcio: run pulumi up in GitHub Actions with `permissions: id-token: write`, " +
+                "or in GitLab CI with an `id_tokens: SIGSTORE_ID_TOKEN: {aud: sigstore}` job token; elsewhere use signing.mode key or kms",
+        );
     }
     checkIdentity(spec.signing, env.env);
     const tmp = privateTempDir("nbf-attest-");
     try {
         const docker = privateDockerConfig(tmp.dir, spec.registry, secrets.credentials, env.env);
         // Only cosign sees the key's password, and only through the variable it reads (COSIGN_PASSWORD).
-        const signer = spec.signing.mode === "key" ? { ...docker, COSIGN_PASSWORD: secrets.signingKeyPassword ?? "" } : docker;
+        const signer =
+            spec.signing.mode === "key" ? { ...docker, COSIGN_PASSWORD: secrets.signingKeyPassword ?? "" } : docker;
         const files = await cosignFiles(spec, secrets, tmp.dir, signer);
         const client = new RegistryClient(spec.registry, secrets.credentials, env.env);
         const who = signerId(spec.signing);

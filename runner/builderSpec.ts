@@ -68,7 +68,9 @@ export interface EnsureReport {
 
 /** Per host, a digest of what its BuildKit container is started with: driver options and buildkitd.toml. */
 export function appliedSettings(spec: FleetBuildersSpec): Record<string, string> {
-    return Object.fromEntries(spec.nodes.map((n) => [n.host, digest([n.driverOptions, spec.buildkitdConfig ?? null]).slice(0, 16)]));
+    return Object.fromEntries(
+        spec.nodes.map((n) => [n.host, digest([n.driverOptions, spec.buildkitdConfig ?? null]).slice(0, 16)]),
+    );
 }
 
 /**
@@ -102,7 +104,10 @@ export function nodeName(builder: string, host: string): string {
  * string, so the container name is quoted as one word.
  */
 export function buildkitRunningArgs(node: NodeSpec): string[] {
-    return [node.alias, `docker container inspect --format '{{.State.Running}}' ${shq(`buildx_buildkit_${node.node}`)}`];
+    return [
+        node.alias,
+        `docker container inspect --format '{{.State.Running}}' ${shq(`buildx_buildkit_${node.node}`)}`,
+    ];
 }
 
 /** Whether that round trip found the container running: exit 0 and exactly `true`. */
@@ -147,7 +152,11 @@ export function hostBuilderNode(node: NodeSpec, preview: boolean): NodeSpec {
 
 /** Every builder the program registers: the stack's, then one per host, then each host's preview builder. */
 export function builderNames(spec: FleetBuildersSpec): string[] {
-    return [spec.name, ...spec.nodes.map((n) => hostBuilderName(spec.name, n.host)), ...spec.nodes.map((n) => previewBuilderName(spec.name, n.host))];
+    return [
+        spec.name,
+        ...spec.nodes.map((n) => hostBuilderName(spec.name, n.host)),
+        ...spec.nodes.map((n) => previewBuilderName(spec.name, n.host)),
+    ];
 }
 
 /** The host key algorithms to offer: only the pinned key's, with SHA-2 signatures for RSA (OpenSSH ≥ 8.8 refuses SHA-1 `ssh-rsa`). */
@@ -163,109 +172,161 @@ export function hostKeyAlgorithms(hostKey: string): string {
  * connection is set here, leaving nothing for a user's `Host *` to fill in.
  */
 export function sshConfig(spec: FleetBuildersSpec, dir: string): string {
-    return spec.nodes.map((node) => [
-        `Host ${node.alias}`,
-        // Options newer than some runners' OpenSSH (Ubuntu 20.04 ships 8.2): an older client
-        // skips them instead of refusing the whole file.
-        `    IgnoreUnknown ${NEWER_OPTIONS.join(",")}`,
-        `    HostName ${node.address}`,
-        `    Port ${node.port}`,
-        `    User ${node.user}`,
-        `    IdentityFile "${dir}/id_fleet"`,
-        "    IdentitiesOnly yes",
-        "    IdentityAgent none",
-        "    AddKeysToAgent no",
-        "    PubkeyAuthentication yes",
-        "    PasswordAuthentication no",
-        "    KbdInteractiveAuthentication no",
-        "    HostbasedAuthentication no",
-        "    GSSAPIAuthentication no",
-        `    UserKnownHostsFile "${dir}/known_hosts"`,
-        "    GlobalKnownHostsFile /dev/null",
-        "    StrictHostKeyChecking yes",
-        `    HostKeyAlias ${node.hostKeyAlias}`,
-        `    HostKeyAlgorithms ${hostKeyAlgorithms(node.hostKey)}`,
-        "    UpdateHostKeys no",
-        "    VerifyHostKeyDNS no",
-        "    CheckHostIP no",
-        "    KnownHostsCommand none",
-        "    CanonicalizeHostname no",
-        // ProxyCommand and ProxyJump: whichever comes first wins (ssh_config(5)), so the
-        // block always sets ProxyCommand, to the SSM session or to none.
-        `    ProxyCommand ${node.proxyCommand ?? "none"}`,
-        "    ForwardAgent no",
-        "    ForwardX11 no",
-        "    ForwardX11Trusted no",
-        "    ClearAllForwardings yes",
-        "    Tunnel no",
-        "    PermitLocalCommand no",
-        "    RemoteCommand none",
-        "    RequestTTY no",
-        "    ControlMaster no",
-        "    ControlPath none",
-        "    ControlPersist no",
-        // `-` removes from OpenSSH's defaults, none of which is weak; being first, these lists
-        // win over a user's `+3des-cbc`, `+ssh-rsa` and the like.
-        "    Ciphers -3des-cbc",
-        "    MACs -hmac-md5",
-        "    KexAlgorithms -diffie-hellman-group1-sha1",
-        "    PubkeyAcceptedAlgorithms -ssh-rsa",
-        "    HostbasedAcceptedAlgorithms -ssh-rsa",
-        "    RequiredRSASize 2048",
-        "    CertificateFile none",
-        "    PKCS11Provider none",
-        "    SecurityKeyProvider internal",
-        "    ForkAfterAuthentication no",
-        "    SessionType default",
-        "    StdinNull no",
-        "    BatchMode yes",
-        // SetEnv keeps its first value (ssh_config(5)): pinned to a harmless variable, a user's
-        // `SetEnv` never reaches a build host. SendEnv accumulates; the block the user's
-        // ssh_config ends with clears it (userSshConfig).
-        "    SetEnv NBF_FLEET=1",
-        "    ConnectTimeout 15",
-        "    ServerAliveInterval 30",
-        "    ServerAliveCountMax 3",
-        "",
-    ].join("\n")).join("\n");
+    return spec.nodes
+        .map((node) =>
+            [
+                `Host ${node.alias}`,
+                // Options newer than some runners' OpenSSH (Ubuntu 20.04 ships 8.2): an older client
+                // skips them instead of refusing the whole file.
+                `    IgnoreUnknown ${NEWER_OPTIONS.join(",")}`,
+                `    HostName ${node.address}`,
+                `    Port ${node.port}`,
+                `    User ${node.user}`,
+                `    IdentityFile "${dir}/id_fleet"`,
+                "    IdentitiesOnly yes",
+                "    IdentityAgent none",
+                "    AddKeysToAgent no",
+                "    PubkeyAuthentication yes",
+                "    PasswordAuthentication no",
+                "    KbdInteractiveAuthentication no",
+                "    HostbasedAuthentication no",
+                "    GSSAPIAuthentication no",
+                `    UserKnownHostsFile "${dir}/known_hosts"`,
+                "    GlobalKnownHostsFile /dev/null",
+                "    StrictHostKeyChecking yes",
+                `    HostKeyAlias ${node.hostKeyAlias}`,
+                `    HostKeyAlgorithms ${hostKeyAlgorithms(node.hostKey)}`,
+                "    UpdateHostKeys no",
+                "    VerifyHostKeyDNS no",
+                "    CheckHostIP no",
+                "    KnownHostsCommand none",
+                "    CanonicalizeHostname no",
+                // ProxyCommand and ProxyJump: whichever comes first wins (ssh_config(5)), so the
+                // block always sets ProxyCommand, to the SSM session or to none.
+                `    ProxyCommand ${node.proxyCommand ?? "none"}`,
+                "    ForwardAgent no",
+                "    ForwardX11 no",
+                "    ForwardX11Trusted no",
+                "    ClearAllForwardings yes",
+                "    Tunnel no",
+                "    PermitLocalCommand no",
+                "    RemoteCommand none",
+                "    RequestTTY no",
+                "    ControlMaster no",
+                "    ControlPath none",
+                "    ControlPersist no",
+                // `-` removes from OpenSSH's defaults, none of which is weak; being first, these lists
+                // win over a user's `+3des-cbc`, `+ssh-rsa` and the like.
+                "    Ciphers -3des-cbc",
+                "    MACs -hmac-md5",
+                "    KexAlgorithms -diffie-hellman-group1-sha1",
+                "    PubkeyAcceptedAlgorithms -ssh-rsa",
+                "    HostbasedAcceptedAlgorithms -ssh-rsa",
+                "    RequiredRSASize 2048",
+                "    CertificateFile none",
+                "    PKCS11Provider none",
+                "    SecurityKeyProvider internal",
+                "    ForkAfterAuthentication no",
+                "    SessionType default",
+                "    StdinNull no",
+                "    BatchMode yes",
+                // SetEnv keeps its first value (ssh_config(5)): pinned to a harmless variable, a user's
+                // `SetEnv` never reaches a build host. SendEnv accumulates; the block the user's
+                // ssh_config ends with clears it (userSshConfig).
+                "    SetEnv NBF_FLEET=1",
+                "    ConnectTimeout 15",
+                "    ServerAliveInterval 30",
+                "    ServerAliveCountMax 3",
+                "",
+            ].join("\n"),
+        )
+        .join("\n");
 }
 
 /** Options the generated blocks set that OpenSSH learned after 8.2. */
-const NEWER_OPTIONS = ["KnownHostsCommand", "PubkeyAcceptedAlgorithms", "HostbasedAcceptedAlgorithms", "RequiredRSASize", "ForkAfterAuthentication", "SessionType", "StdinNull"];
+const NEWER_OPTIONS = [
+    "KnownHostsCommand",
+    "PubkeyAcceptedAlgorithms",
+    "HostbasedAcceptedAlgorithms",
+    "RequiredRSASize",
+    "ForkAfterAuthentication",
+    "SessionType",
+    "StdinNull",
+];
 
 /** known_hosts lines: each key under its alias, so a reused address never matches. */
 export function knownHosts(spec: FleetBuildersSpec): string {
-    return spec.nodes.map((node) => `${node.hostKeyAlias} ${node.hostKey.trim().split(/\s+/).slice(0, 2).join(" ")}\n`).join("");
+    return spec.nodes
+        .map((node) => `${node.hostKeyAlias} ${node.hostKey.trim().split(/\s+/).slice(0, 2).join(" ")}\n`)
+        .join("");
 }
 
 /** `buildx create` arguments that add `node` to `builder`, declaring `platforms`. */
-export function createArgs(builder: string, node: NodeSpec, platforms: string[], append: boolean, dir: string, withConfig: boolean): string[] {
+export function createArgs(
+    builder: string,
+    node: NodeSpec,
+    platforms: string[],
+    append: boolean,
+    dir: string,
+    withConfig: boolean,
+): string[] {
     return [
-        "buildx", "create", ...(append ? ["--append"] : []), "--name", builder, "--driver", "docker-container",
+        "buildx",
+        "create",
+        ...(append ? ["--append"] : []),
+        "--name",
+        builder,
+        "--driver",
+        "docker-container",
         ...Object.entries(node.driverOptions).flatMap(([key, value]) => ["--driver-opt", `${key}=${value}`]),
         ...(withConfig ? ["--buildkitd-config", `${dir}/buildkitd.toml`] : []),
-        "--node", node.node, "--platform", platforms.join(","), `ssh://${node.alias}`,
+        "--node",
+        node.node,
+        "--platform",
+        platforms.join(","),
+        `ssh://${node.alias}`,
     ];
 }
 
 /** Every `buildx create` call that registers a builder from `nodes`, in order. */
-export function builderCreates(builder: string, nodes: { node: NodeSpec; platforms: string[] }[], dir: string, withConfig: boolean): string[][] {
+export function builderCreates(
+    builder: string,
+    nodes: { node: NodeSpec; platforms: string[] }[],
+    dir: string,
+    withConfig: boolean,
+): string[][] {
     return nodes.map(({ node, platforms }, i) => createArgs(builder, node, platforms, i > 0, dir, withConfig));
 }
 
 /** The stack builder's nodes, each declaring its stack platforms. */
-export function stackNodes(spec: FleetBuildersSpec, down: readonly string[] = []): { node: NodeSpec; platforms: string[] }[] {
+export function stackNodes(
+    spec: FleetBuildersSpec,
+    down: readonly string[] = [],
+): { node: NodeSpec; platforms: string[] }[] {
     return spec.nodes.filter((n) => !down.includes(n.host)).map((node) => ({ node, platforms: node.stackPlatforms }));
 }
 
 /** A digest of what one builder's registration depends on; a change re-registers it. */
-export function registrationFingerprint(spec: FleetBuildersSpec, nodes: { node: NodeSpec; platforms: string[] }[]): string {
-    return digest([sshConfig(spec, "@DIR@"), knownHosts(spec), builderCreates("@NAME@", nodes, "@DIR@", spec.buildkitdConfig !== undefined), spec.buildkitdConfig ?? null]);
+export function registrationFingerprint(
+    spec: FleetBuildersSpec,
+    nodes: { node: NodeSpec; platforms: string[] }[],
+): string {
+    return digest([
+        sshConfig(spec, "@DIR@"),
+        knownHosts(spec),
+        builderCreates("@NAME@", nodes, "@DIR@", spec.buildkitdConfig !== undefined),
+        spec.buildkitdConfig ?? null,
+    ]);
 }
 
 /** A digest of the whole spec, printed by the ensure step. */
 export function specFingerprint(spec: FleetBuildersSpec): string {
-    return digest([sshConfig(spec, "@DIR@"), knownHosts(spec), spec.nodes.map((n) => [n.node, n.platforms, n.stackPlatforms, n.driverOptions]), spec.buildkitdConfig ?? null]);
+    return digest([
+        sshConfig(spec, "@DIR@"),
+        knownHosts(spec),
+        spec.nodes.map((n) => [n.node, n.platforms, n.stackPlatforms, n.driverOptions]),
+        spec.buildkitdConfig ?? null,
+    ]);
 }
 
 function digest(value: unknown): string {

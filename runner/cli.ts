@@ -21,7 +21,15 @@ import { z } from "zod";
 import { checkReadiness } from "./readiness";
 import { ensureBuilders } from "./registerBuilders";
 import { runSmokeTests } from "./smokeTest";
-import { attestSecretsSchema, attestSpecSchema, ensureInputSchema, indexExpectationSchema, parseSpec, readinessSpecSchema, smokeTestSpecSchema } from "./specs";
+import {
+    attestSecretsSchema,
+    attestSpecSchema,
+    ensureInputSchema,
+    indexExpectationSchema,
+    parseSpec,
+    readinessSpecSchema,
+    smokeTestSpecSchema,
+} from "./specs";
 import { verifyIndexes } from "./verifyIndex";
 
 export const MODES = ["preview", "update", "register", "readiness", "smoke-test", "verify-index", "attest"] as const;
@@ -42,7 +50,9 @@ async function stdin(): Promise<string> {
 function spec<T>(schema: z.ZodType<T>): T {
     const text = process.env.NBF_SPEC;
     if (text === undefined) {
-        throw new RunnerError("NBF_SPEC is not set: this command is run by the program's resources, with their data in NBF_SPEC");
+        throw new RunnerError(
+            "NBF_SPEC is not set: this command is run by the program's resources, with their data in NBF_SPEC",
+        );
     }
     const parsed = parseSpec(schema, text, "NBF_SPEC");
     if (!parsed.ok) {
@@ -71,11 +81,13 @@ async function main(): Promise<number> {
         sleep: (s) => new Promise((resolve) => setTimeout(resolve, s * 1000)),
         now: () => Date.now(),
     };
-    const out = (value: unknown) => process.stdout.write(`${typeof value === "string" ? value : JSON.stringify(value)}\n`);
+    const out = (value: unknown) =>
+        process.stdout.write(`${typeof value === "string" ? value : JSON.stringify(value)}\n`);
     switch (mode) {
         case "readiness":
             return checkReadiness(spec(readinessSpecSchema), await stdin(), env, {
-                stdout: (t) => process.stdout.write(t), stderr,
+                stdout: (t) => process.stdout.write(t),
+                stderr,
             });
         case "smoke-test":
             out(await runSmokeTests(spec(smokeTestSpecSchema), await stdin(), env));
@@ -94,9 +106,12 @@ async function main(): Promise<number> {
     }
 }
 
-main().then((code) => {
-    process.exitCode = code;
-}, (e: unknown) => {
-    stderr(`${e instanceof RunnerError ? e.message : e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
-    process.exit(1);
-});
+main().then(
+    (code) => {
+        process.exitCode = code;
+    },
+    (e: unknown) => {
+        stderr(`${e instanceof RunnerError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+        process.exit(1);
+    },
+);

@@ -10,7 +10,12 @@ import * as path from "path";
  * cli-plugins are linked in so the CLI still finds buildx, and BUILDX_CONFIG keeps naming the
  * user's buildx state, where the fleet's builders are registered.
  */
-export function privateDockerConfig(dir: string, registry: string, credentials: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function privateDockerConfig(
+    dir: string,
+    registry: string,
+    credentials: string,
+    env: NodeJS.ProcessEnv,
+): NodeJS.ProcessEnv {
     // `${DOCKER_CONFIG:-$HOME/.docker}`: an empty value counts as unset, as docker treats it.
     const userConfig = env.DOCKER_CONFIG || path.join(env.HOME ?? "", ".docker");
     const plugins = path.join(userConfig, "cli-plugins");
@@ -18,7 +23,9 @@ export function privateDockerConfig(dir: string, registry: string, credentials: 
         fs.symlinkSync(plugins, path.join(dir, "cli-plugins"));
     }
     const auth = Buffer.from(credentials).toString("base64");
-    fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ auths: { [registry]: { auth } } }), { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ auths: { [registry]: { auth } } }), {
+        mode: 0o600,
+    });
     return { ...env, DOCKER_CONFIG: dir, BUILDX_CONFIG: env.BUILDX_CONFIG || path.join(userConfig, "buildx") };
 }
 
@@ -31,14 +38,22 @@ export function privateDockerConfig(dir: string, registry: string, credentials: 
  * BuildKit's credential requests from it, so a build host can ask for any of them.
  */
 export function exposedCredentials(configJson: string): string[] {
-    let config: { auths?: Record<string, { auth?: string; identitytoken?: string; password?: string; registrytoken?: string }>; credsStore?: string; credHelpers?: Record<string, string> };
+    let config: {
+        auths?: Record<string, { auth?: string; identitytoken?: string; password?: string; registrytoken?: string }>;
+        credsStore?: string;
+        credHelpers?: Record<string, string>;
+    };
     try {
         config = JSON.parse(configJson) as typeof config;
     } catch {
         return [];
     }
-    const auths = Object.entries(config.auths ?? {}).filter(([, a]) => a && (a.auth || a.identitytoken || a.password || a.registrytoken)).map(([host]) => host);
-    const helpers = Object.entries(config.credHelpers ?? {}).map(([host, helper]) => `${host} (credential helper docker-credential-${helper})`);
+    const auths = Object.entries(config.auths ?? {})
+        .filter(([, a]) => a && (a.auth || a.identitytoken || a.password || a.registrytoken))
+        .map(([host]) => host);
+    const helpers = Object.entries(config.credHelpers ?? {}).map(
+        ([host, helper]) => `${host} (credential helper docker-credential-${helper})`,
+    );
     const store = config.credsStore ? [`every login in credential store docker-credential-${config.credsStore}`] : [];
     return [...auths, ...helpers, ...store];
 }
@@ -50,14 +65,21 @@ export function exposedCredentials(configJson: string): string[] {
  * v29.5.3 cli/config/config.go LoadDefaultConfigFile, credentials/default_store.go and
  * default_store_linux.go). One `auths` entry, even without credentials, turns the fallback off.
  */
-export function defaultCredentialStore(configJson: string | undefined, onPath: (program: string) => boolean): string | undefined {
+export function defaultCredentialStore(
+    configJson: string | undefined,
+    onPath: (program: string) => boolean,
+): string | undefined {
     let config: { auths?: Record<string, unknown>; credsStore?: string; credHelpers?: Record<string, string> } = {};
     try {
         config = (JSON.parse(configJson ?? "{}") ?? {}) as typeof config;
     } catch {
         // docker/cli warns and goes on with an empty config, which then takes the default store.
     }
-    if (config.credsStore || Object.keys(config.credHelpers ?? {}).length > 0 || Object.keys(config.auths ?? {}).length > 0) {
+    if (
+        config.credsStore ||
+        Object.keys(config.credHelpers ?? {}).length > 0 ||
+        Object.keys(config.auths ?? {}).length > 0
+    ) {
         return undefined;
     }
     const store = onPath("pass") ? "pass" : "secretservice";
@@ -66,14 +88,18 @@ export function defaultCredentialStore(configJson: string | undefined, onPath: (
 
 /** Whether `program` is an executable file in one of PATH's directories. */
 function onPathOf(env: NodeJS.ProcessEnv): (program: string) => boolean {
-    return (program) => (env.PATH ?? "").split(path.delimiter).filter(Boolean).some((dir) => {
-        try {
-            fs.accessSync(path.join(dir, program), fs.constants.X_OK);
-            return fs.statSync(path.join(dir, program)).isFile();
-        } catch {
-            return false;
-        }
-    });
+    return (program) =>
+        (env.PATH ?? "")
+            .split(path.delimiter)
+            .filter(Boolean)
+            .some((dir) => {
+                try {
+                    fs.accessSync(path.join(dir, program), fs.constants.X_OK);
+                    return fs.statSync(path.join(dir, program)).isFile();
+                } catch {
+                    return false;
+                }
+            });
 }
 
 /** The Docker config file docker-build's provider reads: `${DOCKER_CONFIG:-$HOME/.docker}/config.json` (docker/cli v29.5.3 cli/config/config.go Dir). */
@@ -99,16 +125,21 @@ export function checkDockerCredentials(env: NodeJS.ProcessEnv, log: (line: strin
     const store = defaultCredentialStore(text, onPathOf(env));
     const exposed = [
         ...exposedCredentials(text ?? ""),
-        ...(store === undefined ? [] : [`every login in credential store docker-credential-${store}, which docker uses when the config holds no entry at all`]),
+        ...(store === undefined
+            ? []
+            : [
+                  `every login in credential store docker-credential-${store}, which docker uses when the config holds no entry at all`,
+              ]),
     ];
     if (exposed.length === 0) {
         return undefined;
     }
-    const message = `the Docker config ${file} holds credentials for ${exposed.join(", ")}. docker-build answers every build host's `
-        + "credential request from it, so one compromised build host could obtain each of them. Run Pulumi with a Docker config that holds none "
-        + "(the stack's registry credentials are passed to each build by the program): export DOCKER_CONFIG=\"$HOME/.config/native-build-fleet/docker\", "
-        + "a directory whose config.json is {\"auths\":{\"nbf.invalid\":{}}} (one entry without credentials, so docker picks no default credential store). "
-        + "If builds must pull private base images with those credentials, accept the exposure with NBF_DOCKER_CREDENTIALS=allow";
+    const message =
+        `the Docker config ${file} holds credentials for ${exposed.join(", ")}. docker-build answers every build host's ` +
+        "credential request from it, so one compromised build host could obtain each of them. Run Pulumi with a Docker config that holds none " +
+        '(the stack\'s registry credentials are passed to each build by the program): export DOCKER_CONFIG="$HOME/.config/native-build-fleet/docker", ' +
+        'a directory whose config.json is {"auths":{"nbf.invalid":{}}} (one entry without credentials, so docker picks no default credential store). ' +
+        "If builds must pull private base images with those credentials, accept the exposure with NBF_DOCKER_CREDENTIALS=allow";
     if (env.NBF_DOCKER_CREDENTIALS === "allow") {
         log(`warning: ${message} (accepted: NBF_DOCKER_CREDENTIALS=allow)`);
         return undefined;

@@ -18,7 +18,11 @@ export const MAX_LINE_CODE_POINTS = 4096;
  * current line already holds `column` of them; returns the text and the column it ends at.
  * Nothing is dropped and a surrogate pair is never cut.
  */
-export function splitLongLines(text: string, max: number = MAX_LINE_CODE_POINTS, column = 0): { text: string; column: number } {
+export function splitLongLines(
+    text: string,
+    max: number = MAX_LINE_CODE_POINTS,
+    column = 0,
+): { text: string; column: number } {
     const lines = text.split("\n");
     let col = column;
     const out = lines.map((line, i) => {
@@ -49,7 +53,10 @@ export function splitLongLines(text: string, max: number = MAX_LINE_CODE_POINTS,
  * A writer for a logged stream: passes what it is given to `write` with long lines split, keeping
  * count across calls, since a child's output arrives in chunks that cut lines anywhere.
  */
-export function lineSplitter(write: (text: string) => void, max: number = MAX_LINE_CODE_POINTS): (text: string) => void {
+export function lineSplitter(
+    write: (text: string) => void,
+    max: number = MAX_LINE_CODE_POINTS,
+): (text: string) => void {
     let column = 0;
     return (text) => {
         const split = splitLongLines(text, max, column);

@@ -37,12 +37,20 @@ export function run(file: string, args: string[], opts: { env: NodeJS.ProcessEnv
         child.stdout.on("data", (d: Buffer) => out.push(d));
         child.stderr.on("data", (d: Buffer) => err.push(d));
         let failed: Error | undefined;
-        child.on("error", (e) => { failed = e; });
+        child.on("error", (e) => {
+            failed = e;
+        });
         child.on("close", (code, signal) => {
             const stderr = Buffer.concat(err).toString();
-            resolve(failed !== undefined
-                ? { code: 127, stdout: "", stderr: stderr || failed.message }
-                : { code: code ?? 128 + (signal ? os.constants.signals[signal] : 0), stdout: Buffer.concat(out).toString(), stderr });
+            resolve(
+                failed !== undefined
+                    ? { code: 127, stdout: "", stderr: stderr || failed.message }
+                    : {
+                          code: code ?? 128 + (signal ? os.constants.signals[signal] : 0),
+                          stdout: Buffer.concat(out).toString(),
+                          stderr,
+                      },
+            );
         });
         guard(child);
         // A command that never reads its input must not fail the call.
@@ -58,7 +66,10 @@ let watchdog: ChildProcess | undefined;
 /** Tells the watchdog one line, starting it first: a shell detached into its own session, so no signal to the runner reaches it. */
 function tellWatchdog(line: string): void {
     if (watchdog === undefined) {
-        watchdog = spawn("/bin/bash", ["-c", scriptFile("runner/watchdog.sh"), "watchdog.sh"], { detached: true, stdio: ["pipe", "ignore", "ignore"] });
+        watchdog = spawn("/bin/bash", ["-c", scriptFile("runner/watchdog.sh"), "watchdog.sh"], {
+            detached: true,
+            stdio: ["pipe", "ignore", "ignore"],
+        });
         watchdog.on("error", () => undefined);
         watchdog.stdin?.on("error", () => undefined);
         // Neither the watchdog nor its pipe keeps the runner alive.
@@ -88,7 +99,9 @@ export function privateRoot(): string {
     fs.mkdirSync(root, { recursive: true, mode: 0o700 });
     const st = fs.lstatSync(root);
     if (!st.isDirectory() || (process.getuid !== undefined && st.uid !== process.getuid())) {
-        throw new Error(`${root} is not a directory of this user; remove it, so that keys and registry credentials are never written into another user's directory`);
+        throw new Error(
+            `${root} is not a directory of this user; remove it, so that keys and registry credentials are never written into another user's directory`,
+        );
     }
     fs.chmodSync(root, 0o700);
     return root;
@@ -142,5 +155,10 @@ export function privateTempDir(prefix: string): { dir: string; remove: () => voi
 
 /** The last non-empty line of `text`, as `tail -n 1` inside `$(…)` printed it. */
 export function lastLine(text: string): string {
-    return text.split("\n").filter((l) => l !== "").pop() ?? "";
+    return (
+        text
+            .split("\n")
+            .filter((l) => l !== "")
+            .pop() ?? ""
+    );
 }

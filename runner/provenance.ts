@@ -59,7 +59,8 @@ export interface PlatformBuild {
 }
 
 /** Identifies this program's way of building in `buildType` (SLSA v1: a URI naming the build's template). */
-export const BUILD_TYPE = "https://github.com/native-build-fleet/native-build-fleet/blob/main/README.md#verifiable-releases";
+export const BUILD_TYPE =
+    "https://github.com/native-build-fleet/native-build-fleet/blob/main/README.md#verifiable-releases";
 
 /** The stack's buildx builder as a URI (RFC 8141 URN): what built it, for policies to pin. */
 export function builderId(build: BuildDeclaration): string {
@@ -67,7 +68,11 @@ export function builderId(build: BuildDeclaration): string {
 }
 
 /** The in-toto v1 statement whose predicate is SLSA v1 provenance, for one platform image. */
-export function provenanceStatement(build: BuildDeclaration, platform: PlatformBuild, seen: Observed): Record<string, unknown> {
+export function provenanceStatement(
+    build: BuildDeclaration,
+    platform: PlatformBuild,
+    seen: Observed,
+): Record<string, unknown> {
     const at = platform.ref.lastIndexOf("@");
     const repository = platform.ref.slice(0, at);
     const [algorithm, hex] = platform.ref.slice(at + 1).split(":");
@@ -87,7 +92,8 @@ export function provenanceStatement(build: BuildDeclaration, platform: PlatformB
                         ...(seen.dirty !== undefined ? { dirty: seen.dirty } : {}),
                     },
                     context: build.context,
-                    dockerfile: seen.dockerfileInline ? { inline: true, sha256: seen.dockerfileSha256 }
+                    dockerfile: seen.dockerfileInline
+                        ? { inline: true, sha256: seen.dockerfileSha256 }
                         : { path: build.dockerfile ?? `${build.context}/Dockerfile`, sha256: seen.dockerfileSha256 },
                     ...(build.target ? { target: build.target } : {}),
                     platform: platform.platform,
@@ -97,10 +103,22 @@ export function provenanceStatement(build: BuildDeclaration, platform: PlatformB
                 },
                 internalParameters: { stack: build.stack },
                 resolvedDependencies: [
-                    ...(commit && build.source ? [{ uri: `git+${build.source}@${commit}`, digest: { gitCommit: commit } }] : []),
-                    ...seen.baseImages.map((b) => (b.digest
-                        ? { uri: `pkg:docker/${b.ref}`, name: b.ref, digest: { sha256: b.digest.replace(/^sha256:/, "") } }
-                        : { uri: `pkg:docker/${b.ref}`, name: b.ref, annotations: { unresolved: b.why ?? "not resolved" } })),
+                    ...(commit && build.source
+                        ? [{ uri: `git+${build.source}@${commit}`, digest: { gitCommit: commit } }]
+                        : []),
+                    ...seen.baseImages.map((b) =>
+                        b.digest
+                            ? {
+                                  uri: `pkg:docker/${b.ref}`,
+                                  name: b.ref,
+                                  digest: { sha256: b.digest.replace(/^sha256:/, "") },
+                              }
+                            : {
+                                  uri: `pkg:docker/${b.ref}`,
+                                  name: b.ref,
+                                  annotations: { unresolved: b.why ?? "not resolved" },
+                              },
+                    ),
                 ],
             },
             runDetails: {
@@ -115,7 +133,14 @@ export function provenanceStatement(build: BuildDeclaration, platform: PlatformB
                 },
                 byproducts: [
                     platform.test
-                        ? { name: "smoke-test", annotations: { command: platform.test.command, result: "passed", output: platform.test.output } }
+                        ? {
+                              name: "smoke-test",
+                              annotations: {
+                                  command: platform.test.command,
+                                  result: "passed",
+                                  output: platform.test.output,
+                              },
+                          }
                         : { name: "smoke-test", annotations: { result: "none configured" } },
                     { name: "attested", annotations: { on: seen.attestedOn } },
                 ],
@@ -130,7 +155,10 @@ export function provenanceStatement(build: BuildDeclaration, platform: PlatformB
  * the build args; what stays unresolved is returned with a `$` for the caller to report.
  */
 export function baseImages(dockerfile: string, buildArgs: Record<string, string>): string[] {
-    const lines = dockerfile.replace(/\\\r?\n/g, " ").split(/\r?\n/).map((l) => l.trim());
+    const lines = dockerfile
+        .replace(/\\\r?\n/g, " ")
+        .split(/\r?\n/)
+        .map((l) => l.trim());
     const args: Record<string, string> = {};
     const stages = new Set<string>();
     const images: string[] = [];

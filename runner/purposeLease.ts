@@ -35,9 +35,14 @@ export function parseStat(text: string): { ppid: number; comm: string; start: st
         return undefined;
     }
     // After the name: state, ppid, … starttime is field 22 of the whole line, the 20th after it.
-    const rest = text.slice(close + 1).trim().split(/\s+/);
+    const rest = text
+        .slice(close + 1)
+        .trim()
+        .split(/\s+/);
     const ppid = Number(rest[1]);
-    return Number.isInteger(ppid) && rest.length >= 20 ? { ppid, comm: text.slice(open + 1, close), start: rest[19] } : undefined;
+    return Number.isInteger(ppid) && rest.length >= 20
+        ? { ppid, comm: text.slice(open + 1, close), start: rest[19] }
+        : undefined;
 }
 
 /** The nearest ancestor of `pid` (itself included) named `pulumi`, reading stat lines with `stat`. */
@@ -69,16 +74,22 @@ function same(a: ProcessId, b: ProcessId): boolean {
  * and its own. Or, as `conflict`, why it must not start: another live CLI uses the builders for
  * the other purpose.
  */
-export function nextLeases(recorded: Lease[], purpose: Purpose, cli: ProcessId, stat: (pid: number) => string | undefined): { leases: Lease[]; conflict?: string } {
+export function nextLeases(
+    recorded: Lease[],
+    purpose: Purpose,
+    cli: ProcessId,
+    stat: (pid: number) => string | undefined,
+): { leases: Lease[]; conflict?: string } {
     const others = recorded.filter((l) => !same(l.cli, cli) && alive(l.cli, stat));
     const blocking = others.find((l) => l.purpose !== purpose);
     if (blocking !== undefined) {
         const other = blocking.purpose === "preview" ? "a pulumi preview" : "a pulumi update";
         return {
             leases: recorded,
-            conflict: `${other} of this stack is running on this machine as this user (pulumi process ${blocking.cli.pid}). `
-                + "Previews and updates point the hosts' builders at different BuildKit state, so they cannot run at once "
-                + "as one user: wait for it to end, or run this one as another user or on another machine; nothing was changed",
+            conflict:
+                `${other} of this stack is running on this machine as this user (pulumi process ${blocking.cli.pid}). ` +
+                "Previews and updates point the hosts' builders at different BuildKit state, so they cannot run at once " +
+                "as one user: wait for it to end, or run this one as another user or on another machine; nothing was changed",
         };
     }
     return { leases: [...others, { purpose, cli }] };
@@ -97,7 +108,13 @@ export function procStat(pid: number): string | undefined {
  * Records this run's purpose in the stack's builder directory `dir`, or throws the conflict.
  * Call it holding the directory's lock, so two runs cannot both pass the check.
  */
-export function claimPurpose(dir: string, purpose: Purpose, fail: (message: string) => Error, stat = procStat, self = process.pid): void {
+export function claimPurpose(
+    dir: string,
+    purpose: Purpose,
+    fail: (message: string) => Error,
+    stat = procStat,
+    self = process.pid,
+): void {
     const cli = findCli(self, stat);
     if (cli === undefined) {
         return;
@@ -106,7 +123,7 @@ export function claimPurpose(dir: string, purpose: Purpose, fail: (message: stri
     let recorded: Lease[];
     try {
         const parsed: unknown = JSON.parse(fs.readFileSync(file, "utf8"));
-        recorded = Array.isArray(parsed) ? parsed as Lease[] : [];
+        recorded = Array.isArray(parsed) ? (parsed as Lease[]) : [];
     } catch {
         recorded = [];
     }

@@ -74,17 +74,50 @@ const STATUS_EVERY = 12;
  */
 export function readinessSshArgs(target: SshTarget, dir: string): string[] {
     const options = [
-        `IdentityFile=${dir}/key`, "IdentitiesOnly=yes", "IdentityAgent=none", "AddKeysToAgent=no", "PKCS11Provider=none",
-        "PreferredAuthentications=publickey", "PasswordAuthentication=no", "KbdInteractiveAuthentication=no",
-        "GSSAPIAuthentication=no", "HostbasedAuthentication=no", "BatchMode=yes",
-        "StrictHostKeyChecking=yes", `UserKnownHostsFile=${dir}/known_hosts`, "GlobalKnownHostsFile=/dev/null",
-        `HostKeyAlias=${target.hostKeyAlias}`, "UpdateHostKeys=no", "VerifyHostKeyDNS=no", "CheckHostIP=no", "KnownHostsCommand=none",
-        "ForwardAgent=no", "ForwardX11=no", "ClearAllForwardings=yes", "ControlMaster=no", "ControlPath=none",
-        "PermitLocalCommand=no", "RequestTTY=no", "Tunnel=no",
+        `IdentityFile=${dir}/key`,
+        "IdentitiesOnly=yes",
+        "IdentityAgent=none",
+        "AddKeysToAgent=no",
+        "PKCS11Provider=none",
+        "PreferredAuthentications=publickey",
+        "PasswordAuthentication=no",
+        "KbdInteractiveAuthentication=no",
+        "GSSAPIAuthentication=no",
+        "HostbasedAuthentication=no",
+        "BatchMode=yes",
+        "StrictHostKeyChecking=yes",
+        `UserKnownHostsFile=${dir}/known_hosts`,
+        "GlobalKnownHostsFile=/dev/null",
+        `HostKeyAlias=${target.hostKeyAlias}`,
+        "UpdateHostKeys=no",
+        "VerifyHostKeyDNS=no",
+        "CheckHostIP=no",
+        "KnownHostsCommand=none",
+        "ForwardAgent=no",
+        "ForwardX11=no",
+        "ClearAllForwardings=yes",
+        "ControlMaster=no",
+        "ControlPath=none",
+        "PermitLocalCommand=no",
+        "RequestTTY=no",
+        "Tunnel=no",
         target.proxyCommand === undefined ? "ProxyJump=none" : `ProxyCommand=${target.proxyCommand}`,
-        "ConnectTimeout=15", "ServerAliveInterval=15", "ServerAliveCountMax=4", "LogLevel=ERROR",
+        "ConnectTimeout=15",
+        "ServerAliveInterval=15",
+        "ServerAliveCountMax=4",
+        "LogLevel=ERROR",
     ];
-    return ["-F", "none", ...options.flatMap((o) => ["-o", o]), "-p", String(target.port), "-l", target.user, "--", target.address];
+    return [
+        "-F",
+        "none",
+        ...options.flatMap((o) => ["-o", o]),
+        "-p",
+        String(target.port),
+        "-l",
+        target.user,
+        "--",
+        target.address,
+    ];
 }
 
 /** The check's known_hosts: the pinned key (type and key, no comment) under its alias. */
@@ -112,19 +145,26 @@ export const SSH_FAULTS: SshFault[] = [
     {
         kind: "the operator's private key could not be loaded",
         signs: ["Load key ", "invalid format", "error in libcrypto"],
-        explain: () => "ssh could not load sshPrivateKey; set it again from the key file: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519",
+        explain: () =>
+            "ssh could not load sshPrivateKey; set it again from the key file: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519",
     },
     {
         kind: "SSH authentication failed",
         signs: ["Permission denied (", "Too many authentication failures"],
-        explain: (t) => `${t.user}@${where(t)} refused the operator's key (Permission denied): the user ${t.user} may not exist there or sshd may not allow it ` +
+        explain: (t) =>
+            `${t.user}@${where(t)} refused the operator's key (Permission denied): the user ${t.user} may not exist there or sshd may not allow it ` +
             "(AllowUsers, PermitRootLogin), or that user's ~/.ssh/authorized_keys lacks the public half of sshPrivateKey. " +
             `Fix the host's user setting, or add the key (ssh-keygen -y -f <private key>) to ${t.user}'s authorized_keys`,
     },
     {
         kind: "the host key does not match the pinned key",
-        signs: ["REMOTE HOST IDENTIFICATION HAS CHANGED", "Host key verification failed", "no matching host key type found"],
-        explain: (t) => `${where(t)} did not present the pinned ${t.hostKey.trim().split(/\s+/)[0]} host key (Host key verification failed). If the host was ` +
+        signs: [
+            "REMOTE HOST IDENTIFICATION HAS CHANGED",
+            "Host key verification failed",
+            "no matching host key type found",
+        ],
+        explain: (t) =>
+            `${where(t)} did not present the pinned ${t.hostKey.trim().split(/\s+/)[0]} host key (Host key verification failed). If the host was ` +
             "reinstalled or its keys were rotated, pin its current public key, read on the host itself (/etc/ssh/ssh_host_ed25519_key.pub), " +
             "never from a network scan; otherwise something else is answering at that address",
     },
@@ -143,7 +183,12 @@ export function persistentFault(stderr: string, target: SshTarget): string | und
 
 /** ssh's own line for a fault: the last one, without the `@@@` banner of a changed host key. */
 export function sshLine(stderr: string): string {
-    return lastLine(stderr.split("\n").filter((l) => !l.startsWith("@")).join("\n"));
+    return lastLine(
+        stderr
+            .split("\n")
+            .filter((l) => !l.startsWith("@"))
+            .join("\n"),
+    );
 }
 
 /** Receives what the remote commands print. */
@@ -159,7 +204,10 @@ function stream(args: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number>
         guard(child);
         child.stdout.on("data", (d: Buffer) => io.stdout(d.toString()));
         child.stderr.on("data", (d: Buffer) => io.stderr(d.toString()));
-        child.on("error", (e) => { io.stderr(`${e.message}\n`); resolve(127); });
+        child.on("error", (e) => {
+            io.stderr(`${e.message}\n`);
+            resolve(127);
+        });
         child.on("close", (code) => resolve(code ?? 1));
     });
 }
@@ -195,7 +243,9 @@ export async function checkReadiness(spec: ReadinessSpec, privateKey: string, en
                 }
             }
             if (now >= deadline) {
-                throw new RunnerError(`could not reach ${where(target)} within ${spec.connectTimeoutSeconds}s: ${lastLine(error)}`);
+                throw new RunnerError(
+                    `could not reach ${where(target)} within ${spec.connectTimeoutSeconds}s: ${lastLine(error)}`,
+                );
             }
             // A status line now and then, so a long boot shows what it waits for.
             if (attempt % STATUS_EVERY === 1) {

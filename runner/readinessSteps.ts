@@ -23,9 +23,18 @@ export function bootWaitStep(timeoutSeconds: number): RemoteStep {
  * Checks Docker for the SSH user, the host's architecture when `arch` is given, and that no
  * QEMU handler is enabled beyond `allowedHandlers` (host/docker-check.sh).
  */
-export function dockerCheckStep(arch: string | undefined, allowedHandlers: string[], timeoutSeconds: number): RemoteStep {
-    const machines = arch === undefined ? [] : MACHINE[arch] ?? [arch];
-    return step("host/docker-check.sh", [String(timeoutSeconds), arch ?? "", machines.join(" "), allowedHandlers.join(" ")]);
+export function dockerCheckStep(
+    arch: string | undefined,
+    allowedHandlers: string[],
+    timeoutSeconds: number,
+): RemoteStep {
+    const machines = arch === undefined ? [] : (MACHINE[arch] ?? [arch]);
+    return step("host/docker-check.sh", [
+        String(timeoutSeconds),
+        arch ?? "",
+        machines.join(" "),
+        allowedHandlers.join(" "),
+    ]);
 }
 
 /** The ProxyCommand that carries SSH through an SSM session (document AWS-StartSSHSession). */

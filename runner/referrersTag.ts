@@ -24,7 +24,13 @@ export const BUNDLE_PREDICATE_TYPE = "dev.sigstore.bundle.predicateType";
 /** The predicate type of a `cosign sign` bundle (sigstore/cosign pkg/types/predicate.go `CosignSignPredicateType`). */
 export const SIGNATURE_PREDICATE = "https://sigstore.dev/cosign/sign/v1";
 
-interface Descriptor { mediaType?: string; digest: string; size?: number; artifactType?: string; annotations?: Record<string, string> }
+interface Descriptor {
+    mediaType?: string;
+    digest: string;
+    size?: number;
+    artifactType?: string;
+    annotations?: Record<string, string>;
+}
 
 /** The tag the referrers tag schema gives what is attached to `digest`: `<alg>-<hex>`. */
 export function referrersTag(digest: string): string {
@@ -63,9 +69,13 @@ export function tagIndex(manifests: Descriptor[]): string {
 }
 
 function failure(what: string, registry: string, r: RegistryResponse): RunnerError {
-    const denied = r.status === 401 || r.status === 403
-        ? "; the stack's registry credentials must be allowed to read and push tags in this repository (ECR: ecr:BatchGetImage and ecr:PutImage)" : "";
-    return new RunnerError(`${registry} answered ${r.status} to ${what}: ${r.body.trim().slice(0, 300) || "no body"}${denied}`);
+    const denied =
+        r.status === 401 || r.status === 403
+            ? "; the stack's registry credentials must be allowed to read and push tags in this repository (ECR: ecr:BatchGetImage and ecr:PutImage)"
+            : "";
+    return new RunnerError(
+        `${registry} answered ${r.status} to ${what}: ${r.body.trim().slice(0, 300) || "no body"}${denied}`,
+    );
 }
 
 /**
@@ -76,7 +86,12 @@ function failure(what: string, registry: string, r: RegistryResponse): RunnerErr
  * gives each bundle's artifactType only (read from Debian's docker-registry 2.8.2), so the
  * predicate type is read from the bundle's own manifest.
  */
-export async function attachedTo(client: RegistryClient, registry: string, repository: string, digest: string): Promise<Descriptor[]> {
+export async function attachedTo(
+    client: RegistryClient,
+    registry: string,
+    repository: string,
+    digest: string,
+): Promise<Descriptor[]> {
     const r = await client.request("GET", repository, `manifests/${referrersTag(digest)}`, { accept: OCI_INDEX });
     if (r.status === 404) {
         return [];
@@ -84,19 +99,24 @@ export async function attachedTo(client: RegistryClient, registry: string, repos
     if (r.status !== 200) {
         throw failure(`reading ${repository}:${referrersTag(digest)}`, registry, r);
     }
-    return Promise.all(listed(r.body).map(async (m) => {
-        if (m.annotations !== undefined || (m.artifactType !== undefined && m.artifactType !== BUNDLE)) {
-            return m;
-        }
-        const bundle = await client.request("GET", repository, `manifests/${m.digest}`, { accept: OCI_MANIFEST });
-        if (bundle.status === 404) {
-            return m;
-        }
-        if (bundle.status !== 200) {
-            throw failure(`reading ${repository}@${m.digest}`, registry, bundle);
-        }
-        return { ...m, annotations: (JSON.parse(bundle.body) as { annotations?: Record<string, string> }).annotations ?? {} };
-    }));
+    return Promise.all(
+        listed(r.body).map(async (m) => {
+            if (m.annotations !== undefined || (m.artifactType !== undefined && m.artifactType !== BUNDLE)) {
+                return m;
+            }
+            const bundle = await client.request("GET", repository, `manifests/${m.digest}`, { accept: OCI_MANIFEST });
+            if (bundle.status === 404) {
+                return m;
+            }
+            if (bundle.status !== 200) {
+                throw failure(`reading ${repository}@${m.digest}`, registry, bundle);
+            }
+            return {
+                ...m,
+                annotations: (JSON.parse(bundle.body) as { annotations?: Record<string, string> }).annotations ?? {},
+            };
+        }),
+    );
 }
 
 /**
@@ -104,7 +124,12 @@ export async function attachedTo(client: RegistryClient, registry: string, repos
  * the same already. A 404 from the API means the registry has none, and cosign maintained the
  * tag itself. Returns which of the two the registry does.
  */
-export async function pinReferrers(client: RegistryClient, registry: string, repository: string, digest: string): Promise<"api" | "tag-schema"> {
+export async function pinReferrers(
+    client: RegistryClient,
+    registry: string,
+    repository: string,
+    digest: string,
+): Promise<"api" | "tag-schema"> {
     const manifests: Descriptor[] = [];
     for (let rest: string | undefined = `referrers/${digest}`; rest !== undefined;) {
         const r = await client.request("GET", repository, rest, { accept: OCI_INDEX });
@@ -120,9 +145,19 @@ export async function pinReferrers(client: RegistryClient, registry: string, rep
         rest = next;
     }
     const tagged = await attachedTo(client, registry, repository, digest);
-    const digests = (list: Descriptor[]) => list.map((m) => m.digest).sort().join(" ");
+    const digests = (list: Descriptor[]) =>
+        list
+            .map((m) => m.digest)
+            .sort()
+            .join(" ");
     if (digests(tagged) !== digests(manifests)) {
-        const put = await client.request("PUT", repository, `manifests/${referrersTag(digest)}`, { "content-type": OCI_INDEX }, tagIndex(manifests));
+        const put = await client.request(
+            "PUT",
+            repository,
+            `manifests/${referrersTag(digest)}`,
+            { "content-type": OCI_INDEX },
+            tagIndex(manifests),
+        );
         if (put.status !== 201) {
             throw failure(`writing ${repository}:${referrersTag(digest)}`, registry, put);
         }

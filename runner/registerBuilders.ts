@@ -19,8 +19,28 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import {
-    appliedSettings, builderNames, buildkitRunning, buildkitRunningArgs, createArgs, definedAliases, DownNode, EnsureReport, FleetBuildersSpec, hostBuilderName, hostBuilderNode, inspectErrors,
-    knownHosts, NodeSpec, PREVIEW_NODE_SUFFIX, previewBuilderName, previewNode, registrationFingerprint, specFingerprint, sshConfig, stackNodes, userSshConfig,
+    appliedSettings,
+    builderNames,
+    buildkitRunning,
+    buildkitRunningArgs,
+    createArgs,
+    definedAliases,
+    DownNode,
+    EnsureReport,
+    FleetBuildersSpec,
+    hostBuilderName,
+    hostBuilderNode,
+    inspectErrors,
+    knownHosts,
+    NodeSpec,
+    PREVIEW_NODE_SUFFIX,
+    previewBuilderName,
+    previewNode,
+    registrationFingerprint,
+    specFingerprint,
+    sshConfig,
+    stackNodes,
+    userSshConfig,
 } from "./builderSpec";
 import { shq } from "./quote";
 import { checkDockerCredentials } from "./dockerConfig";
@@ -46,7 +66,11 @@ function run(env: RunnerEnv, file: string, args: string[], input?: string): Prom
     return new Promise((resolve) => {
         const child = execFile(file, args, { env: env.env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
             const code = error === null ? 0 : typeof error.code === "number" ? error.code : 127;
-            resolve({ code, stdout: String(stdout), stderr: error !== null && code === 127 && !stderr ? error.message : String(stderr) });
+            resolve({
+                code,
+                stdout: String(stdout),
+                stderr: error !== null && code === 127 && !stderr ? error.message : String(stderr),
+            });
         });
         // A command that never reads its input must not fail the call.
         child.stdin?.on("error", () => undefined);
@@ -60,7 +84,9 @@ async function paths(env: RunnerEnv, spec: FleetBuildersSpec) {
     const entry = await run(env, "getent", ["passwd", uid]);
     const home = entry.code === 0 ? entry.stdout.trim().split(":")[5] : undefined;
     if (!home) {
-        throw new RunnerError(`could not find the home directory of user ${uid} in the passwd database (getent passwd ${uid})`);
+        throw new RunnerError(
+            `could not find the home directory of user ${uid} in the passwd database (getent passwd ${uid})`,
+        );
     }
     const e = env.env;
     const buildx = e.BUILDX_CONFIG ?? path.join(e.DOCKER_CONFIG ?? path.join(e.HOME ?? home, ".docker"), "buildx");
@@ -109,7 +135,9 @@ async function withLock<T>(env: RunnerEnv, lock: string, fn: () => T): Promise<T
                     // Another waiter moved it first.
                 }
             } else if (env.now() > deadline) {
-                throw new RunnerError(`${lock} is held by another run for more than 30 s; remove it if no pulumi run is active`);
+                throw new RunnerError(
+                    `${lock} is held by another run for more than 30 s; remove it if no pulumi run is active`,
+                );
             } else {
                 await env.sleep(0.2);
             }
@@ -130,7 +158,9 @@ async function withLock<T>(env: RunnerEnv, lock: string, fn: () => T): Promise<T
 function checkOwnership(spec: FleetBuildersSpec, p: Paths): void {
     const owner = readOr(path.join(p.dir, "owner"), "").trim();
     if (owner !== "" && owner !== spec.owner) {
-        throw new RunnerError(`builder ${spec.name} on this machine belongs to stack ${owner}, not ${spec.owner}; set builder.name to a name of this stack's own`);
+        throw new RunnerError(
+            `builder ${spec.name} on this machine belongs to stack ${owner}, not ${spec.owner}; set builder.name to a name of this stack's own`,
+        );
     }
     const ours = new Set(listedBuilders(p));
     if (owner === "" && fs.existsSync(path.join(p.dir, "fingerprint"))) {
@@ -138,8 +168,10 @@ function checkOwnership(spec: FleetBuildersSpec, p: Paths): void {
     }
     const foreign = builderNames(spec).filter((b) => fs.existsSync(path.join(p.instances, b)) && !ours.has(b));
     if (foreign.length > 0) {
-        throw new RunnerError(`buildx builder ${foreign.join(", ")} already exists on this machine and was not created by stack ${spec.owner}; `
-            + "nothing was changed. Remove it (docker buildx rm NAME) if it is a leftover, or set builder.name to another name");
+        throw new RunnerError(
+            `buildx builder ${foreign.join(", ")} already exists on this machine and was not created by stack ${spec.owner}; ` +
+                "nothing was changed. Remove it (docker buildx rm NAME) if it is a leftover, or set builder.name to another name",
+        );
     }
 }
 
@@ -159,13 +191,17 @@ function leftBehind(spec: FleetBuildersSpec, p: Paths): string[] {
 
 /** Refuses an alias another builder's files define: ssh would use the first block it reads. */
 function checkAliases(spec: FleetBuildersSpec, p: Paths): void {
-    const others = fs.existsSync(p.root) ? fs.readdirSync(p.root).filter((d) => d !== spec.name && !d.startsWith(".")) : [];
+    const others = fs.existsSync(p.root)
+        ? fs.readdirSync(p.root).filter((d) => d !== spec.name && !d.startsWith("."))
+        : [];
     for (const other of others) {
         const taken = new Set(definedAliases(readOr(path.join(p.root, other, "config"), "")));
         const clash = spec.nodes.filter((n) => taken.has(n.alias)).map((n) => n.alias);
         if (clash.length > 0) {
-            throw new RunnerError(`the SSH alias ${clash.join(", ")} is already defined by builder ${other} (${path.join(p.root, other, "config")}); `
-                + "nothing was changed. Remove that builder's directory if it is a leftover, or choose another builder.name");
+            throw new RunnerError(
+                `the SSH alias ${clash.join(", ")} is already defined by builder ${other} (${path.join(p.root, other, "config")}); ` +
+                    "nothing was changed. Remove that builder's directory if it is a leftover, or choose another builder.name",
+            );
         }
     }
 }
@@ -216,17 +252,23 @@ export function sshWrapper(ssh: string, config: string): string {
 
 /** The first `ssh` on PATH other than a fleet wrapper (docs/hosts.md: a user may put one first on PATH for builds). */
 function realSsh(env: RunnerEnv, p: Paths): string {
-    const dirs = (env.env.PATH ?? "").split(":").filter((d) => d !== "" && !path.resolve(d).startsWith(`${p.root}${path.sep}`));
-    const found = dirs.map((d) => path.join(d, "ssh")).find((f) => {
-        try {
-            fs.accessSync(f, fs.constants.X_OK);
-            return fs.statSync(f).isFile();
-        } catch {
-            return false;
-        }
-    });
+    const dirs = (env.env.PATH ?? "")
+        .split(":")
+        .filter((d) => d !== "" && !path.resolve(d).startsWith(`${p.root}${path.sep}`));
+    const found = dirs
+        .map((d) => path.join(d, "ssh"))
+        .find((f) => {
+            try {
+                fs.accessSync(f, fs.constants.X_OK);
+                return fs.statSync(f).isFile();
+            } catch {
+                return false;
+            }
+        });
     if (found === undefined) {
-        throw new RunnerError("the OpenSSH client (ssh) is not on PATH; buildx needs it to reach the build hosts: install openssh-client");
+        throw new RunnerError(
+            "the OpenSSH client (ssh) is not on PATH; buildx needs it to reach the build hosts: install openssh-client",
+        );
     }
     return found;
 }
@@ -237,22 +279,47 @@ function withWrapper(env: RunnerEnv, p: Paths): RunnerEnv {
 }
 
 /** Every AWS CLI call the runner makes (examples/iam maps each to the IAM actions it needs). */
-export const EC2_CALLS = ["describe-instances", "start-instances", "wait instance-stopped", "wait instance-running"] as const;
+export const EC2_CALLS = [
+    "describe-instances",
+    "start-instances",
+    "wait instance-stopped",
+    "wait instance-running",
+] as const;
 
 /** Starts the idle hosts that are stopped and waits until EC2 reports them running; true when it started any. */
 async function wake(env: RunnerEnv, wakeSpec: NonNullable<FleetBuildersSpec["wake"]>): Promise<boolean> {
-    const ec2 = (call: typeof EC2_CALLS[number], args: string[]) =>
-        run(env, "aws", ["ec2", ...(wakeSpec.region ? ["--region", wakeSpec.region] : []), ...call.split(" "), ...args]);
+    const ec2 = (call: (typeof EC2_CALLS)[number], args: string[]) =>
+        run(env, "aws", [
+            "ec2",
+            ...(wakeSpec.region ? ["--region", wakeSpec.region] : []),
+            ...call.split(" "),
+            ...args,
+        ]);
     const ids = wakeSpec.instanceIds;
-    const states = await ec2("describe-instances", ["--instance-ids", ...ids, "--query", "Reservations[].Instances[].[InstanceId,State.Name]", "--output", "text"]);
+    const states = await ec2("describe-instances", [
+        "--instance-ids",
+        ...ids,
+        "--query",
+        "Reservations[].Instances[].[InstanceId,State.Name]",
+        "--output",
+        "text",
+    ]);
     if (states.code !== 0) {
-        throw new RunnerError(`could not read the states of the idle build hosts: ${(states.stderr || states.stdout).trim()}\nA host EC2 no longer knows is replaced by pulumi up --refresh.`);
+        throw new RunnerError(
+            `could not read the states of the idle build hosts: ${(states.stderr || states.stdout).trim()}\nA host EC2 no longer knows is replaced by pulumi up --refresh.`,
+        );
     }
-    const rows = states.stdout.trim().split("\n").filter(Boolean).map((line) => line.trim().split(/\s+/));
+    const rows = states.stdout
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => line.trim().split(/\s+/));
     const inState = (...want: string[]) => rows.filter(([, s]) => want.includes(s)).map(([id]) => id);
     const gone = inState("shutting-down", "terminated");
     if (gone.length > 0) {
-        throw new RunnerError(gone.map((id) => `build host ${id} is terminated; run pulumi up --refresh to replace it`).join("\n"));
+        throw new RunnerError(
+            gone.map((id) => `build host ${id} is terminated; run pulumi up --refresh to replace it`).join("\n"),
+        );
     }
     const must = async (r: Promise<Result>) => {
         const result = await r;
@@ -276,7 +343,13 @@ async function wake(env: RunnerEnv, wakeSpec: NonNullable<FleetBuildersSpec["wak
 }
 
 /** Registers `builder` from `nodes` unless exactly that is registered; returns the nodes it could not add. */
-async function register(env: RunnerEnv, spec: FleetBuildersSpec, p: Paths, builder: string, nodes: { node: NodeSpec; platforms: string[] }[]): Promise<DownNode[]> {
+async function register(
+    env: RunnerEnv,
+    spec: FleetBuildersSpec,
+    p: Paths,
+    builder: string,
+    nodes: { node: NodeSpec; platforms: string[] }[],
+): Promise<DownNode[]> {
     const fingerprint = registrationFingerprint(spec, nodes);
     const stamp = path.join(p.dir, `fingerprint-${builder}`);
     if (fs.existsSync(path.join(p.instances, builder)) && readOr(stamp, "").trim() === fingerprint) {
@@ -288,7 +361,9 @@ async function register(env: RunnerEnv, spec: FleetBuildersSpec, p: Paths, build
     // old container instead, which nothing would reach again; an unreachable host keeps it.
     // Moving between the host's own node and its preview node (hostBuilderNode) is no rename:
     // both containers stay.
-    const renamed = nodes.length === 1 && registeredNodes(p, builder).some((n) => !samePurposeNodes(nodes[0].node.node).includes(n));
+    const renamed =
+        nodes.length === 1 &&
+        registeredNodes(p, builder).some((n) => !samePurposeNodes(nodes[0].node.node).includes(n));
     if (!renamed || (await run(env, "docker", ["buildx", "rm", builder])).code !== 0) {
         await run(env, "docker", ["buildx", "rm", "--keep-daemon", builder]);
     }
@@ -296,11 +371,20 @@ async function register(env: RunnerEnv, spec: FleetBuildersSpec, p: Paths, build
     const failed: DownNode[] = [];
     let added = 0;
     for (const { node, platforms } of nodes) {
-        const result = await run(env, "docker", createArgs(builder, node, platforms, added > 0, p.dir, spec.buildkitdConfig !== undefined));
+        const result = await run(
+            env,
+            "docker",
+            createArgs(builder, node, platforms, added > 0, p.dir, spec.buildkitdConfig !== undefined),
+        );
         if (result.code === 0) {
             added++;
         } else {
-            failed.push({ host: node.host, node: node.node, platforms, error: lastLine(result.stderr || result.stdout) });
+            failed.push({
+                host: node.host,
+                node: node.node,
+                platforms,
+                error: lastLine(result.stderr || result.stdout),
+            });
         }
         env.log(`${result.code === 0 ? "registered" : "could not register"} node ${node.node} of builder ${builder}`);
     }
@@ -327,8 +411,15 @@ function registeredNodes(p: Paths, builder: string): string[] {
 }
 
 function lastLine(text: string): string {
-    const lines = text.trim().split("\n").filter((l) => l.trim() !== "");
-    return lines.length === 0 ? "no output" : lines.length === 1 ? lines[0] : `${lines[0]} ... ${lines[lines.length - 1]}`;
+    const lines = text
+        .trim()
+        .split("\n")
+        .filter((l) => l.trim() !== "");
+    return lines.length === 0
+        ? "no output"
+        : lines.length === 1
+          ? lines[0]
+          : `${lines[0]} ... ${lines[lines.length - 1]}`;
 }
 
 /**
@@ -343,19 +434,31 @@ function lastLine(text: string): string {
  * the node's error in buildx's words.
  */
 async function checkNodes(env: RunnerEnv, spec: FleetBuildersSpec, nodes: NodeSpec[]): Promise<DownNode[]> {
-    const results = await Promise.all(nodes.map(async (node) => {
-        const quick = await run(env, "ssh", buildkitRunningArgs(node));
-        if (buildkitRunning(quick.code, quick.stdout)) {
-            return [];
-        }
-        if (quick.code === SSH_FAILED) {
-            return [{ host: node.host, node: node.node, platforms: node.platforms, error: lastLine(quick.stderr || quick.stdout) }];
-        }
-        const builder = hostBuilderName(spec.name, node.host);
-        const r = await run(env, "docker", ["buildx", "inspect", "--bootstrap", builder]);
-        const error = r.code !== 0 ? lastLine(r.stderr || r.stdout) : inspectErrors(r.stdout + (r.stderr ? `\n${r.stderr}` : "")).get(node.node);
-        return error === undefined ? [] : [{ host: node.host, node: node.node, platforms: node.platforms, error }];
-    }));
+    const results = await Promise.all(
+        nodes.map(async (node) => {
+            const quick = await run(env, "ssh", buildkitRunningArgs(node));
+            if (buildkitRunning(quick.code, quick.stdout)) {
+                return [];
+            }
+            if (quick.code === SSH_FAILED) {
+                return [
+                    {
+                        host: node.host,
+                        node: node.node,
+                        platforms: node.platforms,
+                        error: lastLine(quick.stderr || quick.stdout),
+                    },
+                ];
+            }
+            const builder = hostBuilderName(spec.name, node.host);
+            const r = await run(env, "docker", ["buildx", "inspect", "--bootstrap", builder]);
+            const error =
+                r.code !== 0
+                    ? lastLine(r.stderr || r.stdout)
+                    : inspectErrors(r.stdout + (r.stderr ? `\n${r.stderr}` : "")).get(node.node);
+            return error === undefined ? [] : [{ host: node.host, node: node.node, platforms: node.platforms, error }];
+        }),
+    );
     return results.flat();
 }
 
@@ -369,7 +472,12 @@ async function waitForSsh(env: RunnerEnv, nodes: NodeSpec[]): Promise<DownNode[]
     for (const node of nodes) {
         while ((await run(env, "ssh", ["-o", "ConnectTimeout=10", node.alias, "true"])).code !== 0) {
             if (env.now() >= deadline) {
-                down.push({ host: node.host, node: node.node, platforms: node.platforms, error: `did not answer over SSH within ${WAKE_TIMEOUT_SECONDS}s of its host starting` });
+                down.push({
+                    host: node.host,
+                    node: node.node,
+                    platforms: node.platforms,
+                    error: `did not answer over SSH within ${WAKE_TIMEOUT_SECONDS}s of its host starting`,
+                });
                 break;
             }
             await env.sleep(10);
@@ -379,7 +487,12 @@ async function waitForSsh(env: RunnerEnv, nodes: NodeSpec[]): Promise<DownNode[]
 }
 
 /** Makes the builders exist on this machine; in updates, reports which nodes do not answer. */
-export async function ensureBuilders(spec: FleetBuildersSpec, privateKey: string, mode: Mode, runnerEnv: RunnerEnv): Promise<EnsureReport> {
+export async function ensureBuilders(
+    spec: FleetBuildersSpec,
+    privateKey: string,
+    mode: Mode,
+    runnerEnv: RunnerEnv,
+): Promise<EnsureReport> {
     const refused = mode === "register" ? undefined : checkDockerCredentials(runnerEnv.env, runnerEnv.log);
     if (refused !== undefined) {
         throw new RunnerError(refused);
@@ -395,18 +508,26 @@ export async function ensureBuilders(spec: FleetBuildersSpec, privateKey: string
     }
     // Before any builder is pointed anywhere: refuse to run beside another CLI's run of this
     // stack for the other purpose (runner/purposeLease.ts).
-    await withLock(env, path.join(p.root, ".lock"), () => claimPurpose(p.dir, mode === "preview" ? "preview" : "update", (m) => new RunnerError(m)));
+    await withLock(env, path.join(p.root, ".lock"), () =>
+        claimPurpose(p.dir, mode === "preview" ? "preview" : "update", (m) => new RunnerError(m)),
+    );
     const unreachable = woke ? await waitForSsh(env, spec.nodes) : [];
     const live = () => spec.nodes.filter((n) => ![...unreachable, ...report.down].some((d) => d.host === n.host));
     // A host's builder is re-pointed whenever the mode changes (its fingerprint names the node):
     // `buildx rm --keep-daemon` and `create`, which contact the host but start nothing.
-    const notAdded = (await Promise.all(live().map(async (node) => {
-        const [own] = await Promise.all([
-            register(env, spec, p, hostBuilderName(spec.name, node.host), [{ node: hostBuilderNode(node, mode === "preview"), platforms: node.platforms }]),
-            registerPreviewBuilder(env, spec, p, node),
-        ]);
-        return own;
-    }))).flat();
+    const notAdded = (
+        await Promise.all(
+            live().map(async (node) => {
+                const [own] = await Promise.all([
+                    register(env, spec, p, hostBuilderName(spec.name, node.host), [
+                        { node: hostBuilderNode(node, mode === "preview"), platforms: node.platforms },
+                    ]),
+                    registerPreviewBuilder(env, spec, p, node),
+                ]);
+                return own;
+            }),
+        )
+    ).flat();
     if (mode === "update") {
         report.down.push(...unreachable, ...notAdded);
         const deadline = env.now() + (woke ? WAKE_TIMEOUT_SECONDS * 1000 : 0);
@@ -419,7 +540,10 @@ export async function ensureBuilders(spec: FleetBuildersSpec, privateKey: string
     } else {
         notAdded.forEach((d) => env.log(`build node ${d.node} could not be registered: ${d.error}`));
     }
-    const stackBuilder = stackNodes(spec, report.down.map((d) => d.host));
+    const stackBuilder = stackNodes(
+        spec,
+        report.down.map((d) => d.host),
+    );
     if (mode !== "register" || !fs.existsSync(path.join(p.instances, spec.name))) {
         const skipped = await register(env, spec, p, spec.name, stackBuilder);
         skipped.forEach((d) => env.log(`build node ${d.node} is left out of builder ${spec.name}: ${d.error}`));
@@ -436,8 +560,15 @@ export async function ensureBuilders(spec: FleetBuildersSpec, privateKey: string
  * but through it an update restarts the preview BuildKit with new settings and a destroy
  * removes its container and state. Its failure only logs: the host's own builder reports.
  */
-async function registerPreviewBuilder(env: RunnerEnv, spec: FleetBuildersSpec, p: Paths, node: NodeSpec): Promise<void> {
-    const failed = await register(env, spec, p, previewBuilderName(spec.name, node.host), [{ node: previewNode(node), platforms: node.platforms }]);
+async function registerPreviewBuilder(
+    env: RunnerEnv,
+    spec: FleetBuildersSpec,
+    p: Paths,
+    node: NodeSpec,
+): Promise<void> {
+    const failed = await register(env, spec, p, previewBuilderName(spec.name, node.host), [
+        { node: previewNode(node), platforms: node.platforms },
+    ]);
     failed.forEach((d) => env.log(`the preview builder of ${d.host} could not be registered: ${d.error}`));
 }
 
@@ -456,15 +587,24 @@ function previousReport(stdout: string | undefined): Partial<EnsureReport> {
  * the settings it started with, and a runner's own files cannot tell (a CI runner starts
  * empty). `--keep-state` keeps the layer cache; the next build starts the container anew.
  */
-async function restartChanged(env: RunnerEnv, spec: FleetBuildersSpec, p: Paths, previous: Partial<EnsureReport>): Promise<void> {
+async function restartChanged(
+    env: RunnerEnv,
+    spec: FleetBuildersSpec,
+    p: Paths,
+    previous: Partial<EnsureReport>,
+): Promise<void> {
     const now = appliedSettings(spec);
-    const changed = spec.nodes.filter((n) => previous.applied?.[n.host] !== undefined && previous.applied[n.host] !== now[n.host]);
+    const changed = spec.nodes.filter(
+        (n) => previous.applied?.[n.host] !== undefined && previous.applied[n.host] !== now[n.host],
+    );
     for (const node of changed) {
         const builder = hostBuilderName(spec.name, node.host);
         env.log(`restarting BuildKit on ${node.host}: its driver options or buildkitd.toml changed`);
         const r = await run(env, "docker", ["buildx", "rm", "--keep-state", builder]);
         if (r.code !== 0) {
-            throw new RunnerError(`could not restart BuildKit on ${node.host} with its new settings: ${lastLine(r.stderr || r.stdout)}`);
+            throw new RunnerError(
+                `could not restart BuildKit on ${node.host} with its new settings: ${lastLine(r.stderr || r.stdout)}`,
+            );
         }
         await register(env, spec, p, builder, [{ node, platforms: node.platforms }]);
         // The preview BuildKit started with the same settings; a missing container is no error.
@@ -487,4 +627,3 @@ async function removeLeftBehind(env: RunnerEnv, spec: FleetBuildersSpec, p: Path
         writeAtomic(path.join(p.dir, "builders"), `${builderNames(spec).join("\n")}\n`);
     }
 }
-

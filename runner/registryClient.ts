@@ -24,11 +24,25 @@ export interface RegistryResponse {
  * holds what they hold.
  */
 export function systemCaFiles(env: NodeJS.ProcessEnv, exists: (file: string) => boolean = fs.existsSync): string[] {
-    const bundles = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem",
-        "/etc/pki/tls/cacert.pem", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/cert.pem"];
+    const bundles = [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/ca-bundle.pem",
+        "/etc/pki/tls/cacert.pem",
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        "/etc/ssl/cert.pem",
+    ];
     const file = (env.SSL_CERT_FILE ? [env.SSL_CERT_FILE] : bundles).filter(exists).slice(0, 1);
     const dirs = (env.SSL_CERT_DIR ?? "").split(":").filter((d) => d !== "" && exists(d));
-    return [...file, ...dirs.flatMap((d) => fs.readdirSync(d).map((f) => path.join(d, f)).filter((f) => fs.statSync(f).isFile()))];
+    return [
+        ...file,
+        ...dirs.flatMap((d) =>
+            fs
+                .readdirSync(d)
+                .map((f) => path.join(d, f))
+                .filter((f) => fs.statSync(f).isFile()),
+        ),
+    ];
 }
 
 /** `Bearer realm="…",service="…",scope="…"` → scheme and parameters (RFC 7235 challenge, quoted values). */
@@ -50,12 +64,22 @@ export class RegistryClient {
     private authorization: string | undefined;
     private readonly ca: string[];
 
-    constructor(private readonly registry: string, private readonly credentials: string, env: NodeJS.ProcessEnv) {
+    constructor(
+        private readonly registry: string,
+        private readonly credentials: string,
+        env: NodeJS.ProcessEnv,
+    ) {
         this.ca = [...tls.rootCertificates, ...systemCaFiles(env).map((f) => fs.readFileSync(f, "utf8"))];
     }
 
     /** One request to `/v2/<repository>/<rest>`, authenticating once on a 401 (Basic, or a Bearer token from the realm). */
-    async request(method: "GET" | "PUT", repository: string, rest: string, headers: Record<string, string> = {}, body?: string): Promise<RegistryResponse> {
+    async request(
+        method: "GET" | "PUT",
+        repository: string,
+        rest: string,
+        headers: Record<string, string> = {},
+        body?: string,
+    ): Promise<RegistryResponse> {
         const url = `https://${apiHost(this.registry)}/v2/${repository}/${rest}`;
         const first = await this.send(method, url, { ...headers, ...this.auth() }, body);
         const challenge = first.headers["www-authenticate"];
@@ -67,11 +91,18 @@ export class RegistryClient {
         if (scheme === "basic") {
             this.authorization = basic;
         } else if (scheme === "bearer" && params.realm) {
-            const query = new URLSearchParams({ ...(params.service ? { service: params.service } : {}), scope: `repository:${repository}:pull,push` });
+            const query = new URLSearchParams({
+                ...(params.service ? { service: params.service } : {}),
+                scope: `repository:${repository}:pull,push`,
+            });
             const token = await this.send("GET", `${params.realm}?${query.toString()}`, { authorization: basic });
-            const parsed = token.status === 200 ? JSON.parse(token.body) as { token?: string; access_token?: string } : {};
+            const parsed =
+                token.status === 200 ? (JSON.parse(token.body) as { token?: string; access_token?: string }) : {};
             if (!parsed.token && !parsed.access_token) {
-                return { ...first, body: `the token service ${params.realm} answered ${token.status}: ${token.body.slice(0, 200)}` };
+                return {
+                    ...first,
+                    body: `the token service ${params.realm} answered ${token.status}: ${token.body.slice(0, 200)}`,
+                };
             }
             this.authorization = `Bearer ${parsed.token ?? parsed.access_token}`;
         } else {
@@ -84,14 +115,37 @@ export class RegistryClient {
         return this.authorization ? { authorization: this.authorization } : {};
     }
 
-    private send(method: string, url: string, headers: Record<string, string>, body?: string): Promise<RegistryResponse> {
+    private send(
+        method: string,
+        url: string,
+        headers: Record<string, string>,
+        body?: string,
+    ): Promise<RegistryResponse> {
         return new Promise((resolve, reject) => {
-            const req = https.request(url, { method, headers: { ...headers, ...(body !== undefined ? { "content-length": String(Buffer.byteLength(body)) } : {}) }, ca: this.ca, timeout: 60_000 }, (res) => {
-                const chunks: Buffer[] = [];
-                res.on("data", (c: Buffer) => chunks.push(c));
-                res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-                res.on("error", reject);
-            });
+            const req = https.request(
+                url,
+                {
+                    method,
+                    headers: {
+                        ...headers,
+                        ...(body !== undefined ? { "content-length": String(Buffer.byteLength(body)) } : {}),
+                    },
+                    ca: this.ca,
+                    timeout: 60_000,
+                },
+                (res) => {
+                    const chunks: Buffer[] = [];
+                    res.on("data", (c: Buffer) => chunks.push(c));
+                    res.on("end", () =>
+                        resolve({
+                            status: res.statusCode ?? 0,
+                            headers: res.headers,
+                            body: Buffer.concat(chunks).toString(),
+                        }),
+                    );
+                    res.on("error", reject);
+                },
+            );
             req.on("timeout", () => req.destroy(new Error(`no answer from ${new URL(url).host} in 60 s`)));
             req.on("error", reject);
             req.end(body);

@@ -9,17 +9,17 @@ import * as fs from "fs";
 import * as path from "path";
 
 /** Every script the runner ships, by its path in the repository. */
-export const SCRIPT_FILES = [
-    "runner/read-host-key.sh", "runner/remove-builders.sh", "runner/watchdog.sh",
-] as const;
+export const SCRIPT_FILES = ["runner/read-host-key.sh", "runner/remove-builders.sh", "runner/watchdog.sh"] as const;
 export type ScriptFile = (typeof SCRIPT_FILES)[number];
 
 /**
  * The repository root: this module runs from runner/ under ts-node and jest, and from
  * bin/runner/ once run.js has compiled the program (tsc does not copy the scripts there).
  */
-const ROOT = [path.join(__dirname, ".."), path.join(__dirname, "..", "..")]
-    .find((dir) => fs.existsSync(path.join(dir, "runner", "watchdog.sh"))) ?? path.join(__dirname, "..");
+const ROOT =
+    [path.join(__dirname, ".."), path.join(__dirname, "..", "..")].find((dir) =>
+        fs.existsSync(path.join(dir, "runner", "watchdog.sh")),
+    ) ?? path.join(__dirname, "..");
 
 /** The text of one of the program's script files. */
 export function scriptFile(name: ScriptFile): string {
@@ -42,7 +42,9 @@ export function runnerCommand(entry: EntryPoint): string {
 
 /** The project modules `file` imports (relative imports only), by their paths in the repository. */
 export function localImports(file: string, source: string): string[] {
-    return [...source.matchAll(/^import [^;]*? from "(\.{1,2}\/[^"]+)";$/gm)].map((m) => `${path.posix.join(path.posix.dirname(file), m[1])}.ts`);
+    return [...source.matchAll(/^import [^;]*? from "(\.{1,2}\/[^"]+)";$/gm)].map(
+        (m) => `${path.posix.join(path.posix.dirname(file), m[1])}.ts`,
+    );
 }
 
 /** `file` and every project module it imports, directly or not, in a stable order. */

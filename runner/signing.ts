@@ -58,7 +58,11 @@ export function ciIdentity(env: NodeJS.ProcessEnv): string | undefined {
     if (source === "github" && env.GITHUB_WORKFLOW_REF) {
         return `${env.GITHUB_SERVER_URL || "https://github.com"}/${env.GITHUB_WORKFLOW_REF}`;
     }
-    const ref = env.CI_COMMIT_TAG ? `refs/tags/${env.CI_COMMIT_TAG}` : env.CI_COMMIT_BRANCH ? `refs/heads/${env.CI_COMMIT_BRANCH}` : undefined;
+    const ref = env.CI_COMMIT_TAG
+        ? `refs/tags/${env.CI_COMMIT_TAG}`
+        : env.CI_COMMIT_BRANCH
+          ? `refs/heads/${env.CI_COMMIT_BRANCH}`
+          : undefined;
     if (source === "gitlab" && env.CI_SERVER_HOST && env.CI_PROJECT_PATH && ref) {
         return `https://${env.CI_SERVER_HOST}/${env.CI_PROJECT_PATH}//${env.CI_CONFIG_PATH || ".gitlab-ci.yml"}@${ref}`;
     }
@@ -71,7 +75,9 @@ export function ciIdentity(env: NodeJS.ProcessEnv): string | undefined {
  * anchored, without look-arounds or back-references, mean the same in both).
  */
 export function acceptsIdentity(signing: SigningConfig & { mode: "keyless" }, identity: string): boolean {
-    return signing.identityRegexp !== undefined ? new RegExp(signing.identityRegexp).test(identity) : identity === signing.identity;
+    return signing.identityRegexp !== undefined
+        ? new RegExp(signing.identityRegexp).test(identity)
+        : identity === signing.identity;
 }
 
 /** Whether the signature goes to Rekor: always for keyless (Fulcio certificates are short-lived). */
@@ -85,14 +91,25 @@ export function usesTransparencyLog(signing: SigningConfig): boolean {
  * environment (cosign pkg/providers/envvar), so the token is never in argv.
  */
 function signerArgs(signing: SigningConfig, files: CosignFiles, oidc: OidcSource): string[] {
-    const key = signing.mode === "key" ? ["--key", required(files.key, "key")]
-        : signing.mode === "kms" ? ["--key", signing.key]
-            : oidc === "github" ? ["--oidc-provider", "github-actions"] : [];
+    const key =
+        signing.mode === "key"
+            ? ["--key", required(files.key, "key")]
+            : signing.mode === "kms"
+              ? ["--key", signing.key]
+              : oidc === "github"
+                ? ["--oidc-provider", "github-actions"]
+                : [];
     // cosign v3 refuses --tlog-upload=false; a signing config without services is how it signs
     // without Rekor, and an explicit trusted root stops its TUF fetch
     // (cmd/cosign/cli/signcommon/common.go, LoadTrustedMaterialAndSigningConfig).
-    const offline = usesTransparencyLog(signing) ? []
-        : ["--signing-config", required(files.signingConfig, "signingConfig"), "--trusted-root", required(files.trustedRoot, "trustedRoot")];
+    const offline = usesTransparencyLog(signing)
+        ? []
+        : [
+              "--signing-config",
+              required(files.signingConfig, "signingConfig"),
+              "--trusted-root",
+              required(files.trustedRoot, "trustedRoot"),
+          ];
     return [...key, ...offline, "--yes"];
 }
 
@@ -109,8 +126,23 @@ export function signArgs(signing: SigningConfig, files: CosignFiles, oidc: OidcS
 }
 
 /** `cosign attest` of one document on one platform image, by digest. */
-export function attestArgs(signing: SigningConfig, files: CosignFiles, oidc: OidcSource, ref: string, predicate: Predicate, document: string): string[] {
-    return ["attest", ...signerArgs(signing, files, oidc), "--type", PREDICATE_TYPES[predicate].cosignType, "--predicate", document, digestOnly(ref)];
+export function attestArgs(
+    signing: SigningConfig,
+    files: CosignFiles,
+    oidc: OidcSource,
+    ref: string,
+    predicate: Predicate,
+    document: string,
+): string[] {
+    return [
+        "attest",
+        ...signerArgs(signing, files, oidc),
+        "--type",
+        PREDICATE_TYPES[predicate].cosignType,
+        "--predicate",
+        document,
+        digestOnly(ref),
+    ];
 }
 
 /** `cosign public-key`: the public half of the configured private key (its password in COSIGN_PASSWORD). */
@@ -132,16 +164,28 @@ export function digestOnly(ref: string): string {
     const repository = ref.slice(0, at);
     // A tag is the part after the last ':' of the last path component.
     const last = repository.slice(repository.lastIndexOf("/") + 1);
-    return last.includes(":") ? `${repository.slice(0, repository.length - last.length)}${last.slice(0, last.indexOf(":"))}@${ref.slice(at + 1)}` : ref;
+    return last.includes(":")
+        ? `${repository.slice(0, repository.length - last.length)}${last.slice(0, last.indexOf(":"))}@${ref.slice(at + 1)}`
+        : ref;
 }
 
 /** What identifies the signer in `cosign verify`: the key, or the keyless certificate's identity and issuer. */
 export function verifierArgs(signing: SigningConfig, publicKeyFile = "cosign.pub"): string[] {
-    const who = signing.mode === "key" ? ["--key", publicKeyFile]
-        : signing.mode === "kms" ? ["--key", signing.key]
-            : [...(signing.identityRegexp !== undefined ? ["--certificate-identity-regexp", signing.identityRegexp] : ["--certificate-identity", signing.identity ?? ""]),
-                "--certificate-oidc-issuer", signing.issuer];
-    return usesTransparencyLog(signing) ? who : [...who, "--insecure-ignore-tlog=true", "--trusted-root", "trusted_root.json"];
+    const who =
+        signing.mode === "key"
+            ? ["--key", publicKeyFile]
+            : signing.mode === "kms"
+              ? ["--key", signing.key]
+              : [
+                    ...(signing.identityRegexp !== undefined
+                        ? ["--certificate-identity-regexp", signing.identityRegexp]
+                        : ["--certificate-identity", signing.identity ?? ""]),
+                    "--certificate-oidc-issuer",
+                    signing.issuer,
+                ];
+    return usesTransparencyLog(signing)
+        ? who
+        : [...who, "--insecure-ignore-tlog=true", "--trusted-root", "trusted_root.json"];
 }
 
 /** `cosign verify` of an index. */
@@ -150,13 +194,26 @@ export function verifyArgs(signing: SigningConfig, ref: string, publicKeyFile?: 
 }
 
 /** `cosign verify-attestation` of one document type on a platform image. */
-export function verifyAttestationArgs(signing: SigningConfig, ref: string, predicate: Predicate, publicKeyFile?: string): string[] {
-    return ["verify-attestation", ...verifierArgs(signing, publicKeyFile), "--type", PREDICATE_TYPES[predicate].cosignType, digestOnly(ref)];
+export function verifyAttestationArgs(
+    signing: SigningConfig,
+    ref: string,
+    predicate: Predicate,
+    publicKeyFile?: string,
+): string[] {
+    return [
+        "verify-attestation",
+        ...verifierArgs(signing, publicKeyFile),
+        "--type",
+        PREDICATE_TYPES[predicate].cosignType,
+        digestOnly(ref),
+    ];
 }
 
 /** A command line for people: arguments quoted for a POSIX shell where they need it. */
 export function shellLine(command: string, args: string[]): string {
-    return [command, ...args].map((a) => (/^[A-Za-z0-9@%+=:,./_-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(" ");
+    return [command, ...args]
+        .map((a) => (/^[A-Za-z0-9@%+=:,./_-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))
+        .join(" ");
 }
 
 /** The per-image `signature` output: plain values a deploy needs to verify, no secrets. */
@@ -178,11 +235,17 @@ export function signatureOutput(signing: SigningConfig, indexRef: string, platfo
         mode: signing.mode,
         ...(signing.mode === "key" ? { publicKey: signing.publicKey } : {}),
         ...(signing.mode === "kms" ? { kmsKey: signing.key } : {}),
-        ...(signing.mode === "keyless" ? {
-            ...(signing.identityRegexp !== undefined ? { certificateIdentityRegexp: signing.identityRegexp } : { certificateIdentity: signing.identity }),
-            certificateOidcIssuer: signing.issuer,
-        } : {}),
+        ...(signing.mode === "keyless"
+            ? {
+                  ...(signing.identityRegexp !== undefined
+                      ? { certificateIdentityRegexp: signing.identityRegexp }
+                      : { certificateIdentity: signing.identity }),
+                  certificateOidcIssuer: signing.issuer,
+              }
+            : {}),
         verify: shellLine("cosign", verifyArgs(signing, indexRef)),
-        verifyAttestations: platformRefs.flatMap((ref) => (["provenance", "sbom"] as const).map((p) => shellLine("cosign", verifyAttestationArgs(signing, ref, p)))),
+        verifyAttestations: platformRefs.flatMap((ref) =>
+            (["provenance", "sbom"] as const).map((p) => shellLine("cosign", verifyAttestationArgs(signing, ref, p))),
+        ),
     };
 }

@@ -38,12 +38,33 @@ export function smokeTestDockerfile(test: PlatformTest): string {
 
 /** The buildx call: exports nothing and skips BuildKit's cache, so the command runs every time. */
 export function smokeTestArgs(test: PlatformTest, dockerfile: string, context: string): string[] {
-    return ["buildx", "build", "--builder", test.builder, "--platform", test.platform, "--no-cache", "--provenance=false",
-        "--progress=rawjson", "--output", "type=cacheonly", "-f", dockerfile, context];
+    return [
+        "buildx",
+        "build",
+        "--builder",
+        test.builder,
+        "--platform",
+        test.platform,
+        "--no-cache",
+        "--provenance=false",
+        "--progress=rawjson",
+        "--output",
+        "type=cacheonly",
+        "-f",
+        dockerfile,
+        context,
+    ];
 }
 
-interface Vertex { digest: string; name?: string; error?: string }
-interface Log { vertex: string; data: string }
+interface Vertex {
+    digest: string;
+    name?: string;
+    error?: string;
+}
+interface Log {
+    vertex: string;
+    data: string;
+}
 
 /**
  * Reads buildx's rawjson progress (one SolveStatus per line, log data in base64): the RUN
@@ -71,8 +92,12 @@ export function readProgress(progress: string): { output: string; errors: string
         }
         logs.push(...(event.logs ?? []));
     }
-    const output = logs.filter((l) => /(^|\] )RUN /.test(names[l.vertex] ?? ""))
-        .map((l) => Buffer.from(l.data, "base64").toString()).join("").trim().slice(0, 4000);
+    const output = logs
+        .filter((l) => /(^|\] )RUN /.test(names[l.vertex] ?? ""))
+        .map((l) => Buffer.from(l.data, "base64").toString())
+        .join("")
+        .trim()
+        .slice(0, 4000);
     return { output, errors, other };
 }
 
@@ -87,7 +112,9 @@ export function judge(progress: string, status: number, expect: Expectation): { 
         return { why: `it printed ${JSON.stringify(output)}, expected ${expect.lines.join(" or ")}` };
     }
     if (expect.contains !== undefined && !output.includes(expect.contains)) {
-        return { why: `it printed ${JSON.stringify(output)}, which does not contain ${JSON.stringify(expect.contains)}` };
+        return {
+            why: `it printed ${JSON.stringify(output)}, which does not contain ${JSON.stringify(expect.contains)}`,
+        };
     }
     return { output };
 }
@@ -102,17 +129,27 @@ export function failureMessage(test: PlatformTest, why: string): string {
  * image with the stack's registry credentials. Returns platform → output; fails naming every
  * platform whose test failed.
  */
-export async function runSmokeTests(spec: SmokeTestSpec, credentials: string, env: RunnerEnv): Promise<Record<string, string>> {
+export async function runSmokeTests(
+    spec: SmokeTestSpec,
+    credentials: string,
+    env: RunnerEnv,
+): Promise<Record<string, string>> {
     const tmp = privateTempDir("nbf-smoke-");
     try {
         const docker = privateDockerConfig(tmp.dir, spec.registry, credentials, env.env);
-        const verdicts = await Promise.all(spec.tests.map(async (test, i) => {
-            const dir = path.join(tmp.dir, `test-${i}`);
-            fs.mkdirSync(path.join(dir, "context"), { recursive: true });
-            fs.writeFileSync(path.join(dir, "Dockerfile"), smokeTestDockerfile(test));
-            const result = await run("docker", smokeTestArgs(test, path.join(dir, "Dockerfile"), path.join(dir, "context")), { env: docker });
-            return judge(result.stderr, result.code, test.expect);
-        }));
+        const verdicts = await Promise.all(
+            spec.tests.map(async (test, i) => {
+                const dir = path.join(tmp.dir, `test-${i}`);
+                fs.mkdirSync(path.join(dir, "context"), { recursive: true });
+                fs.writeFileSync(path.join(dir, "Dockerfile"), smokeTestDockerfile(test));
+                const result = await run(
+                    "docker",
+                    smokeTestArgs(test, path.join(dir, "Dockerfile"), path.join(dir, "context")),
+                    { env: docker },
+                );
+                return judge(result.stderr, result.code, test.expect);
+            }),
+        );
         const failures = spec.tests.flatMap((test, i) => {
             const v = verdicts[i];
             return "why" in v ? [failureMessage(test, v.why)] : [];
@@ -120,7 +157,9 @@ export async function runSmokeTests(spec: SmokeTestSpec, credentials: string, en
         if (failures.length > 0) {
             throw new RunnerError(failures.join("\n"));
         }
-        return Object.fromEntries(spec.tests.map((test, i) => [test.platform, (verdicts[i] as { output: string }).output]));
+        return Object.fromEntries(
+            spec.tests.map((test, i) => [test.platform, (verdicts[i] as { output: string }).output]),
+        );
     } finally {
         tmp.remove();
     }

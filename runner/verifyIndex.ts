@@ -15,21 +15,28 @@ export interface IndexExpectation {
     platforms: Record<string, string>;
 }
 
-interface Descriptor { digest: string; platform?: { os?: string; architecture?: string; variant?: string } }
+interface Descriptor {
+    digest: string;
+    platform?: { os?: string; architecture?: string; variant?: string };
+}
 
 /**
  * Compares an index document with the expected platforms. Attestation entries (platform
  * unknown/unknown) are not platforms. Returns every difference, and the listing
  * (`<platform> <digest>` per entry) when there is none.
  */
-export function compareIndex(document: string, expected: Record<string, string>): { problems: string[]; listing: string[] } {
+export function compareIndex(
+    document: string,
+    expected: Record<string, string>,
+): { problems: string[]; listing: string[] } {
     let index: { manifests?: Descriptor[] };
     try {
         index = JSON.parse(document) as typeof index;
     } catch (e) {
         return { problems: [`it is not a JSON document (${(e as Error).message})`], listing: [] };
     }
-    const name = (p: NonNullable<Descriptor["platform"]>) => [p.os, p.architecture, p.variant].filter(Boolean).join("/");
+    const name = (p: NonNullable<Descriptor["platform"]>) =>
+        [p.os, p.architecture, p.variant].filter(Boolean).join("/");
     const listed = (index.manifests ?? []).filter((m) => m.platform && m.platform.architecture !== "unknown");
     const problems: string[] = [];
     for (const [platform, digest] of Object.entries(expected)) {
@@ -53,14 +60,25 @@ export async function verifyIndexes(expect: IndexExpectation, credentials: strin
     const tmp = privateTempDir("nbf-verify-");
     try {
         const docker = privateDockerConfig(tmp.dir, expect.registry, credentials, env.env);
-        const results = await Promise.all(expect.refs.map(async (ref) => {
-            const raw = await run("docker", ["buildx", "imagetools", "inspect", "--raw", ref], { env: docker });
-            if (raw.code !== 0) {
-                return { error: `could not read back the index ${ref}: ${(raw.stdout + raw.stderr).trimEnd()}`, listing: [] };
-            }
-            const { problems, listing } = compareIndex(raw.stdout, expect.platforms);
-            return { error: problems.length > 0 ? `the index ${ref} in the registry is not what was built: ${problems.join("; ")}` : undefined, listing };
-        }));
+        const results = await Promise.all(
+            expect.refs.map(async (ref) => {
+                const raw = await run("docker", ["buildx", "imagetools", "inspect", "--raw", ref], { env: docker });
+                if (raw.code !== 0) {
+                    return {
+                        error: `could not read back the index ${ref}: ${(raw.stdout + raw.stderr).trimEnd()}`,
+                        listing: [],
+                    };
+                }
+                const { problems, listing } = compareIndex(raw.stdout, expect.platforms);
+                return {
+                    error:
+                        problems.length > 0
+                            ? `the index ${ref} in the registry is not what was built: ${problems.join("; ")}`
+                            : undefined,
+                    listing,
+                };
+            }),
+        );
         const errors = results.flatMap((r) => (r.error === undefined ? [] : [r.error]));
         if (errors.length > 0) {
             throw new RunnerError(errors.join("\n"));

@@ -35,7 +35,9 @@ export function deferModule(file: string, cache: NodeJS.Require["cache"] = requi
             loaded.load(file);
             real = loaded.exports as object;
             if (esModule && (real as { __esModule?: unknown }).__esModule !== true) {
-                throw new Error(`${file} was deferred as an ES module (startup/deferredModule.ts), but it does not mark itself __esModule; remove it from run.js's list`);
+                throw new Error(
+                    `${file} was deferred as an ES module (startup/deferredModule.ts), but it does not mark itself __esModule; remove it from run.js's list`,
+                );
             }
         }
         return real;
@@ -43,15 +45,19 @@ export function deferModule(file: string, cache: NodeJS.Require["cache"] = requi
     const standIn = new Module(file);
     standIn.filename = file;
     standIn.loaded = true;
-    standIn.exports = new Proxy({}, {
-        get: (_, key) => (esModule && key === "__esModule" && real === undefined ? true : Reflect.get(load(), key) as unknown),
-        has: (_, key) => Reflect.has(load(), key),
-        ownKeys: () => Reflect.ownKeys(load()),
-        getOwnPropertyDescriptor: (_, key) => {
-            const descriptor = Reflect.getOwnPropertyDescriptor(load(), key);
-            return descriptor === undefined ? undefined : { ...descriptor, configurable: true };
+    standIn.exports = new Proxy(
+        {},
+        {
+            get: (_, key) =>
+                esModule && key === "__esModule" && real === undefined ? true : (Reflect.get(load(), key) as unknown),
+            has: (_, key) => Reflect.has(load(), key),
+            ownKeys: () => Reflect.ownKeys(load()),
+            getOwnPropertyDescriptor: (_, key) => {
+                const descriptor = Reflect.getOwnPropertyDescriptor(load(), key);
+                return descriptor === undefined ? undefined : { ...descriptor, configurable: true };
+            },
         },
-    });
+    );
     cache[file] = standIn;
     return true;
 }

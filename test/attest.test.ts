@@ -14,8 +14,10 @@ import { registryStandIn, StandIn } from "./registryStandIn";
 import { sandbox } from "./sandbox";
 
 const PUB = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEstubkeyAAAA\n-----END PUBLIC KEY-----\n";
-const OTHER_PUB = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEotherkeyBBBB\n-----END PUBLIC KEY-----\n";
-const PRIVATE = "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nsecret-private-key-body\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----";
+const OTHER_PUB =
+    "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEotherkeyBBBB\n-----END PUBLIC KEY-----\n";
+const PRIVATE =
+    "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nsecret-private-key-body\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----";
 const AMD = `sha256:${"a".repeat(64)}`;
 const ARM = `sha256:${"b".repeat(64)}`;
 const INDEX = `sha256:${"f".repeat(64)}`;
@@ -32,13 +34,34 @@ afterEach(() => registry.close());
 
 function spec(signing: SigningConfig = KEY): AttestSpec {
     return {
-        registry: registry.host, signing,
+        registry: registry.host,
+        signing,
         indexes: [`${REPO}:latest@${INDEX}`, `${REPO}:v1@${INDEX}`],
         platforms: [
-            { platform: "linux/amd64", ref: `${REPO}@${AMD}`, host: "amd", node: "nbf-e2e-amd", test: { command: ["uname", "-m"], output: "x86_64" } },
-            { platform: "linux/arm64", ref: `${REPO}@${ARM}`, host: "arm", node: "nbf-e2e-arm", test: { command: ["uname", "-m"], output: "aarch64" } },
+            {
+                platform: "linux/amd64",
+                ref: `${REPO}@${AMD}`,
+                host: "amd",
+                node: "nbf-e2e-amd",
+                test: { command: ["uname", "-m"], output: "x86_64" },
+            },
+            {
+                platform: "linux/arm64",
+                ref: `${REPO}@${ARM}`,
+                host: "arm",
+                node: "nbf-e2e-arm",
+                test: { command: ["uname", "-m"], output: "aarch64" },
+            },
         ],
-        build: { stack: "native-build-fleet/e2e", builderName: "nbf-e2e", context: "app", buildArgs: { VCS_REF: "c0ffee" }, secrets: ["token"], ssh: [], source: "https://example.invalid/app" },
+        build: {
+            stack: "native-build-fleet/e2e",
+            builderName: "nbf-e2e",
+            context: "app",
+            buildArgs: { VCS_REF: "c0ffee" },
+            secrets: ["token"],
+            ssh: [],
+            source: "https://example.invalid/app",
+        },
     };
 }
 
@@ -47,32 +70,51 @@ function box(publicKey = PUB) {
     const b = sandbox("nbf-attest-");
     const project = path.join(b.dir, "project");
     fs.mkdirSync(path.join(project, "app"), { recursive: true });
-    fs.writeFileSync(path.join(project, "app", "Dockerfile"), "FROM registry.e2e.test:5000/busybox:e2e AS build\nFROM scratch\n");
+    fs.writeFileSync(
+        path.join(project, "app", "Dockerfile"),
+        "FROM registry.e2e.test:5000/busybox:e2e AS build\nFROM scratch\n",
+    );
     fs.writeFileSync(path.join(b.dir, "pub.pem"), publicKey);
-    b.stub("cosign", [
-        `echo "$1 COSIGN_PASSWORD=\${COSIGN_PASSWORD-unset} dir=$(stat -c %a "$(dirname "$DOCKER_CONFIG/x")")" >> '${b.dir}/cosign-env'`,
-        `case "$1" in`,
-        `  version) exit 0;;`,
-        `  public-key) stat -c %a "$3" > '${b.dir}/key-mode'; cp "$3" '${b.dir}/key-copy'; cat '${b.dir}/pub.pem';;`,
-        `  signing-config) echo '{}' > "$4";;`,
-        `  attest) for a; do [ "$prev" = --predicate ] && cp "$a" '${b.dir}'/predicate-$(ls '${b.dir}' | grep -c ^predicate-); prev=$a; done;;`,
-        `esac`,
-    ].join("\n"));
-    b.stub("syft", `[ "$1" = version ] && exit 0; out=\${4#spdx-json=}; echo '{"spdxVersion":"SPDX-2.3","packages":[{"name":"busybox"}]}' > "$out"`);
-    b.stub("docker", [
-        `case "$*" in`,
-        `  *"inspect --raw"*) printf 'base-index';;`,
-        `  "buildx inspect "*) printf 'Name: x\\nBuildKit version: v0.31.0\\n';;`,
-        `  *"{{json .Image}}"*) echo '{"created":"2026-12-06T21:00:00Z"}';;`,
-        `esac`,
-    ].join("\n"));
+    b.stub(
+        "cosign",
+        [
+            `echo "$1 COSIGN_PASSWORD=\${COSIGN_PASSWORD-unset} dir=$(stat -c %a "$(dirname "$DOCKER_CONFIG/x")")" >> '${b.dir}/cosign-env'`,
+            `case "$1" in`,
+            `  version) exit 0;;`,
+            `  public-key) stat -c %a "$3" > '${b.dir}/key-mode'; cp "$3" '${b.dir}/key-copy'; cat '${b.dir}/pub.pem';;`,
+            `  signing-config) echo '{}' > "$4";;`,
+            `  attest) for a; do [ "$prev" = --predicate ] && cp "$a" '${b.dir}'/predicate-$(ls '${b.dir}' | grep -c ^predicate-); prev=$a; done;;`,
+            `esac`,
+        ].join("\n"),
+    );
+    b.stub(
+        "syft",
+        `[ "$1" = version ] && exit 0; out=\${4#spdx-json=}; echo '{"spdxVersion":"SPDX-2.3","packages":[{"name":"busybox"}]}' > "$out"`,
+    );
+    b.stub(
+        "docker",
+        [
+            `case "$*" in`,
+            `  *"inspect --raw"*) printf 'base-index';;`,
+            `  "buildx inspect "*) printf 'Name: x\\nBuildKit version: v0.31.0\\n';;`,
+            `  *"{{json .Image}}"*) echo '{"created":"2026-12-06T21:00:00Z"}';;`,
+            `esac`,
+        ].join("\n"),
+    );
     b.stub("git", `case "$1" in rev-parse) echo 0123456789abcdef;; status) echo ' M app/x';; esac`);
     follow(registry, () => b.calls("cosign"));
     // The runner trusts the stand-in's certificate as cosign would trust a registry's CA.
-    return { ...b, project, runner: (extra: NodeJS.ProcessEnv = {}) => b.runner({ SSL_CERT_FILE: registry.caFile, ...extra }) };
+    return {
+        ...b,
+        project,
+        runner: (extra: NodeJS.ProcessEnv = {}) => b.runner({ SSL_CERT_FILE: registry.caFile, ...extra }),
+    };
 }
 
-const PREDICATE_OF: Record<string, string> = { slsaprovenance1: PREDICATE_TYPES.provenance.uri, spdxjson: PREDICATE_TYPES.sbom.uri };
+const PREDICATE_OF: Record<string, string> = {
+    slsaprovenance1: PREDICATE_TYPES.provenance.uri,
+    spdxjson: PREDICATE_TYPES.sbom.uri,
+};
 
 /** Before each request, the registry gets the bundle of every stub cosign `attest` or `sign` call it has not seen. */
 function follow(standIn: StandIn, calls: () => string[]): void {
@@ -103,14 +145,20 @@ const ATTESTED = [PREDICATE_TYPES.provenance.uri, PREDICATE_TYPES.sbom.uri];
 /** A digest the registry holds bundles of these types for, listed under its referrers tag by the step's own code. */
 async function signedBefore(digest: string, types: string[]): Promise<void> {
     types.forEach((t) => registry.attach("nbf-e2e/probe", digest, t));
-    await pinReferrers(new RegistryClient(registry.host, CREDENTIALS, { SSL_CERT_FILE: registry.caFile }), registry.host, "nbf-e2e/probe", digest);
+    await pinReferrers(
+        new RegistryClient(registry.host, CREDENTIALS, { SSL_CERT_FILE: registry.caFile }),
+        registry.host,
+        "nbf-e2e/probe",
+        digest,
+    );
 }
 
 /** The predicate types of the bundles listed under a digest's referrers tag (each read from its manifest), sorted. */
 function tagged(digest: string): string[] {
     const index = registry.tags.get(`nbf-e2e/probe:${referrersTag(digest)}`);
-    return listed(index === undefined ? "" : registry.manifests.get(index)?.body ?? "")
-        .map((m) => registry.manifests.get(m.digest)?.annotations?.["dev.sigstore.bundle.predicateType"] ?? "").sort();
+    return listed(index === undefined ? "" : (registry.manifests.get(index)?.body ?? ""))
+        .map((m) => registry.manifests.get(m.digest)?.annotations?.["dev.sigstore.bundle.predicateType"] ?? "")
+        .sort();
 }
 
 const secrets = { credentials: CREDENTIALS, signingKey: PRIVATE, signingKeyPassword: "key-password" };
@@ -121,22 +169,45 @@ describe("the attest entry point", () => {
         const report = await inProject(b.project, () => attest(spec(), secrets, b.runner()));
         const cosign = b.calls("cosign").filter((c) => /^(attest|sign) /.test(c));
         expect(cosign.map((c) => `${c.split(" ")[0]} ${c.split(" ").pop()}`)).toEqual([
-            `attest ${REPO}@${AMD}`, `attest ${REPO}@${AMD}`, `attest ${REPO}@${ARM}`, `attest ${REPO}@${ARM}`, `sign ${REPO}@${INDEX}`,
+            `attest ${REPO}@${AMD}`,
+            `attest ${REPO}@${AMD}`,
+            `attest ${REPO}@${ARM}`,
+            `attest ${REPO}@${ARM}`,
+            `sign ${REPO}@${INDEX}`,
         ]);
-        expect(cosign.filter((c) => c.startsWith("attest")).map((c) => /--type (\S+)/.exec(c)?.[1])).toEqual(["slsaprovenance1", "spdxjson", "slsaprovenance1", "spdxjson"]);
-        expect(b.calls("syft").filter((c) => c.startsWith("scan")).map((c) => c.split(" ")[1])).toEqual([`registry:${REPO}@${AMD}`, `registry:${REPO}@${ARM}`]);
+        expect(cosign.filter((c) => c.startsWith("attest")).map((c) => /--type (\S+)/.exec(c)?.[1])).toEqual([
+            "slsaprovenance1",
+            "spdxjson",
+            "slsaprovenance1",
+            "spdxjson",
+        ]);
+        expect(
+            b
+                .calls("syft")
+                .filter((c) => c.startsWith("scan"))
+                .map((c) => c.split(" ")[1]),
+        ).toEqual([`registry:${REPO}@${AMD}`, `registry:${REPO}@${ARM}`]);
         const who = signerId(KEY);
-        expect(report).toEqual({ signed: { [`${REPO}@${AMD}`]: who, [`${REPO}@${ARM}`]: who, [`${REPO}@${INDEX}`]: who } });
+        expect(report).toEqual({
+            signed: { [`${REPO}@${AMD}`]: who, [`${REPO}@${ARM}`]: who, [`${REPO}@${INDEX}`]: who },
+        });
     });
 
     test("writes provenance naming the commit, the dirty tree, the Dockerfile's digest, the base image by digest and the smoke test", async () => {
         const b = box();
         await inProject(b.project, () => attest(spec(), secrets, b.runner()));
         const provenance = JSON.parse(b.read("predicate-0"));
-        expect(provenance.buildDefinition.externalParameters.source).toEqual({ repository: "https://example.invalid/app", commit: "0123456789abcdef", dirty: true });
+        expect(provenance.buildDefinition.externalParameters.source).toEqual({
+            repository: "https://example.invalid/app",
+            commit: "0123456789abcdef",
+            dirty: true,
+        });
         expect(provenance.buildDefinition.externalParameters.dockerfile.sha256).toMatch(/^[a-f0-9]{64}$/);
         expect(provenance.buildDefinition.externalParameters.secrets).toEqual(["token"]);
-        expect(provenance.buildDefinition.resolvedDependencies[1]).toMatchObject({ name: "registry.e2e.test:5000/busybox:e2e", digest: { sha256: expect.stringMatching(/^[a-f0-9]{64}$/) } });
+        expect(provenance.buildDefinition.resolvedDependencies[1]).toMatchObject({
+            name: "registry.e2e.test:5000/busybox:e2e",
+            digest: { sha256: expect.stringMatching(/^[a-f0-9]{64}$/) },
+        });
         expect(provenance.runDetails.builder.version).toEqual({ buildkit: "v0.31.0" });
         expect(provenance.runDetails.metadata.finishedOn).toBe("2026-12-06T21:00:00Z");
         expect(JSON.parse(b.read("predicate-1")).spdxVersion).toBe("SPDX-2.3");
@@ -149,7 +220,10 @@ describe("the attest entry point", () => {
         await inProject(b.project, () => attest(reproducible, secrets, b.runner()));
         const provenance = JSON.parse(b.read("predicate-0"));
         expect(provenance.runDetails.metadata.finishedOn).toBeUndefined();
-        expect(provenance.buildDefinition.externalParameters.buildArgs).toEqual({ VCS_REF: "c0ffee", SOURCE_DATE_EPOCH: "1796591007" });
+        expect(provenance.buildDefinition.externalParameters.buildArgs).toEqual({
+            VCS_REF: "c0ffee",
+            SOURCE_DATE_EPOCH: "1796591007",
+        });
     });
 
     test("keeps every secret out of argv and attestations: the key in a 0600 file in a 0700 dir, its password only in cosign's COSIGN_PASSWORD, all removed after", async () => {
@@ -160,12 +234,19 @@ describe("the attest entry point", () => {
         expect(b.read("key-mode").trim()).toBe("600");
         expect(b.read("key-copy").trim()).toBe(PRIVATE);
         const env = b.read("cosign-env").trim().split("\n");
-        expect([...new Set(env.filter((l) => !l.startsWith("version ")).map((l) => l.slice(l.indexOf(" ") + 1)))]).toEqual(["COSIGN_PASSWORD=key-password dir=700"]);
+        expect([
+            ...new Set(env.filter((l) => !l.startsWith("version ")).map((l) => l.slice(l.indexOf(" ") + 1))),
+        ]).toEqual(["COSIGN_PASSWORD=key-password dir=700"]);
         expect(env.find((l) => l.startsWith("version "))).toMatch(/COSIGN_PASSWORD=unset/);
         for (const f of fs.readdirSync(b.dir).filter((n) => n.startsWith("predicate-"))) {
             expect(b.read(f)).not.toMatch(/secret-private-key-body|key-password|registry-password/);
         }
-        const keyDir = path.dirname(b.calls("cosign").find((c) => c.startsWith("public-key"))!.split(" ")[2]);
+        const keyDir = path.dirname(
+            b
+                .calls("cosign")
+                .find((c) => c.startsWith("public-key"))!
+                .split(" ")[2],
+        );
         expect(fs.existsSync(keyDir)).toBe(false);
     });
 
@@ -173,9 +254,16 @@ describe("the attest entry point", () => {
         const b = box();
         const who = signerId(KEY);
         await signedBefore(AMD, ATTESTED);
-        const previous = JSON.stringify({ signed: { [`${REPO}@${AMD}`]: who, [`${REPO}@sha256:${"9".repeat(64)}`]: who } });
-        const report = await inProject(b.project, () => attest(spec(), secrets, b.runner({ PULUMI_COMMAND_STDOUT: previous })));
-        const cosign = b.calls("cosign").filter((c) => /^(attest|sign) /.test(c)).map((c) => `${c.split(" ")[0]} ${c.split(" ").pop()}`);
+        const previous = JSON.stringify({
+            signed: { [`${REPO}@${AMD}`]: who, [`${REPO}@sha256:${"9".repeat(64)}`]: who },
+        });
+        const report = await inProject(b.project, () =>
+            attest(spec(), secrets, b.runner({ PULUMI_COMMAND_STDOUT: previous })),
+        );
+        const cosign = b
+            .calls("cosign")
+            .filter((c) => /^(attest|sign) /.test(c))
+            .map((c) => `${c.split(" ")[0]} ${c.split(" ").pop()}`);
         expect(cosign).toEqual([`attest ${REPO}@${ARM}`, `attest ${REPO}@${ARM}`, `sign ${REPO}@${INDEX}`]);
         expect(Object.keys(report.signed).sort()).toEqual([AMD, ARM, INDEX].map((d) => `${REPO}@${d}`).sort());
     });
@@ -187,12 +275,22 @@ describe("the attest entry point", () => {
         await signedBefore(ARM, ATTESTED);
         await signedBefore(INDEX, [SIGNATURE_PREDICATE]);
         registry.requests.splice(0);
-        const previous = JSON.stringify({ signed: { [`${REPO}@${AMD}`]: who, [`${REPO}@${ARM}`]: who, [`${REPO}@${INDEX}`]: who } });
+        const previous = JSON.stringify({
+            signed: { [`${REPO}@${AMD}`]: who, [`${REPO}@${ARM}`]: who, [`${REPO}@${INDEX}`]: who },
+        });
         await inProject(b.project, () => attest(spec(), secrets, b.runner({ PULUMI_COMMAND_STDOUT: previous })));
         expect(b.calls("cosign").filter((c) => /^(attest|sign) /.test(c))).toEqual([]);
         expect(b.calls("syft").filter((c) => c.startsWith("scan"))).toEqual([]);
-        expect(registry.requests).toEqual([AMD, ARM, INDEX].map((d) => `GET /v2/nbf-e2e/probe/manifests/${referrersTag(d)}`));
-        const old = JSON.stringify({ signed: { [`${REPO}@${AMD}`]: "key:other", [`${REPO}@${ARM}`]: "key:other", [`${REPO}@${INDEX}`]: "key:other" } });
+        expect(registry.requests).toEqual(
+            [AMD, ARM, INDEX].map((d) => `GET /v2/nbf-e2e/probe/manifests/${referrersTag(d)}`),
+        );
+        const old = JSON.stringify({
+            signed: {
+                [`${REPO}@${AMD}`]: "key:other",
+                [`${REPO}@${ARM}`]: "key:other",
+                [`${REPO}@${INDEX}`]: "key:other",
+            },
+        });
         const c = box();
         await inProject(c.project, () => attest(spec(), secrets, c.runner({ PULUMI_COMMAND_STDOUT: old })));
         expect(c.calls("cosign").filter((l) => /^(attest|sign) /.test(l))).toHaveLength(5);
@@ -203,42 +301,68 @@ describe("the attest entry point", () => {
         const first = await inProject(b.project, () => attest(spec(), secrets, b.runner()));
         const before = b.calls("cosign").filter((c) => /^(attest|sign) /.test(c)).length;
         // The SBOM of arm64 expires; the index's signature is deleted with its referrers tag.
-        const armTag = JSON.parse(registry.manifests.get(registry.tags.get(`nbf-e2e/probe:${referrersTag(ARM)}`)!)!.body) as { manifests: { digest: string; annotations: Record<string, string> }[] };
-        armTag.manifests.filter((m) => m.annotations["dev.sigstore.bundle.predicateType"] === PREDICATE_TYPES.sbom.uri).forEach((m) => registry.manifests.delete(m.digest));
+        const armTag = JSON.parse(
+            registry.manifests.get(registry.tags.get(`nbf-e2e/probe:${referrersTag(ARM)}`)!)!.body,
+        ) as { manifests: { digest: string; annotations: Record<string, string> }[] };
+        armTag.manifests
+            .filter((m) => m.annotations["dev.sigstore.bundle.predicateType"] === PREDICATE_TYPES.sbom.uri)
+            .forEach((m) => registry.manifests.delete(m.digest));
         registry.tags.set(`nbf-e2e/probe:${referrersTag(ARM)}`, "sha256:gone");
-        listed(registry.manifests.get(registry.tags.get(`nbf-e2e/probe:${referrersTag(INDEX)}`)!)!.body).forEach((m) => registry.manifests.delete(m.digest));
+        listed(registry.manifests.get(registry.tags.get(`nbf-e2e/probe:${referrersTag(INDEX)}`)!)!.body).forEach((m) =>
+            registry.manifests.delete(m.digest),
+        );
         registry.tags.delete(`nbf-e2e/probe:${referrersTag(INDEX)}`);
         const b2 = b.runner({ PULUMI_COMMAND_STDOUT: JSON.stringify(first) });
         await inProject(b.project, () => attest(spec(), secrets, b2));
-        const again = b.calls("cosign").filter((c) => /^(attest|sign) /.test(c)).slice(before).map((c) => `${c.split(" ")[0]} ${c.split(" ").pop()}`);
+        const again = b
+            .calls("cosign")
+            .filter((c) => /^(attest|sign) /.test(c))
+            .slice(before)
+            .map((c) => `${c.split(" ")[0]} ${c.split(" ").pop()}`);
         expect(again).toEqual([`attest ${REPO}@${ARM}`, `attest ${REPO}@${ARM}`, `sign ${REPO}@${INDEX}`]);
-        expect(b2.logged.join("\n")).toContain(`${REPO}@${INDEX} was signed by the last update, but the registry no longer lists its ${SIGNATURE_PREDICATE} bundle under nbf-e2e/probe:${referrersTag(INDEX)}: signing it again`);
+        expect(b2.logged.join("\n")).toContain(
+            `${REPO}@${INDEX} was signed by the last update, but the registry no longer lists its ${SIGNATURE_PREDICATE} bundle under nbf-e2e/probe:${referrersTag(INDEX)}: signing it again`,
+        );
         expect(tagged(INDEX)).toEqual([SIGNATURE_PREDICATE]);
     });
 
-    test.each(["api", "tag-schema"] as const)("leaves every signed digest's bundles listed under its sha256-<hex> tag on a registry with %s", async (mode) => {
-        await registry.close();
-        registry = await registryStandIn(mode, CREDENTIALS);
-        REPO = `${registry.host}/nbf-e2e/probe`;
-        const b = box();
-        await inProject(b.project, () => attest(spec(), secrets, b.runner()));
-        expect([AMD, ARM, INDEX].map(tagged)).toEqual([[...ATTESTED].sort(), [...ATTESTED].sort(), [SIGNATURE_PREDICATE]]);
-        // Without the referrers API cosign keeps the tag, and the step writes none itself.
-        expect(registry.requests.filter((r) => r.startsWith("PUT"))).toHaveLength(mode === "api" ? 3 : 0);
-    });
+    test.each(["api", "tag-schema"] as const)(
+        "leaves every signed digest's bundles listed under its sha256-<hex> tag on a registry with %s",
+        async (mode) => {
+            await registry.close();
+            registry = await registryStandIn(mode, CREDENTIALS);
+            REPO = `${registry.host}/nbf-e2e/probe`;
+            const b = box();
+            await inProject(b.project, () => attest(spec(), secrets, b.runner()));
+            expect([AMD, ARM, INDEX].map(tagged)).toEqual([
+                [...ATTESTED].sort(),
+                [...ATTESTED].sort(),
+                [SIGNATURE_PREDICATE],
+            ]);
+            // Without the referrers API cosign keeps the tag, and the step writes none itself.
+            expect(registry.requests.filter((r) => r.startsWith("PUT"))).toHaveLength(mode === "api" ? 3 : 0);
+        },
+    );
 
     test("fails naming the digest and the missing bundle when the registry does not keep what cosign pushed", async () => {
         const b = box();
         registry.beforeRequest = () => undefined;
         await expect(inProject(b.project, () => attest(spec(), secrets, b.runner()))).rejects.toThrow(
-            new RegExp(`cosign reported success, but ${registry.host} lists no ${PREDICATE_TYPES.provenance.uri}, ${PREDICATE_TYPES.sbom.uri} bundle for ${REPO}@${AMD}`));
+            new RegExp(
+                `cosign reported success, but ${registry.host} lists no ${PREDICATE_TYPES.provenance.uri}, ${PREDICATE_TYPES.sbom.uri} bundle for ${REPO}@${AMD}`,
+            ),
+        );
     });
 
     test("signs the same digests again in another repository: a report names repository and digest, not the digest alone", async () => {
         const b = box();
         const who = signerId(KEY);
-        const elsewhere = JSON.stringify({ signed: Object.fromEntries([AMD, ARM, INDEX].map((d) => [`registry.old.example/app@${d}`, who])) });
-        const report = await inProject(b.project, () => attest(spec(), secrets, b.runner({ PULUMI_COMMAND_STDOUT: elsewhere })));
+        const elsewhere = JSON.stringify({
+            signed: Object.fromEntries([AMD, ARM, INDEX].map((d) => [`registry.old.example/app@${d}`, who])),
+        });
+        const report = await inProject(b.project, () =>
+            attest(spec(), secrets, b.runner({ PULUMI_COMMAND_STDOUT: elsewhere })),
+        );
         expect(b.calls("cosign").filter((c) => /^(attest|sign) /.test(c))).toHaveLength(5);
         expect(Object.keys(report.signed).sort()).toEqual([AMD, ARM, INDEX].map((d) => `${REPO}@${d}`).sort());
     });
@@ -246,39 +370,68 @@ describe("the attest entry point", () => {
     test("refuses a private key that is not the half of signing.publicKey, naming both keys and the fix, before signing anything", async () => {
         const b = box(OTHER_PUB);
         await expect(inProject(b.project, () => attest(spec(), secrets, b.runner()))).rejects.toThrow(
-            /signingKey is not the private half of signing\.publicKey.*cosign public-key --key cosign\.key/);
+            /signingKey is not the private half of signing\.publicKey.*cosign public-key --key cosign\.key/,
+        );
         expect(b.calls("cosign").filter((c) => /^(attest|sign) /.test(c))).toEqual([]);
     });
 
     test("fails fast naming a missing tool", async () => {
         const b = box();
         fs.rmSync(path.join(b.bin, "syft"));
-        await expect(attest(spec(), secrets, b.runner({ PATH: b.bin }))).rejects.toThrow(/syft is not on PATH on this machine; install cosign v3 and syft/);
+        await expect(attest(spec(), secrets, b.runner({ PATH: b.bin }))).rejects.toThrow(
+            /syft is not on PATH on this machine; install cosign v3 and syft/,
+        );
     });
 
     test("keyless outside a CI with an OIDC token fails saying where it works", async () => {
         const b = box();
         const keyless: SigningConfig = { mode: "keyless", identity: "me", issuer: "https://gitlab.com" };
-        await expect(attest(spec(keyless), { credentials: CREDENTIALS }, b.runner())).rejects.toThrow(/no OIDC token for Fulcio.*id-token: write.*SIGSTORE_ID_TOKEN/);
+        await expect(attest(spec(keyless), { credentials: CREDENTIALS }, b.runner())).rejects.toThrow(
+            /no OIDC token for Fulcio.*id-token: write.*SIGSTORE_ID_TOKEN/,
+        );
     });
 
     test("keyless refuses, before signing anything, a run whose identity the stack's verifiers would reject: a v* tag run when signing.identity names main", async () => {
         const b = box();
         const main = "https://github.com/acme/fleet/.github/workflows/fleet.yml@refs/heads/main";
-        const exact: SigningConfig = { mode: "keyless", identity: main, issuer: "https://token.actions.githubusercontent.com" };
-        const tagRun = { GITHUB_ACTIONS: "true", ACTIONS_ID_TOKEN_REQUEST_URL: "https://token", GITHUB_WORKFLOW_REF: "acme/fleet/.github/workflows/fleet.yml@refs/tags/v1.2.0" };
-        await expect(inProject(b.project, () => attest(spec(exact), { credentials: CREDENTIALS }, b.runner(tagRun)))).rejects.toThrow(
-            /this run's certificate identity is https:\/\/github\.com\/acme\/fleet\/\.github\/workflows\/fleet\.yml@refs\/tags\/v1\.2\.0, which signing\.identity \(.*@refs\/heads\/main\) does not accept.*set signing\.identityRegexp/);
+        const exact: SigningConfig = {
+            mode: "keyless",
+            identity: main,
+            issuer: "https://token.actions.githubusercontent.com",
+        };
+        const tagRun = {
+            GITHUB_ACTIONS: "true",
+            ACTIONS_ID_TOKEN_REQUEST_URL: "https://token",
+            GITHUB_WORKFLOW_REF: "acme/fleet/.github/workflows/fleet.yml@refs/tags/v1.2.0",
+        };
+        await expect(
+            inProject(b.project, () => attest(spec(exact), { credentials: CREDENTIALS }, b.runner(tagRun))),
+        ).rejects.toThrow(
+            /this run's certificate identity is https:\/\/github\.com\/acme\/fleet\/\.github\/workflows\/fleet\.yml@refs\/tags\/v1\.2\.0, which signing\.identity \(.*@refs\/heads\/main\) does not accept.*set signing\.identityRegexp/,
+        );
         expect(b.calls("cosign").filter((c) => /^(attest|sign) /.test(c))).toEqual([]);
-        const pattern: SigningConfig = { ...exact, identity: undefined, identityRegexp: "^https://github\\.com/acme/fleet/\\.github/workflows/fleet\\.yml@refs/(heads/main|tags/v[^/]+)$" };
+        const pattern: SigningConfig = {
+            ...exact,
+            identity: undefined,
+            identityRegexp:
+                "^https://github\\.com/acme/fleet/\\.github/workflows/fleet\\.yml@refs/(heads/main|tags/v[^/]+)$",
+        };
         await inProject(b.project, () => attest(spec(pattern), { credentials: CREDENTIALS }, b.runner(tagRun)));
-        expect(b.calls("cosign").filter((c) => c.startsWith("sign "))).toEqual([`sign --oidc-provider github-actions --yes ${REPO}@${INDEX}`]);
+        expect(b.calls("cosign").filter((c) => c.startsWith("sign "))).toEqual([
+            `sign --oidc-provider github-actions --yes ${REPO}@${INDEX}`,
+        ]);
     });
 
     test("keyless on GitLab leaves the token in the environment cosign reads, and writes no offline files", async () => {
         const b = box();
         const keyless: SigningConfig = { mode: "keyless", identity: "me", issuer: "https://gitlab.com" };
-        await inProject(b.project, () => attest(spec(keyless), { credentials: CREDENTIALS }, b.runner({ GITLAB_CI: "true", SIGSTORE_ID_TOKEN: "eyJ-token" })));
+        await inProject(b.project, () =>
+            attest(
+                spec(keyless),
+                { credentials: CREDENTIALS },
+                b.runner({ GITLAB_CI: "true", SIGSTORE_ID_TOKEN: "eyJ-token" }),
+            ),
+        );
         const calls = b.calls("cosign");
         expect(calls.some((c) => c.startsWith("signing-config") || c.startsWith("public-key"))).toBe(false);
         expect(calls.find((c) => c.startsWith("sign "))).toBe(`sign --yes ${REPO}@${INDEX}`);
@@ -304,8 +457,16 @@ describe("the pieces", () => {
     });
 
     test.each([
-        ["docker's error line, not its usage hint", "unknown flag: --raw\nSee 'docker --help'.\n", "unknown flag: --raw"],
-        ["buildx's error", "#0 resolving\nERROR: failed to resolve: not found\n", "ERROR: failed to resolve: not found"],
+        [
+            "docker's error line, not its usage hint",
+            "unknown flag: --raw\nSee 'docker --help'.\n",
+            "unknown flag: --raw",
+        ],
+        [
+            "buildx's error",
+            "#0 resolving\nERROR: failed to resolve: not found\n",
+            "ERROR: failed to resolve: not found",
+        ],
         ["the first line otherwise", "a\nb\n", "a"],
         ["nothing", "", "no output"],
     ])("reports why a base image was not resolved: %s", (_, output, why) => {

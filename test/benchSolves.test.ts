@@ -4,9 +4,19 @@ import { longestSilence, peakConcurrency, Solve, solvesOf, summarize } from "../
 
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
 const line = (ref: string, start: number, end?: number, status = end === undefined ? "Running" : "Completed") =>
-    JSON.stringify({ ref, name: "app", status, created_at: at(start), ...(end === undefined ? {} : { completed_at: at(end) }) });
+    JSON.stringify({
+        ref,
+        name: "app",
+        status,
+        created_at: at(start),
+        ...(end === undefined ? {} : { completed_at: at(end) }),
+    });
 const ms = (s: number) => Date.UTC(2026, 0, 1, 0, 0, s);
-const solve = (start: number, end?: number): Solve => ({ startMs: ms(start), endMs: end === undefined ? undefined : ms(end), status: end === undefined ? "Running" : "Completed" });
+const solve = (start: number, end?: number): Solve => ({
+    startMs: ms(start),
+    endMs: end === undefined ? undefined : ms(end),
+    status: end === undefined ? "Running" : "Completed",
+});
 
 describe("bench/slots/solves.ts", () => {
     test("reads buildx history ls --format json lines and keeps the solves started since the run began", () => {
@@ -35,8 +45,13 @@ describe("bench/slots/solves.ts", () => {
     test("summarizes a host: counts, peak, longest and median solve, unfinished and failed solves", () => {
         const solves = [solve(0, 4), solve(1, 3), { ...solve(2, 12), status: "Error" }, solve(5)];
         expect(summarize(solves, ms(20))).toEqual({
-            solves: 4, unfinished: 1, failed: 1, peakConcurrency: 3,
-            longestSolveSeconds: 15, medianSolveSeconds: 10, longestSilenceSeconds: 8,
+            solves: 4,
+            unfinished: 1,
+            failed: 1,
+            peakConcurrency: 3,
+            longestSolveSeconds: 15,
+            medianSolveSeconds: 10,
+            longestSilenceSeconds: 8,
         });
     });
 });

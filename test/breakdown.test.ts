@@ -14,10 +14,14 @@ const CACHE = urn("native-build-fleet:index:Fleet$docker-build:index:Image", "ap
 const INDEX = urn("native-build-fleet:index:Fleet$docker-build:index:Index", "app-latest");
 
 const typeOf = (u: string) => u.split("::")[2].split("$").pop()!;
-const pre = (ms: number, u: string, op = "same", custom = true): StampedEvent =>
-    ({ nbfMs: T0 + ms, resourcePreEvent: { metadata: { op, urn: u, type: typeOf(u), new: custom ? { custom: true } : {} } } });
-const out = (ms: number, u: string, op = "same"): StampedEvent =>
-    ({ nbfMs: T0 + ms, resOutputsEvent: { metadata: { op, urn: u, type: typeOf(u) } } });
+const pre = (ms: number, u: string, op = "same", custom = true): StampedEvent => ({
+    nbfMs: T0 + ms,
+    resourcePreEvent: { metadata: { op, urn: u, type: typeOf(u), new: custom ? { custom: true } : {} } },
+});
+const out = (ms: number, u: string, op = "same"): StampedEvent => ({
+    nbfMs: T0 + ms,
+    resOutputsEvent: { metadata: { op, urn: u, type: typeOf(u) } },
+});
 
 /** A one-file rebuild: registration, two builds, a cache build after one of them, the index. */
 const events: StampedEvent[] = [
@@ -40,7 +44,12 @@ const events: StampedEvent[] = [
     { nbfMs: T0 + 6500, summaryEvent: {} },
 ];
 const deps = new Map<string, string[]>([
-    [REG, []], [PROVIDER, []], [AMD, [REG, PROVIDER]], [ARM, [REG, PROVIDER]], [CACHE, [AMD, PROVIDER]], [INDEX, [AMD, ARM, PROVIDER]],
+    [REG, []],
+    [PROVIDER, []],
+    [AMD, [REG, PROVIDER]],
+    [ARM, [REG, PROVIDER]],
+    [CACHE, [AMD, PROVIDER]],
+    [INDEX, [AMD, ARM, PROVIDER]],
 ]);
 
 describe("stepsOf", () => {
@@ -57,7 +66,13 @@ describe("stepsOf", () => {
     });
 
     test("a failed step ends at its failure", () => {
-        const failed: StampedEvent[] = [pre(100, AMD, "update"), { nbfMs: T0 + 900, resOpFailedEvent: { metadata: { op: "update", urn: AMD, type: "docker-build:index:Image" } } }];
+        const failed: StampedEvent[] = [
+            pre(100, AMD, "update"),
+            {
+                nbfMs: T0 + 900,
+                resOpFailedEvent: { metadata: { op: "update", urn: AMD, type: "docker-build:index:Image" } },
+            },
+        ];
         expect(stepsOf(failed, T0).map((s) => [s.name, s.end])).toEqual([["app-linux-amd64", 900]]);
     });
 });
@@ -93,35 +108,71 @@ describe("criticalPath", () => {
     test("without the graph, a step waits for whichever step ended last before it began", () => {
         const blind = criticalPath(events, T0, T0 + 7000, new Map());
         // The cache build began after the amd64 build ended and before arm64's did.
-        expect(blind.path.map((p) => p.label).filter((l) => / \((same|update)\)$/.test(l)))
-            .toEqual(["fleet-builder-registration (same)", "default_0_0_22 (same)", "app-linux-amd64 (update)", "app-linux-amd64-cache (update)"]);
+        expect(blind.path.map((p) => p.label).filter((l) => / \((same|update)\)$/.test(l))).toEqual([
+            "fleet-builder-registration (same)",
+            "default_0_0_22 (same)",
+            "app-linux-amd64 (update)",
+            "app-linux-amd64-cache (update)",
+        ]);
     });
 
     test("the index path when the cache build ends first", () => {
-        const early = events.map((e) => e.resOutputsEvent?.metadata.urn === CACHE ? out(5400, CACHE, "update") : e);
-        const path = criticalPath(early, T0, T0 + 7000, deps).path.map((p) => p.label).filter((l) => / \((same|update)\)$/.test(l));
-        expect(path).toEqual(["fleet-builder-registration (same)", "default_0_0_22 (same)", "app-linux-arm64 (update)", "app-latest (update)"]);
+        const early = events.map((e) => (e.resOutputsEvent?.metadata.urn === CACHE ? out(5400, CACHE, "update") : e));
+        const path = criticalPath(early, T0, T0 + 7000, deps)
+            .path.map((p) => p.label)
+            .filter((l) => / \((same|update)\)$/.test(l));
+        expect(path).toEqual([
+            "fleet-builder-registration (same)",
+            "default_0_0_22 (same)",
+            "app-linux-arm64 (update)",
+            "app-latest (update)",
+        ]);
     });
 
     test("ends on steps that take no time and begin as the other ends", () => {
-        const instant = [pre(0, STACK, "same", false), pre(10, FLEET, "same", false), pre(100, REG), out(100, REG), pre(100, PROVIDER), out(100, PROVIDER)];
-        const path = criticalPath(instant, T0, T0 + 200, new Map()).path.map((p) => p.label).filter((l) => / \(same\)$/.test(l));
+        const instant = [
+            pre(0, STACK, "same", false),
+            pre(10, FLEET, "same", false),
+            pre(100, REG),
+            out(100, REG),
+            pre(100, PROVIDER),
+            out(100, PROVIDER),
+        ];
+        const path = criticalPath(instant, T0, T0 + 200, new Map())
+            .path.map((p) => p.label)
+            .filter((l) => / \(same\)$/.test(l));
         expect(path.sort()).toEqual(["default_0_0_22 (same)", "fleet-builder-registration (same)"]);
     });
 });
 
 describe("dependenciesOf", () => {
     test("a resource waits for its dependencies, its property dependencies and its provider", () => {
-        const deps = dependenciesOf({ deployment: { resources: [
-            { urn: CACHE, dependencies: [AMD], propertyDependencies: { builder: [REG] }, provider: `${PROVIDER}::0123-abc` },
-        ] } });
+        const deps = dependenciesOf({
+            deployment: {
+                resources: [
+                    {
+                        urn: CACHE,
+                        dependencies: [AMD],
+                        propertyDependencies: { builder: [REG] },
+                        provider: `${PROVIDER}::0123-abc`,
+                    },
+                ],
+            },
+        });
         expect(deps.get(CACHE)?.sort()).toEqual([AMD, PROVIDER, REG].sort());
     });
 });
 
 describe("summarize", () => {
     test("reports the median run's path with each segment's median over the runs, and steps by median duration", () => {
-        const runs = [7000, 9000, 8000].map((wall, i) => criticalPath(events.map((e) => ({ ...e, nbfMs: e.nbfMs + (e.summaryEvent ? i * 100 : 0) })), T0, T0 + wall, deps));
+        const runs = [7000, 9000, 8000].map((wall, i) =>
+            criticalPath(
+                events.map((e) => ({ ...e, nbfMs: e.nbfMs + (e.summaryEvent ? i * 100 : 0) })),
+                T0,
+                T0 + wall,
+                deps,
+            ),
+        );
         const s = summarize(runs);
         expect(s.runs).toBe(3);
         expect(s.medianRunWallSeconds).toBe(8);

@@ -12,8 +12,13 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
 
 const gitEnv = {
-    ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com",
-    GIT_CONFIG_NOSYSTEM: "1", HOME: os.tmpdir(),
+    ...process.env,
+    GIT_AUTHOR_NAME: "t",
+    GIT_AUTHOR_EMAIL: "t@example.com",
+    GIT_COMMITTER_NAME: "t",
+    GIT_COMMITTER_EMAIL: "t@example.com",
+    GIT_CONFIG_NOSYSTEM: "1",
+    HOME: os.tmpdir(),
 };
 function git(cwd: string, ...args: string[]): string {
     const result = spawnSync("git", args, { cwd, encoding: "utf8", env: gitEnv });
@@ -56,7 +61,8 @@ function origin() {
     return { reviewed, unreviewed, checkout };
 }
 
-const run = (cwd: string, args: string[], env: Record<string, string> = {}) => spawnSync("bash", [script, ...args], { cwd, encoding: "utf8", env: { ...gitEnv, ...env } });
+const run = (cwd: string, args: string[], env: Record<string, string> = {}) =>
+    spawnSync("bash", [script, ...args], { cwd, encoding: "utf8", env: { ...gitEnv, ...env } });
 
 describe("ci-check-release-ref.sh", () => {
     const repo = origin();

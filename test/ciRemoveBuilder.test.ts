@@ -20,13 +20,17 @@ function scratch() {
     const bin = path.join(home, "bin");
     fs.mkdirSync(bin);
     // Records every call; `buildx inspect` succeeds for builders listed in registered.
-    fs.writeFileSync(path.join(bin, "docker"), [
-        "#!/bin/sh",
-        `printf '%s\\n' "$*" >> "${home}/docker.log"`,
-        `if [ "$2" = ls ]; then cat "${home}/registered"; fi`,
-        `if [ "$2" = inspect ]; then grep -qxF "$3" "${home}/registered"; fi`,
-        "",
-    ].join("\n"), { mode: 0o755 });
+    fs.writeFileSync(
+        path.join(bin, "docker"),
+        [
+            "#!/bin/sh",
+            `printf '%s\\n' "$*" >> "${home}/docker.log"`,
+            `if [ "$2" = ls ]; then cat "${home}/registered"; fi`,
+            `if [ "$2" = inspect ]; then grep -qxF "$3" "${home}/registered"; fi`,
+            "",
+        ].join("\n"),
+        { mode: 0o755 },
+    );
     fs.writeFileSync(path.join(home, "registered"), "");
     const builder = (name: string) => {
         const dir = path.join(home, ".ssh", "native-build-fleet", name);
@@ -38,10 +42,14 @@ function scratch() {
     const tmp = path.join(home, "tmp");
     fs.mkdirSync(tmp);
     // stdin is not a socket (Node's default pipe), which would make bash read ~/.bashrc.
-    const run = (args: string[], env: Record<string, string> = {}) => spawnSync("bash", [script, ...args], {
-        encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { PATH: `${bin}:${process.env.PATH}`, NBF_HOME: home, TMPDIR: tmp, ...env },
-    });
-    const docker = () => (fs.existsSync(path.join(home, "docker.log")) ? fs.readFileSync(path.join(home, "docker.log"), "utf8") : "");
+    const run = (args: string[], env: Record<string, string> = {}) =>
+        spawnSync("bash", [script, ...args], {
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "pipe"],
+            env: { PATH: `${bin}:${process.env.PATH}`, NBF_HOME: home, TMPDIR: tmp, ...env },
+        });
+    const docker = () =>
+        fs.existsSync(path.join(home, "docker.log")) ? fs.readFileSync(path.join(home, "docker.log"), "utf8") : "";
     return { home, tmp, builder, run, docker };
 }
 
@@ -49,11 +57,20 @@ describe("removing a builder from a CI runner", () => {
     test("removes each host's own builder too, as the stack's directory lists them", () => {
         const { home, builder, run, docker } = scratch();
         builder("fleet-prod");
-        fs.writeFileSync(path.join(home, ".ssh", "native-build-fleet", "fleet-prod", "builders"), "fleet-prod\nfleet-prod-arm-0\nfleet-prod-x86-0\n");
+        fs.writeFileSync(
+            path.join(home, ".ssh", "native-build-fleet", "fleet-prod", "builders"),
+            "fleet-prod\nfleet-prod-arm-0\nfleet-prod-x86-0\n",
+        );
         fs.appendFileSync(path.join(home, "registered"), "fleet-prod-arm-0\nfleet-prod-x86-0\n");
         expect(run(["fleet-prod"]).status).toBe(0);
-        expect(docker().split("\n").filter((l) => l.startsWith("buildx rm"))).toEqual([
-            "buildx rm --keep-daemon fleet-prod", "buildx rm --keep-daemon fleet-prod-arm-0", "buildx rm --keep-daemon fleet-prod-x86-0",
+        expect(
+            docker()
+                .split("\n")
+                .filter((l) => l.startsWith("buildx rm")),
+        ).toEqual([
+            "buildx rm --keep-daemon fleet-prod",
+            "buildx rm --keep-daemon fleet-prod-arm-0",
+            "buildx rm --keep-daemon fleet-prod-x86-0",
         ]);
     });
 
@@ -68,7 +85,9 @@ describe("removing a builder from a CI runner", () => {
         expect(fs.existsSync(path.join(home, ".ssh", "native-build-fleet", "fleet-prod"))).toBe(false);
         expect(fs.existsSync(path.join(home, ".ssh", "native-build-fleet", "fleet-dev", "id_fleet"))).toBe(true);
         expect(fs.readFileSync(path.join(home, ".ssh", "config"), "utf8")).toContain(INCLUDE(home));
-        expect(docker()).toBe("buildx ls --format {{.Name}}\nbuildx inspect fleet-prod\nbuildx rm --keep-daemon fleet-prod\n");
+        expect(docker()).toBe(
+            "buildx ls --format {{.Name}}\nbuildx inspect fleet-prod\nbuildx rm --keep-daemon fleet-prod\n",
+        );
     });
 
     test("drops the Include line with the last builder, editing a symlinked ~/.ssh/config through its target", () => {
@@ -87,11 +106,23 @@ describe("removing a builder from a CI runner", () => {
         const { home, builder, run, docker } = scratch();
         builder("fleet-prod");
         builder("fleet-prod-eu");
-        fs.writeFileSync(path.join(home, ".ssh", "native-build-fleet", "fleet-prod-eu", "builders"), "fleet-prod-eu\nfleet-prod-eu-arm-0\n");
-        fs.appendFileSync(path.join(home, "registered"), "fleet-prod-arm-0\nfleet-prod-x86-1\nfleet-prod-eu-arm-0\nfleet-dev-arm-0\n");
+        fs.writeFileSync(
+            path.join(home, ".ssh", "native-build-fleet", "fleet-prod-eu", "builders"),
+            "fleet-prod-eu\nfleet-prod-eu-arm-0\n",
+        );
+        fs.appendFileSync(
+            path.join(home, "registered"),
+            "fleet-prod-arm-0\nfleet-prod-x86-1\nfleet-prod-eu-arm-0\nfleet-dev-arm-0\n",
+        );
         expect(run(["fleet-prod"]).status).toBe(0);
-        expect(docker().split("\n").filter((l) => l.startsWith("buildx rm"))).toEqual([
-            "buildx rm --keep-daemon fleet-prod", "buildx rm --keep-daemon fleet-prod-arm-0", "buildx rm --keep-daemon fleet-prod-x86-1",
+        expect(
+            docker()
+                .split("\n")
+                .filter((l) => l.startsWith("buildx rm")),
+        ).toEqual([
+            "buildx rm --keep-daemon fleet-prod",
+            "buildx rm --keep-daemon fleet-prod-arm-0",
+            "buildx rm --keep-daemon fleet-prod-x86-1",
         ]);
         expect(fs.existsSync(path.join(home, ".ssh", "native-build-fleet", "fleet-prod-eu", "id_fleet"))).toBe(true);
     });
@@ -110,12 +141,17 @@ describe("removing a builder from a CI runner", () => {
     test("drops the scoped blocks the runner writes first and last with the last builder, and the runner's temporary keys", () => {
         const { home, tmp, builder, run } = scratch();
         builder("fleet-prod");
-        fs.writeFileSync(path.join(home, ".ssh", "config"), userSshConfig("Host *\n    ServerAliveInterval 60\n", path.join(home, ".ssh", "native-build-fleet")));
+        fs.writeFileSync(
+            path.join(home, ".ssh", "config"),
+            userSshConfig("Host *\n    ServerAliveInterval 60\n", path.join(home, ".ssh", "native-build-fleet")),
+        );
         const left = path.join(tmp, `nbf-${process.getuid?.()}`, "nbf-readiness-99999999-abc");
         fs.mkdirSync(left, { recursive: true });
         fs.writeFileSync(path.join(left, "key"), "-----BEGIN OPENSSH PRIVATE KEY-----\n");
         expect(run(["fleet-prod"], { TMPDIR: tmp }).status).toBe(0);
-        expect(fs.readFileSync(path.join(home, ".ssh", "config"), "utf8")).toBe("\nHost *\n    ServerAliveInterval 60\n\n");
+        expect(fs.readFileSync(path.join(home, ".ssh", "config"), "utf8")).toBe(
+            "\nHost *\n    ServerAliveInterval 60\n\n",
+        );
         expect(fs.existsSync(path.join(tmp, `nbf-${process.getuid?.()}`))).toBe(false);
     });
 
@@ -138,12 +174,15 @@ describe("removing a builder from a CI runner", () => {
         expect(result.stdout).toBe(`removed builder ${expected} from this runner\n`);
     });
 
-    test.each(["..", "../../etc", ".ssh", "Fleet", "a/b", "x y"])("refuses %j as a builder name, removing nothing", (name) => {
-        const { home, builder, run } = scratch();
-        builder("fleet-prod");
-        const result = run([name]);
-        expect(result.status).toBe(2);
-        expect(result.stderr).toContain("is not a builder name");
-        expect(fs.existsSync(path.join(home, ".ssh", "native-build-fleet", "fleet-prod", "id_fleet"))).toBe(true);
-    });
+    test.each(["..", "../../etc", ".ssh", "Fleet", "a/b", "x y"])(
+        "refuses %j as a builder name, removing nothing",
+        (name) => {
+            const { home, builder, run } = scratch();
+            builder("fleet-prod");
+            const result = run([name]);
+            expect(result.status).toBe(2);
+            expect(result.stderr).toContain("is not a builder name");
+            expect(fs.existsSync(path.join(home, ".ssh", "native-build-fleet", "fleet-prod", "id_fleet"))).toBe(true);
+        },
+    );
 });

@@ -20,7 +20,13 @@ function buildOptions(): ts.CompilerOptions {
     const read = ts.readConfigFile(file, (f) => ts.sys.readFile(f));
     const { options, errors } = ts.parseJsonConfigFileContent(read.config, ts.sys, REPO, undefined, file);
     if (errors.length > 0) {
-        throw new Error(ts.formatDiagnostics(errors, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => REPO, getNewLine: () => "\n" }));
+        throw new Error(
+            ts.formatDiagnostics(errors, {
+                getCanonicalFileName: (f) => f,
+                getCurrentDirectory: () => REPO,
+                getNewLine: () => "\n",
+            }),
+        );
     }
     return { ...options, noEmit: false };
 }
@@ -33,7 +39,9 @@ function resolveImport(from: string, specifier: string): string | undefined {
     const base = path.resolve(path.dirname(from), specifier);
     const found = [`${base}.ts`, path.join(base, "index.ts")].find((f) => fs.existsSync(f));
     if (found === undefined) {
-        throw new Error(`${path.relative(REPO, from)} imports ${specifier}, which is no TypeScript file of the project`);
+        throw new Error(
+            `${path.relative(REPO, from)} imports ${specifier}, which is no TypeScript file of the project`,
+        );
     }
     return found;
 }
@@ -55,9 +63,19 @@ export function compileModules(entries: string[]): string {
         }
         seen.add(file);
         const source = fs.readFileSync(file, "utf8");
-        const { outputText, diagnostics } = ts.transpileModule(source, { compilerOptions: options, fileName: file, reportDiagnostics: true });
+        const { outputText, diagnostics } = ts.transpileModule(source, {
+            compilerOptions: options,
+            fileName: file,
+            reportDiagnostics: true,
+        });
         if (diagnostics && diagnostics.length > 0) {
-            throw new Error(ts.formatDiagnostics(diagnostics, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => REPO, getNewLine: () => "\n" }));
+            throw new Error(
+                ts.formatDiagnostics(diagnostics, {
+                    getCanonicalFileName: (f) => f,
+                    getCurrentDirectory: () => REPO,
+                    getNewLine: () => "\n",
+                }),
+            );
         }
         const target = path.join(out, path.relative(REPO, file)).replace(/\.ts$/, ".js");
         fs.mkdirSync(path.dirname(target), { recursive: true });
@@ -72,7 +90,9 @@ export function compileModules(entries: string[]): string {
     // The scripts beside the modules (runner/watchdog.sh, …), which runner/scriptFiles.ts reads
     // from the directory above its own when that has no host/boot.sh, as here.
     for (const dir of new Set([...seen].map((f) => path.dirname(f)))) {
-        for (const entry of fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && !e.name.endsWith(".ts"))) {
+        for (const entry of fs
+            .readdirSync(dir, { withFileTypes: true })
+            .filter((e) => e.isFile() && !e.name.endsWith(".ts"))) {
             fs.symlinkSync(path.join(dir, entry.name), path.join(out, path.relative(REPO, dir), entry.name));
         }
     }

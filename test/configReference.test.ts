@@ -16,7 +16,9 @@ test("docs/configuration.md is what the schema and config/keyDocs.ts generate", 
     const committed = fs.readFileSync(path.join(projectRoot, "docs", "configuration.md"), "utf8");
     const generated = configReference();
     if (committed !== generated) {
-        throw new Error("docs/configuration.md differs from what config/keyDocs.ts and config/schema.ts generate; run `npm run docs:config` and commit the result");
+        throw new Error(
+            "docs/configuration.md differs from what config/keyDocs.ts and config/schema.ts generate; run `npm run docs:config` and commit the result",
+        );
     }
 });
 
@@ -27,21 +29,35 @@ test("every key of the schema and every fleet secret has a row, once", () => {
 });
 
 describe("the generator refuses docs that drift from the schema", () => {
-    const schema = z.object({ a: z.string(), b: z.object({ c: z.number().int().default(3) }).strict().default({ c: 3 }) }).strict();
+    const schema = z
+        .object({
+            a: z.string(),
+            b: z
+                .object({ c: z.number().int().default(3) })
+                .strict()
+                .default({ c: 3 }),
+        })
+        .strict();
     const docs = { a: { description: "A." }, b: { description: "B." }, "b.c": { description: "C." } };
 
     test("a schema key without docs", () => {
         const partial: Record<string, { description: string }> = { ...docs };
         delete partial["b.c"];
-        expect(() => referenceRows(partial, schema, [])).toThrow("b.c: the schema has this key; describe it in KEY_DOCS");
+        expect(() => referenceRows(partial, schema, [])).toThrow(
+            "b.c: the schema has this key; describe it in KEY_DOCS",
+        );
     });
 
     test("docs for a key the schema does not have", () => {
-        expect(() => referenceRows({ ...docs, "b.d": { description: "D." } }, schema, [])).toThrow("b.d: no such key in the schema");
+        expect(() => referenceRows({ ...docs, "b.d": { description: "D." } }, schema, [])).toThrow(
+            "b.d: no such key in the schema",
+        );
     });
 
     test("a written default for a key whose default the schema applies", () => {
-        expect(() => referenceRows({ ...docs, "b.c": { description: "C.", default: "4" } }, schema, [])).toThrow("b.c has a default in the schema (3)");
+        expect(() => referenceRows({ ...docs, "b.c": { description: "C.", default: "4" } }, schema, [])).toThrow(
+            "b.c has a default in the schema (3)",
+        );
     });
 
     test("reads types, required keys and defaults from the schema", () => {
@@ -58,7 +74,9 @@ test("a key the schema does not read (a secret) must have its default written ou
 });
 
 type Declaration = { type?: string; default?: unknown; secret?: boolean; description?: string };
-const declared = (parse(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as { config: Record<string, Declaration> }).config;
+const declared = (
+    parse(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as { config: Record<string, Declaration> }
+).config;
 const topLevel = rawSchema.shape as Record<string, z.ZodType>;
 
 describe("Pulumi.yaml's config block matches the schema", () => {
@@ -74,14 +92,23 @@ describe("Pulumi.yaml's config block matches the schema", () => {
             const { secret, default: value } = declared[key];
             expect(secret === true ? value === undefined : value === "").toBe(true);
         }
-        expect(Object.keys(declared).filter((key) => declared[key].secret === true && !FLEET_SECRET_KEYS.includes(key))).toEqual([]);
+        expect(
+            Object.keys(declared).filter((key) => declared[key].secret === true && !FLEET_SECRET_KEYS.includes(key)),
+        ).toEqual([]);
     });
 
     test.each(Object.keys(topLevel))("%s: its declared type and default are the schema's", (key) => {
         const d = declared[key];
         const schemaType = schemaKeys(rawSchema).find((k) => k.path === key)!.type;
-        const pulumiType = d.type ?? (Array.isArray(d.default) ? "list" : typeof d.default === "object" ? "map" : typeof d.default);
-        const expected: Record<string, string> = { string: "string", list: "list", map: "map", integer: "integer", boolean: "boolean" };
+        const pulumiType =
+            d.type ?? (Array.isArray(d.default) ? "list" : typeof d.default === "object" ? "map" : typeof d.default);
+        const expected: Record<string, string> = {
+            string: "string",
+            list: "list",
+            map: "map",
+            integer: "integer",
+            boolean: "boolean",
+        };
         expect(d.description?.trim()).toBeTruthy();
         if (d.default === undefined) {
             // No default: the engine demands the key, so the schema must too.

@@ -5,11 +5,21 @@ import * as fs from "fs";
 import * as path from "path";
 
 const projectRoot = path.join(__dirname, "..");
-const pages = ["README.md", ...fs.readdirSync(path.join(projectRoot, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+const pages = [
+    "README.md",
+    ...fs
+        .readdirSync(path.join(projectRoot, "docs"))
+        .filter((f) => f.endsWith(".md"))
+        .map((f) => `docs/${f}`),
+];
 
 /** GitHub's heading anchor: lower case, punctuation other than `-` and `_` dropped, spaces as `-`. */
 function anchorOf(heading: string): string {
-    return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\- _]/gu, "").replace(/ /g, "-");
+    return heading
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\- _]/gu, "")
+        .replace(/ /g, "-");
 }
 
 /** The anchors a Markdown page defines, outside code fences. */
@@ -45,7 +55,11 @@ test.each(pages)("every relative link in %s reaches a file and, if it names one,
         if (!fs.existsSync(resolved)) {
             return true;
         }
-        return anchor !== undefined && resolved.endsWith(".md") && !anchorsOf(fs.readFileSync(resolved, "utf8")).has(anchor);
+        return (
+            anchor !== undefined &&
+            resolved.endsWith(".md") &&
+            !anchorsOf(fs.readFileSync(resolved, "utf8")).has(anchor)
+        );
     });
     expect(broken).toEqual([]);
 });

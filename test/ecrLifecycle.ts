@@ -103,14 +103,19 @@ export function expiredBy(rules: LifecycleRule[], images: RepoImage[]): Set<stri
     validatePolicy(rules);
     const claimedBy = new Map<string, LifecycleRule>();
     for (const rule of [...rules].sort((a, b) => a.rulePriority - b.rulePriority)) {
-        images.filter((i) => !claimedBy.has(i.digest) && matchesTags(rule, i)).forEach((i) => claimedBy.set(i.digest, rule));
+        images
+            .filter((i) => !claimedBy.has(i.digest) && matchesTags(rule, i))
+            .forEach((i) => claimedBy.set(i.digest, rule));
     }
     const marked = new Set<string>();
     for (const rule of rules) {
         // "Expiration is always ordered by pushed_at_time, and always expires older images before newer ones" ([E]).
         const candidates = images.filter((i) => matchesTags(rule, i)).sort((a, b) => a.pushedDaysAgo - b.pushedDaysAgo);
         const { countType, countNumber } = rule.selection;
-        const selected = countType === "imageCountMoreThan" ? candidates.slice(countNumber) : candidates.filter((i) => i.pushedDaysAgo > countNumber);
+        const selected =
+            countType === "imageCountMoreThan"
+                ? candidates.slice(countNumber)
+                : candidates.filter((i) => i.pushedDaysAgo > countNumber);
         selected.filter((i) => claimedBy.get(i.digest) === rule).forEach((i) => marked.add(i.digest));
     }
     // To a fixed point: an index that stays keeps what it lists; a subject that goes takes its referrers.
@@ -118,11 +123,18 @@ export function expiredBy(rules: LifecycleRule[], images: RepoImage[]): Set<stri
     for (let changed = true; changed;) {
         changed = false;
         for (const image of images) {
-            const heldByIndex = images.some((i) => !expired.has(i.digest) && (i.manifests ?? []).includes(image.digest));
+            const heldByIndex = images.some(
+                (i) => !expired.has(i.digest) && (i.manifests ?? []).includes(image.digest),
+            );
             if (expired.has(image.digest) && heldByIndex) {
                 expired.delete(image.digest);
                 changed = true;
-            } else if (!expired.has(image.digest) && !heldByIndex && image.subject !== undefined && expired.has(image.subject)) {
+            } else if (
+                !expired.has(image.digest) &&
+                !heldByIndex &&
+                image.subject !== undefined &&
+                expired.has(image.subject)
+            ) {
                 expired.add(image.digest);
                 changed = true;
             }

@@ -13,18 +13,26 @@ import { sandbox } from "./sandbox";
 const service = path.join(__dirname, "..", "examples", "service");
 
 // Two targets keep a fresh machine's first run short (each compiles the standard library once).
-test.each([["arm64", ""], ["arm", "7"]])(
-    "the example service cross-compiles for linux/%s%s as its Dockerfile does", (arch, arm) => {
-        const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "nbf-service-")), "service");
-        execFileSync("go", ["build", "-trimpath", "-o", out, "."], {
-            cwd: service, env: { ...process.env, CGO_ENABLED: "0", GOOS: "linux", GOARCH: arch, GOARM: arm, GOFLAGS: "-mod=mod" }, stdio: "pipe",
-        });
-        expect(fs.statSync(out).size).toBeGreaterThan(0);
+test.each([
+    ["arm64", ""],
+    ["arm", "7"],
+])("the example service cross-compiles for linux/%s%s as its Dockerfile does", (arch, arm) => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "nbf-service-")), "service");
+    execFileSync("go", ["build", "-trimpath", "-o", out, "."], {
+        cwd: service,
+        env: { ...process.env, CGO_ENABLED: "0", GOOS: "linux", GOARCH: arch, GOARM: arm, GOFLAGS: "-mod=mod" },
+        stdio: "pipe",
     });
+    expect(fs.statSync(out).size).toBeGreaterThan(0);
+});
 
 test("the example service's smoke-test command prints what the example stack expects for this machine's platform", () => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "nbf-service-")), "service");
-    execFileSync("go", ["build", "-trimpath", "-o", out, "."], { cwd: service, env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-mod=mod" }, stdio: "pipe" });
+    execFileSync("go", ["build", "-trimpath", "-o", out, "."], {
+        cwd: service,
+        env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-mod=mod" },
+        stdio: "pipe",
+    });
     const goarch = execFileSync("go", ["env", "GOARCH"], { encoding: "utf8" }).trim();
     expect(execFileSync(out, ["-arch"], { encoding: "utf8" })).toContain(expectationFor("{{arch}}", `linux/${goarch}`));
 });
@@ -53,11 +61,25 @@ describe("the deploy stack example", () => {
         process.env.PATH = box.env.PATH;
         mocks.resources.length = 0;
         const original = mocks.outputsFor;
-        mocks.outputsFor = (type, name, inputs) => type === "pulumi:pulumi:StackReference"
-            ? { id: name, state: { name, outputs: { images: { service: {
-                ref: DIGEST_REF, platforms: { "linux/arm64": { ref: ARM_REF } }, signature: { mode: "kms", kmsKey: "awskms:///alias/fleet" },
-            } } }, secretOutputNames: [] } }
-            : original(type, name, inputs);
+        mocks.outputsFor = (type, name, inputs) =>
+            type === "pulumi:pulumi:StackReference"
+                ? {
+                      id: name,
+                      state: {
+                          name,
+                          outputs: {
+                              images: {
+                                  service: {
+                                      ref: DIGEST_REF,
+                                      platforms: { "linux/arm64": { ref: ARM_REF } },
+                                      signature: { mode: "kms", kmsKey: "awskms:///alias/fleet" },
+                                  },
+                              },
+                          },
+                          secretOutputNames: [],
+                      },
+                  }
+                : original(type, name, inputs);
         try {
             const program = await import("../examples/deploy/index");
             expect(await valueOf(program.imageRef)).toBe(DIGEST_REF);

@@ -16,7 +16,8 @@ export function makeProject(): string {
     return root;
 }
 
-export const OPERATOR_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPzSXgwYlBPWH7rp0vyMSJY1Dvle5uRYk5bTvPQ8HcbE operator@example";
+export const OPERATOR_KEY =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPzSXgwYlBPWH7rp0vyMSJY1Dvle5uRYk5bTvPQ8HcbE operator@example";
 
 /** A valid config: one Graviton pool, one x86 pool, ECR, one two-platform image. */
 export function validConfig(): Record<string, unknown> {
@@ -64,7 +65,13 @@ export function ec2Stack(change: (c: CaseConfig) => void): CaseConfig {
     return config;
 }
 
-export const STATIC_HOST = { name: "rack-1", address: "192.0.2.20", user: "builder", platforms: ["linux/arm64"], hostKey: ED25519_HOST };
+export const STATIC_HOST = {
+    name: "rack-1",
+    address: "192.0.2.20",
+    user: "builder",
+    platforms: ["linux/arm64"],
+    hostKey: ED25519_HOST,
+};
 
 /** A static-hosts-only stack with an external registry, with `change` applied. */
 export function staticStack(change: (c: CaseConfig) => void): CaseConfig {

@@ -16,7 +16,13 @@ const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK4u+Qp5JupFSF/annFZXF+YPlvZIGM
 const OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMJQ3m0fCDBRlhzz5BUC2Ra1BHrfH6mEQwzxqg83QBXG";
 const block = (...lines: string[]) => [BEGIN, ...lines, END].join("\n");
 /** Boot noise around the block, with the serial console's CRLF line ends. */
-const console_ = (...parts: string[]) => ["[    0.000000] Linux version 6.1.0", "cloud-init[1234]: Cloud-init v. 22.2.2 running 'modules:final'", ...parts, "[  OK  ] Reached target multi-user.target"].join("\r\n");
+const console_ = (...parts: string[]) =>
+    [
+        "[    0.000000] Linux version 6.1.0",
+        "cloud-init[1234]: Cloud-init v. 22.2.2 running 'modules:final'",
+        ...parts,
+        "[  OK  ] Reached target multi-user.target",
+    ].join("\r\n");
 
 /**
  * Runs the reader with a stub `aws` that answers the n-th call with outputs[n] (the last
@@ -25,21 +31,35 @@ const console_ = (...parts: string[]) => ["[    0.000000] Linux version 6.1.0", 
 function read(outputs: string[], env: Record<string, string> = {}) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-host-key-"));
     outputs.forEach((output, i) => fs.writeFileSync(path.join(dir, `output-${i}`), output));
-    fs.writeFileSync(path.join(dir, "aws"), [
-        "#!/bin/bash",
-        `dir=${dir}`,
-        'echo "$*" >> "$dir/calls"',
-        'n=$(wc -l < "$dir/calls"); i=$((n - 1))',
-        `[ -f "$dir/output-$i" ] || i=${outputs.length - 1}`,
-        'if grep -q "^ERROR " "$dir/output-$i"; then sed "s/^ERROR //" "$dir/output-$i" >&2; exit 254; fi',
-        'cat "$dir/output-$i"',
-    ].join("\n"), { mode: 0o755 });
+    fs.writeFileSync(
+        path.join(dir, "aws"),
+        [
+            "#!/bin/bash",
+            `dir=${dir}`,
+            'echo "$*" >> "$dir/calls"',
+            'n=$(wc -l < "$dir/calls"); i=$((n - 1))',
+            `[ -f "$dir/output-$i" ] || i=${outputs.length - 1}`,
+            'if grep -q "^ERROR " "$dir/output-$i"; then sed "s/^ERROR //" "$dir/output-$i" >&2; exit 254; fi',
+            'cat "$dir/output-$i"',
+        ].join("\n"),
+        { mode: 0o755 },
+    );
     // stdin is not a socket (Node's default pipe), which would make bash read ~/.bashrc.
     const result = spawnSync("bash", ["-c", scriptFile("runner/read-host-key.sh")], {
-        encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
-        env: { PATH: `${dir}:${process.env.PATH ?? ""}`, NBF_INSTANCE_ID: "i-0123456789abcdef0", NBF_REGION: "eu-west-1", NBF_POLL_SECONDS: "0", NBF_TIMEOUT_SECONDS: "60", ...env },
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+        env: {
+            PATH: `${dir}:${process.env.PATH ?? ""}`,
+            NBF_INSTANCE_ID: "i-0123456789abcdef0",
+            NBF_REGION: "eu-west-1",
+            NBF_POLL_SECONDS: "0",
+            NBF_TIMEOUT_SECONDS: "60",
+            ...env,
+        },
     });
-    const calls = fs.existsSync(path.join(dir, "calls")) ? fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n") : [];
+    const calls = fs.existsSync(path.join(dir, "calls"))
+        ? fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n")
+        : [];
     return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls };
 }
 
@@ -49,11 +69,17 @@ describe("reading a host key from the console", () => {
         expect(result.stderr).toBe("");
         expect(result.status).toBe(0);
         expect(result.stdout).toBe(`${KEY}\n`);
-        expect(result.calls).toEqual(Array(3).fill("ec2 get-console-output --region eu-west-1 --instance-id i-0123456789abcdef0 --latest --query Output --output text"));
+        expect(result.calls).toEqual(
+            Array(3).fill(
+                "ec2 get-console-output --region eu-west-1 --instance-id i-0123456789abcdef0 --latest --query Output --output text",
+            ),
+        );
     });
 
     test("uses the AWS CLI's default region when none is given", () => {
-        expect(read([block(KEY)], { NBF_REGION: "" }).calls).toEqual(["ec2 get-console-output --instance-id i-0123456789abcdef0 --latest --query Output --output text"]);
+        expect(read([block(KEY)], { NBF_REGION: "" }).calls).toEqual([
+            "ec2 get-console-output --instance-id i-0123456789abcdef0 --latest --query Output --output text",
+        ]);
     });
 
     test("accepts the block twice, as /dev/console and ttyS0 both print it, when both hold the same key", () => {
@@ -68,33 +94,60 @@ describe("reading a host key from the console", () => {
     });
 
     test.each<[string, string, string]>([
-        ["two key lines", block(KEY, OTHER_KEY), "a host key block holds something other than exactly one ed25519 public key line"],
-        ["a line that is not a key", block("ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBOx"), "a host key block holds something other than exactly one ed25519 public key line"],
-        ["a key with a comment", block(`${KEY} root@host`), "a host key block holds something other than exactly one ed25519 public key line"],
-        ["a key cut short", block(KEY.slice(0, -1)), "a host key block holds something other than exactly one ed25519 public key line"],
+        [
+            "two key lines",
+            block(KEY, OTHER_KEY),
+            "a host key block holds something other than exactly one ed25519 public key line",
+        ],
+        [
+            "a line that is not a key",
+            block("ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBOx"),
+            "a host key block holds something other than exactly one ed25519 public key line",
+        ],
+        [
+            "a key with a comment",
+            block(`${KEY} root@host`),
+            "a host key block holds something other than exactly one ed25519 public key line",
+        ],
+        [
+            "a key cut short",
+            block(KEY.slice(0, -1)),
+            "a host key block holds something other than exactly one ed25519 public key line",
+        ],
         ["an empty block", block(), "a host key block holds something other than exactly one ed25519 public key line"],
-        ["a blob of another key type behind the ed25519 name", block(`ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQC${"x".repeat(41)}`), "a host key block holds something other than exactly one ed25519 public key line"],
+        [
+            "a blob of another key type behind the ed25519 name",
+            block(`ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQC${"x".repeat(41)}`),
+            "a host key block holds something other than exactly one ed25519 public key line",
+        ],
         ["two different keys", `${block(KEY)}\n${block(OTHER_KEY)}`, "the console shows two different host keys"],
         ["a block inside another", `${BEGIN}\n${block(KEY)}`, "a host key block begins inside another"],
     ])("refuses %s, without waiting for more", (_, output, reason) => {
         const result = read([console_(output)]);
         expect(result.status).toBe(1);
         expect(result.stdout).toBe("");
-        expect(result.stderr).toBe(`refusing the host key of i-0123456789abcdef0 from its console output: ${reason}; replace the instance (pulumi up --replace on its urn)\n`);
+        expect(result.stderr).toBe(
+            `refusing the host key of i-0123456789abcdef0 from its console output: ${reason}; replace the instance (pulumi up --replace on its urn)\n`,
+        );
         expect(result.calls).toHaveLength(1);
     });
 
     test("gives up at the deadline, saying the host never published its key", () => {
         const result = read([console_("no key here")], { NBF_TIMEOUT_SECONDS: "0" });
         expect(result.status).toBe(1);
-        expect(result.stderr).toBe("could not read the host key of i-0123456789abcdef0 from its console output (ec2:GetConsoleOutput) within 0s: the host has not written its host key to the console yet\n");
+        expect(result.stderr).toBe(
+            "could not read the host key of i-0123456789abcdef0 from its console output (ec2:GetConsoleOutput) within 0s: the host has not written its host key to the console yet\n",
+        );
     });
 
     test("gives up at the deadline with the AWS CLI's own error, such as missing permission", () => {
-        const denied = "An error occurred (UnauthorizedOperation) when calling the GetConsoleOutput operation: You are not authorized to perform this operation.";
+        const denied =
+            "An error occurred (UnauthorizedOperation) when calling the GetConsoleOutput operation: You are not authorized to perform this operation.";
         const result = read([`ERROR ${denied}`], { NBF_TIMEOUT_SECONDS: "0" });
         expect(result.status).toBe(1);
-        expect(result.stderr).toBe(`could not read the host key of i-0123456789abcdef0 from its console output (ec2:GetConsoleOutput) within 0s: ${denied}\n`);
+        expect(result.stderr).toBe(
+            `could not read the host key of i-0123456789abcdef0 from its console output (ec2:GetConsoleOutput) within 0s: ${denied}\n`,
+        );
     });
 
     test("retries a failing call until it succeeds", () => {
@@ -122,13 +175,22 @@ describe("publishing a host key on the console", () => {
             fs.writeFileSync(device, "");
         }
         const result = spawnSync("bash", ["-c", hostScriptFile("host/publish-host-key.sh")], {
-            encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "", NBF_SSH_DIR: sshDir, NBF_CONSOLES: devices.join(" ") },
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "pipe"],
+            env: { PATH: process.env.PATH ?? "", NBF_SSH_DIR: sshDir, NBF_CONSOLES: devices.join(" ") },
         });
         const key = path.join(sshDir, "ssh_host_ed25519_key");
         return {
-            ...result, devices, key,
+            ...result,
+            devices,
+            key,
             /** `type blob` of the private key, without the comment ssh-keygen -y appends. */
-            publicKey: () => spawnSync("ssh-keygen", ["-y", "-f", key], { encoding: "utf8" }).stdout.trim().split(" ").slice(0, 2).join(" "),
+            publicKey: () =>
+                spawnSync("ssh-keygen", ["-y", "-f", key], { encoding: "utf8" })
+                    .stdout.trim()
+                    .split(" ")
+                    .slice(0, 2)
+                    .join(" "),
         };
     }
 

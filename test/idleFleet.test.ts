@@ -14,8 +14,12 @@ raw.hosts[0].idleMinutes = 30;
 raw.images.push({ name: "x86-only", context: "app", platforms: ["linux/amd64"] });
 
 const fleet = new Fleet("fleet", {
-    config: parseConfig(raw, context(root)), project: "native-build-fleet", stack: "dev",
-    sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nop\n-----END OPENSSH PRIVATE KEY-----\n"), labels: {}, region: "eu-west-1",
+    config: parseConfig(raw, context(root)),
+    project: "native-build-fleet",
+    stack: "dev",
+    sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nop\n-----END OPENSSH PRIVATE KEY-----\n"),
+    labels: {},
+    region: "eu-west-1",
 });
 let hosts: any;
 beforeAll(async () => {
@@ -48,7 +52,10 @@ test("an idle host reached directly keeps one Elastic IP, which SSH and the outp
 test("the update's ensure step starts the idle hosts, in their region; the registration never does", () => {
     const ensure = mocks.invokes.find((i) => i.token === "command:local:run");
     expect(ensure?.inputs.command).toBe("node bin/runner/cli.js update");
-    expect(JSON.parse(unwrapSecrets(ensure?.inputs.stdin)).spec.wake).toEqual({ instanceIds: [hosts["arm-0"].instanceId], region: "eu-west-1" });
+    expect(JSON.parse(unwrapSecrets(ensure?.inputs.stdin)).spec.wake).toEqual({
+        instanceIds: [hosts["arm-0"].instanceId],
+        region: "eu-west-1",
+    });
     expect(registrationFiles(mocks.resources).spec.wake).toBeUndefined();
 });
 

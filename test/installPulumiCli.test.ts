@@ -28,24 +28,43 @@ function release(tamper = false) {
     for (const arch of ["x64", "arm64"]) {
         const archive = `pulumi-v${version}-linux-${arch}.tar.gz`;
         expect(spawnSync("tar", ["-czf", path.join(served, archive), "-C", root, "pulumi"]).status).toBe(0);
-        const digest = createHash("sha256").update(fs.readFileSync(path.join(served, archive))).digest("hex");
+        const digest = createHash("sha256")
+            .update(fs.readFileSync(path.join(served, archive)))
+            .digest("hex");
         sums.push(`${tamper ? digest.replace(/^./, (c) => (c === "0" ? "1" : "0")) : digest}  ${archive}`);
     }
     fs.writeFileSync(path.join(served, `pulumi-${version}-checksums.txt`), `${sums.join("\n")}\n`);
-    fs.writeFileSync(path.join(bin, "curl"), [
-        "#!/bin/bash",
-        "while [ $# -gt 0 ]; do case $1 in -o) out=$2; shift 2 ;; https://*) url=$1; shift ;; *) shift ;; esac; done",
-        `echo "$url" >> "${root}/urls"`,
-        `cp "${served}/\${url##*/}" "$out"`,
-        "",
-    ].join("\n"), { mode: 0o755 });
+    fs.writeFileSync(
+        path.join(bin, "curl"),
+        [
+            "#!/bin/bash",
+            "while [ $# -gt 0 ]; do case $1 in -o) out=$2; shift 2 ;; https://*) url=$1; shift ;; *) shift ;; esac; done",
+            `echo "$url" >> "${root}/urls"`,
+            `cp "${served}/\${url##*/}" "$out"`,
+            "",
+        ].join("\n"),
+        { mode: 0o755 },
+    );
     const dest = path.join(root, "installed");
     /** The script as committed, or a copy whose PINNED_SHA256 lists the fake release's archives. */
     const committed = path.join(root, "install-pulumi-cli.sh");
-    fs.writeFileSync(committed, fs.readFileSync(script, "utf8").replace(/^PINNED_SHA256=""$/m, `PINNED_SHA256="${sums.join("\n")}"`));
-    const run = (env: Record<string, string> = {}, pinned = false) => spawnSync("bash", [pinned ? committed : script, dest], { encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ...env } });
-    const urls = () => (fs.existsSync(path.join(root, "urls")) ? fs.readFileSync(path.join(root, "urls"), "utf8").trim().split("\n") : []);
-    const sha = (arch: string) => createHash("sha256").update(fs.readFileSync(path.join(served, `pulumi-v${version}-linux-${arch}.tar.gz`))).digest("hex");
+    fs.writeFileSync(
+        committed,
+        fs.readFileSync(script, "utf8").replace(/^PINNED_SHA256=""$/m, `PINNED_SHA256="${sums.join("\n")}"`),
+    );
+    const run = (env: Record<string, string> = {}, pinned = false) =>
+        spawnSync("bash", [pinned ? committed : script, dest], {
+            encoding: "utf8",
+            env: { PATH: `${bin}:${process.env.PATH}`, ...env },
+        });
+    const urls = () =>
+        fs.existsSync(path.join(root, "urls"))
+            ? fs.readFileSync(path.join(root, "urls"), "utf8").trim().split("\n")
+            : [];
+    const sha = (arch: string) =>
+        createHash("sha256")
+            .update(fs.readFileSync(path.join(served, `pulumi-v${version}-linux-${arch}.tar.gz`)))
+            .digest("hex");
     return { dest, run, urls, sha };
 }
 
@@ -55,7 +74,9 @@ test("installs the pinned release from its versioned URL when the committed chec
     expect(result.stderr).toBe("");
     expect(result.stdout).toBe(`v${version}\n`);
     expect(fs.existsSync(path.join(dest, "pulumi-language-nodejs"))).toBe(true);
-    expect(urls().every((url) => url.startsWith(`https://github.com/pulumi/pulumi/releases/download/v${version}/`))).toBe(true);
+    expect(
+        urls().every((url) => url.startsWith(`https://github.com/pulumi/pulumi/releases/download/v${version}/`)),
+    ).toBe(true);
 });
 
 test("refuses an archive whose SHA-256 is not the committed one, installing nothing", () => {
@@ -78,7 +99,9 @@ test("with no committed checksum and no PULUMI_CLI_SHA256, refuses before downlo
     const { dest, run, urls } = release();
     const result = run();
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/no SHA-256 for pulumi-v.*: none is committed in PINNED_SHA256; set the CI variable PULUMI_CLI_SHA256/);
+    expect(result.stderr).toMatch(
+        /no SHA-256 for pulumi-v.*: none is committed in PINNED_SHA256; set the CI variable PULUMI_CLI_SHA256/,
+    );
     expect(urls()).toEqual([]);
     expect(fs.existsSync(path.join(dest, "pulumi"))).toBe(false);
 });

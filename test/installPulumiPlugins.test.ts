@@ -7,10 +7,19 @@ import * as os from "os";
 import * as path from "path";
 
 const script = path.join(__dirname, "..", "scripts", "install-pulumi-plugins.sh");
-const lock = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "package-lock.json"), "utf8")) as { packages: Record<string, { version: string }> };
+const lock = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "package-lock.json"), "utf8")) as {
+    packages: Record<string, { version: string }>;
+};
 const platform = ["arm64", "aarch64"].includes(os.arch()) ? "linux-arm64" : "linux-amd64";
-const plugins = ["aws", "command", "docker-build", "tls"].map((name) => ({ name, version: lock.packages[`node_modules/@pulumi/${name}`].version }));
-const sha = (name: string) => name.padEnd(64, "0").replace(/[^0-9a-f]/g, "a").slice(0, 64);
+const plugins = ["aws", "command", "docker-build", "tls"].map((name) => ({
+    name,
+    version: lock.packages[`node_modules/@pulumi/${name}`].version,
+}));
+const sha = (name: string) =>
+    name
+        .padEnd(64, "0")
+        .replace(/[^0-9a-f]/g, "a")
+        .slice(0, 64);
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
 
@@ -18,8 +27,13 @@ function run(env: Record<string, string>) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-plugins-"));
     dirs.push(dir);
     fs.writeFileSync(path.join(dir, "pulumi"), `#!/bin/sh\nprintf '%s\\n' "$*" >> "${dir}/calls"\n`, { mode: 0o755 });
-    const result = spawnSync("bash", [script], { encoding: "utf8", env: { PATH: `${dir}:${process.env.PATH}`, ...env } });
-    const calls = fs.existsSync(path.join(dir, "calls")) ? fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n") : [];
+    const result = spawnSync("bash", [script], {
+        encoding: "utf8",
+        env: { PATH: `${dir}:${process.env.PATH}`, ...env },
+    });
+    const calls = fs.existsSync(path.join(dir, "calls"))
+        ? fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n")
+        : [];
     return { ...result, calls };
 }
 
@@ -28,12 +42,17 @@ test("installs each plugin of package-lock.json at its exact version with its ch
     const result = run({ NBF_PLUGIN_SHA256: sums });
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
-    expect(result.calls).toEqual(plugins.map((p) => `plugin install resource ${p.name} ${p.version} --exact --checksum ${sha(p.name)}`));
+    expect(result.calls).toEqual(
+        plugins.map((p) => `plugin install resource ${p.name} ${p.version} --exact --checksum ${sha(p.name)}`),
+    );
 });
 
 test("with a checksum missing (or for another version or platform), installs nothing and lists the lines to add", () => {
     const [first, ...rest] = plugins;
-    const sums = [`${sha(first.name)}  ${first.name} 0.0.1 ${platform}`, ...rest.map((p) => `${sha(p.name)}  ${p.name} ${p.version} ${platform}`)].join("\n");
+    const sums = [
+        `${sha(first.name)}  ${first.name} 0.0.1 ${platform}`,
+        ...rest.map((p) => `${sha(p.name)}  ${p.name} ${p.version} ${platform}`),
+    ].join("\n");
     const result = run({ NBF_PLUGIN_SHA256: sums });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`<sha256>  ${first.name} ${first.version} ${platform}`);

@@ -19,11 +19,20 @@ const root = makeProject();
 const awsBin = fs.mkdtempSync(path.join(root, "aws-bin-"));
 fs.writeFileSync(path.join(awsBin, "aws"), "#!/bin/sh\n", { mode: 0o755 });
 const withAws = { PATH: awsBin };
-const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: root, encoding: "utf8" }).trim();
+const git = (...args: string[]) =>
+    execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], {
+        cwd: root,
+        encoding: "utf8",
+    }).trim();
 
 function setConfig(values: Record<string, unknown>, secretKeys: string[] = ["sshPrivateKey"]): void {
     pulumi.runtime.setAllConfig(
-        Object.fromEntries(Object.entries(values).map(([k, v]) => [`native-build-fleet:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
+        Object.fromEntries(
+            Object.entries(values).map(([k, v]) => [
+                `native-build-fleet:${k}`,
+                typeof v === "string" ? v : JSON.stringify(v),
+            ]),
+        ),
         secretKeys.map((k) => `native-build-fleet:${k}`),
     );
 }
@@ -47,12 +56,25 @@ test("reads every key of the project namespace and keeps the private key a secre
 });
 
 test("ends the private key with the newline OpenSSH needs, which `pulumi config set` drops", async () => {
-    setConfig({ ...validConfig(), sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----" });
-    expect(await valueOf(loadConfig(root, withAws).sshPrivateKey)).toBe("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n");
+    setConfig({
+        ...validConfig(),
+        sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----",
+    });
+    expect(await valueOf(loadConfig(root, withAws).sshPrivateKey)).toBe(
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n",
+    );
 });
 
 test("treats the empty default of registryPassword as unset", () => {
-    setConfig({ ...validConfig(), registry: { type: "external", address: "registry.example.com", username: "ci" }, sshPrivateKey: "K", registryPassword: "" }, ["sshPrivateKey"]);
+    setConfig(
+        {
+            ...validConfig(),
+            registry: { type: "external", address: "registry.example.com", username: "ci" },
+            sshPrivateKey: "K",
+            registryPassword: "",
+        },
+        ["sshPrivateKey"],
+    );
     expect(() => loadConfig(root, {})).toThrow(/registryPassword: the external registry needs its password/);
 });
 
@@ -60,7 +82,12 @@ test("renders tag templates for this build before validating them", () => {
     const raw = validConfig() as Record<string, any>;
     raw.images[0].tags = ["{{branch}}", "{{short_sha}}", "{{version}}"];
     setConfig({ ...raw, sshPrivateKey: "K" });
-    const loaded = loadConfig(root, { ...withAws, GITHUB_SHA: "0123456789abcdef", GITHUB_REF_TYPE: "branch", GITHUB_REF_NAME: "release/1.x" });
+    const loaded = loadConfig(root, {
+        ...withAws,
+        GITHUB_SHA: "0123456789abcdef",
+        GITHUB_REF_TYPE: "branch",
+        GITHUB_REF_NAME: "release/1.x",
+    });
     expect(loaded.config.images[0].tags).toEqual(["release-1.x", "0123456"]);
 });
 
@@ -68,23 +95,32 @@ test("refuses an image none of whose tags applies to this build", () => {
     const raw = validConfig() as Record<string, any>;
     raw.images[0].tags = ["{{version}}"];
     setConfig({ ...raw, sshPrivateKey: "K" });
-    expect(() => loadConfig(root, { GITHUB_SHA: "0123456789abcdef", GITHUB_REF_TYPE: "branch", GITHUB_REF_NAME: "main" }))
-        .toThrow(/images\[0\]\.tags: no tag applies to this build/);
+    expect(() =>
+        loadConfig(root, { GITHUB_SHA: "0123456789abcdef", GITHUB_REF_TYPE: "branch", GITHUB_REF_NAME: "main" }),
+    ).toThrow(/images\[0\]\.tags: no tag applies to this build/);
 });
 
 test("names the known placeholders when a template uses another", () => {
     const raw = validConfig() as Record<string, any>;
     raw.images[0].tags = ["{{date}}"];
     setConfig({ ...raw, sshPrivateKey: "K" });
-    expect(() => loadConfig(root, {})).toThrow(/"\{\{date\}\}" uses an unknown placeholder; tag templates know \{\{branch\}\}/);
+    expect(() => loadConfig(root, {})).toThrow(
+        /"\{\{date\}\}" uses an unknown placeholder; tag templates know \{\{branch\}\}/,
+    );
 });
 
 test("with ssh.access ssm, refuses to start without the AWS CLI's session plugin, naming what is missing", () => {
-    const raw = { ...validConfig(), ssh: { access: "ssm", publicKey: (validConfig() as any).ssh.publicKey }, network: { vpcId: "vpc-0abc1234", subnetIds: ["subnet-0aaa1111"] } };
+    const raw = {
+        ...validConfig(),
+        ssh: { access: "ssm", publicKey: (validConfig() as any).ssh.publicKey },
+        network: { vpcId: "vpc-0abc1234", subnetIds: ["subnet-0aaa1111"] },
+    };
     setConfig({ ...raw, sshPrivateKey: "K" });
     const bin = fs.mkdtempSync(path.join(root, "bin-"));
     fs.writeFileSync(path.join(bin, "aws"), "#!/bin/sh\n", { mode: 0o755 });
-    expect(() => loadConfig(root, { PATH: bin })).toThrow(/ssh.access: is ssm, but session-manager-plugin is not on PATH/);
+    expect(() => loadConfig(root, { PATH: bin })).toThrow(
+        /ssh.access: is ssm, but session-manager-plugin is not on PATH/,
+    );
     fs.writeFileSync(path.join(bin, "session-manager-plugin"), "#!/bin/sh\n", { mode: 0o755 });
     expect(loadConfig(root, { PATH: bin, AWS_REGION: "eu-north-1" }).region).toBe("eu-north-1");
 });
@@ -102,7 +138,9 @@ test("with idleMinutes, refuses to start without the AWS CLI that starts stopped
 test("with EC2 pools, refuses to start without the AWS CLI that reads each new host's key from its console", () => {
     setConfig({ ...validConfig(), sshPrivateKey: "K" });
     const bin = fs.mkdtempSync(path.join(root, "bin-"));
-    expect(() => loadConfig(root, { PATH: bin })).toThrow(/hosts: lists EC2 pools, but aws is not on PATH: .*\(ec2:GetConsoleOutput\)/);
+    expect(() => loadConfig(root, { PATH: bin })).toThrow(
+        /hosts: lists EC2 pools, but aws is not on PATH: .*\(ec2:GetConsoleOutput\)/,
+    );
     expect(loadConfig(root, withAws).config.hosts.length).toBeGreaterThan(0);
 });
 
@@ -115,12 +153,21 @@ test("refuses a typo in a top-level key before creating anything", () => {
 test("refuses a private key stored in plain text", () => {
     setConfig({ ...validConfig(), sshPrivateKey: "PRIVATE" }, []);
     expect(() => loadConfig(root, withAws)).toThrow(ConfigError);
-    expect(() => loadConfig(root, withAws)).toThrow(/sshPrivateKey: is stored in plain text in the stack file; set it again with `pulumi config set --secret sshPrivateKey`/);
+    expect(() => loadConfig(root, withAws)).toThrow(
+        /sshPrivateKey: is stored in plain text in the stack file; set it again with `pulumi config set --secret sshPrivateKey`/,
+    );
 });
 
 test("reads the external registry's password as a secret", async () => {
-    setConfig({ ...validConfig(), registry: { type: "external", address: "registry.example.com", username: "ci" }, sshPrivateKey: "K", registryPassword: "P" },
-        ["sshPrivateKey", "registryPassword"]);
+    setConfig(
+        {
+            ...validConfig(),
+            registry: { type: "external", address: "registry.example.com", username: "ci" },
+            sshPrivateKey: "K",
+            registryPassword: "P",
+        },
+        ["sshPrivateKey", "registryPassword"],
+    );
     const loaded = loadConfig(root, withAws);
     expect(await pulumi.isSecret(loaded.registryPassword!)).toBe(true);
 });
@@ -139,7 +186,8 @@ test("labels each image with the last commit that touched its context", () => {
 
 test("gives each image the labels of its context's last commit, read in one process while the program goes on", async () => {
     setConfig({
-        ...validConfig(), sshPrivateKey: "K",
+        ...validConfig(),
+        sshPrivateKey: "K",
         images: [
             { name: "app", context: "app", platforms: ["linux/amd64"] },
             { name: "worker", context: "worker", dockerfile: "Dockerfile.prod", platforms: ["linux/amd64"] },
@@ -156,8 +204,12 @@ test("gives each image the labels of its context's last commit, read in one proc
 });
 
 test("takes the source from CI variables, else from origin without credentials", () => {
-    expect(sourceUrl(root, { GITHUB_SERVER_URL: "https://github.com", GITHUB_REPOSITORY: "acme/app" })).toBe("https://github.com/acme/app");
-    expect(sourceUrl(root, { CI_PROJECT_URL: "https://gitlab.example.com/acme/app" })).toBe("https://gitlab.example.com/acme/app");
+    expect(sourceUrl(root, { GITHUB_SERVER_URL: "https://github.com", GITHUB_REPOSITORY: "acme/app" })).toBe(
+        "https://github.com/acme/app",
+    );
+    expect(sourceUrl(root, { CI_PROJECT_URL: "https://gitlab.example.com/acme/app" })).toBe(
+        "https://gitlab.example.com/acme/app",
+    );
     git("remote", "add", "origin", "https://bot:s3cret-token@github.com/acme/app.git");
     expect(sourceUrl(root, {})).toBe("https://github.com/acme/app.git");
     expect(redactRemote("git@github.com:acme/app.git")).toBe("git@github.com:acme/app.git");
@@ -170,22 +222,56 @@ test("labels nothing it cannot know outside a git repository", () => {
 
 test.each<[string, Record<string, string>, Record<string, string>, string]>([
     ["aws:region", { "aws:region": "eu-west-1; touch /tmp/pwned" }, {}, "(from aws:region) is not an AWS region name"],
-    ["AWS_REGION", {}, { AWS_REGION: "us-east-1 --profile x" }, "(from the AWS_REGION environment variable) is not an AWS region name"],
+    [
+        "AWS_REGION",
+        {},
+        { AWS_REGION: "us-east-1 --profile x" },
+        "(from the AWS_REGION environment variable) is not an AWS region name",
+    ],
     ["AWS_DEFAULT_REGION", {}, { AWS_DEFAULT_REGION: "$(id)" }, "(from the AWS_DEFAULT_REGION environment variable)"],
-])("refuses a region from %s that is not a region name, before it reaches a ProxyCommand", (_, config, env, message) => {
-    pulumi.runtime.setAllConfig({
-        ...Object.fromEntries(Object.entries({ ...validConfig(), sshPrivateKey: "K" }).map(([k, v]) => [`native-build-fleet:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
-        ...config,
-    }, ["native-build-fleet:sshPrivateKey"]);
-    expect(() => loadConfig(root, env)).toThrow(ConfigError);
-    expect(() => loadConfig(root, { ...withAws, ...env })).toThrow(new RegExp(`aws:region: .*${message.replace(/[()]/g, "\\$&")}`));
-});
+])(
+    "refuses a region from %s that is not a region name, before it reaches a ProxyCommand",
+    (_, config, env, message) => {
+        pulumi.runtime.setAllConfig(
+            {
+                ...Object.fromEntries(
+                    Object.entries({ ...validConfig(), sshPrivateKey: "K" }).map(([k, v]) => [
+                        `native-build-fleet:${k}`,
+                        typeof v === "string" ? v : JSON.stringify(v),
+                    ]),
+                ),
+                ...config,
+            },
+            ["native-build-fleet:sshPrivateKey"],
+        );
+        expect(() => loadConfig(root, env)).toThrow(ConfigError);
+        expect(() => loadConfig(root, { ...withAws, ...env })).toThrow(
+            new RegExp(`aws:region: .*${message.replace(/[()]/g, "\\$&")}`),
+        );
+    },
+);
 
-test.each(["us-east-1", "eu-central-2", "us-gov-west-1", "cn-northwest-1", "ap-southeast-7", "us-isob-east-1", "eusc-de-east-1"])("accepts the region %s", (region) => {
-    pulumi.runtime.setAllConfig({
-        ...Object.fromEntries(Object.entries({ ...validConfig(), sshPrivateKey: "K" }).map(([k, v]) => [`native-build-fleet:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
-        "aws:region": region,
-    }, ["native-build-fleet:sshPrivateKey"]);
+test.each([
+    "us-east-1",
+    "eu-central-2",
+    "us-gov-west-1",
+    "cn-northwest-1",
+    "ap-southeast-7",
+    "us-isob-east-1",
+    "eusc-de-east-1",
+])("accepts the region %s", (region) => {
+    pulumi.runtime.setAllConfig(
+        {
+            ...Object.fromEntries(
+                Object.entries({ ...validConfig(), sshPrivateKey: "K" }).map(([k, v]) => [
+                    `native-build-fleet:${k}`,
+                    typeof v === "string" ? v : JSON.stringify(v),
+                ]),
+            ),
+            "aws:region": region,
+        },
+        ["native-build-fleet:sshPrivateKey"],
+    );
     expect(loadConfig(root, withAws).region).toBe(region);
 });
 
@@ -194,8 +280,9 @@ test("passes the tag templates as written, so immutable tags refuse {{branch}} a
     raw.registry = { type: "ecr", immutableTags: true };
     raw.images[0].tags = ["{{branch}}", "{{short_sha}}"];
     setConfig({ ...raw, sshPrivateKey: "K" });
-    expect(() => loadConfig(root, { GITHUB_SHA: "0123456789abcdef", GITHUB_REF_TYPE: "branch", GITHUB_REF_NAME: "main" }))
-        .toThrow(/images\[0\]\.tags\[0\]: "\{\{branch\}\}" moves with every build of the branch/);
+    expect(() =>
+        loadConfig(root, { GITHUB_SHA: "0123456789abcdef", GITHUB_REF_TYPE: "branch", GITHUB_REF_NAME: "main" }),
+    ).toThrow(/images\[0\]\.tags\[0\]: "\{\{branch\}\}" moves with every build of the branch/);
 });
 
 describe("build secrets that would hand a build the fleet's own credentials (issue #21)", () => {
@@ -204,7 +291,10 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
     const withSecret = (source: Record<string, unknown>, extra: Record<string, unknown> = {}) => {
         const raw = validConfig() as Record<string, any>;
         raw.images[0].secrets = { token: source };
-        setConfig({ ...raw, registry: external, sshPrivateKey: FLEET_KEY, registryPassword: "registry-pass", ...extra }, ["sshPrivateKey", "registryPassword"]);
+        setConfig(
+            { ...raw, registry: external, sshPrivateKey: FLEET_KEY, registryPassword: "registry-pass", ...extra },
+            ["sshPrivateKey", "registryPassword"],
+        );
     };
     const problemsOf = (env: Record<string, string>): string[] => {
         try {
@@ -219,9 +309,18 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
     };
 
     test.each<[string, Record<string, unknown>, Record<string, string>, string]>([
-        ["an environment variable holding the registry password", { env: "REGISTRY_TOKEN" }, { REGISTRY_TOKEN: "registry-pass" },
-            "images[0].secrets.token: holds the same value as registryPassword, the fleet's own credential; a build would be handed it. Give the build a credential made for it"],
-        ["a project file holding the fleet's SSH key", { file: "copied-key" }, {}, "images[0].secrets.token: holds the same value as sshPrivateKey, the fleet's own credential; a build would be handed it. Give the build a credential made for it"],
+        [
+            "an environment variable holding the registry password",
+            { env: "REGISTRY_TOKEN" },
+            { REGISTRY_TOKEN: "registry-pass" },
+            "images[0].secrets.token: holds the same value as registryPassword, the fleet's own credential; a build would be handed it. Give the build a credential made for it",
+        ],
+        [
+            "a project file holding the fleet's SSH key",
+            { file: "copied-key" },
+            {},
+            "images[0].secrets.token: holds the same value as sshPrivateKey, the fleet's own credential; a build would be handed it. Give the build a credential made for it",
+        ],
     ])("refuses %s", (_, source, env, message) => {
         fs.writeFileSync(path.join(root, "copied-key"), `${FLEET_KEY}\n`);
         withSecret(source);
@@ -231,18 +330,25 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
     test("{ config: builder } keeps builder in the program's config and is refused, with no advice to store builder as a secret", () => {
         withSecret({ config: "builder" }, { builder: { name: "ci-fleet" } });
         const found = problemsOf({});
-        expect(found).toContainEqual("images[0].secrets.token.config: names builder, one of this program's own config keys, which would then vanish from the program's config; store the build's secret under a key of its own, such as npmToken");
+        expect(found).toContainEqual(
+            "images[0].secrets.token.config: names builder, one of this program's own config keys, which would then vanish from the program's config; store the build's secret under a key of its own, such as npmToken",
+        );
         expect(found.join("\n")).not.toContain("--secret builder");
     });
 
     test("{ config: images } does not make the images vanish", () => {
         withSecret({ config: "images" });
-        expect(problemsOf({})).toEqual([expect.stringMatching(/^images\[0\]\.secrets\.token\.config: names images, one of this program's own config keys/)]);
+        expect(problemsOf({})).toEqual([
+            expect.stringMatching(
+                /^images\[0\]\.secrets\.token\.config: names images, one of this program's own config keys/,
+            ),
+        ]);
     });
 });
 
 describe("signing", () => {
-    const PUB = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEstubkeyAAAA\n-----END PUBLIC KEY-----\n";
+    const PUB =
+        "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEstubkeyAAAA\n-----END PUBLIC KEY-----\n";
     const withSigningTools = (tools: string[]) => {
         const bin = fs.mkdtempSync(path.join(root, "bin-"));
         for (const tool of ["aws", ...tools]) {
@@ -253,9 +359,22 @@ describe("signing", () => {
 
     test("reads the private key and its password as secrets, and needs cosign and syft for an update", async () => {
         const keys = ["sshPrivateKey", "signingKey", "signingKeyPassword"];
-        setConfig({ ...validConfig(), signing: { mode: "key", publicKey: PUB }, sshPrivateKey: "K", signingKey: "COSIGN-KEY", signingKeyPassword: "PW" }, keys);
-        expect(() => loadConfig(root, withSigningTools(["cosign"]))).toThrow(/signing: is set, but syft is not on PATH: pulumi up signs with cosign and writes SBOMs with syft/);
-        expect(() => loadConfig(root, withSigningTools([]))).toThrow(/signing: is set, but cosign and syft are not on PATH/);
+        setConfig(
+            {
+                ...validConfig(),
+                signing: { mode: "key", publicKey: PUB },
+                sshPrivateKey: "K",
+                signingKey: "COSIGN-KEY",
+                signingKeyPassword: "PW",
+            },
+            keys,
+        );
+        expect(() => loadConfig(root, withSigningTools(["cosign"]))).toThrow(
+            /signing: is set, but syft is not on PATH: pulumi up signs with cosign and writes SBOMs with syft/,
+        );
+        expect(() => loadConfig(root, withSigningTools([]))).toThrow(
+            /signing: is set, but cosign and syft are not on PATH/,
+        );
         const loaded = loadConfig(root, withSigningTools(["cosign", "syft"]));
         expect(loaded.config.signing).toEqual({ mode: "key", publicKey: PUB, transparencyLog: true });
         expect(await pulumi.isSecret(loaded.signingKey!.key)).toBe(true);
@@ -264,8 +383,19 @@ describe("signing", () => {
     });
 
     test("refuses a signing key stored in plain text", () => {
-        setConfig({ ...validConfig(), signing: { mode: "key", publicKey: PUB }, sshPrivateKey: "K", signingKey: "COSIGN-KEY", signingKeyPassword: "PW" }, ["sshPrivateKey", "signingKeyPassword"]);
-        expect(() => loadConfig(root, withSigningTools(["cosign", "syft"]))).toThrow(/signingKey: is stored in plain text in the stack file; set it again with `pulumi config set --secret signingKey`/);
+        setConfig(
+            {
+                ...validConfig(),
+                signing: { mode: "key", publicKey: PUB },
+                sshPrivateKey: "K",
+                signingKey: "COSIGN-KEY",
+                signingKeyPassword: "PW",
+            },
+            ["sshPrivateKey", "signingKeyPassword"],
+        );
+        expect(() => loadConfig(root, withSigningTools(["cosign", "syft"]))).toThrow(
+            /signingKey: is stored in plain text in the stack file; set it again with `pulumi config set --secret signingKey`/,
+        );
     });
 
     test("treats the empty default of signing as no signing, with no key to read", () => {

@@ -64,11 +64,28 @@ export function mockHostKey(name: string): string {
 function outputs(type: string, name: string, inputs: any): { id: string; state: any } {
     switch (type) {
         case "aws:ec2/instance:Instance":
-            return { id: `i-${hash(name).slice(0, 17)}`, state: { ...inputs, publicIp: `198.51.100.${parseInt(hash(name).slice(0, 2), 16) % 250}`, privateIp: "10.0.0.10" } };
+            return {
+                id: `i-${hash(name).slice(0, 17)}`,
+                state: {
+                    ...inputs,
+                    publicIp: `198.51.100.${parseInt(hash(name).slice(0, 2), 16) % 250}`,
+                    privateIp: "10.0.0.10",
+                },
+            };
         case "aws:ec2/eip:Eip":
-            return { id: `eipalloc-${hash(name).slice(0, 8)}`, state: { ...inputs, publicIp: `203.0.113.${parseInt(hash(name).slice(0, 2), 16) % 250}` } };
+            return {
+                id: `eipalloc-${hash(name).slice(0, 8)}`,
+                state: { ...inputs, publicIp: `203.0.113.${parseInt(hash(name).slice(0, 2), 16) % 250}` },
+            };
         case "tls:index/privateKey:PrivateKey":
-            return { id: name, state: { ...inputs, privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${hash(name)}\n-----END OPENSSH PRIVATE KEY-----\n`, publicKeyOpenssh: `ssh-ed25519 AAAA${hash(name).slice(0, 20)}\n` } };
+            return {
+                id: name,
+                state: {
+                    ...inputs,
+                    privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${hash(name)}\n-----END OPENSSH PRIVATE KEY-----\n`,
+                    publicKeyOpenssh: `ssh-ed25519 AAAA${hash(name).slice(0, 20)}\n`,
+                },
+            };
         case "aws:ec2/keyPair:KeyPair":
             return { id: name, state: { ...inputs, keyName: name } };
         case "aws:ec2/securityGroup:SecurityGroup":
@@ -77,18 +94,39 @@ function outputs(type: string, name: string, inputs: any): { id: string; state: 
         case "aws:iam/instanceProfile:InstanceProfile":
             return { id: name, state: { ...inputs, name } };
         case "aws:ecr/repository:Repository":
-            return { id: inputs.name, state: { ...inputs, repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${inputs.name}` } };
+            return {
+                id: inputs.name,
+                state: { ...inputs, repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${inputs.name}` },
+            };
         case "command:remote:Command":
             return { id: name, state: { ...inputs, stdout: "docker 27.3.1 on x86_64\n", stderr: "" } };
         case "command:local:Command":
             // The console reader (components/hostPool.ts) prints the host's key line.
-            return { id: name, state: { ...inputs, stdout: name.endsWith("-console-host-key") ? `${mockHostKey(name)}\n` : "", stderr: "" } };
+            return {
+                id: name,
+                state: {
+                    ...inputs,
+                    stdout: name.endsWith("-console-host-key") ? `${mockHostKey(name)}\n` : "",
+                    stderr: "",
+                },
+            };
         case "docker-build:index:Image": {
             const digest = `sha256:${hash(name)}`;
-            return { id: digest, state: { ...inputs, digest, ref: inputs.tags?.length ? `${inputs.tags[0]}@${digest}` : "", contextHash: "h" } };
+            return {
+                id: digest,
+                state: {
+                    ...inputs,
+                    digest,
+                    ref: inputs.tags?.length ? `${inputs.tags[0]}@${digest}` : "",
+                    contextHash: "h",
+                },
+            };
         }
         case "docker-build:index:Index":
-            return { id: name, state: { ...inputs, ref: `${inputs.tag}@sha256:${hash(JSON.stringify(inputs.sources))}` } };
+            return {
+                id: name,
+                state: { ...inputs, ref: `${inputs.tag}@sha256:${hash(JSON.stringify(inputs.sources))}` },
+            };
         default:
             return { id: `${name}-id`, state: inputs };
     }
@@ -99,15 +137,31 @@ function invoke(token: string, inputs: any, mocks: Mocks): any {
         case "aws:ssm/getParameter:getParameter":
             return { name: inputs.name, value: `ami-${hash(inputs.name).slice(0, 17)}`, type: "String" };
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-            return { proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com", userName: "AWS", password: "ecr-token-value", authorizationToken: "x", expiresAt: "t", id: "x" };
+            return {
+                proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+                userName: "AWS",
+                password: "ecr-token-value",
+                authorizationToken: "x",
+                expiresAt: "t",
+                id: "x",
+            };
         case "aws:index/getCallerIdentity:getCallerIdentity":
-            return { accountId: "123456789012", arn: "arn:aws:sts::123456789012:assumed-role/deploy/ci", userId: "AROAEXAMPLE:ci", id: "123456789012" };
+            return {
+                accountId: "123456789012",
+                arn: "arn:aws:sts::123456789012:assumed-role/deploy/ci",
+                userId: "AROAEXAMPLE:ci",
+                id: "123456789012",
+            };
         case "aws:ec2/getVpc:getVpc":
             return { id: "vpc-0default0", cidrBlock: "172.31.0.0/16" };
         case "command:local:run":
             // The builders' runner answers with its report (runner/builderSpec.ts EnsureReport).
             if (String(inputs.command).startsWith("node bin/runner/cli.js ")) {
-                return { stdout: `${JSON.stringify({ fingerprint: hash(JSON.stringify(unwrapSecrets(inputs.stdin))), down: mocks.down })}\n`, stderr: "", command: inputs.command };
+                return {
+                    stdout: `${JSON.stringify({ fingerprint: hash(JSON.stringify(unwrapSecrets(inputs.stdin))), down: mocks.down })}\n`,
+                    stderr: "",
+                    command: inputs.command,
+                };
             }
             return { stdout: `${hash(inputs.command).slice(0, 64)}\n`, stderr: "", command: inputs.command };
         default:
@@ -129,18 +183,23 @@ export interface Mocks {
 export function installMocks(preview = false): Mocks {
     const mocks: Mocks = { resources: [], invokes: [], outputsFor: outputs, down: [] };
     const { resources, invokes } = mocks;
-    void pulumi.runtime.setMocks({
-        async newResource(args) {
-            const inputs = unwrapSecrets(args.inputs);
-            resources.push({ type: args.type, name: args.name, inputs, raw: args.inputs });
-            await mocks.hold?.(args.name);
-            return mocks.outputsFor(args.type, args.name, inputs);
+    void pulumi.runtime.setMocks(
+        {
+            async newResource(args) {
+                const inputs = unwrapSecrets(args.inputs);
+                resources.push({ type: args.type, name: args.name, inputs, raw: args.inputs });
+                await mocks.hold?.(args.name);
+                return mocks.outputsFor(args.type, args.name, inputs);
+            },
+            call(args) {
+                invokes.push({ token: args.token, inputs: args.inputs });
+                return invoke(args.token, args.inputs, mocks);
+            },
         },
-        call(args) {
-            invokes.push({ token: args.token, inputs: args.inputs });
-            return invoke(args.token, args.inputs, mocks);
-        },
-    }, "native-build-fleet", "dev", preview);
+        "native-build-fleet",
+        "dev",
+        preview,
+    );
     return mocks;
 }
 
@@ -164,8 +223,14 @@ export async function settled(resources: RecordedResource[]): Promise<void> {
  * What the builders' runner would write for the registration resource: its spec (from
  * standard input), the ssh_config and the known_hosts.
  */
-export function registrationFiles(resources: RecordedResource[]): { spec: FleetBuildersSpec; config: string; knownHosts: string } {
-    const registration = resources.find((r) => r.type === "command:local:Command" && r.name.endsWith("-builder-registration"));
+export function registrationFiles(resources: RecordedResource[]): {
+    spec: FleetBuildersSpec;
+    config: string;
+    knownHosts: string;
+} {
+    const registration = resources.find(
+        (r) => r.type === "command:local:Command" && r.name.endsWith("-builder-registration"),
+    );
     const spec = (JSON.parse(String(registration?.inputs.stdin)) as { spec: FleetBuildersSpec }).spec;
     return { spec, config: sshConfig(spec, "/home/u/.ssh/native-build-fleet/dir"), knownHosts: knownHosts(spec) };
 }

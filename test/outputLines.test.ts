@@ -47,11 +47,16 @@ describe("the runner's entry point", () => {
     const root = path.join(__dirname, "..");
     /** runner/cli.ts compiled as the resources run it (test/compiled.ts). */
     let built = "";
-    beforeAll(() => { built = compileModules(["runner/cli.ts"]); });
+    beforeAll(() => {
+        built = compileModules(["runner/cli.ts"]);
+    });
     afterAll(() => fs.rmSync(built, { recursive: true, force: true }));
     function cli(mode: string, spec: unknown, env: NodeJS.ProcessEnv) {
         const r = spawnSync(process.execPath, [path.join(built, "runner", "cli.js"), mode], {
-            cwd: root, input: "ci:s3cret", encoding: "utf8", maxBuffer: 16 * 1024 * 1024,
+            cwd: root,
+            input: "ci:s3cret",
+            encoding: "utf8",
+            maxBuffer: 16 * 1024 * 1024,
             env: { ...env, NBF_SPEC: JSON.stringify(spec) },
         });
         return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -63,7 +68,11 @@ describe("the runner's entry point", () => {
         // A registry that answers with one enormous line, as a proxy's error page can.
         b.stub("docker", `printf '%s\\n' '${line}' >&2; exit 1`);
         const ref = `registry.example.com/app:latest@sha256:${"a".repeat(64)}`;
-        const r = cli("verify-index", { registry: "registry.example.com", refs: [ref], platforms: { "linux/amd64": `sha256:${"b".repeat(64)}` } }, b.env);
+        const r = cli(
+            "verify-index",
+            { registry: "registry.example.com", refs: [ref], platforms: { "linux/amd64": `sha256:${"b".repeat(64)}` } },
+            b.env,
+        );
         expect(r.code).toBe(1);
         expect(Buffer.byteLength(r.stderr)).toBeGreaterThan(SCANNER_LIMIT);
         expect(longestLineBytes(r.stderr)).toBeLessThanOrEqual(MAX_LINE_CODE_POINTS);
@@ -74,12 +83,20 @@ describe("the runner's entry point", () => {
         const b = sandbox("nbf-lines-");
         const output = "y".repeat(3_900);
         const progress = [
-            { vertexes: [{ digest: "sha256:1", name: "[2/2] RUN [\"uname\",\"-m\"]" }] },
+            { vertexes: [{ digest: "sha256:1", name: '[2/2] RUN ["uname","-m"]' }] },
             { logs: [{ vertex: "sha256:1", stream: 1, data: Buffer.from(`${output}\n`).toString("base64") }] },
-        ].map((e) => JSON.stringify(e)).join("\n");
+        ]
+            .map((e) => JSON.stringify(e))
+            .join("\n");
         b.stub("docker", `printf '%s\\n' '${progress}' >&2`);
         const platforms = Array.from({ length: 20 }, (_, i) => `linux/p${i}`);
-        const tests = platforms.map((platform) => ({ builder: "b", platform, ref: `r@sha256:${"a".repeat(64)}`, command: ["uname", "-m"], expect: {} }));
+        const tests = platforms.map((platform) => ({
+            builder: "b",
+            platform,
+            ref: `r@sha256:${"a".repeat(64)}`,
+            command: ["uname", "-m"],
+            expect: {},
+        }));
         const r = cli("smoke-test", { registry: "registry.example.com", tests }, b.env);
         expect(r).toMatchObject({ code: 0, stderr: "" });
         expect(Buffer.byteLength(r.stdout)).toBeGreaterThan(SCANNER_LIMIT);
@@ -104,7 +121,8 @@ describe("the shell scripts that resources run, whose stderr is logged", () => {
         fs.mkdirSync(path.join(b.home, ".docker", "buildx", "instances"), { recursive: true });
         fs.writeFileSync(path.join(b.home, ".docker", "buildx", "instances", "fleet-dev"), "{}");
         const r = spawnSync("/bin/bash", ["-c", REMOVE_BUILDERS_COMMAND], {
-            env: { ...b.env, ...removeBuildersEnvironment("fleet-dev", ["fleet-dev"], "native-build-fleet/dev") }, encoding: "utf8",
+            env: { ...b.env, ...removeBuildersEnvironment("fleet-dev", ["fleet-dev"], "native-build-fleet/dev") },
+            encoding: "utf8",
         });
         expect(r.status).toBe(0);
         expect(b.calls("docker")).toEqual(["buildx rm fleet-dev"]);

@@ -26,8 +26,18 @@ test("the default binfmt image is pinned by digest", () => {
 });
 
 test.each([
-    ["builder.buildkitImage", (c: Record<string, any>) => { c.builder = { buildkitImage: "registry.example.com/buildkit:v0.33.1" }; }],
-    ["builder.driverOptions.image", (c: Record<string, any>) => { c.builder = { driverOptions: { image: "registry.example.com/buildkit:v0.33.1" } }; }],
+    [
+        "builder.buildkitImage",
+        (c: Record<string, any>) => {
+            c.builder = { buildkitImage: "registry.example.com/buildkit:v0.33.1" };
+        },
+    ],
+    [
+        "builder.driverOptions.image",
+        (c: Record<string, any>) => {
+            c.builder = { driverOptions: { image: "registry.example.com/buildkit:v0.33.1" } };
+        },
+    ],
 ])("%s replaces the default", (_, edit) => {
     expect(parse(edit).builder.driverOptions.image).toBe("registry.example.com/buildkit:v0.33.1");
 });

@@ -10,20 +10,37 @@ import { runInNewContext } from "vm";
 import { parse } from "yaml";
 
 const root = path.join(__dirname, "..");
-const tools = process.env.NBF_TOOLS_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "native-build-fleet", "bin");
+const tools =
+    process.env.NBF_TOOLS_DIR ??
+    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "native-build-fleet", "bin");
 const read = (file: string) => fs.readFileSync(path.join(root, file), "utf8");
 
 function run(command: string, args: string[], input?: string) {
     const result = spawnSync(command, args, { cwd: root, encoding: "utf8", input });
     if (result.error) {
-        throw new Error(`${command} is not installed (${result.error.message}); run the install command from README.md`);
+        throw new Error(
+            `${command} is not installed (${result.error.message}); run the install command from README.md`,
+        );
     }
     return result;
 }
 
 type Step = { uses?: string; run?: string; if?: string; with?: Record<string, unknown>; env?: Record<string, string> };
-type Job = { if?: string; needs?: string; "runs-on"?: string; environment?: string; permissions?: Record<string, string>; env?: Record<string, string>; steps: Step[] };
-type Workflow = { on: Record<string, unknown>; permissions: Record<string, string>; env?: unknown; jobs: Record<string, Job> };
+type Job = {
+    if?: string;
+    needs?: string;
+    "runs-on"?: string;
+    environment?: string;
+    permissions?: Record<string, string>;
+    env?: Record<string, string>;
+    steps: Step[];
+};
+type Workflow = {
+    on: Record<string, unknown>;
+    permissions: Record<string, string>;
+    env?: unknown;
+    jobs: Record<string, Job>;
+};
 
 /**
  * Evaluates the subset of the GitHub Actions expression language the workflow uses
@@ -31,16 +48,21 @@ type Workflow = { on: Record<string, unknown>; permissions: Record<string, strin
  * context, so the tests can ask what a fork's pull request would run.
  */
 function evaluate(expression: string, context: Record<string, unknown>): boolean {
-    const get = (dotted: string) => dotted.split(".").reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], context);
+    const get = (dotted: string) =>
+        dotted
+            .split(".")
+            .reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], context);
     const functions = {
-        format: (template: string, ...args: unknown[]) => template.replace(/\{(\d+)\}/g, (_, i: string) => String(args[Number(i)])),
+        format: (template: string, ...args: unknown[]) =>
+            template.replace(/\{(\d+)\}/g, (_, i: string) => String(args[Number(i)])),
         startsWith: (value: unknown, prefix: string) => String(value).startsWith(prefix),
         always: () => true,
     };
     const js = expression
         .replace(/'([^']*)'/g, (_, s: string) => JSON.stringify(s))
         .replace(/\b(github|needs)((?:\.[A-Za-z_][\w-]*)+)/g, (m) => `get(${JSON.stringify(m)})`)
-        .replace(/==/g, "===").replace(/!===/g, "!==");
+        .replace(/==/g, "===")
+        .replace(/!===/g, "!==");
     if (/[^\w\s."'()|&!=,{}/-]/.test(js.replace(/"[^"]*"/g, ""))) {
         throw new Error(`unsupported expression ${expression}`);
     }
@@ -50,7 +72,13 @@ function evaluate(expression: string, context: Record<string, unknown>): boolean
 /** The secrets (`secrets.X`, `github.token`) a job's definition references anywhere. */
 function secretsOf(job: Job): string[] {
     const text = JSON.stringify(job);
-    return [...new Set([...text.matchAll(/\bsecrets\.([A-Za-z0-9_]+)/g)].map((m) => m[1]).concat(/\bgithub\.token\b/.test(text) ? ["github.token"] : []))].sort();
+    return [
+        ...new Set(
+            [...text.matchAll(/\bsecrets\.([A-Za-z0-9_]+)/g)]
+                .map((m) => m[1])
+                .concat(/\bgithub\.token\b/.test(text) ? ["github.token"] : []),
+        ),
+    ].sort();
 }
 
 describe("GitHub Actions", () => {
@@ -58,10 +86,30 @@ describe("GitHub Actions", () => {
     const workflow = parse(text) as Workflow;
     const repo = { full_name: "acme/fleet", default_branch: "main" };
     const events = {
-        "a pull request from a fork": { event_name: "pull_request", ref: "refs/pull/7/merge", repository: "acme/fleet", event: { repository: repo, pull_request: { number: 7, head: { repo: { full_name: "mallory/fleet" } } } } },
-        "a pull request from a branch of the repository": { event_name: "pull_request", ref: "refs/pull/8/merge", repository: "acme/fleet", event: { repository: repo, pull_request: { number: 8, head: { repo: { full_name: "acme/fleet" } } } } },
-        "a push to main": { event_name: "push", ref: "refs/heads/main", repository: "acme/fleet", event: { repository: repo } },
-        "a push of tag v1.2.0": { event_name: "push", ref: "refs/tags/v1.2.0", repository: "acme/fleet", event: { repository: repo } },
+        "a pull request from a fork": {
+            event_name: "pull_request",
+            ref: "refs/pull/7/merge",
+            repository: "acme/fleet",
+            event: { repository: repo, pull_request: { number: 7, head: { repo: { full_name: "mallory/fleet" } } } },
+        },
+        "a pull request from a branch of the repository": {
+            event_name: "pull_request",
+            ref: "refs/pull/8/merge",
+            repository: "acme/fleet",
+            event: { repository: repo, pull_request: { number: 8, head: { repo: { full_name: "acme/fleet" } } } },
+        },
+        "a push to main": {
+            event_name: "push",
+            ref: "refs/heads/main",
+            repository: "acme/fleet",
+            event: { repository: repo },
+        },
+        "a push of tag v1.2.0": {
+            event_name: "push",
+            ref: "refs/tags/v1.2.0",
+            repository: "acme/fleet",
+            event: { repository: repo },
+        },
     };
     /**
      * Jobs that would run, every job that runs succeeding. As GitHub does, a job whose
@@ -72,7 +120,9 @@ describe("GitHub Actions", () => {
         for (const [name, job] of Object.entries(workflow.jobs)) {
             const needed = job.needs === undefined ? "success" : results[job.needs].result;
             const statusFunction = /\b(always|success|failure|cancelled)\(\)/.test(job.if ?? "");
-            const runs = (needed === "success" || statusFunction) && (job.if === undefined || evaluate(job.if, { github, needs: results }));
+            const runs =
+                (needed === "success" || statusFunction) &&
+                (job.if === undefined || evaluate(job.if, { github, needs: results }));
             results[name] = { result: runs ? "success" : "skipped" };
         }
         return Object.keys(results).filter((name) => results[name].result === "success");
@@ -98,7 +148,11 @@ describe("GitHub Actions", () => {
         const github = { event_name: "push", event: { repository: repo } };
         expect(evaluate(workflow.jobs.up.if ?? "", { github: { ...github, ref: "refs/heads/feature" } })).toBe(false);
         expect(evaluate(workflow.jobs.up.if ?? "", { github: { ...github, ref: "refs/tags/nightly" } })).toBe(false);
-        expect(evaluate(workflow.jobs.up.if ?? "", { github: { ...github, ref: "refs/heads/trunk", event: { repository: { default_branch: "trunk" } } } })).toBe(true);
+        expect(
+            evaluate(workflow.jobs.up.if ?? "", {
+                github: { ...github, ref: "refs/heads/trunk", event: { repository: { default_branch: "trunk" } } },
+            }),
+        ).toBe(true);
     });
 
     test("no credential is set for the whole workflow, and the default token may do nothing", () => {
@@ -128,11 +182,17 @@ describe("GitHub Actions", () => {
         expect(preview.environment).toBe("preview");
         // The token reaches only the step that runs Pulumi.
         const withToken = preview.steps.filter((s) => s.env?.PULUMI_ACCESS_TOKEN !== undefined);
-        expect(withToken.map((s) => [s.env?.PULUMI_ACCESS_TOKEN, s.run?.includes("pulumi preview")])).toEqual([["${{ secrets.PULUMI_PREVIEW_TOKEN }}", true]]);
+        expect(withToken.map((s) => [s.env?.PULUMI_ACCESS_TOKEN, s.run?.includes("pulumi preview")])).toEqual([
+            ["${{ secrets.PULUMI_PREVIEW_TOKEN }}", true],
+        ]);
         expect(preview.env?.PULUMI_ACCESS_TOKEN).toBeUndefined();
         expect(preview.permissions).toEqual({ contents: "read", "id-token": "write" });
-        expect(preview.steps.find((s) => s.with?.["role-to-assume"])?.with?.["role-to-assume"]).toBe("${{ vars.AWS_PREVIEW_ROLE_ARN }}");
-        expect(preview.steps.map((s) => s.run ?? "").join("\n")).toMatch(/pulumi preview .*--policy-pack \.trusted\/policy/);
+        expect(preview.steps.find((s) => s.with?.["role-to-assume"])?.with?.["role-to-assume"]).toBe(
+            "${{ vars.AWS_PREVIEW_ROLE_ARN }}",
+        );
+        expect(preview.steps.map((s) => s.run ?? "").join("\n")).toMatch(
+            /pulumi preview .*--policy-pack \.trusted\/policy/,
+        );
         expect(preview.steps.map((s) => s.run ?? "").join("\n")).not.toMatch(/pulumi up/);
     });
 
@@ -140,10 +200,15 @@ describe("GitHub Actions", () => {
         const comment = workflow.jobs.comment;
         expect(comment.permissions).toEqual({ "pull-requests": "write" });
         expect(comment.steps.map((s) => s.uses?.split("@")[0]).filter(Boolean)).toEqual(["actions/download-artifact"]);
-        expect(comment.steps.map((s) => s.run).filter(Boolean)).toEqual(['gh pr comment "$PR" --repo "$GITHUB_REPOSITORY" --body-file comment.md']);
+        expect(comment.steps.map((s) => s.run).filter(Boolean)).toEqual([
+            'gh pr comment "$PR" --repo "$GITHUB_REPOSITORY" --body-file comment.md',
+        ]);
         // Every other job's token is read-only at most.
         for (const [name, job] of Object.entries(workflow.jobs).filter(([n]) => n !== "comment")) {
-            expect([name, Object.values(job.permissions ?? {}).filter((p) => p === "write")]).toEqual([name, name === "test" ? [] : ["write"]]);
+            expect([name, Object.values(job.permissions ?? {}).filter((p) => p === "write")]).toEqual([
+                name,
+                name === "test" ? [] : ["write"],
+            ]);
             expect([name, job.permissions?.["id-token"] ?? "none"]).toEqual([name, name === "test" ? "none" : "write"]);
         }
     });
@@ -152,18 +217,29 @@ describe("GitHub Actions", () => {
         const up = workflow.jobs.up;
         expect(up.environment).toBe("production");
         const withToken = up.steps.filter((s) => s.env?.PULUMI_ACCESS_TOKEN !== undefined);
-        expect(withToken.map((s) => [s.env?.PULUMI_ACCESS_TOKEN, s.run?.startsWith("pulumi up")])).toEqual([["${{ secrets.PULUMI_ACCESS_TOKEN }}", true]]);
+        expect(withToken.map((s) => [s.env?.PULUMI_ACCESS_TOKEN, s.run?.startsWith("pulumi up")])).toEqual([
+            ["${{ secrets.PULUMI_ACCESS_TOKEN }}", true],
+        ]);
         expect(up.needs).toBe("test");
-        expect(up.steps.find((s) => s.with?.["role-to-assume"])?.with?.["role-to-assume"]).toBe("${{ vars.AWS_DEPLOY_ROLE_ARN }}");
+        expect(up.steps.find((s) => s.with?.["role-to-assume"])?.with?.["role-to-assume"]).toBe(
+            "${{ vars.AWS_DEPLOY_ROLE_ARN }}",
+        );
         expect(up.steps.map((s) => s.run ?? "").join("\n")).toMatch(/pulumi up .*--yes/);
         for (const [name, job] of Object.entries(workflow.jobs).filter(([n]) => n !== "up")) {
-            expect([name, JSON.stringify(job)]).not.toEqual([name, expect.stringMatching(/PULUMI_ACCESS_TOKEN \}\}|AWS_DEPLOY_ROLE_ARN|pulumi up/)]);
+            expect([name, JSON.stringify(job)]).not.toEqual([
+                name,
+                expect.stringMatching(/PULUMI_ACCESS_TOKEN \}\}|AWS_DEPLOY_ROLE_ARN|pulumi up/),
+            ]);
         }
     });
 
     test("pins every action to a full commit SHA with the release in a comment", () => {
         const uses = [...text.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/gm)];
-        expect(uses.length).toBe(Object.values(workflow.jobs).flatMap((j) => j.steps).filter((s) => s.uses).length);
+        expect(uses.length).toBe(
+            Object.values(workflow.jobs)
+                .flatMap((j) => j.steps)
+                .filter((s) => s.uses).length,
+        );
         for (const [, ref, rest] of uses) {
             expect(ref).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
             expect(rest).toMatch(/^ # v\d+\.\d+\.\d+$/);
@@ -171,7 +247,9 @@ describe("GitHub Actions", () => {
     });
 
     test("checkout never leaves the job's token in .git/config", () => {
-        const checkouts = Object.values(workflow.jobs).flatMap((j) => j.steps).filter((s) => s.uses?.startsWith("actions/checkout@"));
+        const checkouts = Object.values(workflow.jobs)
+            .flatMap((j) => j.steps)
+            .filter((s) => s.uses?.startsWith("actions/checkout@"));
         expect(checkouts.length).toBe(4);
         expect(checkouts.every((s) => s.with?.["persist-credentials"] === false)).toBe(true);
     });
@@ -180,7 +258,10 @@ describe("GitHub Actions", () => {
         const steps = workflow.jobs.up.steps;
         const check = steps.findIndex((s) => s.run === 'bash scripts/ci-check-release-ref.sh "$DEFAULT_BRANCH"');
         expect(check).toBeGreaterThan(0);
-        expect(steps[check].env).toEqual({ DEFAULT_BRANCH: "${{ github.event.repository.default_branch }}", FETCH: "0" });
+        expect(steps[check].env).toEqual({
+            DEFAULT_BRANCH: "${{ github.event.repository.default_branch }}",
+            FETCH: "0",
+        });
         expect(steps[0].with).toEqual({ "fetch-depth": 0, "persist-credentials": false });
         const firstCredential = steps.findIndex((s) => JSON.stringify(s).match(/secrets\.|role-to-assume|npm ci/));
         expect(check).toBeLessThan(firstCredential);
@@ -190,7 +271,10 @@ describe("GitHub Actions", () => {
         const steps = workflow.jobs.preview.steps;
         const trusted = steps.find((s) => s.with?.path === ".trusted");
         expect(trusted?.uses).toMatch(/^actions\/checkout@/);
-        expect(trusted?.with).toMatchObject({ ref: "${{ github.event.repository.default_branch }}", "persist-credentials": false });
+        expect(trusted?.with).toMatchObject({
+            ref: "${{ github.event.repository.default_branch }}",
+            "persist-credentials": false,
+        });
         expect(String(trusted?.with?.["sparse-checkout"]).split("\n").filter(Boolean)).toEqual(["policy", "config"]);
         const runs = steps.map((s) => s.run ?? "").join("\n");
         expect(runs).toMatch(/pulumi preview .*--policy-pack \.trusted\/policy /);
@@ -199,7 +283,9 @@ describe("GitHub Actions", () => {
 
     test("the comment is the preview's summary and diff, written by the comment script, not the raw output", () => {
         const writes = workflow.jobs.preview.steps.filter((s) => s.run?.includes("comment.md"));
-        expect(writes.map((s) => s.run)).toEqual(['bash scripts/ci-preview-comment.sh "$PULUMI_STACK" preview.txt > comment.md']);
+        expect(writes.map((s) => s.run)).toEqual([
+            'bash scripts/ci-preview-comment.sh "$PULUMI_STACK" preview.txt > comment.md',
+        ]);
     });
 
     test("up alone may run on a dedicated runner; test and preview stay on GitHub-hosted VMs", () => {
@@ -209,11 +295,14 @@ describe("GitHub Actions", () => {
         }
     });
 
-    test.each(["preview", "up"])("the %s job ends by removing the builder's SSH files and buildx entry, whatever happened", (name) => {
-        const last = workflow.jobs[name].steps.at(-1);
-        expect(last?.if).toBe("always()");
-        expect(last?.run).toBe('bash scripts/ci-remove-builder.sh "$NBF_BUILDER"');
-    });
+    test.each(["preview", "up"])(
+        "the %s job ends by removing the builder's SSH files and buildx entry, whatever happened",
+        (name) => {
+            const last = workflow.jobs[name].steps.at(-1);
+            expect(last?.if).toBe("always()");
+            expect(last?.run).toBe('bash scripts/ci-remove-builder.sh "$NBF_BUILDER"');
+        },
+    );
 });
 
 describe("the Pulumi CLI the pipelines install", () => {
@@ -221,58 +310,119 @@ describe("the Pulumi CLI the pipelines install", () => {
 
     test("is one pinned release, the version of @pulumi/pulumi, checked against a SHA-256", () => {
         const pkg = JSON.parse(read("package.json")) as { dependencies: Record<string, string> };
-        expect(installer).toMatch(new RegExp(`^PULUMI_VERSION=${pkg.dependencies["@pulumi/pulumi"].replace(/\./g, "\\.")}$`, "m"));
+        expect(installer).toMatch(
+            new RegExp(`^PULUMI_VERSION=${pkg.dependencies["@pulumi/pulumi"].replace(/\./g, "\\.")}$`, "m"),
+        );
         expect(installer).toMatch(/sha256sum/);
     });
 
-    test.each([".github/workflows/fleet.yml", ".gitlab-ci.yml"])("%s pipes no installer into a shell and uses the pinned one", (file) => {
-        const pipeline = read(file);
-        expect(pipeline).not.toMatch(/curl[^\n|]*\|\s*(ba)?sh|get\.pulumi\.com/);
-        const lines = pipeline.split("\n").filter((line) => !/^\s*#/.test(line));
-        expect(lines.filter((line) => line.includes("bash scripts/install-pulumi-cli.sh")).length).toBe(file.endsWith("fleet.yml") ? 2 : 1);
-    });
+    test.each([".github/workflows/fleet.yml", ".gitlab-ci.yml"])(
+        "%s pipes no installer into a shell and uses the pinned one",
+        (file) => {
+            const pipeline = read(file);
+            expect(pipeline).not.toMatch(/curl[^\n|]*\|\s*(ba)?sh|get\.pulumi\.com/);
+            const lines = pipeline.split("\n").filter((line) => !/^\s*#/.test(line));
+            expect(lines.filter((line) => line.includes("bash scripts/install-pulumi-cli.sh")).length).toBe(
+                file.endsWith("fleet.yml") ? 2 : 1,
+            );
+        },
+    );
 
     test("passes shellcheck, like the runner-cleanup script", () => {
-        const result = run("shellcheck", ["scripts/install-pulumi-cli.sh", "scripts/ci-remove-builder.sh", "scripts/ci-check-release-ref.sh", "scripts/ci-preview-comment.sh", "scripts/install-pulumi-plugins.sh",
-            "scripts/install-signing-tools.sh"]);
+        const result = run("shellcheck", [
+            "scripts/install-pulumi-cli.sh",
+            "scripts/ci-remove-builder.sh",
+            "scripts/ci-check-release-ref.sh",
+            "scripts/ci-preview-comment.sh",
+            "scripts/install-pulumi-plugins.sh",
+            "scripts/install-signing-tools.sh",
+        ]);
         expect(result.stdout).toBe("");
         expect(result.status).toBe(0);
     });
 });
 
 type GitLabJob = {
-    rules?: { if: string }[]; variables?: Record<string, string>; script?: unknown[]; after_script?: unknown[];
-    environment?: { name: string; action?: string }; id_tokens?: Record<string, unknown>; image?: string; tags?: string[];
+    rules?: { if: string }[];
+    variables?: Record<string, string>;
+    script?: unknown[];
+    after_script?: unknown[];
+    environment?: { name: string; action?: string };
+    id_tokens?: Record<string, unknown>;
+    image?: string;
+    tags?: string[];
 };
 
 /** Evaluates a GitLab `rules:if` expression (==, =~, &&, ||, variables, strings, /regex/). */
 function evaluateRule(expression: string, variables: Record<string, string>): boolean {
     const value = (name: string) => variables[name] ?? null;
     const js = expression
-        .replace(/(\$\w+)\s*=~\s*\/((?:[^/\\]|\\.)*)\//g, (_, v: string, re: string) => `new RegExp(${JSON.stringify(re)}).test(value(${JSON.stringify(v.slice(1))}) ?? "")`)
+        .replace(
+            /(\$\w+)\s*=~\s*\/((?:[^/\\]|\\.)*)\//g,
+            (_, v: string, re: string) =>
+                `new RegExp(${JSON.stringify(re)}).test(value(${JSON.stringify(v.slice(1))}) ?? "")`,
+        )
         .replace(/\$(\w+)/g, (_, v: string) => `value(${JSON.stringify(v)})`)
-        .replace(/==/g, "===").replace(/!===/g, "!==");
+        .replace(/==/g, "===")
+        .replace(/!===/g, "!==");
     return Boolean(runInNewContext(`(${js})`, { value }));
 }
 
 describe("GitLab CI", () => {
     const pipeline = parse(read(".gitlab-ci.yml"), { merge: true }) as Record<string, GitLabJob>;
-    const script = (job: string, key: "script" | "after_script" = "script") => (pipeline[job][key] ?? []).flat(2).join("\n");
+    const script = (job: string, key: "script" | "after_script" = "script") =>
+        (pipeline[job][key] ?? []).flat(2).join("\n");
     const project = { CI_PROJECT_ID: "100", CI_DEFAULT_BRANCH: "main" };
     const pipelines = {
-        "a merge request from a fork": { ...project, CI_PIPELINE_SOURCE: "merge_request_event", CI_MERGE_REQUEST_SOURCE_PROJECT_ID: "666", CI_COMMIT_REF_PROTECTED: "false" },
-        "a merge request from a branch of the project": { ...project, CI_PIPELINE_SOURCE: "merge_request_event", CI_MERGE_REQUEST_SOURCE_PROJECT_ID: "100", CI_COMMIT_REF_PROTECTED: "true" },
-        "a merge request from an unprotected branch of the project": { ...project, CI_PIPELINE_SOURCE: "merge_request_event", CI_MERGE_REQUEST_SOURCE_PROJECT_ID: "100", CI_COMMIT_REF_PROTECTED: "false" },
-        "a push to the default branch": { ...project, CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "main", CI_COMMIT_REF_PROTECTED: "true" },
-        "a push to another branch": { ...project, CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "feature", CI_COMMIT_REF_PROTECTED: "false" },
-        "a push of tag v1.2.0": { ...project, CI_PIPELINE_SOURCE: "push", CI_COMMIT_TAG: "v1.2.0", CI_COMMIT_REF_PROTECTED: "true" },
-        "a push of an unprotected tag v6.6.6": { ...project, CI_PIPELINE_SOURCE: "push", CI_COMMIT_TAG: "v6.6.6", CI_COMMIT_REF_PROTECTED: "false" },
+        "a merge request from a fork": {
+            ...project,
+            CI_PIPELINE_SOURCE: "merge_request_event",
+            CI_MERGE_REQUEST_SOURCE_PROJECT_ID: "666",
+            CI_COMMIT_REF_PROTECTED: "false",
+        },
+        "a merge request from a branch of the project": {
+            ...project,
+            CI_PIPELINE_SOURCE: "merge_request_event",
+            CI_MERGE_REQUEST_SOURCE_PROJECT_ID: "100",
+            CI_COMMIT_REF_PROTECTED: "true",
+        },
+        "a merge request from an unprotected branch of the project": {
+            ...project,
+            CI_PIPELINE_SOURCE: "merge_request_event",
+            CI_MERGE_REQUEST_SOURCE_PROJECT_ID: "100",
+            CI_COMMIT_REF_PROTECTED: "false",
+        },
+        "a push to the default branch": {
+            ...project,
+            CI_PIPELINE_SOURCE: "push",
+            CI_COMMIT_BRANCH: "main",
+            CI_COMMIT_REF_PROTECTED: "true",
+        },
+        "a push to another branch": {
+            ...project,
+            CI_PIPELINE_SOURCE: "push",
+            CI_COMMIT_BRANCH: "feature",
+            CI_COMMIT_REF_PROTECTED: "false",
+        },
+        "a push of tag v1.2.0": {
+            ...project,
+            CI_PIPELINE_SOURCE: "push",
+            CI_COMMIT_TAG: "v1.2.0",
+            CI_COMMIT_REF_PROTECTED: "true",
+        },
+        "a push of an unprotected tag v6.6.6": {
+            ...project,
+            CI_PIPELINE_SOURCE: "push",
+            CI_COMMIT_TAG: "v6.6.6",
+            CI_COMMIT_REF_PROTECTED: "false",
+        },
     };
     const jobs = ["test", "preview", "up"];
-    const jobsFor = (variables: Record<string, string>) => jobs.filter((name) => {
-        const rules = pipeline[name].rules;
-        return rules === undefined || rules.some((rule) => evaluateRule(rule.if, variables));
-    });
+    const jobsFor = (variables: Record<string, string>) =>
+        jobs.filter((name) => {
+            const rules = pipeline[name].rules;
+            return rules === undefined || rules.some((rule) => evaluateRule(rule.if, variables));
+        });
 
     test.each([
         ["a merge request from a fork", ["test"]],
@@ -304,7 +454,10 @@ describe("GitLab CI", () => {
 
     test("previews in the preview environment with the read-only token and role, and never deploys", () => {
         expect(pipeline.preview.environment).toEqual({ name: "preview", action: "prepare" });
-        expect(pipeline.preview.variables).toEqual({ ROLE_ARN: "$AWS_PREVIEW_ROLE_ARN", PULUMI_ACCESS_TOKEN: "$PULUMI_PREVIEW_TOKEN" });
+        expect(pipeline.preview.variables).toEqual({
+            ROLE_ARN: "$AWS_PREVIEW_ROLE_ARN",
+            PULUMI_ACCESS_TOKEN: "$PULUMI_PREVIEW_TOKEN",
+        });
         expect(script("preview")).toMatch(/pulumi preview .*--policy-pack \.trusted\/policy/);
         expect(script("preview")).not.toMatch(/pulumi up/);
     });
@@ -314,34 +467,52 @@ describe("GitLab CI", () => {
         expect(pipeline.up.variables).toEqual({ ROLE_ARN: "$AWS_DEPLOY_ROLE_ARN" });
         expect(script("up")).toMatch(/pulumi up .*--yes/);
         for (const name of jobs.filter((j) => j !== "up")) {
-            expect([name, JSON.stringify(pipeline[name])]).not.toEqual([name, expect.stringMatching(/AWS_DEPLOY_ROLE_ARN|production|pulumi up/)]);
+            expect([name, JSON.stringify(pipeline[name])]).not.toEqual([
+                name,
+                expect.stringMatching(/AWS_DEPLOY_ROLE_ARN|production|pulumi up/),
+            ]);
         }
     });
 
-    test.each(["preview", "up"])("the %s job never puts the ID token on a command line: a 0600 file the AWS SDKs read", (job) => {
-        const text = script(job);
-        expect(text).not.toMatch(/--web-identity-token|assume-role-with-web-identity/);
-        // Only the shell builtin printf sees the token's value.
-        expect(text.split("\n").filter((line) => line.includes("AWS_ID_TOKEN"))).toEqual([
-            `printf '%s' "$AWS_ID_TOKEN" > "$AWS_WEB_IDENTITY_TOKEN_FILE"`, "unset AWS_ID_TOKEN",
-        ]);
-        // Run the job's credential lines for real in POSIX sh, the token file then inspected.
-        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-gitlab-aws-"));
-        try {
-            const lines = text.split("\n");
-            const start = lines.findIndex((l) => l.startsWith("AWS_WEB_IDENTITY_TOKEN_FILE="));
-            const end = lines.indexOf("unset AWS_ID_TOKEN");
-            const probe = `${lines.slice(start, end + 1).join("\n")}\nstat -c '%a' "$AWS_WEB_IDENTITY_TOKEN_FILE"; cat "$AWS_WEB_IDENTITY_TOKEN_FILE"; echo; env | grep -E '^AWS_(ROLE_ARN|ID_TOKEN|WEB_IDENTITY_TOKEN_FILE)=' | sort\n`;
-            const result = spawnSync("sh", ["-c", probe], {
-                encoding: "utf8", env: { PATH: process.env.PATH, TMPDIR: tmp, AWS_ID_TOKEN: "eyJ.token.sig", ROLE_ARN: "arn:aws:iam::1:role/deploy", CI_PIPELINE_ID: "9", AWS_REGION: "eu-west-1" },
-            });
-            const [mode, token, ...env] = result.stdout.trim().split("\n");
-            expect([mode, token]).toEqual(["600", "eyJ.token.sig"]);
-            expect(env).toEqual(["AWS_ROLE_ARN=arn:aws:iam::1:role/deploy", expect.stringMatching(new RegExp(`^AWS_WEB_IDENTITY_TOKEN_FILE=${tmp}/nbf-web-identity\\.`))]);
-        } finally {
-            fs.rmSync(tmp, { recursive: true, force: true });
-        }
-    });
+    test.each(["preview", "up"])(
+        "the %s job never puts the ID token on a command line: a 0600 file the AWS SDKs read",
+        (job) => {
+            const text = script(job);
+            expect(text).not.toMatch(/--web-identity-token|assume-role-with-web-identity/);
+            // Only the shell builtin printf sees the token's value.
+            expect(text.split("\n").filter((line) => line.includes("AWS_ID_TOKEN"))).toEqual([
+                `printf '%s' "$AWS_ID_TOKEN" > "$AWS_WEB_IDENTITY_TOKEN_FILE"`,
+                "unset AWS_ID_TOKEN",
+            ]);
+            // Run the job's credential lines for real in POSIX sh, the token file then inspected.
+            const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-gitlab-aws-"));
+            try {
+                const lines = text.split("\n");
+                const start = lines.findIndex((l) => l.startsWith("AWS_WEB_IDENTITY_TOKEN_FILE="));
+                const end = lines.indexOf("unset AWS_ID_TOKEN");
+                const probe = `${lines.slice(start, end + 1).join("\n")}\nstat -c '%a' "$AWS_WEB_IDENTITY_TOKEN_FILE"; cat "$AWS_WEB_IDENTITY_TOKEN_FILE"; echo; env | grep -E '^AWS_(ROLE_ARN|ID_TOKEN|WEB_IDENTITY_TOKEN_FILE)=' | sort\n`;
+                const result = spawnSync("sh", ["-c", probe], {
+                    encoding: "utf8",
+                    env: {
+                        PATH: process.env.PATH,
+                        TMPDIR: tmp,
+                        AWS_ID_TOKEN: "eyJ.token.sig",
+                        ROLE_ARN: "arn:aws:iam::1:role/deploy",
+                        CI_PIPELINE_ID: "9",
+                        AWS_REGION: "eu-west-1",
+                    },
+                });
+                const [mode, token, ...env] = result.stdout.trim().split("\n");
+                expect([mode, token]).toEqual(["600", "eyJ.token.sig"]);
+                expect(env).toEqual([
+                    "AWS_ROLE_ARN=arn:aws:iam::1:role/deploy",
+                    expect.stringMatching(new RegExp(`^AWS_WEB_IDENTITY_TOKEN_FILE=${tmp}/nbf-web-identity\\.`)),
+                ]);
+            } finally {
+                fs.rmSync(tmp, { recursive: true, force: true });
+            }
+        },
+    );
 
     test("up runs on its own runner (tag nbf-deploy); no other job can land there", () => {
         expect(pipeline.up.tags).toEqual(["nbf-deploy"]);
@@ -366,18 +537,25 @@ describe("GitLab CI", () => {
     });
 
     test("previews with the default branch's policy pack, never the merge request's", () => {
-        expect(script("preview")).toContain('git fetch --quiet --depth 1 origin "+refs/heads/$CI_DEFAULT_BRANCH:refs/nbf/trusted"');
+        expect(script("preview")).toContain(
+            'git fetch --quiet --depth 1 origin "+refs/heads/$CI_DEFAULT_BRANCH:refs/nbf/trusted"',
+        );
         expect(script("preview")).toMatch(/pulumi preview .*--policy-pack \.trusted\/policy /);
     });
 
     test("the image that holds the deploy token is pinned by digest", () => {
-        expect((pipeline as unknown as { default: { image: string } }).default.image).toMatch(/^docker:27-cli@sha256:[0-9a-f]{64}$/);
+        expect((pipeline as unknown as { default: { image: string } }).default.image).toMatch(
+            /^docker:27-cli@sha256:[0-9a-f]{64}$/,
+        );
         expect(pipeline.up.image).toBeUndefined();
     });
 
-    test.each(["preview", "up"])("the %s job removes the builder's SSH files in after_script, which runs on failure too", (job) => {
-        expect(script(job, "after_script")).toContain('bash scripts/ci-remove-builder.sh "${NBF_BUILDER:-}"');
-    });
+    test.each(["preview", "up"])(
+        "the %s job removes the builder's SSH files in after_script, which runs on failure too",
+        (job) => {
+            expect(script(job, "after_script")).toContain('bash scripts/ci-remove-builder.sh "${NBF_BUILDER:-}"');
+        },
+    );
 });
 
 describe("the provider plugins the pipelines run", () => {
@@ -394,11 +572,15 @@ describe("the provider plugins the pipelines run", () => {
     });
 
     test("GitLab: every job that runs Pulumi installs them checked, and Pulumi fetches none itself", () => {
-        const text = parse(read(".gitlab-ci.yml"), { merge: true }) as Record<string, GitLabJob> & { variables: Record<string, string> };
+        const text = parse(read(".gitlab-ci.yml"), { merge: true }) as Record<string, GitLabJob> & {
+            variables: Record<string, string>;
+        };
         expect(text.variables.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION).toBe("true");
         for (const name of ["preview", "up"]) {
             const lines = (text[name].script ?? []).flat(2).map(String);
-            expect(lines.indexOf("bash scripts/install-pulumi-plugins.sh")).toBeGreaterThan(lines.findIndex((l) => l.includes("install-pulumi-cli.sh")));
+            expect(lines.indexOf("bash scripts/install-pulumi-plugins.sh")).toBeGreaterThan(
+                lines.findIndex((l) => l.includes("install-pulumi-cli.sh")),
+            );
         }
     });
 });
@@ -413,7 +595,10 @@ describe("cosign and syft in the pipelines", () => {
         }
         const steps = workflow.jobs.up.steps;
         const at = steps.findIndex((s) => s.run?.includes(install));
-        expect(steps[at].run?.trim().split("\n")).toEqual([`bash scripts/${install} "$RUNNER_TEMP/signing-tools"`, 'echo "$RUNNER_TEMP/signing-tools" >> "$GITHUB_PATH"']);
+        expect(steps[at].run?.trim().split("\n")).toEqual([
+            `bash scripts/${install} "$RUNNER_TEMP/signing-tools"`,
+            'echo "$RUNNER_TEMP/signing-tools" >> "$GITHUB_PATH"',
+        ]);
         expect(steps[at].env).toBeUndefined();
         expect(at).toBeLessThan(steps.findIndex((s) => s.with?.["role-to-assume"]));
         expect(at).toBeLessThan(steps.findIndex((s) => s.run?.startsWith("pulumi up")));
@@ -427,7 +612,11 @@ describe("cosign and syft in the pipelines", () => {
         }
         const lines = (pipeline.up.script ?? []).flat(2).map(String);
         const at = lines.indexOf(`bash scripts/${install} "$CI_PROJECT_DIR/.signing-tools"`);
-        expect(lines.slice(at - 1, at + 2)).toEqual(["apk add --no-cache go", `bash scripts/${install} "$CI_PROJECT_DIR/.signing-tools"`, 'export PATH="$CI_PROJECT_DIR/.signing-tools:$PATH"']);
+        expect(lines.slice(at - 1, at + 2)).toEqual([
+            "apk add --no-cache go",
+            `bash scripts/${install} "$CI_PROJECT_DIR/.signing-tools"`,
+            'export PATH="$CI_PROJECT_DIR/.signing-tools:$PATH"',
+        ]);
         expect(at).toBeGreaterThan(lines.findIndex((l) => l.startsWith("bash scripts/ci-check-release-ref.sh")));
         expect(at).toBeLessThan(lines.findIndex((l) => l.includes("AWS_WEB_IDENTITY_TOKEN_FILE")));
         expect(at).toBeLessThan(lines.findIndex((l) => l.startsWith("pulumi up")));
@@ -436,20 +625,39 @@ describe("cosign and syft in the pipelines", () => {
     test("the script pins the versions the acceptance run builds and verifies", () => {
         const toolchain = read("e2e/toolchain.sh");
         const script = read(`scripts/${install}`);
-        for (const [tool, variable] of [["cosign", "COSIGN_VERSION"], ["syft", "SYFT_VERSION"]]) {
+        for (const [tool, variable] of [
+            ["cosign", "COSIGN_VERSION"],
+            ["syft", "SYFT_VERSION"],
+        ]) {
             const version = new RegExp(`^${variable}=(v[0-9.]+)$`, "m").exec(toolchain)?.[1];
-            expect([tool, new RegExp(`"${tool} \\S+ ${version!.replace(/\./g, "\\.")} h1:`).test(script)]).toEqual([tool, true]);
+            expect([tool, new RegExp(`"${tool} \\S+ ${version!.replace(/\./g, "\\.")} h1:`).test(script)]).toEqual([
+                tool,
+                true,
+            ]);
         }
     });
 });
 
 describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
     const output = [
-        "Previewing update (acme/prod)", "", "     Type                          Name        Plan",
-        " +   └─ docker-build:index:Image   app-arm64   create", "", "Diagnostics:", "  docker-build:index:Image (app-arm64):",
-        "    #5 [2/3] RUN cat /run/secrets/npmrc", "    #5 0.2 BUILD_LOG_LINE registry token", "    error: build failed: exit code 1", "",
-        "\u001b[1mPolicies:\u001b[0m", "    ✅ native-build-fleet-policy@v0.1.0 (local: .trusted/policy)", "",
-        "Resources:", "    + 1 to create", "    4 unchanged", "",
+        "Previewing update (acme/prod)",
+        "",
+        "     Type                          Name        Plan",
+        " +   └─ docker-build:index:Image   app-arm64   create",
+        "",
+        "Diagnostics:",
+        "  docker-build:index:Image (app-arm64):",
+        "    #5 [2/3] RUN cat /run/secrets/npmrc",
+        "    #5 0.2 BUILD_LOG_LINE registry token",
+        "    error: build failed: exit code 1",
+        "",
+        "\u001b[1mPolicies:\u001b[0m",
+        "    ✅ native-build-fleet-policy@v0.1.0 (local: .trusted/policy)",
+        "",
+        "Resources:",
+        "    + 1 to create",
+        "    4 unchanged",
+        "",
     ].join("\n");
 
     test("keeps the diff, policies and summary, and drops the build logs but not the error", () => {
@@ -460,7 +668,13 @@ describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
             expect(result.status).toBe(0);
             expect(result.stdout).not.toContain("BUILD_LOG_LINE");
             expect(result.stdout).not.toContain("/run/secrets");
-            for (const kept of ["### pulumi preview (acme/prod)", "docker-build:index:Image   app-arm64   create", "error: build failed: exit code 1", "native-build-fleet-policy@v0.1.0", "+ 1 to create"]) {
+            for (const kept of [
+                "### pulumi preview (acme/prod)",
+                "docker-build:index:Image   app-arm64   create",
+                "error: build failed: exit code 1",
+                "native-build-fleet-policy@v0.1.0",
+                "+ 1 to create",
+            ]) {
                 expect(result.stdout).toContain(kept);
             }
         } finally {

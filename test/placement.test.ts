@@ -6,7 +6,8 @@ const pool = (name: string, count: number, platforms: string[], emulate: string[
     Array.from({ length: count }, (_, index) => ({ name: `${name}-${index}`, pool: name, index, platforms, emulate }));
 const images = (m: number, platforms = ["linux/amd64"], prefix = "team/svc"): PlacementBuild[] =>
     Array.from({ length: m }, (_, i) => platforms.map((platform) => ({ image: `${prefix}-${i}`, platform }))).flat();
-const loads = (hostOf: Record<string, string>) => Object.values(hostOf).reduce<Record<string, number>>((acc, h) => ({ ...acc, [h]: (acc[h] ?? 0) + 1 }), {});
+const loads = (hostOf: Record<string, string>) =>
+    Object.values(hostOf).reduce<Record<string, number>>((acc, h) => ({ ...acc, [h]: (acc[h] ?? 0) + 1 }), {});
 const moved = (a: Record<string, string>, b: Record<string, string>) => Object.keys(a).filter((k) => a[k] !== b[k]);
 
 /** Every pool size from 1 to 9 against build counts from 1 to 40 (every count to 13, then a few). */
@@ -21,7 +22,9 @@ describe("balance", () => {
     });
 
     test("a pool of 8 hosts with 8 builds gives every host one", () => {
-        expect(Object.values(loads(placeBuilds(images(8), pool("x86", 8, ["linux/amd64"])).hostOf))).toEqual(Array(8).fill(1));
+        expect(Object.values(loads(placeBuilds(images(8), pool("x86", 8, ["linux/amd64"])).hostOf))).toEqual(
+            Array(8).fill(1),
+        );
     });
 });
 
@@ -32,7 +35,11 @@ describe("affinity", () => {
     });
 
     test("reordering pools, hosts or images moves nothing", () => {
-        const hosts = [...pool("x86", 3, ["linux/amd64"]), ...pool("arm", 2, ["linux/arm64"]), ...pool("c6i", 2, ["linux/amd64"])];
+        const hosts = [
+            ...pool("x86", 3, ["linux/amd64"]),
+            ...pool("arm", 2, ["linux/arm64"]),
+            ...pool("c6i", 2, ["linux/amd64"]),
+        ];
         const builds = images(17, ["linux/amd64", "linux/arm64"]);
         const first = placeBuilds(builds, hosts).hostOf;
         expect(placeBuilds([...builds].reverse(), [...hosts].reverse()).hostOf).toEqual(first);
@@ -40,19 +47,25 @@ describe("affinity", () => {
 });
 
 describe("movement", () => {
-    test.each(sizes)("%i hosts, %i builds: adding a host moves only what the new host takes, at most ⌈M/(N+1)⌉", (n, m) => {
-        const before = placeBuilds(images(m), pool("x86", n, ["linux/amd64"])).hostOf;
-        const after = placeBuilds(images(m), pool("x86", n + 1, ["linux/amd64"])).hostOf;
-        const changed = moved(before, after);
-        expect(changed.length).toBeLessThanOrEqual(Math.ceil(m / (n + 1)));
-        expect(changed.every((k) => after[k] === `x86-${n}`)).toBe(true);
-    });
+    test.each(sizes)(
+        "%i hosts, %i builds: adding a host moves only what the new host takes, at most ⌈M/(N+1)⌉",
+        (n, m) => {
+            const before = placeBuilds(images(m), pool("x86", n, ["linux/amd64"])).hostOf;
+            const after = placeBuilds(images(m), pool("x86", n + 1, ["linux/amd64"])).hostOf;
+            const changed = moved(before, after);
+            expect(changed.length).toBeLessThanOrEqual(Math.ceil(m / (n + 1)));
+            expect(changed.every((k) => after[k] === `x86-${n}`)).toBe(true);
+        },
+    );
 
-    test.each(sizes.filter(([n]) => n > 1))("%i hosts, %i builds: removing a host moves only the builds it had", (n, m) => {
-        const before = placeBuilds(images(m), pool("x86", n, ["linux/amd64"])).hostOf;
-        const after = placeBuilds(images(m), pool("x86", n - 1, ["linux/amd64"])).hostOf;
-        expect(moved(before, after).every((k) => before[k] === `x86-${n - 1}`)).toBe(true);
-    });
+    test.each(sizes.filter(([n]) => n > 1))(
+        "%i hosts, %i builds: removing a host moves only the builds it had",
+        (n, m) => {
+            const before = placeBuilds(images(m), pool("x86", n, ["linux/amd64"])).hostOf;
+            const after = placeBuilds(images(m), pool("x86", n - 1, ["linux/amd64"])).hostOf;
+            expect(moved(before, after).every((k) => before[k] === `x86-${n - 1}`)).toBe(true);
+        },
+    );
 
     test("growing one of two pools that build a platform appends its host and moves only what that host takes", () => {
         const builds = images(30);
@@ -71,15 +84,22 @@ describe("movement", () => {
 });
 
 describe("failover", () => {
-    test.each(sizes.filter(([n]) => n > 1))("%i hosts, %i builds: a host that does not answer gets none; only its builds move, evenly", (n, m) => {
-        const hosts = pool("x86", n, ["linux/amd64"]);
-        const home = placeBuilds(images(m), hosts).hostOf;
-        const { hostOf, movedFrom } = placeBuilds(images(m), hosts, ["x86-0"]);
-        expect(Object.values(hostOf)).not.toContain("x86-0");
-        expect(moved(home, hostOf).sort()).toEqual(Object.keys(home).filter((k) => home[k] === "x86-0").sort());
-        expect(movedFrom["x86-0"]?.length ?? 0).toBe(Object.values(home).filter((h) => h === "x86-0").length);
-        expect(Math.max(...Object.values(loads(hostOf)))).toBeLessThanOrEqual(Math.ceil(m / (n - 1)) + 1);
-    });
+    test.each(sizes.filter(([n]) => n > 1))(
+        "%i hosts, %i builds: a host that does not answer gets none; only its builds move, evenly",
+        (n, m) => {
+            const hosts = pool("x86", n, ["linux/amd64"]);
+            const home = placeBuilds(images(m), hosts).hostOf;
+            const { hostOf, movedFrom } = placeBuilds(images(m), hosts, ["x86-0"]);
+            expect(Object.values(hostOf)).not.toContain("x86-0");
+            expect(moved(home, hostOf).sort()).toEqual(
+                Object.keys(home)
+                    .filter((k) => home[k] === "x86-0")
+                    .sort(),
+            );
+            expect(movedFrom["x86-0"]?.length ?? 0).toBe(Object.values(home).filter((h) => h === "x86-0").length);
+            expect(Math.max(...Object.values(loads(hostOf)))).toBeLessThanOrEqual(Math.ceil(m / (n - 1)) + 1);
+        },
+    );
 
     test("when the host answers again its builds return to it", () => {
         const hosts = pool("x86", 3, ["linux/amd64"]);
@@ -96,14 +116,22 @@ describe("failover", () => {
 
     test("never fails over to an emulating host while a native one is down", () => {
         const hosts = [...pool("arm", 1, ["linux/arm64"], ["linux/amd64"]), ...pool("x86", 1, ["linux/amd64"])];
-        expect(placeBuilds(images(2), hosts, ["x86-0"]).unserved).toEqual([{ platform: "linux/amd64", hosts: ["x86-0"] }]);
+        expect(placeBuilds(images(2), hosts, ["x86-0"]).unserved).toEqual([
+            { platform: "linux/amd64", hosts: ["x86-0"] },
+        ]);
     });
 });
 
 describe("native first and pools", () => {
     test.each([
-        ["arm64 pool emulating amd64 listed first", [...pool("arm", 1, ["linux/arm64"], ["linux/amd64"]), ...pool("x86", 2, ["linux/amd64"], ["linux/arm/v7"])]],
-        ["x86 pool listed first", [...pool("x86", 2, ["linux/amd64"], ["linux/arm/v7"]), ...pool("arm", 1, ["linux/arm64"], ["linux/amd64"])]],
+        [
+            "arm64 pool emulating amd64 listed first",
+            [...pool("arm", 1, ["linux/arm64"], ["linux/amd64"]), ...pool("x86", 2, ["linux/amd64"], ["linux/arm/v7"])],
+        ],
+        [
+            "x86 pool listed first",
+            [...pool("x86", 2, ["linux/amd64"], ["linux/arm/v7"]), ...pool("arm", 1, ["linux/arm64"], ["linux/amd64"])],
+        ],
     ])("%s: amd64 builds go only to native amd64 hosts, arm/v7 to the emulating ones", (_label, hosts) => {
         const { hostOf } = placeBuilds(images(6, ["linux/amd64", "linux/arm/v7"]), hosts);
         for (const [key, host] of Object.entries(hostOf)) {
@@ -123,9 +151,14 @@ describe("native first and pools", () => {
     });
 
     test("candidates are the native hosts of the image's pools, else those that emulate the platform", () => {
-        const hosts = [...pool("x86", 1, ["linux/amd64"], ["linux/s390x"]), ...pool("arm", 1, ["linux/arm64"], ["linux/amd64"])];
+        const hosts = [
+            ...pool("x86", 1, ["linux/amd64"], ["linux/s390x"]),
+            ...pool("arm", 1, ["linux/arm64"], ["linux/amd64"]),
+        ];
         expect(candidatesFor({ image: "a", platform: "linux/amd64" }, hosts).map((h) => h.name)).toEqual(["x86-0"]);
-        expect(candidatesFor({ image: "a", platform: "linux/amd64", pools: ["arm"] }, hosts).map((h) => h.name)).toEqual(["arm-0"]);
+        expect(
+            candidatesFor({ image: "a", platform: "linux/amd64", pools: ["arm"] }, hosts).map((h) => h.name),
+        ).toEqual(["arm-0"]);
         expect(candidatesFor({ image: "a", platform: "linux/s390x" }, hosts).map((h) => h.name)).toEqual(["x86-0"]);
         expect(candidatesFor({ image: "a", platform: "linux/ppc64le" }, hosts)).toEqual([]);
     });

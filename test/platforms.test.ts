@@ -40,18 +40,35 @@ describe("normalizePlatform", () => {
 
 describe("archOfInstanceType", () => {
     test.each([
-        ["c7g.large", "arm64"], ["m7gd.xlarge", "arm64"], ["c7gn.16xlarge", "arm64"], ["t4g.micro", "arm64"],
-        ["r8g.metal-24xl", "arm64"], ["im4gn.large", "arm64"], ["is4gen.medium", "arm64"], ["x2gd.large", "arm64"],
-        ["g5g.xlarge", "arm64"], ["a1.large", "arm64"], ["hpc7g.4xlarge", "arm64"],
-        ["c7i.large", "amd64"], ["m7a.2xlarge", "amd64"], ["t3.micro", "amd64"], ["g5.xlarge", "amd64"],
-        ["g4dn.xlarge", "amd64"], ["m6idn.large", "amd64"], ["c5.metal", "amd64"], ["m7i-flex.large", "amd64"],
+        ["c7g.large", "arm64"],
+        ["m7gd.xlarge", "arm64"],
+        ["c7gn.16xlarge", "arm64"],
+        ["t4g.micro", "arm64"],
+        ["r8g.metal-24xl", "arm64"],
+        ["im4gn.large", "arm64"],
+        ["is4gen.medium", "arm64"],
+        ["x2gd.large", "arm64"],
+        ["g5g.xlarge", "arm64"],
+        ["a1.large", "arm64"],
+        ["hpc7g.4xlarge", "arm64"],
+        ["c7i.large", "amd64"],
+        ["m7a.2xlarge", "amd64"],
+        ["t3.micro", "amd64"],
+        ["g5.xlarge", "amd64"],
+        ["g4dn.xlarge", "amd64"],
+        ["m6idn.large", "amd64"],
+        ["c5.metal", "amd64"],
+        ["m7i-flex.large", "amd64"],
     ])("%s is %s", (instanceType, arch) => {
         expect(archOfInstanceType(instanceType)).toEqual({ ok: true, arch });
     });
 
-    test.each(["c7g", "c7g.huge", "mac2.metal", "banana.large", "c7g.large.extra", ""])("refuses %p", (instanceType) => {
-        expect(archOfInstanceType(instanceType).ok).toBe(false);
-    });
+    test.each(["c7g", "c7g.huge", "mac2.metal", "banana.large", "c7g.large.extra", ""])(
+        "refuses %p",
+        (instanceType) => {
+            expect(archOfInstanceType(instanceType).ok).toBe(false);
+        },
+    );
 
     test("knows which architecture runs a platform natively", () => {
         expect(nativeArchOf("linux/386")).toBe("amd64");
@@ -62,7 +79,15 @@ describe("archOfInstanceType", () => {
 
 describe("routing", () => {
     const pool = (name: string, platforms: string[], emulate: string[] = []): PoolConfig => ({
-        name, instanceType: "x", arch: "amd64", count: 1, platforms, emulate, rootVolumeGiB: 100, spot: false, driverOptions: {},
+        name,
+        instanceType: "x",
+        arch: "amd64",
+        count: 1,
+        platforms,
+        emulate,
+        rootVolumeGiB: 100,
+        spot: false,
+        driverOptions: {},
     });
     const emulating = pool("qemu", ["linux/amd64"], ["linux/arm/v7", "linux/s390x"]);
     const x86 = pool("x86", ["linux/amd64", "linux/386"]);

@@ -26,13 +26,22 @@ describe("what a set of CIDRs covers beyond the fleet's limits", () => {
         [["fc00::/7"], []],
         // Two /16s that are not one aligned /15 stay two /16s.
         [["198.51.0.0/16", "198.52.0.0/16"], []],
-        [["0.0.0.0/1", "128.0.0.0/1"], ["0.0.0.0/1", "128.0.0.0/1"]],
+        [
+            ["0.0.0.0/1", "128.0.0.0/1"],
+            ["0.0.0.0/1", "128.0.0.0/1"],
+        ],
         [["0.0.0.0/0"], ["0.0.0.0/0"]],
-        [["198.50.0.0/16", "198.51.0.0/16"], ["198.50.0.0/16", "198.51.0.0/16"]],
+        [
+            ["198.50.0.0/16", "198.51.0.0/16"],
+            ["198.50.0.0/16", "198.51.0.0/16"],
+        ],
         [["198.51.0.0/15"], ["198.51.0.0/15"]],
         [["10.0.0.0/7"], ["10.0.0.0/7"]],
         [["2001:db8::/47"], ["2001:db8::/47"]],
-        [["2001:db8::/48", "2001:db8:1::/48"], ["2001:db8::/48", "2001:db8:1::/48"]],
+        [
+            ["2001:db8::/48", "2001:db8:1::/48"],
+            ["2001:db8::/48", "2001:db8:1::/48"],
+        ],
         [["::/0"], ["::/0"]],
         [["::ffff:0:0/96"], ["::ffff:0:0/96"]],
         [["::ffff:203.0.113.0/120"], ["::ffff:203.0.113.0/120"]],
@@ -53,16 +62,46 @@ describe("what a set of CIDRs covers beyond the fleet's limits", () => {
 
 describe("restricted-ssh", () => {
     test.each([
-        ["the operators' /24 on 22", SG, { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.0/24"] }] }],
-        ["a VPC's private /8 on every port", SG, { ingress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["10.0.0.0/8"], ipv6CidrBlocks: ["fd00::/8"] }] }],
-        ["the Internet on 443 only", SG, { ingress: [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/1", "128.0.0.0/1"] }] }],
-        ["a standalone rule from a /48", RULE, { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv6: "2001:db8:1::/48" }],
+        [
+            "the operators' /24 on 22",
+            SG,
+            { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.0/24"] }] },
+        ],
+        [
+            "a VPC's private /8 on every port",
+            SG,
+            {
+                ingress: [
+                    {
+                        protocol: "-1",
+                        fromPort: 0,
+                        toPort: 0,
+                        cidrBlocks: ["10.0.0.0/8"],
+                        ipv6CidrBlocks: ["fd00::/8"],
+                    },
+                ],
+            },
+        ],
+        [
+            "the Internet on 443 only",
+            SG,
+            { ingress: [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/1", "128.0.0.0/1"] }] },
+        ],
+        [
+            "a standalone rule from a /48",
+            RULE,
+            { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv6: "2001:db8:1::/48" },
+        ],
     ])("passes %s", (_, type, props) => {
         expect(violations(restrictedSsh, type, props)).toEqual([]);
     });
 
     test("refuses the Internet split into two /1s, naming both", () => {
-        expect(violations(restrictedSsh, SG, { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/1", "128.0.0.0/1"] }] })).toEqual([
+        expect(
+            violations(restrictedSsh, SG, {
+                ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/1", "128.0.0.0/1"] }],
+            }),
+        ).toEqual([
             "ingress admits port 22 from 0.0.0.0/1, 128.0.0.0/1, which cover public 64.0.0.0/2, 32.0.0.0/3, 128.0.0.0/3, … (wider than IPv4 /16 or IPv6 /48); list the operators' CIDRs instead",
         ]);
     });
@@ -80,13 +119,45 @@ describe("restricted-ssh", () => {
 
     const WIDER = "(wider than IPv4 /16 or IPv6 /48)";
     test.each([
-        ["a public /15", SG, { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["198.50.0.0/15"] }] }, 22, `198.50.0.0/15, which cover public 198.50.0.0/15 ${WIDER}`],
-        ["a /7 reaching past 10.0.0.0/8", SG, { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["10.0.0.0/7"] }] }, 22, `10.0.0.0/7, which cover public 11.0.0.0/8 ${WIDER}`],
-        ["an IPv6 /32 on RDP", RULE, { ipProtocol: "tcp", fromPort: 3389, toPort: 3389, cidrIpv6: "2001:db8::/32" }, 3389, `2001:db8::/32, which cover public 2001:db8::/32 ${WIDER}`],
-        ["IPv4-mapped IPv6", RULE, { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv6: "::ffff:0:0/96" }, 22, "::ffff:0:0/96, which cover IPv4-mapped IPv6 addresses"],
-        ["a CIDR that does not parse", RULE, { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "0.0.0.0/-1" }, 22, "0.0.0.0/-1, which cover ranges that do not parse as CIDRs"],
+        [
+            "a public /15",
+            SG,
+            { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["198.50.0.0/15"] }] },
+            22,
+            `198.50.0.0/15, which cover public 198.50.0.0/15 ${WIDER}`,
+        ],
+        [
+            "a /7 reaching past 10.0.0.0/8",
+            SG,
+            { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["10.0.0.0/7"] }] },
+            22,
+            `10.0.0.0/7, which cover public 11.0.0.0/8 ${WIDER}`,
+        ],
+        [
+            "an IPv6 /32 on RDP",
+            RULE,
+            { ipProtocol: "tcp", fromPort: 3389, toPort: 3389, cidrIpv6: "2001:db8::/32" },
+            3389,
+            `2001:db8::/32, which cover public 2001:db8::/32 ${WIDER}`,
+        ],
+        [
+            "IPv4-mapped IPv6",
+            RULE,
+            { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv6: "::ffff:0:0/96" },
+            22,
+            "::ffff:0:0/96, which cover IPv4-mapped IPv6 addresses",
+        ],
+        [
+            "a CIDR that does not parse",
+            RULE,
+            { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "0.0.0.0/-1" },
+            22,
+            "0.0.0.0/-1, which cover ranges that do not parse as CIDRs",
+        ],
     ])("refuses %s", (_, type, props, port, detail) => {
-        expect(violations(restrictedSsh, type, props)).toEqual([`ingress admits port ${port} from ${detail}; list the operators' CIDRs instead`]);
+        expect(violations(restrictedSsh, type, props)).toEqual([
+            `ingress admits port ${port} from ${detail}; list the operators' CIDRs instead`,
+        ]);
     });
 
     test("keeps the plain message for the whole Internet", () => {

@@ -28,7 +28,9 @@ const raw = validConfig() as Record<string, any>;
 raw.images[0].tags = ["latest", "v2"];
 const config = parseConfig(raw, context(root));
 const key = pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nop\n-----END OPENSSH PRIVATE KEY-----\n");
-const fleets = ["known", "fresh"].map((name) => new Fleet(name, { config, project: "native-build-fleet", stack: "dev", sshPrivateKey: key, labels: {} }));
+const fleets = ["known", "fresh"].map(
+    (name) => new Fleet(name, { config, project: "native-build-fleet", stack: "dev", sshPrivateKey: key, labels: {} }),
+);
 
 beforeAll(async () => {
     await Promise.all(fleets.map((fleet) => valueOf(fleet.builder)));
@@ -57,14 +59,17 @@ function unknownPaths(value: any, path = ""): string[] {
 }
 
 describe("platform images", () => {
-    test.each(["known", "fresh"])("%s: export to the registry with OCI media types and rewritten timestamps instead of setting push, and build on preview", (fleet) => {
-        for (const image of platformImages(fleet)) {
-            expect(image.inputs.push).toBe(false);
-            expect(image.inputs.load).toBeUndefined();
-            expect(image.inputs.exports).toEqual([{ raw: REGISTRY_EXPORT }]);
-            expect(image.inputs.buildOnPreview).toBe(true);
-        }
-    });
+    test.each(["known", "fresh"])(
+        "%s: export to the registry with OCI media types and rewritten timestamps instead of setting push, and build on preview",
+        (fleet) => {
+            for (const image of platformImages(fleet)) {
+                expect(image.inputs.push).toBe(false);
+                expect(image.inputs.load).toBeUndefined();
+                expect(image.inputs.exports).toEqual([{ raw: REGISTRY_EXPORT }]);
+                expect(image.inputs.buildOnPreview).toBe(true);
+            }
+        },
+    );
 
     test("no docker-build Image anywhere sets push, so none hits the skipped preview of #252", () => {
         const images = mocks.resources.filter((r) => r.type === "docker-build:index:Image");
@@ -76,7 +81,9 @@ describe("platform images", () => {
         const [amd64] = platformImages("known");
         const repo = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app";
         expect(amd64.inputs.tags).toEqual([`${repo}:latest-linux-amd64`, `${repo}:v2-linux-amd64`]);
-        expect(amd64.inputs.registries).toEqual([{ address: "123456789012.dkr.ecr.eu-west-1.amazonaws.com", username: "AWS", password: "ecr-token-value" }]);
+        expect(amd64.inputs.registries).toEqual([
+            { address: "123456789012.dkr.ecr.eu-west-1.amazonaws.com", username: "AWS", password: "ecr-token-value" },
+        ]);
     });
 
     test("join each index from the platform images' `<first tag>@<digest>` refs, which docker-build sets for any registry export", () => {

@@ -16,7 +16,10 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-keys-"));
 
 function keyPair(name: string, ...args: string[]): { privateKey: string; publicKey: string } {
     execFileSync("ssh-keygen", ["-q", "-C", `${name}@example`, "-f", path.join(dir, name), ...args]);
-    return { privateKey: fs.readFileSync(path.join(dir, name), "utf8"), publicKey: fs.readFileSync(path.join(dir, `${name}.pub`), "utf8").trim() };
+    return {
+        privateKey: fs.readFileSync(path.join(dir, name), "utf8"),
+        publicKey: fs.readFileSync(path.join(dir, `${name}.pub`), "utf8").trim(),
+    };
 }
 
 const ed25519 = keyPair("ed25519", "-t", "ed25519", "-N", "");
@@ -32,8 +35,16 @@ describe("sshPrivateKey", () => {
         ["an ed25519 key matching ssh.publicKey", ed25519.privateKey, ed25519.publicKey],
         ["a PEM RSA key matching ssh.publicKey", rsaPem.privateKey, rsaPem.publicKey],
         ["an ECDSA key matching ssh.publicKey", ecdsa.privateKey, ecdsa.publicKey],
-        ["a key without its final newline, as `pulumi config set` stores it", ed25519.privateKey.trim(), ed25519.publicKey],
-        ["a key matching ssh.publicKey given without its comment", ed25519.privateKey, ed25519.publicKey.split(" ").slice(0, 2).join(" ")],
+        [
+            "a key without its final newline, as `pulumi config set` stores it",
+            ed25519.privateKey.trim(),
+            ed25519.publicKey,
+        ],
+        [
+            "a key matching ssh.publicKey given without its comment",
+            ed25519.privateKey,
+            ed25519.publicKey.split(" ").slice(0, 2).join(" "),
+        ],
         ["any readable key when there is no ssh.publicKey (static hosts only)", other.privateKey, ""],
         ["nothing: the schema reports a missing key", undefined, ed25519.publicKey],
     ])("accepts %s", (_, privateKey, publicKey) => {
@@ -41,12 +52,37 @@ describe("sshPrivateKey", () => {
     });
 
     test.each([
-        ["an encrypted key", encrypted.privateKey, encrypted.publicKey, /^is encrypted with a passphrase, which the readiness check and buildx cannot enter; give an unencrypted copy \(ssh-keygen -p -N '' -f/],
-        ["text that is not a key", "my-deploy-password", "", /^is not an OpenSSH private key that ssh-keygen can read; set it again from the unencrypted key file/],
+        [
+            "an encrypted key",
+            encrypted.privateKey,
+            encrypted.publicKey,
+            /^is encrypted with a passphrase, which the readiness check and buildx cannot enter; give an unencrypted copy \(ssh-keygen -p -N '' -f/,
+        ],
+        [
+            "text that is not a key",
+            "my-deploy-password",
+            "",
+            /^is not an OpenSSH private key that ssh-keygen can read; set it again from the unencrypted key file/,
+        ],
         ["a truncated key", ed25519.privateKey.slice(0, 120), ed25519.publicKey, /^is not an OpenSSH private key/],
-        ["the public key pasted in its place", ed25519.publicKey, ed25519.publicKey, /^is a public key; it must be the private key \(the file without \.pub\)/],
-        ["another key than ssh.publicKey", other.privateKey, ed25519.publicKey, /^does not belong to ssh.publicKey \(ssh-ed25519 …\S{8}\): it is the private half of a ssh-ed25519 key ending …\S{8}, so EC2 hosts/],
-        ["an RSA key where ssh.publicKey is ed25519", rsaPem.privateKey, ed25519.publicKey, /it is the private half of a ssh-rsa key/],
+        [
+            "the public key pasted in its place",
+            ed25519.publicKey,
+            ed25519.publicKey,
+            /^is a public key; it must be the private key \(the file without \.pub\)/,
+        ],
+        [
+            "another key than ssh.publicKey",
+            other.privateKey,
+            ed25519.publicKey,
+            /^does not belong to ssh.publicKey \(ssh-ed25519 …\S{8}\): it is the private half of a ssh-ed25519 key ending …\S{8}, so EC2 hosts/,
+        ],
+        [
+            "an RSA key where ssh.publicKey is ed25519",
+            rsaPem.privateKey,
+            ed25519.publicKey,
+            /it is the private half of a ssh-rsa key/,
+        ],
     ])("refuses %s, naming sshPrivateKey and the fix, without echoing it", (_, privateKey, publicKey, message) => {
         const problems = privateKeyProblems(privateKey, publicKey);
         expect(problems).toHaveLength(1);
@@ -71,9 +107,16 @@ describe("sshPrivateKey", () => {
         raw.ssh.publicKey = ed25519.publicKey;
         const config = { ...raw, sshPrivateKey: encrypted.privateKey };
         pulumi.runtime.setAllConfig(
-            Object.fromEntries(Object.entries(config).map(([k, v]) => [`native-build-fleet:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
+            Object.fromEntries(
+                Object.entries(config).map(([k, v]) => [
+                    `native-build-fleet:${k}`,
+                    typeof v === "string" ? v : JSON.stringify(v),
+                ]),
+            ),
             ["native-build-fleet:sshPrivateKey"],
         );
-        expect(() => loadConfig(root, {})).toThrow(/nothing was created:\n {2}- sshPrivateKey: is encrypted with a passphrase/);
+        expect(() => loadConfig(root, {})).toThrow(
+            /nothing was created:\n {2}- sshPrivateKey: is encrypted with a passphrase/,
+        );
     });
 });

@@ -11,12 +11,18 @@ const mocks = installMocks(true);
 const root = makeProject();
 
 test("previews a fresh stack: re-registers the builder and exports digests per image", async () => {
-    const raw = { ...validConfig(), registry: { type: "external", address: "registry.example.com:5000/team", username: "ci" } };
-    pulumi.runtime.setAllConfig({
-        ...Object.fromEntries(Object.entries(raw).map(([k, v]) => [`native-build-fleet:${k}`, JSON.stringify(v)])),
-        "native-build-fleet:sshPrivateKey": "PRIVATE",
-        "native-build-fleet:registryPassword": "PASSWORD",
-    }, ["native-build-fleet:sshPrivateKey", "native-build-fleet:registryPassword"]);
+    const raw = {
+        ...validConfig(),
+        registry: { type: "external", address: "registry.example.com:5000/team", username: "ci" },
+    };
+    pulumi.runtime.setAllConfig(
+        {
+            ...Object.fromEntries(Object.entries(raw).map(([k, v]) => [`native-build-fleet:${k}`, JSON.stringify(v)])),
+            "native-build-fleet:sshPrivateKey": "PRIVATE",
+            "native-build-fleet:registryPassword": "PASSWORD",
+        },
+        ["native-build-fleet:sshPrivateKey", "native-build-fleet:registryPassword"],
+    );
     const cwd = process.cwd();
     process.chdir(root);
     try {
@@ -34,8 +40,14 @@ test("previews a fresh stack: re-registers the builder and exports digests per i
         expect(Object.keys(app.platforms)).toEqual(["linux/amd64", "linux/arm64"]);
         expect(mocks.resources.filter((r) => r.type.startsWith("aws:ecr"))).toEqual([]);
         const image = mocks.resources.find((r) => r.name === "fleet-app-linux-amd64");
-        expect(image?.inputs.registries).toEqual([{ address: "registry.example.com:5000", username: "ci", password: "PASSWORD" }]);
-        const leaked = mocks.resources.flatMap((r) => plaintextStrings(r.raw).filter((v) => /PASSWORD|PRIVATE/.test(v)).map(() => r.name));
+        expect(image?.inputs.registries).toEqual([
+            { address: "registry.example.com:5000", username: "ci", password: "PASSWORD" },
+        ]);
+        const leaked = mocks.resources.flatMap((r) =>
+            plaintextStrings(r.raw)
+                .filter((v) => /PASSWORD|PRIVATE/.test(v))
+                .map(() => r.name),
+        );
         expect(leaked).toEqual([]);
     } finally {
         process.chdir(cwd);

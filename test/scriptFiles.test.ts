@@ -9,10 +9,10 @@ import { codeDigest, ENTRY_POINTS, localImports, moduleClosure, sourceDigest } f
 const repo = (f: string) => fs.readFileSync(path.join(__dirname, "..", f), "utf8");
 
 const FAKE: Record<string, string> = {
-    "runner/cli.ts": "import { a } from \"./a\";\n",
-    "runner/a.ts": "import { b } from \"./b\";\nimport * as fs from \"fs\";\nimport {\n    c,\n} from \"../shell/c\";\n",
+    "runner/cli.ts": 'import { a } from "./a";\n',
+    "runner/a.ts": 'import { b } from "./b";\nimport * as fs from "fs";\nimport {\n    c,\n} from "../shell/c";\n',
     "runner/b.ts": "export const b = 1;\n",
-    "shell/c.ts": "import { a } from \"../runner/a\";\nexport const c = 2;\n",
+    "shell/c.ts": 'import { a } from "../runner/a";\nexport const c = 2;\n',
     "runner/other.ts": "export const other = 3;\n",
 };
 
@@ -22,18 +22,28 @@ describe("the code digest of an entry point", () => {
         expect(moduleClosure("runner/a.ts", (f) => FAKE[f])).toEqual(["runner/a.ts", "runner/b.ts", "shell/c.ts"]);
     });
 
-    test.each([["runner/a.ts"], ["runner/b.ts"], ["shell/c.ts"], ["runner/cli.ts"]])("changes when %s changes", (file) => {
-        const before = sourceDigest("runner/a.ts", (f) => FAKE[f]);
-        expect(sourceDigest("runner/a.ts", (f) => (f === file ? `${FAKE[f]}// edited\n` : FAKE[f]))).not.toBe(before);
-    });
+    test.each([["runner/a.ts"], ["runner/b.ts"], ["shell/c.ts"], ["runner/cli.ts"]])(
+        "changes when %s changes",
+        (file) => {
+            const before = sourceDigest("runner/a.ts", (f) => FAKE[f]);
+            expect(sourceDigest("runner/a.ts", (f) => (f === file ? `${FAKE[f]}// edited\n` : FAKE[f]))).not.toBe(
+                before,
+            );
+        },
+    );
 
     test("does not change for a module the entry point does not use", () => {
-        expect(sourceDigest("runner/a.ts", (f) => (f === "runner/other.ts" ? "edited" : FAKE[f]))).toBe(sourceDigest("runner/a.ts", (f) => FAKE[f]));
+        expect(sourceDigest("runner/a.ts", (f) => (f === "runner/other.ts" ? "edited" : FAKE[f]))).toBe(
+            sourceDigest("runner/a.ts", (f) => FAKE[f]),
+        );
     });
 
-    test.each(Object.entries(ENTRY_POINTS))("%s covers its module and every module it imports in this checkout", (entry, module) => {
-        const closure = moduleClosure(module, repo);
-        expect(closure).toEqual(expect.arrayContaining([module, "runner/process.ts"]));
-        expect(codeDigest(entry as keyof typeof ENTRY_POINTS)).toBe(sourceDigest(module, repo));
-    });
+    test.each(Object.entries(ENTRY_POINTS))(
+        "%s covers its module and every module it imports in this checkout",
+        (entry, module) => {
+            const closure = moduleClosure(module, repo);
+            expect(closure).toEqual(expect.arrayContaining([module, "runner/process.ts"]));
+            expect(codeDigest(entry as keyof typeof ENTRY_POINTS)).toBe(sourceDigest(module, repo));
+        },
+    );
 });

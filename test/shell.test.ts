@@ -13,17 +13,25 @@ import { bootWaitStep, dockerCheckStep } from "../runner/readinessSteps";
 import { scriptFile } from "../host/scriptFiles";
 import { sandbox } from "./sandbox";
 
-
 function shellcheck(script: string, shell: "bash" | "sh"): string {
-    const result = spawnSync("shellcheck", ["--shell", shell, "--severity", "style", "-"], { input: script, encoding: "utf8" });
+    const result = spawnSync("shellcheck", ["--shell", shell, "--severity", "style", "-"], {
+        input: script,
+        encoding: "utf8",
+    });
     if (result.error) {
-        throw new Error(`shellcheck is not installed (${result.error.message}); run the install command from README.md`);
+        throw new Error(
+            `shellcheck is not installed (${result.error.message}); run the install command from README.md`,
+        );
     }
     return result.stdout;
 }
 
 describe("shq", () => {
-    test.each([["plain", "'plain'"], ["it's", "'it'\\''s'"], ["$(rm -rf /)", "'$(rm -rf /)'"]])("quotes %p as one word", (value, quoted) => {
+    test.each([
+        ["plain", "'plain'"],
+        ["it's", "'it'\\''s'"],
+        ["$(rm -rf /)", "'$(rm -rf /)'"],
+    ])("quotes %p as one word", (value, quoted) => {
         expect(shq(value)).toBe(quoted);
         expect(execFileSync("bash", ["-c", `printf '%s' ${quoted}`], { encoding: "utf8" })).toBe(value);
     });
@@ -37,9 +45,11 @@ function hostBox(dockerScript = "exit 0") {
     fs.mkdirSync(binfmt);
     fs.writeFileSync(path.join(binfmt, "status"), "enabled\n");
     /** Registers a QEMU handler in the fixture table, as binfmt_misc shows it. */
-    const addHandler = (name: string, state: "enabled" | "disabled") => fs.writeFileSync(path.join(binfmt, `qemu-${name}`), `${state}\ninterpreter /usr/bin/qemu-${name}-static\n`);
+    const addHandler = (name: string, state: "enabled" | "disabled") =>
+        fs.writeFileSync(path.join(binfmt, `qemu-${name}`), `${state}\ninterpreter /usr/bin/qemu-${name}-static\n`);
     /** Runs the step's remote command line as the host's login shell would. */
-    const run = (step: RemoteStep) => spawnSync("sh", ["-c", remoteCommand(step)], { env: { ...box.env, NBF_BINFMT_DIR: binfmt }, encoding: "utf8" });
+    const run = (step: RemoteStep) =>
+        spawnSync("sh", ["-c", remoteCommand(step)], { env: { ...box.env, NBF_BINFMT_DIR: binfmt }, encoding: "utf8" });
     return { ...box, run, addHandler };
 }
 
@@ -66,22 +76,28 @@ describe("readiness steps on the host", () => {
         const waitFor = (timeout: number) => ({ ...bootWaitStep(timeout), args: [String(timeout), ready] });
         const late = box.run(waitFor(0));
         expect(late.status).toBe(1);
-        expect(late.stderr).toBe("the boot script did not finish within 0s; see /var/log/cloud-init-output.log on the host\n");
+        expect(late.stderr).toBe(
+            "the boot script did not finish within 0s; see /var/log/cloud-init-output.log on the host\n",
+        );
         fs.writeFileSync(ready, "");
         expect(box.run(waitFor(900))).toMatchObject({ status: 0, stdout: "", stderr: "" });
     });
 
-    test.each([["arm64", "aarch64", 0], ["arm64", "arm64", 0], ["amd64", "x86_64", 0], ["amd64", "aarch64", 1]])(
-        "a host of pool arch %s reporting %s exits %i", (arch, machine, status) => {
-            const box = hostBox(`echo "27.3.1 ${machine}"`);
-            const result = box.run(dockerCheckStep(arch, [], 5));
-            expect(result.status).toBe(status);
-            if (status === 0) {
-                expect(result.stdout).toBe(`docker 27.3.1 on ${machine}\n`);
-            } else {
-                expect(result.stderr).toBe(`this host runs ${machine}, but its pool expects ${arch}\n`);
-            }
-        });
+    test.each([
+        ["arm64", "aarch64", 0],
+        ["arm64", "arm64", 0],
+        ["amd64", "x86_64", 0],
+        ["amd64", "aarch64", 1],
+    ])("a host of pool arch %s reporting %s exits %i", (arch, machine, status) => {
+        const box = hostBox(`echo "27.3.1 ${machine}"`);
+        const result = box.run(dockerCheckStep(arch, [], 5));
+        expect(result.status).toBe(status);
+        if (status === 0) {
+            expect(result.stdout).toBe(`docker 27.3.1 on ${machine}\n`);
+        } else {
+            expect(result.stderr).toBe(`this host runs ${machine}, but its pool expects ${arch}\n`);
+        }
+    });
 
     test("skips the architecture check when none is expected (static hosts)", () => {
         const box = hostBox(`echo "27.3.1 x86_64"`);
@@ -95,45 +111,64 @@ describe("readiness steps on the host", () => {
         box.addHandler("riscv64", "disabled");
         const refused = box.run(dockerCheckStep("amd64", ["x86_64", "s390x"], 5));
         expect(refused.status).toBe(1);
-        expect(refused.stderr).toBe("this host has QEMU handlers enabled for aarch64, so builds for those platforms could be routed to it and run emulated; list those platforms under its emulate setting or disable the handlers (/proc/sys/fs/binfmt_misc)\n");
+        expect(refused.stderr).toBe(
+            "this host has QEMU handlers enabled for aarch64, so builds for those platforms could be routed to it and run emulated; list those platforms under its emulate setting or disable the handlers (/proc/sys/fs/binfmt_misc)\n",
+        );
         expect(box.run(dockerCheckStep("amd64", ["x86_64", "s390x", "aarch64"], 5)).status).toBe(0);
     });
 
     test("reports why docker is unusable when it never answers", () => {
-        const box = hostBox(`echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1`);
+        const box = hostBox(
+            `echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1`,
+        );
         const result = box.run(dockerCheckStep("amd64", [], 0));
         expect(result.status).toBe(1);
         expect(result.stderr).toMatch(/^docker is not usable by .* after 0s: Cannot connect to the Docker daemon/);
     });
 
     test.each([
-        ["Docker 27", "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get \"http://%2Fvar%2Frun%2Fdocker.sock/v1.47/info\": dial unix /var/run/docker.sock: connect: permission denied"],
+        [
+            "Docker 27",
+            'permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get "http://%2Fvar%2Frun%2Fdocker.sock/v1.47/info": dial unix /var/run/docker.sock: connect: permission denied',
+        ],
         ["Docker 28", "permission denied while trying to connect to the docker API at unix:///var/run/docker.sock"],
     ])("fails at once, with the fix, when the user has no access to the Docker socket (%s)", (_, message) => {
         const box = hostBox(`echo ${shq(message)} >&2; exit 1`);
         const result = box.run(dockerCheckStep("amd64", [], 60));
         expect(result.status).toBe(1);
-        expect(result.stderr).toMatch(/^\S+ has no access to Docker on this host \(permission denied on its socket\): add the user to the docker group \(usermod -aG docker \S+\), then run pulumi up again\n$/);
+        expect(result.stderr).toMatch(
+            /^\S+ has no access to Docker on this host \(permission denied on its socket\): add the user to the docker group \(usermod -aG docker \S+\), then run pulumi up again\n$/,
+        );
         expect(box.calls("docker")).toHaveLength(1);
     });
 
     test("refuse a timeout that is not a whole number", () => {
         const box = hostBox();
         expect(box.run({ ...dockerCheckStep(undefined, [], 5), args: ["5; reboot", "", "", ""] })).toMatchObject({
-            status: 2, stderr: "docker-check: TIMEOUT must be a whole number of seconds, not '5; reboot'\n",
+            status: 2,
+            stderr: "docker-check: TIMEOUT must be a whole number of seconds, not '5; reboot'\n",
         });
     });
 });
 
 describe("removing the builders (the registration's delete)", () => {
     /** Runs the delete as the provider does: its command line, the script and data in the environment. */
-    function remove(box: ReturnType<typeof sandbox>, name: string, builders: string[], owner = "native-build-fleet/dev") {
-        return spawnSync("/bin/bash", ["-c", REMOVE_BUILDERS_COMMAND], { env: { ...box.env, ...removeBuildersEnvironment(name, builders, owner) }, encoding: "utf8" });
+    function remove(
+        box: ReturnType<typeof sandbox>,
+        name: string,
+        builders: string[],
+        owner = "native-build-fleet/dev",
+    ) {
+        return spawnSync("/bin/bash", ["-c", REMOVE_BUILDERS_COMMAND], {
+            env: { ...box.env, ...removeBuildersEnvironment(name, builders, owner) },
+            encoding: "utf8",
+        });
     }
-    const registered = (box: ReturnType<typeof sandbox>, ...names: string[]) => names.forEach((n) => {
-        fs.mkdirSync(path.join(box.home, ".docker", "buildx", "instances"), { recursive: true });
-        fs.writeFileSync(path.join(box.home, ".docker", "buildx", "instances", n), "{}");
-    });
+    const registered = (box: ReturnType<typeof sandbox>, ...names: string[]) =>
+        names.forEach((n) => {
+            fs.mkdirSync(path.join(box.home, ".docker", "buildx", "instances"), { recursive: true });
+            fs.writeFileSync(path.join(box.home, ".docker", "buildx", "instances", n), "{}");
+        });
 
     test("removes the builders the stack's directory lists as its own, then the stack's SSH files", () => {
         const box = sandbox("nbf-remove-");
@@ -145,7 +180,11 @@ describe("removing the builders (the registration's delete)", () => {
         registered(box, "fleet-dev", "fleet-dev-x86-0", "fleet-dev-arm-0");
         const result = remove(box, "fleet-dev", ["fleet-dev", "fleet-dev-x86-0", "fleet-dev-arm-0", "fleet-dev-gone"]);
         expect(result.status).toBe(0);
-        expect(box.calls("docker")).toEqual(["buildx rm fleet-dev", "buildx rm fleet-dev-x86-0", "buildx rm --keep-daemon fleet-dev-x86-0"]);
+        expect(box.calls("docker")).toEqual([
+            "buildx rm fleet-dev",
+            "buildx rm fleet-dev-x86-0",
+            "buildx rm --keep-daemon fleet-dev-x86-0",
+        ]);
         expect(fs.existsSync(dir)).toBe(false);
     });
 
@@ -158,7 +197,10 @@ describe("removing the builders (the registration's delete)", () => {
         fs.writeFileSync(path.join(dir, "builders"), "fleet-dev\nfleet-dev-x86-0\n");
         registered(box, "fleet-dev", "fleet-dev-x86-0");
         const result = remove(box, "fleet-dev", ["fleet-dev", "fleet-dev-x86-0"], "native-build-fleet/dev");
-        expect(result).toMatchObject({ status: 0, stderr: `remove-builders: ${dir} belongs to stack native-build-fleet/prod, not native-build-fleet/dev; left it and its builders as they are\n` });
+        expect(result).toMatchObject({
+            status: 0,
+            stderr: `remove-builders: ${dir} belongs to stack native-build-fleet/prod, not native-build-fleet/dev; left it and its builders as they are\n`,
+        });
         expect(box.calls("docker")).toEqual([]);
         expect(fs.existsSync(path.join(dir, "builders"))).toBe(true);
     });
@@ -182,7 +224,10 @@ describe("removing the builders (the registration's delete)", () => {
         const root = path.join(box.home, ".ssh", "native-build-fleet");
         fs.mkdirSync(path.join(root, "other"), { recursive: true });
         for (const name of ["", "..", "a/b"]) {
-            expect(remove(box, name, ["other"])).toMatchObject({ status: 2, stderr: `remove-builders: NBF_BUILDER must be a builder name, not '${name}'\n` });
+            expect(remove(box, name, ["other"])).toMatchObject({
+                status: 2,
+                stderr: `remove-builders: NBF_BUILDER must be a builder name, not '${name}'\n`,
+            });
         }
         expect(fs.existsSync(path.join(root, "other"))).toBe(true);
         expect(box.calls("docker")).toEqual([]);
@@ -195,7 +240,11 @@ describe("idle power-off on the host", () => {
     });
 
     test("refuses a minute count that is not a whole number", () => {
-        const result = spawnSync("bash", ["-c", scriptFile("host/idle-check.sh"), "idle-check.sh", "ec2-user", "30; reboot"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+        const result = spawnSync(
+            "bash",
+            ["-c", scriptFile("host/idle-check.sh"), "idle-check.sh", "ec2-user", "30; reboot"],
+            { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+        );
         expect(result.status).toBe(2);
         expect(result.stderr).toBe("idle-check: MINUTES must be a whole number, not '30; reboot'\n");
     });
@@ -205,10 +254,20 @@ describe("idle power-off on the host", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-idle-"));
         const bin = path.join(dir, "bin");
         fs.mkdirSync(bin);
-        fs.writeFileSync(path.join(bin, "ps"), `#!/bin/sh\n[ "$2" = ec2-user ] || exit 1\nprintf '${processes.map((p) => `${p}\\n`).join("")}'\n`, { mode: 0o755 });
-        fs.writeFileSync(path.join(bin, "systemctl"), `#!/bin/sh\necho "$*" >> ${dir}/systemctl.log\n`, { mode: 0o755 });
+        fs.writeFileSync(
+            path.join(bin, "ps"),
+            `#!/bin/sh\n[ "$2" = ec2-user ] || exit 1\nprintf '${processes.map((p) => `${p}\\n`).join("")}'\n`,
+            { mode: 0o755 },
+        );
+        fs.writeFileSync(path.join(bin, "systemctl"), `#!/bin/sh\necho "$*" >> ${dir}/systemctl.log\n`, {
+            mode: 0o755,
+        });
         fs.writeFileSync(path.join(bin, "logger"), "#!/bin/sh\n", { mode: 0o755 });
-        fs.writeFileSync(path.join(bin, "journalctl"), `#!/bin/sh\nprintf '${logins.map((l) => `${l}\\n`).join("")}'\n`, { mode: 0o755 });
+        fs.writeFileSync(
+            path.join(bin, "journalctl"),
+            `#!/bin/sh\nprintf '${logins.map((l) => `${l}\\n`).join("")}'\n`,
+            { mode: 0o755 },
+        );
         const stamp = path.join(dir, "run", "last-active");
         if (stampAgeMinutes !== undefined) {
             fs.mkdirSync(path.dirname(stamp));
@@ -220,11 +279,14 @@ describe("idle power-off on the host", () => {
         // which makes bash read ~/.bashrc as if rshd had started it (bash(1), INVOCATION), 2 s
         // a run with this machine's ~/.bashrc.
         const result = spawnSync("bash", ["-c", scriptFile("host/idle-check.sh"), "idle-check.sh", "ec2-user", "30"], {
-            encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { PATH: `${bin}:${process.env.PATH ?? ""}`, NBF_IDLE_STAMP: stamp },
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "pipe"],
+            env: { PATH: `${bin}:${process.env.PATH ?? ""}`, NBF_IDLE_STAMP: stamp },
         });
         const log = path.join(dir, "systemctl.log");
         return {
-            status: result.status, stderr: result.stderr,
+            status: result.status,
+            stderr: result.stderr,
             poweredOff: fs.existsSync(log) && fs.readFileSync(log, "utf8").includes("poweroff"),
             stampAgeMinutes: (Date.now() - fs.statSync(stamp).mtimeMs) / 60000,
         };
@@ -246,8 +308,12 @@ describe("idle power-off on the host", () => {
     });
 
     test("a login too short for a tick to see, such as the node check before a build, keeps the host up", () => {
-        expect(check([], 31, ["Accepted publickey for ec2-user from 203.0.113.7 port 50022 ssh2: ED25519 SHA256:abc"])).toMatchObject({ poweredOff: false });
-        expect(check([], 31, ["Accepted publickey for ec2-user2 from 203.0.113.7 port 50022 ssh2: ED25519 SHA256:abc"])).toMatchObject({ poweredOff: true });
+        expect(
+            check([], 31, ["Accepted publickey for ec2-user from 203.0.113.7 port 50022 ssh2: ED25519 SHA256:abc"]),
+        ).toMatchObject({ poweredOff: false });
+        expect(
+            check([], 31, ["Accepted publickey for ec2-user2 from 203.0.113.7 port 50022 ssh2: ED25519 SHA256:abc"]),
+        ).toMatchObject({ poweredOff: true });
     });
 
     test("a connected build (an SSH session of the build user) resets the clock", () => {

@@ -20,17 +20,53 @@ signed.signing = { mode: "key", publicKey: PUB };
 const unsigned: any = validConfig();
 unsigned.images[0].name = "plain";
 
-interface Captured { name: string; opts: pulumi.ResourceOptions }
+interface Captured {
+    name: string;
+    opts: pulumi.ResourceOptions;
+}
 const captured: Captured[] = [];
-const capture = { transformations: [(args: pulumi.ResourceTransformationArgs) => { captured.push({ name: args.name, opts: args.opts }); return undefined; }] };
-const fleet = new Fleet("fleet", {
-    config: parseConfig(signed, context(root, { secretsSet: { sshPrivateKey: true, registryPassword: false, signingKey: true, signingKeyPassword: true } })),
-    project: "native-build-fleet", stack: "dev", sshPrivateKey: pulumi.secret("SSH-PRIVATE"),
-    labels: { app: { "org.opencontainers.image.revision": "abc123", "org.opencontainers.image.source": "https://example.invalid/app", "org.opencontainers.image.created": "2026-12-06T21:03:27Z" } },
-    signingKey: { key: pulumi.secret("COSIGN-PRIVATE"), password: pulumi.secret("COSIGN-PASSWORD") },
-}, capture);
+const capture = {
+    transformations: [
+        (args: pulumi.ResourceTransformationArgs) => {
+            captured.push({ name: args.name, opts: args.opts });
+            return undefined;
+        },
+    ],
+};
+const fleet = new Fleet(
+    "fleet",
+    {
+        config: parseConfig(
+            signed,
+            context(root, {
+                secretsSet: {
+                    sshPrivateKey: true,
+                    registryPassword: false,
+                    signingKey: true,
+                    signingKeyPassword: true,
+                },
+            }),
+        ),
+        project: "native-build-fleet",
+        stack: "dev",
+        sshPrivateKey: pulumi.secret("SSH-PRIVATE"),
+        labels: {
+            app: {
+                "org.opencontainers.image.revision": "abc123",
+                "org.opencontainers.image.source": "https://example.invalid/app",
+                "org.opencontainers.image.created": "2026-12-06T21:03:27Z",
+            },
+        },
+        signingKey: { key: pulumi.secret("COSIGN-PRIVATE"), password: pulumi.secret("COSIGN-PASSWORD") },
+    },
+    capture,
+);
 const bare = new Fleet("bare", {
-    config: parseConfig(unsigned, context(root)), project: "native-build-fleet", stack: "dev", sshPrivateKey: pulumi.secret("SSH-PRIVATE"), labels: {},
+    config: parseConfig(unsigned, context(root)),
+    project: "native-build-fleet",
+    stack: "dev",
+    sshPrivateKey: pulumi.secret("SSH-PRIVATE"),
+    labels: {},
 });
 
 let images: any;
@@ -49,7 +85,9 @@ const hash = (s: string) => createHash("sha256").update(s).digest("hex");
 
 describe("the sign step", () => {
     test("is one command per image, the entry point's one short line, re-run when its spec or code changes", () => {
-        const signs = mocks.resources.filter((r) => r.type === "command:local:Command" && r.name.endsWith("-sign")).map((r) => r.name);
+        const signs = mocks.resources
+            .filter((r) => r.type === "command:local:Command" && r.name.endsWith("-sign"))
+            .map((r) => r.name);
         expect(signs).toEqual(["fleet-app-sign"]);
         const sign = named("fleet-app-sign");
         expect(sign.inputs.create).toBe("node bin/runner/cli.js attest");
@@ -60,7 +98,10 @@ describe("the sign step", () => {
 
     test("runs after the smoke test and the index read-back, as a child of the image", () => {
         const opts = captured.find((c) => c.name === "fleet-app-sign")!.opts;
-        expect((opts.dependsOn as pulumi.Resource[]).map((r: any) => r.__name)).toEqual(["fleet-app-test", "fleet-app-verify"]);
+        expect((opts.dependsOn as pulumi.Resource[]).map((r: any) => r.__name)).toEqual([
+            "fleet-app-test",
+            "fleet-app-verify",
+        ]);
         expect((opts.parent as any).__name).toBe("fleet-app");
     });
 
@@ -70,23 +111,46 @@ describe("the sign step", () => {
         expect(spec.signing).toEqual({ mode: "key", publicKey: PUB, transparencyLog: true });
         expect(spec.indexes).toHaveLength(2);
         expect(spec.platforms.map((p: any) => [p.platform, p.ref])).toEqual([
-            ["linux/amd64", `${repo}@sha256:${hash("fleet-app-linux-amd64")}`], ["linux/arm64", `${repo}@sha256:${hash("fleet-app-linux-arm64")}`],
+            ["linux/amd64", `${repo}@sha256:${hash("fleet-app-linux-amd64")}`],
+            ["linux/arm64", `${repo}@sha256:${hash("fleet-app-linux-arm64")}`],
         ]);
-        expect(spec.platforms[0]).toMatchObject({ host: expect.any(String), node: expect.stringMatching(/^native-build-fleet-dev-/), test: { command: ["uname", "-m"] } });
-        expect(spec.build).toMatchObject({ stack: "native-build-fleet/dev", context: "app", source: "https://example.invalid/app", contextRevision: "abc123", secrets: [], ssh: [] });
+        expect(spec.platforms[0]).toMatchObject({
+            host: expect.any(String),
+            node: expect.stringMatching(/^native-build-fleet-dev-/),
+            test: { command: ["uname", "-m"] },
+        });
+        expect(spec.build).toMatchObject({
+            stack: "native-build-fleet/dev",
+            context: "app",
+            source: "https://example.invalid/app",
+            contextRevision: "abc123",
+            secrets: [],
+            ssh: [],
+        });
     });
 
     test("declares the build args the platform images were built with, SOURCE_DATE_EPOCH included, so a third party can rebuild and compare", () => {
         const spec = JSON.parse(named("fleet-app-sign").inputs.environment.NBF_SPEC as string);
-        expect(spec.build.buildArgs).toEqual({ BUILD_DATE: "2026-12-06T21:03:27Z", VCS_REF: "abc123", SOURCE_DATE_EPOCH: "1796591007" });
+        expect(spec.build.buildArgs).toEqual({
+            BUILD_DATE: "2026-12-06T21:03:27Z",
+            VCS_REF: "abc123",
+            SOURCE_DATE_EPOCH: "1796591007",
+        });
         expect(named("fleet-app-linux-amd64").inputs.buildArgs).toEqual(spec.build.buildArgs);
     });
 
     test("has the registry credentials, the private key and its password only on standard input, as a secret", () => {
         const sign = named("fleet-app-sign");
         expect(isSecretValue(sign.raw.stdin)).toBe(true);
-        expect(JSON.parse(sign.inputs.stdin as string)).toMatchObject({ signingKey: "COSIGN-PRIVATE", signingKeyPassword: "COSIGN-PASSWORD" });
-        const leaked = mocks.resources.flatMap((r) => plaintextStrings(r.raw).filter((v) => /COSIGN-PRIVATE|COSIGN-PASSWORD/.test(v)).map(() => r.name));
+        expect(JSON.parse(sign.inputs.stdin as string)).toMatchObject({
+            signingKey: "COSIGN-PRIVATE",
+            signingKeyPassword: "COSIGN-PASSWORD",
+        });
+        const leaked = mocks.resources.flatMap((r) =>
+            plaintextStrings(r.raw)
+                .filter((v) => /COSIGN-PRIVATE|COSIGN-PASSWORD/.test(v))
+                .map(() => r.name),
+        );
         expect(leaked).toEqual([]);
     });
 

@@ -10,7 +10,9 @@ import { Fleet } from "../components/fleet";
 
 const mocks = installMocks();
 let release: () => void = () => undefined;
-const signRan = new Promise<void>((resolve) => { release = resolve; });
+const signRan = new Promise<void>((resolve) => {
+    release = resolve;
+});
 mocks.hold = (name) => (name.endsWith("-sign") ? signRan : undefined);
 
 const PUB = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEstubkeyAAAA\n-----END PUBLIC KEY-----\n";
@@ -21,17 +23,34 @@ test("a signed image's exported digests resolve only once its sign step has run"
     raw.images[0].secrets = undefined;
     raw.signing = { mode: "key", publicKey: PUB };
     const fleet = new Fleet("fleet", {
-        config: parseConfig(raw, context(makeProject(), { secretsSet: { sshPrivateKey: true, registryPassword: false, signingKey: true, signingKeyPassword: true } })),
-        project: "native-build-fleet", stack: "dev", sshPrivateKey: pulumi.secret("SSH-PRIVATE"), labels: {},
+        config: parseConfig(
+            raw,
+            context(makeProject(), {
+                secretsSet: {
+                    sshPrivateKey: true,
+                    registryPassword: false,
+                    signingKey: true,
+                    signingKeyPassword: true,
+                },
+            }),
+        ),
+        project: "native-build-fleet",
+        stack: "dev",
+        sshPrivateKey: pulumi.secret("SSH-PRIVATE"),
+        labels: {},
         signingKey: { key: pulumi.secret("COSIGN-PRIVATE"), password: pulumi.secret("COSIGN-PASSWORD") },
     });
     let exported: any;
-    fleet.images.apply((images) => { exported = images; });
+    fleet.images.apply((images) => {
+        exported = images;
+    });
     await turns();
     expect(mocks.resources.some((r) => r.name === "fleet-app-sign")).toBe(true);
     expect(exported).toBeUndefined();
     release();
     await turns();
     expect(exported.app.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(Object.values(exported.app.platforms).map((p: any) => p.ref)).toEqual(expect.arrayContaining([expect.stringMatching(/@sha256:[0-9a-f]{64}$/)]));
+    expect(Object.values(exported.app.platforms).map((p: any) => p.ref)).toEqual(
+        expect.arrayContaining([expect.stringMatching(/@sha256:[0-9a-f]{64}$/)]),
+    );
 });

@@ -16,12 +16,18 @@ test("a preview says which images and platforms an update would sign, and does n
     raw.images[0].tags = ["latest", "v1"];
     raw.signing = { mode: "kms", key: "awskms:///alias/release-signing" };
     const fleet = new Fleet("fleet", {
-        config: parseConfig(raw, context(makeProject())), project: "native-build-fleet", stack: "dev", sshPrivateKey: pulumi.secret("K"), labels: {},
+        config: parseConfig(raw, context(makeProject())),
+        project: "native-build-fleet",
+        stack: "dev",
+        sshPrivateKey: pulumi.secret("K"),
+        labels: {},
     });
     await valueOf(fleet.builder);
     await settled(mocks.resources);
     expect(pulumi.runtime.isDryRun()).toBe(true);
-    expect(info.mock.calls.map((c) => c[0])).toContain("an update signs the indexes (latest, v1) of app and attests provenance and an SPDX SBOM on its "
-        + "linux/amd64, linux/arm64 images with cosign (kms), for digests this stack has not signed yet; a preview signs and pushes nothing");
+    expect(info.mock.calls.map((c) => c[0])).toContain(
+        "an update signs the indexes (latest, v1) of app and attests provenance and an SPDX SBOM on its " +
+            "linux/amd64, linux/arm64 images with cosign (kms), for digests this stack has not signed yet; a preview signs and pushes nothing",
+    );
     expect(warn.mock.calls.map((c) => c[0]).filter((m) => m.includes("signing is not configured"))).toEqual([]);
 });

@@ -26,7 +26,9 @@ describe("config", () => {
         expect(() => parseConfig(ssmConfig(), context(root))).not.toThrow();
         const withCidrs = ssmConfig();
         withCidrs.ssh.allowedCidrs = ["203.0.113.0/24"];
-        expect(() => parseConfig(withCidrs, context(root))).toThrow(/ssh.allowedCidrs: must be empty with ssh.access ssm/);
+        expect(() => parseConfig(withCidrs, context(root))).toThrow(
+            /ssh.allowedCidrs: must be empty with ssh.access ssm/,
+        );
     });
 
     test("needs private subnets, since the hosts get no public address", () => {
@@ -38,8 +40,12 @@ describe("config", () => {
 
 describe("the fleet in ssm mode", () => {
     const fleet = new Fleet("fleet", {
-        config: parseConfig(ssmConfig(), context(root)), project: "native-build-fleet", stack: "dev",
-        sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nop\n-----END OPENSSH PRIVATE KEY-----\n"), labels: {}, region: "eu-west-1",
+        config: parseConfig(ssmConfig(), context(root)),
+        project: "native-build-fleet",
+        stack: "dev",
+        sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nop\n-----END OPENSSH PRIVATE KEY-----\n"),
+        labels: {},
+        region: "eu-west-1",
     });
     let hosts: any;
     beforeAll(async () => {
@@ -65,9 +71,22 @@ describe("the fleet in ssm mode", () => {
         expect(ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")).toEqual([]);
         const inline = ofType("aws:iam/rolePolicy:RolePolicy");
         expect(inline).toHaveLength(1);
-        expect(JSON.parse(inline[0].inputs.policy)).toEqual({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Resource: "*", Action: [
-            "ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
-        ] }] });
+        expect(JSON.parse(inline[0].inputs.policy)).toEqual({
+            Version: "2012-10-17",
+            Statement: [
+                {
+                    Effect: "Allow",
+                    Resource: "*",
+                    Action: [
+                        "ssm:UpdateInstanceInformation",
+                        "ssmmessages:CreateControlChannel",
+                        "ssmmessages:CreateDataChannel",
+                        "ssmmessages:OpenControlChannel",
+                        "ssmmessages:OpenDataChannel",
+                    ],
+                },
+            ],
+        });
         expect(inline[0].inputs.policy).not.toMatch(/GetParameter/);
     });
 
@@ -76,26 +95,47 @@ describe("the fleet in ssm mode", () => {
         const check = mocks.resources.find((r) => r.name === "arm-0-ready-check")!;
         const { target } = JSON.parse(check.inputs.environment.NBF_SPEC) as ReadinessSpec;
         const instanceId = hosts["arm-0"].instanceId as string;
-        expect(target).toMatchObject({ address: instanceId, hostKeyAlias: instanceId,
-            proxyCommand: "aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1" });
+        expect(target).toMatchObject({
+            address: instanceId,
+            hostKeyAlias: instanceId,
+            proxyCommand:
+                "aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1",
+        });
         const args = readinessSshArgs(target, "/tmp/nbf-readiness-x");
-        expect(args).toEqual(expect.arrayContaining([`HostKeyAlias=${instanceId}`, `ProxyCommand=${target.proxyCommand}`, "StrictHostKeyChecking=yes"]));
+        expect(args).toEqual(
+            expect.arrayContaining([
+                `HostKeyAlias=${instanceId}`,
+                `ProxyCommand=${target.proxyCommand}`,
+                "StrictHostKeyChecking=yes",
+            ]),
+        );
         expect(isSecretValue(check.raw.stdin)).toBe(true);
     });
 
     test("points buildx at the instance through the same session", () => {
         const { config } = registrationFiles(mocks.resources);
         const instanceId = hosts["x86-0"].instanceId as string;
-        expect(config).toMatch(new RegExp(`Host x86-0\\.native-build-fleet-dev\\.nbf\\.invalid\\n(    .*\\n)*?    HostName ${instanceId}\\n`));
-        expect(config).toContain("    ProxyCommand aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1\n");
+        expect(config).toMatch(
+            new RegExp(
+                `Host x86-0\\.native-build-fleet-dev\\.nbf\\.invalid\\n(    .*\\n)*?    HostName ${instanceId}\\n`,
+            ),
+        );
+        expect(config).toContain(
+            "    ProxyCommand aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1\n",
+        );
     });
 
     test("passes the policy pack", () => {
         const found: string[] = [];
         for (const policy of policies.filter((p): p is ResourceValidationPolicy => "validateResource" in p)) {
-            const validate = policy.validateResource as (args: ResourceValidationArgs, report: (m: string) => void) => void;
+            const validate = policy.validateResource as (
+                args: ResourceValidationArgs,
+                report: (m: string) => void,
+            ) => void;
             for (const r of mocks.resources) {
-                validate({ type: r.type, props: r.inputs } as unknown as ResourceValidationArgs, (m) => found.push(`${policy.name} ${r.name}: ${m}`));
+                validate({ type: r.type, props: r.inputs } as unknown as ResourceValidationArgs, (m) =>
+                    found.push(`${policy.name} ${r.name}: ${m}`),
+                );
             }
         }
         expect(found).toEqual([]);
@@ -104,10 +144,18 @@ describe("the fleet in ssm mode", () => {
 
 describe("the readiness check through SSM", () => {
     const ssmTarget = {
-        address: "i-0123456789abcdef0", port: 22, user: "ec2-user", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHost comment",
-        hostKeyAlias: "i-0123456789abcdef0", proxyCommand: "aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1",
+        address: "i-0123456789abcdef0",
+        port: 22,
+        user: "ec2-user",
+        hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHost comment",
+        hostKeyAlias: "i-0123456789abcdef0",
+        proxyCommand:
+            "aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region eu-west-1",
     };
-    const steps: RemoteStep[] = [{ name: "boot-wait.sh", script: "echo booted", args: [] }, { name: "docker-check.sh", script: "echo docker \"$1\" on aarch64", args: ["27"] }];
+    const steps: RemoteStep[] = [
+        { name: "boot-wait.sh", script: "echo booted", args: [] },
+        { name: "docker-check.sh", script: 'echo docker "$1" on aarch64', args: ["27"] },
+    ];
 
     test("renders the reviewed ssh arguments", () => {
         expect(readinessSshArgs(ssmTarget, "/tmp/nbf-readiness-x")).toMatchSnapshot();
@@ -120,8 +168,19 @@ describe("the readiness check through SSM", () => {
         const env = box.runner();
         let stdout = "";
         let stderr = "";
-        const done = checkReadiness({ target: ssmTarget, connectTimeoutSeconds: 30, persistentFaultSeconds: 90, steps, ...spec }, "KEY\n", env,
-            { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; } });
+        const done = checkReadiness(
+            { target: ssmTarget, connectTimeoutSeconds: 30, persistentFaultSeconds: 90, steps, ...spec },
+            "KEY\n",
+            env,
+            {
+                stdout: (t) => {
+                    stdout += t;
+                },
+                stderr: (t) => {
+                    stderr += t;
+                },
+            },
+        );
         return { done, box, out: () => ({ stdout, stderr }) };
     }
 
@@ -138,18 +197,29 @@ describe("the readiness check through SSM", () => {
         expect(out()).toEqual({ stdout: "booted\ndocker 27 on aarch64\n", stderr: "" });
         const calls = box.calls("ssh");
         expect(calls).toHaveLength(5);
-        expect(calls[4]).toMatch(/-o StrictHostKeyChecking=yes .*-o HostKeyAlias=i-0123456789abcdef0 .*-o ProxyCommand=aws ssm start-session .*-l ec2-user -- i-0123456789abcdef0 'sh' '-c' 'echo docker "\$1" on aarch64' 'docker-check.sh' '27'$/);
+        expect(calls[4]).toMatch(
+            /-o StrictHostKeyChecking=yes .*-o HostKeyAlias=i-0123456789abcdef0 .*-o ProxyCommand=aws ssm start-session .*-l ec2-user -- i-0123456789abcdef0 'sh' '-c' 'echo docker "\$1" on aarch64' 'docker-check.sh' '27'$/,
+        );
     });
 
     test("stops at the first remote script that fails, with its exit status and message", async () => {
-        const { done, box, out } = run(REFUSE_TWICE, { steps: [{ name: "boot-wait.sh", script: "echo 'the boot script did not finish' >&2; exit 1", args: [] }, steps[1]] });
+        const { done, box, out } = run(REFUSE_TWICE, {
+            steps: [
+                { name: "boot-wait.sh", script: "echo 'the boot script did not finish' >&2; exit 1", args: [] },
+                steps[1],
+            ],
+        });
         expect(await done).toBe(1);
         expect(out()).toEqual({ stdout: "", stderr: "the boot script did not finish\n" });
         expect(box.calls("ssh")).toHaveLength(4);
     });
 
     test("gives up at the deadline with ssh's last error", async () => {
-        const { done } = run("echo 'TargetNotConnected: i-0123456789abcdef0 is not connected.' >&2\nexit 255", { connectTimeoutSeconds: 1 });
-        await expect(done).rejects.toThrow("could not reach i-0123456789abcdef0 (through SSM) within 1s: TargetNotConnected");
+        const { done } = run("echo 'TargetNotConnected: i-0123456789abcdef0 is not connected.' >&2\nexit 255", {
+            connectTimeoutSeconds: 1,
+        });
+        await expect(done).rejects.toThrow(
+            "could not reach i-0123456789abcdef0 (through SSM) within 1s: TargetNotConnected",
+        );
     });
 });

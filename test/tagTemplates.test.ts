@@ -1,5 +1,13 @@
 import { execFileSync } from "child_process";
-import { MAX_RENDERED_TAG, movingTagProblem, refMetadata, renderTag, renderTags, sanitizeTag, shortenBranch } from "../plan/tagTemplates";
+import {
+    MAX_RENDERED_TAG,
+    movingTagProblem,
+    refMetadata,
+    renderTag,
+    renderTags,
+    sanitizeTag,
+    shortenBranch,
+} from "../plan/tagTemplates";
 import { makeProject } from "./fixtures";
 
 const SHA = "4f6c1e2d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d";
@@ -23,7 +31,9 @@ describe("renderTag", () => {
     });
 
     test("drops tags this build has no value for, and repeats", () => {
-        expect(renderTags(["{{version}}", "{{major}}", "latest", "{{branch}}", "main"], { branch: "main", sha: SHA })).toEqual(["latest", "main"]);
+        expect(
+            renderTags(["{{version}}", "{{major}}", "latest", "{{branch}}", "main"], { branch: "main", sha: SHA }),
+        ).toEqual(["latest", "main"]);
     });
 
     test("sanitises to the OCI tag alphabet, never starting with '.' or '-'", () => {
@@ -33,19 +43,44 @@ describe("renderTag", () => {
 
 describe("refMetadata", () => {
     test("reads GitHub Actions branch and tag builds", () => {
-        expect(refMetadata("/", { GITHUB_SHA: SHA, GITHUB_REF_TYPE: "branch", GITHUB_REF_NAME: "main" })).toEqual({ sha: SHA, branch: "main", tag: undefined });
-        expect(refMetadata("/", { GITHUB_SHA: SHA, GITHUB_REF_TYPE: "tag", GITHUB_REF_NAME: "v1.2.3" })).toEqual({ sha: SHA, tag: "v1.2.3", branch: undefined });
-        expect(refMetadata("/", { GITHUB_SHA: SHA, GITHUB_REF_TYPE: "branch", GITHUB_REF_NAME: "42/merge", GITHUB_HEAD_REF: "feature" }).branch).toBe("feature");
+        expect(refMetadata("/", { GITHUB_SHA: SHA, GITHUB_REF_TYPE: "branch", GITHUB_REF_NAME: "main" })).toEqual({
+            sha: SHA,
+            branch: "main",
+            tag: undefined,
+        });
+        expect(refMetadata("/", { GITHUB_SHA: SHA, GITHUB_REF_TYPE: "tag", GITHUB_REF_NAME: "v1.2.3" })).toEqual({
+            sha: SHA,
+            tag: "v1.2.3",
+            branch: undefined,
+        });
+        expect(
+            refMetadata("/", {
+                GITHUB_SHA: SHA,
+                GITHUB_REF_TYPE: "branch",
+                GITHUB_REF_NAME: "42/merge",
+                GITHUB_HEAD_REF: "feature",
+            }).branch,
+        ).toBe("feature");
     });
 
     test("reads GitLab CI", () => {
-        expect(refMetadata("/", { CI_COMMIT_SHA: SHA, CI_COMMIT_REF_NAME: "main" })).toEqual({ sha: SHA, branch: "main", tag: undefined });
-        expect(refMetadata("/", { CI_COMMIT_SHA: SHA, CI_COMMIT_TAG: "v3.0.0", CI_COMMIT_REF_NAME: "v3.0.0" })).toEqual({ sha: SHA, tag: "v3.0.0", branch: undefined });
+        expect(refMetadata("/", { CI_COMMIT_SHA: SHA, CI_COMMIT_REF_NAME: "main" })).toEqual({
+            sha: SHA,
+            branch: "main",
+            tag: undefined,
+        });
+        expect(refMetadata("/", { CI_COMMIT_SHA: SHA, CI_COMMIT_TAG: "v3.0.0", CI_COMMIT_REF_NAME: "v3.0.0" })).toEqual(
+            { sha: SHA, tag: "v3.0.0", branch: undefined },
+        );
     });
 
     test("falls back to the repository: branch, commit and an exact release tag", () => {
         const root = makeProject();
-        const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: root, encoding: "utf8" }).trim();
+        const git = (...args: string[]) =>
+            execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], {
+                cwd: root,
+                encoding: "utf8",
+            }).trim();
         git("init", "-q", "-b", "trunk");
         git("add", ".");
         git("commit", "-qm", "first");
@@ -55,7 +90,8 @@ describe("refMetadata", () => {
 });
 
 describe("long branches", () => {
-    const dependabot = "dependabot/npm_and_yarn/packages/web/eslint-plugin-react-hooks-and-typescript-eslint/parser-8.46.2-and-more";
+    const dependabot =
+        "dependabot/npm_and_yarn/packages/web/eslint-plugin-react-hooks-and-typescript-eslint/parser-8.46.2-and-more";
     const sibling = `${dependabot}-other`;
 
     test("a branch too long for a tag is shortened to fit, with a hash of the whole name", () => {
@@ -66,8 +102,12 @@ describe("long branches", () => {
 
     test("shortening is deterministic and keeps two long branches apart", () => {
         const long = `${dependabot}${"x".repeat(40)}`;
-        expect(renderTag("{{branch}}-{{short_sha}}", { branch: long, sha: SHA })).toBe(renderTag("{{branch}}-{{short_sha}}", { branch: long, sha: SHA }));
-        expect(renderTag("{{branch}}", { branch: `${long}-a` })).not.toBe(renderTag("{{branch}}", { branch: `${long}-b` }));
+        expect(renderTag("{{branch}}-{{short_sha}}", { branch: long, sha: SHA })).toBe(
+            renderTag("{{branch}}-{{short_sha}}", { branch: long, sha: SHA }),
+        );
+        expect(renderTag("{{branch}}", { branch: `${long}-a` })).not.toBe(
+            renderTag("{{branch}}", { branch: `${long}-b` }),
+        );
         expect(shortenBranch(dependabot, 40)).not.toBe(shortenBranch(sibling, 40));
         expect(shortenBranch(dependabot, 40)).toHaveLength(40);
     });

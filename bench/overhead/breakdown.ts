@@ -75,7 +75,14 @@ export function stepsOf(events: StampedEvent[], startMs: number): Step[] {
         if (done !== undefined && begun !== undefined) {
             open.delete(done.urn);
             if (begun.meta.new?.custom === true || begun.meta.old?.custom === true) {
-                steps.push({ urn: done.urn, name: urnName(done.urn), type: begun.meta.type, op: begun.meta.op, start: begun.start, end: e.nbfMs - startMs });
+                steps.push({
+                    urn: done.urn,
+                    name: urnName(done.urn),
+                    type: begun.meta.type,
+                    op: begun.meta.op,
+                    start: begun.start,
+                    end: e.nbfMs - startMs,
+                });
             }
         }
     }
@@ -83,7 +90,16 @@ export function stepsOf(events: StampedEvent[], startMs: number): Step[] {
 }
 
 /** What each resource waits for, from a `pulumi stack export`: its dependencies and its provider. */
-export function dependenciesOf(state: { deployment?: { resources?: { urn: string; dependencies?: string[]; propertyDependencies?: Record<string, string[]>; provider?: string }[] } }): Map<string, string[]> {
+export function dependenciesOf(state: {
+    deployment?: {
+        resources?: {
+            urn: string;
+            dependencies?: string[];
+            propertyDependencies?: Record<string, string[]>;
+            provider?: string;
+        }[];
+    };
+}): Map<string, string[]> {
     const deps = new Map<string, string[]>();
     for (const r of state.deployment?.resources ?? []) {
         const all = new Set([...(r.dependencies ?? []), ...Object.values(r.propertyDependencies ?? {}).flat()]);
@@ -102,20 +118,34 @@ export function dependenciesOf(state: { deployment?: { resources?: { urn: string
  * own segment. Steps whose dependencies are unknown fall back to the step that ended last
  * before they began.
  */
-export function criticalPath(events: StampedEvent[], startMs: number, endMs: number, deps: Map<string, string[]>): RunBreakdown {
+export function criticalPath(
+    events: StampedEvent[],
+    startMs: number,
+    endMs: number,
+    deps: Map<string, string[]>,
+): RunBreakdown {
     const wallMs = endMs - startMs;
     const at = (pick: (e: StampedEvent) => unknown) => {
         const e = events.find((x) => pick(x) !== undefined);
         return e === undefined ? undefined : e.nbfMs - startMs;
     };
     const firstEventMs = events.length > 0 ? events[0].nbfMs - startMs : wallMs;
-    const stackAt = at((e) => e.resourcePreEvent?.metadata.type === "pulumi:pulumi:Stack" ? e : undefined) ?? firstEventMs;
-    const programAt = at((e) => e.resourcePreEvent !== undefined && e.resourcePreEvent.metadata.type !== "pulumi:pulumi:Stack" ? e : undefined) ?? stackAt;
+    const stackAt =
+        at((e) => (e.resourcePreEvent?.metadata.type === "pulumi:pulumi:Stack" ? e : undefined)) ?? firstEventMs;
+    const programAt =
+        at((e) =>
+            e.resourcePreEvent !== undefined && e.resourcePreEvent.metadata.type !== "pulumi:pulumi:Stack"
+                ? e
+                : undefined,
+        ) ?? stackAt;
     const summaryAt = at((e) => e.summaryEvent) ?? events.reduce((m, e) => Math.max(m, e.nbfMs - startMs), 0);
     const steps = stepsOf(events, startMs);
 
     const chain: Step[] = [];
-    let current = steps.reduce<Step | undefined>((last, s) => last === undefined || s.end > last.end ? s : last, undefined);
+    let current = steps.reduce<Step | undefined>(
+        (last, s) => (last === undefined || s.end > last.end ? s : last),
+        undefined,
+    );
     while (current !== undefined) {
         chain.unshift(current);
         const c: Step = current;
@@ -123,8 +153,13 @@ export function criticalPath(events: StampedEvent[], startMs: number, endMs: num
         // the program registers the first resource that uses it: it waits for what that waited for.
         const known = c.type.startsWith("pulumi:providers:") ? undefined : deps.get(c.urn);
         // Not a step already on the path: steps that take no time can end when the other begins.
-        const candidates = steps.filter((s) => !chain.includes(s) && s.end <= c.start + 1 && (known === undefined || known.includes(s.urn)));
-        current = candidates.reduce<Step | undefined>((last, s) => last === undefined || s.end > last.end ? s : last, undefined);
+        const candidates = steps.filter(
+            (s) => !chain.includes(s) && s.end <= c.start + 1 && (known === undefined || known.includes(s.urn)),
+        );
+        current = candidates.reduce<Step | undefined>(
+            (last, s) => (last === undefined || s.end > last.end ? s : last),
+            undefined,
+        );
     }
 
     const path: Segment[] = [
@@ -160,22 +195,37 @@ export function summarize(runs: RunBreakdown[]) {
         runs.forEach((r) => items(r).forEach((t) => m.set(key(t), [...(m.get(key(t)) ?? []), value(t)])));
         return m;
     };
-    const segments = collect((r) => r.path, (p) => p.label, (p) => p.ms);
-    const steps = collect((r) => r.steps, (s) => `${s.name} (${s.op})`, (s) => s.end - s.start);
+    const segments = collect(
+        (r) => r.path,
+        (p) => p.label,
+        (p) => p.ms,
+    );
+    const steps = collect(
+        (r) => r.steps,
+        (s) => `${s.name} (${s.op})`,
+        (s) => s.end - s.start,
+    );
     return {
         runs: runs.length,
         medianRunWallSeconds: seconds(mid.wallMs),
         medianRunPath: mid.path.map((p) => ({
-            segment: p.label, seconds: seconds(p.ms),
-            medianSeconds: seconds(median(segments.get(p.label) ?? [])), inRuns: (segments.get(p.label) ?? []).length,
+            segment: p.label,
+            seconds: seconds(p.ms),
+            medianSeconds: seconds(median(segments.get(p.label) ?? [])),
+            inRuns: (segments.get(p.label) ?? []).length,
         })),
-        steps: [...steps.entries()].map(([step, ms]) => ({ step, medianSeconds: seconds(median(ms)), inRuns: ms.length }))
+        steps: [...steps.entries()]
+            .map(([step, ms]) => ({ step, medianSeconds: seconds(median(ms)), inRuns: ms.length }))
             .sort((a, b) => b.medianSeconds - a.medianSeconds),
     };
 }
 
 function readRun(base: string, deps: Map<string, string[]>): RunBreakdown {
-    const events = fs.readFileSync(`${base}.events`, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as StampedEvent);
+    const events = fs
+        .readFileSync(`${base}.events`, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as StampedEvent);
     const [start, end] = fs.readFileSync(`${base}.span`, "utf8").trim().split(/\s+/).map(Number);
     return criticalPath(events, start, end, deps);
 }
@@ -186,7 +236,12 @@ if (require.main === module) {
     const out: Record<string, ReturnType<typeof summarize>> = {};
     for (const arg of keys) {
         const [key, list] = arg.split("=");
-        out[key] = summarize(list.split(",").filter(Boolean).map((base) => readRun(base, deps)));
+        out[key] = summarize(
+            list
+                .split(",")
+                .filter(Boolean)
+                .map((base) => readRun(base, deps)),
+        );
     }
     process.stdout.write(`${JSON.stringify(out, null, 1)}\n`);
 }

@@ -14,7 +14,10 @@ process.stdin.on("data", (chunk) => {
     pending += chunk;
     const lines = pending.split("\n");
     pending = lines.pop();
-    const out = lines.filter((l) => l.startsWith("{") && l.length > 2).map((l) => `{"nbfMs":${now},${l.slice(1)}\n`).join("");
+    const out = lines
+        .filter((l) => l.startsWith("{") && l.length > 2)
+        .map((l) => `{"nbfMs":${now},${l.slice(1)}\n`)
+        .join("");
     if (out !== "") {
         process.stdout.write(out);
     }

@@ -13,9 +13,19 @@
 import * as fs from "fs";
 
 /** One record of `docker buildx history ls --format json` (one JSON object a line). */
-export interface HistoryRecord { ref: string; name?: string; status?: string; created_at: string; completed_at?: string }
+export interface HistoryRecord {
+    ref: string;
+    name?: string;
+    status?: string;
+    created_at: string;
+    completed_at?: string;
+}
 
-export interface Solve { startMs: number; endMs?: number; status: string }
+export interface Solve {
+    startMs: number;
+    endMs?: number;
+    status: string;
+}
 
 export interface SolveSummary {
     /** Solves this host ran in the window. */
@@ -33,15 +43,25 @@ export interface SolveSummary {
 
 /** The records of `history ls --format json` output, one object a line, started at or after `sinceMs`. */
 export function solvesOf(jsonLines: string, sinceMs: number): Solve[] {
-    return jsonLines.split("\n").filter((line) => line.trim() !== "")
+    return jsonLines
+        .split("\n")
+        .filter((line) => line.trim() !== "")
         .map((line) => JSON.parse(line) as HistoryRecord)
-        .map((r) => ({ startMs: Date.parse(r.created_at), endMs: r.completed_at === undefined ? undefined : Date.parse(r.completed_at), status: r.status ?? "" }))
+        .map((r) => ({
+            startMs: Date.parse(r.created_at),
+            endMs: r.completed_at === undefined ? undefined : Date.parse(r.completed_at),
+            status: r.status ?? "",
+        }))
         .filter((s) => s.startMs >= sinceMs);
 }
 
 /** The most intervals open at once; an interval's end frees its place before a start at the same instant. */
 export function peakConcurrency(solves: Solve[], nowMs: number): number {
-    const edges = solves.flatMap((s) => [{ at: s.startMs, d: 1 }, { at: s.endMs ?? nowMs, d: -1 }])
+    const edges = solves
+        .flatMap((s) => [
+            { at: s.startMs, d: 1 },
+            { at: s.endMs ?? nowMs, d: -1 },
+        ])
         .sort((a, b) => a.at - b.at || a.d - b.d);
     let open = 0;
     let peak = 0;
@@ -82,8 +102,14 @@ export function summarize(solves: Solve[], nowMs: number): SolveSummary {
 if (require.main === module) {
     const [since, ...hosts] = process.argv.slice(2);
     const now = Date.now();
-    process.stdout.write(`${JSON.stringify(Object.fromEntries(hosts.map((arg) => {
-        const [host, file] = arg.split("=");
-        return [host, summarize(solvesOf(fs.readFileSync(file, "utf8"), Number(since)), now)];
-    })))}\n`);
+    process.stdout.write(
+        `${JSON.stringify(
+            Object.fromEntries(
+                hosts.map((arg) => {
+                    const [host, file] = arg.split("=");
+                    return [host, summarize(solvesOf(fs.readFileSync(file, "utf8"), Number(since)), now)];
+                }),
+            ),
+        )}\n`,
+    );
 }

@@ -8,7 +8,9 @@ import * as command from "@pulumi/command";
 const violate = new pulumi.Config().getBoolean("violate") ?? false;
 
 // Not a key: only the armour lines the rule recognises, around a placeholder.
-const fakeKey = ["-----BEGIN OPENSSH PRIVATE KEY-----", "bm90IGEga2V5", "-----END OPENSSH PRIVATE KEY-----", ""].join("\n");
+const fakeKey = ["-----BEGIN OPENSSH PRIVATE KEY-----", "bm90IGEga2V5", "-----END OPENSSH PRIVATE KEY-----", ""].join(
+    "\n",
+);
 
 new command.local.Command("probe", { create: "true" });
 new command.local.Command("key-through-stdin", { create: "cat >/dev/null", stdin: pulumi.secret(fakeKey) });

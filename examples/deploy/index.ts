@@ -13,8 +13,9 @@ const builds = new pulumi.StackReference(config.require("buildStack"));
 const imageName = config.get("image") ?? "service";
 
 /** `<repository>@sha256:…`, never a tag that could move under a running deploy, and verified. */
-export const imageRef = builds.requireOutput("images").apply((images) =>
-    verifyImage(images as Record<string, ImageOutput | undefined>, imageName, { env: process.env }));
+export const imageRef = builds
+    .requireOutput("images")
+    .apply((images) => verifyImage(images as Record<string, ImageOutput | undefined>, imageName, { env: process.env }));
 
 const task = new aws.ecs.TaskDefinition("service", {
     family: "service",
@@ -24,12 +25,14 @@ const task = new aws.ecs.TaskDefinition("service", {
     memory: "512",
     // Graviton Fargate; the same digest runs on X86_64 too, because it is a multi-platform index.
     runtimePlatform: { cpuArchitecture: "ARM64", operatingSystemFamily: "LINUX" },
-    containerDefinitions: pulumi.jsonStringify([{
-        name: "service",
-        image: imageRef,
-        essential: true,
-        portMappings: [{ containerPort: 8080 }],
-    }]),
+    containerDefinitions: pulumi.jsonStringify([
+        {
+            name: "service",
+            image: imageRef,
+            essential: true,
+            portMappings: [{ containerPort: 8080 }],
+        },
+    ]),
 });
 
 export const taskDefinition = task.arn;

@@ -56,8 +56,10 @@ const DIGEST_REF = /^[^@\s]+@sha256:[0-9a-f]{64}$/;
  * where the caller wrote `publicKey` (cosign reads keys from files or KMS URIs only).
  */
 export function signerFlags(image: string, signature: SignatureOutput, keyFile: string): string[] {
-    const missing = (field: string) => new VerifyError(
-        `images.${image}.signature.${field} is missing for mode "${signature.mode}"; the fleet stack's outputs are incomplete: run \`pulumi up\` on it again`);
+    const missing = (field: string) =>
+        new VerifyError(
+            `images.${image}.signature.${field} is missing for mode "${signature.mode}"; the fleet stack's outputs are incomplete: run \`pulumi up\` on it again`,
+        );
     switch (signature.mode) {
         case "key":
             if (!signature.publicKey) {
@@ -78,10 +80,17 @@ export function signerFlags(image: string, signature: SignatureOutput, keyFile: 
             }
             // The fleet's own identity, or its own anchored pattern (signing.identityRegexp, for a
             // pipeline that signs on main and on v* tags); never a pattern made up here.
-            return [...(signature.certificateIdentityRegexp ? ["--certificate-identity-regexp", signature.certificateIdentityRegexp] : ["--certificate-identity", signature.certificateIdentity!]),
-                "--certificate-oidc-issuer", signature.certificateOidcIssuer];
+            return [
+                ...(signature.certificateIdentityRegexp
+                    ? ["--certificate-identity-regexp", signature.certificateIdentityRegexp]
+                    : ["--certificate-identity", signature.certificateIdentity!]),
+                "--certificate-oidc-issuer",
+                signature.certificateOidcIssuer,
+            ];
         default:
-            throw new VerifyError(`images.${image}.signature.mode is "${String((signature as { mode: unknown }).mode)}"; expected "key", "kms" or "keyless"`);
+            throw new VerifyError(
+                `images.${image}.signature.mode is "${String((signature as { mode: unknown }).mode)}"; expected "key", "kms" or "keyless"`,
+            );
     }
 }
 
@@ -90,46 +99,80 @@ export function signerFlags(image: string, signature: SignatureOutput, keyFile: 
  * then `verify-attestation` for each predicate type on each platform digest. Throws, naming
  * the output, when the stack exports no signature (it signs nothing) or no digest.
  */
-export function checksFor(image: string, output: ImageOutput | undefined, keyFile: string, extra: string[] = []): Check[] {
+export function checksFor(
+    image: string,
+    output: ImageOutput | undefined,
+    keyFile: string,
+    extra: string[] = [],
+): Check[] {
     if (output === undefined) {
-        throw new VerifyError(`the build stack exports no image "${image}"; check the image name against its images config`);
+        throw new VerifyError(
+            `the build stack exports no image "${image}"; check the image name against its images config`,
+        );
     }
     if (!output.ref || !DIGEST_REF.test(output.ref)) {
-        throw new VerifyError(`images.${image}.ref is ${JSON.stringify(output.ref)}, not <repository>@sha256:<digest>; deploy only what the fleet stack built and exported`);
+        throw new VerifyError(
+            `images.${image}.ref is ${JSON.stringify(output.ref)}, not <repository>@sha256:<digest>; deploy only what the fleet stack built and exported`,
+        );
     }
     if (output.signature === undefined) {
-        throw new VerifyError(`images.${image} has no signature: the fleet stack signs nothing, so nothing proves who built ${output.ref}. `
-            + "Set `signing` in the fleet stack's config and run `pulumi up` there, then deploy again");
+        throw new VerifyError(
+            `images.${image} has no signature: the fleet stack signs nothing, so nothing proves who built ${output.ref}. ` +
+                "Set `signing` in the fleet stack's config and run `pulumi up` there, then deploy again",
+        );
     }
     const signer = signerFlags(image, output.signature, keyFile);
     const platforms = Object.entries(output.platforms ?? {});
     if (platforms.length === 0) {
-        throw new VerifyError(`images.${image}.platforms is empty; the attestations hang on the platform digests, so there is nothing to check them on`);
+        throw new VerifyError(
+            `images.${image}.platforms is empty; the attestations hang on the platform digests, so there is nothing to check them on`,
+        );
     }
     const checks: Check[] = [{ what: "signature", ref: output.ref, args: ["verify", ...signer, ...extra, output.ref] }];
     for (const [platform, { ref }] of platforms) {
         if (!ref || !DIGEST_REF.test(ref)) {
-            throw new VerifyError(`images.${image}.platforms["${platform}"].ref is ${JSON.stringify(ref)}, not <repository>@sha256:<digest>`);
+            throw new VerifyError(
+                `images.${image}.platforms["${platform}"].ref is ${JSON.stringify(ref)}, not <repository>@sha256:<digest>`,
+            );
         }
-        checks.push(...ATTESTATIONS.map((a) => ({
-            what: `${a.name} attestation (${platform})`, ref, args: ["verify-attestation", ...signer, "--type", a.type, ...extra, ref],
-        })));
+        checks.push(
+            ...ATTESTATIONS.map((a) => ({
+                what: `${a.name} attestation (${platform})`,
+                ref,
+                args: ["verify-attestation", ...signer, "--type", a.type, ...extra, ref],
+            })),
+        );
     }
     return checks;
 }
 
 /** What went wrong, in a deploy's words, from cosign's exit code and standard error. */
 export function explain(image: string, check: Check, code: number, stderr: string): string {
-    const said = stderr.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("WARNING")).pop() ?? `exit code ${code}`;
+    const said =
+        stderr
+            .split("\n")
+            .map((l) => l.trim())
+            .filter((l) => l !== "" && !l.startsWith("WARNING"))
+            .pop() ?? `exit code ${code}`;
     const head = `${image}: the ${check.what} of ${check.ref} did not verify`;
     if (code === 127 || /ENOENT|not found in \$?PATH|command not found/i.test(said)) {
         return `${image}: cosign is not installed or not on PATH (${said}); install cosign v3 to verify images before deploying`;
     }
-    if (/no (matching )?signatures|no signatures found|no matching attestations|none of the attestations matched|no attestations found/i.test(stderr)) {
-        return `${head}: nothing signed by the fleet's ${check.args.includes("--key") ? "key" : "identity"} is attached to it (${said}). `
-            + "Either someone other than the fleet pushed it, or the fleet stack has not signed it yet: do not deploy it";
+    if (
+        /no (matching )?signatures|no signatures found|no matching attestations|none of the attestations matched|no attestations found/i.test(
+            stderr,
+        )
+    ) {
+        return (
+            `${head}: nothing signed by the fleet's ${check.args.includes("--key") ? "key" : "identity"} is attached to it (${said}). ` +
+            "Either someone other than the fleet pushed it, or the fleet stack has not signed it yet: do not deploy it"
+        );
     }
-    if (/invalid signature|signature.*(mismatch|failed)|verification failed|crypto\/.*: verification error|expected identity not found|none of the expected identities/i.test(stderr)) {
+    if (
+        /invalid signature|signature.*(mismatch|failed)|verification failed|crypto\/.*: verification error|expected identity not found|none of the expected identities/i.test(
+            stderr,
+        )
+    ) {
         return `${head}: a signature is attached but does not match the fleet's signer (${said}); do not deploy it`;
     }
     return `${head}: ${said}`;
@@ -150,7 +193,11 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ co
  * throws a VerifyError saying what failed. Checks run one after another and stop at the first
  * failure; the public key lives in a private temporary directory for as long as they run.
  */
-export async function verifyImage(images: Record<string, ImageOutput | undefined>, image: string, opts: { env: NodeJS.ProcessEnv; extraArgs?: string[] }): Promise<string> {
+export async function verifyImage(
+    images: Record<string, ImageOutput | undefined>,
+    image: string,
+    opts: { env: NodeJS.ProcessEnv; extraArgs?: string[] },
+): Promise<string> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-verify-"));
     try {
         const keyFile = path.join(dir, "cosign.pub");
@@ -172,26 +219,43 @@ export async function verifyImage(images: Record<string, ImageOutput | undefined
 }
 
 /** `OUTPUTS.json [IMAGE…] [-- FLAGS…]` → what to verify; every image when none is named. */
-export function parseArgs(argv: string[], readJson: (file: string) => unknown): { images: Record<string, ImageOutput>; names: string[]; extraArgs: string[] } {
+export function parseArgs(
+    argv: string[],
+    readJson: (file: string) => unknown,
+): { images: Record<string, ImageOutput>; names: string[]; extraArgs: string[] } {
     const split = argv.indexOf("--");
     const positional = split === -1 ? argv : argv.slice(0, split);
     const extraArgs = split === -1 ? [] : argv.slice(split + 1);
     if (positional.length === 0) {
-        throw new VerifyError("usage: verify OUTPUTS.json [IMAGE…] [-- COSIGN-FLAGS…] (OUTPUTS.json from `pulumi stack output --json` of the fleet stack)");
+        throw new VerifyError(
+            "usage: verify OUTPUTS.json [IMAGE…] [-- COSIGN-FLAGS…] (OUTPUTS.json from `pulumi stack output --json` of the fleet stack)",
+        );
     }
     const outputs = readJson(positional[0]) as { images?: Record<string, ImageOutput> } | null;
-    const images = (outputs !== null && typeof outputs === "object" && "images" in outputs ? outputs.images : outputs) as Record<string, ImageOutput> | null;
+    const images = (
+        outputs !== null && typeof outputs === "object" && "images" in outputs ? outputs.images : outputs
+    ) as Record<string, ImageOutput> | null;
     if (images === null || typeof images !== "object") {
-        throw new VerifyError(`${positional[0]} holds no images object; pass \`pulumi stack output --json\` of the fleet stack`);
+        throw new VerifyError(
+            `${positional[0]} holds no images object; pass \`pulumi stack output --json\` of the fleet stack`,
+        );
     }
     const names = positional.length > 1 ? positional.slice(1) : Object.keys(images);
     return { images, names, extraArgs };
 }
 
 /** The command: verifies each image, prints one line per verified image, exits 1 on the first failure. */
-export async function main(argv: string[], env: NodeJS.ProcessEnv, print: (line: string) => void, fail: (line: string) => void): Promise<number> {
+export async function main(
+    argv: string[],
+    env: NodeJS.ProcessEnv,
+    print: (line: string) => void,
+    fail: (line: string) => void,
+): Promise<number> {
     try {
-        const { images, names, extraArgs } = parseArgs(argv, (file) => JSON.parse(fs.readFileSync(file, "utf8")) as unknown);
+        const { images, names, extraArgs } = parseArgs(
+            argv,
+            (file) => JSON.parse(fs.readFileSync(file, "utf8")) as unknown,
+        );
         for (const name of names) {
             print(`verified ${name}: ${await verifyImage(images, name, { env, extraArgs })}`);
         }
@@ -203,5 +267,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, print: (line:
 }
 
 if (require.main === module) {
-    void main(process.argv.slice(2), process.env, (line) => console.log(line), (line) => console.error(line)).then((code) => { process.exitCode = code; });
+    void main(
+        process.argv.slice(2),
+        process.env,
+        (line) => console.log(line),
+        (line) => console.error(line),
+    ).then((code) => {
+        process.exitCode = code;
+    });
 }

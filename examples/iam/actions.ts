@@ -17,32 +17,75 @@ const NONE: Actions = { read: [], write: [] };
 export const RESOURCE_ACTIONS: Record<string, Actions> = {
     "aws:ec2/instance:Instance": {
         read: [
-            "ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:DescribeInstanceTypes", "ec2:DescribeInstanceCreditSpecifications",
-            "ec2:DescribeVolumes", "ec2:DescribeTags", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSpotInstanceRequests", "ec2:DescribeImages",
+            "ec2:DescribeInstances",
+            "ec2:DescribeInstanceAttribute",
+            "ec2:DescribeInstanceTypes",
+            "ec2:DescribeInstanceCreditSpecifications",
+            "ec2:DescribeVolumes",
+            "ec2:DescribeTags",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSpotInstanceRequests",
+            "ec2:DescribeImages",
             "ec2:DescribeSubnets",
         ],
         write: [
-            "ec2:RunInstances", "ec2:CreateTags", "ec2:DeleteTags", "ec2:TerminateInstances", "ec2:StopInstances", "ec2:StartInstances",
-            "ec2:ModifyInstanceAttribute", "ec2:ModifyInstanceMetadataOptions", "ec2:ModifyVolume", "iam:PassRole",
+            "ec2:RunInstances",
+            "ec2:CreateTags",
+            "ec2:DeleteTags",
+            "ec2:TerminateInstances",
+            "ec2:StopInstances",
+            "ec2:StartInstances",
+            "ec2:ModifyInstanceAttribute",
+            "ec2:ModifyInstanceMetadataOptions",
+            "ec2:ModifyVolume",
+            "iam:PassRole",
         ],
     },
     "aws:ec2/eip:Eip": {
         read: ["ec2:DescribeAddresses", "ec2:DescribeAddressesAttribute"],
-        write: ["ec2:AllocateAddress", "ec2:AssociateAddress", "ec2:DisassociateAddress", "ec2:ReleaseAddress", "ec2:CreateTags", "ec2:DeleteTags"],
+        write: [
+            "ec2:AllocateAddress",
+            "ec2:AssociateAddress",
+            "ec2:DisassociateAddress",
+            "ec2:ReleaseAddress",
+            "ec2:CreateTags",
+            "ec2:DeleteTags",
+        ],
     },
     "aws:ec2/securityGroup:SecurityGroup": {
         read: ["ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:DescribeNetworkInterfaces"],
         write: [
-            "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
-            "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
-            "ec2:UpdateSecurityGroupRuleDescriptionsEgress", "ec2:CreateTags", "ec2:DeleteTags",
+            "ec2:CreateSecurityGroup",
+            "ec2:DeleteSecurityGroup",
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:AuthorizeSecurityGroupEgress",
+            "ec2:RevokeSecurityGroupIngress",
+            "ec2:RevokeSecurityGroupEgress",
+            "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+            "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+            "ec2:CreateTags",
+            "ec2:DeleteTags",
         ],
     },
     "aws:iam/role:Role": {
-        read: ["iam:GetRole", "iam:ListRoleTags", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole"],
+        read: [
+            "iam:GetRole",
+            "iam:ListRoleTags",
+            "iam:ListRolePolicies",
+            "iam:ListAttachedRolePolicies",
+            "iam:ListInstanceProfilesForRole",
+        ],
         // CreateRole carries the path and the permissions boundary (components/hostAccess.ts);
         // the provider sets the boundary again with PutRolePermissionsBoundary when it drifts.
-        write: ["iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:PutRolePermissionsBoundary"],
+        write: [
+            "iam:CreateRole",
+            "iam:DeleteRole",
+            "iam:UpdateRole",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:TagRole",
+            "iam:UntagRole",
+            "iam:PutRolePermissionsBoundary",
+        ],
     },
     // No longer created: stacks of earlier versions attached AmazonSSMManagedInstanceCore, and
     // their first update deletes that attachment.
@@ -59,14 +102,25 @@ export const RESOURCE_ACTIONS: Record<string, Actions> = {
     "aws:iam/instanceProfile:InstanceProfile": {
         read: ["iam:GetInstanceProfile", "iam:ListInstanceProfileTags"],
         write: [
-            "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile",
-            "iam:TagInstanceProfile", "iam:UntagInstanceProfile", "iam:PassRole",
+            "iam:CreateInstanceProfile",
+            "iam:DeleteInstanceProfile",
+            "iam:AddRoleToInstanceProfile",
+            "iam:RemoveRoleFromInstanceProfile",
+            "iam:TagInstanceProfile",
+            "iam:UntagInstanceProfile",
+            "iam:PassRole",
         ],
     },
     // retainOnDelete: the program never deletes a repository, so neither may the role.
     "aws:ecr/repository:Repository": {
         read: ["ecr:DescribeRepositories", "ecr:ListTagsForResource"],
-        write: ["ecr:CreateRepository", "ecr:TagResource", "ecr:UntagResource", "ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability"],
+        write: [
+            "ecr:CreateRepository",
+            "ecr:TagResource",
+            "ecr:UntagResource",
+            "ecr:PutImageScanningConfiguration",
+            "ecr:PutImageTagMutability",
+        ],
     },
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": {
         read: ["ecr:GetLifecyclePolicy"],
@@ -75,7 +129,12 @@ export const RESOURCE_ACTIONS: Record<string, Actions> = {
     // Builds and indexes reach ECR with the runner's token, so with the runner's
     // permissions: previews read the cache, updates push layers, manifests and the cache.
     "docker-build:index:Image": {
-        read: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability", "ecr:DescribeImages"],
+        read: [
+            "ecr:BatchGetImage",
+            "ecr:GetDownloadUrlForLayer",
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:DescribeImages",
+        ],
         write: ["ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"],
     },
     "docker-build:index:Index": {
@@ -110,7 +169,10 @@ export const CLI_ACTIONS: Record<string, { actions: string[]; roles: ("preview" 
     "ec2 wait instance-running": { actions: ["ec2:DescribeInstances"], roles: ["deploy"] },
     "ec2 get-console-output": { actions: ["ec2:GetConsoleOutput"], roles: ["preview", "deploy"] },
     // The Session Manager plugin ends (or resumes) the session it opened.
-    "ssm start-session": { actions: ["ssm:StartSession", "ssmmessages:OpenDataChannel", "ssm:TerminateSession", "ssm:ResumeSession"], roles: ["preview", "deploy"] },
+    "ssm start-session": {
+        actions: ["ssm:StartSession", "ssmmessages:OpenDataChannel", "ssm:TerminateSession", "ssm:ResumeSession"],
+        roles: ["preview", "deploy"],
+    },
 };
 
 /**
@@ -122,7 +184,15 @@ export const CLI_ACTIONS: Record<string, { actions: string[]; roles: ("preview" 
  * fetchCMK and sign). Only updates sign.
  */
 export const SIGNING_ACTIONS = {
-    registry: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"],
+    registry: [
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:PutImage",
+    ],
     kms: ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign"],
 };
 
@@ -164,19 +234,25 @@ export interface PolicyValues {
  * once per signing key; a statement left with no resource is dropped.
  */
 export function renderPolicy(template: string, values: PolicyValues): PolicyDocument {
-    const filled = template.replace(/\bREGION\b/g, values.region).replace(/\bACCOUNT_ID\b/g, values.accountId)
-        .replace(/\bPROJECT_NAME\b/g, values.project).replace(/\bSTACK_NAME\b/g, values.stack);
+    const filled = template
+        .replace(/\bREGION\b/g, values.region)
+        .replace(/\bACCOUNT_ID\b/g, values.accountId)
+        .replace(/\bPROJECT_NAME\b/g, values.project)
+        .replace(/\bSTACK_NAME\b/g, values.stack);
     const policy = JSON.parse(filled) as PolicyDocument;
-    const expand = (arns: string[]) => arns.flatMap((arn) => {
-        if (arn.endsWith("repository/IMAGE_NAME")) {
-            return values.images.map((image) => arn.replace(/IMAGE_NAME$/, image));
-        }
-        if (arn === "SIGNING_KEY_ARN") {
-            return values.signingKeyArns ?? [];
-        }
-        return arn.endsWith("vpc/VPC_ID") ? values.vpcIds.map((vpc) => arn.replace(/VPC_ID$/, vpc)) : [arn];
-    });
-    policy.Statement = policy.Statement.filter((statement) => expand(([] as string[]).concat(statement.Resource)).length > 0);
+    const expand = (arns: string[]) =>
+        arns.flatMap((arn) => {
+            if (arn.endsWith("repository/IMAGE_NAME")) {
+                return values.images.map((image) => arn.replace(/IMAGE_NAME$/, image));
+            }
+            if (arn === "SIGNING_KEY_ARN") {
+                return values.signingKeyArns ?? [];
+            }
+            return arn.endsWith("vpc/VPC_ID") ? values.vpcIds.map((vpc) => arn.replace(/VPC_ID$/, vpc)) : [arn];
+        });
+    policy.Statement = policy.Statement.filter(
+        (statement) => expand(([] as string[]).concat(statement.Resource)).length > 0,
+    );
     for (const statement of policy.Statement) {
         statement.Resource = expand(([] as string[]).concat(statement.Resource));
         for (const operator of Object.values(statement.Condition ?? {})) {
