@@ -138,7 +138,10 @@ measure() { # measure CASE: one cold up of the case, its wall time and what Buil
     # The log's tail is the stack's outputs; what failed is in its diagnostics, before them.
     # A failed up is a finding, not the end of the run: the next case's up starts from a wiped
     # cache and rebuilds every image, and the run still exits non-zero at its end.
-    [ "$rc" -eq 0 ] || { sed -n '/^Diagnostics:/,/^Outputs:/p' "$WORK/$key.log" | head -n 80 >&2; return 0; }
+    # Only its errors, each under its resource (the warnings repeat per image); no `head`, whose
+    # early exit would end the run through pipefail.
+    [ "$rc" -eq 0 ] || { awk '/^Diagnostics:/ { d = 1 } /^Outputs:/ { d = 0 } d && /^  [^ ]/ { r = $0 }
+        d && /^    error:/ { if (r != "") print r; r = ""; print }' "$WORK/$key.log" >&2; return 0; }
     check "$key run $run: twelve builds on each host" equal "$(hosts_of)" "amd=12 amd2=12 "
     [ "$slots" = 64 ] || check "$key run $run: no host ran more than $slots solves at once" at_most "$slots" "$summary"
 }
