@@ -86,37 +86,62 @@ hosts_of() {
 }
 
 per_up='[]'
+# ssh_drops: connections the hosts' sshds have refused so far for too many unauthenticated at
+# once. sshd_config(5) MaxStartups, default 10:30:100: past 10 it drops 30% of new connections
+# (https://man.openbsd.org/sshd_config#MaxStartups), and every build dials its host anew.
+ssh_drops() {
+    local host c n=0
+    for host in "${HOSTS[@]}"; do
+        c=$(grep -c 'past MaxStartups' "$LOGS/sshd-${SSHD[$host]}.log" 2>/dev/null) || true
+        n=$((n + ${c:-0}))
+    done
+    printf '%s\n' "$n"
+}
 # at_most N SUMMARY: no host of a bench/slots/solves.ts summary ran more than N solves at once.
 at_most() { jq -e --argjson n "$1" '[.[] | .peakConcurrency <= $n] | all' <<<"$2" >/dev/null; }
 measure() { # measure CASE: one cold up of the case, its wall time and what BuildKit recorded
     # builder.buildSlots 64 (its maximum, above the 24 solves a host gets) queues nothing.
-    local key=$1 parallel=64 slots=64 start end rc=0 host files=() summary
+    local key=$1 parallel=64 slots=64 start end busy drops_before rc=0 host files=() summary
     case $key in
         engine_default) parallel="" ;;
         slots*) slots=${key#slots} ;;
     esac
     configure "$key-$run" "$slots"
     wipe
+    drops_before=$(ssh_drops)
+    busy=$(busy_seconds)
     start=$(date +%s%3N)
     up "$key" ${parallel:+--parallel "$parallel"} || rc=$?
     end=$(date +%s%3N)
+    # measurements_json (bench/lib.sh) gives every key of samples its machine CPU too.
+    cpu[$key]="${cpu[$key]:-} $(awk -v a="$busy" -v b="$(busy_seconds)" 'BEGIN { printf "%.1f", b - a }')"
     for host in "${HOSTS[@]}"; do
         docker buildx history ls --builder "$BUILDER-$host" --format json >"$WORK/$key-$run-$host.history"
         files+=("$host=$WORK/$key-$run-$host.history")
     done
     summary=$(node "$WORK/solves/solves.js" "$start" "${files[@]}")
-    samples[$key]="${samples[$key]:-} $(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.2f", (e - s) / 1000 }')"
+    # A failed up's time is not a build's: the medians are of the ups that succeeded, and perCase
+    # counts the failed ones.
+    [ "$rc" -ne 0 ] || samples[$key]="${samples[$key]:-} $(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.2f", (e - s) / 1000 }')"
     per_up=$(jq -c --arg k "$key" --argjson run "$run" --argjson rc "$rc" --argjson s "$summary" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
         --argjson wall "$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.2f", (e - s) / 1000 }')" \
-        '. + [{case: $k, run: $run, exitCode: $rc, wallSeconds: $wall, loadAverage: $load, hosts: $s}]' <<<"$per_up")
-    printf '  %-16s %7.2fs  exit %s  %s\n' "$key" "$(jq -r '.[-1].wallSeconds' <<<"$per_up")" "$rc" \
+        --argjson drops "$(($(ssh_drops) - drops_before))" \
+        '. + [{case: $k, run: $run, exitCode: $rc, wallSeconds: $wall, loadAverage: $load, sshConnectionsDropped: $drops, hosts: $s}]' <<<"$per_up")
+    printf '  %-16s %7.2fs  exit %s  ssh drops %s  %s\n' "$key" "$(jq -r '.[-1].wallSeconds' <<<"$per_up")" "$rc" "$(jq -r '.[-1].sshConnectionsDropped' <<<"$per_up")" \
         "$(jq -r '.[-1].hosts | to_entries | map("\(.key): \(.value.solves) solves, peak \(.value.peakConcurrency) at once, longest \(.value.longestSolveSeconds)s, silence \(.value.longestSilenceSeconds)s") | join("; ")' <<<"$per_up")" >&2
     check "$key run $run: pulumi up succeeded" equal "$rc" 0
+    # The summary is solves.js's output as it is: host -> figures (per_up keeps it as .hosts).
     check "$key run $run: every solve finished without error on both hosts" \
-        equal "$(jq -r '[.hosts[] | .unfinished + .failed] | add' <<<"$summary")" 0
+        equal "$(jq -r '[.[] | .unfinished + .failed] | add' <<<"$summary")" 0
     check "$key run $run: each host ran its twelve builds and their cache builds (24 solves)" \
-        equal "$(jq -r '[.hosts[] | .solves] | map(tostring) | join(" ")' <<<"$summary")" "24 24"
-    [ "$rc" -eq 0 ] || { tail -n 30 "$WORK/$key.log" >&2; exit 1; }
+        equal "$(jq -r '[.amd.solves, .amd2.solves] | map(tostring) | join(" ")' <<<"$summary")" "24 24"
+    # The log's tail is the stack's outputs; what failed is in its diagnostics, before them.
+    # A failed up is a finding, not the end of the run: the next case's up starts from a wiped
+    # cache and rebuilds every image, and the run still exits non-zero at its end.
+    # Only its errors, each under its resource (the warnings repeat per image); no `head`, whose
+    # early exit would end the run through pipefail.
+    [ "$rc" -eq 0 ] || { awk '/^Diagnostics:/ { d = 1 } /^Outputs:/ { d = 0 } d && /^  [^ ]/ { r = $0 }
+        d && /^    error:/ { if (r != "") print r; r = ""; print }' "$WORK/$key.log" >&2; return 0; }
     check "$key run $run: twelve builds on each host" equal "$(hosts_of)" "amd=12 amd2=12 "
     [ "$slots" = 64 ] || check "$key run $run: no host ran more than $slots solves at once" at_most "$slots" "$summary"
 }
@@ -184,19 +209,21 @@ jq -n --argjson m "$(measurements_json)" --argjson checks "$checks_json" --argjs
     --arg cores "$(nproc)" --arg cpu "$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)" --arg toolchain "$(bench_toolchain)" '
     {machine: {cores: ($cores | tonumber), cpu: $cpu, note: "both hosts are this one machine (one dockerd, one registry); other work may share it"},
      toolchain: $toolchain, images: "24 x linux/amd64: busybox base, a file and a RUN writing 2 MiB of its own; two hosts, twelve each",
-     runs: $runs, seconds: ($m | with_entries(.value |= del(.machineBusyCpuSeconds))),
+     runs: $runs, seconds: $m,
      perCase: ($ups | group_by(.case) | map({key: .[0].case, value: {
         peakConcurrency: [.[].hosts[].peakConcurrency] | max,
         longestSolveSeconds: [.[].hosts[].longestSolveSeconds] | max,
         longestSilenceSeconds: [.[].hosts[].longestSilenceSeconds] | max,
+        failedUps: [.[] | select(.exitCode != 0)] | length,
+        sshConnectionsDropped: [.[].sshConnectionsDropped] | add,
         stalled: ([.[] | .exitCode != 0 or ([.hosts[] | .unfinished + .failed] | add) > 0] | any)}}) | from_entries),
      ups: $ups, checks: $checks}' >"$RESULTS/slots.json"
 
 {
     printf '\n%s run(s), %s cores, load average now %s; wall seconds of a cold pulumi up of 24 images on 2 hosts\n\n' "$RUNS" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-    printf '| case | median | min | max | peak solves at once on a host | longest solve s | longest silence s | stalled |\n|---|---|---|---|---|---|---|---|\n'
-    jq -r '.seconds as $s | .perCase | to_entries[] | select($s[.key]) |
-        "| \(.key) | \($s[.key].median) | \($s[.key].min) | \($s[.key].max) | \(.value.peakConcurrency) | \(.value.longestSolveSeconds) | \(.value.longestSilenceSeconds) | \(.value.stalled) |"' "$RESULTS/slots.json"
+    printf '| case | median | min | max | machine CPU s (median) | failed ups | ssh connections dropped | peak solves at once on a host | longest solve s | longest silence s | stalled |\n|---|---|---|---|---|---|---|---|---|---|---|\n'
+    jq -r '.seconds as $s | .perCase | to_entries[] | ($s[.key] // {}) as $t |
+        "| \(.key) | \($t.median // "-") | \($t.min // "-") | \($t.max // "-") | \($t.machineBusyCpuSeconds.median // "-") | \(.value.failedUps) | \(.value.sshConnectionsDropped) | \(.value.peakConcurrency) | \(.value.longestSolveSeconds) | \(.value.longestSilenceSeconds) | \(.value.stalled) |"' "$RESULTS/slots.json"
     printf '\n-> %s; %s check(s) failed\n' "$RESULTS/slots.json" "$checks_failed"
 }
 [ "$checks_failed" -eq 0 ]

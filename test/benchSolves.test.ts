@@ -3,12 +3,17 @@
 import { longestSilence, peakConcurrency, Solve, solvesOf, summarize } from "../bench/slots/solves";
 
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+// A record as buildx v0.35.0 prints it (commands/history/ls.go:185-198, lsContext.MarshalJSON):
+// the ref is builder/node/ref, the step counts come with it, and completed_at only once it ended.
 const line = (ref: string, start: number, end?: number, status = end === undefined ? "Running" : "Completed") =>
     JSON.stringify({
-        ref,
+        ref: `nbf-slbench-amd/nbf-slbench-amd0/${ref}`,
         name: "app",
         status,
         created_at: at(start),
+        total_steps: 6,
+        completed_steps: end === undefined ? 3 : 6,
+        cached_steps: 1,
         ...(end === undefined ? {} : { completed_at: at(end) }),
     });
 const ms = (s: number) => Date.UTC(2026, 0, 1, 0, 0, s);
@@ -20,8 +25,23 @@ const solve = (start: number, end?: number): Solve => ({
 
 describe("bench/slots/solves.ts", () => {
     test("reads buildx history ls --format json lines and keeps the solves started since the run began", () => {
-        const text = `${line("b/n/old", 1, 3)}\n${line("b/n/a", 10, 12)}\n\n${line("b/n/b", 11)}\n`;
+        const text = `${line("old", 1, 3)}\n${line("a", 10, 12)}\n\n${line("b", 11)}\n`;
         expect(solvesOf(text, ms(10))).toEqual([solve(10, 12), solve(11)]);
+    });
+
+    test("reads the nanosecond times buildx prints (time.RFC3339Nano) to the millisecond", () => {
+        const text = JSON.stringify({
+            ref: "b/n/a",
+            status: "Completed",
+            created_at: "2026-01-01T00:00:10.123456789Z",
+            completed_at: "2026-01-01T00:00:12.5Z",
+        });
+        expect(solvesOf(text, ms(10))).toEqual([{ startMs: ms(10) + 123, endMs: ms(12) + 500, status: "Completed" }]);
+    });
+
+    test("counts a solve that ended with an error as failed, not unfinished", () => {
+        const summary = summarize(solvesOf(`${line("a", 0, 2)}\n${line("b", 1, 3, "Error")}\n`, ms(0)), ms(10));
+        expect(summary).toMatchObject({ solves: 2, unfinished: 0, failed: 1 });
     });
 
     test.each([
