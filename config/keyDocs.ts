@@ -297,7 +297,7 @@ export const KEY_DOCS: Record<string, KeyDoc> = {
     "builder.buildSlots": {
         default: "none (no limit)",
         description:
-            "The most solves of this stack one host runs at once (1–64); each platform image and the cache-only build beside it count one each. Further builds for the host wait, through Pulumi dependencies, until one of its builds ends; see [How builds are spread](spreading.md#how-builds-are-spread).",
+            "The most solves of this stack one host runs at once (1–64); each platform image and the cache-only build beside it count one each. Further builds for the host wait, through Pulumi dependencies, until one of its builds ends; see [How builds are spread](spreading.md#how-builds-are-spread). Set `4` when many images go to few hosts: unbounded, sshd began dropping connections and cold ups failed ([measured](benchmarks.md#many-images-on-few-hosts-npm-run-benchslots)).",
     },
     "builder.buildkitImage": {
         default: `\`${DEFAULT_BUILDKIT_IMAGE}\``,
