@@ -57,6 +57,44 @@ export function listed(document: string): Descriptor[] {
     }
 }
 
+/** How many pages of one digest's referrers the sign step reads before it calls the registry broken. */
+export const MAX_REFERRER_PAGES = 100;
+
+/** One page of the referrers API: an image index, or the registry is not answering as it should. */
+export function referrersPage(document: string, what: string): Descriptor[] {
+    let index: { manifests?: unknown };
+    try {
+        index = JSON.parse(document) as { manifests?: unknown };
+    } catch {
+        throw new RunnerError(`${what}: the registry's answer is not JSON`);
+    }
+    if (!Array.isArray(index.manifests)) {
+        throw new RunnerError(`${what}: the registry's answer is not an image index (no manifests list)`);
+    }
+    return index.manifests as Descriptor[];
+}
+
+/**
+ * The next page from a Link header, as a path under `/v2/<repository>/`, or none. The link may
+ * be relative or absolute (RFC 8288); an absolute one must stay on the registry and the
+ * repository, so the client never sends its credentials elsewhere.
+ */
+export function nextPage(link: string, registry: string, repository: string): string | undefined {
+    const target = /<([^>]*)>\s*;\s*rel="?next"?/.exec(link)?.[1];
+    if (target === undefined) {
+        return undefined;
+    }
+    const base = new URL(`https://${registry}/`);
+    const url = new URL(target, base);
+    const prefix = `/v2/${repository}/`;
+    if (url.host !== base.host || !url.pathname.startsWith(`${prefix}referrers/`)) {
+        throw new RunnerError(
+            `the registry ${registry} pages the referrers of ${repository} to ${url.host}${url.pathname}, outside the repository's referrers API`,
+        );
+    }
+    return `${url.pathname.slice(prefix.length)}${url.search}`;
+}
+
 /** Which of `wanted` (predicate types) no bundle in the list carries. */
 export function missingPredicates(manifests: Descriptor[], wanted: string[]): string[] {
     const present = new Set(manifests.map((m) => m.annotations?.[BUNDLE_PREDICATE_TYPE]));
@@ -131,7 +169,14 @@ export async function pinReferrers(
     digest: string,
 ): Promise<"api" | "tag-schema"> {
     const manifests: Descriptor[] = [];
+    const seen = new Set<string>();
     for (let rest: string | undefined = `referrers/${digest}`; rest !== undefined;) {
+        if (seen.has(rest) || seen.size >= MAX_REFERRER_PAGES) {
+            throw new RunnerError(
+                `listing the referrers of ${repository}@${digest} on ${registry}: its pages ${seen.has(rest) ? `lead back to ${rest}` : `run past ${MAX_REFERRER_PAGES}`}; the registry's referrers API is not answering as the distribution-spec says`,
+            );
+        }
+        seen.add(rest);
         const r = await client.request("GET", repository, rest, { accept: OCI_INDEX });
         if (r.status === 404 && manifests.length === 0) {
             return "tag-schema";
@@ -139,24 +184,25 @@ export async function pinReferrers(
         if (r.status !== 200) {
             throw failure(`listing the referrers of ${repository}@${digest}`, registry, r);
         }
-        manifests.push(...listed(r.body));
-        // Paged with a Link header: `</v2/<name>/referrers/<digest>?…>; rel="next"` (distribution-spec, "Listing Referrers").
-        const next = /<\/v2\/[^>]*?\/(referrers\/[^>]+)>;\s*rel="?next"?/.exec(String(r.headers.link ?? ""))?.[1];
-        rest = next;
+        manifests.push(...referrersPage(r.body, `the referrers of ${repository}@${digest} on ${registry}`));
+        rest = nextPage(String(r.headers.link ?? ""), registry, repository);
     }
     const tagged = await attachedTo(client, registry, repository, digest);
+    // What the tag held stays listed: a registry that pages wrongly, or another stack that pushed
+    // the same digest, must never unpin a bundle an earlier run pinned.
+    const pinned = [...new Map([...tagged, ...manifests].map((m) => [m.digest, m])).values()];
     const digests = (list: Descriptor[]) =>
         list
             .map((m) => m.digest)
             .sort()
             .join(" ");
-    if (digests(tagged) !== digests(manifests)) {
+    if (digests(tagged) !== digests(pinned)) {
         const put = await client.request(
             "PUT",
             repository,
             `manifests/${referrersTag(digest)}`,
             { "content-type": OCI_INDEX },
-            tagIndex(manifests),
+            tagIndex(pinned),
         );
         if (put.status !== 201) {
             throw failure(`writing ${repository}:${referrersTag(digest)}`, registry, put);

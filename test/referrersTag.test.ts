@@ -7,14 +7,17 @@ import * as os from "os";
 import * as path from "path";
 import {
     attachedTo,
+    MAX_REFERRER_PAGES,
     missingPredicates,
+    nextPage,
     pinReferrers,
+    referrersPage,
     referrersTag,
     repositoryAndDigest,
     SIGNATURE_PREDICATE,
     tagIndex,
 } from "../runner/referrersTag";
-import { apiHost, parseChallenge, RegistryClient, systemCaFiles } from "../runner/registryClient";
+import { apiHost, parseChallenge, RegistryClient, RegistryResponse, systemCaFiles } from "../runner/registryClient";
 import { registryStandIn, StandIn } from "./registryStandIn";
 
 const CREDENTIALS = "fleet:registry-password";
@@ -98,6 +101,97 @@ describe("pinning a digest's referrers under its tag", () => {
             SSL_CERT_FILE: path.join(os.tmpdir(), "nbf-no-such-ca.pem"),
         });
         await expect(attachedTo(untrusting, registry.host, "app", SUBJECT)).rejects.toThrow(/self.signed certificate/);
+    });
+});
+
+/** A registry that answers from a table of `METHOD path` → response, and records what it was sent. */
+function scripted(answers: Record<string, RegistryResponse>): { client: RegistryClient; sent: string[] } {
+    const sent: string[] = [];
+    const client = {
+        request: (method: string, repository: string, rest: string, _h: unknown, body?: string) => {
+            sent.push(`${method} ${repository} ${rest}${body === undefined ? "" : ` ${body}`}`);
+            return Promise.resolve(answers[`${method} ${rest}`] ?? { status: 404, headers: {}, body: "" });
+        },
+    };
+    return { client: client as unknown as RegistryClient, sent };
+}
+const page = (digests: string[], link?: string): RegistryResponse => ({
+    status: 200,
+    headers: link === undefined ? {} : { link },
+    body: JSON.stringify({ manifests: digests.map((digest) => ({ digest })) }),
+});
+
+describe("reading the referrers API's pages", () => {
+    test.each<[string, string, string | undefined]>([
+        ["no Link header", "", undefined],
+        [
+            "a relative link",
+            `</v2/team/app/referrers/${SUBJECT}?n=2&last=x>; rel="next"`,
+            `referrers/${SUBJECT}?n=2&last=x`,
+        ],
+        [
+            "an absolute link on the registry",
+            `<https://registry.example:5000/v2/team/app/referrers/${SUBJECT}?last=x>; rel=next`,
+            `referrers/${SUBJECT}?last=x`,
+        ],
+    ])("follows %s", (_, link, next) => {
+        expect(nextPage(link, "registry.example:5000", "team/app")).toBe(next);
+    });
+
+    test.each([
+        ["another host", `<https://elsewhere.example/v2/team/app/referrers/${SUBJECT}>; rel="next"`],
+        ["another repository", `</v2/team/other/referrers/${SUBJECT}>; rel="next"`],
+        ["a path that is not the referrers API", `</v2/team/app/manifests/latest>; rel="next"`],
+    ])("refuses a link to %s, so credentials never leave the repository's API", (_, link) => {
+        expect(() => nextPage(link, "registry.example:5000", "team/app")).toThrow(
+            "outside the repository's referrers API",
+        );
+    });
+
+    test("refuses a page that is not an image index instead of reading it as empty", () => {
+        expect(() => referrersPage("<html>", "the referrers")).toThrow(
+            "the referrers: the registry's answer is not JSON",
+        );
+        expect(() => referrersPage("{}", "the referrers")).toThrow("not an image index");
+        expect(referrersPage(JSON.stringify({ manifests: [{ digest: "sha256:1" }] }), "x")).toEqual([
+            { digest: "sha256:1" },
+        ]);
+    });
+
+    test("stops, naming the registry, when the pages lead back to one already read", async () => {
+        const first = `referrers/${SUBJECT}`;
+        const { client, sent } = scripted({ [`GET ${first}`]: page(["sha256:1"], `</v2/app/${first}>; rel="next"`) });
+        await expect(pinReferrers(client, "r.example", "app", SUBJECT)).rejects.toThrow(
+            `its pages lead back to ${first}`,
+        );
+        expect(sent).toHaveLength(1);
+    });
+
+    test(`stops after ${MAX_REFERRER_PAGES} pages`, async () => {
+        const answers: Record<string, RegistryResponse> = {};
+        for (let i = 0; i <= MAX_REFERRER_PAGES; i++) {
+            const rest = i === 0 ? `referrers/${SUBJECT}` : `referrers/${SUBJECT}?last=${i}`;
+            answers[`GET ${rest}`] = page([`sha256:${i}`], `</v2/app/referrers/${SUBJECT}?last=${i + 1}>; rel="next"`);
+        }
+        const { client, sent } = scripted(answers);
+        await expect(pinReferrers(client, "r.example", "app", SUBJECT)).rejects.toThrow(
+            `run past ${MAX_REFERRER_PAGES}`,
+        );
+        expect(sent).toHaveLength(MAX_REFERRER_PAGES);
+    });
+
+    test("keeps what the tag listed already when the API lists less: an earlier pin is never dropped", async () => {
+        const { client, sent } = scripted({
+            [`GET referrers/${SUBJECT}`]: page(["sha256:new"]),
+            [`GET manifests/${referrersTag(SUBJECT)}`]: page(["sha256:old"]),
+            [`PUT manifests/${referrersTag(SUBJECT)}`]: { status: 201, headers: {}, body: "" },
+        });
+        expect(await pinReferrers(client, "r.example", "app", SUBJECT)).toBe("api");
+        const put = sent.find((s) => s.startsWith("PUT "))!;
+        expect(JSON.parse(put.slice(put.indexOf("{"))).manifests.map((m: { digest: string }) => m.digest)).toEqual([
+            "sha256:old",
+            "sha256:new",
+        ]);
     });
 });
 
