@@ -55,7 +55,7 @@ reproducible_upgrade_steps() {
     # The platform images as they were before: the registry export without rewrite-timestamp and
     # no SOURCE_DATE_EPOCH. `cp` back, not `mv`: run.js recompiles only newer sources.
     perl -0777 -pi -e 's/exports: \[\{ raw: REGISTRY_EXPORT \}\]/exports: [{ registry: { ociMediaTypes: true } }]/ or die "imageBuild.ts has no raw export\n";
-        s/\.\.\.sourceDateEpochArg\(l\), (\.\.\.image\.buildArgs, \.\.\.image\.platformBuildArgs)/$1/ or die "imageBuild.ts has no SOURCE_DATE_EPOCH\n"' "$source"
+        s/\.\.\.sourceDateEpochArg\(l\),\s*(\.\.\.image\.buildArgs,\s*\.\.\.image\.platformBuildArgs)/$1/ or die "imageBuild.ts has no SOURCE_DATE_EPOCH\n"' "$source"
     check "up on the form before, with the project in git (the OCI labels now name its commit)" up
     old_digests=$(output '.platforms | map(.digest) | join(" ")')
     cp "$WORK/imageBuild.ts.new" "$source"
