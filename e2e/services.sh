@@ -40,6 +40,8 @@ EOF
 # Starts a daemon that outlives this run, logging to $1. It keeps no file descriptor of this
 # run beyond 0-2: one opened by `flock <lock file> npm run test:e2e` would otherwise hold that
 # lock for as long as the daemon lives, and every later run waiting on the lock would hang.
+# It runs in a session of its own: ending the job that started it (a process-group kill, as
+# job control and timeouts do) once took dockerd with it in the middle of a later run.
 start_daemon() {
     local log=$1 fd
     shift
@@ -48,7 +50,7 @@ start_daemon() {
             fd=${fd##*/}
             [ "$fd" -le 2 ] || eval "exec $fd>&-" 2>/dev/null || true
         done
-        exec nohup "$@" >"$log" 2>&1
+        exec setsid nohup "$@" >"$log" 2>&1
     ) &
 }
 
