@@ -76,8 +76,9 @@ no_local_state() {
     [ -z "$(docker ps -aq --filter "name=buildx_buildkit_$BUILDER")$(docker volume ls -q --filter "name=buildx_buildkit_$BUILDER")" ] || return 1
     for b in $(builders); do ! docker buildx inspect "$b" >/dev/null 2>&1 || return 1; done
 }
-# Forces the next `up` to rebuild both platforms without changing any cache key: BENCH_RUN
-# is a build arg the Dockerfile never declares.
+# Forces the next `up` to rebuild both platforms without changing a compile step's cache key:
+# the Dockerfile reads BENCH_RUN only in its last stage, as a label (new digests, so the index
+# is pushed again).
 force_rebuild() { pulumi_ config set --path 'images[0].buildArgs.BENCH_RUN' "$1"; }
 # The one-file change: a new version string, so the binary (not only the source) changes.
 change_one_file() {

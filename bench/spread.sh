@@ -65,7 +65,8 @@ wipe() {
 
 # The stack's images: the four (on FOUR_POOLS, rebuilt whenever FOUR_RUN changes) and the
 # pair (amd and arm, rebuilt whenever PAIR_RUN changes). BENCH_RUN is a build arg the
-# Dockerfile never declares: changing it forces a build without changing a cache key.
+# Dockerfile reads only as a label of its last stage: changing it forces a build (new digests)
+# without changing a compile step's cache key.
 FOUR_POOLS='["amd"]' FOUR_RUN=0 PAIR_RUN=0
 configure() { # configure [only-pair]
     local images
