@@ -2,6 +2,7 @@
 // (docs/signing.md, "Verifiable releases"). Absent: nothing is signed, and the program says so.
 
 import { z } from "zod";
+import { commonPattern } from "./identityPattern";
 import { Reporter } from "./projectPaths";
 
 const PUBLIC_KEY = /^-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END PUBLIC KEY-----\s*$/;
@@ -57,11 +58,12 @@ export const signingSchema = z.discriminatedUnion("mode", [
                 .optional(),
             identityRegexp: z
                 .string()
-                .refine(
-                    anchoredRegexp,
-                    "must be a regular expression anchored with ^ and $ (unanchored, it would accept any identity that contains a match), " +
-                        "such as ^https://github\\.com/org/repo/\\.github/workflows/fleet\\.yml@refs/(heads/main|tags/v.+)$",
-                )
+                .superRefine((pattern, ctx) => {
+                    const problem = identityRegexpProblem(pattern);
+                    if (problem !== undefined) {
+                        ctx.addIssue({ code: "custom", message: problem });
+                    }
+                })
                 .optional(),
             issuer: z.url({
                 protocol: /^https$/,
@@ -77,33 +79,34 @@ export const signingSchema = z.discriminatedUnion("mode", [
         }),
 ]);
 
+const EXAMPLE_PATTERN = "^https://github\\.com/org/repo/\\.github/workflows/fleet\\.yml@refs/(heads/main|tags/v[^/]+)$";
+
 /**
- * A pattern that compiles and is anchored at both ends, with no `|` outside a group (`^a|b$`
- * would accept any identity that ends in b), so it cannot match inside a longer identity.
+ * Why `pattern` cannot be signing.identityRegexp, or nothing. It must be in the syntax cosign's Go
+ * regexp (RE2) and JavaScript read alike (config/identityPattern.ts), and anchored at both ends
+ * with no `|` outside a group (`^a|b$` would accept any identity that ends in b), so it cannot
+ * match inside a longer identity.
  */
+export function identityRegexpProblem(pattern: string): string | undefined {
+    const read = commonPattern(pattern);
+    if ("problem" in read) {
+        return (
+            `must be a regular expression in the syntax cosign (Go's regexp, RE2) and this program read alike, but ${read.problem}; ` +
+            `set native-build-fleet:signing identityRegexp to a pattern such as ${EXAMPLE_PATTERN}`
+        );
+    }
+    if (!read.pattern.anchored) {
+        return (
+            "must be a regular expression anchored with ^ and $ and with no | outside a group (unanchored, it would accept any identity that contains a match); " +
+            `set native-build-fleet:signing identityRegexp to a pattern such as ${EXAMPLE_PATTERN}`
+        );
+    }
+    return undefined;
+}
+
+/** Whether `pattern` is one signing.identityRegexp takes. */
 export function anchoredRegexp(pattern: string): boolean {
-    try {
-        new RegExp(pattern);
-    } catch {
-        return false;
-    }
-    let depth = 0;
-    let inClass = false;
-    for (let i = 0; i < pattern.length; i++) {
-        const c = pattern[i];
-        if (c === "\\") {
-            i++;
-        } else if (inClass) {
-            inClass = c !== "]";
-        } else if (c === "[") {
-            inClass = true;
-        } else if (c === "(" || c === ")") {
-            depth += c === "(" ? 1 : -1;
-        } else if (c === "|" && depth === 0) {
-            return false;
-        }
-    }
-    return pattern.startsWith("^") && pattern.endsWith("$") && !pattern.endsWith("\\$");
+    return identityRegexpProblem(pattern) === undefined;
 }
 
 export type SigningConfig = z.infer<typeof signingSchema>;

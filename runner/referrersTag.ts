@@ -157,17 +157,13 @@ export async function attachedTo(
     );
 }
 
-/**
- * Writes the referrers API's list for `digest` under its referrers tag, unless the tag lists
- * the same already. A 404 from the API means the registry has none, and cosign maintained the
- * tag itself. Returns which of the two the registry does.
- */
-export async function pinReferrers(
+/** The referrers API's list for `digest`, every page; none when the API answers 404 (the registry has none). */
+async function listReferrers(
     client: RegistryClient,
     registry: string,
     repository: string,
     digest: string,
-): Promise<"api" | "tag-schema"> {
+): Promise<Descriptor[] | undefined> {
     const manifests: Descriptor[] = [];
     const seen = new Set<string>();
     for (let rest: string | undefined = `referrers/${digest}`; rest !== undefined;) {
@@ -179,7 +175,7 @@ export async function pinReferrers(
         seen.add(rest);
         const r = await client.request("GET", repository, rest, { accept: OCI_INDEX });
         if (r.status === 404 && manifests.length === 0) {
-            return "tag-schema";
+            return undefined;
         }
         if (r.status !== 200) {
             throw failure(`listing the referrers of ${repository}@${digest}`, registry, r);
@@ -187,26 +183,112 @@ export async function pinReferrers(
         manifests.push(...referrersPage(r.body, `the referrers of ${repository}@${digest} on ${registry}`));
         rest = nextPage(String(r.headers.link ?? ""), registry, repository);
     }
-    const tagged = await attachedTo(client, registry, repository, digest);
-    // What the tag held stays listed: a registry that pages wrongly, or another stack that pushed
-    // the same digest, must never unpin a bundle an earlier run pinned.
-    const pinned = [...new Map([...tagged, ...manifests].map((m) => [m.digest, m])).values()];
-    const digests = (list: Descriptor[]) =>
-        list
-            .map((m) => m.digest)
-            .sort()
-            .join(" ");
-    if (digests(tagged) !== digests(pinned)) {
+    return manifests;
+}
+
+/** The descriptors the referrers tag lists as written (none when there is no tag). */
+async function readTag(
+    client: RegistryClient,
+    registry: string,
+    repository: string,
+    digest: string,
+): Promise<Descriptor[]> {
+    const r = await client.request("GET", repository, `manifests/${referrersTag(digest)}`, { accept: OCI_INDEX });
+    if (r.status === 404) {
+        return [];
+    }
+    if (r.status !== 200) {
+        throw failure(`reading ${repository}:${referrersTag(digest)}`, registry, r);
+    }
+    return listed(r.body);
+}
+
+/** How many times the sign step writes one referrers tag before it gives up on a writer that keeps replacing it. */
+export const MAX_PIN_WRITES = 5;
+
+/** The pause before writing again, after another writer replaced the tag: doubling, jittered 50–150%, so two writers fall out of step. */
+export function pinBackoff(write: number, random: () => number): number {
+    return Math.round(250 * 2 ** (write - 1) * (0.5 + random()));
+}
+
+export interface PinOptions {
+    sleep?: (ms: number) => Promise<void>;
+    random?: () => number;
+}
+
+/**
+ * Writes the referrers API's list for `digest` under its referrers tag, unless the tag lists
+ * the same already. A 404 from the API means the registry has none, and cosign maintained the
+ * tag itself. Returns which of the two the registry does.
+ *
+ * The write is a read-modify-write of one tag that another stack or run signing the same
+ * digest (one commit built by two stacks) may do at the same time, and the last PUT would drop
+ * the other's entries. The distribution-spec has no conditional PUT registries honour
+ * (opencontainers/distribution-spec#251, "Document Conditional Requests", still open;
+ * go-containerregistry#2205 is the same lost update in cosign's own fallback tag). So each
+ * round re-lists the API and re-reads the tag after the last write: everything either listed,
+ * plus everything the tag ever listed here, must be in it, or it is merged and written again
+ * after a jittered pause. Whichever writer PUTs last then sees every bundle pushed before its
+ * PUT in the API and keeps it; nothing another writer added is ever dropped.
+ */
+export async function pinReferrers(
+    client: RegistryClient,
+    registry: string,
+    repository: string,
+    digest: string,
+    options: PinOptions = {},
+): Promise<"api" | "tag-schema"> {
+    const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    const random = options.random ?? Math.random;
+    const keep = new Map<string, Descriptor>();
+    const round = async () => {
+        const api = await listReferrers(client, registry, repository, digest);
+        if (api === undefined) {
+            return undefined;
+        }
+        const tagged = await readTag(client, registry, repository, digest);
+        for (const m of [...tagged, ...api]) {
+            if (!keep.has(m.digest)) {
+                keep.set(m.digest, m);
+            }
+        }
+        const present = new Set(tagged.map((m) => m.digest));
+        return { tagged, missing: [...keep.values()].filter((m) => !present.has(m.digest)) };
+    };
+    for (let writes = 0; ; writes++) {
+        let now = await round();
+        if (now === undefined && writes === 0) {
+            return "tag-schema";
+        }
+        if (now !== undefined && now.missing.length > 0 && writes > 0) {
+            // What this run wrote was replaced: another writer read the tag before our PUT.
+            if (writes === MAX_PIN_WRITES) {
+                throw new RunnerError(
+                    `the referrers tag ${repository}:${referrersTag(digest)} on ${registry} still lacks ${now.missing.map((m) => m.digest).join(", ")} after ${writes} writes: ` +
+                        `another writer (a second stack or run signing ${digest}) keeps replacing it. Nothing is lost from the registry; run pulumi up again once the other run is done, ` +
+                        "and it pins what is missing",
+                );
+            }
+            await sleep(pinBackoff(writes, random));
+            now = await round();
+        }
+        if (now === undefined) {
+            throw new RunnerError(
+                `${registry} stopped serving the referrers API for ${repository}@${digest} while the sign step pinned it (it answered 404 after listing it)`,
+            );
+        }
+        if (now.missing.length === 0) {
+            return "api";
+        }
         const put = await client.request(
             "PUT",
             repository,
             `manifests/${referrersTag(digest)}`,
             { "content-type": OCI_INDEX },
-            tagIndex(pinned),
+            tagIndex([...now.tagged, ...now.missing]),
         );
         if (put.status !== 201) {
             throw failure(`writing ${repository}:${referrersTag(digest)}`, registry, put);
         }
     }
-    return "api";
 }

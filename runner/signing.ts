@@ -8,6 +8,7 @@
 // (`sha256-<hex of the subject>`, provider notes, supply chain): either way the subject's
 // manifest is not touched, so signing never changes a digest the stack exports.
 
+import { goRegExp } from "../config/identityPattern";
 import { SigningConfig } from "../config/signing";
 
 /** The CI that provides a keyless signature's OIDC token; `none` outside both. */
@@ -71,12 +72,12 @@ export function ciIdentity(env: NodeJS.ProcessEnv): string | undefined {
 
 /**
  * Whether the stack's verifiers accept a certificate for `identity`: the exact identity, or a
- * match of the pattern (cosign matches with Go's regexp; the patterns the config accepts,
- * anchored, without look-arounds or back-references, mean the same in both).
+ * match of the pattern as cosign matches it, with Go's regexp (the config takes only patterns
+ * both read alike; goRegExp gives `.` and classes Go's meaning: config/identityPattern.ts).
  */
 export function acceptsIdentity(signing: SigningConfig & { mode: "keyless" }, identity: string): boolean {
     return signing.identityRegexp !== undefined
-        ? new RegExp(signing.identityRegexp).test(identity)
+        ? goRegExp(signing.identityRegexp).test(identity)
         : identity === signing.identity;
 }
 

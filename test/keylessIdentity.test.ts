@@ -216,6 +216,20 @@ describe("the keyless config", () => {
             { mode: "keyless", identityRegexp: "^(unclosed$", issuer: GITHUB_ISSUER },
             /^signing\.identityRegexp: must be a regular expression/,
         ],
+        [
+            "a pattern JavaScript takes but cosign's Go regexp refuses (a look-ahead)",
+            {
+                mode: "keyless",
+                identityRegexp: "^https://github\\.com/acme/(?!evil)[a-z]+/x@refs/heads/main$",
+                issuer: GITHUB_ISSUER,
+            },
+            /^signing\.identityRegexp: must be a regular expression in the syntax cosign \(Go's regexp, RE2\) and this program read alike, but .*look-ahead.*; set native-build-fleet:signing identityRegexp to a pattern such as \^https/,
+        ],
+        [
+            "a pattern both take but read differently ([^] is any character in JavaScript, a class in Go)",
+            { mode: "keyless", identityRegexp: "^https://github\\.com/acme/fleet/[^]x]$", issuer: GITHUB_ISSUER },
+            /^signing\.identityRegexp: must be a regular expression in the syntax cosign .* starts with \]/,
+        ],
     ])("refuses %s, naming the key and the fix", (_, signing, message) => {
         expect(problems(signing)).toEqual([expect.stringMatching(message)]);
     });

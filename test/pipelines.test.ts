@@ -605,15 +605,16 @@ describe("cosign and syft in the pipelines", () => {
         expect(at).toBeGreaterThan(steps.findIndex((s) => s.run?.startsWith("bash scripts/ci-check-release-ref.sh")));
     });
 
-    test("GitLab: only up installs them, after the release-ref check and before the AWS role, and puts them on PATH", () => {
+    test("GitLab: only up installs them, fresh (the project directory persists on a shell runner), after the release-ref check and before the AWS role, and puts them on PATH", () => {
         const pipeline = parse(read(".gitlab-ci.yml"), { merge: true }) as Record<string, GitLabJob>;
         for (const name of ["test", "preview", "up"]) {
             expect([name, JSON.stringify(pipeline[name]).includes(install)]).toEqual([name, name === "up"]);
         }
         const lines = (pipeline.up.script ?? []).flat(2).map(String);
         const at = lines.indexOf(`bash scripts/${install} "$CI_PROJECT_DIR/.signing-tools"`);
-        expect(lines.slice(at - 1, at + 2)).toEqual([
+        expect(lines.slice(at - 2, at + 2)).toEqual([
             "apk add --no-cache go",
+            'rm -rf "$CI_PROJECT_DIR/.signing-tools"',
             `bash scripts/${install} "$CI_PROJECT_DIR/.signing-tools"`,
             'export PATH="$CI_PROJECT_DIR/.signing-tools:$PATH"',
         ]);

@@ -7,9 +7,11 @@ import * as os from "os";
 import * as path from "path";
 import {
     attachedTo,
+    MAX_PIN_WRITES,
     MAX_REFERRER_PAGES,
     missingPredicates,
     nextPage,
+    pinBackoff,
     pinReferrers,
     referrersPage,
     referrersTag,
@@ -181,17 +183,128 @@ describe("reading the referrers API's pages", () => {
     });
 
     test("keeps what the tag listed already when the API lists less: an earlier pin is never dropped", async () => {
-        const { client, sent } = scripted({
+        const { client, sent } = stateful({
             [`GET referrers/${SUBJECT}`]: page(["sha256:new"]),
             [`GET manifests/${referrersTag(SUBJECT)}`]: page(["sha256:old"]),
-            [`PUT manifests/${referrersTag(SUBJECT)}`]: { status: 201, headers: {}, body: "" },
         });
-        expect(await pinReferrers(client, "r.example", "app", SUBJECT)).toBe("api");
+        expect(await pinReferrers(client, "r.example", "app", SUBJECT, noWait)).toBe("api");
         const put = sent.find((s) => s.startsWith("PUT "))!;
         expect(JSON.parse(put.slice(put.indexOf("{"))).manifests.map((m: { digest: string }) => m.digest)).toEqual([
             "sha256:old",
             "sha256:new",
         ]);
+        expect(sent.filter((s) => s.startsWith("PUT "))).toHaveLength(1);
+    });
+});
+
+/** The scripted registry, except that a PUT of a manifest is what later GETs of it answer. */
+function stateful(answers: Record<string, RegistryResponse>): { client: RegistryClient; sent: string[] } {
+    const { client, sent } = scripted(answers);
+    const request = client.request.bind(client);
+    (client as { request: unknown }).request = async (
+        method: "GET" | "PUT",
+        repository: string,
+        rest: string,
+        h: Record<string, string>,
+        body?: string,
+    ) => {
+        const r = await request(method, repository, rest, h, body);
+        if (method === "PUT") {
+            answers[`GET ${rest}`] = { status: 200, headers: {}, body: body! };
+            return { status: 201, headers: {}, body: "" };
+        }
+        return r;
+    };
+    return { client, sent };
+}
+const noWait = { sleep: () => Promise.resolve(), random: () => 0.5 };
+
+describe("two writers pinning the same digest at once (two stacks that built one commit)", () => {
+    /** The other writer's bundle, and what it PUTs: the tag as it read it before our write, plus its bundle. */
+    async function race(when: "between our read and our write" | "after our write") {
+        const { registry, client } = await standIn("api", CREDENTIALS);
+        const old = registry.attach("app", SUBJECT, SIGNATURE_PREDICATE);
+        registry.putIndex("app", referrersTag(SUBJECT), [old]);
+        const ours = registry.attach("app", SUBJECT, PROVENANCE);
+        let theirs = "";
+        let ourPuts = 0;
+        registry.beforeRequest = (method, at) => {
+            const tag = at === `/v2/app/manifests/${referrersTag(SUBJECT)}`;
+            const fire =
+                when === "after our write" ? method === "GET" && tag && ourPuts === 1 : method === "PUT" && tag;
+            ourPuts += method === "PUT" ? 1 : 0;
+            if (fire && theirs === "") {
+                theirs = registry.attach("app", SUBJECT, "https://spdx.dev/Document");
+                registry.putIndex("app", referrersTag(SUBJECT), [old, theirs]);
+            }
+        };
+        const sleeps: number[] = [];
+        const pinned = await pinReferrers(client, registry.host, "app", SUBJECT, {
+            sleep: (ms) => Promise.resolve(void sleeps.push(ms)),
+            random: () => 0.5,
+        });
+        // What the sign step reads next (runner/attest.ts keepAttached), and a deploy later.
+        const tagged = (await attachedTo(client, registry.host, "app", SUBJECT)).map((m) => m.digest);
+        return {
+            pinned,
+            tagged,
+            old,
+            ours,
+            theirs,
+            sleeps,
+            puts: registry.requests.filter((r) => r.startsWith("PUT")),
+        };
+    }
+
+    test.each(["between our read and our write", "after our write"] as const)(
+        "keeps both writers' entries when the other PUTs %s, writing again after a pause",
+        async (when) => {
+            const { pinned, tagged, old, ours, theirs, sleeps, puts } = await race(when);
+            expect(pinned).toBe("api");
+            expect(theirs).not.toBe("");
+            expect([...tagged].sort()).toEqual([old, ours, theirs].sort());
+            expect(puts).toHaveLength(2);
+            expect(sleeps).toEqual([pinBackoff(1, () => 0.5)]);
+        },
+    );
+
+    test(`gives up after ${MAX_PIN_WRITES} writes against a writer that keeps replacing the tag, naming the digest and what to do`, async () => {
+        const { registry, client } = await standIn("api", CREDENTIALS);
+        const ours = registry.attach("app", SUBJECT, PROVENANCE);
+        const theirs = registry.attach("app", SUBJECT, SIGNATURE_PREDICATE);
+        let last = "";
+        registry.beforeRequest = (method, at) => {
+            // After each of our PUTs, the other writer's stale view lands again, without ours.
+            if (last === "PUT" && method === "GET") {
+                registry.putIndex("app", referrersTag(SUBJECT), [theirs]);
+            }
+            last = at.includes("/manifests/") ? method : last;
+        };
+        const sleeps: number[] = [];
+        await expect(
+            pinReferrers(client, registry.host, "app", SUBJECT, {
+                sleep: (ms) => Promise.resolve(void sleeps.push(ms)),
+                random: () => 0,
+            }),
+        ).rejects.toThrow(
+            new RegExp(
+                `^the referrers tag app:${referrersTag(SUBJECT)} on ${registry.host} still lacks ${ours} after ${MAX_PIN_WRITES} writes: ` +
+                    `another writer \\(a second stack or run signing ${SUBJECT}\\) keeps replacing it\\. .*run pulumi up again once the other run is done`,
+            ),
+        );
+        expect(registry.requests.filter((r) => r.startsWith("PUT"))).toHaveLength(MAX_PIN_WRITES);
+        expect(sleeps).toEqual([125, 250, 500, 1000]);
+        // What the other writer added stays listed whatever happens.
+        expect(registry.tags.has(`app:${referrersTag(SUBJECT)}`)).toBe(true);
+    });
+
+    test.each([
+        [1, 0, 125],
+        [1, 0.999, 375],
+        [2, 0.5, 500],
+        [4, 0.5, 2000],
+    ])("write %i waits a jittered, doubling pause (random %f: %i ms)", (write, random, ms) => {
+        expect(pinBackoff(write, () => random)).toBe(ms);
     });
 });
 

@@ -35,8 +35,10 @@ export interface StandIn {
     tags: Map<string, string>;
     /** Every request as `METHOD path`, after authentication. */
     requests: string[];
-    /** Called before each request is answered (the tests replay stub cosign's calls there). */
-    beforeRequest: () => void;
+    /** Called before each request is answered (the tests replay stub cosign's calls, or a second writer's, there). */
+    beforeRequest: (method: string, path: string) => void;
+    /** What another client's PUT of an index under `<repository>:<tag>` listing `digests` does. */
+    putIndex: (repository: string, tag: string, digests: string[]) => void;
     attach: (repository: string, subject: string, predicateType: string) => string;
     close: () => Promise<void>;
 }
@@ -146,6 +148,13 @@ export async function registryStandIn(
             }
             return digest;
         },
+        putIndex: (repository, tag, digests) => {
+            const listed = digests.map((d) => descriptor(d, manifests.get(d)!));
+            put(repository, tag, {
+                mediaType: INDEX,
+                body: JSON.stringify({ schemaVersion: 2, mediaType: INDEX, manifests: listed }),
+            });
+        },
         close: () => new Promise((resolve) => server.close(() => resolve())),
     };
     const server = https.createServer({ key, cert: pem }, (req, res) => {
@@ -169,7 +178,7 @@ export async function registryStandIn(
                 }).end();
                 return;
             }
-            standIn.beforeRequest();
+            standIn.beforeRequest(req.method ?? "", url.pathname);
             requests.push(`${req.method} ${url.pathname}`);
             const m = /^\/v2\/(.+)\/(manifests|referrers)\/([^/]+)$/.exec(url.pathname);
             if (!m) {
