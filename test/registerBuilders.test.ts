@@ -404,7 +404,10 @@ describe("a preview and an update of one stack at once, as one user (real proces
             [
                 "#!/bin/bash",
                 `"${process.execPath}" "${built}/runner/cli.js" ${mode} < "${input}" > "${dir}/out" 2> "${dir}/err"`,
-                `echo $? > "${dir}/rc"`,
+                // Written aside and renamed: the waiter polls for the file and reads it at once, and a
+                // file the shell has created but not yet written reads empty (seen under load).
+                `echo $? > "${dir}/rc.tmp"`,
+                `mv "${dir}/rc.tmp" "${dir}/rc"`,
                 `while [ -e "${dir}/hold" ]; do sleep 0.1; done`,
             ].join("\n"),
             { mode: 0o755 },
