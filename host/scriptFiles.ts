@@ -13,6 +13,7 @@ export const SCRIPT_FILES = [
     "host/idle-check.sh",
     "host/boot-wait.sh",
     "host/docker-check.sh",
+    "host/buildkit-check.sh",
 ] as const;
 export type ScriptFile = (typeof SCRIPT_FILES)[number];
 

@@ -9,7 +9,7 @@
 // under ~/.ssh/native-build-fleet/ and includes it first from ~/.ssh/config.
 
 import { createHash } from "crypto";
-import { shq } from "./quote";
+import type { RemoteStep } from "./readiness";
 
 /** One build host as a buildx node. */
 export interface NodeSpec {
@@ -95,24 +95,83 @@ export function nodeName(builder: string, host: string): string {
     return `${builder}_${host}`;
 }
 
-/**
- * The node check's one round trip, as the arguments of `ssh` (the stack's wrapper, so the
- * pinned host key and identity apply): it asks the host's Docker whether the node's BuildKit
- * container runs, the question buildx's docker-container driver asks before anything else
- * (docker/buildx v0.35.0 driver/docker-container/driver.go:345-364, `Info`: `State.Running`
- * of `buildx_buildkit_<node>`, driver/driver.go:75-79). ssh hands the remote shell one
- * string, so the container name is quoted as one word.
- */
-export function buildkitRunningArgs(node: NodeSpec): string[] {
-    return [
-        node.alias,
-        `docker container inspect --format '{{.State.Running}}' ${shq(`buildx_buildkit_${node.node}`)}`,
-    ];
+/** How long the node check waits for a host's Docker, and then for its BuildKit, to answer. */
+export const NODE_ANSWER_SECONDS = 10;
+
+/** The node's BuildKit container on its host, as buildx's docker-container driver names it (driver/driver.go). */
+export function buildkitContainer(node: NodeSpec): string {
+    return `buildx_buildkit_${node.node}`;
 }
 
-/** Whether that round trip found the container running: exit 0 and exactly `true`. */
-export function buildkitRunning(code: number, stdout: string): boolean {
-    return code === 0 && stdout.trim() === "true";
+/**
+ * The node check's one round trip: host/buildkit-check.sh (its text is `script`), run by `sh -c`
+ * on the host over the stack's pinned ssh, with the container and the timeout as parameters
+ * (runner/readiness.ts remoteCommand quotes each as one word). It asks the host's Docker
+ * whether the container runs, the question buildx's docker-container driver asks first
+ * (docker/buildx v0.35.0 driver/docker-container/driver.go `Info`: `State.Running`), and then
+ * BuildKit itself, as buildx does before it calls a node up (`wait`: `buildctl debug workers`
+ * in the container), each bounded by NODE_ANSWER_SECONDS.
+ */
+export function nodeCheckStep(node: NodeSpec, script: string): RemoteStep {
+    return { name: "buildkit-check.sh", script, args: [buildkitContainer(node), String(NODE_ANSWER_SECONDS)] };
+}
+
+/** What the node check concluded of one node. */
+export type NodeVerdict =
+    | { state: "up" }
+    | { state: "down"; error: string }
+    /** Not running, or no verdict: `buildx inspect --bootstrap` starts it or words why not. */
+    | { state: "bootstrap" };
+
+/**
+ * Reads the node check's answer. Up only on exit 0 and exactly `answers`. When ssh itself
+ * fails (exit 255, ssh(1): refused, timed out, a host key that does not verify, a key the host
+ * refuses), its own verdict is the node's error: buildx would reach the same failure only after
+ * its own connect timeout. A container that runs while BuildKit (or Docker) does not answer is
+ * down with that cause: buildx would wait on it too, and the builds sent to it would hang.
+ */
+export function nodeCheckVerdict(node: NodeSpec, code: number, stdout: string, stderr: string): NodeVerdict {
+    if (code === SSH_FAILED) {
+        return { state: "down", error: briefly(stderr || stdout) };
+    }
+    const answer = code === 0 ? stdout.trim() : "";
+    const said = stderr.trim() === "" ? "" : `: ${briefly(stderr)}`;
+    const container = buildkitContainer(node);
+    switch (answer) {
+        case "answers":
+            return { state: "up" };
+        case "buildkit-silent":
+            return {
+                state: "down",
+                error:
+                    `BuildKit did not answer within ${NODE_ANSWER_SECONDS} s${said || " (buildctl debug workers printed nothing)"}; ` +
+                    `its container ${container} runs, so its daemon is stuck or starved: ` +
+                    `restart it on the host (docker restart ${container}), which keeps its cache`,
+            };
+        case "docker-silent":
+            return {
+                state: "down",
+                error: `Docker did not answer within ${NODE_ANSWER_SECONDS} s${said}: check the Docker daemon on the host (systemctl status docker)`,
+            };
+        default:
+            return { state: "bootstrap" };
+    }
+}
+
+/** ssh's own exit status when it fails, as against the remote command's (ssh(1), EXIT STATUS). */
+export const SSH_FAILED = 255;
+
+/** A command's output in one line: its only line, or its first and last ones (ssh's verdict follows a banner). */
+export function briefly(text: string): string {
+    const lines = text
+        .trim()
+        .split("\n")
+        .filter((l) => l.trim() !== "");
+    return lines.length === 0
+        ? "no output"
+        : lines.length === 1
+          ? lines[0]
+          : `${lines[0]} ... ${lines[lines.length - 1]}`;
 }
 
 /** The builder a host's builds use: one node, the host. */

@@ -20,9 +20,8 @@ import * as fs from "fs";
 import * as path from "path";
 import {
     appliedSettings,
+    briefly,
     builderNames,
-    buildkitRunning,
-    buildkitRunningArgs,
     createArgs,
     definedAliases,
     DownNode,
@@ -32,6 +31,8 @@ import {
     hostBuilderNode,
     inspectErrors,
     knownHosts,
+    nodeCheckStep,
+    nodeCheckVerdict,
     NodeSpec,
     PREVIEW_NODE_SUFFIX,
     previewBuilderName,
@@ -46,6 +47,8 @@ import { shq } from "./quote";
 import { checkDockerCredentials } from "./dockerConfig";
 import { RunnerEnv, RunnerError } from "./process";
 import { claimPurpose } from "./purposeLease";
+import { remoteCommand } from "./readiness";
+import { scriptFile } from "../host/scriptFiles";
 
 export type Mode = "preview" | "update" | "register";
 
@@ -383,7 +386,7 @@ async function register(
                 host: node.host,
                 node: node.node,
                 platforms,
-                error: lastLine(result.stderr || result.stdout),
+                error: briefly(result.stderr || result.stdout),
             });
         }
         env.log(`${result.code === 0 ? "registered" : "could not register"} node ${node.node} of builder ${builder}`);
@@ -410,60 +413,39 @@ function registeredNodes(p: Paths, builder: string): string[] {
     }
 }
 
-function lastLine(text: string): string {
-    const lines = text
-        .trim()
-        .split("\n")
-        .filter((l) => l.trim() !== "");
-    return lines.length === 0
-        ? "no output"
-        : lines.length === 1
-          ? lines[0]
-          : `${lines[0]} ... ${lines[lines.length - 1]}`;
-}
-
 /**
- * Starts the node of each host builder; the error of each that does not answer. A node whose
- * BuildKit container already runs costs one SSH round trip (buildkitRunningArgs): measured
- * here, `buildx inspect --bootstrap` took 1.55 s more than a check that contacts no host
- * (README, "Benchmarks"), for a docker CLI, several connections over ssh and BuildKit's worker
- * list. When ssh itself fails (exit 255, ssh(1): refused, timed out, a host key that does not
- * verify, a key the host refuses), its own verdict is the node's error: buildx would only
- * reach the same ssh failure after its own connect timeout. Any other answer (no container, a
- * stopped one) goes to `buildx inspect --bootstrap`, which starts the container or reports
- * the node's error in buildx's words.
+ * Starts the node of each host builder; the error of each that does not answer. One SSH round
+ * trip per host (host/buildkit-check.sh, builderSpec.ts nodeCheckVerdict) settles a node whose
+ * BuildKit container runs: up when BuildKit answers, down with the cause when it or Docker does
+ * not within NODE_ANSWER_SECONDS, or when ssh itself fails. Measured here, `buildx inspect
+ * --bootstrap` took 1.55 s more than a check that contacts no host (README, "Benchmarks"), for
+ * a docker CLI, several connections over ssh and BuildKit's worker list. Any other answer (no
+ * container, a stopped one) goes to `buildx inspect --bootstrap`, which starts the container
+ * or reports the node's error in buildx's words.
  */
 async function checkNodes(env: RunnerEnv, spec: FleetBuildersSpec, nodes: NodeSpec[]): Promise<DownNode[]> {
+    const script = scriptFile("host/buildkit-check.sh");
     const results = await Promise.all(
         nodes.map(async (node) => {
-            const quick = await run(env, "ssh", buildkitRunningArgs(node));
-            if (buildkitRunning(quick.code, quick.stdout)) {
+            const quick = await run(env, "ssh", [node.alias, remoteCommand(nodeCheckStep(node, script))]);
+            const verdict = nodeCheckVerdict(node, quick.code, quick.stdout, quick.stderr);
+            if (verdict.state === "up") {
                 return [];
             }
-            if (quick.code === SSH_FAILED) {
-                return [
-                    {
-                        host: node.host,
-                        node: node.node,
-                        platforms: node.platforms,
-                        error: lastLine(quick.stderr || quick.stdout),
-                    },
-                ];
+            if (verdict.state === "down") {
+                return [{ host: node.host, node: node.node, platforms: node.platforms, error: verdict.error }];
             }
             const builder = hostBuilderName(spec.name, node.host);
             const r = await run(env, "docker", ["buildx", "inspect", "--bootstrap", builder]);
             const error =
                 r.code !== 0
-                    ? lastLine(r.stderr || r.stdout)
+                    ? briefly(r.stderr || r.stdout)
                     : inspectErrors(r.stdout + (r.stderr ? `\n${r.stderr}` : "")).get(node.node);
             return error === undefined ? [] : [{ host: node.host, node: node.node, platforms: node.platforms, error }];
         }),
     );
     return results.flat();
 }
-
-/** ssh's own exit status when it fails, as against the remote command's (ssh(1), EXIT STATUS). */
-const SSH_FAILED = 255;
 
 /** After hosts were started: the nodes that do not answer over SSH within the wake timeout. */
 async function waitForSsh(env: RunnerEnv, nodes: NodeSpec[]): Promise<DownNode[]> {
@@ -603,7 +585,7 @@ async function restartChanged(
         const r = await run(env, "docker", ["buildx", "rm", "--keep-state", builder]);
         if (r.code !== 0) {
             throw new RunnerError(
-                `could not restart BuildKit on ${node.host} with its new settings: ${lastLine(r.stderr || r.stdout)}`,
+                `could not restart BuildKit on ${node.host} with its new settings: ${briefly(r.stderr || r.stdout)}`,
             );
         }
         await register(env, spec, p, builder, [{ node, platforms: node.platforms }]);
@@ -611,7 +593,7 @@ async function restartChanged(
         const preview = previewBuilderName(spec.name, node.host);
         const rp = await run(env, "docker", ["buildx", "rm", "--keep-state", preview]);
         if (rp.code !== 0) {
-            env.log(`could not restart the preview BuildKit on ${node.host}: ${lastLine(rp.stderr || rp.stdout)}`);
+            env.log(`could not restart the preview BuildKit on ${node.host}: ${briefly(rp.stderr || rp.stdout)}`);
         }
         await registerPreviewBuilder(env, spec, p, node);
     }

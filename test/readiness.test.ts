@@ -6,7 +6,6 @@
 
 import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import {
@@ -21,25 +20,16 @@ import {
 } from "../runner/readiness";
 import { privateRoot, sweepDead } from "../runner/process";
 import { compileModules } from "./compiled";
-import { sandbox } from "./sandbox";
+import { freePort, sandbox, startSshd } from "./sandbox";
 
 const lab = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-readiness-"));
 const user = os.userInfo().username;
 let port = 0;
-let sshd: ReturnType<typeof spawn> | undefined;
+let stopSshd: (() => void) | undefined;
 
 function keygen(name: string, type: string): string {
     execFileSync("ssh-keygen", ["-q", "-t", ...type.split(" "), "-N", "", "-C", name, "-f", path.join(lab, name)]);
     return fs.readFileSync(path.join(lab, `${name}.pub`), "utf8");
-}
-
-async function freePort(): Promise<number> {
-    return new Promise((resolve) => {
-        const server = net.createServer().listen(0, "127.0.0.1", () => {
-            const { port: p } = server.address() as net.AddressInfo;
-            server.close(() => resolve(p));
-        });
-    });
 }
 
 const rsaHostKey = keygen("host_rsa", "rsa -b 2048");
@@ -50,49 +40,18 @@ const operatorKey = fs.readFileSync(path.join(lab, "operator"), "utf8");
 const strangerKey = fs.readFileSync(path.join(lab, "stranger"), "utf8");
 
 beforeAll(async () => {
-    port = await freePort();
     fs.copyFileSync(path.join(lab, "operator.pub"), path.join(lab, "authorized_keys"));
     // The host has only an RSA key: OpenSSH must verify it with rsa-sha2-*, which OpenSSH 8.8+
     // servers require (they refuse the SHA-1 ssh-rsa the real command provider offers).
-    fs.writeFileSync(
-        path.join(lab, "sshd_config"),
-        [
-            `ListenAddress 127.0.0.1:${port}`,
-            `HostKey ${lab}/host_rsa`,
-            `PidFile ${lab}/sshd.pid`,
-            `AuthorizedKeysFile ${lab}/authorized_keys`,
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "PermitRootLogin prohibit-password",
-            `AllowUsers ${user}`,
-            "UsePAM no",
-            "StrictModes no",
-            "",
-        ].join("\n"),
-    );
-    if (process.getuid?.() === 0) {
-        fs.mkdirSync("/run/sshd", { recursive: true });
-    }
-    sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", path.join(lab, "sshd_config")], { stdio: "ignore" });
-    for (let i = 0; i < 50 && !(await listening(port)); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-    }
+    const started = await startSshd(lab, path.join(lab, "host_rsa"), path.join(lab, "authorized_keys"));
+    port = started.port;
+    stopSshd = started.stop;
 });
 
 afterAll(() => {
-    sshd?.kill();
+    stopSshd?.();
     fs.rmSync(lab, { recursive: true, force: true });
 });
-
-async function listening(p: number): Promise<boolean> {
-    return new Promise((resolve) => {
-        const socket = net.connect(p, "127.0.0.1", () => {
-            socket.end();
-            resolve(true);
-        });
-        socket.on("error", () => resolve(false));
-    });
-}
 
 function target(overrides: Partial<SshTarget> = {}): SshTarget {
     return { address: "127.0.0.1", port, user, hostKey: rsaHostKey, hostKeyAlias: "static-lab", ...overrides };

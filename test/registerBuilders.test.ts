@@ -1,17 +1,18 @@
 // The builders' runner, run for real against stub `docker`, `aws`, `ssh` and `getent`
 // commands in a throwaway home; OpenSSH itself (`ssh -G`) reads what it writes.
 
-import { execFile, execFileSync, spawn } from "child_process";
+import { execFile, execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import {
-    buildkitRunning,
-    buildkitRunningArgs,
+    buildkitContainer,
     FleetBuildersSpec,
     hostBuilderName,
     inspectErrors,
+    NODE_ANSWER_SECONDS,
+    nodeCheckStep,
+    nodeCheckVerdict,
     NodeSpec,
     nodeName,
     previewBuilderName,
@@ -21,7 +22,10 @@ import {
 } from "../runner/builderSpec";
 import { defaultCredentialStore, exposedCredentials } from "../runner/dockerConfig";
 import { ensureBuilders, Mode } from "../runner/registerBuilders";
+import { remoteCommand, RemoteStep } from "../runner/readiness";
+import { scriptFile } from "../host/scriptFiles";
 import { compileModules } from "./compiled";
+import { sandbox as sharedSandbox, startSshd } from "./sandbox";
 
 const ARM_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfArm0";
 
@@ -71,55 +75,103 @@ const ALL_BUILDERS = [
     "fleet-dev-arm-0_preview",
 ];
 
+/** The arm host down as ssh reports a refused connection. */
+const ARM_REFUSED = {
+    host: "arm-0",
+    node: "fleet-dev_arm-0",
+    platforms: ["linux/arm64"],
+    error: "ssh: connect to host 203.0.113.10 port 2222: Connection refused",
+};
+
 const RUNNING = (b: string) => `Name: ${b}\nDriver: docker-container\n\nNodes:\nName: ${b}\nStatus: running\n`;
 
-/** A home, stub commands, a log of what they were asked; `docker` runs `dockerScript` (bash). */
+/** The real `timeout`, which the hosts' stand-in runs with a shorter time when told to. */
+const TIMEOUT = execFileSync("sh", ["-c", "command -v timeout"], { encoding: "utf8" }).trim();
+
+/** What a host's Docker answers: its BuildKit container's state, and how BuildKit answers in it. */
+interface HostState {
+    /** `docker container inspect`'s `.State.Running`; absent: no such container. */
+    container?: "true" | "false";
+    buildkit?: "answers" | "hangs" | "fails";
+    /** The Docker daemon itself never answers. */
+    docker?: "hangs";
+}
+
+/**
+ * The shared sandbox (test/sandbox.ts) with the runner's stubs: `docker` (the runner's buildx)
+ * runs `dockerScript` (bash), `aws` answers describe-instances with `awsStates`. `ssh` stands in
+ * for OpenSSH and the hosts: the node check's remote command runs for real in `sh -c`, as the
+ * host's login shell would run it, against a stand-in for each host's Docker (`host`), unless
+ * ssh is told to fail for that host (`sshFails`); other commands answer once ssh has been asked
+ * `$HOME/ssh-fails` times.
+ */
 function sandbox(dockerScript = "exit 0", awsStates = "") {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-runner-"));
-    const home = path.join(dir, "home");
-    const bin = path.join(dir, "bin");
-    fs.mkdirSync(home);
-    fs.mkdirSync(bin);
-    const log = path.join(dir, "calls.log");
-    const stub = (cmd: string, body: string) =>
-        fs.writeFileSync(path.join(bin, cmd), `#!/bin/bash\necho "${cmd} $*" >> '${log}'\n${body}\n`, { mode: 0o755 });
-    fs.writeFileSync(path.join(bin, "getent"), `#!/bin/sh\necho "me:x:$(id -u):$(id -g)::${home}:/bin/sh"\n`, {
-        mode: 0o755,
-    });
-    stub("docker", dockerScript);
-    stub("aws", `case "$*" in *describe-instances*) printf '${awsStates}\\n' ;; esac`);
-    // The node check's question (is the BuildKit container running?) is answered from
-    // `$HOME/buildkit-<host>`: its first line is the output, its second the exit status, the rest
-    // the stderr (no file: the host has no such container, so buildx inspect decides). Otherwise
-    // ssh answers once it has been asked `$HOME/ssh-fails` times.
-    stub(
-        "ssh",
+    const box = sharedSandbox("nbf-runner-");
+    const { home, env, calls } = box;
+    box.stub("docker", dockerScript);
+    box.stub("aws", `case "$*" in *describe-instances*) printf '${awsStates}\\n' ;; esac`);
+    const hostBin = path.join(box.dir, "host-bin");
+    fs.mkdirSync(hostBin);
+    // ssh logs its command line with the script's line breaks escaped, one call a line.
+    fs.writeFileSync(
+        path.join(box.bin, "ssh"),
         [
-            'if [[ "$*" == *"docker container inspect"* ]]; then',
-            '    h=${3%%.*}; f="$HOME/buildkit-$h"',
-            '    [ -f "$f" ] || { echo "Error response from daemon: No such container" >&2; exit 1; }',
-            '    sed -n 1p "$f"; sed -n \'3,$p\' "$f" >&2; exit "$(sed -n 2p "$f")"',
+            "#!/bin/bash",
+            `printf 'ssh %s\\n' "\${*//$'\\n'/\\\\n}" >> '${box.log}'`,
+            'if [[ "$4" == *buildkit-check.sh* ]]; then',
+            "    h=${3%%.*}",
+            '    if [ -f "$HOME/ssh-fails-$h" ]; then cat "$HOME/ssh-fails-$h" >&2; exit 255; fi',
+            `    NBF_HOST=$h PATH='${hostBin}':"$PATH" exec sh -c "$4"`,
             "fi",
             'n=$(cat "$HOME/ssh-calls" 2>/dev/null || echo 0); echo $((n + 1)) > "$HOME/ssh-calls"; [ "$n" -ge "$(cat "$HOME/ssh-fails" 2>/dev/null || echo 0)" ]',
         ].join("\n"),
+        { mode: 0o755 },
     );
-    const env = { PATH: `${bin}:${process.env.PATH ?? ""}`, HOME: home, DOCKER_CONFIG: path.join(home, ".docker") };
-    let clock = 0;
-    const logged: string[] = [];
+    // Each host's Docker, as `on-<host> docker …` in the log; a process that hangs is the
+    // stand-in itself (exec), so timeout's signal ends it.
+    fs.writeFileSync(
+        path.join(hostBin, "docker"),
+        [
+            "#!/bin/bash",
+            `echo "on-$NBF_HOST docker $*" >> '${box.log}'`,
+            'd="$HOME/hosts/$NBF_HOST"',
+            '[ -f "$d/docker" ] && exec sleep 60',
+            'case "$1 $2" in',
+            '    "container inspect")',
+            '        [ -f "$d/container" ] || { echo "Error response from daemon: No such container: ${!#}" >&2; exit 1; }',
+            '        cat "$d/container" ;;',
+            '    "exec "*)',
+            '        case "$(cat "$d/buildkit" 2>/dev/null)" in',
+            "            hangs) exec sleep 60 ;;",
+            '            fails) echo "error: listing workers: connection error: dial unix /run/buildkit/buildkitd.sock: connect: no such file or directory" >&2; exit 1 ;;',
+            "            *) printf 'ID\\tPLATFORMS\\nw0\\tlinux/amd64\\n' ;;",
+            "        esac ;;",
+            "esac",
+        ].join("\n"),
+        { mode: 0o755 },
+    );
+    // The hosts' clock may run fast: `$HOME/host-seconds` replaces the time timeout is given.
+    fs.writeFileSync(
+        path.join(hostBin, "timeout"),
+        `#!/bin/bash\ns=$(cat "$HOME/host-seconds" 2>/dev/null || echo "$1")\nexec '${TIMEOUT}' "$s" "\${@:2}"\n`,
+        { mode: 0o755 },
+    );
+    const runner = box.runner();
+    const logged = runner.logged;
     const run = (s: FleetBuildersSpec, mode: Mode, key = "PRIVATE KEY MATERIAL", extra: Record<string, string> = {}) =>
-        ensureBuilders(s, key, mode, {
-            env: { ...env, ...extra },
-            log: (l) => logged.push(l),
-            sleep: (secs) => {
-                clock += secs * 1000;
-                return Promise.resolve();
-            },
-            now: () => clock,
-        });
-    const calls = (cmd = "docker") =>
-        (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [])
-            .filter((l) => l.startsWith(`${cmd} `))
-            .map((l) => l.slice(cmd.length + 1));
+        ensureBuilders(s, key, mode, { ...runner, env: { ...runner.env, ...extra } });
+    /** The runner's `buildx rm` calls since its `before`th docker call. */
+    const removals = (before: number) =>
+        calls("docker")
+            .slice(before)
+            .filter((c) => c.startsWith("buildx rm"));
+    /** Those that removed a BuildKit container: neither --keep-daemon nor only a local entry. */
+    const lostDaemons = (before: number) => removals(before).filter((c) => !c.includes("--keep-daemon"));
+    /** The nodes the stack's builder fleet-dev was registered from, in order. */
+    const stackBuilderNodes = () =>
+        calls("docker")
+            .filter((c) => c.includes("--name fleet-dev "))
+            .map((c) => /--node (\S+)/.exec(c)![1]);
     /** Stands in for buildx's own record of a builder. */
     const markRegistered = (...names: string[]) =>
         names.forEach((n) => {
@@ -137,10 +189,46 @@ function sandbox(dockerScript = "exit 0", awsStates = "") {
         const lines = out.split("\n");
         return (key: string) => lines.filter((l) => l.startsWith(`${key} `)).map((l) => l.slice(key.length + 1));
     };
-    /** What each host's Docker answers when asked whether its BuildKit container runs. */
-    const buildkit = (host: string, output: string, status = 0, stderr: string[] = []) =>
-        fs.writeFileSync(path.join(home, `buildkit-${host}`), [output, status, ...stderr].join("\n") + "\n");
-    return { home, root, env, run, calls, markRegistered, logged, resolve, buildkit };
+    /** What `host`'s Docker answers from now on. */
+    const host = (name: string, state: HostState) => {
+        const d = path.join(home, "hosts", name);
+        fs.rmSync(d, { recursive: true, force: true });
+        fs.mkdirSync(d, { recursive: true });
+        Object.entries(state).forEach(([k, v]) => fs.writeFileSync(path.join(d, k), `${v}\n`));
+    };
+    /** Runs a step on `name` as its login shell would; `docker` there runs `dockerScript` instead, when given. */
+    const onHost = (name: string, step: RemoteStep, dockerScript?: string) => {
+        let bin = hostBin;
+        if (dockerScript !== undefined) {
+            bin = fs.mkdtempSync(path.join(box.dir, "host-bin-"));
+            fs.writeFileSync(path.join(bin, "docker"), `#!/bin/bash\n${dockerScript}\n`, { mode: 0o755 });
+        }
+        return spawnSync("sh", ["-c", remoteCommand(step)], {
+            env: { ...env, NBF_HOST: name, PATH: `${bin}:${env.PATH}` },
+            encoding: "utf8",
+        });
+    };
+    /** ssh fails to reach `name`, printing `stderr`. */
+    const sshFails = (name: string, stderr: string[]) =>
+        fs.writeFileSync(path.join(home, `ssh-fails-${name}`), `${stderr.join("\n")}\n`);
+    return {
+        home,
+        bin: box.bin,
+        hostBin,
+        root,
+        env,
+        run,
+        calls: (cmd = "docker") => calls(cmd),
+        removals,
+        lostDaemons,
+        stackBuilderNodes,
+        markRegistered,
+        logged,
+        resolve,
+        host,
+        onHost,
+        sshFails,
+    };
 }
 
 /** What buildx prints for `inspect --bootstrap` of a host builder; `downHosts` report an error. */
@@ -155,6 +243,37 @@ const inspectStub = (downHosts: string[]) =>
         "    esac",
         "fi",
     ].join("\n");
+
+/**
+ * A build host of one node, `lab`'s `arm-0`, behind a real sshd on loopback (test/sandbox.ts
+ * startSshd) with `extra` sshd_config lines; the runner's ssh is then the real OpenSSH.
+ */
+async function labHost(box: ReturnType<typeof sandbox>, extra: string[]) {
+    const dir = path.join(box.home, "lab");
+    fs.mkdirSync(dir);
+    const keygen = (name: string) => {
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, name)]);
+        return fs.readFileSync(path.join(dir, `${name}.pub`), "utf8").trim();
+    };
+    const hostKey = keygen("host");
+    fs.writeFileSync(path.join(dir, "authorized_keys"), keygen("operator"));
+    const sshd = await startSshd(dir, path.join(dir, "host"), path.join(dir, "authorized_keys"), extra);
+    // The wrapper runs the first ssh on PATH: here the real one, not the sandbox's stub.
+    fs.writeFileSync(path.join(box.bin, "ssh"), '#!/bin/sh\nexec /usr/bin/ssh "$@"\n', { mode: 0o755 });
+    const spec: FleetBuildersSpec = {
+        name: "lab",
+        owner: "nbf/lab",
+        nodes: [
+            node("lab", "arm-0", "127.0.0.1", ["linux/arm64"], {
+                port: sshd.port,
+                user: os.userInfo().username,
+                hostKey,
+                hostKeyAlias: "static-arm-0",
+            }),
+        ],
+    };
+    return { spec, key: fs.readFileSync(path.join(dir, "operator"), "utf8"), stop: sshd.stop };
+}
 
 describe("registration", () => {
     test("registers a builder per host and the stack's builder, each node over pinned SSH with its declared platforms", async () => {
@@ -229,20 +348,10 @@ describe("registration", () => {
         const before = box.calls().length;
         await box.run(changed, "preview");
         // The ssh config is part of every builder's fingerprint: all re-register, none loses its daemon.
-        expect(
-            box
-                .calls()
-                .slice(before)
-                .filter((c) => c.startsWith("buildx rm")),
-        ).toEqual(
+        expect(box.removals(before)).toEqual(
             expect.arrayContaining(["buildx rm --keep-daemon fleet-dev-arm-0", "buildx rm --keep-daemon fleet-dev"]),
         );
-        expect(
-            box
-                .calls()
-                .slice(before)
-                .filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon")),
-        ).toEqual([]);
+        expect(box.lostDaemons(before)).toEqual([]);
     });
 
     test("new driver options restart only that host's BuildKit container, keeping its cache, when the registration runs", async () => {
@@ -253,21 +362,14 @@ describe("registration", () => {
         changed.nodes[0].driverOptions = { image: "moby/buildkit:v0.31.0", "cpuset-cpus": "0" };
         const before = box.calls().length;
         await box.run(changed, "preview");
-        expect(
-            box
-                .calls()
-                .slice(before)
-                .filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon")),
-        ).toEqual([]);
+        expect(box.lostDaemons(before)).toEqual([]);
         // The previous output comes from the registration's state, not from this runner's files.
         await box.run(changed, "register", undefined, { PULUMI_COMMAND_STDOUT: JSON.stringify(first) });
         // The host's preview BuildKit started with the same settings: it restarts too.
-        expect(
-            box
-                .calls()
-                .slice(before)
-                .filter((c) => c.startsWith("buildx rm") && !c.includes("--keep-daemon")),
-        ).toEqual(["buildx rm --keep-state fleet-dev-x86-0", "buildx rm --keep-state fleet-dev-x86-0_preview"]);
+        expect(box.lostDaemons(before)).toEqual([
+            "buildx rm --keep-state fleet-dev-x86-0",
+            "buildx rm --keep-state fleet-dev-x86-0_preview",
+        ]);
         expect(box.logged).toContain("restarting BuildKit on x86-0: its driver options or buildkitd.toml changed");
     });
 
@@ -327,7 +429,7 @@ describe("previews build on BuildKit state of their own (issue 20)", () => {
             expect(nodesOf(calls, "fleet-dev-x86-0")).toEqual(["fleet-dev_x86-0"]);
             expect(nodesOf(calls, "fleet-dev-arm-0")).toEqual(["fleet-dev_arm-0"]);
             // Only the host builders move: the preview and stack builders are already what they should be.
-            expect(calls.filter((c) => c.startsWith("buildx rm")).sort()).toEqual([
+            expect(box.removals(before).sort()).toEqual([
                 "buildx rm --keep-daemon fleet-dev-arm-0",
                 "buildx rm --keep-daemon fleet-dev-x86-0",
             ]);
@@ -404,7 +506,10 @@ describe("a preview and an update of one stack at once, as one user (real proces
             [
                 "#!/bin/bash",
                 `"${process.execPath}" "${built}/runner/cli.js" ${mode} < "${input}" > "${dir}/out" 2> "${dir}/err"`,
-                `echo $? > "${dir}/rc"`,
+                // Written aside and renamed: the waiter polls for the file and reads it at once, and a
+                // file the shell has created but not yet written reads empty (seen under load).
+                `echo $? > "${dir}/rc.tmp"`,
+                `mv "${dir}/rc.tmp" "${dir}/rc"`,
                 `while [ -e "${dir}/hold" ]; do sleep 0.1; done`,
             ].join("\n"),
             { mode: 0o755 },
@@ -458,17 +563,8 @@ describe("nodes that do not answer", () => {
     test("an update reports each host whose node does not start, and the stack's builder leaves it out", async () => {
         const box = sandbox(inspectStub(["arm-0"]));
         const report = await box.run(spec(), "update");
-        expect(report.down).toEqual([
-            {
-                host: "arm-0",
-                node: "fleet-dev_arm-0",
-                platforms: ["linux/arm64"],
-                error: "ssh: connect to host 203.0.113.10 port 2222: Connection refused",
-            },
-        ]);
-        const stack = box.calls().filter((c) => c.includes("--name fleet-dev "));
-        expect(stack).toHaveLength(1);
-        expect(stack[0]).toContain("--node fleet-dev_x86-0");
+        expect(report.down).toEqual([ARM_REFUSED]);
+        expect(box.stackBuilderNodes()).toEqual(["fleet-dev_x86-0"]);
     });
 
     test("a preview starts no node", async () => {
@@ -511,28 +607,39 @@ describe("nodes that do not answer", () => {
     });
 });
 
-describe("the node check in an update: one SSH round trip per running node (issue 22)", () => {
+describe("the node check in an update: one SSH round trip per host asks Docker and then BuildKit (issue 22)", () => {
+    const script = scriptFile("host/buildkit-check.sh");
+    const fleetNode = (host: string) => spec().nodes.find((n) => n.host === host)!;
+    /** The node check's ssh call as the stub logs it: the script's line breaks escaped. */
     const question = (box: ReturnType<typeof sandbox>, host: string) =>
-        `-F ${box.root}/fleet-dev/config ${host}.fleet-dev.nbf.invalid docker container inspect --format '{{.State.Running}}' 'buildx_buildkit_fleet-dev_${host}'`;
+        `-F ${box.root}/fleet-dev/config ${host}.fleet-dev.nbf.invalid ${remoteCommand(nodeCheckStep(fleetNode(host), script)).replace(/\n/g, "\\n")}`;
+    const STUCK =
+        "BuildKit did not answer within 10 s (buildctl debug workers printed nothing); its container buildx_buildkit_fleet-dev_arm-0 runs, " +
+        "so its daemon is stuck or starved: restart it on the host (docker restart buildx_buildkit_fleet-dev_arm-0), which keeps its cache";
 
-    test("a node whose BuildKit container runs is asked once over the stack's pinned ssh, and buildx inspects nothing", async () => {
+    test("a node whose BuildKit answers is asked once over the stack's pinned ssh, and buildx inspects nothing", async () => {
         const box = sandbox(inspectStub([]));
-        box.buildkit("x86-0", "true");
-        box.buildkit("arm-0", "true");
+        box.host("x86-0", { container: "true" });
+        box.host("arm-0", { container: "true" });
         expect((await box.run(spec(), "update")).down).toEqual([]);
         expect(box.calls("ssh").sort()).toEqual([question(box, "arm-0"), question(box, "x86-0")]);
+        expect(box.calls("on-arm-0")).toEqual([
+            "docker container inspect --format {{.State.Running}} buildx_buildkit_fleet-dev_arm-0",
+            "docker exec buildx_buildkit_fleet-dev_arm-0 buildctl debug workers",
+        ]);
         expect(box.calls().filter((c) => c.startsWith("buildx inspect"))).toEqual([]);
     });
 
     test("a stopped or missing container is started by buildx inspect --bootstrap, on that host only", async () => {
         const box = sandbox(inspectStub([]));
-        box.buildkit("x86-0", "true");
-        box.buildkit("arm-0", "false");
+        box.host("x86-0", { container: "true" });
+        box.host("arm-0", { container: "false" });
         expect((await box.run(spec(), "update")).down).toEqual([]);
         expect(box.calls().filter((c) => c.startsWith("buildx inspect"))).toEqual([
             "buildx inspect --bootstrap fleet-dev-arm-0",
         ]);
-        box.buildkit("arm-0", "Error response from daemon: No such container: buildx_buildkit_fleet-dev_arm-0", 1);
+        expect(box.calls("on-arm-0").filter((c) => c.startsWith("docker exec"))).toEqual([]);
+        box.host("arm-0", {});
         const before = box.calls().length;
         expect((await box.run(spec(), "update")).down).toEqual([]);
         expect(
@@ -543,55 +650,170 @@ describe("the node check in an update: one SSH round trip per running node (issu
         ).toEqual(["buildx inspect --bootstrap fleet-dev-arm-0"]);
     });
 
-    test("a host ssh cannot reach is down with ssh's own verdict, without waiting for buildx to fail the same way; its builds move", async () => {
+    test("a running container whose BuildKit does not answer in time is down with that cause, in the same round trip; its builds move", async () => {
         const box = sandbox(inspectStub([]));
-        box.buildkit("x86-0", "true");
-        box.buildkit("arm-0", "", 255, ["ssh: connect to host 203.0.113.10 port 2222: Connection refused"]);
+        box.host("x86-0", { container: "true" });
+        box.host("arm-0", { container: "true", buildkit: "hangs" });
+        // The hosts' clock runs fast: timeout gives BuildKit 1 s for the runner's 10.
+        fs.writeFileSync(path.join(box.home, "host-seconds"), "1");
         const report = await box.run(spec(), "update");
         expect(report.down).toEqual([
-            {
-                host: "arm-0",
-                node: "fleet-dev_arm-0",
-                platforms: ["linux/arm64"],
-                error: "ssh: connect to host 203.0.113.10 port 2222: Connection refused",
-            },
+            { host: "arm-0", node: "fleet-dev_arm-0", platforms: ["linux/arm64"], error: STUCK },
+        ]);
+        expect(box.calls("ssh").sort()).toEqual([question(box, "arm-0"), question(box, "x86-0")]);
+        // buildx would wait on it as well (its bootstrap asks the same question): it is not asked.
+        expect(box.calls().filter((c) => c.startsWith("buildx inspect"))).toEqual([]);
+        expect(box.stackBuilderNodes()).toEqual(["fleet-dev_x86-0"]);
+    });
+
+    test("a host whose Docker does not answer is down with that cause", async () => {
+        const box = sandbox(inspectStub([]));
+        box.host("x86-0", { container: "true" });
+        box.host("arm-0", { docker: "hangs" });
+        fs.writeFileSync(path.join(box.home, "host-seconds"), "1");
+        const report = await box.run(spec(), "update");
+        expect(report.down.map((d) => [d.host, d.error])).toEqual([
+            [
+                "arm-0",
+                "Docker did not answer within 10 s: check the Docker daemon on the host (systemctl status docker)",
+            ],
         ]);
         expect(box.calls().filter((c) => c.startsWith("buildx inspect"))).toEqual([]);
-        expect(
-            box
-                .calls()
-                .filter((c) => c.includes("--name fleet-dev "))
-                .map((c) => /--node (\S+)/.exec(c)![1]),
-        ).toEqual(["fleet-dev_x86-0"]);
+    });
+
+    test("over a real sshd, the script reaches the host's shell intact: BuildKit that answers is up, one that hangs is down", async () => {
+        const box = sandbox();
+        // The host runs what it is sent with its Docker stand-in first on PATH; its clock runs fast.
+        const lab = await labHost(box, [
+            `ForceCommand env HOME='${box.home}' NBF_HOST=arm-0 PATH='${box.hostBin}':/usr/bin:/bin sh -c "$SSH_ORIGINAL_COMMAND"`,
+        ]);
+        fs.writeFileSync(path.join(box.home, "host-seconds"), "1");
+        try {
+            box.host("arm-0", { container: "true" });
+            expect((await box.run(lab.spec, "update", lab.key)).down).toEqual([]);
+            expect(box.calls("on-arm-0")).toEqual([
+                "docker container inspect --format {{.State.Running}} buildx_buildkit_lab_arm-0",
+                "docker exec buildx_buildkit_lab_arm-0 buildctl debug workers",
+            ]);
+            box.host("arm-0", { container: "true", buildkit: "hangs" });
+            const report = await box.run(lab.spec, "update", lab.key);
+            expect(report.down.map((d) => d.error)).toEqual([STUCK.replace(/fleet-dev_arm-0/g, "lab_arm-0")]);
+            expect(box.calls().filter((c) => c.startsWith("buildx inspect"))).toEqual([]);
+        } finally {
+            lab.stop();
+        }
+    }, 30_000);
+
+    test("BuildKit that fails at once (its socket not there yet) is left to buildx inspect --bootstrap, which waits for it as buildx does", async () => {
+        const box = sandbox(inspectStub([]));
+        box.host("x86-0", { container: "true" });
+        box.host("arm-0", { container: "true", buildkit: "fails" });
+        expect((await box.run(spec(), "update")).down).toEqual([]);
+        expect(box.calls().filter((c) => c.startsWith("buildx inspect"))).toEqual([
+            "buildx inspect --bootstrap fleet-dev-arm-0",
+        ]);
+    });
+
+    test("a host ssh cannot reach is down with ssh's own verdict, without waiting for buildx to fail the same way; its builds move", async () => {
+        const box = sandbox(inspectStub([]));
+        box.host("x86-0", { container: "true" });
+        box.sshFails("arm-0", [ARM_REFUSED.error]);
+        const report = await box.run(spec(), "update");
+        expect(report.down).toEqual([ARM_REFUSED]);
+        expect(box.calls().filter((c) => c.startsWith("buildx inspect"))).toEqual([]);
+        expect(box.stackBuilderNodes()).toEqual(["fleet-dev_x86-0"]);
     });
 
     test("a host key that no longer matches names ssh's verdict after its banner", async () => {
         const box = sandbox(inspectStub([]));
-        box.buildkit("x86-0", "true");
+        box.host("x86-0", { container: "true" });
         const verdict = [
             "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
             "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @",
             "Host key verification failed.",
         ];
-        box.buildkit("arm-0", "", 255, verdict);
+        box.sshFails("arm-0", verdict);
         const report = await box.run(spec(), "update");
         expect(report.down.map((d) => [d.host, d.error])).toEqual([
             ["arm-0", `${verdict[0]} ... Host key verification failed.`],
         ]);
     });
 
-    test("an answer that is not exactly true is no proof the node runs", () => {
-        expect(buildkitRunning(0, "true\n")).toBe(true);
-        expect(buildkitRunning(0, "false\n")).toBe(false);
-        expect(buildkitRunning(255, "true\n")).toBe(false);
-        expect(buildkitRunning(0, "")).toBe(false);
-        expect(buildkitRunning(0, "true\ntrue\n")).toBe(false);
+    const arm = node("fleet-dev", "arm-0", "192.0.2.1", ["linux/arm64"]);
+    test.each<[string, number, string, string, ReturnType<typeof nodeCheckVerdict>]>([
+        ["BuildKit answered", 0, "answers\n", "", { state: "up" }],
+        ["an answer that is not exactly the word", 0, "answers\nanswers\n", "", { state: "bootstrap" }],
+        ["the word with a failing status", 1, "answers\n", "", { state: "bootstrap" }],
+        [
+            "BuildKit silent, with what it printed",
+            0,
+            "buildkit-silent\n",
+            "error: context deadline exceeded\n",
+            {
+                state: "down",
+                error: STUCK.replace(" (buildctl debug workers printed nothing)", ": error: context deadline exceeded"),
+            },
+        ],
+        ["BuildKit silent, printing nothing", 0, "buildkit-silent\n", "", { state: "down", error: STUCK }],
+        [
+            "Docker silent",
+            0,
+            "docker-silent\n",
+            "",
+            {
+                state: "down",
+                error: "Docker did not answer within 10 s: check the Docker daemon on the host (systemctl status docker)",
+            },
+        ],
+        [
+            "ssh failing, whatever the command printed",
+            255,
+            "answers\n",
+            "ssh: connect to host 192.0.2.1 port 22: Connection timed out\n",
+            { state: "down", error: "ssh: connect to host 192.0.2.1 port 22: Connection timed out" },
+        ],
+        [
+            "no such container",
+            1,
+            "",
+            "Error response from daemon: No such container: buildx_buildkit_fleet-dev_arm-0\n",
+            { state: "bootstrap" },
+        ],
+        [
+            "a stopped container",
+            1,
+            "",
+            "buildkit-check: buildx_buildkit_fleet-dev_arm-0 is not running\n",
+            { state: "bootstrap" },
+        ],
+        ["a host without timeout", 127, "", "sh: 1: timeout: not found\n", { state: "bootstrap" }],
+    ])("reads %s", (_, code, stdout, stderr, verdict) => {
+        expect(nodeCheckVerdict(arm, code, stdout, stderr)).toEqual(verdict);
     });
 
-    test("the container name reaches the remote shell as one quoted word", () => {
-        expect(buildkitRunningArgs(node("it's", "arm-0", "192.0.2.1", ["linux/arm64"]))).toEqual([
-            "arm-0.it's.nbf.invalid",
-            "docker container inspect --format '{{.State.Running}}' 'buildx_buildkit_it'\\''s_arm-0'",
+    test("waits NODE_ANSWER_SECONDS, which the messages name", () => {
+        expect(NODE_ANSWER_SECONDS).toBe(10);
+        expect(nodeCheckStep(arm, script).args).toEqual([buildkitContainer(arm), "10"]);
+    });
+
+    test("the container name reaches the host's script as one word, whatever the builder's name holds", () => {
+        const odd = node("it's $(id)", "arm-0", "192.0.2.1", ["linux/arm64"]);
+        const echo = { ...nodeCheckStep(odd, script), script: 'printf "%s|" "$0" "$@"' };
+        expect(execFileSync("sh", ["-c", remoteCommand(echo)], { encoding: "utf8" })).toBe(
+            "buildkit-check.sh|buildx_buildkit_it's $(id)_arm-0|10|",
+        );
+    });
+
+    test("the script never exits 255, which the runner reads as ssh's own failure", () => {
+        const box = sandbox();
+        box.host("arm-0", { container: "true" });
+        // A Docker CLI that exits 255 (as a broken one might) is a failure of the script's own.
+        const r = box.onHost("arm-0", nodeCheckStep(fleetNode("arm-0"), script), "exit 255");
+        expect([r.status, r.stdout]).toEqual([1, ""]);
+        const bad = box.onHost("arm-0", { ...nodeCheckStep(fleetNode("arm-0"), script), args: ["c", "ten"] });
+        expect([bad.status, bad.stderr]).toEqual([
+            2,
+            "buildkit-check: TIMEOUT must be a whole number of seconds, not 'ten'\n",
         ]);
     });
 });
@@ -624,7 +846,7 @@ describe("idle hosts", () => {
         const box = sandbox(inspectStub([]), "i-x86-0\\tstopped\\ni-arm-0\\trunning");
         fs.writeFileSync(path.join(box.home, "ssh-fails"), "2");
         await box.run(spec({ wake }), "update");
-        expect(box.calls("ssh").filter((c) => !c.includes("docker container inspect"))).toEqual([
+        expect(box.calls("ssh").filter((c) => !c.includes("buildkit-check.sh"))).toEqual([
             ...["x86-0", "x86-0", "x86-0", "arm-0"].map(
                 (h) => `-F ${box.root}/fleet-dev/config -o ConnectTimeout=10 ${h}.fleet-dev.nbf.invalid true`,
             ),
@@ -862,7 +1084,7 @@ describe("the user's own ssh_config", () => {
         fs.mkdirSync(path.join(box.home, ".ssh"), { recursive: true, mode: 0o700 });
         fs.writeFileSync(path.join(box.home, ".ssh", "config"), HOSTILE);
         // The docker stub does what buildx does for an ssh:// node: runs `ssh` from its PATH.
-        const bin = box.env.PATH.split(":")[0];
+        const bin = box.bin;
         fs.writeFileSync(path.join(bin, "ssh"), '#!/bin/bash\nexec /usr/bin/ssh "$@"\n', { mode: 0o755 });
         fs.writeFileSync(
             path.join(bin, "docker"),
@@ -883,82 +1105,14 @@ describe("the user's own ssh_config", () => {
 
     test("against a real sshd that accepts every variable, neither a user's SendEnv nor SetEnv reaches a build host; the pinned one does", async () => {
         const box = sandbox();
-        const lab = path.join(box.home, "lab");
-        fs.mkdirSync(lab);
-        const keygen = (name: string) => {
-            execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(lab, name)]);
-            return fs.readFileSync(path.join(lab, `${name}.pub`), "utf8").trim();
-        };
-        const hostKey = keygen("host");
-        fs.writeFileSync(path.join(lab, "authorized_keys"), keygen("operator"));
-        const port = await new Promise<number>((resolve) => {
-            const server = net.createServer().listen(0, "127.0.0.1", () => {
-                const { port: p } = server.address() as net.AddressInfo;
-                server.close(() => resolve(p));
-            });
-        });
-        const user = os.userInfo().username;
-        fs.writeFileSync(
-            path.join(lab, "sshd_config"),
-            [
-                `ListenAddress 127.0.0.1:${port}`,
-                `HostKey ${lab}/host`,
-                `PidFile ${lab}/sshd.pid`,
-                `AuthorizedKeysFile ${lab}/authorized_keys`,
-                "PasswordAuthentication no",
-                "KbdInteractiveAuthentication no",
-                "PermitRootLogin prohibit-password",
-                `AllowUsers ${user}`,
-                "UsePAM no",
-                "StrictModes no",
-                "AcceptEnv *",
-                "",
-            ].join("\n"),
-        );
-        if (process.getuid?.() === 0) {
-            fs.mkdirSync("/run/sshd", { recursive: true });
-        }
-        const sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", path.join(lab, "sshd_config")], { stdio: "ignore" });
+        const lab = await labHost(box, ["AcceptEnv *"]);
         try {
-            for (
-                let i = 0;
-                i < 50 &&
-                !(await new Promise<boolean>((r) => {
-                    const c = net.connect(port, "127.0.0.1", () => {
-                        c.end();
-                        r(true);
-                    });
-                    c.on("error", () => r(false));
-                }));
-                i++
-            ) {
-                await new Promise((r) => setTimeout(r, 100));
-            }
             fs.mkdirSync(path.join(box.home, ".ssh"), { recursive: true, mode: 0o700 });
             fs.writeFileSync(
                 path.join(box.home, ".ssh", "config"),
                 "Host *\n    SendEnv LEAK\n    SetEnv LEAK2=from-user-config\n",
             );
-            // The wrapper runs the first ssh on PATH: here the real one, not the sandbox's stub.
-            fs.writeFileSync(path.join(box.env.PATH.split(":")[0], "ssh"), '#!/bin/sh\nexec /usr/bin/ssh "$@"\n', {
-                mode: 0o755,
-            });
-            await box.run(
-                {
-                    name: "lab",
-                    owner: "nbf/lab",
-                    nodes: [
-                        node("lab", "arm-0", "127.0.0.1", ["linux/arm64"], {
-                            port,
-                            user,
-                            hostKey,
-                            hostKeyAlias: "static-arm-0",
-                        }),
-                    ],
-                },
-                "preview",
-                fs.readFileSync(path.join(lab, "operator"), "utf8"),
-            );
+            await box.run(lab.spec, "preview", lab.key);
             const remote = "echo LEAK=$LEAK LEAK2=$LEAK2 NBF_FLEET=$NBF_FLEET";
             const viaUserConfig = execFileSync(
                 "/usr/bin/ssh",
@@ -973,7 +1127,7 @@ describe("the user's own ssh_config", () => {
             );
             expect(viaWrapper.trim()).toBe("LEAK= LEAK2= NBF_FLEET=1");
         } finally {
-            sshd.kill();
+            lab.stop();
         }
     }, 30_000);
 

@@ -2,7 +2,9 @@
 // throwaway home, stub commands on PATH that log their calls, and a RunnerEnv whose clock
 // moves only when the runner sleeps, so retry loops run without waiting.
 
+import { spawn } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { RunnerEnv } from "../runner/process";
@@ -14,6 +16,8 @@ export interface Sandbox {
     dir: string;
     home: string;
     bin: string;
+    /** Where the stubs log their calls, one a line. */
+    log: string;
     /** PATH with the stubs first, HOME and DOCKER_CONFIG in the sandbox. */
     env: NodeJS.ProcessEnv;
     /** A bash stub for `cmd` that logs `cmd args…` and then runs `body`. */
@@ -62,5 +66,76 @@ export function sandbox(prefix = "nbf-sandbox-"): Sandbox {
             now: () => now,
         };
     };
-    return { dir, home, bin, env, stub, calls, read: (name) => fs.readFileSync(path.join(dir, name), "utf8"), runner };
+    return {
+        dir,
+        home,
+        bin,
+        log,
+        env,
+        stub,
+        calls,
+        read: (name) => fs.readFileSync(path.join(dir, name), "utf8"),
+        runner,
+    };
+}
+
+/** A TCP port on loopback that nothing listens on (it was free a moment ago). */
+export function freePort(): Promise<number> {
+    return new Promise((resolve) => {
+        const server = net.createServer().listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as net.AddressInfo;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+/** Whether something accepts connections on the loopback port. */
+export function listening(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const socket = net.connect(port, "127.0.0.1", () => {
+            socket.end();
+            resolve(true);
+        });
+        socket.on("error", () => resolve(false));
+    });
+}
+
+/**
+ * A real sshd on a free loopback port that admits only the current user, by the keys in
+ * `authorizedKeys`, presenting `hostKey` (a private key file); its config and pid file go to
+ * `dir`, with `extra` lines appended. Resolves once it accepts connections.
+ */
+export async function startSshd(
+    dir: string,
+    hostKey: string,
+    authorizedKeys: string,
+    extra: string[] = [],
+): Promise<{ port: number; stop: () => void }> {
+    const port = await freePort();
+    const config = path.join(dir, "sshd_config");
+    fs.writeFileSync(
+        config,
+        [
+            `ListenAddress 127.0.0.1:${port}`,
+            `HostKey ${hostKey}`,
+            `PidFile ${dir}/sshd.pid`,
+            `AuthorizedKeysFile ${authorizedKeys}`,
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PermitRootLogin prohibit-password",
+            `AllowUsers ${os.userInfo().username}`,
+            "UsePAM no",
+            "StrictModes no",
+            ...extra,
+            "",
+        ].join("\n"),
+    );
+    if (process.getuid?.() === 0) {
+        fs.mkdirSync("/run/sshd", { recursive: true });
+    }
+    const sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config], { stdio: "ignore" });
+    for (let i = 0; i < 50 && !(await listening(port)); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+    }
+    return { port, stop: () => sshd.kill() };
 }
