@@ -8,8 +8,7 @@
 // (`sha256-<hex of the subject>`, provider notes, supply chain): either way the subject's
 // manifest is not touched, so signing never changes a digest the stack exports.
 
-import { goRegExp } from "../config/identityPattern";
-import { SigningConfig } from "../config/signing";
+import { matchesAsCosign, SigningConfig } from "../config/signing";
 
 /** The CI that provides a keyless signature's OIDC token; `none` outside both. */
 export type OidcSource = "github" | "gitlab" | "none";
@@ -72,12 +71,11 @@ export function ciIdentity(env: NodeJS.ProcessEnv): string | undefined {
 
 /**
  * Whether the stack's verifiers accept a certificate for `identity`: the exact identity, or a
- * match of the pattern as cosign matches it, with Go's regexp (the config takes only patterns
- * both read alike; goRegExp gives `.` and classes Go's meaning: config/identityPattern.ts).
+ * match of the pattern as cosign finds one, with RE2 on both sides (config/signing.ts matchesAsCosign).
  */
 export function acceptsIdentity(signing: SigningConfig & { mode: "keyless" }, identity: string): boolean {
     return signing.identityRegexp !== undefined
-        ? goRegExp(signing.identityRegexp).test(identity)
+        ? matchesAsCosign(signing.identityRegexp, identity)
         : identity === signing.identity;
 }
 
