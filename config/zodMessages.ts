@@ -56,6 +56,14 @@ export function describeValue(input: unknown): string {
     return "a map";
 }
 
+/** A value that must be one of `options` (an enum, or a discriminator of a union): missing, or which it is. */
+function oneOf(found: unknown, options: readonly unknown[]): string {
+    const list = options.map((o) => JSON.stringify(o)).join(", ");
+    return found === undefined
+        ? `is required: one of ${list}`
+        : `is ${describeValue(found)}; it must be one of ${list}`;
+}
+
 const EXPECTED: Record<string, string> = {
     string: "a string",
     number: "a number",
@@ -259,17 +267,7 @@ export function issueProblems(
             const options = (issue as { options?: unknown[] }).options ?? [];
             if (discriminator) {
                 // zod puts the discriminator key on the path already.
-                const found = valueAt(input, issue.path);
-                const list = options.map((o) => JSON.stringify(o)).join(", ");
-                return [
-                    {
-                        path: at,
-                        message:
-                            found === undefined
-                                ? `is required: one of ${list}`
-                                : `is ${describeValue(found)}; it must be one of ${list}`,
-                    },
-                ];
+                return [{ path: at, message: oneOf(valueAt(input, issue.path), options) }];
             }
             return [{ path: at, message: issue.message }];
         }
@@ -280,16 +278,7 @@ export function issueProblems(
         }
         case "invalid_value": {
             const found = "input" in issue ? issue.input : valueAt(input, issue.path);
-            const list = issue.values.map((v) => JSON.stringify(v)).join(", ");
-            return [
-                {
-                    path: at,
-                    message:
-                        found === undefined
-                            ? `is required: one of ${list}`
-                            : `is ${describeValue(found)}; it must be one of ${list}`,
-                },
-            ];
+            return [{ path: at, message: oneOf(found, issue.values) }];
         }
         default:
             return [{ path: at, message: issue.message }];

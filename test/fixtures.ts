@@ -58,6 +58,25 @@ export function configProblems(root: string, raw: unknown, overrides: Partial<Co
     return [];
 }
 
+/**
+ * The outcome a config case expects of `found` (configProblems' answer): "accepted" is no problem
+ * at all; `[at, fragment]` is a problem at key path `at` whose message contains `fragment`.
+ */
+export function expectOutcome(found: Problem[], expected: [string, string] | "accepted"): void {
+    if (expected === "accepted") {
+        expect(found).toEqual([]);
+        return;
+    }
+    const [at, fragment] = expected;
+    expect(found.map((p) => `${p.path}: ${p.message}`)).toContainEqual(expect.stringContaining(`${at}: `));
+    expect(
+        found
+            .filter((p) => p.path === at)
+            .map((p) => p.message)
+            .join("\n"),
+    ).toContain(fragment);
+}
+
 /** The fixture config with `change` applied: two EC2 pools (c7g, c7i), ECR, image app. */
 export function ec2Stack(change: (c: CaseConfig) => void): CaseConfig {
     const config = validConfig() as CaseConfig;
