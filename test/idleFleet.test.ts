@@ -1,11 +1,10 @@
 // Pools with idleMinutes under mocks: hosts that stop rather than terminate, a stable
 // address, the update's wake step, and no preview builds on hosts a preview cannot start.
 
-import * as pulumi from "@pulumi/pulumi";
-import { Fleet } from "../components/fleet";
 import { parseConfig } from "../config/schema";
 import { context, makeProject, validConfig } from "./fixtures";
-import { installMocks, settled, valueOf, registrationFiles, unwrapSecrets } from "./mocks";
+import { settledFleet, testFleet } from "./fleetFixtures";
+import { installMocks, registrationFiles, unwrapSecrets } from "./mocks";
 
 const mocks = installMocks();
 const root = makeProject();
@@ -13,19 +12,10 @@ const raw = validConfig() as Record<string, any>;
 raw.hosts[0].idleMinutes = 30;
 raw.images.push({ name: "x86-only", context: "app", platforms: ["linux/amd64"] });
 
-const fleet = new Fleet("fleet", {
-    config: parseConfig(raw, context(root)),
-    project: "native-build-fleet",
-    stack: "dev",
-    sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nop\n-----END OPENSSH PRIVATE KEY-----\n"),
-    labels: {},
-    region: "eu-west-1",
-});
+const fleet = testFleet(parseConfig(raw, context(root)), { region: "eu-west-1" });
 let hosts: any;
 beforeAll(async () => {
-    hosts = await valueOf(fleet.hosts);
-    await valueOf(fleet.images);
-    await settled(mocks.resources);
+    hosts = await settledFleet(fleet, mocks);
 });
 const ofType = (type: string) => mocks.resources.filter((r) => r.type === type);
 const named = (name: string) => {

@@ -5,18 +5,17 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { installMocks, isSecretValue, plaintextStrings, RecordedResource, settled, valueOf } from "./mocks";
 import { context, makeProject, validConfig } from "./fixtures";
+import { keySigningContext, signingKey, SIGNING_PUBLIC_KEY, testFleet } from "./fleetFixtures";
 import { parseConfig } from "../config/schema";
-import { Fleet } from "../components/fleet";
 import { codeDigest } from "../runner/scriptFiles";
 
 const mocks = installMocks();
-const PUB = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEstubkeyAAAA\n-----END PUBLIC KEY-----\n";
 const root = makeProject();
 const signed: any = validConfig();
 signed.images[0].test = {};
 signed.images[0].tags = ["latest", "v1"];
 signed.images[0].secrets = undefined;
-signed.signing = { mode: "key", publicKey: PUB };
+signed.signing = { mode: "key", publicKey: SIGNING_PUBLIC_KEY };
 const unsigned: any = validConfig();
 unsigned.images[0].name = "plain";
 
@@ -33,23 +32,9 @@ const capture = {
         },
     ],
 };
-const fleet = new Fleet(
-    "fleet",
+const fleet = testFleet(
+    parseConfig(signed, keySigningContext(root)),
     {
-        config: parseConfig(
-            signed,
-            context(root, {
-                secretsSet: {
-                    sshPrivateKey: true,
-                    registryPassword: false,
-                    signingKey: true,
-                    signingKeyPassword: true,
-                },
-            }),
-        ),
-        project: "native-build-fleet",
-        stack: "dev",
-        sshPrivateKey: pulumi.secret("SSH-PRIVATE"),
         labels: {
             app: {
                 "org.opencontainers.image.revision": "abc123",
@@ -57,17 +42,11 @@ const fleet = new Fleet(
                 "org.opencontainers.image.created": "2026-12-06T21:03:27Z",
             },
         },
-        signingKey: { key: pulumi.secret("COSIGN-PRIVATE"), password: pulumi.secret("COSIGN-PASSWORD") },
+        signingKey: signingKey(),
     },
     capture,
 );
-const bare = new Fleet("bare", {
-    config: parseConfig(unsigned, context(root)),
-    project: "native-build-fleet",
-    stack: "dev",
-    sshPrivateKey: pulumi.secret("SSH-PRIVATE"),
-    labels: {},
-});
+const bare = testFleet(parseConfig(unsigned, context(root)), {}, undefined, "bare");
 
 let images: any;
 let bareImages: any;
@@ -108,7 +87,7 @@ describe("the sign step", () => {
     test("gets every digest, each platform's host, builder and smoke test, and the build's declaration", () => {
         const spec = JSON.parse(named("fleet-app-sign").inputs.environment.NBF_SPEC as string);
         const repo = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app";
-        expect(spec.signing).toEqual({ mode: "key", publicKey: PUB, transparencyLog: true });
+        expect(spec.signing).toEqual({ mode: "key", publicKey: SIGNING_PUBLIC_KEY, transparencyLog: true });
         expect(spec.indexes).toHaveLength(2);
         expect(spec.platforms.map((p: any) => [p.platform, p.ref])).toEqual([
             ["linux/amd64", `${repo}@sha256:${hash("fleet-app-linux-amd64")}`],
@@ -157,7 +136,7 @@ describe("the sign step", () => {
     test("exports how to verify the index and each platform's attestations, with no secret", () => {
         const signature = images.app.signature;
         expect(signature.mode).toBe("key");
-        expect(signature.publicKey).toBe(PUB);
+        expect(signature.publicKey).toBe(SIGNING_PUBLIC_KEY);
         expect(signature.verify).toBe(`cosign verify --key cosign.pub ${images.app.ref}`);
         expect(signature.verifyAttestations).toHaveLength(4);
         expect(JSON.stringify(images)).not.toMatch(/COSIGN-PRIVATE|COSIGN-PASSWORD/);

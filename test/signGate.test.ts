@@ -2,11 +2,10 @@
 // a sign that fails or hangs fails the update, and the stack keeps exporting the last digests
 // that were signed. Under the mocks the sign command's registration is held open to see it.
 
-import * as pulumi from "@pulumi/pulumi";
 import { installMocks } from "./mocks";
-import { context, makeProject, validConfig } from "./fixtures";
+import { makeProject, validConfig } from "./fixtures";
+import { keySigningContext, signingKey, SIGNING_PUBLIC_KEY, testFleet } from "./fleetFixtures";
 import { parseConfig } from "../config/schema";
-import { Fleet } from "../components/fleet";
 
 const mocks = installMocks();
 let release: () => void = () => undefined;
@@ -15,31 +14,13 @@ const signRan = new Promise<void>((resolve) => {
 });
 mocks.hold = (name) => (name.endsWith("-sign") ? signRan : undefined);
 
-const PUB = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEstubkeyAAAA\n-----END PUBLIC KEY-----\n";
 const turns = () => new Promise((r) => setTimeout(r, 300));
 
 test("a signed image's exported digests resolve only once its sign step has run", async () => {
     const raw: any = validConfig();
     raw.images[0].secrets = undefined;
-    raw.signing = { mode: "key", publicKey: PUB };
-    const fleet = new Fleet("fleet", {
-        config: parseConfig(
-            raw,
-            context(makeProject(), {
-                secretsSet: {
-                    sshPrivateKey: true,
-                    registryPassword: false,
-                    signingKey: true,
-                    signingKeyPassword: true,
-                },
-            }),
-        ),
-        project: "native-build-fleet",
-        stack: "dev",
-        sshPrivateKey: pulumi.secret("SSH-PRIVATE"),
-        labels: {},
-        signingKey: { key: pulumi.secret("COSIGN-PRIVATE"), password: pulumi.secret("COSIGN-PASSWORD") },
-    });
+    raw.signing = { mode: "key", publicKey: SIGNING_PUBLIC_KEY };
+    const fleet = testFleet(parseConfig(raw, keySigningContext(makeProject())), { signingKey: signingKey() });
     let exported: any;
     fleet.images.apply((images) => {
         exported = images;

@@ -1,13 +1,12 @@
 // ssh.access ssm: no inbound rule, no public address, SSH through an SSM session, for the
 // readiness check (OpenSSH run locally) and for buildx (the ssh config's ProxyCommand).
 
-import * as pulumi from "@pulumi/pulumi";
-import { Fleet } from "../components/fleet";
 import { parseConfig } from "../config/schema";
 import { policies } from "../policy/rules";
 import { checkReadiness, readinessSshArgs, ReadinessSpec, RemoteStep } from "../runner/readiness";
 import { context, makeProject, validConfig } from "./fixtures";
-import { installMocks, isSecretValue, settled, valueOf, registrationFiles } from "./mocks";
+import { settledFleet, testFleet } from "./fleetFixtures";
+import { installMocks, isSecretValue, registrationFiles } from "./mocks";
 import { sandbox } from "./sandbox";
 import { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 
@@ -39,19 +38,10 @@ describe("config", () => {
 });
 
 describe("the fleet in ssm mode", () => {
-    const fleet = new Fleet("fleet", {
-        config: parseConfig(ssmConfig(), context(root)),
-        project: "native-build-fleet",
-        stack: "dev",
-        sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nop\n-----END OPENSSH PRIVATE KEY-----\n"),
-        labels: {},
-        region: "eu-west-1",
-    });
+    const fleet = testFleet(parseConfig(ssmConfig(), context(root)), { region: "eu-west-1" });
     let hosts: any;
     beforeAll(async () => {
-        hosts = await valueOf(fleet.hosts);
-        await valueOf(fleet.images);
-        await settled(mocks.resources);
+        hosts = await settledFleet(fleet, mocks);
     });
     const ofType = (type: string) => mocks.resources.filter((r) => r.type === type);
 
