@@ -50,12 +50,17 @@ function scratch() {
         });
     const docker = () =>
         fs.existsSync(path.join(home, "docker.log")) ? fs.readFileSync(path.join(home, "docker.log"), "utf8") : "";
-    return { home, tmp, builder, run, docker };
+    /** The `docker buildx rm` calls, in order. */
+    const removed = () =>
+        docker()
+            .split("\n")
+            .filter((l) => l.startsWith("buildx rm"));
+    return { home, tmp, builder, run, docker, removed };
 }
 
 describe("removing a builder from a CI runner", () => {
     test("removes each host's own builder too, as the stack's directory lists them", () => {
-        const { home, builder, run, docker } = scratch();
+        const { home, builder, run, removed } = scratch();
         builder("fleet-prod");
         fs.writeFileSync(
             path.join(home, ".ssh", "native-build-fleet", "fleet-prod", "builders"),
@@ -63,11 +68,7 @@ describe("removing a builder from a CI runner", () => {
         );
         fs.appendFileSync(path.join(home, "registered"), "fleet-prod-arm-0\nfleet-prod-x86-0\n");
         expect(run(["fleet-prod"]).status).toBe(0);
-        expect(
-            docker()
-                .split("\n")
-                .filter((l) => l.startsWith("buildx rm")),
-        ).toEqual([
+        expect(removed()).toEqual([
             "buildx rm --keep-daemon fleet-prod",
             "buildx rm --keep-daemon fleet-prod-arm-0",
             "buildx rm --keep-daemon fleet-prod-x86-0",
@@ -103,7 +104,7 @@ describe("removing a builder from a CI runner", () => {
     });
 
     test("removes the stack's host builders that no list names (a job killed before the runner wrote it), and no other stack's", () => {
-        const { home, builder, run, docker } = scratch();
+        const { home, builder, run, removed } = scratch();
         builder("fleet-prod");
         builder("fleet-prod-eu");
         fs.writeFileSync(
@@ -115,11 +116,7 @@ describe("removing a builder from a CI runner", () => {
             "fleet-prod-arm-0\nfleet-prod-x86-1\nfleet-prod-eu-arm-0\nfleet-dev-arm-0\n",
         );
         expect(run(["fleet-prod"]).status).toBe(0);
-        expect(
-            docker()
-                .split("\n")
-                .filter((l) => l.startsWith("buildx rm")),
-        ).toEqual([
+        expect(removed()).toEqual([
             "buildx rm --keep-daemon fleet-prod",
             "buildx rm --keep-daemon fleet-prod-arm-0",
             "buildx rm --keep-daemon fleet-prod-x86-1",

@@ -43,6 +43,11 @@ const GOOD_INSTANCE = {
     rootBlockDevice: { encrypted: true },
 };
 const SSM_HOST = { ...GOOD_INSTANCE, tags: { "native-build-fleet:access": "ssm" } };
+const SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup";
+/** A security group's inputs with one TCP ingress rule. */
+const tcpIngress = (fromPort: number, toPort: number, cidr: string) => ({
+    ingress: [{ protocol: "tcp", fromPort, toPort, cidrBlocks: [cidr] }],
+});
 
 // Fake credential material, assembled here so the source holds no token-shaped literal
 // for secret scanners to trip over.
@@ -79,9 +84,9 @@ test.each<[string, ResourceValidationPolicy, string, Record<string, unknown>, Re
     [
         "restricted-ssh",
         restrictedSsh,
-        "aws:ec2/securityGroup:SecurityGroup",
-        { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.0/24"] }] },
-        { ingress: [{ protocol: "tcp", fromPort: 0, toPort: 1024, cidrBlocks: ["0.0.0.0/0"] }] },
+        SECURITY_GROUP,
+        tcpIngress(22, 22, "203.0.113.0/24"),
+        tcpIngress(0, 1024, "0.0.0.0/0"),
     ],
     [
         "restricted-ssh on standalone rules",
@@ -93,9 +98,9 @@ test.each<[string, ResourceValidationPolicy, string, Record<string, unknown>, Re
     [
         "no-docker-tcp-port",
         noDockerTcpPort,
-        "aws:ec2/securityGroup:SecurityGroup",
-        { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["10.0.0.0/8"] }] },
-        { ingress: [{ protocol: "tcp", fromPort: 2376, toPort: 2376, cidrBlocks: ["10.0.0.0/8"] }] },
+        SECURITY_GROUP,
+        tcpIngress(22, 22, "10.0.0.0/8"),
+        tcpIngress(2376, 2376, "10.0.0.0/8"),
     ],
     [
         "least-privilege-instance-profile",
