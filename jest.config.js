@@ -5,6 +5,8 @@ module.exports = {
     roots: ["<rootDir>/test"],
     testMatch: ["**/*.test.ts"],
     transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
+    // TypeScript only when a test uses it, not whenever the Pulumi SDK loads: test/typescriptOnDemand.ts.
+    moduleNameMapper: { "^typescript$": "<rootDir>/test/typescriptOnDemand.ts" },
     testTimeout: 20000,
     // Jest's default on a 2-core machine is one worker (cores - 1), but many suites wait on
     // real processes (ssh, sshd, shellcheck, the Compose CLI) rather than compute: two workers
