@@ -93,7 +93,11 @@ export function freePort(): Promise<number> {
 export function listening(port: number): Promise<boolean> {
     return new Promise((resolve) => {
         const socket = net.connect(port, "127.0.0.1", () => {
-            socket.end();
+            // destroy, not end: end() half-closes and leaves the socket open and reading until
+            // sshd closes its side, which it had not done by the end of the suite (seen with
+            // process._getActiveHandles() after each suite); the open socket then kept the jest
+            // worker from exiting ("A worker process has failed to exit gracefully").
+            socket.destroy();
             resolve(true);
         });
         socket.on("error", () => resolve(false));
