@@ -130,15 +130,8 @@ export async function attachedTo(
     repository: string,
     digest: string,
 ): Promise<Descriptor[]> {
-    const r = await client.request("GET", repository, `manifests/${referrersTag(digest)}`, { accept: OCI_INDEX });
-    if (r.status === 404) {
-        return [];
-    }
-    if (r.status !== 200) {
-        throw failure(`reading ${repository}:${referrersTag(digest)}`, registry, r);
-    }
     return Promise.all(
-        listed(r.body).map(async (m) => {
+        (await readTag(client, registry, repository, digest)).map(async (m) => {
             if (m.annotations !== undefined || (m.artifactType !== undefined && m.artifactType !== BUNDLE)) {
                 return m;
             }
