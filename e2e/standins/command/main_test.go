@@ -366,7 +366,10 @@ func runBounded(t *testing.T, ctx context.Context, in LocalArgs, script string, 
 
 func TestALineOver64KiBOnALoggedStreamHangsTheCommandEvenPastItsTimeout(t *testing.T) {
 	// sh's own printf writes the line, so the timeout's SIGKILL leaves no other writer behind.
-	long := `printf '%070000d\n' 0 >&2; echo finished`
+	// Everything goes to stderr: stdout is logged through the same pipe, and an `echo` on stdout
+	// once landed inside the long line (the two streams are copied by separate goroutines), gave
+	// the reader a newline within 64 KiB and let the command return (1 run in 5).
+	long := `printf '%070000d\n' 0 >&2; echo finished >&2`
 	// The resource's timeout: the real provider kills the command then, and still never returns.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
