@@ -65,9 +65,30 @@ function spec(signing: SigningConfig = KEY): AttestSpec {
     };
 }
 
-/** Stubs that log their calls; cosign copies each predicate and records its password variable and key file's mode. */
+/**
+ * Each stub call's start and end (ns) go to `timeline`, `<start> <end> <cmd> <args>`, written
+ * when it exits, and its start alone to `started`; NBF_STUB_DELAY (seconds) makes every call
+ * that long. With NBF_STUB_BARRIER=<n>, each `syft scan` and `cosign sign` waits until n of
+ * them have started, and fails after 5 s: it passes only when they run at once.
+ */
+function timed(dir: string, cmd: string, body: string): string {
+    return [
+        `t0=$(date +%s%N); echo "$t0 ${cmd} $*" >> '${dir}/started'`,
+        `trap 'echo "$t0 $(date +%s%N) ${cmd} $*" >> "${dir}/timeline"' EXIT`,
+        `if [ -n "$NBF_STUB_BARRIER" ] && { [ "${cmd} $1" = "syft scan" ] || [ "${cmd} $1" = "cosign sign" ]; }; then`,
+        `  touch '${dir}'/arrived-$$`,
+        `  for i in $(seq 50); do [ "$(ls '${dir}' | grep -c ^arrived-)" -ge "$NBF_STUB_BARRIER" ] && break; sleep 0.1; done`,
+        `  [ "$(ls '${dir}' | grep -c ^arrived-)" -ge "$NBF_STUB_BARRIER" ] || { echo "ran alone: $*" >&2; exit 1; }`,
+        `fi`,
+        `sleep "\${NBF_STUB_DELAY:-0}"`,
+        body,
+    ].join("\n");
+}
+
+/** Stubs that log their calls; cosign copies each predicate (as predicate-<type>-<hex>) and records its password variable and key file's mode. */
 function box(publicKey = PUB) {
     const b = sandbox("nbf-attest-");
+    const stub = (cmd: string, body: string) => b.stub(cmd, timed(b.dir, cmd, body));
     const project = path.join(b.dir, "project");
     fs.mkdirSync(path.join(project, "app"), { recursive: true });
     fs.writeFileSync(
@@ -75,7 +96,7 @@ function box(publicKey = PUB) {
         "FROM registry.e2e.test:5000/busybox:e2e AS build\nFROM scratch\n",
     );
     fs.writeFileSync(path.join(b.dir, "pub.pem"), publicKey);
-    b.stub(
+    stub(
         "cosign",
         [
             `echo "$1 COSIGN_PASSWORD=\${COSIGN_PASSWORD-unset} dir=$(stat -c %a "$(dirname "$DOCKER_CONFIG/x")")" >> '${b.dir}/cosign-env'`,
@@ -83,15 +104,15 @@ function box(publicKey = PUB) {
             `  version) exit 0;;`,
             `  public-key) stat -c %a "$3" > '${b.dir}/key-mode'; cp "$3" '${b.dir}/key-copy'; cat '${b.dir}/pub.pem';;`,
             `  signing-config) echo '{}' > "$4";;`,
-            `  attest) for a; do [ "$prev" = --predicate ] && cp "$a" '${b.dir}'/predicate-$(ls '${b.dir}' | grep -c ^predicate-); prev=$a; done;;`,
+            `  attest) for a; do [ "$prev" = --predicate ] && p=$a; [ "$prev" = --type ] && t=$a; prev=$a; done; cp "$p" '${b.dir}'/predicate-$t-\${prev##*:};;`,
             `esac`,
         ].join("\n"),
     );
-    b.stub(
+    stub(
         "syft",
         `[ "$1" = version ] && exit 0; out=\${4#spdx-json=}; echo '{"spdxVersion":"SPDX-2.3","packages":[{"name":"busybox"}]}' > "$out"`,
     );
-    b.stub(
+    stub(
         "docker",
         [
             `case "$*" in`,
@@ -101,7 +122,7 @@ function box(publicKey = PUB) {
             `esac`,
         ].join("\n"),
     );
-    b.stub("git", `case "$1" in rev-parse) echo 0123456789abcdef;; status) echo ' M app/x';; esac`);
+    stub("git", `case "$1" in rev-parse) echo 0123456789abcdef;; status) echo ' M app/x';; esac`);
     follow(registry, () => b.calls("cosign"));
     // The runner trusts the stand-in's certificate as cosign would trust a registry's CA.
     return {
@@ -142,6 +163,16 @@ async function inProject<T>(dir: string, f: () => Promise<T>): Promise<T> {
 
 const ATTESTED = [PREDICATE_TYPES.provenance.uri, PREDICATE_TYPES.sbom.uri];
 
+/** The stub cosign's pushes per subject, in the order each subject got them: `attest <type>` or `sign`. */
+function pushes(calls: string[]): Record<string, string[]> {
+    const per: Record<string, string[]> = {};
+    for (const c of calls.filter((l) => /^(attest|sign) /.test(l))) {
+        const type = /--type (\S+)/.exec(c)?.[1];
+        (per[c.split(" ").pop()!] ??= []).push(type === undefined ? "sign" : `attest ${type}`);
+    }
+    return per;
+}
+
 /** A digest the registry holds bundles of these types for, listed under its referrers tag by the step's own code. */
 async function signedBefore(digest: string, types: string[]): Promise<void> {
     types.forEach((t) => registry.attach("nbf-e2e/probe", digest, t));
@@ -167,25 +198,17 @@ describe("the attest entry point", () => {
     test("attests provenance and an SBOM on each platform digest, then signs the index once, all by digest", async () => {
         const b = box();
         const report = await inProject(b.project, () => attest(spec(), secrets, b.runner()));
-        const cosign = b.calls("cosign").filter((c) => /^(attest|sign) /.test(c));
-        expect(cosign.map((c) => `${c.split(" ")[0]} ${c.split(" ").pop()}`)).toEqual([
-            `attest ${REPO}@${AMD}`,
-            `attest ${REPO}@${AMD}`,
-            `attest ${REPO}@${ARM}`,
-            `attest ${REPO}@${ARM}`,
-            `sign ${REPO}@${INDEX}`,
-        ]);
-        expect(cosign.filter((c) => c.startsWith("attest")).map((c) => /--type (\S+)/.exec(c)?.[1])).toEqual([
-            "slsaprovenance1",
-            "spdxjson",
-            "slsaprovenance1",
-            "spdxjson",
-        ]);
+        expect(pushes(b.calls("cosign"))).toEqual({
+            [`${REPO}@${AMD}`]: ["attest slsaprovenance1", "attest spdxjson"],
+            [`${REPO}@${ARM}`]: ["attest slsaprovenance1", "attest spdxjson"],
+            [`${REPO}@${INDEX}`]: ["sign"],
+        });
         expect(
             b
                 .calls("syft")
                 .filter((c) => c.startsWith("scan"))
-                .map((c) => c.split(" ")[1]),
+                .map((c) => c.split(" ")[1])
+                .sort(),
         ).toEqual([`registry:${REPO}@${AMD}`, `registry:${REPO}@${ARM}`]);
         const who = signerId(KEY);
         expect(report).toEqual({
@@ -196,7 +219,7 @@ describe("the attest entry point", () => {
     test("writes provenance naming the commit, the dirty tree, the Dockerfile's digest, the base image by digest and the smoke test", async () => {
         const b = box();
         await inProject(b.project, () => attest(spec(), secrets, b.runner()));
-        const provenance = JSON.parse(b.read("predicate-0"));
+        const provenance = JSON.parse(b.read(`predicate-slsaprovenance1-${AMD.slice(7)}`));
         expect(provenance.buildDefinition.externalParameters.source).toEqual({
             repository: "https://example.invalid/app",
             commit: "0123456789abcdef",
@@ -210,7 +233,7 @@ describe("the attest entry point", () => {
         });
         expect(provenance.runDetails.builder.version).toEqual({ buildkit: "v0.31.0" });
         expect(provenance.runDetails.metadata.finishedOn).toBe("2026-12-06T21:00:00Z");
-        expect(JSON.parse(b.read("predicate-1")).spdxVersion).toBe("SPDX-2.3");
+        expect(JSON.parse(b.read(`predicate-spdxjson-${AMD.slice(7)}`)).spdxVersion).toBe("SPDX-2.3");
     });
 
     test("leaves finishedOn out of a reproducible build's provenance: its config's created time is SOURCE_DATE_EPOCH, and the epoch is in its build args", async () => {
@@ -218,7 +241,7 @@ describe("the attest entry point", () => {
         const reproducible = spec();
         reproducible.build.buildArgs = { VCS_REF: "c0ffee", SOURCE_DATE_EPOCH: "1796591007" };
         await inProject(b.project, () => attest(reproducible, secrets, b.runner()));
-        const provenance = JSON.parse(b.read("predicate-0"));
+        const provenance = JSON.parse(b.read(`predicate-slsaprovenance1-${AMD.slice(7)}`));
         expect(provenance.runDetails.metadata.finishedOn).toBeUndefined();
         expect(provenance.buildDefinition.externalParameters.buildArgs).toEqual({
             VCS_REF: "c0ffee",
@@ -260,11 +283,10 @@ describe("the attest entry point", () => {
         const report = await inProject(b.project, () =>
             attest(spec(), secrets, b.runner({ PULUMI_COMMAND_STDOUT: previous })),
         );
-        const cosign = b
-            .calls("cosign")
-            .filter((c) => /^(attest|sign) /.test(c))
-            .map((c) => `${c.split(" ")[0]} ${c.split(" ").pop()}`);
-        expect(cosign).toEqual([`attest ${REPO}@${ARM}`, `attest ${REPO}@${ARM}`, `sign ${REPO}@${INDEX}`]);
+        expect(pushes(b.calls("cosign"))).toEqual({
+            [`${REPO}@${ARM}`]: ["attest slsaprovenance1", "attest spdxjson"],
+            [`${REPO}@${INDEX}`]: ["sign"],
+        });
         expect(Object.keys(report.signed).sort()).toEqual([AMD, ARM, INDEX].map((d) => `${REPO}@${d}`).sort());
     });
 
@@ -314,12 +336,17 @@ describe("the attest entry point", () => {
         registry.tags.delete(`nbf-e2e/probe:${referrersTag(INDEX)}`);
         const b2 = b.runner({ PULUMI_COMMAND_STDOUT: JSON.stringify(first) });
         await inProject(b.project, () => attest(spec(), secrets, b2));
-        const again = b
-            .calls("cosign")
-            .filter((c) => /^(attest|sign) /.test(c))
-            .slice(before)
-            .map((c) => `${c.split(" ")[0]} ${c.split(" ").pop()}`);
-        expect(again).toEqual([`attest ${REPO}@${ARM}`, `attest ${REPO}@${ARM}`, `sign ${REPO}@${INDEX}`]);
+        expect(
+            pushes(
+                b
+                    .calls("cosign")
+                    .filter((c) => /^(attest|sign) /.test(c))
+                    .slice(before),
+            ),
+        ).toEqual({
+            [`${REPO}@${ARM}`]: ["attest slsaprovenance1", "attest spdxjson"],
+            [`${REPO}@${INDEX}`]: ["sign"],
+        });
         expect(b2.logged.join("\n")).toContain(
             `${REPO}@${INDEX} was signed by the last update, but the registry no longer lists its ${SIGNATURE_PREDICATE} bundle under nbf-e2e/probe:${referrersTag(INDEX)}: signing it again`,
         );
@@ -346,7 +373,8 @@ describe("the attest entry point", () => {
 
     test("fails naming the digest and the missing bundle when the registry does not keep what cosign pushed", async () => {
         const b = box();
-        registry.beforeRequest = () => undefined;
+        // It keeps what was pushed for the arm64 image and the index, and drops the amd64 image's bundles.
+        follow(registry, () => b.calls("cosign").filter((c) => !c.endsWith(AMD)));
         await expect(inProject(b.project, () => attest(spec(), secrets, b.runner()))).rejects.toThrow(
             new RegExp(
                 `cosign reported success, but ${registry.host} lists no ${PREDICATE_TYPES.provenance.uri}, ${PREDICATE_TYPES.sbom.uri} bundle for ${REPO}@${AMD}`,
