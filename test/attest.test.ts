@@ -467,6 +467,130 @@ describe("the attest entry point", () => {
     });
 });
 
+/** The stub calls that have ended, from the timeline: start and end in ms, the command and its arguments. */
+function timeline(dir: string): { start: number; end: number; call: string }[] {
+    const file = path.join(dir, "timeline");
+    return (fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split("\n") : []).map((l) => {
+        const [start, end, ...call] = l.split(" ");
+        return { start: Number(start) / 1e6, end: Number(end) / 1e6, call: call.join(" ") };
+    });
+}
+
+const overlap = (a: { start: number; end: number }, b: { start: number; end: number }) =>
+    a.start < b.end && b.start < a.end;
+
+describe("the sign step runs what does not depend on each other at once", () => {
+    test("the platforms' scans and the index signature run at the same time: each waits until all three have started", async () => {
+        const b = box();
+        await inProject(b.project, () => attest(spec(), secrets, b.runner({ NBF_STUB_BARRIER: "3" })));
+        expect(pushes(b.calls("cosign"))[`${REPO}@${INDEX}`]).toEqual(["sign"]);
+        expect(b.calls("syft").filter((c) => c.startsWith("scan"))).toHaveLength(2);
+    });
+
+    test("one subject's attests never overlap and its referrers tag is written after its last push, while the platforms overlap each other", async () => {
+        const b = box();
+        const puts: { at: number; path: string }[] = [];
+        const replay = registry.beforeRequest;
+        registry.beforeRequest = (method, where) => {
+            if (method === "PUT") {
+                puts.push({ at: Date.now(), path: where });
+            }
+            replay(method, where);
+        };
+        await inProject(b.project, () => attest(spec(), secrets, b.runner({ NBF_STUB_DELAY: "0.2" })));
+        const calls = timeline(b.dir);
+        const of = (digest: string, verb: string) =>
+            calls.filter((c) => c.call.startsWith(`${verb} `) && c.call.endsWith(`${REPO}@${digest}`));
+        for (const digest of [AMD, ARM]) {
+            const [first, second] = of(digest, "cosign attest");
+            expect(overlap(first, second)).toBe(false);
+            const pin = puts.filter((p) => p.path.endsWith(`/manifests/${referrersTag(digest)}`));
+            expect(pin).toHaveLength(1);
+            expect(pin[0].at).toBeGreaterThanOrEqual(Math.max(first.end, second.end));
+        }
+        const scans = calls.filter((c) => c.call.startsWith("syft scan"));
+        expect(scans).toHaveLength(2);
+        expect(overlap(scans[0], scans[1])).toBe(true);
+        expect(overlap(of(INDEX, "cosign sign")[0], scans[0]) || overlap(of(INDEX, "cosign sign")[0], scans[1])).toBe(
+            true,
+        );
+        const versions = calls.filter((c) => / version$/.test(c.call));
+        expect(versions.map((v) => v.call).sort()).toEqual(["cosign version", "syft version"]);
+        expect(overlap(versions[0], versions[1])).toBe(true);
+    });
+
+    test("asks git, each base image and each node's BuildKit once per step, not once per platform", async () => {
+        const b = box();
+        fs.writeFileSync(
+            path.join(b.project, "app", "Dockerfile"),
+            "FROM registry.e2e.test:5000/busybox:e2e AS build\nFROM registry.e2e.test:5000/busybox:e2e AS test\nFROM scratch\n",
+        );
+        await inProject(b.project, () => attest(spec(), secrets, b.runner()));
+        const docker = b.calls("docker");
+        expect(docker.filter((c) => c.includes("--raw"))).toEqual([
+            "buildx imagetools inspect --raw registry.e2e.test:5000/busybox:e2e",
+        ]);
+        expect(docker.filter((c) => c.startsWith("buildx inspect ")).sort()).toEqual([
+            "buildx inspect nbf-e2e-amd",
+            "buildx inspect nbf-e2e-arm",
+        ]);
+        expect(b.calls("git").sort()).toEqual(["rev-parse HEAD", "status --porcelain"]);
+        const c = box();
+        const oneNode = spec();
+        oneNode.platforms.forEach((p) => (p.node = "nbf-e2e-multi"));
+        await inProject(c.project, () => attest(oneNode, secrets, c.runner()));
+        expect(c.calls("docker").filter((l) => l.startsWith("buildx inspect "))).toEqual([
+            "buildx inspect nbf-e2e-multi",
+        ]);
+        expect(c.calls("docker").filter((l) => l.includes("{{json .Image}}"))).toHaveLength(2);
+    });
+
+    test("a failing platform fails the step naming it, after the other platform's and the index's work has ended, with no child left and the key's directory gone", async () => {
+        const b = box();
+        const unhandled: unknown[] = [];
+        const onUnhandled = (e: unknown) => unhandled.push(e);
+        process.on("unhandledRejection", onUnhandled);
+        try {
+            b.stub(
+                "syft",
+                timed(
+                    b.dir,
+                    "syft",
+                    `case "$*" in version) exit 0;; *${ARM.slice(7)}*) echo "ERROR: GET manifest: 500" >&2; exit 1;; esac; echo '{}' > "\${4#spdx-json=}"`,
+                ),
+            );
+            await expect(
+                inProject(b.project, () => attest(spec(), secrets, b.runner({ NBF_STUB_DELAY: "0.3" }))),
+            ).rejects.toThrow(
+                new RegExp(
+                    `^syft could not read ${REPO}@${ARM} \\(linux/arm64\\) from the registry: ERROR: GET manifest: 500$`,
+                ),
+            );
+            // Every stub call that started has ended (each writes its end on exit)...
+            expect(timeline(b.dir)).toHaveLength(
+                fs.readFileSync(path.join(b.dir, "started"), "utf8").trim().split("\n").length,
+            );
+            // ...including the amd64 image's two attests and the index's signature, which ran on.
+            expect(pushes(b.calls("cosign"))).toEqual({
+                [`${REPO}@${AMD}`]: ["attest slsaprovenance1", "attest spdxjson"],
+                [`${REPO}@${INDEX}`]: ["sign"],
+                [`${REPO}@${ARM}`]: ["attest slsaprovenance1"],
+            });
+            const keyDir = path.dirname(
+                b
+                    .calls("cosign")
+                    .find((c) => c.startsWith("public-key"))!
+                    .split(" ")[2],
+            );
+            expect(fs.existsSync(keyDir)).toBe(false);
+            await new Promise((r) => setImmediate(r));
+            expect(unhandled).toEqual([]);
+        } finally {
+            process.removeListener("unhandledRejection", onUnhandled);
+        }
+    });
+});
+
 describe("the pieces", () => {
     test.each([
         ["the same key in another layout", PUB, PUB.replace(/\n/g, "\r\n"), true],
