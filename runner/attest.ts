@@ -398,7 +398,6 @@ function checkIdentity(signing: SigningConfig, env: NodeJS.ProcessEnv): void {
 
 /** Signs and attests what this stack has not signed yet with this signer; returns the report to print. */
 export async function attest(spec: AttestSpec, secrets: AttestSecrets, env: RunnerEnv): Promise<AttestReport> {
-    await requireTools(env.env);
     if (spec.signing.mode === "keyless" && oidcSource(env.env) === "none") {
         throw new RunnerError(
             "signing.mode is keyless, but this machine has no OIDC token for Fulcio: run pulumi up in GitHub Actions with `permissions: id-token: write`, " +
@@ -412,7 +411,19 @@ export async function attest(spec: AttestSpec, secrets: AttestSecrets, env: Runn
         // Only cosign sees the key's password, and only through the variable it reads (COSIGN_PASSWORD).
         const signer =
             spec.signing.mode === "key" ? { ...docker, COSIGN_PASSWORD: secrets.signingKeyPassword ?? "" } : docker;
-        const files = await cosignFiles(spec, secrets, tmp.dir, signer);
+        // The tool probes and the key check at once; a missing tool is the error that explains
+        // the other's, so it wins. Neither touches the registry.
+        const [tools, written] = await Promise.allSettled([
+            requireTools(env.env),
+            cosignFiles(spec, secrets, tmp.dir, signer),
+        ]);
+        if (tools.status === "rejected") {
+            throw tools.reason;
+        }
+        if (written.status === "rejected") {
+            throw written.reason;
+        }
+        const files = written.value;
         const client = new RegistryClient(spec.registry, secrets.credentials, env.env);
         const who = signerId(spec.signing);
         const before = previousReport(env.env.PULUMI_COMMAND_STDOUT).signed;
