@@ -10,6 +10,7 @@ import { SigningConfig } from "../config/signing";
 import { listed, pinReferrers, referrersTag, repositoryAndDigest, SIGNATURE_PREDICATE } from "../runner/referrersTag";
 import { RegistryClient } from "../runner/registryClient";
 import { PREDICATE_TYPES } from "../runner/signing";
+import { oncePerKey, together } from "../runner/together";
 import { registryStandIn, StandIn } from "./registryStandIn";
 import { sandbox } from "./sandbox";
 
@@ -617,6 +618,36 @@ describe("the pieces", () => {
         ["nothing", "", "no output"],
     ])("reports why a base image was not resolved: %s", (_, output, why) => {
         expect(reason(output)).toBe(why);
+    });
+
+    test("together: the earliest failure wins, whatever its place, and only once every task has settled", async () => {
+        const ended: string[] = [];
+        const after = (ms: number, name: string, fail: boolean) =>
+            new Promise<string>((resolve, reject) =>
+                setTimeout(() => {
+                    ended.push(name);
+                    if (fail) {
+                        reject(new Error(name));
+                    } else {
+                        resolve(name);
+                    }
+                }, ms),
+            );
+        await expect(
+            together([after(60, "late", true), after(10, "early", true), after(120, "slow", false)]),
+        ).rejects.toThrow(/^early$/);
+        expect(ended).toEqual(["early", "late", "slow"]);
+        await expect(together([after(20, "a", false), after(5, "b", false)])).resolves.toEqual(["a", "b"]);
+    });
+
+    test("oncePerKey: one call per key, shared by every caller", async () => {
+        const asked: string[] = [];
+        const ask = oncePerKey((k) => {
+            asked.push(k);
+            return Promise.resolve(k.toUpperCase());
+        });
+        expect(await Promise.all(["a", "b", "a", "a"].map(ask))).toEqual(["A", "B", "A", "A"]);
+        expect(asked).toEqual(["a", "b"]);
     });
 
     test("a signer without Rekor is another signer than one with it", () => {
