@@ -12,6 +12,7 @@ import * as path from "path";
 import { SigningConfig } from "../config/signing";
 import { privateDockerConfig } from "./dockerConfig";
 import { privateTempDir, run, RunnerEnv, RunnerError } from "./process";
+import { oncePerKey, together } from "./together";
 import { baseImages, BuildDeclaration, Observed, PlatformBuild, provenanceStatement } from "./provenance";
 import {
     attachedTo,
@@ -97,17 +98,15 @@ export function samePublicKey(a: string, b: string): boolean {
     return body(a) !== "" && body(a) === body(b);
 }
 
-/** Fails with the tool's name and what to do, before any registry is touched. */
+/** Fails with the tool's name and what to do, before any registry is touched; both probes at once. */
 async function requireTools(env: NodeJS.ProcessEnv): Promise<void> {
-    const missing: string[] = [];
-    for (const [tool, args] of [
-        ["cosign", ["version"]],
-        ["syft", ["version"]],
-    ] as const) {
-        if ((await run(tool, [...args], { env })).code === 127) {
-            missing.push(tool);
-        }
-    }
+    const probes = await Promise.all(
+        (["cosign", "syft"] as const).map(async (tool) => ({
+            tool,
+            code: (await run(tool, ["version"], { env })).code,
+        })),
+    );
+    const missing = probes.filter((p) => p.code === 127).map((p) => p.tool);
     if (missing.length > 0) {
         throw new RunnerError(
             `signing is configured, but ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not on PATH on this machine; install cosign v3 and syft (docs/signing.md, "Verifiable releases"), or drop signing from the stack config`,
@@ -123,7 +122,11 @@ async function cosignFiles(
     env: NodeJS.ProcessEnv,
 ): Promise<CosignFiles> {
     const files: CosignFiles = {};
-    if (spec.signing.mode === "key") {
+    // The key check and the offline signing config do not depend on each other: both at once.
+    const key = async () => {
+        if (spec.signing.mode !== "key") {
+            return;
+        }
         files.key = path.join(dir, "cosign.key");
         fs.writeFileSync(files.key, `${(secrets.signingKey ?? "").trim()}\n`, { mode: 0o600 });
         const pub = await run("cosign", publicKeyArgs(files), { env });
@@ -139,8 +142,11 @@ async function cosignFiles(
                     "set signing.publicKey to the output of `cosign public-key --key cosign.key`, or set signingKey to the key that matches it",
             );
         }
-    }
-    if (!usesTransparencyLog(spec.signing)) {
+    };
+    const offline = async () => {
+        if (usesTransparencyLog(spec.signing)) {
+            return;
+        }
         files.signingConfig = path.join(dir, "signing-config.json");
         const made = await run("cosign", ["signing-config", "create", "--out", files.signingConfig], { env });
         if (made.code !== 0) {
@@ -150,28 +156,42 @@ async function cosignFiles(
         }
         files.trustedRoot = path.join(dir, "trusted-root.json");
         fs.writeFileSync(files.trustedRoot, EMPTY_TRUSTED_ROOT);
-    }
+    };
+    await together([key(), offline()]);
     return files;
 }
 
-/** What git, the Dockerfile, the registry and buildx say about one platform's build. */
-async function observe(
-    spec: AttestSpec,
-    platform: PlatformBuild,
-    docker: NodeJS.ProcessEnv,
-    now: () => number,
-): Promise<Observed> {
+/**
+ * What the step asks once, however many platforms need it: the commit and the tree's state,
+ * the Dockerfile, each base image's digest (per distinct reference) and each node's BuildKit
+ * version (`docker buildx inspect` reaches the node over SSH, so per node, not per platform).
+ */
+interface Facts {
+    git: () => Promise<{ commit?: string; dirty?: boolean }>;
+    dockerfile: () => string;
+    base: (ref: string) => Promise<{ ref: string; digest?: string; why?: string }>;
+    buildkit: (node: string) => Promise<string | undefined>;
+}
+
+function facts(spec: AttestSpec, docker: NodeJS.ProcessEnv): Facts {
     const { build } = spec;
     const git = async (args: string[]) => {
         const r = await run("git", args, { env: docker });
         return r.code === 0 ? r.stdout.trim() : undefined;
     };
-    const commit = await git(["rev-parse", "HEAD"]);
-    const status = commit === undefined ? undefined : await git(["status", "--porcelain"]);
-    const text =
-        build.dockerfileInline ?? fs.readFileSync(build.dockerfile ?? path.join(build.context, "Dockerfile"), "utf8");
-    const bases = await Promise.all(
-        baseImages(text, { ...build.buildArgs, ...platform.buildArgs }).map(async (ref) => {
+    const repo = oncePerKey(async () => {
+        // Both at once: outside a repository both fail, and the tree's state is then unknown.
+        const [commit, status] = await Promise.all([git(["rev-parse", "HEAD"]), git(["status", "--porcelain"])]);
+        return { commit, dirty: commit === undefined || status === undefined ? undefined : status !== "" };
+    });
+    let text: string | undefined;
+    return {
+        git: () => repo(""),
+        dockerfile: () =>
+            (text ??=
+                build.dockerfileInline ??
+                fs.readFileSync(build.dockerfile ?? path.join(build.context, "Dockerfile"), "utf8")),
+        base: oncePerKey(async (ref) => {
             if (ref.includes("$")) {
                 return { ref, why: "the reference depends on a build arg that has no value here" };
             }
@@ -180,14 +200,31 @@ async function observe(
                 ? { ref, digest: `sha256:${createHash("sha256").update(raw.stdout).digest("hex")}` }
                 : { ref, why: reason(raw.stderr || raw.stdout) };
         }),
-    );
-    const inspect = await run("docker", ["buildx", "inspect", platform.node], { env: docker });
-    const buildkit = /^BuildKit version:\s*(\S+)/m.exec(inspect.stdout)?.[1];
-    const config = await run(
-        "docker",
-        ["buildx", "imagetools", "inspect", "--format", "{{json .Image}}", platform.ref],
-        { env: docker },
-    );
+        buildkit: oncePerKey(async (node) => {
+            const inspect = await run("docker", ["buildx", "inspect", node], { env: docker });
+            return /^BuildKit version:\s*(\S+)/m.exec(inspect.stdout)?.[1];
+        }),
+    };
+}
+
+/** What git, the Dockerfile, the registry and buildx say about one platform's build; its own questions at once. */
+async function observe(
+    spec: AttestSpec,
+    platform: PlatformBuild,
+    known: Facts,
+    docker: NodeJS.ProcessEnv,
+    now: () => number,
+): Promise<Observed> {
+    const { build } = spec;
+    const text = known.dockerfile();
+    const [source, bases, buildkit, config] = await Promise.all([
+        known.git(),
+        Promise.all(baseImages(text, { ...build.buildArgs, ...platform.buildArgs }).map(known.base)),
+        known.buildkit(platform.node),
+        run("docker", ["buildx", "imagetools", "inspect", "--format", "{{json .Image}}", platform.ref], {
+            env: docker,
+        }),
+    ]);
     let created: string | undefined;
     try {
         created = config.code === 0 ? (JSON.parse(config.stdout) as { created?: string }).created : undefined;
@@ -200,8 +237,8 @@ async function observe(
         created = undefined;
     }
     return {
-        commit,
-        dirty: status === undefined ? undefined : status !== "",
+        commit: source.commit,
+        dirty: source.dirty,
         dockerfileSha256: createHash("sha256").update(text).digest("hex"),
         dockerfileInline: build.dockerfileInline !== undefined,
         baseImages: bases,
@@ -234,36 +271,53 @@ async function cosign(args: string[], env: NodeJS.ProcessEnv, what: string): Pro
     }
 }
 
-/** SBOM and provenance of one platform image, each attested on its digest. */
+/**
+ * SBOM and provenance of one platform image, each attested on its digest. The scan and the
+ * observation run at once, and the provenance is attested while syft may still be scanning;
+ * the two attests stay one after the other: without the referrers API cosign appends each
+ * bundle to the one `sha256-<hex>` tag of the digest by read-modify-write
+ * (go-containerregistry#2205), so two at once could drop one.
+ */
 async function attestPlatform(
     spec: AttestSpec,
     platform: PlatformBuild,
     files: CosignFiles,
     dir: string,
+    known: Facts,
     docker: NodeJS.ProcessEnv,
     signer: NodeJS.ProcessEnv,
     env: RunnerEnv,
 ): Promise<void> {
     const slug = platform.platform.replace(/\//g, "-");
     const sbom = path.join(dir, `sbom-${slug}.spdx.json`);
-    const scan = await run("syft", syftArgs(platform.ref, sbom), { env: docker });
+    const scanning = run("syft", syftArgs(platform.ref, sbom), { env: docker });
+    const oidc = oidcSource(env.env);
+    try {
+        const provenance = path.join(dir, `provenance-${slug}.json`);
+        const statement = provenanceStatement(
+            spec.build,
+            platform,
+            await observe(spec, platform, known, docker, env.now),
+        );
+        // cosign attest takes the predicate and wraps it in its own in-toto statement about the
+        // digest, whose `_type` is Statement v0.1 (pkg/cosign/attestation GenerateStatement); its
+        // `--statement` option exists only for attest-blob. The subject is the same digest.
+        fs.writeFileSync(provenance, JSON.stringify(statement.predicate));
+        await cosign(
+            attestArgs(spec.signing, files, oidc, platform.ref, "provenance", provenance),
+            signer,
+            `attest the provenance of ${platform.ref} (${platform.platform})`,
+        );
+    } finally {
+        // Whatever failed, syft has ended before the step goes on (or removes its directory).
+        await scanning;
+    }
+    const scan = await scanning;
     if (scan.code !== 0 || !fs.existsSync(sbom)) {
         throw new RunnerError(
             `syft could not read ${platform.ref} (${platform.platform}) from the registry: ${(scan.stderr || scan.stdout).trim().split("\n").slice(-3).join(" ")}`,
         );
     }
-    const provenance = path.join(dir, `provenance-${slug}.json`);
-    const statement = provenanceStatement(spec.build, platform, await observe(spec, platform, docker, env.now));
-    // cosign attest takes the predicate and wraps it in its own in-toto statement about the
-    // digest, whose `_type` is Statement v0.1 (pkg/cosign/attestation GenerateStatement); its
-    // `--statement` option exists only for attest-blob. The subject is the same digest.
-    fs.writeFileSync(provenance, JSON.stringify(statement.predicate));
-    const oidc = oidcSource(env.env);
-    await cosign(
-        attestArgs(spec.signing, files, oidc, platform.ref, "provenance", provenance),
-        signer,
-        `attest the provenance of ${platform.ref} (${platform.platform})`,
-    );
     await cosign(
         attestArgs(spec.signing, files, oidc, platform.ref, "sbom", sbom),
         signer,
@@ -344,7 +398,6 @@ function checkIdentity(signing: SigningConfig, env: NodeJS.ProcessEnv): void {
 
 /** Signs and attests what this stack has not signed yet with this signer; returns the report to print. */
 export async function attest(spec: AttestSpec, secrets: AttestSecrets, env: RunnerEnv): Promise<AttestReport> {
-    await requireTools(env.env);
     if (spec.signing.mode === "keyless" && oidcSource(env.env) === "none") {
         throw new RunnerError(
             "signing.mode is keyless, but this machine has no OIDC token for Fulcio: run pulumi up in GitHub Actions with `permissions: id-token: write`, " +
@@ -358,22 +411,37 @@ export async function attest(spec: AttestSpec, secrets: AttestSecrets, env: Runn
         // Only cosign sees the key's password, and only through the variable it reads (COSIGN_PASSWORD).
         const signer =
             spec.signing.mode === "key" ? { ...docker, COSIGN_PASSWORD: secrets.signingKeyPassword ?? "" } : docker;
-        const files = await cosignFiles(spec, secrets, tmp.dir, signer);
+        // The tool probes and the key check at once; a missing tool is the error that explains
+        // the other's, so it wins. Neither touches the registry.
+        const [tools, written] = await Promise.allSettled([
+            requireTools(env.env),
+            cosignFiles(spec, secrets, tmp.dir, signer),
+        ]);
+        if (tools.status === "rejected") {
+            throw tools.reason;
+        }
+        if (written.status === "rejected") {
+            throw written.reason;
+        }
+        const files = written.value;
         const client = new RegistryClient(spec.registry, secrets.credentials, env.env);
         const who = signerId(spec.signing);
         const before = previousReport(env.env.PULUMI_COMMAND_STDOUT).signed;
-        const signed: Record<string, string> = {};
-        for (const platform of spec.platforms) {
+        const known = facts(spec, docker);
+        // Every platform digest and every index digest is its own subject with its own tag, so
+        // they are signed at once; within one subject its pushes and then its pinning stay in order.
+        const platforms = spec.platforms.map(async (platform) => {
             const subject = subjectOf(platform.ref);
             if (await needsSigning(client, spec, subject, ATTESTED, before[subject], who, env)) {
-                await attestPlatform(spec, platform, files, tmp.dir, docker, signer, env);
+                await attestPlatform(spec, platform, files, tmp.dir, known, docker, signer, env);
                 await keepAttached(client, spec, subject, ATTESTED);
             } else {
                 env.log(`${platform.ref} (${platform.platform}) is attested already`);
             }
-            signed[subject] = who;
-        }
-        for (const ref of [...new Map(spec.indexes.map((r) => [subjectOf(r), r])).values()]) {
+            return subject;
+        });
+        // Two tags of one image may name one index digest: it is signed once.
+        const indexes = [...new Map(spec.indexes.map((r) => [subjectOf(r), r])).values()].map(async (ref) => {
             const subject = subjectOf(ref);
             if (await needsSigning(client, spec, subject, SIGNED, before[subject], who, env)) {
                 await cosign(signArgs(spec.signing, files, oidcSource(env.env), ref), signer, `sign ${ref}`);
@@ -382,6 +450,11 @@ export async function attest(spec: AttestSpec, secrets: AttestSecrets, env: Runn
             } else {
                 env.log(`${ref} is signed already`);
             }
+            return subject;
+        });
+        // The report lists subjects in the spec's order, whichever finished first.
+        const signed: Record<string, string> = {};
+        for (const subject of await together([...platforms, ...indexes])) {
             signed[subject] = who;
         }
         return { signed };

@@ -10,6 +10,7 @@ import { SigningConfig } from "../config/signing";
 import { listed, pinReferrers, referrersTag, repositoryAndDigest, SIGNATURE_PREDICATE } from "../runner/referrersTag";
 import { RegistryClient } from "../runner/registryClient";
 import { PREDICATE_TYPES } from "../runner/signing";
+import { oncePerKey, together } from "../runner/together";
 import { registryStandIn, StandIn } from "./registryStandIn";
 import { sandbox } from "./sandbox";
 
@@ -65,9 +66,32 @@ function spec(signing: SigningConfig = KEY): AttestSpec {
     };
 }
 
-/** Stubs that log their calls; cosign copies each predicate and records its password variable and key file's mode. */
+/**
+ * Each stub call's start and end (ns) go to `timeline`, `<start> <end> <cmd> <args>`, written
+ * when it exits, and its start alone to `started`; NBF_STUB_DELAY (seconds) makes every call
+ * that long. With NBF_STUB_BARRIER=<n>, each `syft scan` and `cosign sign` waits until n of
+ * them have started, and each `version` probe until both have: a call that runs alone fails
+ * after 5 s and is written to `alone`.
+ */
+function timed(dir: string, cmd: string, body: string): string {
+    return [
+        `t0=$(date +%s%N); echo "$t0 ${cmd} $*" >> '${dir}/started'`,
+        `trap 'echo "$t0 $(date +%s%N) ${cmd} $*" >> "${dir}/timeline"' EXIT`,
+        `case "${cmd} $1" in "syft scan"|"cosign sign") group=work need=$NBF_STUB_BARRIER;; *" version") group=version need=2;; *) group=;; esac`,
+        `if [ -n "$NBF_STUB_BARRIER" ] && [ -n "$group" ]; then`,
+        `  touch '${dir}'/arrived-$group-$$`,
+        `  for i in $(seq 50); do [ "$(ls '${dir}' | grep -c ^arrived-$group-)" -ge "$need" ] && break; sleep 0.1; done`,
+        `  [ "$(ls '${dir}' | grep -c ^arrived-$group-)" -ge "$need" ] || { echo "ran alone: $*" | tee -a '${dir}/alone' >&2; exit 1; }`,
+        `fi`,
+        `sleep "\${NBF_STUB_DELAY:-0}"`,
+        body,
+    ].join("\n");
+}
+
+/** Stubs that log their calls; cosign copies each predicate (as predicate-<type>-<hex>) and records its password variable and key file's mode. */
 function box(publicKey = PUB) {
     const b = sandbox("nbf-attest-");
+    const stub = (cmd: string, body: string) => b.stub(cmd, timed(b.dir, cmd, body));
     const project = path.join(b.dir, "project");
     fs.mkdirSync(path.join(project, "app"), { recursive: true });
     fs.writeFileSync(
@@ -75,7 +99,7 @@ function box(publicKey = PUB) {
         "FROM registry.e2e.test:5000/busybox:e2e AS build\nFROM scratch\n",
     );
     fs.writeFileSync(path.join(b.dir, "pub.pem"), publicKey);
-    b.stub(
+    stub(
         "cosign",
         [
             `echo "$1 COSIGN_PASSWORD=\${COSIGN_PASSWORD-unset} dir=$(stat -c %a "$(dirname "$DOCKER_CONFIG/x")")" >> '${b.dir}/cosign-env'`,
@@ -83,15 +107,15 @@ function box(publicKey = PUB) {
             `  version) exit 0;;`,
             `  public-key) stat -c %a "$3" > '${b.dir}/key-mode'; cp "$3" '${b.dir}/key-copy'; cat '${b.dir}/pub.pem';;`,
             `  signing-config) echo '{}' > "$4";;`,
-            `  attest) for a; do [ "$prev" = --predicate ] && cp "$a" '${b.dir}'/predicate-$(ls '${b.dir}' | grep -c ^predicate-); prev=$a; done;;`,
+            `  attest) for a; do [ "$prev" = --predicate ] && p=$a; [ "$prev" = --type ] && t=$a; prev=$a; done; cp "$p" '${b.dir}'/predicate-$t-\${prev##*:};;`,
             `esac`,
         ].join("\n"),
     );
-    b.stub(
+    stub(
         "syft",
         `[ "$1" = version ] && exit 0; out=\${4#spdx-json=}; echo '{"spdxVersion":"SPDX-2.3","packages":[{"name":"busybox"}]}' > "$out"`,
     );
-    b.stub(
+    stub(
         "docker",
         [
             `case "$*" in`,
@@ -101,7 +125,7 @@ function box(publicKey = PUB) {
             `esac`,
         ].join("\n"),
     );
-    b.stub("git", `case "$1" in rev-parse) echo 0123456789abcdef;; status) echo ' M app/x';; esac`);
+    stub("git", `case "$1" in rev-parse) echo 0123456789abcdef;; status) echo ' M app/x';; esac`);
     follow(registry, () => b.calls("cosign"));
     // The runner trusts the stand-in's certificate as cosign would trust a registry's CA.
     return {
@@ -142,6 +166,16 @@ async function inProject<T>(dir: string, f: () => Promise<T>): Promise<T> {
 
 const ATTESTED = [PREDICATE_TYPES.provenance.uri, PREDICATE_TYPES.sbom.uri];
 
+/** The stub cosign's pushes per subject, in the order each subject got them: `attest <type>` or `sign`. */
+function pushes(calls: string[]): Record<string, string[]> {
+    const per: Record<string, string[]> = {};
+    for (const c of calls.filter((l) => /^(attest|sign) /.test(l))) {
+        const type = /--type (\S+)/.exec(c)?.[1];
+        (per[c.split(" ").pop()!] ??= []).push(type === undefined ? "sign" : `attest ${type}`);
+    }
+    return per;
+}
+
 /** A digest the registry holds bundles of these types for, listed under its referrers tag by the step's own code. */
 async function signedBefore(digest: string, types: string[]): Promise<void> {
     types.forEach((t) => registry.attach("nbf-e2e/probe", digest, t));
@@ -167,25 +201,17 @@ describe("the attest entry point", () => {
     test("attests provenance and an SBOM on each platform digest, then signs the index once, all by digest", async () => {
         const b = box();
         const report = await inProject(b.project, () => attest(spec(), secrets, b.runner()));
-        const cosign = b.calls("cosign").filter((c) => /^(attest|sign) /.test(c));
-        expect(cosign.map((c) => `${c.split(" ")[0]} ${c.split(" ").pop()}`)).toEqual([
-            `attest ${REPO}@${AMD}`,
-            `attest ${REPO}@${AMD}`,
-            `attest ${REPO}@${ARM}`,
-            `attest ${REPO}@${ARM}`,
-            `sign ${REPO}@${INDEX}`,
-        ]);
-        expect(cosign.filter((c) => c.startsWith("attest")).map((c) => /--type (\S+)/.exec(c)?.[1])).toEqual([
-            "slsaprovenance1",
-            "spdxjson",
-            "slsaprovenance1",
-            "spdxjson",
-        ]);
+        expect(pushes(b.calls("cosign"))).toEqual({
+            [`${REPO}@${AMD}`]: ["attest slsaprovenance1", "attest spdxjson"],
+            [`${REPO}@${ARM}`]: ["attest slsaprovenance1", "attest spdxjson"],
+            [`${REPO}@${INDEX}`]: ["sign"],
+        });
         expect(
             b
                 .calls("syft")
                 .filter((c) => c.startsWith("scan"))
-                .map((c) => c.split(" ")[1]),
+                .map((c) => c.split(" ")[1])
+                .sort(),
         ).toEqual([`registry:${REPO}@${AMD}`, `registry:${REPO}@${ARM}`]);
         const who = signerId(KEY);
         expect(report).toEqual({
@@ -196,7 +222,7 @@ describe("the attest entry point", () => {
     test("writes provenance naming the commit, the dirty tree, the Dockerfile's digest, the base image by digest and the smoke test", async () => {
         const b = box();
         await inProject(b.project, () => attest(spec(), secrets, b.runner()));
-        const provenance = JSON.parse(b.read("predicate-0"));
+        const provenance = JSON.parse(b.read(`predicate-slsaprovenance1-${AMD.slice(7)}`));
         expect(provenance.buildDefinition.externalParameters.source).toEqual({
             repository: "https://example.invalid/app",
             commit: "0123456789abcdef",
@@ -210,7 +236,7 @@ describe("the attest entry point", () => {
         });
         expect(provenance.runDetails.builder.version).toEqual({ buildkit: "v0.31.0" });
         expect(provenance.runDetails.metadata.finishedOn).toBe("2026-12-06T21:00:00Z");
-        expect(JSON.parse(b.read("predicate-1")).spdxVersion).toBe("SPDX-2.3");
+        expect(JSON.parse(b.read(`predicate-spdxjson-${AMD.slice(7)}`)).spdxVersion).toBe("SPDX-2.3");
     });
 
     test("leaves finishedOn out of a reproducible build's provenance: its config's created time is SOURCE_DATE_EPOCH, and the epoch is in its build args", async () => {
@@ -218,7 +244,7 @@ describe("the attest entry point", () => {
         const reproducible = spec();
         reproducible.build.buildArgs = { VCS_REF: "c0ffee", SOURCE_DATE_EPOCH: "1796591007" };
         await inProject(b.project, () => attest(reproducible, secrets, b.runner()));
-        const provenance = JSON.parse(b.read("predicate-0"));
+        const provenance = JSON.parse(b.read(`predicate-slsaprovenance1-${AMD.slice(7)}`));
         expect(provenance.runDetails.metadata.finishedOn).toBeUndefined();
         expect(provenance.buildDefinition.externalParameters.buildArgs).toEqual({
             VCS_REF: "c0ffee",
@@ -260,11 +286,10 @@ describe("the attest entry point", () => {
         const report = await inProject(b.project, () =>
             attest(spec(), secrets, b.runner({ PULUMI_COMMAND_STDOUT: previous })),
         );
-        const cosign = b
-            .calls("cosign")
-            .filter((c) => /^(attest|sign) /.test(c))
-            .map((c) => `${c.split(" ")[0]} ${c.split(" ").pop()}`);
-        expect(cosign).toEqual([`attest ${REPO}@${ARM}`, `attest ${REPO}@${ARM}`, `sign ${REPO}@${INDEX}`]);
+        expect(pushes(b.calls("cosign"))).toEqual({
+            [`${REPO}@${ARM}`]: ["attest slsaprovenance1", "attest spdxjson"],
+            [`${REPO}@${INDEX}`]: ["sign"],
+        });
         expect(Object.keys(report.signed).sort()).toEqual([AMD, ARM, INDEX].map((d) => `${REPO}@${d}`).sort());
     });
 
@@ -314,12 +339,17 @@ describe("the attest entry point", () => {
         registry.tags.delete(`nbf-e2e/probe:${referrersTag(INDEX)}`);
         const b2 = b.runner({ PULUMI_COMMAND_STDOUT: JSON.stringify(first) });
         await inProject(b.project, () => attest(spec(), secrets, b2));
-        const again = b
-            .calls("cosign")
-            .filter((c) => /^(attest|sign) /.test(c))
-            .slice(before)
-            .map((c) => `${c.split(" ")[0]} ${c.split(" ").pop()}`);
-        expect(again).toEqual([`attest ${REPO}@${ARM}`, `attest ${REPO}@${ARM}`, `sign ${REPO}@${INDEX}`]);
+        expect(
+            pushes(
+                b
+                    .calls("cosign")
+                    .filter((c) => /^(attest|sign) /.test(c))
+                    .slice(before),
+            ),
+        ).toEqual({
+            [`${REPO}@${ARM}`]: ["attest slsaprovenance1", "attest spdxjson"],
+            [`${REPO}@${INDEX}`]: ["sign"],
+        });
         expect(b2.logged.join("\n")).toContain(
             `${REPO}@${INDEX} was signed by the last update, but the registry no longer lists its ${SIGNATURE_PREDICATE} bundle under nbf-e2e/probe:${referrersTag(INDEX)}: signing it again`,
         );
@@ -346,7 +376,8 @@ describe("the attest entry point", () => {
 
     test("fails naming the digest and the missing bundle when the registry does not keep what cosign pushed", async () => {
         const b = box();
-        registry.beforeRequest = () => undefined;
+        // It keeps what was pushed for the arm64 image and the index, and drops the amd64 image's bundles.
+        follow(registry, () => b.calls("cosign").filter((c) => !c.endsWith(AMD)));
         await expect(inProject(b.project, () => attest(spec(), secrets, b.runner()))).rejects.toThrow(
             new RegExp(
                 `cosign reported success, but ${registry.host} lists no ${PREDICATE_TYPES.provenance.uri}, ${PREDICATE_TYPES.sbom.uri} bundle for ${REPO}@${AMD}`,
@@ -439,6 +470,122 @@ describe("the attest entry point", () => {
     });
 });
 
+/** The stub calls that have ended, from the timeline: start and end in ms, the command and its arguments. */
+function timeline(dir: string): { start: number; end: number; call: string }[] {
+    const file = path.join(dir, "timeline");
+    return (fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split("\n") : []).map((l) => {
+        const [start, end, ...call] = l.split(" ");
+        return { start: Number(start) / 1e6, end: Number(end) / 1e6, call: call.join(" ") };
+    });
+}
+
+const overlap = (a: { start: number; end: number }, b: { start: number; end: number }) =>
+    a.start < b.end && b.start < a.end;
+
+describe("the sign step runs what does not depend on each other at once", () => {
+    test("the platforms' scans and the index signature run at the same time, and so do the two version probes: each waits until the others have started", async () => {
+        const b = box();
+        await inProject(b.project, () => attest(spec(), secrets, b.runner({ NBF_STUB_BARRIER: "3" })));
+        expect(fs.existsSync(path.join(b.dir, "alone"))).toBe(false);
+        expect(pushes(b.calls("cosign"))[`${REPO}@${INDEX}`]).toEqual(["sign"]);
+        expect(b.calls("syft").filter((c) => c.startsWith("scan"))).toHaveLength(2);
+    });
+
+    test("one subject's attests never overlap, and its referrers tag is written after its last push", async () => {
+        const b = box();
+        const puts: { at: number; path: string }[] = [];
+        const replay = registry.beforeRequest;
+        registry.beforeRequest = (method, where) => {
+            if (method === "PUT") {
+                puts.push({ at: Date.now(), path: where });
+            }
+            replay(method, where);
+        };
+        await inProject(b.project, () => attest(spec(), secrets, b.runner({ NBF_STUB_DELAY: "0.2" })));
+        const calls = timeline(b.dir);
+        const of = (digest: string, verb: string) =>
+            calls.filter((c) => c.call.startsWith(`${verb} `) && c.call.endsWith(`${REPO}@${digest}`));
+        for (const digest of [AMD, ARM]) {
+            const [first, second] = of(digest, "cosign attest");
+            expect(overlap(first, second)).toBe(false);
+            const pin = puts.filter((p) => p.path.endsWith(`/manifests/${referrersTag(digest)}`));
+            expect(pin).toHaveLength(1);
+            expect(pin[0].at).toBeGreaterThanOrEqual(Math.max(first.end, second.end));
+        }
+    });
+
+    test("asks git, each base image and each node's BuildKit once per step, not once per platform", async () => {
+        const b = box();
+        fs.writeFileSync(
+            path.join(b.project, "app", "Dockerfile"),
+            "FROM registry.e2e.test:5000/busybox:e2e AS build\nFROM registry.e2e.test:5000/busybox:e2e AS test\nFROM scratch\n",
+        );
+        await inProject(b.project, () => attest(spec(), secrets, b.runner()));
+        const docker = b.calls("docker");
+        expect(docker.filter((c) => c.includes("--raw"))).toEqual([
+            "buildx imagetools inspect --raw registry.e2e.test:5000/busybox:e2e",
+        ]);
+        expect(docker.filter((c) => c.startsWith("buildx inspect ")).sort()).toEqual([
+            "buildx inspect nbf-e2e-amd",
+            "buildx inspect nbf-e2e-arm",
+        ]);
+        expect(b.calls("git").sort()).toEqual(["rev-parse HEAD", "status --porcelain"]);
+        const c = box();
+        const oneNode = spec();
+        oneNode.platforms.forEach((p) => (p.node = "nbf-e2e-multi"));
+        await inProject(c.project, () => attest(oneNode, secrets, c.runner()));
+        expect(c.calls("docker").filter((l) => l.startsWith("buildx inspect "))).toEqual([
+            "buildx inspect nbf-e2e-multi",
+        ]);
+        expect(c.calls("docker").filter((l) => l.includes("{{json .Image}}"))).toHaveLength(2);
+    });
+
+    test("a failing platform fails the step naming it, after the other platform's and the index's work has ended, with no child left and the key's directory gone", async () => {
+        const b = box();
+        const unhandled: unknown[] = [];
+        const onUnhandled = (e: unknown) => unhandled.push(e);
+        process.on("unhandledRejection", onUnhandled);
+        try {
+            b.stub(
+                "syft",
+                timed(
+                    b.dir,
+                    "syft",
+                    `case "$*" in version) exit 0;; *${ARM.slice(7)}*) echo "ERROR: GET manifest: 500" >&2; exit 1;; esac; echo '{}' > "\${4#spdx-json=}"`,
+                ),
+            );
+            await expect(
+                inProject(b.project, () => attest(spec(), secrets, b.runner({ NBF_STUB_DELAY: "0.3" }))),
+            ).rejects.toThrow(
+                new RegExp(
+                    `^syft could not read ${REPO}@${ARM} \\(linux/arm64\\) from the registry: ERROR: GET manifest: 500$`,
+                ),
+            );
+            // Every stub call that started has ended (each writes its end on exit)...
+            expect(timeline(b.dir)).toHaveLength(
+                fs.readFileSync(path.join(b.dir, "started"), "utf8").trim().split("\n").length,
+            );
+            // ...including the amd64 image's two attests and the index's signature, which ran on.
+            expect(pushes(b.calls("cosign"))).toEqual({
+                [`${REPO}@${AMD}`]: ["attest slsaprovenance1", "attest spdxjson"],
+                [`${REPO}@${INDEX}`]: ["sign"],
+                [`${REPO}@${ARM}`]: ["attest slsaprovenance1"],
+            });
+            const keyDir = path.dirname(
+                b
+                    .calls("cosign")
+                    .find((c) => c.startsWith("public-key"))!
+                    .split(" ")[2],
+            );
+            expect(fs.existsSync(keyDir)).toBe(false);
+            await new Promise((r) => setImmediate(r));
+            expect(unhandled).toEqual([]);
+        } finally {
+            process.removeListener("unhandledRejection", onUnhandled);
+        }
+    });
+});
+
 describe("the pieces", () => {
     test.each([
         ["the same key in another layout", PUB, PUB.replace(/\n/g, "\r\n"), true],
@@ -471,6 +618,36 @@ describe("the pieces", () => {
         ["nothing", "", "no output"],
     ])("reports why a base image was not resolved: %s", (_, output, why) => {
         expect(reason(output)).toBe(why);
+    });
+
+    test("together: the earliest failure wins, whatever its place, and only once every task has settled", async () => {
+        const ended: string[] = [];
+        const after = (ms: number, name: string, fail: boolean) =>
+            new Promise<string>((resolve, reject) =>
+                setTimeout(() => {
+                    ended.push(name);
+                    if (fail) {
+                        reject(new Error(name));
+                    } else {
+                        resolve(name);
+                    }
+                }, ms),
+            );
+        await expect(
+            together([after(60, "late", true), after(10, "early", true), after(120, "slow", false)]),
+        ).rejects.toThrow(/^early$/);
+        expect(ended).toEqual(["early", "late", "slow"]);
+        await expect(together([after(20, "a", false), after(5, "b", false)])).resolves.toEqual(["a", "b"]);
+    });
+
+    test("oncePerKey: one call per key, shared by every caller", async () => {
+        const asked: string[] = [];
+        const ask = oncePerKey((k) => {
+            asked.push(k);
+            return Promise.resolve(k.toUpperCase());
+        });
+        expect(await Promise.all(["a", "b", "a", "a"].map(ask))).toEqual(["A", "B", "A", "A"]);
+        expect(asked).toEqual(["a", "b"]);
     });
 
     test("a signer without Rekor is another signer than one with it", () => {
