@@ -285,11 +285,6 @@ export function identityRegexpProblem(pattern: string): string | undefined {
     return undefined;
 }
 
-/** Whether `pattern` is one signing.identityRegexp takes. */
-export function anchoredRegexp(pattern: string): boolean {
-    return identityRegexpProblem(pattern) === undefined;
-}
-
 export type SigningConfig = z.infer<typeof signingSchema>;
 
 /** Which signing secrets are set in the stack config (their values never pass through here). */
