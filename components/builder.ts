@@ -159,7 +159,8 @@ export class FleetBuilder extends pulumi.ComponentResource {
                 triggers: [args.name],
                 environment: pulumi.all([spec, report]).apply(([s, r]) => ({
                     NBF_SPEC_FINGERPRINT: r.fingerprint,
-                    // What the delete runs and removes, kept in the state for a destroy (runner/removeBuilders.ts).
+                    // What the delete removes, and the digest of the checkout's script it may run, kept
+                    // in the state for a destroy (runner/removeBuilders.ts).
                     ...removeBuildersEnvironment(args.name, builderNames(s), args.owner),
                 })),
                 logging: "stderr",

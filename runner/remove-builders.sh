@@ -1,9 +1,10 @@
 #!/bin/bash
-# The registration resource's `delete` (components/builder.ts, shell/builder.ts): removes the
-# fleet's builders from the machine that runs Pulumi. Bash rather than the runner
+# The registration resource's `delete` (components/builder.ts, runner/removeBuilders.ts):
+# removes the fleet's builders from the machine that runs Pulumi. Bash rather than the runner
 # (runner/cli.ts), because `pulumi destroy` does not run the program, so nothing compiles the
-# runner first; its text travels in the resource's environment, so a destroy runs the version
-# that registered the builders.
+# runner first. The delete runs this file from the checkout that runs `pulumi destroy`, through
+# runner/run-pinned.sh, and only when its SHA-256 is the one the last `pulumi up` recorded in
+# the state: a destroy runs the version that registered the builders, and the state holds no code.
 #
 # Each builder loses its node's BuildKit container where the host still answers, else only the
 # local entry; then the stack's SSH files go. Only builders the stack's directory lists as its

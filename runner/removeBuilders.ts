@@ -1,16 +1,19 @@
-// The registration resource's `delete`: runner/remove-builders.sh, its text and its data in the
-// resource's environment. It stays a shell script because `pulumi destroy` does not run the
-// program, so nothing compiles the runner (runner/cli.ts) first.
+// The registration resource's `delete`: runner/remove-builders.sh of the checkout that runs
+// `pulumi destroy`, run by runner/run-pinned.sh only when its SHA-256 is the one the last
+// `pulumi up` recorded. The state holds that digest and the script's data, never its text, so
+// it carries no program (issue 20). It stays a shell script because `pulumi destroy` does not
+// run the program, so nothing compiles the runner (runner/cli.ts) first.
 
-import { scriptFile } from "./scriptFiles";
+import { scriptDigest } from "./scriptFiles";
 
-/** The delete's command text: one short line that runs the script from the environment. */
-export const REMOVE_BUILDERS_COMMAND = 'exec /bin/bash -c "$NBF_REMOVE_BUILDERS" remove-builders.sh';
+/** The delete's command text: one short fixed line, run in the project directory (runner/run-pinned.sh). */
+export const REMOVE_BUILDERS_COMMAND =
+    'exec /bin/bash runner/run-pinned.sh runner/remove-builders.sh "$NBF_REMOVE_BUILDERS_SHA256"';
 
-/** The environment of the delete: the script, the stack builder's name, every builder to remove and the stack that owns them. */
+/** The environment of the delete: the script's pin, the stack builder's name, every builder to remove and the stack that owns them. */
 export function removeBuildersEnvironment(name: string, builders: string[], owner: string): Record<string, string> {
     return {
-        NBF_REMOVE_BUILDERS: scriptFile("runner/remove-builders.sh"),
+        NBF_REMOVE_BUILDERS_SHA256: scriptDigest("runner/remove-builders.sh"),
         NBF_BUILDER: name,
         NBF_BUILDERS: builders.join("\n"),
         NBF_OWNER: owner,

@@ -9,7 +9,12 @@ import * as fs from "fs";
 import * as path from "path";
 
 /** Every script the runner ships, by its path in the repository. */
-export const SCRIPT_FILES = ["runner/read-host-key.sh", "runner/remove-builders.sh", "runner/watchdog.sh"] as const;
+export const SCRIPT_FILES = [
+    "runner/read-host-key.sh",
+    "runner/remove-builders.sh",
+    "runner/run-pinned.sh",
+    "runner/watchdog.sh",
+] as const;
 export type ScriptFile = (typeof SCRIPT_FILES)[number];
 
 /**
@@ -24,6 +29,13 @@ const ROOT =
 /** The text of one of the program's script files. */
 export function scriptFile(name: ScriptFile): string {
     return fs.readFileSync(path.join(ROOT, name), "utf8");
+}
+
+/** The SHA-256 (hex) of one of the program's script files, over its bytes as they are on disk. */
+export function scriptDigest(name: ScriptFile): string {
+    return createHash("sha256")
+        .update(fs.readFileSync(path.join(ROOT, name)))
+        .digest("hex");
 }
 
 /** The runner's entry points that resources run, each by the module that implements it. */

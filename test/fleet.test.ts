@@ -333,13 +333,35 @@ describe("builder", () => {
         const registration = named("fleet-builder-registration").inputs;
         expect(registration.triggers).toEqual(["native-build-fleet-dev"]);
         expect(registration.update).toBe(registration.create);
-        // The delete's script and data stay in the state: a destroy does not run the program.
-        expect(registration.delete).toBe('exec /bin/bash -c "$NBF_REMOVE_BUILDERS" remove-builders.sh');
+        // The delete's data stay in the state, for a destroy does not run the program; of the
+        // script, only the digest that pins the checkout's copy (runner/run-pinned.sh).
+        expect(registration.delete).toBe(
+            'exec /bin/bash runner/run-pinned.sh runner/remove-builders.sh "$NBF_REMOVE_BUILDERS_SHA256"',
+        );
         expect(registration.environment).toMatchObject({
-            NBF_REMOVE_BUILDERS: scriptFile("runner/remove-builders.sh"),
+            NBF_REMOVE_BUILDERS_SHA256: hash(scriptFile("runner/remove-builders.sh")),
             NBF_BUILDER: "native-build-fleet-dev",
             NBF_BUILDERS: expect.stringMatching(/^native-build-fleet-dev\nnative-build-fleet-dev-arm-0\n/),
         });
+    });
+
+    test("keeps no script text in the registration's state, only the delete's one line and its data", () => {
+        const registration = named("fleet-builder-registration").inputs;
+        const stored = JSON.stringify([registration.delete, registration.environment]);
+        for (const name of ["runner/remove-builders.sh", "runner/run-pinned.sh"] as const) {
+            for (const line of scriptFile(name)
+                .split("\n")
+                .filter((l) => l.length > 20)) {
+                expect(stored).not.toContain(JSON.stringify(line).slice(1, -1));
+            }
+        }
+        expect(Object.keys(registration.environment).sort()).toEqual([
+            "NBF_BUILDER",
+            "NBF_BUILDERS",
+            "NBF_OWNER",
+            "NBF_REMOVE_BUILDERS_SHA256",
+            "NBF_SPEC_FINGERPRINT",
+        ]);
     });
 
     test("passes the private key on standard input, as a secret", () => {

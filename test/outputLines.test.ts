@@ -120,7 +120,9 @@ describe("the shell scripts that resources run, whose stderr is logged", () => {
         fs.writeFileSync(path.join(dir, "builders"), "fleet-dev\n");
         fs.mkdirSync(path.join(b.home, ".docker", "buildx", "instances"), { recursive: true });
         fs.writeFileSync(path.join(b.home, ".docker", "buildx", "instances", "fleet-dev"), "{}");
+        // In the project directory, as the command provider runs the delete (runner/run-pinned.sh).
         const r = spawnSync("/bin/bash", ["-c", REMOVE_BUILDERS_COMMAND], {
+            cwd: path.join(__dirname, ".."),
             env: { ...b.env, ...removeBuildersEnvironment("fleet-dev", ["fleet-dev"], "native-build-fleet/dev") },
             encoding: "utf8",
         });

@@ -151,16 +151,22 @@ describe("readiness steps on the host", () => {
     });
 });
 
+/** The repository's root: the project directory the command provider runs the delete in. */
+const ROOT = path.join(__dirname, "..");
+
 describe("removing the builders (the registration's delete)", () => {
-    /** Runs the delete as the provider does: its command line, the script and data in the environment. */
+    /** Runs the delete as the provider does: its command line in the project directory, its data in the environment. */
     function remove(
         box: ReturnType<typeof sandbox>,
         name: string,
         builders: string[],
         owner = "native-build-fleet/dev",
+        project = ROOT,
+        pin: Record<string, string> = {},
     ) {
         return spawnSync("/bin/bash", ["-c", REMOVE_BUILDERS_COMMAND], {
-            env: { ...box.env, ...removeBuildersEnvironment(name, builders, owner) },
+            cwd: project,
+            env: { ...box.env, ...removeBuildersEnvironment(name, builders, owner), ...pin },
             encoding: "utf8",
         });
     }
@@ -231,6 +237,84 @@ describe("removing the builders (the registration's delete)", () => {
         }
         expect(fs.existsSync(path.join(root, "other"))).toBe(true);
         expect(box.calls("docker")).toEqual([]);
+    });
+
+    describe("runs only the checkout's copy of remove-builders.sh that the state pins", () => {
+        /**
+         * A sandbox whose stack registered fleet-dev, and a project directory (a checkout) holding
+         * the delete's two scripts, as this repository has them.
+         */
+        function checkout() {
+            const box = sandbox("nbf-pinned-");
+            box.stub("docker", "exit 0");
+            const dir = path.join(box.home, ".ssh", "native-build-fleet", "fleet-dev");
+            fs.mkdirSync(dir, { recursive: true });
+            fs.writeFileSync(path.join(dir, "owner"), "native-build-fleet/dev\n");
+            fs.writeFileSync(path.join(dir, "builders"), "fleet-dev\n");
+            registered(box, "fleet-dev");
+            const project = path.join(box.dir, "project");
+            fs.mkdirSync(path.join(project, "runner"), { recursive: true });
+            for (const f of ["runner/remove-builders.sh", "runner/run-pinned.sh"]) {
+                fs.copyFileSync(path.join(ROOT, f), path.join(project, f));
+            }
+            const script = path.join(project, "runner", "remove-builders.sh");
+            return {
+                box,
+                dir,
+                project,
+                script,
+                run: (pin: Record<string, string> = {}) =>
+                    remove(box, "fleet-dev", ["fleet-dev"], undefined, project, pin),
+            };
+        }
+        const sha256 = (file: string) => execFileSync("sha256sum", [file], { encoding: "utf8" }).split(" ")[0];
+        const refusal = (reason: string) =>
+            `run-pinned: refusing to run runner/remove-builders.sh: ${reason}; run \`pulumi destroy\` from a checkout of the commit that last ran \`pulumi up\` on this stack, or run \`pulumi up\` from this checkout first so the state pins its copy\n`;
+
+        test("pins the file's SHA-256 in the environment, never its text", () => {
+            const env = removeBuildersEnvironment("fleet-dev", ["fleet-dev"], "native-build-fleet/dev");
+            expect(env.NBF_REMOVE_BUILDERS_SHA256).toBe(sha256(path.join(ROOT, "runner", "remove-builders.sh")));
+            expect(Object.values(env).join("\n")).not.toContain("set -uo pipefail");
+        });
+
+        test("runs the checkout's own file, whatever its version, when the state pins its SHA-256", () => {
+            const c = checkout();
+            // A later version of the script, pinned by the `up` that ran it.
+            const text = fs.readFileSync(c.script, "utf8");
+            fs.writeFileSync(c.script, text.replace("set -uo pipefail\n", 'set -uo pipefail\ntouch "$HOME/ran"\n'));
+            expect(c.run({ NBF_REMOVE_BUILDERS_SHA256: sha256(c.script) })).toMatchObject({ status: 0, stderr: "" });
+            expect(fs.existsSync(path.join(c.box.home, "ran"))).toBe(true);
+            expect(c.box.calls("docker")).toEqual(["buildx rm fleet-dev"]);
+            expect(fs.existsSync(c.dir)).toBe(false);
+        });
+
+        test("refuses a tampered file, and never runs its text", () => {
+            const c = checkout();
+            const text = fs.readFileSync(c.script, "utf8");
+            fs.writeFileSync(
+                c.script,
+                text.replace("set -uo pipefail\n", 'set -uo pipefail\ntouch "$HOME/tampered"\n'),
+            );
+            const pinned = removeBuildersEnvironment("fleet-dev", [], "").NBF_REMOVE_BUILDERS_SHA256;
+            expect(c.run()).toMatchObject({
+                status: 1,
+                stderr: refusal(`its SHA-256 is ${sha256(c.script)}, but the state pins ${pinned}`),
+            });
+            expect(fs.existsSync(path.join(c.box.home, "tampered"))).toBe(false);
+            expect(c.box.calls("docker")).toEqual([]);
+            expect(fs.existsSync(path.join(c.dir, "builders"))).toBe(true);
+        });
+
+        test("refuses a missing file", () => {
+            const c = checkout();
+            fs.rmSync(c.script);
+            expect(c.run()).toMatchObject({
+                status: 1,
+                stderr: refusal(`there is no such file in ${c.project}`),
+            });
+            expect(c.box.calls("docker")).toEqual([]);
+            expect(fs.existsSync(path.join(c.dir, "builders"))).toBe(true);
+        });
     });
 });
 
