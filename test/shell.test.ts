@@ -305,6 +305,16 @@ describe("removing the builders (the registration's delete)", () => {
             expect(fs.existsSync(path.join(c.dir, "builders"))).toBe(true);
         });
 
+        test("refuses to run anything when the state pins no digest", () => {
+            const c = checkout();
+            expect(c.run({ NBF_REMOVE_BUILDERS_SHA256: "" })).toMatchObject({
+                status: 1,
+                stderr: refusal("the state pins no SHA-256 for it (got '')"),
+            });
+            expect(c.box.calls("docker")).toEqual([]);
+            expect(fs.existsSync(path.join(c.dir, "builders"))).toBe(true);
+        });
+
         test("refuses a missing file", () => {
             const c = checkout();
             fs.rmSync(c.script);
