@@ -281,10 +281,56 @@ describe("GitHub Actions", () => {
         expect(runs).not.toMatch(/--policy-pack policy\b/);
     });
 
+    test("previews PULUMI_PREVIEW_STACK, never PULUMI_STACK, and checks the two differ before any other step", () => {
+        const preview = workflow.jobs.preview;
+        expect(preview.env).toMatchObject({
+            PULUMI_PREVIEW_STACK: "${{ vars.PULUMI_PREVIEW_STACK }}",
+            PULUMI_STACK: "${{ vars.PULUMI_STACK }}",
+        });
+        const runs = preview.steps.map((s) => s.run ?? "");
+        expect(runs[1]).toBe('bash scripts/ci-check-preview-stack.sh "$PULUMI_PREVIEW_STACK" "$PULUMI_STACK"');
+        expect(preview.steps[0].uses).toMatch(/^actions\/checkout@/);
+        const pulumi = runs.join("\n").match(/pulumi [a-z]+ .*/g) ?? [];
+        expect(pulumi).toEqual([expect.stringContaining('pulumi preview --stack "$PULUMI_PREVIEW_STACK" ')]);
+        expect(runs.filter((r) => r.includes("ci-preview-comment.sh"))).toEqual([
+            'bash scripts/ci-preview-comment.sh "$PULUMI_PREVIEW_STACK" preview.txt > comment.md',
+        ]);
+        // The clean-up removes the preview stack's builder.
+        expect(preview.steps.at(-1)?.env).toEqual({
+            NBF_BUILDER: "${{ vars.NBF_PREVIEW_BUILDER }}",
+            PULUMI_STACK: "${{ vars.PULUMI_PREVIEW_STACK }}",
+        });
+    });
+
+    test.each([
+        [{ PULUMI_STACK: "acme/prod" }, 2],
+        [{ PULUMI_STACK: "acme/prod", PULUMI_PREVIEW_STACK: "acme/prod" }, 1],
+        [{ PULUMI_STACK: "acme/prod", PULUMI_PREVIEW_STACK: "prod" }, 1],
+        [{ PULUMI_STACK: "acme/prod", PULUMI_PREVIEW_STACK: "acme/pr" }, 0],
+    ])("the preview job's check, run for real with repository variables %j, exits %d", (variables, status) => {
+        const preview = workflow.jobs.preview;
+        // As GitHub does: each env entry is its variable's value, or "" when the variable is unset.
+        const env = Object.fromEntries(
+            Object.entries(preview.env ?? {}).map(([key, value]) => [
+                key,
+                value.replace(
+                    /\$\{\{ vars\.(\w+) \}\}/,
+                    (_, name: string) => (variables as Record<string, string>)[name] ?? "",
+                ),
+            ]),
+        );
+        const result = spawnSync("bash", ["-c", preview.steps[1].run ?? ""], {
+            cwd: root,
+            encoding: "utf8",
+            env: { PATH: process.env.PATH, ...env },
+        });
+        expect(result.status).toBe(status);
+    });
+
     test("the comment is the preview's summary and diff, written by the comment script, not the raw output", () => {
         const writes = workflow.jobs.preview.steps.filter((s) => s.run?.includes("comment.md"));
         expect(writes.map((s) => s.run)).toEqual([
-            'bash scripts/ci-preview-comment.sh "$PULUMI_STACK" preview.txt > comment.md',
+            'bash scripts/ci-preview-comment.sh "$PULUMI_PREVIEW_STACK" preview.txt > comment.md',
         ]);
     });
 
@@ -333,6 +379,7 @@ describe("the Pulumi CLI the pipelines install", () => {
             "scripts/install-pulumi-cli.sh",
             "scripts/ci-remove-builder.sh",
             "scripts/ci-check-release-ref.sh",
+            "scripts/ci-check-preview-stack.sh",
             "scripts/ci-preview-comment.sh",
             "scripts/install-pulumi-plugins.sh",
             "scripts/install-signing-tools.sh",
@@ -550,12 +597,40 @@ describe("GitLab CI", () => {
         expect(pipeline.up.image).toBeUndefined();
     });
 
-    test.each(["preview", "up"])(
-        "the %s job removes the builder's SSH files in after_script, which runs on failure too",
-        (job) => {
-            expect(script(job, "after_script")).toContain('bash scripts/ci-remove-builder.sh "${NBF_BUILDER:-}"');
-        },
-    );
+    test.each([
+        [
+            "preview",
+            'PULUMI_STACK="${PULUMI_PREVIEW_STACK:-}" bash scripts/ci-remove-builder.sh "${NBF_PREVIEW_BUILDER:-}"',
+        ],
+        ["up", 'bash scripts/ci-remove-builder.sh "${NBF_BUILDER:-}"'],
+    ])("the %s job removes its stack's builder's SSH files in after_script, which runs on failure too", (job, line) => {
+        expect(script(job, "after_script")).toContain(line);
+    });
+
+    test("previews PULUMI_PREVIEW_STACK, never PULUMI_STACK, checked before the tools, the token's use and the role", () => {
+        const lines = script("preview").split("\n");
+        const check = lines.indexOf(
+            'bash scripts/ci-check-preview-stack.sh "${PULUMI_PREVIEW_STACK:-}" "${PULUMI_STACK:-}"',
+        );
+        expect(lines.slice(0, check)).toEqual(["apk add --no-cache bash"]);
+        expect(lines.filter((l) => /^pulumi [a-z]+ /.test(l))).toEqual([
+            'pulumi preview --stack "$PULUMI_PREVIEW_STACK" --policy-pack .trusted/policy --diff --non-interactive',
+        ]);
+    });
+
+    test.each([
+        [{ PULUMI_STACK: "acme/prod" }, 2],
+        [{ PULUMI_STACK: "acme/prod", PULUMI_PREVIEW_STACK: "acme/prod" }, 1],
+        [{ PULUMI_STACK: "acme/prod", PULUMI_PREVIEW_STACK: "acme/pr" }, 0],
+    ])("the preview job's check, run for real in sh with CI/CD variables %j, exits %d", (variables, status) => {
+        const line = script("preview").split("\n")[1];
+        const result = spawnSync("sh", ["-c", line], {
+            cwd: root,
+            encoding: "utf8",
+            env: { PATH: process.env.PATH, ...variables },
+        });
+        expect(result.status).toBe(status);
+    });
 });
 
 describe("the provider plugins the pipelines run", () => {
