@@ -25,7 +25,14 @@ function run(command: string, args: string[], input?: string) {
     return result;
 }
 
-type Step = { uses?: string; run?: string; if?: string; with?: Record<string, unknown>; env?: Record<string, string> };
+type Step = {
+    uses?: string;
+    run?: string;
+    if?: string;
+    with?: Record<string, unknown>;
+    env?: Record<string, string>;
+    "working-directory"?: string;
+};
 type Job = {
     if?: string;
     needs?: string;
@@ -327,6 +334,20 @@ describe("GitHub Actions", () => {
         expect(result.status).toBe(status);
     });
 
+    test("the trusted pack installs its own dependencies from the default branch's lockfile, scripts off, before the pull request's install", () => {
+        const steps = workflow.jobs.preview.steps;
+        const trusted = steps.findIndex((s) => s.with?.path === ".trusted");
+        // Cone mode brings the top-level package.json and package-lock.json along.
+        expect(steps[trusted].with?.["sparse-checkout-cone-mode"]).toBeUndefined();
+        const installs = steps.filter((s) => s.run?.startsWith("npm "));
+        expect(installs.map((s) => [s["working-directory"], s.run])).toEqual([
+            [".trusted", "npm ci --ignore-scripts"],
+            [undefined, "npm ci --ignore-scripts"],
+        ]);
+        expect(steps.indexOf(installs[0])).toBeGreaterThan(trusted);
+        expect(steps.indexOf(installs[0])).toBeLessThan(steps.indexOf(installs[1]));
+    });
+
     test("the comment is the preview's summary and diff, written by the comment script, not the raw output", () => {
         const writes = workflow.jobs.preview.steps.filter((s) => s.run?.includes("comment.md"));
         expect(writes.map((s) => s.run)).toEqual([
@@ -581,6 +602,19 @@ describe("GitLab CI", () => {
         expect(pipeline.up.id_tokens?.SIGSTORE_ID_TOKEN).toEqual({ aud: "sigstore" });
         expect(pipeline.preview.id_tokens?.SIGSTORE_ID_TOKEN).toBeUndefined();
         expect(pipeline.test.id_tokens).toBeUndefined();
+    });
+
+    test("the trusted pack installs its own dependencies from the default branch's lockfile, scripts off, before the merge request's install", () => {
+        const lines = script("preview").split("\n");
+        const archive = lines.indexOf(
+            "git archive refs/nbf/trusted policy config package.json package-lock.json | tar -x -C .trusted",
+        );
+        const trustedInstall = lines.indexOf("(cd .trusted && npm ci --ignore-scripts)");
+        expect(archive).toBeGreaterThan(0);
+        expect(lines[archive - 1]).toBe("rm -rf .trusted && mkdir .trusted");
+        expect(trustedInstall).toBeGreaterThan(archive);
+        expect(trustedInstall).toBeLessThan(lines.indexOf("npm ci --ignore-scripts"));
+        expect(trustedInstall).toBeLessThan(lines.findIndex((l) => l.startsWith("pulumi preview")));
     });
 
     test("previews with the default branch's policy pack, never the merge request's", () => {
