@@ -680,6 +680,65 @@ describe("the provider plugins the pipelines run", () => {
         }
     });
 
+    test("GitHub: preview and up give Pulumi a new, empty PULUMI_HOME before any plugin is installed", () => {
+        const workflow = parse(read(".github/workflows/fleet.yml")) as Workflow;
+        for (const name of ["preview", "up"]) {
+            const steps = workflow.jobs[name].steps.map((s) => s.run ?? "");
+            const home = steps.findIndex((r) => r.includes("PULUMI_HOME="));
+            expect([name, steps[home]]).toEqual([
+                name,
+                'echo "PULUMI_HOME=$(mktemp -d "$RUNNER_TEMP/pulumi-home.XXXXXX")" >> "$GITHUB_ENV"',
+            ]);
+            expect(home).toBeLessThan(steps.indexOf("bash scripts/install-pulumi-plugins.sh"));
+            expect(home).toBeLessThan(steps.findIndex((r) => r.includes("install-pulumi-cli.sh")));
+        }
+        // Run for real: a new directory each time, empty, in RUNNER_TEMP.
+        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-runner-temp-"));
+        try {
+            const step = workflow.jobs.up.steps.find((s) => s.run?.includes("PULUMI_HOME="))?.run ?? "";
+            const env = { PATH: process.env.PATH, RUNNER_TEMP: tmp, GITHUB_ENV: path.join(tmp, "env") };
+            for (let i = 0; i < 2; i++) {
+                expect(spawnSync("bash", ["-c", step], { encoding: "utf8", env }).status).toBe(0);
+            }
+            const homes = fs.readFileSync(path.join(tmp, "env"), "utf8").trim().split("\n");
+            expect(homes).toHaveLength(2);
+            expect(new Set(homes).size).toBe(2);
+            for (const line of homes) {
+                const dir = line.replace(/^PULUMI_HOME=/, "");
+                expect(path.dirname(dir)).toBe(tmp);
+                expect(fs.readdirSync(dir)).toEqual([]);
+            }
+        } finally {
+            fs.rmSync(tmp, { recursive: true, force: true });
+        }
+    });
+
+    test("GitLab: every job that runs Pulumi gets a new, empty PULUMI_HOME in TMPDIR (nbf-*, removed in after_script) before the plugins", () => {
+        const text = parse(read(".gitlab-ci.yml"), { merge: true }) as Record<string, GitLabJob>;
+        let assignment: string[] = [];
+        for (const name of ["preview", "up"]) {
+            const lines = (text[name].script ?? []).flat(2).map(String);
+            const home = lines.indexOf('PULUMI_HOME=$(mktemp -d "${TMPDIR:-/tmp}/nbf-pulumi-home.XXXXXX")');
+            expect([name, lines[home + 1]]).toEqual([name, "export PULUMI_HOME"]);
+            expect(home).toBeLessThan(lines.indexOf("bash scripts/install-pulumi-plugins.sh"));
+            expect(home).toBeGreaterThan(0);
+            assignment = lines.slice(home, home + 2);
+        }
+        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-gitlab-tmp-"));
+        try {
+            const result = spawnSync("sh", ["-c", `${assignment.join("\n")}\nenv | grep ^PULUMI_HOME=`], {
+                encoding: "utf8",
+                env: { PATH: process.env.PATH, TMPDIR: tmp },
+            });
+            const dir = result.stdout.trim().replace(/^PULUMI_HOME=/, "");
+            expect(path.dirname(dir)).toBe(tmp);
+            expect(path.basename(dir)).toMatch(/^nbf-/);
+            expect(fs.readdirSync(dir)).toEqual([]);
+        } finally {
+            fs.rmSync(tmp, { recursive: true, force: true });
+        }
+    });
+
     test("GitLab: every job that runs Pulumi installs them checked, and Pulumi fetches none itself", () => {
         const text = parse(read(".gitlab-ci.yml"), { merge: true }) as Record<string, GitLabJob> & {
             variables: Record<string, string>;
