@@ -300,7 +300,7 @@ describe("GitHub Actions", () => {
         const pulumi = runs.join("\n").match(/pulumi [a-z]+ .*/g) ?? [];
         expect(pulumi).toEqual([expect.stringContaining('pulumi preview --stack "$PULUMI_PREVIEW_STACK" ')]);
         expect(runs.filter((r) => r.includes("ci-preview-comment.sh"))).toEqual([
-            'bash scripts/ci-preview-comment.sh "$PULUMI_PREVIEW_STACK" preview.txt > comment.md',
+            'bash scripts/ci-preview-comment.sh "$PULUMI_PREVIEW_STACK" preview.txt "$JOB_LOG" > comment.md',
         ]);
         // The clean-up removes the preview stack's builder.
         expect(preview.steps.at(-1)?.env).toEqual({
@@ -351,7 +351,7 @@ describe("GitHub Actions", () => {
     test("the comment is the preview's summary and diff, written by the comment script, not the raw output", () => {
         const writes = workflow.jobs.preview.steps.filter((s) => s.run?.includes("comment.md"));
         expect(writes.map((s) => s.run)).toEqual([
-            'bash scripts/ci-preview-comment.sh "$PULUMI_PREVIEW_STACK" preview.txt > comment.md',
+            'bash scripts/ci-preview-comment.sh "$PULUMI_PREVIEW_STACK" preview.txt "$JOB_LOG" > comment.md',
         ]);
     });
 
@@ -809,7 +809,7 @@ describe("cosign and syft in the pipelines", () => {
 
 describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
     const output = [
-        "Previewing update (acme/prod)",
+        "Previewing update (acme/pr)",
         "",
         "     Type                          Name        Plan",
         " +   └─ docker-build:index:Image   app-arm64   create",
@@ -818,7 +818,12 @@ describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
         "  docker-build:index:Image (app-arm64):",
         "    #5 [2/3] RUN cat /run/secrets/npmrc",
         "    #5 0.2 BUILD_LOG_LINE registry token",
-        "    error: build failed: exit code 1",
+        '    error: failed to solve: process "/bin/sh -c echo $NPM_TOKEN" did not complete successfully: npm_SECRET_IN_ERROR',
+        "    warning: WARNING_FROM_BUILD /home/runner/work/fleet",
+        "",
+        "  pulumi:pulumi:Stack (fleet-acme-pr):",
+        "    PROGRAM_CONSOLE_LOG a value the program printed",
+        "    error: preview failed",
         "",
         "\u001b[1mPolicies:\u001b[0m",
         "    ✅ native-build-fleet-policy@v0.1.0 (local: .trusted/policy)",
@@ -827,28 +832,61 @@ describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
         "    + 1 to create",
         "    4 unchanged",
         "",
+        "error: TOP_LEVEL_ERROR an unhandled error echoed npm_SECRET_AT_TOP",
+        "",
     ].join("\n");
-
-    test("keeps the diff, policies and summary, and drops the build logs but not the error", () => {
+    const comment = (...args: string[]) => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-comment-"));
         try {
             fs.writeFileSync(path.join(dir, "preview.txt"), output);
-            const result = run("bash", ["scripts/ci-preview-comment.sh", "acme/prod", path.join(dir, "preview.txt")]);
-            expect(result.status).toBe(0);
-            expect(result.stdout).not.toContain("BUILD_LOG_LINE");
-            expect(result.stdout).not.toContain("/run/secrets");
-            for (const kept of [
-                "### pulumi preview (acme/prod)",
-                "docker-build:index:Image   app-arm64   create",
-                "error: build failed: exit code 1",
-                "native-build-fleet-policy@v0.1.0",
-                "+ 1 to create",
-            ]) {
-                expect(result.stdout).toContain(kept);
-            }
+            return run("bash", ["scripts/ci-preview-comment.sh", "acme/pr", path.join(dir, "preview.txt"), ...args]);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    };
+
+    test("keeps the diff, policies and summary and which resources reported diagnostics", () => {
+        const result = comment();
+        expect(result.status).toBe(0);
+        for (const kept of [
+            "### pulumi preview (acme/pr)",
+            "docker-build:index:Image   app-arm64   create",
+            "  docker-build:index:Image (app-arm64):",
+            "  pulumi:pulumi:Stack (fleet-acme-pr):",
+            "native-build-fleet-policy@v0.1.0",
+            "+ 1 to create",
+            "(3 error and 1 warning lines omitted)",
+        ]) {
+            expect(result.stdout).toContain(kept);
+        }
+    });
+
+    test.each([
+        "BUILD_LOG_LINE",
+        "/run/secrets",
+        "npm_SECRET_IN_ERROR",
+        "WARNING_FROM_BUILD",
+        "PROGRAM_CONSOLE_LOG",
+        "npm_SECRET_AT_TOP",
+        "error:",
+        "warning:",
+    ])("drops build logs and every error and warning line: no %s", (text) => {
+        expect(comment().stdout).not.toContain(text);
+    });
+
+    test("points to the job log for the messages it drops", () => {
+        expect(comment("https://github.com/acme/fleet/actions/runs/42").stdout).toMatch(
+            /\nBuild logs, errors and warnings: \[the job log\]\(https:\/\/github\.com\/acme\/fleet\/actions\/runs\/42\)\.\n$/,
+        );
+        expect(comment().stdout).toMatch(/\nBuild logs, errors and warnings: see the job log\.\n$/);
+    });
+
+    test("the workflow passes the run's URL as the job log", () => {
+        const workflow = parse(read(".github/workflows/fleet.yml")) as Workflow;
+        const step = workflow.jobs.preview.steps.find((s) => s.run?.includes("ci-preview-comment.sh"));
+        expect(step?.env).toEqual({
+            JOB_LOG: "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}",
+        });
     });
 
     test("says so when the preview wrote nothing", () => {
