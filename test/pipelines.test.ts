@@ -582,6 +582,24 @@ describe("GitLab CI", () => {
         },
     );
 
+    test("the docs cite GitLab's ID token documentation for the ref, ref_protected and pipeline_source claims the trust rests on", () => {
+        const docs = read("docs/previews-and-ci.md");
+        const start = docs.indexOf("- **The AWS roles trust this project's path.**");
+        const trust = docs.slice(start, docs.indexOf("\n- **", start + 1)).replace(/\s+/g, " ");
+        expect(start).toBeGreaterThan(0);
+        expect(trust).toContain("https://docs.gitlab.com/ci/secrets/id_token_authentication/");
+        expect(trust).toContain('"Token payload"');
+        for (const claim of [
+            '`ref` ("Git ref for the job")',
+            '`ref_protected` ("`true` if the Git ref is protected, `false` otherwise")',
+            "`pipeline_source` (the pipeline's source",
+            "`merge_request_event` in a merge request pipeline",
+            "`project_path:{group}/{project}:ref_type:{type}:ref:{branch_name}`",
+        ]) {
+            expect(trust).toContain(claim);
+        }
+    });
+
     test("up runs on its own runner (tag nbf-deploy); no other job can land there", () => {
         expect(pipeline.up.tags).toEqual(["nbf-deploy"]);
         expect(pipeline.test.tags).toBeUndefined();
