@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Writes the pull-request comment of a preview (.github/workflows/fleet.yml): the plan's
-# diff, policy results, outputs and resource summary from `pulumi preview --diff`, without the
-# Diagnostics section, where docker-build streams every build step's log: a build's output
-# (what a RUN step printed, paths, versions) stays in the job log, which only collaborators
-# read, instead of a comment anyone who can see the pull request reads. Error and warning
-# lines of the Diagnostics are kept, one line each, so a failed preview still says why.
+# diff, policy results, outputs and resource summary from `pulumi preview --diff`, and no
+# message text. The Diagnostics section is where docker-build streams every build step's log,
+# and its `error:` lines repeat the build's output too (a failed RUN step's command and what it
+# printed: paths, versions, a secret it echoed), as does any other `error:` line. A comment is
+# read by anyone who can see the pull request, a job log only by those who can read the
+# repository's Actions. So the comment keeps the names of the resources that reported
+# diagnostics and how many errors and warnings there were, drops every message line, and
+# points to the job log for them.
 #
-# Usage: ci-preview-comment.sh STACK PREVIEW_OUTPUT > comment.md
+# Usage: ci-preview-comment.sh STACK PREVIEW_OUTPUT [JOB_LOG_URL] > comment.md
 set -euo pipefail
 
-stack=${1:?usage: ci-preview-comment.sh STACK PREVIEW_OUTPUT}
-output=${2:?usage: ci-preview-comment.sh STACK PREVIEW_OUTPUT}
+stack=${1:?usage: ci-preview-comment.sh STACK PREVIEW_OUTPUT [JOB_LOG_URL]}
+output=${2:?usage: ci-preview-comment.sh STACK PREVIEW_OUTPUT [JOB_LOG_URL]}
+job_log=${3:-}
 limit=60000
 
 echo "### pulumi preview (${stack})"
@@ -20,10 +24,20 @@ if [ ! -s "$output" ]; then
 fi
 echo '~~~~~~'
 # Pulumi's sections start with a header at column 0 ("Diagnostics:", "Policies:", "Outputs:",
-# "Resources:"); the colour codes go first so a coloured header is still seen.
+# "Resources:"); the colour codes go first so a coloured header is still seen. In Diagnostics,
+# a resource's header is indented two spaces and ends with a colon; everything under it is
+# message text.
 sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g' "$output" | awk '
-    /^[A-Z][A-Za-z ]*:[[:space:]]*$/ { diagnostics = ($0 ~ /^Diagnostics:/) ; if (diagnostics) { print "Diagnostics (build logs omitted; see the job log):"; next } }
-    diagnostics && /^[[:space:]]+(error|warning):/ { print substr($0, 1, 300); next }
+    /^[A-Z][A-Za-z ]*:[[:space:]]*$/ { diagnostics = ($0 ~ /^Diagnostics:/) ; if (diagnostics) { print "Diagnostics (messages omitted, see the job log):"; next } }
+    /^[[:space:]]*error:/ { errors++; next }
+    diagnostics && /^[[:space:]]*warning:/ { warnings++; next }
+    diagnostics && /^  [^[:space:]].*:[[:space:]]*$/ { print substr($0, 1, 300); next }
     !diagnostics { print }
+    END { if (errors + warnings > 0) printf "(%d error and %d warning lines omitted)\n", errors, warnings }
 ' | tail -c "$limit"
 echo '~~~~~~'
+if [ -n "$job_log" ]; then
+    echo "Build logs, errors and warnings: [the job log]($job_log)."
+else
+    echo "Build logs, errors and warnings: see the job log."
+fi

@@ -5,6 +5,12 @@
 # NBF_PLUGIN_SHA256, never one read from where the plugin comes from. The pipelines then
 # set PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION, so Pulumi never fetches an unchecked one.
 #
+# `pulumi plugin install` skips a plugin already in $PULUMI_HOME/plugins, unchecked, and a
+# shared runner keeps ~/.pulumi between jobs: a job could leave a plugin there that the next
+# one runs with its token. So every plugin is downloaded and checked again (--reinstall), and
+# the pipelines give each job a new, empty PULUMI_HOME, so no plugin of another version left
+# there is found either.
+#
 # Checksum lines, in PINNED_SHA256 or NBF_PLUGIN_SHA256 (one per line):
 #   <sha256>  <plugin> <version> <os>-<arch>     e.g. "…  aws 7.1.0 linux-amd64"
 set -euo pipefail
@@ -42,5 +48,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
     exit 1
 fi
 for ((i = 0; i < ${#wanted[@]}; i += 3)); do
-    pulumi plugin install resource "${wanted[i]}" "${wanted[i + 1]}" --exact --checksum "${wanted[i + 2]}"
+    pulumi plugin install resource "${wanted[i]}" "${wanted[i + 1]}" --exact --reinstall --checksum "${wanted[i + 2]}"
 done

@@ -43,8 +43,40 @@ test("installs each plugin of package-lock.json at its exact version with its ch
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
     expect(result.calls).toEqual(
-        plugins.map((p) => `plugin install resource ${p.name} ${p.version} --exact --checksum ${sha(p.name)}`),
+        plugins.map(
+            (p) => `plugin install resource ${p.name} ${p.version} --exact --reinstall --checksum ${sha(p.name)}`,
+        ),
     );
+});
+
+test("trusts no plugin already installed: each is downloaded and checked again", () => {
+    // A stub that, like `pulumi plugin install`, skips a plugin already in PULUMI_HOME unless
+    // told --reinstall, and checks the checksum only when it downloads.
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-plugins-home-"));
+    dirs.push(home);
+    const planted = path.join(home, "plugins", `resource-aws-v${plugins[0].version}`);
+    fs.mkdirSync(planted, { recursive: true });
+    fs.writeFileSync(path.join(planted, "PLANTED"), "");
+    const sums = plugins.map((p) => `${sha(p.name)}  ${p.name} ${p.version} ${platform}`).join("\n");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-plugins-"));
+    dirs.push(dir);
+    fs.writeFileSync(
+        path.join(dir, "pulumi"),
+        [
+            "#!/bin/sh",
+            'target="$PULUMI_HOME/plugins/resource-$4-v$5"',
+            'case " $* " in *" --reinstall "*) rm -rf "$target" ;; esac',
+            '[ -d "$target" ] && exit 0',
+            'mkdir -p "$target" && touch "$target/CHECKED"',
+        ].join("\n"),
+        { mode: 0o755 },
+    );
+    const result = spawnSync("bash", [script], {
+        encoding: "utf8",
+        env: { PATH: `${dir}:${process.env.PATH}`, PULUMI_HOME: home, NBF_PLUGIN_SHA256: sums },
+    });
+    expect(result.status).toBe(0);
+    expect(fs.readdirSync(planted)).toEqual(["CHECKED"]);
 });
 
 test("with a checksum missing (or for another version or platform), installs nothing and lists the lines to add", () => {

@@ -25,7 +25,14 @@ function run(command: string, args: string[], input?: string) {
     return result;
 }
 
-type Step = { uses?: string; run?: string; if?: string; with?: Record<string, unknown>; env?: Record<string, string> };
+type Step = {
+    uses?: string;
+    run?: string;
+    if?: string;
+    with?: Record<string, unknown>;
+    env?: Record<string, string>;
+    "working-directory"?: string;
+};
 type Job = {
     if?: string;
     needs?: string;
@@ -281,10 +288,70 @@ describe("GitHub Actions", () => {
         expect(runs).not.toMatch(/--policy-pack policy\b/);
     });
 
+    test("previews PULUMI_PREVIEW_STACK, never PULUMI_STACK, and checks the two differ before any other step", () => {
+        const preview = workflow.jobs.preview;
+        expect(preview.env).toMatchObject({
+            PULUMI_PREVIEW_STACK: "${{ vars.PULUMI_PREVIEW_STACK }}",
+            PULUMI_STACK: "${{ vars.PULUMI_STACK }}",
+        });
+        const runs = preview.steps.map((s) => s.run ?? "");
+        expect(runs[1]).toBe('bash scripts/ci-check-preview-stack.sh "$PULUMI_PREVIEW_STACK" "$PULUMI_STACK"');
+        expect(preview.steps[0].uses).toMatch(/^actions\/checkout@/);
+        const pulumi = runs.join("\n").match(/pulumi [a-z]+ .*/g) ?? [];
+        expect(pulumi).toEqual([expect.stringContaining('pulumi preview --stack "$PULUMI_PREVIEW_STACK" ')]);
+        expect(runs.filter((r) => r.includes("ci-preview-comment.sh"))).toEqual([
+            'bash scripts/ci-preview-comment.sh "$PULUMI_PREVIEW_STACK" preview.txt "$JOB_LOG" > comment.md',
+        ]);
+        // The clean-up removes the preview stack's builder.
+        expect(preview.steps.at(-1)?.env).toEqual({
+            NBF_BUILDER: "${{ vars.NBF_PREVIEW_BUILDER }}",
+            PULUMI_STACK: "${{ vars.PULUMI_PREVIEW_STACK }}",
+        });
+    });
+
+    test.each([
+        [{ PULUMI_STACK: "acme/prod" }, 2],
+        [{ PULUMI_STACK: "acme/prod", PULUMI_PREVIEW_STACK: "acme/prod" }, 1],
+        [{ PULUMI_STACK: "acme/prod", PULUMI_PREVIEW_STACK: "prod" }, 1],
+        [{ PULUMI_STACK: "acme/prod", PULUMI_PREVIEW_STACK: "acme/pr" }, 0],
+    ])("the preview job's check, run for real with repository variables %j, exits %d", (variables, status) => {
+        const preview = workflow.jobs.preview;
+        // As GitHub does: each env entry is its variable's value, or "" when the variable is unset.
+        const env = Object.fromEntries(
+            Object.entries(preview.env ?? {}).map(([key, value]) => [
+                key,
+                value.replace(
+                    /\$\{\{ vars\.(\w+) \}\}/,
+                    (_, name: string) => (variables as Record<string, string>)[name] ?? "",
+                ),
+            ]),
+        );
+        const result = spawnSync("bash", ["-c", preview.steps[1].run ?? ""], {
+            cwd: root,
+            encoding: "utf8",
+            env: { PATH: process.env.PATH, ...env },
+        });
+        expect(result.status).toBe(status);
+    });
+
+    test("the trusted pack installs its own dependencies from the default branch's lockfile, scripts off, before the pull request's install", () => {
+        const steps = workflow.jobs.preview.steps;
+        const trusted = steps.findIndex((s) => s.with?.path === ".trusted");
+        // Cone mode brings the top-level package.json and package-lock.json along.
+        expect(steps[trusted].with?.["sparse-checkout-cone-mode"]).toBeUndefined();
+        const installs = steps.filter((s) => s.run?.startsWith("npm "));
+        expect(installs.map((s) => [s["working-directory"], s.run])).toEqual([
+            [".trusted", "npm ci --ignore-scripts"],
+            [undefined, "npm ci --ignore-scripts"],
+        ]);
+        expect(steps.indexOf(installs[0])).toBeGreaterThan(trusted);
+        expect(steps.indexOf(installs[0])).toBeLessThan(steps.indexOf(installs[1]));
+    });
+
     test("the comment is the preview's summary and diff, written by the comment script, not the raw output", () => {
         const writes = workflow.jobs.preview.steps.filter((s) => s.run?.includes("comment.md"));
         expect(writes.map((s) => s.run)).toEqual([
-            'bash scripts/ci-preview-comment.sh "$PULUMI_STACK" preview.txt > comment.md',
+            'bash scripts/ci-preview-comment.sh "$PULUMI_PREVIEW_STACK" preview.txt "$JOB_LOG" > comment.md',
         ]);
     });
 
@@ -333,6 +400,7 @@ describe("the Pulumi CLI the pipelines install", () => {
             "scripts/install-pulumi-cli.sh",
             "scripts/ci-remove-builder.sh",
             "scripts/ci-check-release-ref.sh",
+            "scripts/ci-check-preview-stack.sh",
             "scripts/ci-preview-comment.sh",
             "scripts/install-pulumi-plugins.sh",
             "scripts/install-signing-tools.sh",
@@ -514,6 +582,24 @@ describe("GitLab CI", () => {
         },
     );
 
+    test("the docs cite GitLab's ID token documentation for the ref, ref_protected and pipeline_source claims the trust rests on", () => {
+        const docs = read("docs/previews-and-ci.md");
+        const start = docs.indexOf("- **The AWS roles trust this project's path.**");
+        const trust = docs.slice(start, docs.indexOf("\n- **", start + 1)).replace(/\s+/g, " ");
+        expect(start).toBeGreaterThan(0);
+        expect(trust).toContain("https://docs.gitlab.com/ci/secrets/id_token_authentication/");
+        expect(trust).toContain('"Token payload"');
+        for (const claim of [
+            '`ref` ("Git ref for the job")',
+            '`ref_protected` ("`true` if the Git ref is protected, `false` otherwise")',
+            "`pipeline_source` (the pipeline's source",
+            "`merge_request_event` in a merge request pipeline",
+            "`project_path:{group}/{project}:ref_type:{type}:ref:{branch_name}`",
+        ]) {
+            expect(trust).toContain(claim);
+        }
+    });
+
     test("up runs on its own runner (tag nbf-deploy); no other job can land there", () => {
         expect(pipeline.up.tags).toEqual(["nbf-deploy"]);
         expect(pipeline.test.tags).toBeUndefined();
@@ -536,6 +622,19 @@ describe("GitLab CI", () => {
         expect(pipeline.test.id_tokens).toBeUndefined();
     });
 
+    test("the trusted pack installs its own dependencies from the default branch's lockfile, scripts off, before the merge request's install", () => {
+        const lines = script("preview").split("\n");
+        const archive = lines.indexOf(
+            "git archive refs/nbf/trusted policy config package.json package-lock.json | tar -x -C .trusted",
+        );
+        const trustedInstall = lines.indexOf("(cd .trusted && npm ci --ignore-scripts)");
+        expect(archive).toBeGreaterThan(0);
+        expect(lines[archive - 1]).toBe("rm -rf .trusted && mkdir .trusted");
+        expect(trustedInstall).toBeGreaterThan(archive);
+        expect(trustedInstall).toBeLessThan(lines.indexOf("npm ci --ignore-scripts"));
+        expect(trustedInstall).toBeLessThan(lines.findIndex((l) => l.startsWith("pulumi preview")));
+    });
+
     test("previews with the default branch's policy pack, never the merge request's", () => {
         expect(script("preview")).toContain(
             'git fetch --quiet --depth 1 origin "+refs/heads/$CI_DEFAULT_BRANCH:refs/nbf/trusted"',
@@ -550,12 +649,40 @@ describe("GitLab CI", () => {
         expect(pipeline.up.image).toBeUndefined();
     });
 
-    test.each(["preview", "up"])(
-        "the %s job removes the builder's SSH files in after_script, which runs on failure too",
-        (job) => {
-            expect(script(job, "after_script")).toContain('bash scripts/ci-remove-builder.sh "${NBF_BUILDER:-}"');
-        },
-    );
+    test.each([
+        [
+            "preview",
+            'PULUMI_STACK="${PULUMI_PREVIEW_STACK:-}" bash scripts/ci-remove-builder.sh "${NBF_PREVIEW_BUILDER:-}"',
+        ],
+        ["up", 'bash scripts/ci-remove-builder.sh "${NBF_BUILDER:-}"'],
+    ])("the %s job removes its stack's builder's SSH files in after_script, which runs on failure too", (job, line) => {
+        expect(script(job, "after_script")).toContain(line);
+    });
+
+    test("previews PULUMI_PREVIEW_STACK, never PULUMI_STACK, checked before the tools, the token's use and the role", () => {
+        const lines = script("preview").split("\n");
+        const check = lines.indexOf(
+            'bash scripts/ci-check-preview-stack.sh "${PULUMI_PREVIEW_STACK:-}" "${PULUMI_STACK:-}"',
+        );
+        expect(lines.slice(0, check)).toEqual(["apk add --no-cache bash"]);
+        expect(lines.filter((l) => /^pulumi [a-z]+ /.test(l))).toEqual([
+            'pulumi preview --stack "$PULUMI_PREVIEW_STACK" --policy-pack .trusted/policy --diff --non-interactive',
+        ]);
+    });
+
+    test.each([
+        [{ PULUMI_STACK: "acme/prod" }, 2],
+        [{ PULUMI_STACK: "acme/prod", PULUMI_PREVIEW_STACK: "acme/prod" }, 1],
+        [{ PULUMI_STACK: "acme/prod", PULUMI_PREVIEW_STACK: "acme/pr" }, 0],
+    ])("the preview job's check, run for real in sh with CI/CD variables %j, exits %d", (variables, status) => {
+        const line = script("preview").split("\n")[1];
+        const result = spawnSync("sh", ["-c", line], {
+            cwd: root,
+            encoding: "utf8",
+            env: { PATH: process.env.PATH, ...variables },
+        });
+        expect(result.status).toBe(status);
+    });
 });
 
 describe("the provider plugins the pipelines run", () => {
@@ -568,6 +695,65 @@ describe("the provider plugins the pipelines run", () => {
             const plugins = steps.indexOf("bash scripts/install-pulumi-plugins.sh");
             expect(plugins).toBeGreaterThan(steps.findIndex((r) => r.includes("install-pulumi-cli.sh")));
             expect(plugins).toBeLessThan(steps.findIndex((r) => /pulumi (preview|up) /.test(r)));
+        }
+    });
+
+    test("GitHub: preview and up give Pulumi a new, empty PULUMI_HOME before any plugin is installed", () => {
+        const workflow = parse(read(".github/workflows/fleet.yml")) as Workflow;
+        for (const name of ["preview", "up"]) {
+            const steps = workflow.jobs[name].steps.map((s) => s.run ?? "");
+            const home = steps.findIndex((r) => r.includes("PULUMI_HOME="));
+            expect([name, steps[home]]).toEqual([
+                name,
+                'echo "PULUMI_HOME=$(mktemp -d "$RUNNER_TEMP/pulumi-home.XXXXXX")" >> "$GITHUB_ENV"',
+            ]);
+            expect(home).toBeLessThan(steps.indexOf("bash scripts/install-pulumi-plugins.sh"));
+            expect(home).toBeLessThan(steps.findIndex((r) => r.includes("install-pulumi-cli.sh")));
+        }
+        // Run for real: a new directory each time, empty, in RUNNER_TEMP.
+        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-runner-temp-"));
+        try {
+            const step = workflow.jobs.up.steps.find((s) => s.run?.includes("PULUMI_HOME="))?.run ?? "";
+            const env = { PATH: process.env.PATH, RUNNER_TEMP: tmp, GITHUB_ENV: path.join(tmp, "env") };
+            for (let i = 0; i < 2; i++) {
+                expect(spawnSync("bash", ["-c", step], { encoding: "utf8", env }).status).toBe(0);
+            }
+            const homes = fs.readFileSync(path.join(tmp, "env"), "utf8").trim().split("\n");
+            expect(homes).toHaveLength(2);
+            expect(new Set(homes).size).toBe(2);
+            for (const line of homes) {
+                const dir = line.replace(/^PULUMI_HOME=/, "");
+                expect(path.dirname(dir)).toBe(tmp);
+                expect(fs.readdirSync(dir)).toEqual([]);
+            }
+        } finally {
+            fs.rmSync(tmp, { recursive: true, force: true });
+        }
+    });
+
+    test("GitLab: every job that runs Pulumi gets a new, empty PULUMI_HOME in TMPDIR (nbf-*, removed in after_script) before the plugins", () => {
+        const text = parse(read(".gitlab-ci.yml"), { merge: true }) as Record<string, GitLabJob>;
+        let assignment: string[] = [];
+        for (const name of ["preview", "up"]) {
+            const lines = (text[name].script ?? []).flat(2).map(String);
+            const home = lines.indexOf('PULUMI_HOME=$(mktemp -d "${TMPDIR:-/tmp}/nbf-pulumi-home.XXXXXX")');
+            expect([name, lines[home + 1]]).toEqual([name, "export PULUMI_HOME"]);
+            expect(home).toBeLessThan(lines.indexOf("bash scripts/install-pulumi-plugins.sh"));
+            expect(home).toBeGreaterThan(0);
+            assignment = lines.slice(home, home + 2);
+        }
+        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-gitlab-tmp-"));
+        try {
+            const result = spawnSync("sh", ["-c", `${assignment.join("\n")}\nenv | grep ^PULUMI_HOME=`], {
+                encoding: "utf8",
+                env: { PATH: process.env.PATH, TMPDIR: tmp },
+            });
+            const dir = result.stdout.trim().replace(/^PULUMI_HOME=/, "");
+            expect(path.dirname(dir)).toBe(tmp);
+            expect(path.basename(dir)).toMatch(/^nbf-/);
+            expect(fs.readdirSync(dir)).toEqual([]);
+        } finally {
+            fs.rmSync(tmp, { recursive: true, force: true });
         }
     });
 
@@ -641,7 +827,7 @@ describe("cosign and syft in the pipelines", () => {
 
 describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
     const output = [
-        "Previewing update (acme/prod)",
+        "Previewing update (acme/pr)",
         "",
         "     Type                          Name        Plan",
         " +   └─ docker-build:index:Image   app-arm64   create",
@@ -650,7 +836,12 @@ describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
         "  docker-build:index:Image (app-arm64):",
         "    #5 [2/3] RUN cat /run/secrets/npmrc",
         "    #5 0.2 BUILD_LOG_LINE registry token",
-        "    error: build failed: exit code 1",
+        '    error: failed to solve: process "/bin/sh -c echo $NPM_TOKEN" did not complete successfully: npm_SECRET_IN_ERROR',
+        "    warning: WARNING_FROM_BUILD /home/runner/work/fleet",
+        "",
+        "  pulumi:pulumi:Stack (fleet-acme-pr):",
+        "    PROGRAM_CONSOLE_LOG a value the program printed",
+        "    error: preview failed",
         "",
         "\u001b[1mPolicies:\u001b[0m",
         "    ✅ native-build-fleet-policy@v0.1.0 (local: .trusted/policy)",
@@ -659,28 +850,61 @@ describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
         "    + 1 to create",
         "    4 unchanged",
         "",
+        "error: TOP_LEVEL_ERROR an unhandled error echoed npm_SECRET_AT_TOP",
+        "",
     ].join("\n");
-
-    test("keeps the diff, policies and summary, and drops the build logs but not the error", () => {
+    const comment = (...args: string[]) => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-comment-"));
         try {
             fs.writeFileSync(path.join(dir, "preview.txt"), output);
-            const result = run("bash", ["scripts/ci-preview-comment.sh", "acme/prod", path.join(dir, "preview.txt")]);
-            expect(result.status).toBe(0);
-            expect(result.stdout).not.toContain("BUILD_LOG_LINE");
-            expect(result.stdout).not.toContain("/run/secrets");
-            for (const kept of [
-                "### pulumi preview (acme/prod)",
-                "docker-build:index:Image   app-arm64   create",
-                "error: build failed: exit code 1",
-                "native-build-fleet-policy@v0.1.0",
-                "+ 1 to create",
-            ]) {
-                expect(result.stdout).toContain(kept);
-            }
+            return run("bash", ["scripts/ci-preview-comment.sh", "acme/pr", path.join(dir, "preview.txt"), ...args]);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    };
+
+    test("keeps the diff, policies and summary and which resources reported diagnostics", () => {
+        const result = comment();
+        expect(result.status).toBe(0);
+        for (const kept of [
+            "### pulumi preview (acme/pr)",
+            "docker-build:index:Image   app-arm64   create",
+            "  docker-build:index:Image (app-arm64):",
+            "  pulumi:pulumi:Stack (fleet-acme-pr):",
+            "native-build-fleet-policy@v0.1.0",
+            "+ 1 to create",
+            "(3 error and 1 warning lines omitted)",
+        ]) {
+            expect(result.stdout).toContain(kept);
+        }
+    });
+
+    test.each([
+        "BUILD_LOG_LINE",
+        "/run/secrets",
+        "npm_SECRET_IN_ERROR",
+        "WARNING_FROM_BUILD",
+        "PROGRAM_CONSOLE_LOG",
+        "npm_SECRET_AT_TOP",
+        "error:",
+        "warning:",
+    ])("drops build logs and every error and warning line: no %s", (text) => {
+        expect(comment().stdout).not.toContain(text);
+    });
+
+    test("points to the job log for the messages it drops", () => {
+        expect(comment("https://github.com/acme/fleet/actions/runs/42").stdout).toMatch(
+            /\nBuild logs, errors and warnings: \[the job log\]\(https:\/\/github\.com\/acme\/fleet\/actions\/runs\/42\)\.\n$/,
+        );
+        expect(comment().stdout).toMatch(/\nBuild logs, errors and warnings: see the job log\.\n$/);
+    });
+
+    test("the workflow passes the run's URL as the job log", () => {
+        const workflow = parse(read(".github/workflows/fleet.yml")) as Workflow;
+        const step = workflow.jobs.preview.steps.find((s) => s.run?.includes("ci-preview-comment.sh"));
+        expect(step?.env).toEqual({
+            JOB_LOG: "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}",
+        });
     });
 
     test("says so when the preview wrote nothing", () => {
