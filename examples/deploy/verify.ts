@@ -1,19 +1,26 @@
 // Checks a fleet image before a deploy uses it: cosign verifies the signature on the index
 // digest, and the signed provenance and SBOM attestations on every platform digest, with the
-// key or keyless identity the fleet stack exports in `images[name].signature`. Commands run as
-// argument arrays (no shell); what cosign says is turned into one message that names the image,
-// the digest and the fix. Runnable on its own, for CI steps and for the acceptance run:
+// signer the DEPLOY pins (`trustedSigner` in its config, or `--signer FILE`). The fleet stack's
+// exported `images[name].signature` is never trusted: whoever can write that stack's outputs
+// or state could export their own key next to their own images, and verifying against it would
+// prove nothing. It is only compared with the pin, and a difference stops the deploy ("signer
+// changed") before cosign runs. Commands run as argument arrays (no shell); what cosign says is
+// turned into one message that names the image, the digest and the fix. Runnable on its own,
+// for CI steps and for the acceptance run:
 //
-//   npx ts-node --transpile-only examples/deploy/verify.ts OUTPUTS.json [IMAGE…] [-- COSIGN-FLAGS…]
+//   npx ts-node --transpile-only examples/deploy/verify.ts --signer SIGNER OUTPUTS.json [IMAGE…] [-- COSIGN-FLAGS…]
 //
+// SIGNER is a JSON file with the trustedSigner object, or the fleet's cosign.pub itself;
 // OUTPUTS.json is `pulumi stack output --json` of the fleet stack (or its `images` object);
 // flags after `--` go to every cosign call (e.g. `--trusted-root F --insecure-ignore-tlog=true`
 // for a private registry without a transparency log).
 
 import { execFile } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { z } from "zod";
 
 /** The predicate types the fleet attests on each platform digest (cosign `--type`). */
 export const ATTESTATIONS = [
@@ -50,12 +57,125 @@ export interface Check {
 export class VerifyError extends Error {}
 
 const DIGEST_REF = /^[^@\s]+@sha256:[0-9a-f]{64}$/;
+const PEM_PUBLIC_KEY = /^\s*-----BEGIN PUBLIC KEY-----\s+([A-Za-z0-9+/=\s]+?)\s*-----END PUBLIC KEY-----\s*$/;
 
 /**
- * The flags that tie a verification to the fleet's signer, for each key source. `keyFile` is
- * where the caller wrote `publicKey` (cosign reads keys from files or KMS URIs only).
+ * The signer a deploy trusts, in the fleet's own `signing` shape (without `transparencyLog`),
+ * so the fleet's owner can hand it over as written: a cosign public key, an AWS KMS key URI, or
+ * a keyless identity (or anchored identity pattern) and OIDC issuer.
  */
-export function signerFlags(image: string, signature: SignatureOutput, keyFile: string): string[] {
+const trustedSignerSchema = z.discriminatedUnion(
+    "mode",
+    [
+        z
+            .object({
+                mode: z.literal("key"),
+                publicKey: z
+                    .string()
+                    .regex(PEM_PUBLIC_KEY, "must be the fleet's cosign public key in PEM form (its cosign.pub)"),
+            })
+            .strict(),
+        z
+            .object({
+                mode: z.literal("kms"),
+                key: z
+                    .string()
+                    .regex(
+                        /^awskms:\/\/\S+$/,
+                        "must be the fleet's AWS KMS key URI, such as awskms:///alias/release-signing",
+                    ),
+            })
+            .strict(),
+        z
+            .object({
+                mode: z.literal("keyless"),
+                identity: z.string().min(1, "must be the certificate identity the fleet signs with").optional(),
+                // A pattern that is not anchored would let a look-alike identity through (cosign
+                // searches with it, as Go's MatchString does); the fleet's config checks the full RE2.
+                identityRegexp: z
+                    .string()
+                    .regex(/^\^.*\$$/, "must be a regular expression anchored with ^ and $")
+                    .optional(),
+                issuer: z.url({
+                    protocol: /^https$/,
+                    error: "must be the OIDC issuer URL, such as https://gitlab.com",
+                }),
+            })
+            .strict()
+            .refine((s) => (s.identity === undefined) !== (s.identityRegexp === undefined), {
+                path: ["identity"],
+                message: "set exactly one of identity and identityRegexp",
+            }),
+    ],
+    { error: 'must be "key", "kms" or "keyless", as in the fleet stack\'s signing config' },
+);
+
+export type TrustedSigner = z.infer<typeof trustedSignerSchema>;
+
+/**
+ * The pinned signer from `raw` (the deploy's `trustedSigner` config, or a `--signer` file), or a
+ * VerifyError that lists every problem under `source`. Absent is an error too: a deploy that
+ * verifies against whatever the fleet stack exports verifies nothing.
+ */
+export function parseTrustedSigner(raw: unknown, source: string): TrustedSigner {
+    if (raw === undefined || raw === null || raw === "") {
+        throw new VerifyError(
+            `${source} is not set: this deploy verifies images only against a signer it pins itself, never the one the fleet stack exports ` +
+                "(whoever can write that stack's outputs could swap in their own). Copy the fleet's signing config without transparencyLog, " +
+                "e.g. `pulumi config set --path trustedSigner.mode key` and `pulumi config set --path trustedSigner.publicKey < cosign.pub`",
+        );
+    }
+    const parsed = trustedSignerSchema.safeParse(raw);
+    if (!parsed.success) {
+        const problems = parsed.error.issues.map((i) => `${[source, ...i.path].join(".")}: ${i.message}`);
+        throw new VerifyError(`the trusted signer is not valid:\n  - ${problems.join("\n  - ")}`);
+    }
+    return parsed.data;
+}
+
+/** The base64 body of a PEM public key, without whitespace: what two copies of one key share. */
+function keyBody(pem: string): string {
+    return (PEM_PUBLIC_KEY.exec(pem)?.[1] ?? pem).replace(/\s+/g, "");
+}
+
+/** A signer in a line: the key's SHA-256 (of its DER bytes), the KMS URI, or identity and issuer. */
+export function describeSigner(signer: TrustedSigner): string {
+    switch (signer.mode) {
+        case "key":
+            return `public key sha256:${createHash("sha256")
+                .update(Buffer.from(keyBody(signer.publicKey), "base64"))
+                .digest("hex")}`;
+        case "kms":
+            return `KMS key ${signer.key}`;
+        case "keyless":
+            return signer.identityRegexp !== undefined
+                ? `keyless identity pattern ${signer.identityRegexp} from ${signer.issuer}`
+                : `keyless identity ${signer.identity} from ${signer.issuer}`;
+    }
+}
+
+/** Whether two signers are the same: key bodies, KMS URIs, identities and issuers, exactly. */
+export function sameSigner(a: TrustedSigner, b: TrustedSigner): boolean {
+    switch (a.mode) {
+        case "key":
+            return b.mode === "key" && keyBody(a.publicKey) === keyBody(b.publicKey);
+        case "kms":
+            return b.mode === "kms" && a.key === b.key;
+        case "keyless":
+            return (
+                b.mode === "keyless" &&
+                a.identity === b.identity &&
+                a.identityRegexp === b.identityRegexp &&
+                a.issuer === b.issuer
+            );
+    }
+}
+
+/**
+ * The signer the fleet stack says it signs with, in the pinned signer's shape, for comparison
+ * only. Throws, naming the output, when the stack's outputs are incomplete.
+ */
+export function exportedSigner(image: string, signature: SignatureOutput): TrustedSigner {
     const missing = (field: string) =>
         new VerifyError(
             `images.${image}.signature.${field} is missing for mode "${signature.mode}"; the fleet stack's outputs are incomplete: run \`pulumi up\` on it again`,
@@ -65,12 +185,12 @@ export function signerFlags(image: string, signature: SignatureOutput, keyFile: 
             if (!signature.publicKey) {
                 throw missing("publicKey");
             }
-            return ["--key", keyFile];
+            return { mode: "key", publicKey: signature.publicKey };
         case "kms":
             if (!signature.kmsKey) {
                 throw missing("kmsKey");
             }
-            return ["--key", signature.kmsKey];
+            return { mode: "kms", key: signature.kmsKey };
         case "keyless":
             if (!signature.certificateIdentity && !signature.certificateIdentityRegexp) {
                 throw missing("certificateIdentity");
@@ -78,15 +198,13 @@ export function signerFlags(image: string, signature: SignatureOutput, keyFile: 
             if (!signature.certificateOidcIssuer) {
                 throw missing("certificateOidcIssuer");
             }
-            // The fleet's own identity, or its own anchored pattern (signing.identityRegexp, for a
-            // pipeline that signs on main and on v* tags); never a pattern made up here.
-            return [
+            return {
+                mode: "keyless",
                 ...(signature.certificateIdentityRegexp
-                    ? ["--certificate-identity-regexp", signature.certificateIdentityRegexp]
-                    : ["--certificate-identity", signature.certificateIdentity!]),
-                "--certificate-oidc-issuer",
-                signature.certificateOidcIssuer,
-            ];
+                    ? { identityRegexp: signature.certificateIdentityRegexp }
+                    : { identity: signature.certificateIdentity }),
+                issuer: signature.certificateOidcIssuer,
+            };
         default:
             throw new VerifyError(
                 `images.${image}.signature.mode is "${String((signature as { mode: unknown }).mode)}"; expected "key", "kms" or "keyless"`,
@@ -95,13 +213,38 @@ export function signerFlags(image: string, signature: SignatureOutput, keyFile: 
 }
 
 /**
+ * The flags that tie a verification to the pinned signer. `keyFile` is where the caller wrote
+ * its public key (cosign reads keys from files or KMS URIs only).
+ */
+export function signerFlags(signer: TrustedSigner, keyFile: string): string[] {
+    switch (signer.mode) {
+        case "key":
+            return ["--key", keyFile];
+        case "kms":
+            return ["--key", signer.key];
+        case "keyless":
+            // The pinned identity, or the pinned anchored pattern (for a pipeline that signs on
+            // main and on v* tags); never a pattern made up here.
+            return [
+                ...(signer.identityRegexp !== undefined
+                    ? ["--certificate-identity-regexp", signer.identityRegexp]
+                    : ["--certificate-identity", signer.identity!]),
+                "--certificate-oidc-issuer",
+                signer.issuer,
+            ];
+    }
+}
+
+/**
  * Every cosign call that must pass before `image` is deployed: `verify` on the index digest,
- * then `verify-attestation` for each predicate type on each platform digest. Throws, naming
- * the output, when the stack exports no signature (it signs nothing) or no digest.
+ * then `verify-attestation` for each predicate type on each platform digest, all with the
+ * pinned `signer`. Throws, naming the output, when the stack exports no signature (it signs
+ * nothing), no digest, or a signer other than the pinned one.
  */
 export function checksFor(
     image: string,
     output: ImageOutput | undefined,
+    signer: TrustedSigner,
     keyFile: string,
     extra: string[] = [],
 ): Check[] {
@@ -121,14 +264,22 @@ export function checksFor(
                 "Set `signing` in the fleet stack's config and run `pulumi up` there, then deploy again",
         );
     }
-    const signer = signerFlags(image, output.signature, keyFile);
+    const exported = exportedSigner(image, output.signature);
+    if (!sameSigner(exported, signer)) {
+        throw new VerifyError(
+            `images.${image}: signer changed: the fleet stack exports ${describeSigner(exported)}, but this deploy trusts ${describeSigner(signer)}. ` +
+                "Whoever can write the fleet stack's outputs could have swapped both the signer and the image, so nothing is deployed. " +
+                "If the fleet's owners really changed the signer, set trustedSigner (or --signer) to the new one from a source you trust",
+        );
+    }
+    const flags = signerFlags(signer, keyFile);
     const platforms = Object.entries(output.platforms ?? {});
     if (platforms.length === 0) {
         throw new VerifyError(
             `images.${image}.platforms is empty; the attestations hang on the platform digests, so there is nothing to check them on`,
         );
     }
-    const checks: Check[] = [{ what: "signature", ref: output.ref, args: ["verify", ...signer, ...extra, output.ref] }];
+    const checks: Check[] = [{ what: "signature", ref: output.ref, args: ["verify", ...flags, ...extra, output.ref] }];
     for (const [platform, { ref }] of platforms) {
         if (!ref || !DIGEST_REF.test(ref)) {
             throw new VerifyError(
@@ -139,7 +290,7 @@ export function checksFor(
             ...ATTESTATIONS.map((a) => ({
                 what: `${a.name} attestation (${platform})`,
                 ref,
-                args: ["verify-attestation", ...signer, "--type", a.type, ...extra, ref],
+                args: ["verify-attestation", ...flags, "--type", a.type, ...extra, ref],
             })),
         );
     }
@@ -189,22 +340,22 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ co
 }
 
 /**
- * Verifies `image` from the fleet stack's `images` output and returns its index reference, or
- * throws a VerifyError saying what failed. Checks run one after another and stop at the first
- * failure; the public key lives in a private temporary directory for as long as they run.
+ * Verifies `image` from the fleet stack's `images` output against the pinned `signer` and
+ * returns its index reference, or throws a VerifyError saying what failed. Checks run one after
+ * another and stop at the first failure; the pinned public key lives in a private temporary
+ * directory for as long as they run.
  */
 export async function verifyImage(
     images: Record<string, ImageOutput | undefined>,
     image: string,
-    opts: { env: NodeJS.ProcessEnv; extraArgs?: string[] },
+    opts: { env: NodeJS.ProcessEnv; signer: TrustedSigner; extraArgs?: string[] },
 ): Promise<string> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-verify-"));
     try {
         const keyFile = path.join(dir, "cosign.pub");
-        const checks = checksFor(image, images[image], keyFile, opts.extraArgs);
-        const signature = images[image]?.signature;
-        if (signature?.mode === "key" && signature.publicKey) {
-            fs.writeFileSync(keyFile, signature.publicKey, { mode: 0o600 });
+        const checks = checksFor(image, images[image], opts.signer, keyFile, opts.extraArgs);
+        if (opts.signer.mode === "key") {
+            fs.writeFileSync(keyFile, opts.signer.publicKey, { mode: 0o600 });
         }
         for (const check of checks) {
             const { code, stderr } = await run("cosign", check.args, opts.env);
@@ -218,20 +369,48 @@ export async function verifyImage(
     }
 }
 
-/** `OUTPUTS.json [IMAGE…] [-- FLAGS…]` → what to verify; every image when none is named. */
+const USAGE =
+    "usage: verify --signer SIGNER OUTPUTS.json [IMAGE…] [-- COSIGN-FLAGS…] (SIGNER: a JSON file with the trusted signer " +
+    "{mode, publicKey | key | identity or identityRegexp, issuer}, or the fleet's cosign.pub; OUTPUTS.json from " +
+    "`pulumi stack output --json` of the fleet stack)";
+
+/** A `--signer` file: the fleet's cosign.pub as it is, or the trustedSigner object in JSON. */
+export function signerFromFile(file: string, text: string): TrustedSigner {
+    const source = `--signer ${file}`;
+    if (text.trimStart().startsWith("-----BEGIN")) {
+        return parseTrustedSigner({ mode: "key", publicKey: text }, source);
+    }
+    let raw: unknown;
+    try {
+        raw = JSON.parse(text) as unknown;
+    } catch (error) {
+        throw new VerifyError(`${source} is neither a PEM public key nor JSON (${String(error)})`);
+    }
+    return parseTrustedSigner(raw, source);
+}
+
+/** `--signer SIGNER OUTPUTS.json [IMAGE…] [-- FLAGS…]` → what to verify and against whom; every image when none is named. */
 export function parseArgs(
     argv: string[],
-    readJson: (file: string) => unknown,
-): { images: Record<string, ImageOutput>; names: string[]; extraArgs: string[] } {
+    readFile: (file: string) => string,
+): { images: Record<string, ImageOutput>; names: string[]; signer: TrustedSigner; extraArgs: string[] } {
     const split = argv.indexOf("--");
-    const positional = split === -1 ? argv : argv.slice(0, split);
+    const own = split === -1 ? argv : argv.slice(0, split);
     const extraArgs = split === -1 ? [] : argv.slice(split + 1);
+    const at = own.indexOf("--signer");
+    const signerFile = at === -1 ? undefined : own[at + 1];
+    const positional = at === -1 ? own : [...own.slice(0, at), ...own.slice(at + 2)];
     if (positional.length === 0) {
+        throw new VerifyError(USAGE);
+    }
+    if (signerFile === undefined) {
         throw new VerifyError(
-            "usage: verify OUTPUTS.json [IMAGE…] [-- COSIGN-FLAGS…] (OUTPUTS.json from `pulumi stack output --json` of the fleet stack)",
+            "--signer is missing: images are verified only against a signer you pin, never the one the fleet stack exports " +
+                `(whoever can write that stack's outputs could swap in their own); ${USAGE}`,
         );
     }
-    const outputs = readJson(positional[0]) as { images?: Record<string, ImageOutput> } | null;
+    const signer = signerFromFile(signerFile, readFile(signerFile));
+    const outputs = JSON.parse(readFile(positional[0])) as { images?: Record<string, ImageOutput> } | null;
     const images = (
         outputs !== null && typeof outputs === "object" && "images" in outputs ? outputs.images : outputs
     ) as Record<string, ImageOutput> | null;
@@ -241,7 +420,7 @@ export function parseArgs(
         );
     }
     const names = positional.length > 1 ? positional.slice(1) : Object.keys(images);
-    return { images, names, extraArgs };
+    return { images, names, signer, extraArgs };
 }
 
 /** The command: verifies each image, prints one line per verified image, exits 1 on the first failure. */
@@ -252,12 +431,9 @@ export async function main(
     fail: (line: string) => void,
 ): Promise<number> {
     try {
-        const { images, names, extraArgs } = parseArgs(
-            argv,
-            (file) => JSON.parse(fs.readFileSync(file, "utf8")) as unknown,
-        );
+        const { images, names, signer, extraArgs } = parseArgs(argv, (file) => fs.readFileSync(file, "utf8"));
         for (const name of names) {
-            print(`verified ${name}: ${await verifyImage(images, name, { env, extraArgs })}`);
+            print(`verified ${name}: ${await verifyImage(images, name, { env, signer, extraArgs })}`);
         }
         return 0;
     } catch (error) {
