@@ -125,6 +125,11 @@ export function parseTrustedSigner(raw: unknown, source: string): TrustedSigner 
                 "e.g. `pulumi config set --path trustedSigner.mode key` and `pulumi config set --path trustedSigner.publicKey < cosign.pub`",
         );
     }
+    if (typeof raw !== "object" || Array.isArray(raw)) {
+        throw new VerifyError(
+            `${source} must be an object {mode: key, publicKey} | {mode: kms, key} | {mode: keyless, identity or identityRegexp, issuer}, not ${JSON.stringify(raw)}`,
+        );
+    }
     const parsed = trustedSignerSchema.safeParse(raw);
     if (!parsed.success) {
         const problems = parsed.error.issues.map((i) => `${[source, ...i.path].join(".")}: ${i.message}`);
