@@ -6,18 +6,8 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import {
-    checksFor,
-    explain,
-    ImageOutput,
-    main,
-    parseArgs,
-    parseTrustedSigner,
-    signerFlags,
-    TrustedSigner,
-    verifyImage,
-    VerifyError,
-} from "../examples/deploy/verify";
+import { parseTrustedSigner, signerFlags, TrustedSigner, VerifyError } from "../examples/deploy/signer";
+import { checksFor, explain, ImageOutput, main, parseArgs, verifyImage } from "../examples/deploy/verify";
 import { sandbox } from "./sandbox";
 
 const REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/service";

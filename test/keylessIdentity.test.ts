@@ -9,7 +9,8 @@ import { parse } from "yaml";
 import { ConfigError, parseConfig } from "../config/schema";
 import { identityRegexpProblem, SigningConfig } from "../config/signing";
 import { acceptsIdentity, ciIdentity, signatureOutput, verifyArgs } from "../runner/signing";
-import { checksFor, parseTrustedSigner } from "../examples/deploy/verify";
+import { parseTrustedSigner } from "../examples/deploy/signer";
+import { checksFor } from "../examples/deploy/verify";
 import { context, makeProject, validConfig } from "./fixtures";
 
 const root = path.join(__dirname, "..");

@@ -7,7 +7,8 @@
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ImageOutput, parseTrustedSigner, verifyImage } from "./verify";
+import { parseTrustedSigner } from "./signer";
+import { ImageOutput, verifyImage } from "./verify";
 
 const config = new pulumi.Config();
 // Read and checked before any resource exists: without a pin there is nothing to verify against.
