@@ -87,8 +87,11 @@ export function parseTrustedSigner(raw: unknown, source: string): TrustedSigner 
     if (raw === undefined || raw === null || raw === "") {
         throw new VerifyError(
             `${source} is not set: this deploy verifies images only against a signer it pins itself, never the one the fleet stack exports ` +
-                "(whoever can write that stack's outputs could swap in their own). Copy the fleet's signing config without transparencyLog, " +
-                "e.g. `pulumi config set --path trustedSigner.mode key` and `pulumi config set --path trustedSigner.publicKey < cosign.pub`",
+                "(whoever can write that stack's outputs could swap in their own). " +
+                (source.startsWith("--signer")
+                    ? "Give the fleet's cosign.pub, or a JSON file with the fleet's signing config without transparencyLog"
+                    : "Copy the fleet's signing config without transparencyLog, e.g. `pulumi config set --path trustedSigner.mode key` " +
+                      "and `pulumi config set --path trustedSigner.publicKey < cosign.pub`"),
         );
     }
     if (typeof raw !== "object" || Array.isArray(raw)) {
