@@ -1,19 +1,13 @@
-// The deploy example's check before it uses a digest (examples/deploy/verify.ts): the cosign
-// command lines for each key source, run against a stub cosign on PATH that passes, finds no
-// signature, or finds one by someone else; and the messages a deploy prints for each.
+// The deploy example's check before it uses a digest (examples/deploy/verify.ts): the signer
+// the deploy pins and its refusal of a fleet stack that exports another ("signer changed"), the
+// cosign command lines for each key source, run against a stub cosign on PATH that passes, finds
+// no signature, or finds one by someone else; and the messages a deploy prints for each.
 
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import {
-    checksFor,
-    explain,
-    ImageOutput,
-    main,
-    parseArgs,
-    signerFlags,
-    verifyImage,
-    VerifyError,
-} from "../examples/deploy/verify";
+import { parseTrustedSigner, signerFlags, TrustedSigner, VerifyError } from "../examples/deploy/signer";
+import { checksFor, explain, ImageOutput, main, parseArgs, verifyImage } from "../examples/deploy/verify";
 import { sandbox } from "./sandbox";
 
 const REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/service";
@@ -21,20 +15,26 @@ const INDEX = `${REPO}@sha256:${"a".repeat(64)}`;
 const AMD = `${REPO}@sha256:${"b".repeat(64)}`;
 const ARM = `${REPO}@sha256:${"c".repeat(64)}`;
 const PUBLIC_KEY = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfleet\n-----END PUBLIC KEY-----\n";
+/** Someone else's key, as a writer of the fleet stack's outputs would export it with their images. */
+const OTHER_KEY = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEevil\n-----END PUBLIC KEY-----\n";
+const KMS_KEY = "awskms:///arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const IDENTITY = "https://github.com/acme/fleet/.github/workflows/up.yml@refs/heads/main";
+const GITHUB = "https://token.actions.githubusercontent.com";
+/** What the deploy pins in its own config, for each key source. */
+const PIN_KEY: TrustedSigner = { mode: "key", publicKey: PUBLIC_KEY };
+const PIN_KMS: TrustedSigner = { mode: "kms", key: KMS_KEY };
+const PIN_KEYLESS: TrustedSigner = { mode: "keyless", identity: IDENTITY, issuer: GITHUB };
+const sha256 = (pem: string) =>
+    createHash("sha256")
+        .update(Buffer.from(pem.replace(/-----[A-Z ]+-----|\s/g, ""), "base64"))
+        .digest("hex");
 
 function image(signature: ImageOutput["signature"]): ImageOutput {
     return { ref: INDEX, platforms: { "linux/amd64": { ref: AMD }, "linux/arm64": { ref: ARM } }, signature };
 }
 const KEY = image({ mode: "key", publicKey: PUBLIC_KEY });
-const KMS = image({
-    mode: "kms",
-    kmsKey: "awskms:///arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-});
-const KEYLESS = image({
-    mode: "keyless",
-    certificateIdentity: "https://github.com/acme/fleet/.github/workflows/up.yml@refs/heads/main",
-    certificateOidcIssuer: "https://token.actions.githubusercontent.com",
-});
+const KMS = image({ mode: "kms", kmsKey: KMS_KEY });
+const KEYLESS = image({ mode: "keyless", certificateIdentity: IDENTITY, certificateOidcIssuer: GITHUB });
 
 /**
  * A cosign that logs its calls, copies the key file it is given (and its mode) for the test to
@@ -58,31 +58,162 @@ exit 0`,
     return box;
 }
 
+describe("the pinned signer", () => {
+    test.each<[string, unknown, TrustedSigner]>([
+        ["a key pair's public key", { mode: "key", publicKey: PUBLIC_KEY }, PIN_KEY],
+        ["an AWS KMS key URI", { mode: "kms", key: KMS_KEY }, PIN_KMS],
+        ["a keyless identity and issuer", { mode: "keyless", identity: IDENTITY, issuer: GITHUB }, PIN_KEYLESS],
+        [
+            "a keyless identity pattern and issuer",
+            { mode: "keyless", identityRegexp: "^https://github\\.com/acme/fleet/.*$", issuer: GITHUB },
+            { mode: "keyless", identityRegexp: "^https://github\\.com/acme/fleet/.*$", issuer: GITHUB },
+        ],
+    ])("takes %s, in the fleet's signing shape", (_, raw, pinned) => {
+        expect(parseTrustedSigner(raw, "trustedSigner")).toEqual(pinned);
+    });
+
+    test.each([undefined, null, ""])(
+        "refuses a deploy that pins nothing (%p), naming the key and how to set it",
+        (raw) => {
+            expect(() => parseTrustedSigner(raw, "trustedSigner")).toThrow(
+                /^trustedSigner is not set: this deploy verifies images only against a signer it pins itself, never the one the fleet stack exports.*`pulumi config set --path trustedSigner\.mode key`/,
+            );
+        },
+    );
+
+    test.each<[string, unknown, RegExp]>([
+        ["no mode", { publicKey: PUBLIC_KEY }, /trustedSigner\.mode: must be "key", "kms" or "keyless"/],
+        ["a bare string", "awskms:///alias/fleet", /^trustedSigner must be an object \{mode: key, publicKey\}/],
+        [
+            "a public key that is not PEM",
+            { mode: "key", publicKey: "fleet" },
+            /trustedSigner\.publicKey: must be the fleet's cosign public key in PEM form/,
+        ],
+        [
+            "a KMS key that is not a URI",
+            { mode: "kms", key: "alias/fleet" },
+            /trustedSigner\.key: must be the fleet's AWS KMS key URI/,
+        ],
+        ["a misspelt field", { mode: "kms", key: KMS_KEY, kmskey: KMS_KEY }, /trustedSigner: .*kmskey/],
+        [
+            "keyless with neither identity nor pattern",
+            { mode: "keyless", issuer: GITHUB },
+            /trustedSigner\.identity: set exactly one of identity and identityRegexp/,
+        ],
+        [
+            "an unanchored pattern",
+            { mode: "keyless", identityRegexp: "acme/fleet", issuer: GITHUB },
+            /trustedSigner\.identityRegexp: must be a regular expression anchored with \^ and \$/,
+        ],
+        [
+            "an issuer that is not an https URL",
+            { mode: "keyless", identity: IDENTITY, issuer: "gitlab.com" },
+            /trustedSigner\.issuer: must be the OIDC issuer URL/,
+        ],
+    ])("refuses %s, naming the key", (_, raw, message) => {
+        expect(() => parseTrustedSigner(raw, "trustedSigner")).toThrow(message);
+    });
+
+    test.each<[string, ImageOutput, TrustedSigner, string, string]>([
+        [
+            "another public key",
+            image({ mode: "key", publicKey: OTHER_KEY }),
+            PIN_KEY,
+            `public key sha256:${sha256(OTHER_KEY)}`,
+            `public key sha256:${sha256(PUBLIC_KEY)}`,
+        ],
+        [
+            "another KMS key",
+            image({ mode: "kms", kmsKey: "awskms:///alias/evil" }),
+            PIN_KMS,
+            "KMS key awskms:///alias/evil",
+            `KMS key ${KMS_KEY}`,
+        ],
+        [
+            "another keyless identity",
+            image({
+                mode: "keyless",
+                certificateIdentity: "https://github.com/evil/fleet/.github/workflows/up.yml@refs/heads/main",
+                certificateOidcIssuer: GITHUB,
+            }),
+            PIN_KEYLESS,
+            `keyless identity https://github.com/evil/fleet/.github/workflows/up.yml@refs/heads/main from ${GITHUB}`,
+            `keyless identity ${IDENTITY} from ${GITHUB}`,
+        ],
+        [
+            "the same identity from another issuer",
+            image({
+                mode: "keyless",
+                certificateIdentity: IDENTITY,
+                certificateOidcIssuer: "https://issuer.evil.example",
+            }),
+            PIN_KEYLESS,
+            `keyless identity ${IDENTITY} from https://issuer.evil.example`,
+            `keyless identity ${IDENTITY} from ${GITHUB}`,
+        ],
+        [
+            "a pattern where the deploy pinned one identity",
+            image({
+                mode: "keyless",
+                certificateIdentityRegexp: "^https://github\\.com/.*$",
+                certificateOidcIssuer: GITHUB,
+            }),
+            PIN_KEYLESS,
+            `keyless identity pattern ^https://github\\.com/.*$ from ${GITHUB}`,
+            `keyless identity ${IDENTITY} from ${GITHUB}`,
+        ],
+        [
+            "a key where the deploy pinned KMS",
+            image({ mode: "key", publicKey: OTHER_KEY }),
+            PIN_KMS,
+            `public key sha256:${sha256(OTHER_KEY)}`,
+            `KMS key ${KMS_KEY}`,
+        ],
+    ])(
+        "refuses a fleet stack that exports %s: signer changed, naming both, before running cosign",
+        async (_, output, pinned, exported, trusted) => {
+            const box = cosignSandbox();
+            const error = await verifyImage({ service: output }, "service", { env: box.env, signer: pinned }).then(
+                () => new Error("passed"),
+                (e: unknown) => e as Error,
+            );
+            expect(error).toBeInstanceOf(VerifyError);
+            expect(error.message).toContain(
+                `images.service: signer changed: the fleet stack exports ${exported}, but this deploy trusts ${trusted}.`,
+            );
+            expect(box.calls("cosign")).toEqual([]);
+        },
+    );
+
+    test("takes the same public key wrapped or indented differently as the same signer, and hands cosign the pinned copy", async () => {
+        const box = cosignSandbox();
+        const rewrapped = PUBLIC_KEY.replace("MFkwEwYHKoZIzj0CAQYI", "MFkwEwYHKoZIzj0CAQYI\n  ").replace(/\n/g, "\r\n");
+        await expect(
+            verifyImage({ service: image({ mode: "key", publicKey: rewrapped }) }, "service", {
+                env: box.env,
+                signer: PIN_KEY,
+            }),
+        ).resolves.toBe(INDEX);
+        expect(box.read("seen-key")).toBe(PUBLIC_KEY);
+    });
+});
+
 describe("cosign command lines", () => {
-    test.each<[string, ImageOutput, string[]]>([
-        ["a key pair: the exported public key, from a file", KEY, ["--key", "/tmp/k/cosign.pub"]],
+    test.each<[string, TrustedSigner, string[]]>([
+        ["a key pair: the pinned public key, from a file", PIN_KEY, ["--key", "/tmp/k/cosign.pub"]],
+        ["an AWS KMS key: the pinned key URI itself", PIN_KMS, ["--key", KMS_KEY]],
         [
-            "an AWS KMS key: the key URI itself",
-            KMS,
-            ["--key", "awskms:///arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+            "keyless: the pinned identity and issuer",
+            PIN_KEYLESS,
+            ["--certificate-identity", IDENTITY, "--certificate-oidc-issuer", GITHUB],
         ],
-        [
-            "keyless: the exact identity and issuer",
-            KEYLESS,
-            [
-                "--certificate-identity",
-                "https://github.com/acme/fleet/.github/workflows/up.yml@refs/heads/main",
-                "--certificate-oidc-issuer",
-                "https://token.actions.githubusercontent.com",
-            ],
-        ],
-    ])("ties verification to the signer for %s", (_, output, flags) => {
-        expect(signerFlags("service", output.signature!, "/tmp/k/cosign.pub")).toEqual(flags);
+    ])("ties verification to the pinned signer for %s", (_, pinned, flags) => {
+        expect(signerFlags(pinned, "/tmp/k/cosign.pub")).toEqual(flags);
     });
 
     test("verifies the index signature, then provenance and SBOM on every platform digest, passing extra flags on", () => {
-        const checks = checksFor("service", KMS, "/unused", ["--trusted-root", "/t.json"]);
-        const key = ["--key", KMS.signature!.kmsKey!];
+        const checks = checksFor("service", KMS, PIN_KMS, "/unused", ["--trusted-root", "/t.json"]);
+        const key = ["--key", KMS_KEY];
         expect(checks.map((c) => c.args)).toEqual([
             ["verify", ...key, "--trusted-root", "/t.json", INDEX],
             [
@@ -137,18 +268,18 @@ describe("cosign command lines", () => {
         ],
         ["no platform digests", { ...KEY, platforms: {} }, /platforms is empty/],
     ])("refuses %s before running cosign, naming the output", (_, output, message) => {
-        expect(() => checksFor("service", output, "/k")).toThrow(message);
+        expect(() => checksFor("service", output, PIN_KEY, "/k")).toThrow(message);
     });
 });
 
 describe("running cosign", () => {
-    test.each<[string, ImageOutput]>([
-        ["key", KEY],
-        ["kms", KMS],
-        ["keyless", KEYLESS],
-    ])("a %s-signed image passes and yields its index digest", async (_, output) => {
+    test.each<[string, ImageOutput, TrustedSigner]>([
+        ["key", KEY, PIN_KEY],
+        ["kms", KMS, PIN_KMS],
+        ["keyless", KEYLESS, PIN_KEYLESS],
+    ])("a %s-signed image passes and yields its index digest", async (_, output, signer) => {
         const box = cosignSandbox();
-        await expect(verifyImage({ service: output }, "service", { env: box.env })).resolves.toBe(INDEX);
+        await expect(verifyImage({ service: output }, "service", { env: box.env, signer })).resolves.toBe(INDEX);
         expect(
             box.calls("cosign").map((c) => c.split(" ").slice(0, 1).concat(c.split(" ").slice(-1)).join(" ")),
         ).toEqual([
@@ -160,9 +291,9 @@ describe("running cosign", () => {
         ]);
     });
 
-    test("hands cosign the exported public key in a private file that is gone afterwards", async () => {
+    test("hands cosign the pinned public key in a private file that is gone afterwards", async () => {
         const box = cosignSandbox();
-        await verifyImage({ service: KEY }, "service", { env: box.env });
+        await verifyImage({ service: KEY }, "service", { env: box.env, signer: PIN_KEY });
         expect(box.read("seen-key")).toBe(PUBLIC_KEY);
         expect(box.read("key-mode").trim()).toBe("600");
         const keyPath = box.calls("cosign")[0].split(" ")[2];
@@ -184,9 +315,10 @@ describe("running cosign", () => {
         ],
     ])("fails the deploy on %s, saying which check and why, and stops at the first failure", async (mode, message) => {
         const box = cosignSandbox();
-        const error = await verifyImage({ service: KEY }, "service", { env: { ...box.env, COSIGN_STUB: mode } }).catch(
-            (e: unknown) => e,
-        );
+        const error = await verifyImage({ service: KEY }, "service", {
+            env: { ...box.env, COSIGN_STUB: mode },
+            signer: PIN_KEY,
+        }).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(VerifyError);
         expect((error as Error).message).toMatch(message);
         expect(box.calls("cosign")).toHaveLength(mode === "no-provenance" ? 2 : 1);
@@ -194,15 +326,15 @@ describe("running cosign", () => {
 
     test("an unsigned stack fails without running cosign", async () => {
         const box = cosignSandbox();
-        await expect(verifyImage({ service: image(undefined) }, "service", { env: box.env })).rejects.toThrow(
-            /has no signature/,
-        );
+        await expect(
+            verifyImage({ service: image(undefined) }, "service", { env: box.env, signer: PIN_KEY }),
+        ).rejects.toThrow(/has no signature/);
         expect(box.calls("cosign")).toEqual([]);
     });
 
     test("says so when cosign is not installed", async () => {
         const box = sandbox("nbf-verify-");
-        const error = await verifyImage({ service: KMS }, "service", { env: { PATH: box.bin } }).then(
+        const error = await verifyImage({ service: KMS }, "service", { env: { PATH: box.bin }, signer: PIN_KMS }).then(
             () => new Error("passed"),
             (e: unknown) => e as Error,
         );
@@ -210,7 +342,7 @@ describe("running cosign", () => {
     });
 
     test("keeps cosign's last meaningful line for failures it does not recognise", () => {
-        const check = checksFor("service", KMS, "/k")[0];
+        const check = checksFor("service", KMS, PIN_KMS, "/k")[0];
         expect(explain("service", check, 1, "WARNING: something\nError: GET https://x/v2/: UNAUTHORIZED\n")).toBe(
             `service: the signature of ${INDEX} did not verify: Error: GET https://x/v2/: UNAUTHORIZED`,
         );
@@ -218,45 +350,94 @@ describe("running cosign", () => {
 });
 
 describe("the command", () => {
-    test("reads the fleet stack's outputs, verifies every image and prints each reference", async () => {
-        const box = cosignSandbox();
-        const file = path.join(box.dir, "outputs.json");
-        fs.writeFileSync(file, JSON.stringify({ images: { service: KEY, worker: KMS }, hosts: {} }));
+    /** The fleet's outputs and the deploy's pin, as files in the sandbox. */
+    function files(box: ReturnType<typeof cosignSandbox>, outputs: unknown, signer: string) {
+        const out = path.join(box.dir, "outputs.json");
+        fs.writeFileSync(out, JSON.stringify(outputs));
+        const pin = path.join(box.dir, signer.startsWith("-----") ? "cosign.pub" : "signer.json");
+        fs.writeFileSync(pin, signer);
+        return { out, pin };
+    }
+    const run = async (argv: string[], env: NodeJS.ProcessEnv) => {
         const out: string[] = [];
         const err: string[] = [];
-        expect(
-            await main(
-                [file, "--", "--insecure-ignore-tlog=true"],
-                box.env,
-                (l) => out.push(l),
-                (l) => err.push(l),
-            ),
-        ).toBe(0);
-        expect(out).toEqual([`verified service: ${INDEX}`, `verified worker: ${INDEX}`]);
-        expect(err).toEqual([]);
+        const code = await main(
+            argv,
+            env,
+            (l) => out.push(l),
+            (l) => err.push(l),
+        );
+        return { code, out, err };
+    };
+
+    test.each([
+        ["the fleet's cosign.pub as it is", PUBLIC_KEY],
+        ["the trustedSigner object in JSON", JSON.stringify(PIN_KEY)],
+    ])("verifies every image against --signer given as %s and prints each reference", async (_, signer) => {
+        const box = cosignSandbox();
+        const { out, pin } = files(box, { images: { service: KEY, worker: KEY }, hosts: {} }, signer);
+        expect(await run(["--signer", pin, out, "--", "--insecure-ignore-tlog=true"], box.env)).toEqual({
+            code: 0,
+            out: [`verified service: ${INDEX}`, `verified worker: ${INDEX}`],
+            err: [],
+        });
         expect(box.calls("cosign").every((c) => c.includes("--insecure-ignore-tlog=true"))).toBe(true);
+        expect(box.read("seen-key")).toBe(PUBLIC_KEY);
+    });
+
+    test("exits 1 with signer changed when the outputs name another key than --signer, running no cosign", async () => {
+        const box = cosignSandbox();
+        const { out, pin } = files(
+            box,
+            { images: { service: image({ mode: "key", publicKey: OTHER_KEY }) } },
+            PUBLIC_KEY,
+        );
+        const { code, err } = await run(["--signer", pin, out], box.env);
+        expect(code).toBe(1);
+        expect(err).toEqual([
+            expect.stringMatching(
+                /^verify: images\.service: signer changed: the fleet stack exports public key sha256:/,
+            ),
+        ]);
+        expect(box.calls("cosign")).toEqual([]);
+    });
+
+    test("exits 1 without --signer, saying the pin is missing and why, running no cosign", async () => {
+        const box = cosignSandbox();
+        const { out } = files(box, { images: { service: KEY } }, PUBLIC_KEY);
+        const { code, err } = await run([out], box.env);
+        expect(code).toBe(1);
+        expect(err).toEqual([
+            expect.stringMatching(
+                /^verify: --signer is missing: images are verified only against a signer you pin, never the one the fleet stack exports/,
+            ),
+        ]);
+        expect(box.calls("cosign")).toEqual([]);
     });
 
     test("exits 1 with the reason on an unsigned image", async () => {
         const box = cosignSandbox();
-        const file = path.join(box.dir, "outputs.json");
-        fs.writeFileSync(file, JSON.stringify({ service: KEY, legacy: image(undefined) }));
-        const err: string[] = [];
-        expect(
-            await main(
-                [file, "legacy"],
-                box.env,
-                () => undefined,
-                (l) => err.push(l),
-            ),
-        ).toBe(1);
+        const { out, pin } = files(box, { service: KEY, legacy: image(undefined) }, PUBLIC_KEY);
+        const { code, err } = await run([out, "legacy", "--signer", pin], box.env);
+        expect(code).toBe(1);
         expect(err).toEqual([expect.stringMatching(/^verify: images\.legacy has no signature/)]);
     });
 
-    test("takes named images, or all of them, and flags after --", () => {
-        const read = () => ({ images: { a: KEY, b: KMS } });
-        expect(parseArgs(["o.json"], read)).toMatchObject({ names: ["a", "b"], extraArgs: [] });
-        expect(parseArgs(["o.json", "b", "--", "--x"], read)).toMatchObject({ names: ["b"], extraArgs: ["--x"] });
-        expect(() => parseArgs([], read)).toThrow(/^usage: verify OUTPUTS\.json/);
+    test("takes named images, or all of them, the pin from --signer, and flags after --", () => {
+        const read = (file: string) =>
+            file === "pin.json" ? JSON.stringify(PIN_KMS) : JSON.stringify({ images: { a: KEY, b: KMS } });
+        expect(parseArgs(["--signer", "pin.json", "o.json"], read)).toMatchObject({
+            names: ["a", "b"],
+            signer: PIN_KMS,
+            extraArgs: [],
+        });
+        expect(parseArgs(["o.json", "b", "--signer", "pin.json", "--", "--x"], read)).toMatchObject({
+            names: ["b"],
+            extraArgs: ["--x"],
+        });
+        expect(() => parseArgs([], read)).toThrow(/^usage: verify --signer SIGNER OUTPUTS\.json/);
+        expect(() => parseArgs(["--signer", "o.json", "o.json"], read)).toThrow(
+            /^the trusted signer is not valid:\n {2}- --signer o\.json\.mode: /,
+        );
     });
 });

@@ -49,10 +49,25 @@ describe("the deploy stack example", () => {
     const DIGEST_REF = `${REPO}@sha256:${"a".repeat(64)}`;
     const ARM_REF = `${REPO}@sha256:${"b".repeat(64)}`;
 
-    test("verifies the signature and attestations, then runs the image by the digest the build stack exports", async () => {
+    // First, while the program module has not loaded: one that throws is not cached, so the
+    // next test loads it afresh.
+    test("refuses to run without a pinned signer, naming trustedSigner, before it reads the build stack", async () => {
         pulumi.runtime.setAllConfig({
             "native-build-fleet:buildStack": "acme/native-build-fleet/prod",
             "native-build-fleet:image": "service",
+        });
+        mocks.resources.length = 0;
+        await expect(import("../examples/deploy/index")).rejects.toThrow(
+            /^trustedSigner is not set: this deploy verifies images only against a signer it pins itself/,
+        );
+        expect(mocks.resources).toEqual([]);
+    });
+
+    test("verifies the signature and attestations with the pinned signer, then runs the image by the digest the build stack exports", async () => {
+        pulumi.runtime.setAllConfig({
+            "native-build-fleet:buildStack": "acme/native-build-fleet/prod",
+            "native-build-fleet:image": "service",
+            "native-build-fleet:trustedSigner": JSON.stringify({ mode: "kms", key: "awskms:///alias/fleet" }),
         });
         // cosign, as the deploy finds it on PATH: passes every check (test/deployVerify.test.ts covers failures).
         const box = sandbox("nbf-deploy-");

@@ -9,6 +9,7 @@ import { parse } from "yaml";
 import { ConfigError, parseConfig } from "../config/schema";
 import { identityRegexpProblem, SigningConfig } from "../config/signing";
 import { acceptsIdentity, ciIdentity, signatureOutput, verifyArgs } from "../runner/signing";
+import { parseTrustedSigner } from "../examples/deploy/signer";
 import { checksFor } from "../examples/deploy/verify";
 import { context, makeProject, validConfig } from "./fixtures";
 
@@ -138,7 +139,7 @@ describe.each([
         expect(acceptsIdentity(signing(), ciIdentity(env)!)).toBe(false);
     });
 
-    test("is what the outputs give deploys, and what their cosign and the deploy example verify with", () => {
+    test("is what the outputs give deploys, and what their cosign and the deploy example, pinning it as written, verify with", () => {
         const out = signatureOutput(signing(), BY_DIGEST, []);
         expect(out).toMatchObject({
             certificateIdentityRegexp: signing().identityRegexp,
@@ -153,9 +154,12 @@ describe.each([
             issuer,
             BY_DIGEST,
         ]);
+        // The deploy pins the fleet's signing config itself, handed over as written, and the
+        // pattern the outputs carry is the same signer, so no "signer changed".
         const [check] = checksFor(
             "app",
             { ref: BY_DIGEST, platforms: { "linux/amd64": { ref: BY_DIGEST } }, signature: out },
+            parseTrustedSigner(signing(), "trustedSigner"),
             "cosign.pub",
         );
         expect(check.args).toEqual(

@@ -1,21 +1,27 @@
 // Runs the fleet's image by its immutable digest: an ECS task definition for both
 // architectures' hosts (the index holds the right image for each). Before the digest is
 // used, cosign verifies its signature and the provenance and SBOM attestations of each
-// platform image with the signer the fleet stack exports (verify.ts); an image the fleet
-// did not sign fails the deploy.
+// platform image with the signer this deploy pins in its own config (`trustedSigner`), never
+// the one the fleet stack exports, which is only compared with the pin (verify.ts); an image
+// the fleet did not sign, or a fleet stack that names another signer, fails the deploy.
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { parseTrustedSigner } from "./signer";
 import { ImageOutput, verifyImage } from "./verify";
 
 const config = new pulumi.Config();
+// Read and checked before any resource exists: without a pin there is nothing to verify against.
+const signer = parseTrustedSigner(config.getObject<unknown>("trustedSigner"), "trustedSigner");
 const builds = new pulumi.StackReference(config.require("buildStack"));
 const imageName = config.get("image") ?? "service";
 
 /** `<repository>@sha256:…`, never a tag that could move under a running deploy, and verified. */
 export const imageRef = builds
     .requireOutput("images")
-    .apply((images) => verifyImage(images as Record<string, ImageOutput | undefined>, imageName, { env: process.env }));
+    .apply((images) =>
+        verifyImage(images as Record<string, ImageOutput | undefined>, imageName, { env: process.env, signer }),
+    );
 
 const task = new aws.ecs.TaskDefinition("service", {
     family: "service",

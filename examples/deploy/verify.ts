@@ -1,11 +1,16 @@
 // Checks a fleet image before a deploy uses it: cosign verifies the signature on the index
 // digest, and the signed provenance and SBOM attestations on every platform digest, with the
-// key or keyless identity the fleet stack exports in `images[name].signature`. Commands run as
-// argument arrays (no shell); what cosign says is turned into one message that names the image,
-// the digest and the fix. Runnable on its own, for CI steps and for the acceptance run:
+// signer the deploy pins (`trustedSigner` in its config, or `--signer FILE`; signer.ts). The
+// fleet stack's exported `images[name].signature` is never trusted: whoever can write that
+// stack's outputs or state could export their own key next to their own images, and verifying
+// against it would prove nothing. It is only compared with the pin, and a difference stops the
+// deploy ("signer changed") before cosign runs. Commands run as argument arrays (no shell); what
+// cosign says is turned into one message that names the image, the digest and the fix. Runnable
+// on its own, for CI steps and for the acceptance run:
 //
-//   npx ts-node --transpile-only examples/deploy/verify.ts OUTPUTS.json [IMAGE…] [-- COSIGN-FLAGS…]
+//   npx ts-node --transpile-only examples/deploy/verify.ts --signer SIGNER OUTPUTS.json [IMAGE…] [-- COSIGN-FLAGS…]
 //
+// SIGNER is a JSON file with the trustedSigner object, or the fleet's cosign.pub itself;
 // OUTPUTS.json is `pulumi stack output --json` of the fleet stack (or its `images` object);
 // flags after `--` go to every cosign call (e.g. `--trusted-root F --insecure-ignore-tlog=true`
 // for a private registry without a transparency log).
@@ -14,24 +19,22 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import {
+    describeSigner,
+    exportedSigner,
+    sameSigner,
+    SignatureOutput,
+    signerFlags,
+    signerFromFile,
+    TrustedSigner,
+    VerifyError,
+} from "./signer";
 
 /** The predicate types the fleet attests on each platform digest (cosign `--type`). */
 export const ATTESTATIONS = [
     { name: "provenance", type: "https://slsa.dev/provenance/v1" },
     { name: "SBOM", type: "spdxjson" },
 ] as const;
-
-/** `images[name].signature` as the fleet stack exports it (absent when it signs nothing). */
-export interface SignatureOutput {
-    mode: "key" | "kms" | "keyless";
-    publicKey?: string;
-    kmsKey?: string;
-    certificateIdentity?: string;
-    certificateIdentityRegexp?: string;
-    certificateOidcIssuer?: string;
-    verify?: string;
-    verifyAttestations?: string[];
-}
 
 export interface ImageOutput {
     ref?: string;
@@ -46,62 +49,18 @@ export interface Check {
     args: string[];
 }
 
-/** A failure whose message is the whole story for the deploy's log. */
-export class VerifyError extends Error {}
-
 const DIGEST_REF = /^[^@\s]+@sha256:[0-9a-f]{64}$/;
 
 /**
- * The flags that tie a verification to the fleet's signer, for each key source. `keyFile` is
- * where the caller wrote `publicKey` (cosign reads keys from files or KMS URIs only).
- */
-export function signerFlags(image: string, signature: SignatureOutput, keyFile: string): string[] {
-    const missing = (field: string) =>
-        new VerifyError(
-            `images.${image}.signature.${field} is missing for mode "${signature.mode}"; the fleet stack's outputs are incomplete: run \`pulumi up\` on it again`,
-        );
-    switch (signature.mode) {
-        case "key":
-            if (!signature.publicKey) {
-                throw missing("publicKey");
-            }
-            return ["--key", keyFile];
-        case "kms":
-            if (!signature.kmsKey) {
-                throw missing("kmsKey");
-            }
-            return ["--key", signature.kmsKey];
-        case "keyless":
-            if (!signature.certificateIdentity && !signature.certificateIdentityRegexp) {
-                throw missing("certificateIdentity");
-            }
-            if (!signature.certificateOidcIssuer) {
-                throw missing("certificateOidcIssuer");
-            }
-            // The fleet's own identity, or its own anchored pattern (signing.identityRegexp, for a
-            // pipeline that signs on main and on v* tags); never a pattern made up here.
-            return [
-                ...(signature.certificateIdentityRegexp
-                    ? ["--certificate-identity-regexp", signature.certificateIdentityRegexp]
-                    : ["--certificate-identity", signature.certificateIdentity!]),
-                "--certificate-oidc-issuer",
-                signature.certificateOidcIssuer,
-            ];
-        default:
-            throw new VerifyError(
-                `images.${image}.signature.mode is "${String((signature as { mode: unknown }).mode)}"; expected "key", "kms" or "keyless"`,
-            );
-    }
-}
-
-/**
  * Every cosign call that must pass before `image` is deployed: `verify` on the index digest,
- * then `verify-attestation` for each predicate type on each platform digest. Throws, naming
- * the output, when the stack exports no signature (it signs nothing) or no digest.
+ * then `verify-attestation` for each predicate type on each platform digest, all with the
+ * pinned `signer`. Throws, naming the output, when the stack exports no signature (it signs
+ * nothing), no digest, or a signer other than the pinned one.
  */
 export function checksFor(
     image: string,
     output: ImageOutput | undefined,
+    signer: TrustedSigner,
     keyFile: string,
     extra: string[] = [],
 ): Check[] {
@@ -121,14 +80,22 @@ export function checksFor(
                 "Set `signing` in the fleet stack's config and run `pulumi up` there, then deploy again",
         );
     }
-    const signer = signerFlags(image, output.signature, keyFile);
+    const exported = exportedSigner(image, output.signature);
+    if (!sameSigner(exported, signer)) {
+        throw new VerifyError(
+            `images.${image}: signer changed: the fleet stack exports ${describeSigner(exported)}, but this deploy trusts ${describeSigner(signer)}. ` +
+                "Whoever can write the fleet stack's outputs could have swapped both the signer and the image, so nothing is deployed. " +
+                "If the fleet's owners really changed the signer, set trustedSigner (or --signer) to the new one from a source you trust",
+        );
+    }
+    const flags = signerFlags(signer, keyFile);
     const platforms = Object.entries(output.platforms ?? {});
     if (platforms.length === 0) {
         throw new VerifyError(
             `images.${image}.platforms is empty; the attestations hang on the platform digests, so there is nothing to check them on`,
         );
     }
-    const checks: Check[] = [{ what: "signature", ref: output.ref, args: ["verify", ...signer, ...extra, output.ref] }];
+    const checks: Check[] = [{ what: "signature", ref: output.ref, args: ["verify", ...flags, ...extra, output.ref] }];
     for (const [platform, { ref }] of platforms) {
         if (!ref || !DIGEST_REF.test(ref)) {
             throw new VerifyError(
@@ -139,7 +106,7 @@ export function checksFor(
             ...ATTESTATIONS.map((a) => ({
                 what: `${a.name} attestation (${platform})`,
                 ref,
-                args: ["verify-attestation", ...signer, "--type", a.type, ...extra, ref],
+                args: ["verify-attestation", ...flags, "--type", a.type, ...extra, ref],
             })),
         );
     }
@@ -189,22 +156,22 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ co
 }
 
 /**
- * Verifies `image` from the fleet stack's `images` output and returns its index reference, or
- * throws a VerifyError saying what failed. Checks run one after another and stop at the first
- * failure; the public key lives in a private temporary directory for as long as they run.
+ * Verifies `image` from the fleet stack's `images` output against the pinned `signer` and
+ * returns its index reference, or throws a VerifyError saying what failed. Checks run one after
+ * another and stop at the first failure; the pinned public key lives in a private temporary
+ * directory for as long as they run.
  */
 export async function verifyImage(
     images: Record<string, ImageOutput | undefined>,
     image: string,
-    opts: { env: NodeJS.ProcessEnv; extraArgs?: string[] },
+    opts: { env: NodeJS.ProcessEnv; signer: TrustedSigner; extraArgs?: string[] },
 ): Promise<string> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-verify-"));
     try {
         const keyFile = path.join(dir, "cosign.pub");
-        const checks = checksFor(image, images[image], keyFile, opts.extraArgs);
-        const signature = images[image]?.signature;
-        if (signature?.mode === "key" && signature.publicKey) {
-            fs.writeFileSync(keyFile, signature.publicKey, { mode: 0o600 });
+        const checks = checksFor(image, images[image], opts.signer, keyFile, opts.extraArgs);
+        if (opts.signer.mode === "key") {
+            fs.writeFileSync(keyFile, opts.signer.publicKey, { mode: 0o600 });
         }
         for (const check of checks) {
             const { code, stderr } = await run("cosign", check.args, opts.env);
@@ -218,20 +185,33 @@ export async function verifyImage(
     }
 }
 
-/** `OUTPUTS.json [IMAGE…] [-- FLAGS…]` → what to verify; every image when none is named. */
+const USAGE =
+    "usage: verify --signer SIGNER OUTPUTS.json [IMAGE…] [-- COSIGN-FLAGS…] (SIGNER: a JSON file with the trusted signer " +
+    "{mode, publicKey | key | identity or identityRegexp, issuer}, or the fleet's cosign.pub; OUTPUTS.json from " +
+    "`pulumi stack output --json` of the fleet stack)";
+
+/** `--signer SIGNER OUTPUTS.json [IMAGE…] [-- FLAGS…]` → what to verify and against whom; every image when none is named. */
 export function parseArgs(
     argv: string[],
-    readJson: (file: string) => unknown,
-): { images: Record<string, ImageOutput>; names: string[]; extraArgs: string[] } {
+    readFile: (file: string) => string,
+): { images: Record<string, ImageOutput>; names: string[]; signer: TrustedSigner; extraArgs: string[] } {
     const split = argv.indexOf("--");
-    const positional = split === -1 ? argv : argv.slice(0, split);
+    const own = split === -1 ? argv : argv.slice(0, split);
     const extraArgs = split === -1 ? [] : argv.slice(split + 1);
+    const at = own.indexOf("--signer");
+    const signerFile = at === -1 ? undefined : own[at + 1];
+    const positional = at === -1 ? own : [...own.slice(0, at), ...own.slice(at + 2)];
     if (positional.length === 0) {
+        throw new VerifyError(USAGE);
+    }
+    if (signerFile === undefined) {
         throw new VerifyError(
-            "usage: verify OUTPUTS.json [IMAGE…] [-- COSIGN-FLAGS…] (OUTPUTS.json from `pulumi stack output --json` of the fleet stack)",
+            "--signer is missing: images are verified only against a signer you pin, never the one the fleet stack exports " +
+                `(whoever can write that stack's outputs could swap in their own); ${USAGE}`,
         );
     }
-    const outputs = readJson(positional[0]) as { images?: Record<string, ImageOutput> } | null;
+    const signer = signerFromFile(signerFile, readFile(signerFile));
+    const outputs = JSON.parse(readFile(positional[0])) as { images?: Record<string, ImageOutput> } | null;
     const images = (
         outputs !== null && typeof outputs === "object" && "images" in outputs ? outputs.images : outputs
     ) as Record<string, ImageOutput> | null;
@@ -241,7 +221,7 @@ export function parseArgs(
         );
     }
     const names = positional.length > 1 ? positional.slice(1) : Object.keys(images);
-    return { images, names, extraArgs };
+    return { images, names, signer, extraArgs };
 }
 
 /** The command: verifies each image, prints one line per verified image, exits 1 on the first failure. */
@@ -252,12 +232,9 @@ export async function main(
     fail: (line: string) => void,
 ): Promise<number> {
     try {
-        const { images, names, extraArgs } = parseArgs(
-            argv,
-            (file) => JSON.parse(fs.readFileSync(file, "utf8")) as unknown,
-        );
+        const { images, names, signer, extraArgs } = parseArgs(argv, (file) => fs.readFileSync(file, "utf8"));
         for (const name of names) {
-            print(`verified ${name}: ${await verifyImage(images, name, { env, extraArgs })}`);
+            print(`verified ${name}: ${await verifyImage(images, name, { env, signer, extraArgs })}`);
         }
         return 0;
     } catch (error) {
