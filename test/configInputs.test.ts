@@ -696,8 +696,76 @@ const sizes: Case[] = [
     ],
 ];
 
+/** The image signed (kms: no key secrets), after `change`. */
+const signed = (change: (c: Config) => void) =>
+    ec2((c) => {
+        c.signing = { mode: "kms", key: "awskms:///alias/release-signing" };
+        change(c);
+    });
+const SIGN_SPEC = "makes the sign step's NBF_SPEC (the provenance's inputs) up to ";
+const SIGN_OVER = `over ${OVER.slice("over ".length)}`;
+const signSizes: Case[] = [
+    [
+        "a 130 KiB inline Dockerfile, signed",
+        signed((c) => {
+            c.images[0].dockerfileInline = `FROM scratch\n${"# x\n".repeat(130 * 256)}`;
+        }),
+        [
+            "images[0].dockerfileInline",
+            `with 2 platforms and 1 tag, ${SIGN_OVER}; keep the Dockerfile in a file of the project and name it in dockerfile`,
+        ],
+    ],
+    [
+        "the same inline Dockerfile, unsigned: no step gets it in its environment",
+        ec2((c) => {
+            c.images[0].dockerfileInline = `FROM scratch\n${"# x\n".repeat(130 * 256)}`;
+        }),
+        "accepted",
+    ],
+    [
+        "130 KiB of build args in all, signed",
+        signed((c) => {
+            c.images[0].buildArgs = Object.fromEntries(
+                Array.from({ length: 130 }, (_, i) => [`ARG_${i}`, "x".repeat(1024)]),
+            );
+        }),
+        ["images[0].buildArgs", "pass long values in a file of the build context or as a build secret (secrets)"],
+    ],
+    [
+        "platform build args over 128 KiB, signed",
+        signed((c) => {
+            c.images[0].platformBuildArgs = { "linux/arm64": { NOTES: "x".repeat(130 * 1024) } };
+        }),
+        ["images[0].platformBuildArgs", SIGN_SPEC],
+    ],
+    [
+        "a 57 KiB command on two platforms, signed: the smoke test's spec fits, the sign step's does not",
+        signed((c) => {
+            c.images[0].test = { command: ["/app", "x".repeat(57 * 1024)] };
+        }),
+        ["images[0].test.command", `${SIGN_SPEC}1`],
+    ],
+    [
+        "a 57 KiB command on two platforms, unsigned",
+        ec2((c) => {
+            c.images[0].test = { command: ["/app", "x".repeat(57 * 1024)] };
+        }),
+        "accepted",
+    ],
+    [
+        "a signed image with a 60 KiB inline Dockerfile, 100 tags and a smoke test",
+        signed((c) => {
+            c.images[0].dockerfileInline = `FROM scratch\n${"# x\n".repeat(60 * 256)}`;
+            c.images[0].tags = Array.from({ length: 100 }, (_, i) => `v${i}`);
+            c.images[0].test = { command: ["/app", "--version"] };
+        }),
+        "accepted",
+    ],
+];
+
 describe("sizes: no spec over what exec accepts, and caps on fleet-wide totals", () => {
     test.each(rows(sizes))("%s", (_, c) => check(c));
+    test.each(rows(signSizes))("the sign step: %s", (_, c) => check(c));
 
     test("at the tag cap, the longest index read-back spec stays far under MAX_ARG_STRLEN", () => {
         // A repository (registry host and name) has at most 255 characters (config/schema.ts checkImage).
