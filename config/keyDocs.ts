@@ -233,7 +233,7 @@ export const KEY_DOCS: Record<string, KeyDoc> = {
     },
     "images[].secrets.<id>.env": {
         description:
-            "An environment variable of the machine running Pulumi, which must be set; not one that authenticates the runner itself (`AWS_*`, `PULUMI_*`, `ACTIONS_*`, `CI_JOB_*`, `GITHUB_TOKEN`, `SSH_AUTH_SOCK`, …), see [What a source may not be](build-inputs.md#build-secrets-ssh-named-contexts).",
+            "An environment variable of the machine running Pulumi, which must be set; not one that authenticates the runner itself (`AWS_*`, `PULUMI_*`, `ACTIONS_*`, `CI_JOB_*`, `CI_REPOSITORY_*`, `COSIGN_*`, `*OIDC*`, `GITHUB_TOKEN`, `SSH_AUTH_SOCK`, …), nor one whose value holds such a credential or a URL with a password; see [What a source may not be](build-inputs.md#build-secrets-ssh-named-contexts).",
     },
     "images[].secrets.<id>.file": {
         description:
