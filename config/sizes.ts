@@ -54,7 +54,7 @@ interface SignedImage extends SizedImage {
     ssh: { id: string }[];
 }
 
-/** Where the sign step's spec is when it is signed: the stack and builder are known, the rest at its longest. */
+/** What the sign step's spec takes from outside the image: the stack, builder and signer as configured, the registry at its longest. */
 export interface SignContext {
     signing: SigningConfig;
     /** `<project>/<stack>`. */
