@@ -12,7 +12,7 @@ import { checkUnique, normalizeList } from "./listChecks";
 import { checkInsideProject, Reporter } from "./projectPaths";
 import { registrySchema } from "./registrySchema";
 import type { ConfigContext } from "./schema";
-import { imageSizeProblems } from "./sizes";
+import { imageSizeProblems, SignContext, signSizeProblems } from "./sizes";
 import { keyPath } from "./zodMessages";
 
 const smokeTestSchema = z
@@ -148,14 +148,8 @@ export function checkImage(
             ),
         );
     checkTags(image.tags, platforms, `${at}.tags`, report);
-    // The longest registry host and repository the specs can name (ECR: the longest account host).
-    const registryHost = registry.type === "ecr" ? "r".repeat(ECR_HOST_LENGTH - 1) : registry.address.split("/")[0];
-    imageSizeProblems(
-        { ...image, platforms },
-        at,
-        `${registry.type === "ecr" ? registryHost : registry.address}/${image.name}`,
-        registryHost,
-    ).forEach((p) => report(p.key, p.message));
+    const { repository, registryHost } = longestRepository(registry, image.name);
+    imageSizeProblems({ ...image, platforms }, at, repository, registryHost).forEach((p) => report(p.key, p.message));
     if (registry.type === "ecr" && registry.immutableTags) {
         checkImmutableTags(templates, image.tags, `${at}.tags`, report);
     }
@@ -226,6 +220,31 @@ export function checkImage(
         ...inputs,
         ...(image.pools ? { pools: image.pools } : {}),
     };
+}
+
+/** The longest registry host and repository the runner's specs can name (ECR: the longest account host). */
+function longestRepository(
+    registry: z.infer<typeof registrySchema>,
+    name: string,
+): { repository: string; registryHost: string } {
+    const registryHost = registry.type === "ecr" ? "r".repeat(ECR_HOST_LENGTH - 1) : registry.address.split("/")[0];
+    return { repository: `${registry.type === "ecr" ? registryHost : registry.address}/${name}`, registryHost };
+}
+
+/**
+ * Refuses a checked image whose sign step (runner/attest.ts) would get a spec over what exec
+ * accepts: it runs after every build, index and read-back of the image (config/sizes.ts).
+ */
+export function checkSignSize(
+    image: ImageConfig,
+    at: string,
+    registry: z.infer<typeof registrySchema>,
+    sign: Omit<SignContext, "repository" | "registryHost">,
+    report: Reporter,
+): void {
+    signSizeProblems(image, at, { ...sign, ...longestRepository(registry, image.name) }).forEach((p) =>
+        report(p.key, p.message),
+    );
 }
 
 /** The groups an image's `pools` names, reporting names that are no pool or static host; undefined when unset. */

@@ -233,7 +233,7 @@ export const KEY_DOCS: Record<string, KeyDoc> = {
     },
     "images[].secrets.<id>.env": {
         description:
-            "An environment variable of the machine running Pulumi, which must be set; not one that authenticates the runner itself (`AWS_*`, `PULUMI_*`, `ACTIONS_*`, `CI_JOB_*`, `GITHUB_TOKEN`, `SSH_AUTH_SOCK`, …), see [What a source may not be](build-inputs.md#build-secrets-ssh-named-contexts).",
+            "An environment variable of the machine running Pulumi, which must be set; not one that authenticates the runner itself (`AWS_*`, `PULUMI_*`, `ACTIONS_*`, `CI_JOB_*`, `CI_REPOSITORY_*`, `COSIGN_*`, `*OIDC*`, `GITHUB_TOKEN`, `SSH_AUTH_SOCK`, …), nor one whose value holds such a credential or a URL with a password; see [What a source may not be](build-inputs.md#build-secrets-ssh-named-contexts).",
     },
     "images[].secrets.<id>.file": {
         description:
@@ -260,7 +260,8 @@ export const KEY_DOCS: Record<string, KeyDoc> = {
             "Named build contexts for `FROM <name>` and `COPY --from=<name>`: a directory with the same rules as `context`, or `docker-image://<image reference>`.",
     },
     "images[].dockerfileInline": {
-        description: "The Dockerfile as text; then `dockerfile` must not be set and no Dockerfile is read.",
+        description:
+            "The Dockerfile as text; then `dockerfile` must not be set and no Dockerfile is read. With `signing`, the sign step carries it whole for the provenance, and its spec (this text, the build args, the test command and the tags) must fit one environment variable (128 KiB, Linux's `MAX_ARG_STRLEN`); a larger one is refused before anything is built, naming the key that weighs most.",
     },
     "images[].pull": {
         description:
@@ -274,7 +275,7 @@ export const KEY_DOCS: Record<string, KeyDoc> = {
     "images[].test.command": {
         default: '`["uname", "-m"]`',
         description:
-            "Program and arguments, run in exec form (no shell needed in the image). With `expect`, short enough that the smoke test's spec for all the image's platforms fits one environment variable (128 KiB, Linux's `MAX_ARG_STRLEN`); a longer one is refused before anything is built.",
+            "Program and arguments, run in exec form (no shell needed in the image). With `expect`, short enough that the smoke test's spec for all the image's platforms fits one environment variable (128 KiB, Linux's `MAX_ARG_STRLEN`), and with `signing` so does the sign step's; a longer one is refused before anything is built.",
     },
     "images[].test.expect": {
         description:

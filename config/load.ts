@@ -11,7 +11,7 @@ import { checkPrivateKey } from "./privateKey";
 import { ConfigError, FleetConfig, parseConfig, Problem } from "./schema";
 import { RefMetadata, refMetadata, renderTags } from "../plan/tagTemplates";
 import { RunnerFacts, secretConfigKeys, SecretSource } from "./buildInputs";
-import { FLEET_SECRET_KEYS } from "./secretSources";
+import { envValueProblem, FLEET_SECRET_KEYS } from "./secretSources";
 import { profilesOnlyProblem, unsetVariables } from "./composeTerms";
 import { checkInsideProject } from "./projectPaths";
 
@@ -323,6 +323,11 @@ function secretReader(
                     at,
                     `reads the environment variable ${source.env}, which is not set on this machine; export it before pulumi runs (a CI secret variable)`,
                 );
+                return undefined;
+            }
+            const problem = envValueProblem(source.env, value, env);
+            if (problem !== undefined) {
+                report(at, problem);
                 return undefined;
             }
             return asSecret(value, at, report);

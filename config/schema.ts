@@ -31,7 +31,7 @@ import {
 } from "./hostsSchema";
 import { checkNetwork, checkSsh, networkSchema, sshSchema } from "./accessSchema";
 import { checkRegistry, registrySchema } from "./registrySchema";
-import { checkImage, checkResourceNames, ImageConfig, imageSchema } from "./imagesSchema";
+import { checkImage, checkResourceNames, checkSignSize, ImageConfig, imageSchema } from "./imagesSchema";
 
 // Each section's schema and checks are a file of their own (config/*Schema.ts); the rest of the
 // program imports the contract from here.
@@ -161,16 +161,29 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
     // An empty string is Pulumi.yaml's default: no Compose file.
     const fromCompose = shaped.data.compose ? composeSources(shaped.data.compose, ctx, report) : [];
     const composeNameAt = new Map<ImageConfig, string>();
+    const { signing } = shaped.data;
+    const builderName = shaped.data.builder.name ?? defaultBuilderName(ctx.project, ctx.stack);
+    const signed = (image: ImageConfig, at: string, to: Reporter): ImageConfig => {
+        if (signing !== undefined) {
+            const sign = { signing, stack: `${ctx.project}/${ctx.stack}`, builderName };
+            checkSignSize(image, at, shaped.data.registry, sign, to);
+        }
+        return image;
+    };
     const images = [
         ...shaped.data.images.map((image, i) =>
-            checkImage(
-                image,
+            signed(
+                checkImage(
+                    image,
+                    `images[${i}]`,
+                    groups,
+                    shaped.data.registry,
+                    ctx,
+                    report,
+                    ctx.tagTemplates?.[`images[${i}]`],
+                ),
                 `images[${i}]`,
-                groups,
-                shaped.data.registry,
-                ctx,
                 report,
-                ctx.tagTemplates?.[`images[${i}]`],
             ),
         ),
         ...fromCompose.flatMap(({ at, image, origin }) => {
@@ -183,7 +196,11 @@ export function parseConfig(raw: unknown, ctx: ConfigContext): FleetConfig {
                     .forEach((p) => composeReport(p.path, p.message));
                 return [];
             }
-            const checked = checkImage(parsed.data, at, groups, shaped.data.registry, ctx, composeReport);
+            const checked = signed(
+                checkImage(parsed.data, at, groups, shaped.data.registry, ctx, composeReport),
+                at,
+                composeReport,
+            );
             composeNameAt.set(checked, composeKeyPath(`${at}.name`, origin));
             return [checked];
         }),

@@ -24,30 +24,60 @@ export const PROGRAM_KEYS = [
 
 /**
  * Environment variables that authenticate the runner itself rather than a build: with one, a
- * RUN step could act as the pipeline. Prefixes cover whole families:
+ * RUN step could act as the pipeline. Families, from the tools' own documentation:
  * - AWS_: the AWS SDKs' and CLI's credential settings (keys, session token, profile, web
  *   identity token file, container credentials URI and token)
  *   (https://docs.aws.amazon.com/sdkref/latest/guide/settings-reference.html#EVarSettings);
+ *   GOOGLE_ and CLOUDSDK_ (application default credentials, gcloud's access token:
+ *   https://cloud.google.com/docs/authentication/application-default-credentials), AZURE_
+ *   (Azure Identity's client secret and federated token file) and ARM_ (the Pulumi and
+ *   Terraform Azure providers' client secret and OIDC token) are the same for other clouds;
  * - PULUMI_: PULUMI_ACCESS_TOKEN and PULUMI_CONFIG_PASSPHRASE(_FILE), which decrypt every secret
  *   of the stack (https://www.pulumi.com/docs/iac/cli/environment-variables/);
  * - ACTIONS_: the GitHub Actions runner's own tokens, ACTIONS_ID_TOKEN_REQUEST_TOKEN/_URL (OIDC)
  *   and ACTIONS_RUNTIME_TOKEN (https://docs.github.com/en/actions/reference/security/oidc);
- * - CI_JOB_ and CI_REGISTRY_/CI_DEPLOY_/CI_DEPENDENCY_PROXY_ passwords: GitLab's job token, job
- *   JWTs and registry credentials (https://docs.gitlab.com/ci/variables/predefined_variables/).
+ * - GitLab's predefined CI_JOB_ (the job token and JWTs), CI_REPOSITORY_ (CI_REPOSITORY_URL is
+ *   the clone URL with `gitlab-ci-token:<job token>@` in it), CI_REGISTRY_, CI_DEPLOY_ and
+ *   CI_DEPENDENCY_PROXY_ (user and password of each)
+ *   (https://docs.gitlab.com/ci/variables/predefined_variables/); other CI_ names stay free;
+ * - SIGSTORE_ and COSIGN_: the identity token cosign signs with and cosign's own key and
+ *   password settings (https://docs.sigstore.dev/cosign/signing/overview/);
+ * - VAULT_ (VAULT_TOKEN) and BUILDKITE_AGENT_ (the agent's token).
  */
-const CREDENTIAL_PREFIXES = ["AWS_", "PULUMI_", "ACTIONS_", "CI_JOB_"];
+const CREDENTIAL_PREFIXES = [
+    "AWS_",
+    "GOOGLE_",
+    "CLOUDSDK_",
+    "AZURE_",
+    "ARM_",
+    "PULUMI_",
+    "ACTIONS_",
+    "CI_JOB_",
+    "CI_REPOSITORY_",
+    "CI_REGISTRY_",
+    "CI_DEPLOY_",
+    "CI_DEPENDENCY_PROXY_",
+    "SIGSTORE_",
+    "COSIGN_",
+    "VAULT_",
+    "BUILDKITE_AGENT_",
+];
+/**
+ * Names that mark a credential of the pipeline whatever the CI calls it: an identity token
+ * (CircleCI's CIRCLE_OIDC_TOKEN, Bitbucket's BITBUCKET_STEP_OIDC_TOKEN, GitLab `id_tokens` such
+ * as GITLAB_OIDC_TOKEN) and the git credentials a CI writes for its clone (Woodpecker's
+ * CI_NETRC_PASSWORD, Drone's DRONE_NETRC_PASSWORD).
+ */
+const CREDENTIAL_SHAPES: [RegExp, string][] = [
+    [/(^|_)(OIDC|ID_TOKEN)(_|$)/, "*OIDC* and *ID_TOKEN*"],
+    [/(^|_)NETRC(_|$)/, "*NETRC*"],
+];
 const CREDENTIAL_NAMES = [
     // GitHub Actions' workflow token, as workflows conventionally export it
     // (https://docs.github.com/en/actions/concepts/security/github_token).
     "GITHUB_TOKEN",
-    "CI_REGISTRY_PASSWORD",
-    "CI_DEPLOY_PASSWORD",
-    "CI_DEPENDENCY_PROXY_PASSWORD",
-    // The OIDC token cosign signs with (https://docs.sigstore.dev/cosign/signing/overview/).
-    "SIGSTORE_ID_TOKEN",
-    // Azure Pipelines' job token and Buildkite's agent token.
+    // Azure Pipelines' job token.
     "SYSTEM_ACCESSTOKEN",
-    "BUILDKITE_AGENT_ACCESS_TOKEN",
     // Registry credentials for the runner's own pulls (GitLab runners read it).
     "DOCKER_AUTH_CONFIG",
     // The runner's SSH agent: forward it with an ssh entry, which never hands over the socket.
@@ -65,11 +95,60 @@ export function configSourceProblem(key: string): string | undefined {
     return undefined;
 }
 
+const AS_PIPELINE =
+    "a build step could act as the pipeline with it. Give the build a credential made for it, in a CI secret variable of its own such as NPM_TOKEN";
+
+/** The family of runner credentials `name` belongs to ("AWS_*"), "" for a single name, or undefined. */
+function credentialFamily(name: string): string | undefined {
+    const prefix = CREDENTIAL_PREFIXES.find((p) => name.startsWith(p));
+    if (prefix !== undefined) {
+        return `${prefix}*`;
+    }
+    return (
+        CREDENTIAL_SHAPES.find(([shape]) => shape.test(name))?.[1] ?? (CREDENTIAL_NAMES.includes(name) ? "" : undefined)
+    );
+}
+
 /** Why environment variable `name` cannot be a build secret's source, if it cannot. */
 export function envSourceProblem(name: string): string | undefined {
-    const family = CREDENTIAL_PREFIXES.find((p) => name.startsWith(p));
-    if (family !== undefined || CREDENTIAL_NAMES.includes(name)) {
-        return `names ${name}, ${family ? `one of the ${family}* variables that` : "a variable that"} hold${family ? "" : "s"} the runner's own CI, cloud or Pulumi credentials; a build step could act as the pipeline with it. Give the build a credential made for it, in a CI secret variable of its own such as NPM_TOKEN`;
+    const family = credentialFamily(name);
+    if (family === undefined) {
+        return undefined;
+    }
+    return `names ${name}, ${family ? `one of the ${family} variables that hold` : "a variable that holds"} the runner's own CI, cloud or Pulumi credentials; ${AS_PIPELINE}`;
+}
+
+/** A name that says its variable holds a credential, not a region, a path or a profile name. */
+const CREDENTIAL_WORD = /TOKEN|SECRET|PASSWORD|PASSPHRASE|KEY|JWT|CREDENTIAL|AUTH|NETRC/;
+/** RFC 3986 §3.2.1: userinfo is user[:password] before '@'; as config/buildArgs.ts reads it. */
+const URL_WITH_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/[^/?#@\s:]*:[^/?#@\s]+@/i;
+
+/**
+ * Why the value of environment variable `name` cannot be a build secret, if it cannot; never
+ * echoes it. A runner credential copied into a variable of another name (NPM_TOKEN=$CI_JOB_TOKEN)
+ * or inside a URL (GitLab's CI_REPOSITORY_URL) is still the runner's. A URL with a password in
+ * an environment variable is refused too: on a runner it is most often the pipeline's clone URL,
+ * and a URL made for the build can come from a config secret instead.
+ */
+export function envValueProblem(
+    name: string,
+    value: string,
+    env: Record<string, string | undefined>,
+): string | undefined {
+    const copied = Object.entries(env).find(
+        ([other, v]) =>
+            other !== name &&
+            v !== undefined &&
+            v.trim().length >= 16 &&
+            CREDENTIAL_WORD.test(other) &&
+            credentialFamily(other) !== undefined &&
+            value.includes(v.trim()),
+    );
+    if (copied !== undefined) {
+        return `holds the value of ${copied[0]}, one of the runner's own credentials; ${AS_PIPELINE}`;
+    }
+    if (URL_WITH_PASSWORD.test(value)) {
+        return "holds a URL with a user and password in it (scheme://user:password@…), as a pipeline's clone URL does (GitLab's CI_REPOSITORY_URL carries the job token); if the credential in it was made for the build, store the URL as a config secret (`pulumi config set --secret <key> <url>`) and read it with { config: <key> }";
     }
     return undefined;
 }

@@ -7,14 +7,30 @@
 // size of arguments and environment"), with E2BIG. Those commands run after every build of the
 // image, so the failure would come at the end of an update. Here the largest spec an image can
 // produce is computed from its config, with every value the program fills in at its longest.
+// The sign step (runner/attest.ts) gets its AttestSpec the same way, and runs last of all.
 
 import { machinesOf } from "../plan/platforms";
+import type { SigningConfig } from "./signing";
 
 /** Linux's MAX_ARG_STRLEN with 4 KiB pages. */
 export const MAX_ARG_STRLEN = 32 * 4096;
 /** The longest builder name (config/schema.ts builder.name) plus '-' and the longest host name, with room for a longer node naming. */
 const BUILDER_FIELD = 63 + 1 + 31 + 64;
 const DIGEST = `sha256:${"0".repeat(64)}`;
+/** The longest host a build runs on: a DNS name (RFC 1035) or an address. */
+const HOST_FIELD = 253;
+/**
+ * The repository's web address the sign step records (plan/ociLabels.ts sourceUrl): it comes
+ * from CI variables or git at run time, so it is allowed for, not known; 2 KiB is above any
+ * forge's project URL.
+ */
+const SOURCE_URL = 2048;
+/**
+ * A platform's smoke-test output as JSON, at most (runner/smokeTest.ts readProgress clips it):
+ * 4000 characters of ASCII with any of JSON's two-byte escapes fit, so only output with control
+ * characters or non-ASCII text is ever clipped further.
+ */
+export const SMOKE_OUTPUT_JSON_BYTES = 8192;
 
 /** Caps on fleet-wide totals the schema leaves open; each is far above a real fleet (docs/configuration.md). */
 export const CAPS = { buildHosts: 200, images: 200, tagsPerImage: 100 };
@@ -24,6 +40,28 @@ interface SizedImage {
     platforms: string[];
     tags: string[];
     test?: { command?: string[]; expect?: string };
+}
+
+/** What else the sign step's spec carries of an image (config/imagesSchema.ts ImageConfig). */
+interface SignedImage extends SizedImage {
+    context: string;
+    dockerfile?: string;
+    dockerfileInline?: string;
+    target?: string;
+    buildArgs: Record<string, string>;
+    platformBuildArgs: Record<string, Record<string, string>>;
+    secrets: Record<string, unknown>;
+    ssh: { id: string }[];
+}
+
+/** What the sign step's spec takes from outside the image: the stack, builder and signer as configured, the registry at its longest. */
+export interface SignContext {
+    signing: SigningConfig;
+    /** `<project>/<stack>`. */
+    stack: string;
+    builderName: string;
+    repository: string;
+    registryHost: string;
 }
 
 const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), "utf8");
@@ -61,7 +99,109 @@ export function indexSpecBytes(image: SizedImage, repository: string, registryHo
     });
 }
 
+/**
+ * The largest sign-step spec of the image (runner/attest.ts AttestSpec), in the shape
+ * components/imageBuild.ts `sign` writes: each tag's index, each platform's image, host, node,
+ * own build args and smoke-test output, and the build's declaration with its labels' build args.
+ */
+export function attestSpecBytes(image: SignedImage, sign: SignContext): number {
+    const { repository } = sign;
+    const commit = "c".repeat(64);
+    return envBytes({
+        registry: sign.registryHost,
+        signing: sign.signing,
+        indexes: image.tags.map((tag) => `${repository}:${tag}@${DIGEST}`),
+        platforms: image.platforms.map((platform) => ({
+            platform,
+            ref: `${repository}@${DIGEST}`,
+            host: "h".repeat(HOST_FIELD),
+            node: "b".repeat(BUILDER_FIELD),
+            ...(image.platformBuildArgs[platform] ? { buildArgs: image.platformBuildArgs[platform] } : {}),
+            ...(image.test === undefined
+                ? {}
+                : {
+                      test: {
+                          command: image.test.command ?? ["uname", "-m"],
+                          // Two bytes fewer than the bound: the bound counts the quotes JSON adds.
+                          output: "o".repeat(SMOKE_OUTPUT_JSON_BYTES - 2),
+                      },
+                  }),
+        })),
+        build: {
+            stack: sign.stack,
+            builderName: sign.builderName,
+            context: image.context,
+            ...(image.dockerfileInline === undefined
+                ? { dockerfile: image.dockerfile }
+                : { dockerfileInline: image.dockerfileInline }),
+            ...(image.target === undefined ? {} : { target: image.target }),
+            buildArgs: {
+                BUILD_DATE: "2006-01-02T15:04:05+07:00",
+                VCS_REF: commit,
+                SOURCE_DATE_EPOCH: "99999999999",
+                ...image.buildArgs,
+            },
+            secrets: Object.keys(image.secrets),
+            ssh: image.ssh.map((s) => s.id),
+            source: "s".repeat(SOURCE_URL),
+            contextRevision: commit,
+        },
+    });
+}
+
+/** The image key that makes the sign step's spec biggest, and what to do about it. */
+function signSpecBlame(image: SignedImage, at: string, repository: string): { key: string; fix: string } {
+    const args = "pass long values in a file of the build context or as a build secret (secrets), not as build args";
+    const candidates = [
+        {
+            key: `${at}.dockerfileInline`,
+            size: bytes(image.dockerfileInline ?? ""),
+            fix: "keep the Dockerfile in a file of the project and name it in dockerfile (the provenance records a file's path and digest, an inline Dockerfile whole)",
+        },
+        { key: `${at}.buildArgs`, size: bytes(image.buildArgs), fix: args },
+        { key: `${at}.platformBuildArgs`, size: bytes(image.platformBuildArgs), fix: args },
+        {
+            key: `${at}.test.command`,
+            size: bytes(image.test?.command ?? []) * image.platforms.length,
+            fix: "shorten it (a script in the image can hold a long check)",
+        },
+        {
+            key: `${at}.tags`,
+            size: image.tags.reduce((n, tag) => n + repository.length + tag.length + DIGEST.length + 4, 0),
+            fix: "keep the tags deployments use",
+        },
+        {
+            // Each platform carries its image, host, node and smoke-test output.
+            key: `${at}.platforms`,
+            size: image.platforms.length * (repository.length + HOST_FIELD + BUILDER_FIELD + SMOKE_OUTPUT_JSON_BYTES),
+            fix: "split the platforms between two images",
+        },
+    ];
+    return candidates.reduce((a, b) => (b.size > a.size ? b : a));
+}
+
 const kib = (n: number) => `${Math.ceil(n / 1024)} KiB (${n} bytes)`;
+const LIMIT = `the ${kib(MAX_ARG_STRLEN)} Linux allows one environment variable (MAX_ARG_STRLEN), so it would fail to start, after every build of the image ran`;
+
+/** The sign step's spec over MAX_ARG_STRLEN, blamed on the image key that makes it biggest. */
+export function signSizeProblems(
+    image: SignedImage,
+    at: string,
+    sign: SignContext,
+): { key: string; message: string }[] {
+    const size = attestSpecBytes(image, sign);
+    if (size <= MAX_ARG_STRLEN) {
+        return [];
+    }
+    const { key, fix } = signSpecBlame(image, at, sign.repository);
+    const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+    return [
+        {
+            key,
+            message: `makes the sign step's NBF_SPEC (the provenance's inputs) up to ${kib(size)} with ${count(image.platforms.length, "platform")} and ${count(image.tags.length, "tag")}, over ${LIMIT}; ${fix}`,
+        },
+    ];
+}
 
 /**
  * Problems of the image whose key path is `at`: a spec over MAX_ARG_STRLEN, blamed on the key
@@ -74,7 +214,6 @@ export function imageSizeProblems(
     registryHost: string,
 ): { key: string; message: string }[] {
     const problems: { key: string; message: string }[] = [];
-    const limit = `the ${kib(MAX_ARG_STRLEN)} Linux allows one environment variable (MAX_ARG_STRLEN), so it would fail to start, after every build of the image ran`;
     // The tag cap also bounds the index read-back's spec: 100 refs of the longest repository
     // (255) and tag (128) stay under 50 KiB (test/configInputs.test.ts checks it).
     if (image.tags.length > CAPS.tagsPerImage) {
@@ -92,7 +231,7 @@ export function imageSizeProblems(
                 : `${at}.test.expect`;
         problems.push({
             key,
-            message: `makes the smoke test's NBF_SPEC ${kib(smoke)} with ${image.platforms.length} platform${image.platforms.length === 1 ? "" : "s"}, over ${limit}; shorten it (a script in the image can hold a long check)`,
+            message: `makes the smoke test's NBF_SPEC ${kib(smoke)} with ${image.platforms.length} platform${image.platforms.length === 1 ? "" : "s"}, over ${LIMIT}; shorten it (a script in the image can hold a long check)`,
         });
     }
     return problems;

@@ -5,6 +5,7 @@
 
 import * as fs from "fs";
 import * as path from "path";
+import { SMOKE_OUTPUT_JSON_BYTES } from "../config/sizes";
 import { privateDockerConfig } from "./dockerConfig";
 import { privateTempDir, run, RunnerEnv, RunnerError } from "./process";
 
@@ -96,9 +97,24 @@ export function readProgress(progress: string): { output: string; errors: string
         .filter((l) => /(^|\] )RUN /.test(names[l.vertex] ?? ""))
         .map((l) => Buffer.from(l.data, "base64").toString())
         .join("")
-        .trim()
-        .slice(0, 4000);
-    return { output, errors, other };
+        .trim();
+    return { output: clipOutput(output), errors, other };
+}
+
+/**
+ * The output at most 4000 characters long and SMOKE_OUTPUT_JSON_BYTES as JSON: the sign step's
+ * spec carries each platform's output, and config/sizes.ts counts on that bound to keep the spec
+ * under what exec accepts. Control characters take six bytes each as JSON, so the bytes clip too.
+ */
+export function clipOutput(text: string): string {
+    let clipped = text.slice(0, 4000);
+    for (;;) {
+        const size = Buffer.byteLength(JSON.stringify(clipped), "utf8");
+        if (size <= SMOKE_OUTPUT_JSON_BYTES) {
+            return clipped;
+        }
+        clipped = clipped.slice(0, Math.floor((clipped.length * SMOKE_OUTPUT_JSON_BYTES) / size) - 1);
+    }
 }
 
 /** The test's verdict from buildx's exit status and progress: the output, or why it failed. */

@@ -583,6 +583,19 @@ describe("problems of a Compose service name the Compose file's keys, not the st
         ).toContain(fragment);
     });
 
+    test("a signed service whose inline Dockerfile overflows the sign step's spec is named as dockerfile_inline", () => {
+        const inline = `      dockerfile_inline: |\n        FROM scratch\n${"        # x\n".repeat(130 * 256)}`;
+        const root = project(web(inline));
+        const model = readCompose("deploy/docker-compose.yml", root, {
+            PATH: `${tools}${path.delimiter}${process.env.PATH ?? ""}`,
+            HOME: root,
+        });
+        const signing = { mode: "kms", key: "awskms:///alias/release-signing" };
+        expect(() => parseConfig({ ...withCompose(), signing }, context(root, { compose: model, runner }))).toThrow(
+            `${at}.build.dockerfile_inline: makes the sign step's NBF_SPEC (the provenance's inputs) up to `,
+        );
+    });
+
     test("COMPOSE_PROFILES makes a profiled service build", () => {
         const root = project(web("").replace("    build:", "    profiles: [dev]\n    build:"));
         expect(parsed(root, { COMPOSE_PROFILES: "dev" }).images.map((i) => i.name)).toEqual(["acme/web"]);

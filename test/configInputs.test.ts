@@ -154,14 +154,49 @@ const secretSources: Case[] = [
     [
         "CI_REGISTRY_PASSWORD",
         secret({ env: "CI_REGISTRY_PASSWORD" }),
-        ["images[0].secrets.token.env", "names CI_REGISTRY_PASSWORD, a variable that holds"],
+        ["images[0].secrets.token.env", "names CI_REGISTRY_PASSWORD, one of the CI_REGISTRY_* variables that hold"],
     ],
     [
         "SIGSTORE_ID_TOKEN",
         secret({ env: "SIGSTORE_ID_TOKEN" }),
-        ["images[0].secrets.token.env", "names SIGSTORE_ID_TOKEN, a variable that holds"],
+        ["images[0].secrets.token.env", "names SIGSTORE_ID_TOKEN, one of the SIGSTORE_* variables that hold"],
     ],
     ["SSH_AUTH_SOCK", secret({ env: "SSH_AUTH_SOCK" }), ["images[0].secrets.token.env", "names SSH_AUTH_SOCK"]],
+    ...(
+        [
+            // GitLab: the clone URL embeds the job token (gitlab-ci-token:<CI_JOB_TOKEN>@), and the
+            // registry, deploy and dependency-proxy families hold passwords.
+            ["CI_REPOSITORY_URL", "CI_REPOSITORY_*"],
+            ["CI_REGISTRY_USER", "CI_REGISTRY_*"],
+            ["CI_DEPLOY_USER", "CI_DEPLOY_*"],
+            ["CI_DEPENDENCY_PROXY_USER", "CI_DEPENDENCY_PROXY_*"],
+            // cosign's own settings: the signing key and its password.
+            ["COSIGN_PASSWORD", "COSIGN_*"],
+            ["COSIGN_PRIVATE_KEY", "COSIGN_*"],
+            ["SIGSTORE_OIDC_CLIENT_SECRET", "SIGSTORE_*"],
+            // Other clouds' SDK credentials, as AWS_* for AWS.
+            ["GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_*"],
+            ["CLOUDSDK_AUTH_ACCESS_TOKEN", "CLOUDSDK_*"],
+            ["AZURE_CLIENT_SECRET", "AZURE_*"],
+            ["ARM_CLIENT_SECRET", "ARM_*"],
+            ["VAULT_TOKEN", "VAULT_*"],
+            ["BUILDKITE_AGENT_TOKEN", "BUILDKITE_AGENT_*"],
+            // Identity tokens of the pipeline, whatever the CI names them.
+            ["CIRCLE_OIDC_TOKEN_V2", "*OIDC* and *ID_TOKEN*"],
+            ["BITBUCKET_STEP_OIDC_TOKEN", "*OIDC* and *ID_TOKEN*"],
+            ["VAULT_ID_TOKEN", "VAULT_*"],
+            ["GITLAB_OIDC_TOKEN", "*OIDC* and *ID_TOKEN*"],
+            ["NPM_ID_TOKEN", "*OIDC* and *ID_TOKEN*"],
+            ["AZURE_FEDERATED_TOKEN_FILE", "AZURE_*"],
+            // Git credentials a CI writes for its clone (Woodpecker, Drone).
+            ["CI_NETRC_PASSWORD", "*NETRC*"],
+            ["DRONE_NETRC_PASSWORD", "*NETRC*"],
+        ] as const
+    ).map(([name, family]): Case => [
+        name,
+        secret({ env: name }),
+        ["images[0].secrets.token.env", `names ${name}, one of the ${family} variables that hold ${CREDENTIAL}`],
+    ]),
     [
         "/proc/self/environ",
         secret({ file: "/proc/self/environ" }),
@@ -237,6 +272,8 @@ const secretSources: Case[] = [
     ["a file inside the project", secret({ file: "npmrc" }), "accepted"],
     ["a CI variable of the build's own", secret({ env: "NPM_TOKEN" }), "accepted"],
     ["GH_TOKEN, often a token made for the build", secret({ env: "GH_TOKEN" }), "accepted"],
+    ["a variable that only mentions an identity", secret({ env: "IDENTITY_TOKEN" }), "accepted"],
+    ["a variable of the build's own that starts CI_", secret({ env: "CI_NPM_TOKEN" }), "accepted"],
     ["a config key of the build's own", secret({ config: "npmToken" }), "accepted"],
 ];
 
@@ -696,8 +733,76 @@ const sizes: Case[] = [
     ],
 ];
 
+/** The image signed (kms: no key secrets), after `change`. */
+const signed = (change: (c: Config) => void) =>
+    ec2((c) => {
+        c.signing = { mode: "kms", key: "awskms:///alias/release-signing" };
+        change(c);
+    });
+const SIGN_SPEC = "makes the sign step's NBF_SPEC (the provenance's inputs) up to ";
+const SIGN_OVER = `over ${OVER.slice("over ".length)}`;
+const signSizes: Case[] = [
+    [
+        "a 130 KiB inline Dockerfile, signed",
+        signed((c) => {
+            c.images[0].dockerfileInline = `FROM scratch\n${"# x\n".repeat(130 * 256)}`;
+        }),
+        [
+            "images[0].dockerfileInline",
+            `with 2 platforms and 1 tag, ${SIGN_OVER}; keep the Dockerfile in a file of the project and name it in dockerfile`,
+        ],
+    ],
+    [
+        "the same inline Dockerfile, unsigned: no step gets it in its environment",
+        ec2((c) => {
+            c.images[0].dockerfileInline = `FROM scratch\n${"# x\n".repeat(130 * 256)}`;
+        }),
+        "accepted",
+    ],
+    [
+        "130 KiB of build args in all, signed",
+        signed((c) => {
+            c.images[0].buildArgs = Object.fromEntries(
+                Array.from({ length: 130 }, (_, i) => [`ARG_${i}`, "x".repeat(1024)]),
+            );
+        }),
+        ["images[0].buildArgs", "pass long values in a file of the build context or as a build secret (secrets)"],
+    ],
+    [
+        "platform build args over 128 KiB, signed",
+        signed((c) => {
+            c.images[0].platformBuildArgs = { "linux/arm64": { NOTES: "x".repeat(130 * 1024) } };
+        }),
+        ["images[0].platformBuildArgs", SIGN_SPEC],
+    ],
+    [
+        "a 57 KiB command on two platforms, signed: the smoke test's spec fits, the sign step's does not",
+        signed((c) => {
+            c.images[0].test = { command: ["/app", "x".repeat(57 * 1024)] };
+        }),
+        ["images[0].test.command", `${SIGN_SPEC}1`],
+    ],
+    [
+        "a 57 KiB command on two platforms, unsigned",
+        ec2((c) => {
+            c.images[0].test = { command: ["/app", "x".repeat(57 * 1024)] };
+        }),
+        "accepted",
+    ],
+    [
+        "a signed image with a 60 KiB inline Dockerfile, 100 tags and a smoke test",
+        signed((c) => {
+            c.images[0].dockerfileInline = `FROM scratch\n${"# x\n".repeat(60 * 256)}`;
+            c.images[0].tags = Array.from({ length: 100 }, (_, i) => `v${i}`);
+            c.images[0].test = { command: ["/app", "--version"] };
+        }),
+        "accepted",
+    ],
+];
+
 describe("sizes: no spec over what exec accepts, and caps on fleet-wide totals", () => {
     test.each(rows(sizes))("%s", (_, c) => check(c));
+    test.each(rows(signSizes))("the sign step: %s", (_, c) => check(c));
 
     test("at the tag cap, the longest index read-back spec stays far under MAX_ARG_STRLEN", () => {
         // A repository (registry host and name) has at most 255 characters (config/schema.ts checkImage).

@@ -316,6 +316,30 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
             "images[0].secrets.token: holds the same value as registryPassword, the fleet's own credential; a build would be handed it. Give the build a credential made for it",
         ],
         [
+            "a variable holding GitLab's clone URL, with the job token in it",
+            { env: "REPO_URL" },
+            {
+                REPO_URL: "https://gitlab-ci-token:glcbt-64_abcdefghijklmnopqrst@gitlab.example.com/group/app.git",
+                CI_JOB_TOKEN: "glcbt-64_abcdefghijklmnopqrst",
+            },
+            "images[0].secrets.token: holds the value of CI_JOB_TOKEN, one of the runner's own credentials; a build step could act as the pipeline with it. Give the build a credential made for it, in a CI secret variable of its own such as NPM_TOKEN",
+        ],
+        [
+            "a variable holding a copy of the Pulumi access token",
+            { env: "NPM_TOKEN" },
+            {
+                NPM_TOKEN: "pul-0123456789abcdef0123456789abcdef",
+                PULUMI_ACCESS_TOKEN: "pul-0123456789abcdef0123456789abcdef",
+            },
+            "images[0].secrets.token: holds the value of PULUMI_ACCESS_TOKEN, one of the runner's own credentials",
+        ],
+        [
+            "a variable holding a URL with a user and password, the job token absent",
+            { env: "REPO_URL" },
+            { REPO_URL: "https://gitlab-ci-token:glcbt-64_abcdefghijklmnopqrst@gitlab.example.com/group/app.git" },
+            "images[0].secrets.token: holds a URL with a user and password in it (scheme://user:password@…), as a pipeline's clone URL does (GitLab's CI_REPOSITORY_URL carries the job token); if the credential in it was made for the build, store the URL as a config secret (`pulumi config set --secret <key> <url>`) and read it with { config: <key> }",
+        ],
+        [
             "a project file holding the fleet's SSH key",
             { file: "copied-key" },
             {},
@@ -324,7 +348,22 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
     ])("refuses %s", (_, source, env, message) => {
         fs.writeFileSync(path.join(root, "copied-key"), `${FLEET_KEY}\n`);
         withSecret(source);
-        expect(problemsOf(env)).toContainEqual(message);
+        expect(problemsOf(env).map((p) => p.slice(0, message.length))).toContainEqual(message);
+    });
+
+    test.each<[string, Record<string, string>]>([
+        ["a token of the build's own", { NPM_TOKEN: "npm_0123456789abcdef0123456789abcdef0123" }],
+        [
+            "a URL without a password",
+            { NPM_TOKEN: "https://registry.example.com/npm/", AWS_REGION: "eu-west-1", AWS_PROFILE: "default" },
+        ],
+        [
+            "a value that holds a short or non-credential runner variable",
+            { NPM_TOKEN: "https://s3.eu-west-1.amazonaws.com/bucket-of-the-build-0123", AWS_REGION: "eu-west-1" },
+        ],
+    ])("accepts %s", (_, env) => {
+        withSecret({ env: "NPM_TOKEN" });
+        expect(problemsOf(env)).toEqual([]);
     });
 
     test("{ config: builder } keeps builder in the program's config and is refused, with no advice to store builder as a secret", () => {

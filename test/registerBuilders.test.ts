@@ -20,7 +20,7 @@ import {
     sshAlias,
     userSshConfig,
 } from "../runner/builderSpec";
-import { defaultCredentialStore, exposedCredentials } from "../runner/dockerConfig";
+import { checkDockerCredentials, defaultCredentialStore, exposedCredentials } from "../runner/dockerConfig";
 import { ensureBuilders, Mode } from "../runner/registerBuilders";
 import { remoteCommand, RemoteStep } from "../runner/readiness";
 import { scriptFile } from "../host/scriptFiles";
@@ -1240,6 +1240,29 @@ describe("the Docker config docker-build answers build hosts' credential request
         );
         await expect(run).rejects.toThrow("export DOCKER_CONFIG=");
         expect(box.calls()).toEqual([]);
+    });
+
+    test("the prerequisites and troubleshooting pages give the refusal, why, the fix and what the opt-out costs", () => {
+        const home = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-docker-docs-"));
+        fs.mkdirSync(path.join(home, ".docker"));
+        fs.writeFileSync(path.join(home, ".docker", "config.json"), '{"auths":{"ghcr.io":{"auth":"dTpw"}}}');
+        const message = checkDockerCredentials({ HOME: home, PATH: "" }, () => undefined) ?? "";
+        const doc = (name: string) =>
+            fs.readFileSync(path.join(__dirname, "..", "docs", name), "utf8").replace(/\s+/g, " ");
+        const [prerequisites, troubleshooting] = [doc("prerequisites.md"), doc("troubleshooting.md")];
+        // What the refusal says after the file and registries it names, and the config it advises.
+        const why = message.slice(message.indexOf(". ") + 2, message.indexOf(", so one"));
+        const clean = /\{"auths":\{"nbf\.invalid":\{\}\}\}/.exec(message)?.[0] ?? "";
+        const dir = /DOCKER_CONFIG="([^"]+)"/.exec(message)?.[1] ?? "";
+        expect([why, clean, dir].every((part) => part.length > 0)).toBe(true);
+        expect(troubleshooting).toContain("`the Docker config <file> holds credentials for <registries>. " + why);
+        for (const page of [prerequisites, troubleshooting]) {
+            expect(page).toContain(clean);
+            expect(page).toContain("NBF_DOCKER_CREDENTIALS=allow");
+            // The opt-out's cost: a compromised build host can obtain every credential of that config.
+            expect(page).toMatch(/NBF_DOCKER_CREDENTIALS=allow[^|]*compromised build host[^|]*every credential/);
+        }
+        expect(prerequisites).toContain(`export DOCKER_CONFIG="${dir}"`);
     });
 
     test("NBF_DOCKER_CREDENTIALS=allow accepts the exposure with a warning; the registration itself does not check again", async () => {

@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Fleet } from "../components/fleet";
 import { parseConfig } from "../config/schema";
 import { ssmProxyCommand } from "../runner/readinessSteps";
-import { smokeTestSpecBytes } from "../config/sizes";
+import { attestSpecBytes, smokeTestSpecBytes } from "../config/sizes";
 import {
     ensureInputSchema,
     indexExpectationSchema,
@@ -347,6 +347,9 @@ describe("every spec the program's components write is accepted", () => {
         },
     ];
     raw.images[0].test = { command: ["/app", "--version"], expect: "ok on {{platform}}" };
+    raw.images[0].buildArgs = { VERSION: "1.4.0" };
+    raw.images[0].platformBuildArgs = { "linux/arm64": { GOARM64: "v8.2" } };
+    raw.signing = { mode: "kms", key: "awskms:///alias/release-signing" };
     const config = parseConfig(raw, context(root));
     beforeAll(async () => {
         const fleet = new Fleet("fleet", {
@@ -385,6 +388,24 @@ describe("every spec the program's components write is accepted", () => {
         expect(written).toBeLessThanOrEqual(
             smokeTestSpecBytes(config.images[0], `${host}/${config.images[0].name}`, host),
         );
+    });
+
+    test("config/sizes.ts's bound on the sign step's NBF_SPEC is at least what the component writes", () => {
+        const sign = commands().filter((c) => /cli\.js attest$/.test(String(c.inputs.create)));
+        expect(sign.length).toBe(1);
+        const written =
+            "NBF_SPEC=".length + Buffer.byteLength(String(unwrapSecrets(sign[0].inputs.environment).NBF_SPEC)) + 1;
+        const host = "r".repeat(63);
+        const bound = attestSpecBytes(config.images[0], {
+            signing: config.signing!,
+            stack: "native-build-fleet/dev",
+            builderName: config.builder.name,
+            repository: `${host}/${config.images[0].name}`,
+            registryHost: host,
+        });
+        expect(written).toBeLessThanOrEqual(bound);
+        // The bound allows for what only a run knows (hosts, the source URL, the test output), and no more.
+        expect(bound - written).toBeLessThan(32 * 1024);
     });
 
     test("the builders' standard input", () => {

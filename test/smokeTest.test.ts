@@ -15,6 +15,7 @@ import {
     smokeTestArgs,
     smokeTestDockerfile,
 } from "../runner/smokeTest";
+import { SMOKE_OUTPUT_JSON_BYTES } from "../config/sizes";
 import { sandbox } from "./sandbox";
 
 const REF = `registry.example.com/app@sha256:${"a".repeat(64)}`;
@@ -114,6 +115,20 @@ describe("the verdict on buildx's progress", () => {
     test("reads only the RUN step's output, at most 4000 characters", () => {
         expect(readProgress(progress("x".repeat(5000))).output).toBe("x".repeat(4000));
         expect(readProgress(progress("")).output).toBe("");
+    });
+
+    const jsonBytes = (text: string) => Buffer.byteLength(JSON.stringify(text), "utf8");
+    test.each([
+        ["4000 characters of text with a newline in every other", "x\n".repeat(2000), "kept whole"],
+        ["4000 characters, every other a tab", "a\t".repeat(2000), "kept whole"],
+        ["4000 control characters (six bytes each as JSON)", "\u0001".repeat(4000), "clipped"],
+        ["4000 euro signs (three bytes each)", "\u20ac".repeat(4000), "clipped"],
+        ["2000 emoji (two UTF-16 units and four bytes each)", "\u{1f600}".repeat(2000), "kept whole"],
+    ])("keeps each platform's output within 8 KiB as JSON, for the sign step's spec: %s", (_, text, outcome) => {
+        const output = readProgress(progress(`${text}.`)).output;
+        expect(jsonBytes(output)).toBeLessThanOrEqual(SMOKE_OUTPUT_JSON_BYTES);
+        expect(output === `${text}.`.slice(0, 4000) ? "kept whole" : "clipped").toBe(outcome);
+        expect(`${text}.`.startsWith(output)).toBe(true);
     });
 
     test("names the command, the platform image and the platform in a failure", () => {
