@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Writes the pull-request comment of a preview (.github/workflows/fleet.yml): the plan's
-# diff, policy results, outputs and resource summary from `pulumi preview --diff`, and no
-# message text. The Diagnostics section is where docker-build streams every build step's log,
-# and its `error:` lines repeat the build's output too (a failed RUN step's command and what it
-# printed: paths, versions, a secret it echoed), as does any other `error:` line. A comment is
-# read by anyone who can see the pull request, a job log only by those who can read the
-# repository's Actions. So the comment keeps the names of the resources that reported
-# diagnostics and how many errors and warnings there were, drops every message line, and
-# points to the job log for them.
+# resource steps and property diffs, the change summary and the policy packs that ran, from
+# `pulumi preview --diff`, and nothing else. A comment is read by anyone who can see the pull
+# request, a job log only by those who can read the repository's Actions, and the diff display
+# prints every diagnostic inline where it happens, at column 0 and with no section around it:
+# renderDiffDiagEvent writes Prefix + Message (pulumi/pulumi pkg/backend/display/diff.go), and
+# docker-build streams each build step's log that way (`#5 [2/3] RUN …`, `#5 0.2 <output>`,
+# pulumi-docker-build#738), as do the lines of a multi-line `error:`. So the comment is an
+# allow-list: a line is kept only when it has the shape of a line the display writes for a
+# resource step, its properties, the summary or the policy packs; every other line, and every
+# line after one until the next resource step or section header, is dropped and counted, and
+# the comment points to the job log for them.
 #
 # Usage: ci-preview-comment.sh STACK PREVIEW_OUTPUT [JOB_LOG_URL] > comment.md
 set -euo pipefail
@@ -23,17 +26,35 @@ if [ ! -s "$output" ]; then
     exit 0
 fi
 echo '~~~~~~'
-# Pulumi's sections start with a header at column 0 ("Diagnostics:", "Policies:", "Outputs:",
-# "Resources:"); the colour codes go first so a coloured header is still seen. In Diagnostics,
-# a resource's header is indented two spaces and ends with a colon; everything under it is
-# message text.
-sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g' "$output" | awk '
-    /^[A-Z][A-Za-z ]*:[[:space:]]*$/ { diagnostics = ($0 ~ /^Diagnostics:/) ; if (diagnostics) { print "Diagnostics (messages omitted, see the job log):"; next } }
-    /^[[:space:]]*error:/ { errors++; next }
-    diagnostics && /^[[:space:]]*warning:/ { warnings++; next }
-    diagnostics && /^  [^[:space:]].*:[[:space:]]*$/ { print substr($0, 1, 300); next }
-    !diagnostics { print }
-    END { if (errors + warnings > 0) printf "(%d error and %d warning lines omitted)\n", errors, warnings }
+# The shapes, from pulumi/pulumi pkg/engine/diff.go and pkg/backend/display/diff.go:
+# - a step: indentation, the op's prefix (deploy.Prefix: "+ ", "- ", "~ ", "+-", "++", "--",
+#   ">", "<", "=", "=>"), then `TYPE: (OP)` and maybe ` (protect)`;
+# - under a step: `[id=…]`, `[urn=…]`, `[provider=…]`, `--outputs:--`, and property lines
+#   `KEY: VALUE`, `[N]: VALUE` or a closing `}` / `]`, each indented and maybe prefixed;
+# - `Resources:` then `    + 1 to create`, `    4 unchanged`, `    5 changes. 4 unchanged`;
+# - `Policy Packs run:` (or `Policies:`) then a pack per line.
+# The colour codes go first so a coloured line is judged by its text.
+sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g' "$output" | LC_ALL=C awk '
+    function keep(line) { print substr(line, 1, 300) }
+    function drop() { dropped++; block = "" }
+    /^Previewing (update|destroy|refresh|import) \([A-Za-z0-9_.\/-]+\):?$/ { keep($0); block = ""; next }
+    /^ *([-+~<>=][-+~<>=]? *)?[A-Za-z0-9_.-]+:[A-Za-z0-9_.\/-]*:[A-Za-z0-9_.-]+: \([a-z-]+\)( \([a-z]+\))?$/ {
+        keep($0); block = "step"; next
+    }
+    /^Resources:$/ { keep($0); block = "summary"; next }
+    /^(Policy Packs run|Policies):$/ { keep($0); block = "policy"; next }
+    /^[[:space:]]*$/ { if (block != "") print ""; next }
+    block == "step" && /^ +(\[(id|urn|provider)=[^][:space:]]*\]|--outputs:--)$/ { keep($0); next }
+    block == "step" && /^ +([-+~] *)?("?[A-Za-z_$][A-Za-z0-9_.$\/-]*"?|\[[0-9]+\]) *: / { keep($0); next }
+    block == "step" && /^ +([-+~] *)?("?[A-Za-z_$][A-Za-z0-9_.$\/-]*"?|\[[0-9]+\]) *: *[[{]$/ { keep($0); next }
+    block == "step" && /^ +([-+~] *)?[]}]$/ { keep($0); next }
+    block == "summary" && /^    ([-+~<>=][-+~<>=]? ?)?[0-9]+ (to )?[a-z -]+$/ { keep($0); next }
+    block == "summary" && /^    [0-9]+ changes?(\. [0-9]+ unchanged)?$/ { keep($0); next }
+    block == "policy" && /^    Name +Version$/ { keep($0); next }
+    block == "policy" && /^    [^[:space:]]+( \(local: [^()]*\))? +v?[0-9][A-Za-z0-9_.+-]*$/ { keep($0); next }
+    block == "policy" && /^    [^[:space:]]+ [A-Za-z0-9_.-]+@v?[0-9][A-Za-z0-9_.+-]*( \(local: [^()]*\))?$/ { keep($0); next }
+    { if ($0 ~ /^[[:space:]]*error:/) errors++; drop() }
+    END { if (dropped > 0) printf "(%d lines of messages and build logs omitted, %d of them errors)\n", dropped, errors }
 ' | tail -c "$limit"
 echo '~~~~~~'
 if [ -n "$job_log" ]; then

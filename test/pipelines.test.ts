@@ -826,31 +826,48 @@ describe("cosign and syft in the pipelines", () => {
 });
 
 describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
+    // What `pulumi preview --diff` prints: diagnostics come inline at column 0 as each event
+    // arrives (pulumi/pulumi pkg/backend/display/diff.go renderDiffDiagEvent writes Prefix +
+    // Message), docker-build's build log among them (pulumi-docker-build#738), and a
+    // multi-line error's continuation lines are indented.
     const output = [
-        "Previewing update (acme/pr)",
+        "Previewing update (acme/pr):",
+        "  pulumi:pulumi:Stack: (same)",
+        "    [urn=urn:pulumi:pr::fleet::pulumi:pulumi:Stack::fleet-pr]",
+        "    + docker-build:index:Image: (create)",
+        "        [urn=urn:pulumi:pr::fleet::docker-build:index:Image::app-arm64]",
+        "        context   : {",
+        '            location  : "."',
+        "        }",
+        "        platforms : [",
+        '            [0]: "linux/arm64"',
+        "        ]",
+        "        push      : true",
+        "#1 [internal] load build definition from Dockerfile",
+        "#5 [2/3] RUN echo $NPM_TOKEN",
+        "#5 0.2 npm_SECRET_ECHOED",
+        'error: failed to solve: process "/bin/sh -c echo $NPM_TOKEN" did not complete successfully: exit code: 1',
+        "    token: npm_SECRET_IN_CONTINUATION",
+        "    ]",
         "",
-        "     Type                          Name        Plan",
-        " +   └─ docker-build:index:Image   app-arm64   create",
-        "",
-        "Diagnostics:",
-        "  docker-build:index:Image (app-arm64):",
-        "    #5 [2/3] RUN cat /run/secrets/npmrc",
-        "    #5 0.2 BUILD_LOG_LINE registry token",
-        '    error: failed to solve: process "/bin/sh -c echo $NPM_TOKEN" did not complete successfully: npm_SECRET_IN_ERROR',
-        "    warning: WARNING_FROM_BUILD /home/runner/work/fleet",
-        "",
-        "  pulumi:pulumi:Stack (fleet-acme-pr):",
+        "    path: /home/runner/work/fleet CONTINUATION_AFTER_BLANK",
+        "    \u001b[33m~ command:local:Command: (update)\u001b[0m",
+        "        [id=nbf-builder]",
+        '      ~ create: "old" => "new"',
+        "warning: WARNING_FROM_BUILD",
         "    PROGRAM_CONSOLE_LOG a value the program printed",
-        "    error: preview failed",
         "",
-        "\u001b[1mPolicies:\u001b[0m",
-        "    ✅ native-build-fleet-policy@v0.1.0 (local: .trusted/policy)",
-        "",
-        "Resources:",
+        "\u001b[1mResources:\u001b[0m",
         "    + 1 to create",
-        "    4 unchanged",
+        "    ~ 1 to update",
+        "    2 changes. 4 unchanged",
+        "",
+        "Policy Packs run:",
+        "    Name                       Version",
+        "    native-build-fleet-policy  0.1.0",
         "",
         "error: TOP_LEVEL_ERROR an unhandled error echoed npm_SECRET_AT_TOP",
+        "    npm_SECRET_TOP_CONTINUATION",
         "",
     ].join("\n");
     const comment = (...args: string[]) => {
@@ -863,32 +880,39 @@ describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
         }
     };
 
-    test("keeps the diff, policies and summary and which resources reported diagnostics", () => {
+    test("keeps the steps, their property diffs, the summary and the policy packs", () => {
         const result = comment();
         expect(result.status).toBe(0);
         for (const kept of [
             "### pulumi preview (acme/pr)",
-            "docker-build:index:Image   app-arm64   create",
-            "  docker-build:index:Image (app-arm64):",
-            "  pulumi:pulumi:Stack (fleet-acme-pr):",
-            "native-build-fleet-policy@v0.1.0",
-            "+ 1 to create",
-            "(3 error and 1 warning lines omitted)",
+            "Previewing update (acme/pr):",
+            "    + docker-build:index:Image: (create)",
+            "[urn=urn:pulumi:pr::fleet::docker-build:index:Image::app-arm64]",
+            '            [0]: "linux/arm64"',
+            "        push      : true",
+            "    ~ command:local:Command: (update)",
+            '      ~ create: "old" => "new"',
+            "    + 1 to create",
+            "    2 changes. 4 unchanged",
+            "    native-build-fleet-policy  0.1.0",
+            "(11 lines of messages and build logs omitted, 2 of them errors)",
         ]) {
             expect(result.stdout).toContain(kept);
         }
     });
 
     test.each([
-        "BUILD_LOG_LINE",
-        "/run/secrets",
-        "npm_SECRET_IN_ERROR",
+        "#1 [internal]",
+        "#5",
+        "$NPM_TOKEN",
+        "npm_SECRET",
+        "CONTINUATION",
         "WARNING_FROM_BUILD",
         "PROGRAM_CONSOLE_LOG",
-        "npm_SECRET_AT_TOP",
+        "TOP_LEVEL_ERROR",
         "error:",
         "warning:",
-    ])("drops build logs and every error and warning line: no %s", (text) => {
+    ])("keeps only the lines it knows are safe: no %s", (text) => {
         expect(comment().stdout).not.toContain(text);
     });
 
