@@ -936,3 +936,23 @@ describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
         expect(result.stdout).toBe("### pulumi preview (acme/prod)\n(no preview output)\n");
     });
 });
+
+describe("the upgrade notes for previews of their own stack", () => {
+    const notes = read("docs/upgrading.md");
+
+    test.each(["PULUMI_PREVIEW_STACK", "NBF_PREVIEW_BUILDER"])(
+        "tell an existing pipeline to set %s, which the preview jobs now need",
+        (variable) => {
+            expect(read(".github/workflows/fleet.yml")).toContain(`vars.${variable}`);
+            expect(read(".gitlab-ci.yml")).toContain(variable);
+            expect(notes).toContain(`\`${variable}\``);
+        },
+    );
+
+    test("say to revoke the old preview token, which may read production, and issue one for the preview stack", () => {
+        expect(notes).toMatch(
+            /revoke the old `PULUMI_PREVIEW_TOKEN`\*\* and issue a new one that can read only the preview\s+stack/,
+        );
+        expect(notes).toMatch(/every preview fails until you set it up/);
+    });
+});
