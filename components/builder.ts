@@ -19,7 +19,11 @@ import {
     previewNode,
     sshAlias,
 } from "../runner/builderSpec";
-import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../runner/removeBuilders";
+import {
+    REMOVE_BUILDERS_COMMAND,
+    REMOVE_BUILDERS_INTERPRETER,
+    removeBuildersEnvironment,
+} from "../runner/removeBuilders";
 
 /** A node of the builders; addresses and keys may still be unknown. */
 export interface BuilderNodeArgs {
@@ -150,7 +154,7 @@ export class FleetBuilder extends pulumi.ComponentResource {
                 create: runnerCommand("register"),
                 update: runnerCommand("register"),
                 delete: REMOVE_BUILDERS_COMMAND,
-                interpreter: ["/bin/bash", "-c"],
+                interpreter: REMOVE_BUILDERS_INTERPRETER,
                 stdin: input(spec),
                 // Only a new name replaces the builders. New BuildKit settings (driver options,
                 // buildkitd.toml) update in place: the runner restarts the containers whose settings

@@ -336,8 +336,10 @@ describe("builder", () => {
         // The delete's data stay in the state, for a destroy does not run the program; of the
         // script, only the digest that pins the checkout's copy (runner/run-pinned.sh).
         expect(registration.delete).toBe(
-            'exec /bin/bash runner/run-pinned.sh runner/remove-builders.sh "$NBF_REMOVE_BUILDERS_SHA256"',
+            'exec /bin/bash -p runner/run-pinned.sh runner/remove-builders.sh "$NBF_REMOVE_BUILDERS_SHA256"',
         );
+        // bash -p: no BASH_ENV, imported function or SHELLOPTS from the state's environment runs.
+        expect(registration.interpreter).toEqual(["/bin/bash", "-p", "-c"]);
         expect(registration.environment).toMatchObject({
             NBF_REMOVE_BUILDERS_SHA256: hash(scriptFile("runner/remove-builders.sh")),
             NBF_BUILDER: "native-build-fleet-dev",

@@ -7,7 +7,11 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { lineSplitter, MAX_LINE_CODE_POINTS, splitLongLines } from "../runner/outputLines";
-import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../runner/removeBuilders";
+import {
+    REMOVE_BUILDERS_COMMAND,
+    REMOVE_BUILDERS_INTERPRETER,
+    removeBuildersEnvironment,
+} from "../runner/removeBuilders";
 import { compileModules } from "./compiled";
 import { sandbox } from "./sandbox";
 
@@ -121,7 +125,8 @@ describe("the shell scripts that resources run, whose stderr is logged", () => {
         fs.mkdirSync(path.join(b.home, ".docker", "buildx", "instances"), { recursive: true });
         fs.writeFileSync(path.join(b.home, ".docker", "buildx", "instances", "fleet-dev"), "{}");
         // In the project directory, as the command provider runs the delete (runner/run-pinned.sh).
-        const r = spawnSync("/bin/bash", ["-c", REMOVE_BUILDERS_COMMAND], {
+        const [shell, ...flags] = REMOVE_BUILDERS_INTERPRETER;
+        const r = spawnSync(shell, [...flags, REMOVE_BUILDERS_COMMAND], {
             cwd: path.join(__dirname, ".."),
             env: { ...b.env, ...removeBuildersEnvironment("fleet-dev", ["fleet-dev"], "native-build-fleet/dev") },
             encoding: "utf8",

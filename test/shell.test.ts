@@ -8,7 +8,11 @@ import * as os from "os";
 import * as path from "path";
 import { shq } from "../runner/quote";
 import { remoteCommand, RemoteStep } from "../runner/readiness";
-import { REMOVE_BUILDERS_COMMAND, removeBuildersEnvironment } from "../runner/removeBuilders";
+import {
+    REMOVE_BUILDERS_COMMAND,
+    REMOVE_BUILDERS_INTERPRETER,
+    removeBuildersEnvironment,
+} from "../runner/removeBuilders";
 import { bootWaitStep, dockerCheckStep } from "../runner/readinessSteps";
 import { scriptFile } from "../host/scriptFiles";
 import { sandbox } from "./sandbox";
@@ -163,11 +167,15 @@ describe("removing the builders (the registration's delete)", () => {
         owner = "native-build-fleet/dev",
         project = ROOT,
         pin: Record<string, string> = {},
+        asUser?: { uid: number; gid: number },
     ) {
-        return spawnSync("/bin/bash", ["-c", REMOVE_BUILDERS_COMMAND], {
+        const [shell, ...flags] = REMOVE_BUILDERS_INTERPRETER;
+        return spawnSync(shell, [...flags, REMOVE_BUILDERS_COMMAND], {
             cwd: project,
             env: { ...box.env, ...removeBuildersEnvironment(name, builders, owner), ...pin },
             encoding: "utf8",
+            // As an ordinary user when the tests run as root: bash imports no PS4 for root.
+            ...(asUser ?? {}),
         });
     }
     const registered = (box: ReturnType<typeof sandbox>, ...names: string[]) =>
@@ -313,6 +321,38 @@ describe("removing the builders (the registration's delete)", () => {
             });
             expect(c.box.calls("docker")).toEqual([]);
             expect(fs.existsSync(path.join(c.dir, "builders"))).toBe(true);
+        });
+
+        // Whoever writes the state can add entries to the delete's environment; bash would run
+        // code from each of these before or instead of any line of the scripts.
+        test.each([
+            ["BASH_ENV, a file bash sources first", { BASH_ENV: "MARK.sh" }],
+            ["an imported function that replaces exec", { "BASH_FUNC_exec%%": '() { touch "MARK"; }' }],
+            ["an imported function that replaces cat", { "BASH_FUNC_cat%%": '() { touch "MARK"; }' }],
+            ["an imported function that replaces sha256sum", { "BASH_FUNC_sha256sum%%": '() { touch "MARK"; }' }],
+            ["SHELLOPTS=xtrace with a PS4 that runs a command", { SHELLOPTS: "xtrace", PS4: '$(touch "MARK")' }],
+            [
+                "an imported function a bash child of the script would run",
+                { "BASH_FUNC_echo%%": '() { touch "MARK"; }' },
+            ],
+        ])("runs no code from the environment the state adds: %s", (_, attack) => {
+            const c = checkout();
+            const mark = path.join(c.box.dir, "attacked");
+            fs.writeFileSync(`${mark}.sh`, `touch "${mark}"\n`);
+            const env = Object.fromEntries(Object.entries(attack).map(([k, v]) => [k, v.replace("MARK", mark)]));
+            // bash imports no PS4 as root (bash 4.4+), so the xtrace attack needs an ordinary user.
+            const root = process.getuid?.() === 0;
+            if (root) [c.box.dir, c.project, c.box.home].forEach((d) => fs.chmodSync(d, 0o777));
+            remove(
+                c.box,
+                "fleet-dev",
+                ["fleet-dev"],
+                undefined,
+                c.project,
+                env,
+                root ? { uid: 65534, gid: 65534 } : undefined,
+            );
+            expect(fs.existsSync(mark)).toBe(false);
         });
 
         test("refuses a missing file", () => {
