@@ -625,7 +625,7 @@ describe("GitLab CI", () => {
     test("the trusted pack installs its own dependencies from the default branch's lockfile, scripts off, before the merge request's install", () => {
         const lines = script("preview").split("\n");
         const archive = lines.indexOf(
-            "git archive refs/nbf/trusted policy config package.json package-lock.json | tar -x -C .trusted",
+            "git archive refs/nbf/trusted policy config package.json package-lock.json tsconfig.json | tar -x -C .trusted",
         );
         const trustedInstall = lines.indexOf("(cd .trusted && npm ci --ignore-scripts)");
         expect(archive).toBeGreaterThan(0);
@@ -633,6 +633,22 @@ describe("GitLab CI", () => {
         expect(trustedInstall).toBeGreaterThan(archive);
         expect(trustedInstall).toBeLessThan(lines.indexOf("npm ci --ignore-scripts"));
         expect(trustedInstall).toBeLessThan(lines.findIndex((l) => l.startsWith("pulumi preview")));
+    });
+
+    test("the trusted pack's ts-node finds the default branch's tsconfig.json, never the merge request's", () => {
+        // ts-node takes the first tsconfig.json from the pack's directory upwards; .trusted sits
+        // in the merge request's checkout, whose root tsconfig.json ("ts-node": {"require": …})
+        // would otherwise be the one.
+        const archive = script("preview")
+            .split("\n")
+            .find((l) => l.startsWith("git archive refs/nbf/trusted "));
+        const extracted = archive!.split("|")[0].trim().split(/\s+/).slice(3);
+        const found = ["policy/tsconfig.json", "tsconfig.json"].find(
+            (f) => fs.existsSync(path.join(root, f)) && extracted.some((p) => f === p || f.startsWith(`${p}/`)),
+        );
+        expect(found).toBeDefined();
+        // Nothing it extends lies outside what is extracted.
+        expect(JSON.parse(read(found!)).extends).toBeUndefined();
     });
 
     test("previews with the default branch's policy pack, never the merge request's", () => {
