@@ -26,6 +26,8 @@ function run(command: string, args: string[], input?: string) {
 }
 
 type Step = {
+    id?: string;
+    name?: string;
     uses?: string;
     run?: string;
     if?: string;
@@ -35,6 +37,7 @@ type Step = {
 };
 type Job = {
     if?: string;
+    outputs?: Record<string, string>;
     needs?: string;
     "runs-on"?: string;
     environment?: string;
@@ -67,7 +70,7 @@ function evaluate(expression: string, context: Record<string, unknown>): boolean
     };
     const js = expression
         .replace(/'([^']*)'/g, (_, s: string) => JSON.stringify(s))
-        .replace(/\b(github|needs)((?:\.[A-Za-z_][\w-]*)+)/g, (m) => `get(${JSON.stringify(m)})`)
+        .replace(/\b(github|needs|steps)((?:\.[A-Za-z_][\w-]*)+)/g, (m) => `get(${JSON.stringify(m)})`)
         .replace(/==/g, "===")
         .replace(/!===/g, "!==");
     if (/[^\w\s."'()|&!=,{}/-]/.test(js.replace(/"[^"]*"/g, ""))) {
@@ -123,14 +126,16 @@ describe("GitHub Actions", () => {
      * `needs` did not succeed is skipped unless its `if` calls a status function.
      */
     const jobsFor = (github: object) => {
-        const results: Record<string, { result: string }> = {};
+        // A job that runs writes every output it declares (its steps succeed).
+        const results: Record<string, { result: string; outputs: Record<string, string> }> = {};
         for (const [name, job] of Object.entries(workflow.jobs)) {
             const needed = job.needs === undefined ? "success" : results[job.needs].result;
             const statusFunction = /\b(always|success|failure|cancelled)\(\)/.test(job.if ?? "");
             const runs =
                 (needed === "success" || statusFunction) &&
                 (job.if === undefined || evaluate(job.if, { github, needs: results }));
-            results[name] = { result: runs ? "success" : "skipped" };
+            const outputs = Object.fromEntries(Object.keys(job.outputs ?? {}).map((k) => [k, runs ? "true" : ""]));
+            results[name] = { result: runs ? "success" : "skipped", outputs };
         }
         return Object.keys(results).filter((name) => results[name].result === "success");
     };
@@ -300,7 +305,7 @@ describe("GitHub Actions", () => {
         const pulumi = runs.join("\n").match(/pulumi [a-z]+ .*/g) ?? [];
         expect(pulumi).toEqual([expect.stringContaining('pulumi preview --stack "$PULUMI_PREVIEW_STACK" ')]);
         expect(runs.filter((r) => r.includes("ci-preview-comment.sh"))).toEqual([
-            'bash scripts/ci-preview-comment.sh "$PULUMI_PREVIEW_STACK" preview.txt "$JOB_LOG" > comment.md',
+            'bash scripts/ci-preview-comment.sh "$PULUMI_PREVIEW_STACK" preview.txt "$JOB_LOG" > comment.md\necho "written=true" >> "$GITHUB_OUTPUT"\n',
         ]);
         // The clean-up removes the preview stack's builder.
         expect(preview.steps.at(-1)?.env).toEqual({
@@ -351,8 +356,34 @@ describe("GitHub Actions", () => {
     test("the comment is the preview's summary and diff, written by the comment script, not the raw output", () => {
         const writes = workflow.jobs.preview.steps.filter((s) => s.run?.includes("comment.md"));
         expect(writes.map((s) => s.run)).toEqual([
-            'bash scripts/ci-preview-comment.sh "$PULUMI_PREVIEW_STACK" preview.txt "$JOB_LOG" > comment.md',
+            'bash scripts/ci-preview-comment.sh "$PULUMI_PREVIEW_STACK" preview.txt "$JOB_LOG" > comment.md\necho "written=true" >> "$GITHUB_OUTPUT"\n',
         ]);
+    });
+
+    /**
+     * Runs the preview job's steps as GitHub does when the step named `failing` fails: a step
+     * without `if` runs only while nothing failed; the comment step writes its output. Returns
+     * whether the comment job would then run.
+     */
+    const commentPostedWhen = (failing: string) => {
+        const preview = workflow.jobs.preview;
+        const steps: Record<string, { outcome: string; outputs: Record<string, string> }> = {};
+        let failed = false;
+        for (const step of preview.steps) {
+            const runs = step.if === undefined ? !failed : evaluate(step.if, { steps });
+            const fails = runs && step.name === failing;
+            failed ||= fails;
+            const outputs = runs && !fails && step.run?.includes("GITHUB_OUTPUT") ? { written: "true" } : {};
+            if (step.id) steps[step.id] = { outcome: runs ? (fails ? "failure" : "success") : "skipped", outputs };
+        }
+        const comment = evaluate(preview.outputs?.comment?.replace(/^\$\{\{\s*|\s*\}\}$/g, "") ?? "", { steps });
+        const needs = { preview: { result: "failure", outputs: { comment: comment ? "true" : "" } } };
+        return evaluate(workflow.jobs.comment.if ?? "", { needs });
+    };
+
+    test("posts no comment when the stack check fails (nothing was previewed), but one when the preview fails", () => {
+        expect(commentPostedWhen("Preview a stack of its own, never the production stack")).toBe(false);
+        expect(commentPostedWhen("Preview")).toBe(true);
     });
 
     test("up alone may run on a dedicated runner; test and preview stay on GitHub-hosted VMs", () => {
