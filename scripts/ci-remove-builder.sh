@@ -2,8 +2,8 @@
 # Removes everything a fleet job leaves on a CI runner: every buildx builder of the stack (the
 # stack's builder and each host's own), its SSH directory, which holds the fleet's private key
 # (root on every build host through the docker group), the ssh_config blocks once no builder is
-# left, and the runner's temporary directories (`$TMPDIR/nbf-*`: the keys and registry configs
-# of runs that were killed before their watchdog cleaned up, runner/process.ts privateRoot).
+# left, and the job's own temporary files (those its pipeline recorded, and the keys and
+# registry configs of its runs that were killed before their watchdog cleaned up).
 # Pipelines run it as their last step whatever the outcome (.github/workflows/fleet.yml,
 # .gitlab-ci.yml).
 #
@@ -85,11 +85,36 @@ if [ -f "$config" ] && ! compgen -G "$fleet_dir/*/config" >/dev/null; then
     rmdir "$fleet_dir" 2>/dev/null
 fi
 
-# The runner's private temporary directories (0700, this user's only): `nbf-<uid>`, which holds
-# what runs killed with their watchdog left of their keys and registry configs
-# (runner/process.ts privateRoot), and any older `nbf-*` directory.
+# Temporary files, and only this job's: a runner user may run other jobs at the same time
+# (a GitLab shell runner with `concurrent` above 1), whose own files look alike.
+# - What the job's pipeline recorded in the file NBF_JOB_TEMP names, one path a line (GitLab:
+#   its PULUMI_HOME and web identity token file, .gitlab-ci.yml), each a `$TMPDIR/nbf-*` entry
+#   of this user.
+# - In the runner's private directory `nbf-<uid>` (runner/process.ts privateRoot), what runs
+#   killed with their watchdog left of their keys and registry configs: each entry is named
+#   `nbf-<kind>-<pid>-…`, and only those whose process is gone go (as sweepDead does); the
+#   directory itself when that empties it.
 tmp=${TMPDIR:-/tmp}
-find "$tmp" -maxdepth 1 -name 'nbf-*' -user "$(id -u)" -exec rm -rf {} + 2>/dev/null || status=1
+if [ -n "${NBF_JOB_TEMP:-}" ] && [ -f "$NBF_JOB_TEMP" ]; then
+    while IFS= read -r own; do
+        name=${own#"$tmp"/}
+        if [ "$own" != "$tmp/$name" ] || [[ $name != nbf-* ]] || [[ $name == */* ]] || ! [ -O "$own" ]; then
+            continue
+        fi
+        rm -rf -- "$own" || status=1
+    done < "$NBF_JOB_TEMP"
+    rm -f -- "$NBF_JOB_TEMP" || status=1
+fi
+private="$tmp/nbf-$(id -u)"
+if [ -d "$private" ] && [ -O "$private" ]; then
+    for entry in "$private"/nbf-*; do
+        [[ ${entry##*/} =~ ^nbf-[a-z]+-([0-9]+)- ]] || continue
+        if ! kill -0 "${BASH_REMATCH[1]}" 2>/dev/null; then
+            rm -rf -- "$entry" || status=1
+        fi
+    done
+    rmdir "$private" 2>/dev/null
+fi
 
 if [ "$status" -eq 0 ]; then
     echo "removed builder $name from this runner"

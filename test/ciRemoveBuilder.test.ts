@@ -124,15 +124,38 @@ describe("removing a builder from a CI runner", () => {
         expect(fs.existsSync(path.join(home, ".ssh", "native-build-fleet", "fleet-prod-eu", "id_fleet"))).toBe(true);
     });
 
-    test("removes the runner's temporary directories, which a killed job leaves, and nothing else in TMPDIR", () => {
+    test("removes the temporary files the job recorded as its own, and leaves another job's alone", () => {
+        const { home, tmp, builder, run } = scratch();
+        builder("fleet-prod");
+        // Two jobs of one runner user at once: each made its PULUMI_HOME and token file.
+        const made = (name: string) => {
+            fs.mkdirSync(path.join(tmp, name), { mode: 0o700 });
+            fs.writeFileSync(path.join(tmp, name, "config.json"), "{}");
+            return path.join(tmp, name);
+        };
+        const own = [made("nbf-pulumi-home.mine01"), made("nbf-web-identity.mine02")];
+        made("nbf-pulumi-home.other1");
+        made("nbf-web-identity.other2");
+        made("other-tool");
+        const record = path.join(home, ".nbf-job-temp");
+        // Lines that are not this job's TMPDIR entries are ignored.
+        fs.writeFileSync(record, [...own, path.join(home, "bin"), `${tmp}/nbf-x/../other-tool`, ""].join("\n"));
+        expect(run(["fleet-prod"], { NBF_JOB_TEMP: record }).status).toBe(0);
+        expect(fs.readdirSync(tmp).sort()).toEqual(["nbf-pulumi-home.other1", "nbf-web-identity.other2", "other-tool"]);
+        expect(fs.existsSync(path.join(home, "bin"))).toBe(true);
+        expect(fs.existsSync(record)).toBe(false);
+    });
+
+    test("removes what killed runs left in the private directory, but not a running job's", () => {
         const { tmp, builder, run } = scratch();
         builder("fleet-prod");
-        for (const dir of ["nbf-smoke-a1", "nbf-verify-b2", "other-tool"]) {
-            fs.mkdirSync(path.join(tmp, dir), { mode: 0o700 });
-            fs.writeFileSync(path.join(tmp, dir, "config.json"), "{}");
-        }
+        const root = path.join(tmp, `nbf-${process.getuid?.()}`);
+        const dead = path.join(root, "nbf-readiness-99999999-abc");
+        const live = path.join(root, `nbf-registry-${process.pid}-def`);
+        for (const dir of [dead, live]) fs.mkdirSync(dir, { recursive: true });
         expect(run(["fleet-prod"]).status).toBe(0);
-        expect(fs.readdirSync(tmp)).toEqual(["other-tool"]);
+        expect(fs.existsSync(dead)).toBe(false);
+        expect(fs.existsSync(live)).toBe(true);
     });
 
     test("drops the scoped blocks the runner writes first and last with the last builder, and the runner's temporary keys", () => {
