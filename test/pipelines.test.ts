@@ -370,10 +370,11 @@ describe("GitHub Actions", () => {
         const steps: Record<string, { outcome: string; outputs: Record<string, string> }> = {};
         let failed = false;
         for (const step of preview.steps) {
-            const runs = step.if === undefined ? !failed : evaluate(step.if, { steps });
-            const fails = runs && step.name === failing;
+            const runs: boolean = step.if === undefined ? !failed : evaluate(step.if, { steps });
+            const fails: boolean = runs && step.name === failing;
             failed ||= fails;
-            const outputs = runs && !fails && step.run?.includes("GITHUB_OUTPUT") ? { written: "true" } : {};
+            const outputs: Record<string, string> =
+                runs && !fails && step.run?.includes("GITHUB_OUTPUT") ? { written: "true" } : {};
             if (step.id) steps[step.id] = { outcome: runs ? (fails ? "failure" : "success") : "skipped", outputs };
         }
         const comment = evaluate(preview.outputs?.comment?.replace(/^\$\{\{\s*|\s*\}\}$/g, "") ?? "", { steps });
