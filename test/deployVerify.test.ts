@@ -7,7 +7,15 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { parseTrustedSigner, signerFlags, TrustedSigner, VerifyError } from "../examples/deploy/signer";
-import { checksFor, explain, ImageOutput, main, parseArgs, verifyImage } from "../examples/deploy/verify";
+import {
+    checksFor,
+    explain,
+    ImageOutput,
+    main,
+    parseArgs,
+    provenanceProblem,
+    verifyImage,
+} from "../examples/deploy/verify";
 import { sandbox } from "./sandbox";
 
 const REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/service";
@@ -48,6 +56,7 @@ function cosignSandbox() {
 key=""; prev=""
 for a in "$@"; do [ "$prev" = "--key" ] && key=$a; prev=$a; done
 if [ -f "$key" ]; then cp "$key" '${box.dir}/seen-key'; stat -c %a "$key" > '${box.dir}/key-mode'; fi
+if [ "$1" = verify-attestation ] && [ -n "\${STUB_ENVELOPES:-}" ]; then cat "$STUB_ENVELOPES"; fi
 case "\${COSIGN_STUB:-pass}" in
     unsigned) echo "Error: no signatures found" >&2; exit 1 ;;
     foreign) echo "Error: invalid signature when validating ASN.1 encoded signature" >&2; exit 1 ;;
@@ -439,5 +448,92 @@ describe("the command", () => {
         expect(() => parseArgs(["--signer", "o.json", "o.json"], read)).toThrow(
             /^the trusted signer is not valid:\n {2}- --signer o\.json\.mode: /,
         );
+    });
+});
+
+/** A DSSE envelope as cosign verify-attestation prints it, around an in-toto statement. */
+const envelope = (predicateType: string, subjects: string[]) =>
+    JSON.stringify({
+        payloadType: "application/vnd.in-toto+json",
+        payload: Buffer.from(
+            JSON.stringify({
+                _type: "https://in-toto.io/Statement/v1",
+                predicateType,
+                subject: subjects.map((ref) => {
+                    const [name, hex] = ref.split("@sha256:");
+                    return { name, digest: { sha256: hex } };
+                }),
+                predicate: {},
+            }),
+        ).toString("base64"),
+        signatures: [{ sig: "MEUC" }],
+    });
+const SLSA = "https://slsa.dev/provenance/v1";
+/** Another image of the same fleet, signed by the same key. */
+const OTHER_REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/admin-tool";
+const OTHER_AMD = `${OTHER_REPO}@sha256:${"b".repeat(64)}`;
+
+describe("the provenance a deploy expects (the image swap)", () => {
+    test.each<[string, string, string | RegExp | undefined]>([
+        ["names the repository and the digest", envelope(SLSA, [AMD]), undefined],
+        [
+            "was made for another image",
+            envelope(SLSA, [OTHER_AMD]),
+            `its signed provenance was made for ${OTHER_AMD}, not ${AMD}`,
+        ],
+        ["names another digest of the repository", envelope(SLSA, [ARM]), /was made for .*c{64}, not/],
+        ["is an SBOM, not provenance", envelope("https://spdx.dev/Document", [AMD]), /no SLSA provenance statement/],
+        ["is not an envelope", "Verification for ... --\nnot json", /no SLSA provenance statement/],
+    ])("a statement that %s", (_, stdout, problem) => {
+        const found = provenanceProblem(`${stdout}\n`, AMD, REPO);
+        if (problem === undefined) expect(found).toBeUndefined();
+        else expect(found).toMatch(problem);
+    });
+
+    test("refuses outputs that point the image at another repository, running no cosign", async () => {
+        const box = cosignSandbox();
+        const swapped = { ...KEY, ref: `${OTHER_REPO}@sha256:${"a".repeat(64)}` };
+        await expect(
+            verifyImage({ service: swapped }, "service", { env: box.env, signer: PIN_KEY, repository: REPO }),
+        ).rejects.toThrow(`images.service.ref is in ${OTHER_REPO}, but this deploy expects ${REPO}`);
+        expect(box.calls("cosign")).toEqual([]);
+    });
+
+    test("passes when the signed provenance names the expected repository and each platform digest", async () => {
+        const box = cosignSandbox();
+        const file = path.join(box.dir, "envelopes");
+        fs.writeFileSync(file, `${envelope(SLSA, [AMD])}\n${envelope(SLSA, [ARM])}\n`);
+        await expect(
+            verifyImage({ service: KEY }, "service", {
+                env: { ...box.env, STUB_ENVELOPES: file },
+                signer: PIN_KEY,
+                repository: REPO,
+            }),
+        ).resolves.toBe(INDEX);
+    });
+
+    test("refuses a digest the fleet signed for another image, though its signatures verify", async () => {
+        const box = cosignSandbox();
+        const file = path.join(box.dir, "envelopes");
+        // The outputs were rewritten to hold the other image's digests under this repository's name.
+        fs.writeFileSync(file, `${envelope(SLSA, [OTHER_AMD])}\n`);
+        const error = await verifyImage({ service: KEY }, "service", {
+            env: { ...box.env, STUB_ENVELOPES: file },
+            signer: PIN_KEY,
+            repository: REPO,
+        }).catch((e: unknown) => e);
+        expect((error as Error).message).toBe(
+            `service: the provenance attestation (linux/amd64) of ${AMD} is not for this image: ` +
+                `its signed provenance was made for ${OTHER_AMD}, not ${AMD}; do not deploy it`,
+        );
+    });
+
+    test("takes the expected repository from --repository", () => {
+        const read = (file: string) =>
+            file === "signer.pub" ? PUBLIC_KEY : JSON.stringify({ images: { service: KEY } });
+        expect(parseArgs(["--signer", "signer.pub", "--repository", REPO, "out.json", "service"], read)).toMatchObject({
+            names: ["service"],
+            repository: REPO,
+        });
     });
 });

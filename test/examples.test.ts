@@ -68,10 +68,18 @@ describe("the deploy stack example", () => {
             "native-build-fleet:buildStack": "acme/native-build-fleet/prod",
             "native-build-fleet:image": "service",
             "native-build-fleet:trustedSigner": JSON.stringify({ mode: "kms", key: "awskms:///alias/fleet" }),
+            "native-build-fleet:imageRepository": REPO,
         });
-        // cosign, as the deploy finds it on PATH: passes every check (test/deployVerify.test.ts covers failures).
+        // cosign, as the deploy finds it on PATH: passes every check and prints the provenance it
+        // verified, made for the repository and digest (test/deployVerify.test.ts covers failures).
+        const statement = {
+            _type: "https://in-toto.io/Statement/v1",
+            predicateType: "https://slsa.dev/provenance/v1",
+            subject: [{ name: REPO, digest: { sha256: "b".repeat(64) } }],
+        };
+        const envelope = JSON.stringify({ payload: Buffer.from(JSON.stringify(statement)).toString("base64") });
         const box = sandbox("nbf-deploy-");
-        box.stub("cosign", "exit 0");
+        box.stub("cosign", `[ "$1" = verify-attestation ] && echo '${envelope}'; exit 0`);
         const path0 = process.env.PATH;
         process.env.PATH = box.env.PATH;
         mocks.resources.length = 0;

@@ -15,13 +15,18 @@ const config = new pulumi.Config();
 const signer = parseTrustedSigner(config.getObject<unknown>("trustedSigner"), "trustedSigner");
 const builds = new pulumi.StackReference(config.require("buildStack"));
 const imageName = config.get("image") ?? "service";
+// The repository this deploy runs images from, pinned here like the signer: the verified
+// provenance must name it, so the fleet's outputs cannot swap in another image it signed.
+const repository = config.require("imageRepository");
 
 /** `<repository>@sha256:…`, never a tag that could move under a running deploy, and verified. */
-export const imageRef = builds
-    .requireOutput("images")
-    .apply((images) =>
-        verifyImage(images as Record<string, ImageOutput | undefined>, imageName, { env: process.env, signer }),
-    );
+export const imageRef = builds.requireOutput("images").apply((images) =>
+    verifyImage(images as Record<string, ImageOutput | undefined>, imageName, {
+        env: process.env,
+        signer,
+        repository,
+    }),
+);
 
 const task = new aws.ecs.TaskDefinition("service", {
     family: "service",

@@ -8,7 +8,12 @@
 // cosign says is turned into one message that names the image, the digest and the fix. Runnable
 // on its own, for CI steps and for the acceptance run:
 //
-//   npx ts-node --transpile-only examples/deploy/verify.ts --signer SIGNER OUTPUTS.json [IMAGE…] [-- COSIGN-FLAGS…]
+//   npx ts-node --transpile-only examples/deploy/verify.ts --signer SIGNER [--repository REPO] OUTPUTS.json [IMAGE…] [-- COSIGN-FLAGS…]
+//
+// With --repository (one image), the image's digests must be in REPO and its signed provenance
+// must name REPO and the platform digest as its subject, so the outputs cannot point the deploy
+// at another image the same key signed. It cannot tell an older release of REPO from the
+// current one (docs/signing.md, "What a deploy's check proves").
 //
 // SIGNER is a JSON file with the trustedSigner object, or the fleet's cosign.pub itself;
 // OUTPUTS.json is `pulumi stack output --json` of the fleet stack (or its `images` object);
@@ -47,9 +52,48 @@ export interface Check {
     what: string;
     ref: string;
     args: string[];
+    /** For a provenance check: the repository its statement's subject must name, with `ref`'s digest. */
+    subject?: string;
 }
 
 const DIGEST_REF = /^[^@\s]+@sha256:[0-9a-f]{64}$/;
+const repositoryOf = (ref: string) => ref.slice(0, ref.lastIndexOf("@"));
+
+/**
+ * Why the provenance cosign verified for `ref` does not show it was built for `repository`, or
+ * undefined when it does. cosign prints each verified attestation as a DSSE envelope, one JSON
+ * object a line, whose payload is the in-toto statement; the fleet's names the repository and
+ * the platform digest as its subject (runner/provenance.ts). A signature alone says only that
+ * the fleet signed the digest at some point, for some image: this ties it to the image the
+ * deploy expects, so another image's digest signed by the same key does not pass.
+ */
+export function provenanceProblem(stdout: string, ref: string, repository: string): string | undefined {
+    const hex = ref.slice(ref.lastIndexOf("@sha256:") + "@sha256:".length);
+    const seen: string[] = [];
+    for (const line of stdout.split("\n").filter((l) => l.trim().startsWith("{"))) {
+        let statement: { predicateType?: unknown; subject?: unknown };
+        try {
+            const envelope = JSON.parse(line) as { payload?: unknown };
+            statement = JSON.parse(
+                Buffer.from(String(envelope.payload), "base64").toString("utf8"),
+            ) as typeof statement;
+        } catch {
+            continue;
+        }
+        if (statement.predicateType !== "https://slsa.dev/provenance/v1" || !Array.isArray(statement.subject)) {
+            continue;
+        }
+        for (const subject of statement.subject as { name?: unknown; digest?: { sha256?: unknown } }[]) {
+            if (subject.name === repository && subject.digest?.sha256 === hex) {
+                return undefined;
+            }
+            seen.push(`${String(subject.name)}@sha256:${String(subject.digest?.sha256)}`);
+        }
+    }
+    return seen.length === 0
+        ? "cosign printed no SLSA provenance statement for it"
+        : `its signed provenance was made for ${seen.join(", ")}, not ${repository}@sha256:${hex}`;
+}
 
 /**
  * Every cosign call that must pass before `image` is deployed: `verify` on the index digest,
@@ -63,6 +107,7 @@ export function checksFor(
     signer: TrustedSigner,
     keyFile: string,
     extra: string[] = [],
+    repository?: string,
 ): Check[] {
     if (output === undefined) {
         throw new VerifyError(
@@ -88,6 +133,12 @@ export function checksFor(
                 "If the fleet's owners really changed the signer, set trustedSigner (or --signer) to the new one from a source you trust",
         );
     }
+    if (repository !== undefined && repositoryOf(output.ref) !== repository) {
+        throw new VerifyError(
+            `images.${image}.ref is in ${repositoryOf(output.ref)}, but this deploy expects ${repository}: ` +
+                "whoever can write the fleet stack's outputs could point it at another image the fleet signed, so nothing is deployed",
+        );
+    }
     const flags = signerFlags(signer, keyFile);
     const platforms = Object.entries(output.platforms ?? {});
     if (platforms.length === 0) {
@@ -102,11 +153,17 @@ export function checksFor(
                 `images.${image}.platforms["${platform}"].ref is ${JSON.stringify(ref)}, not <repository>@sha256:<digest>`,
             );
         }
+        if (repository !== undefined && repositoryOf(ref) !== repository) {
+            throw new VerifyError(
+                `images.${image}.platforms["${platform}"].ref is in ${repositoryOf(ref)}, but this deploy expects ${repository}`,
+            );
+        }
         checks.push(
             ...ATTESTATIONS.map((a) => ({
                 what: `${a.name} attestation (${platform})`,
                 ref,
                 args: ["verify-attestation", ...flags, "--type", a.type, ...extra, ref],
+                ...(repository !== undefined && a.name === "provenance" ? { subject: repository } : {}),
             })),
         );
     }
@@ -146,11 +203,15 @@ export function explain(image: string, check: Check, code: number, stderr: strin
 }
 
 /** Runs one command without a shell; never rejects (a missing command is code 127). */
-function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string }> {
+function run(
+    file: string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-        execFile(file, args, { env, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
+        execFile(file, args, { env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
             const code = error === null ? 0 : typeof error.code === "number" ? error.code : 127;
-            resolve({ code, stderr: String(stderr) || (error?.message ?? "") });
+            resolve({ code, stdout: String(stdout), stderr: String(stderr) || (error?.message ?? "") });
         });
     });
 }
@@ -164,19 +225,26 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ co
 export async function verifyImage(
     images: Record<string, ImageOutput | undefined>,
     image: string,
-    opts: { env: NodeJS.ProcessEnv; signer: TrustedSigner; extraArgs?: string[] },
+    opts: { env: NodeJS.ProcessEnv; signer: TrustedSigner; extraArgs?: string[]; repository?: string },
 ): Promise<string> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-verify-"));
     try {
         const keyFile = path.join(dir, "cosign.pub");
-        const checks = checksFor(image, images[image], opts.signer, keyFile, opts.extraArgs);
+        const checks = checksFor(image, images[image], opts.signer, keyFile, opts.extraArgs, opts.repository);
         if (opts.signer.mode === "key") {
             fs.writeFileSync(keyFile, opts.signer.publicKey, { mode: 0o600 });
         }
         for (const check of checks) {
-            const { code, stderr } = await run("cosign", check.args, opts.env);
+            const { code, stdout, stderr } = await run("cosign", check.args, opts.env);
             if (code !== 0) {
                 throw new VerifyError(explain(image, check, code, stderr));
+            }
+            const problem =
+                check.subject === undefined ? undefined : provenanceProblem(stdout, check.ref, check.subject);
+            if (problem !== undefined) {
+                throw new VerifyError(
+                    `${image}: the ${check.what} of ${check.ref} is not for this image: ${problem}; do not deploy it`,
+                );
             }
         }
         return images[image]?.ref as string;
@@ -194,10 +262,19 @@ const USAGE =
 export function parseArgs(
     argv: string[],
     readFile: (file: string) => string,
-): { images: Record<string, ImageOutput>; names: string[]; signer: TrustedSigner; extraArgs: string[] } {
+): {
+    images: Record<string, ImageOutput>;
+    names: string[];
+    signer: TrustedSigner;
+    extraArgs: string[];
+    repository?: string;
+} {
     const split = argv.indexOf("--");
-    const own = split === -1 ? argv : argv.slice(0, split);
+    let own = split === -1 ? argv : argv.slice(0, split);
     const extraArgs = split === -1 ? [] : argv.slice(split + 1);
+    const r = own.indexOf("--repository");
+    const repository = r === -1 ? undefined : own[r + 1];
+    own = r === -1 ? own : [...own.slice(0, r), ...own.slice(r + 2)];
     const at = own.indexOf("--signer");
     const signerFile = at === -1 ? undefined : own[at + 1];
     const positional = at === -1 ? own : [...own.slice(0, at), ...own.slice(at + 2)];
@@ -221,7 +298,7 @@ export function parseArgs(
         );
     }
     const names = positional.length > 1 ? positional.slice(1) : Object.keys(images);
-    return { images, names, signer, extraArgs };
+    return { images, names, signer, extraArgs, ...(repository !== undefined ? { repository } : {}) };
 }
 
 /** The command: verifies each image, prints one line per verified image, exits 1 on the first failure. */
@@ -232,9 +309,11 @@ export async function main(
     fail: (line: string) => void,
 ): Promise<number> {
     try {
-        const { images, names, signer, extraArgs } = parseArgs(argv, (file) => fs.readFileSync(file, "utf8"));
+        const { images, names, signer, extraArgs, repository } = parseArgs(argv, (file) =>
+            fs.readFileSync(file, "utf8"),
+        );
         for (const name of names) {
-            print(`verified ${name}: ${await verifyImage(images, name, { env, signer, extraArgs })}`);
+            print(`verified ${name}: ${await verifyImage(images, name, { env, signer, extraArgs, repository })}`);
         }
         return 0;
     } catch (error) {
