@@ -36,6 +36,7 @@ import { checkImage, checkResourceNames, checkSignSize, ImageConfig, imageSchema
 // Each section's schema and checks are a file of their own (config/*Schema.ts); the rest of the
 // program imports the contract from here.
 export { DEFAULT_BINFMT_IMAGE, DEFAULT_BUILDKIT_IMAGE, defaultBuilderName } from "./builderSchema";
+export { DEFAULT_DOCKERFILE, DEFAULT_SMOKE_TEST_COMMAND } from "./imageDefaults";
 export { cacheTag, expectationFor, platformTag } from "./imagesSchema";
 export type { ImageConfig } from "./imagesSchema";
 export type { PoolConfig, StaticHostConfig } from "./hostsSchema";

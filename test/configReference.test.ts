@@ -7,7 +7,8 @@ import { isDeepStrictEqual } from "util";
 import { parse } from "yaml";
 import { z } from "zod";
 import { configReference, defaultText, referenceRows, schemaKeys } from "../config/configReference";
-import { rawSchema } from "../config/schema";
+import { DEFAULT_DOCKERFILE, DEFAULT_SMOKE_TEST_COMMAND, rawSchema } from "../config/schema";
+import { CAPS, MAX_ARG_STRLEN } from "../config/sizes";
 import { FLEET_SECRET_KEYS } from "../config/secretSources";
 
 const projectRoot = path.join(__dirname, "..");
@@ -26,6 +27,25 @@ test("every key of the schema and every fleet secret has a row, once", () => {
     const rows = referenceRows().map(([key]) => key.replace(/`/g, ""));
     expect(new Set(rows).size).toBe(rows.length);
     expect(rows.sort()).toEqual([...schemaKeys(rawSchema).map((k) => k.path), ...FLEET_SECRET_KEYS].sort());
+});
+
+describe("defaults and limits the code applies outside the schema are shown from the code's own constants", () => {
+    const row = (key: string) => referenceRows().find(([k]) => k === `\`${key}\``)!;
+
+    test.each([
+        ["images[].dockerfile", `\`${DEFAULT_DOCKERFILE}\``],
+        ["images[].test.command", `\`${JSON.stringify(DEFAULT_SMOKE_TEST_COMMAND).replace(/","/g, '", "')}\``],
+    ])("%s defaults to %s", (key, shown) => {
+        expect(row(key)[2]).toBe(shown);
+    });
+
+    test("the smoke test's default command, the spec limit and the fleet caps appear as the code has them", () => {
+        expect(row("images[].test")[3]).toContain(`(\`${DEFAULT_SMOKE_TEST_COMMAND.join(" ")}\`,`);
+        expect(row("images[].test.command")[3]).toContain(`(${MAX_ARG_STRLEN / 1024} KiB,`);
+        expect(row("images[].tags")[3]).toContain(`(at most ${CAPS.tagsPerImage};`);
+        expect(row("images")[3]).toContain(`at most ${CAPS.images} in all`);
+        expect(configReference()).toContain(`at most ${CAPS.buildHosts} build hosts in all`);
+    });
 });
 
 describe("the generator refuses docs that drift from the schema", () => {
