@@ -170,7 +170,7 @@ export const KEY_DOCS: Record<string, KeyDoc> = {
     },
     "registry.untaggedExpiryDays": {
         description:
-            'ECR only: a lifecycle policy expires untagged images (superseded cache manifests, images whose tag moved on) after this many days. Everything a stack exports is tagged and never expires, nor do its signatures and attestations: the sign step lists them under their subject\'s `sha256-<hex>` tag ("Signatures outlive what they sign" under [Design choices](architecture.md#design-choices)).',
+            'ECR only: a lifecycle policy expires untagged images (superseded cache manifests, images whose tag moved on) after this many days (1–3650). Everything a stack exports is tagged and never expires, nor do its signatures and attestations: the sign step lists them under their subject\'s `sha256-<hex>` tag ("Signatures outlive what they sign" under [Design choices](architecture.md#design-choices)).',
     },
     "registry.address": {
         description:

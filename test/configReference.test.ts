@@ -80,6 +80,21 @@ describe("the generator refuses docs that drift from the schema", () => {
         );
     });
 
+    test.each([
+        ["a range the schema does not enforce", "Hosts (1–50).", "n states (1–50); the schema accepts 1–100"],
+        ["no range for a bounded number", "Hosts.", "n states no range; the schema accepts 1–100"],
+    ])("%s", (_, description, message) => {
+        const bounded = z.object({ n: z.number().int().min(1).max(100).default(1) }).strict();
+        expect(() => referenceRows({ n: { description } }, bounded, [])).toThrow(message);
+        expect(referenceRows({ n: { description: "Hosts (1–100)." } }, bounded, [])).toHaveLength(1);
+    });
+
+    test("a range on a key that is no number", () => {
+        expect(() => referenceRows({ ...docs, a: { description: "A (1–2)." } }, schema, [])).toThrow(
+            "a states a range (1–2) but is no number in the schema",
+        );
+    });
+
     test("reads types, required keys and defaults from the schema", () => {
         expect(referenceRows(docs, schema, [])).toEqual([
             ["`a`", "string", "required", "A."],
