@@ -9,10 +9,10 @@ import { movingTagProblem, PLACEHOLDERS } from "../plan/tagTemplates";
 import { buildArgProblem } from "./buildArgs";
 import { BuildInputs, buildInputsShape, checkBuildInputs } from "./buildInputs";
 import { DEFAULT_DOCKERFILE, DEFAULT_SMOKE_TEST_COMMAND } from "./imageDefaults";
+import { ConfigContext } from "./context";
 import { checkUnique, normalizeList } from "./listChecks";
 import { checkInsideProject, Reporter } from "./projectPaths";
 import { registrySchema } from "./registrySchema";
-import type { ConfigContext } from "./schema";
 import { imageSizeProblems, SignContext, signSizeProblems } from "./sizes";
 import { keyPath } from "./zodMessages";
 
