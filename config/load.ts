@@ -11,7 +11,7 @@ import { checkPrivateKey } from "./privateKey";
 import { ConfigError, FleetConfig, parseConfig, Problem } from "./schema";
 import { RefMetadata, refMetadata, renderTags } from "../plan/tagTemplates";
 import { RunnerFacts, secretConfigKeys, SecretSource } from "./buildInputs";
-import { envValueProblem, FLEET_SECRET_KEYS } from "./secretSources";
+import { FLEET_SECRET_KEYS, secretValueProblem } from "./secretSources";
 import { profilesOnlyProblem, unsetVariables } from "./composeTerms";
 import { checkInsideProject } from "./projectPaths";
 
@@ -325,7 +325,7 @@ function secretReader(
                 );
                 return undefined;
             }
-            const problem = envValueProblem(source.env, value, env);
+            const problem = secretValueProblem(value, env, source.env);
             if (problem !== undefined) {
                 report(at, problem);
                 return undefined;

@@ -175,7 +175,6 @@ const secretSources: Case[] = [
             ["COSIGN_PRIVATE_KEY", "COSIGN_*"],
             ["SIGSTORE_OIDC_CLIENT_SECRET", "SIGSTORE_*"],
             // Other clouds' SDK credentials, as AWS_* for AWS.
-            ["GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_*"],
             ["CLOUDSDK_AUTH_ACCESS_TOKEN", "CLOUDSDK_*"],
             ["AZURE_CLIENT_SECRET", "AZURE_*"],
             ["ARM_CLIENT_SECRET", "ARM_*"],
@@ -196,6 +195,19 @@ const secretSources: Case[] = [
         name,
         secret({ env: name }),
         ["images[0].secrets.token.env", `names ${name}, one of the ${family} variables that hold ${CREDENTIAL}`],
+    ]),
+    // Google Cloud's credentials by name: GOOGLE_* also holds keys made for a build.
+    ...[
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_CREDENTIALS",
+        "GOOGLE_CLOUD_KEYFILE_JSON",
+        "GCLOUD_KEYFILE_JSON",
+        "GOOGLE_OAUTH_ACCESS_TOKEN",
+        "GOOGLE_GHA_CREDS_PATH",
+    ].map((name): Case => [
+        name,
+        secret({ env: name }),
+        ["images[0].secrets.token.env", `names ${name}, a variable that holds ${CREDENTIAL}`],
     ]),
     [
         "/proc/self/environ",
@@ -275,6 +287,8 @@ const secretSources: Case[] = [
     ["a variable that only mentions an identity", secret({ env: "IDENTITY_TOKEN" }), "accepted"],
     ["a variable of the build's own that starts CI_", secret({ env: "CI_NPM_TOKEN" }), "accepted"],
     ["a config key of the build's own", secret({ config: "npmToken" }), "accepted"],
+    ["a Google API key made for the build", secret({ env: "GOOGLE_MAPS_API_KEY" }), "accepted"],
+    ["a Google client secret of the app being built", secret({ env: "GOOGLE_CLIENT_SECRET" }), "accepted"],
 ];
 
 const sshSources: Case[] = [
