@@ -334,6 +334,13 @@ function secretReader(
         }
         try {
             const content = fs.readFileSync(path.resolve(projectRoot, source.file), "utf8");
+            // A file can hold a runner credential as well as a variable can: a .git-credentials
+            // or .netrc line with the job token, a copy of CI_REPOSITORY_URL.
+            const problem = secretValueProblem(content, env);
+            if (problem !== undefined) {
+                report(at, problem);
+                return undefined;
+            }
             return asSecret(content, at, report);
         } catch (e) {
             report(

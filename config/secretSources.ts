@@ -215,6 +215,17 @@ function inTree(p: string, trees: string[]): string | undefined {
     return trees.find((t) => p === t || p.startsWith(`${t}/`));
 }
 
+/**
+ * The `.git` part of an absolute, normalised path, if any: the directory (or, in a worktree or
+ * submodule, the file naming it) git keeps a clone's config in. Compared without case, because
+ * macOS's and Windows' default file systems open .GIT/config as .git/config.
+ */
+function gitPart(p: string): string | undefined {
+    const parts = p.split(path.sep);
+    const i = parts.findIndex((part) => part.toLowerCase() === ".git");
+    return i < 0 ? undefined : parts.slice(0, i + 1).join(path.sep);
+}
+
 function kindOf(stat: fs.Stats): string {
     return stat.isDirectory()
         ? "a directory"
@@ -247,6 +258,10 @@ export function fileSourceProblem(file: string, projectRoot: string, outsideProj
     const tree = inTree(given, SPECIAL_TREES) ?? inTree(real, SPECIAL_TREES);
     if (tree !== undefined) {
         return `"${file}" is in ${tree}, which holds the kernel's and devices' files (the runner's memory, environment and credentials), not a secret; give a plain file`;
+    }
+    const git = gitPart(given) ?? gitPart(real);
+    if (git !== undefined) {
+        return `"${file}" is in a git directory (${git}), whose config holds the clone's credentials (GitLab runners write the clone URL with gitlab-ci-token:<job token> there, actions/checkout its token); give a file made for the build`;
     }
     const stat = fs.statSync(real);
     if (!stat.isFile()) {

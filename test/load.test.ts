@@ -308,6 +308,17 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
         return [];
     };
 
+    /** Project files a build secret may name: a copy of the fleet's key, and files with URLs in them. */
+    const writeSecretFiles = () => {
+        const files: Record<string, string> = {
+            "copied-key": `${FLEET_KEY}\n`,
+            "clone-url": "https://gitlab-ci-token:glcbt-64_abcdefghijklmnopqrst@gitlab.example.com/group/app.git\n",
+            "git-credentials": "https://gitlab-ci-token:glcbt-64_zyxwvutsrqponmlkjihg@gitlab.example.com\n",
+            "pip.conf": "[global]\nindex-url = https://ci:reg-pass-42@pypi.example.com/simple\n",
+        };
+        Object.entries(files).forEach(([name, text]) => fs.writeFileSync(path.join(root, name), text));
+    };
+
     test.each<[string, Record<string, unknown>, Record<string, string>, string]>([
         [
             "an environment variable holding the registry password",
@@ -390,18 +401,51 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
             {},
             "images[0].secrets.token: holds the same value as sshPrivateKey, the fleet's own credential; a build would be handed it. Give the build a credential made for it",
         ],
+        [
+            "a project file holding GitLab's clone URL, the job token set",
+            { file: "clone-url" },
+            { CI_JOB_TOKEN: "glcbt-64_abcdefghijklmnopqrst" },
+            "images[0].secrets.token: holds the value of CI_JOB_TOKEN, one of the runner's own credentials; a build step could act as the pipeline with it",
+        ],
+        [
+            "a project file of git credentials for the CI server, the job token absent",
+            { file: "git-credentials" },
+            { CI_SERVER_HOST: "gitlab.example.com" },
+            "images[0].secrets.token: holds a URL with a user and password for gitlab.example.com, the CI server this pipeline runs on",
+        ],
+        [
+            "a project file whose URL password is a short runner credential",
+            { file: "pip.conf" },
+            { CI_REGISTRY_PASSWORD: "reg-pass-42" },
+            "images[0].secrets.token: holds a URL whose password is the value of CI_REGISTRY_PASSWORD",
+        ],
     ])("refuses %s", (_, source, env, message) => {
-        fs.writeFileSync(path.join(root, "copied-key"), `${FLEET_KEY}\n`);
+        writeSecretFiles();
         withSecret(source);
         expect(problemsOf(env).map((p) => p.slice(0, message.length))).toContainEqual(message);
     });
 
+    test.each<[string, string, Record<string, string>]>([
+        ["a pip.conf with the index's own user and password, in a GitLab job", "pip.conf", gitlab()],
+        [
+            "git credentials for another forge, in a GitHub workflow",
+            "git-credentials",
+            { GITHUB_SERVER_URL: "https://github.com" },
+        ],
+    ])("accepts %s", (_, file, env) => {
+        writeSecretFiles();
+        withSecret({ file });
+        expect(problemsOf(env)).toEqual([]);
+    });
+
     /** A GitLab job's own variables: a URL to another host is a build's secret, whatever its password. */
-    const gitlab = {
-        CI_SERVER_HOST: "gitlab.example.com",
-        CI_SERVER_URL: "https://gitlab.example.com",
-        CI_JOB_TOKEN: "glcbt-64_abcdefghijklmnopqrst",
-    };
+    function gitlab(): Record<string, string> {
+        return {
+            CI_SERVER_HOST: "gitlab.example.com",
+            CI_SERVER_URL: "https://gitlab.example.com",
+            CI_JOB_TOKEN: "glcbt-64_abcdefghijklmnopqrst",
+        };
+    }
     test.each<[string, string, Record<string, string>]>([
         ["a token of the build's own", "NPM_TOKEN", { NPM_TOKEN: "npm_0123456789abcdef0123456789abcdef0123" }],
         [
@@ -417,7 +461,7 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
         [
             "PIP_INDEX_URL with the index's own user and password, in a GitLab job",
             "PIP_INDEX_URL",
-            { PIP_INDEX_URL: "https://user:pass@pypi.example.com/simple", ...gitlab },
+            { PIP_INDEX_URL: "https://user:pass@pypi.example.com/simple", ...gitlab() },
         ],
         [
             "git credentials for another forge, in a GitHub workflow",
@@ -430,7 +474,7 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
         [
             "DATABASE_URL for a build step's migrations check",
             "DATABASE_URL",
-            { DATABASE_URL: "postgres://app:s3cret@db.example.com:5432/app", ...gitlab },
+            { DATABASE_URL: "postgres://app:s3cret@db.example.com:5432/app", ...gitlab() },
         ],
     ])("accepts %s", (_, name, env) => {
         withSecret({ env: name });
