@@ -4,7 +4,7 @@
 import * as command from "@pulumi/command";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
-import { cacheTag, expectationFor, ImageConfig, platformTag } from "../config/schema";
+import { cacheTag, DEFAULT_SMOKE_TEST_COMMAND, expectationFor, ImageConfig, platformTag } from "../config/schema";
 import { metadataBuildArgs, sourceDateEpochArg } from "../plan/ociLabels";
 import { machinesOf, platformSlug } from "../plan/platforms";
 import { hostBuilderName } from "../runner/builderSpec";
@@ -213,7 +213,7 @@ export class ImageBuild extends pulumi.ComponentResource {
                     builder: builders[i],
                     platform,
                     ref: digestRef(repository, digests[i]),
-                    command: test.command ?? ["uname", "-m"],
+                    command: test.command ?? [...DEFAULT_SMOKE_TEST_COMMAND],
                     expect:
                         test.command === undefined
                             ? { lines: [...machinesOf(platform)] }
@@ -302,7 +302,10 @@ export class ImageBuild extends pulumi.ComponentResource {
                     ...(image.test === undefined
                         ? {}
                         : {
-                              test: { command: image.test.command ?? ["uname", "-m"], output: outputs[platform] ?? "" },
+                              test: {
+                                  command: image.test.command ?? [...DEFAULT_SMOKE_TEST_COMMAND],
+                                  output: outputs[platform] ?? "",
+                              },
                           }),
                 })),
                 build: {

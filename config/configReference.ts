@@ -178,6 +178,31 @@ function shownDefault(key: SchemaKey): string {
     return typeof key.defaultValue === "string" ? key.defaultValue : JSON.stringify(key.defaultValue);
 }
 
+/**
+ * A number key's description states its range as `(min–max)`; that range must be the one the
+ * schema enforces, so a bound changed in the schema stops the generator until the words follow.
+ */
+export function checkStatedRange(key: SchemaKey | undefined, doc: KeyDoc): void {
+    const stated = /\((\d+)–(\d+)\)/.exec(doc.description);
+    const inner = key === undefined ? undefined : unwrap(key.schema).inner;
+    if (key === undefined || inner === undefined || defOf(inner).type !== "number") {
+        if (stated) {
+            throw new Error(
+                `config/keyDocs.ts: ${key?.path ?? "?"} states a range (${stated[1]}–${stated[2]}) but is no number in the schema`,
+            );
+        }
+        return;
+    }
+    const { minValue, maxValue } = inner as z.ZodNumber;
+    // `.int()` alone bounds a number by the safe integers, which is no range a reader needs.
+    const bounded = [minValue, maxValue].every((bound) => bound !== null && Math.abs(bound) < Number.MAX_SAFE_INTEGER);
+    if (stated === null ? bounded : Number(stated[1]) !== minValue || Number(stated[2]) !== maxValue) {
+        throw new Error(
+            `config/keyDocs.ts: ${key.path} ${stated === null ? "states no range" : `states (${stated[1]}–${stated[2]})`}; the schema accepts ${bounded ? `${minValue}–${maxValue}` : "no bounded range"}, so write \`(${minValue}–${maxValue})\` in its description`,
+        );
+    }
+}
+
 /** Every documented key's row, in the docs' order; throws when schema and docs disagree on the keys. */
 export function referenceRows(
     docs: Record<string, KeyDoc> = KEY_DOCS,
@@ -207,6 +232,7 @@ export function referenceRows(
         if (type === undefined) {
             throw new Error(`config/keyDocs.ts: ${path} needs a type`);
         }
+        checkStatedRange(key, doc);
         return [`\`${path}\``, type, defaultText(key, doc), doc.description];
     });
 }

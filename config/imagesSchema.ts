@@ -8,10 +8,11 @@ import { HostGroup, routeOf } from "../plan/routing";
 import { movingTagProblem, PLACEHOLDERS } from "../plan/tagTemplates";
 import { buildArgProblem } from "./buildArgs";
 import { BuildInputs, buildInputsShape, checkBuildInputs } from "./buildInputs";
+import { DEFAULT_DOCKERFILE, DEFAULT_SMOKE_TEST_COMMAND } from "./imageDefaults";
+import { ConfigContext } from "./context";
 import { checkUnique, normalizeList } from "./listChecks";
 import { checkInsideProject, Reporter } from "./projectPaths";
 import { registrySchema } from "./registrySchema";
-import type { ConfigContext } from "./schema";
 import { imageSizeProblems, SignContext, signSizeProblems } from "./sizes";
 import { keyPath } from "./zodMessages";
 
@@ -177,7 +178,7 @@ export function checkImage(
     if (image.test?.expect !== undefined && image.test.command === undefined) {
         report(
             `${at}.test.expect`,
-            "needs test.command; the default command (uname -m) is checked against each platform's machine name on its own",
+            `needs test.command; the default command (${DEFAULT_SMOKE_TEST_COMMAND.join(" ")}) is checked against each platform's machine name on its own`,
         );
     }
     for (const placeholder of image.test?.expect?.match(/\{\{[^}]*\}\}/g) ?? []) {
@@ -196,7 +197,7 @@ export function checkImage(
               )
             : checkInsideProject(image.context, ctx.projectRoot, `${at}.context`, "directory", report);
     const inputs = checkBuildInputs(image, image.dockerfile !== undefined, at, ctx.projectRoot, ctx.runner, report);
-    const dockerfilePath = image.dockerfile ?? "Dockerfile";
+    const dockerfilePath = image.dockerfile ?? DEFAULT_DOCKERFILE;
     const dockerfile =
         context === undefined || inputs.dockerfileInline !== undefined
             ? undefined

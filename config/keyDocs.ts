@@ -3,7 +3,12 @@
 // schema; config/configReference.ts joins the two into docs/configuration.md and refuses a key
 // one side has and the other lacks. Edit here, then run `npm run docs:config`.
 
-import { DEFAULT_BUILDKIT_IMAGE } from "./schema";
+import { DEFAULT_BUILDKIT_IMAGE, DEFAULT_DOCKERFILE, DEFAULT_SMOKE_TEST_COMMAND } from "./schema";
+import { CAPS, MAX_ARG_STRLEN } from "./sizes";
+
+// Values the code decides are written here from the constants it uses, never retyped.
+const code = (text: string) => `\`${text}\``;
+const BUILDKIT_VERSION = DEFAULT_BUILDKIT_IMAGE.replace(/^[^:]*:([^@]*)@.*$/, "$1");
 
 export interface KeyDoc {
     /** Markdown, one table cell: what the key does, its rules, and links to the docs that say more. */
@@ -34,8 +39,8 @@ what was found. \`aws:region\` (or \`AWS_REGION\`/\`AWS_DEFAULT_REGION\`) must b
 \`eu-west-1\`; it reaches command lines (the SSM \`ProxyCommand\`), so anything else is refused.
 
 Fleet-wide totals have caps far above a real fleet, so a slip (a count of 1000) fails here rather
-than in AWS quotas or a 1000-node builder: at most 200 build hosts in all (pool counts plus static
-hosts), 200 images, and 100 tags per image (each tag is an index written and read back on every change).
+than in AWS quotas or a 1000-node builder: at most ${CAPS.buildHosts} build hosts in all (pool counts plus static
+hosts), ${CAPS.images} images, and ${CAPS.tagsPerImage} tags per image (each tag is an index written and read back on every change).
 
 A \`{{branch}}\` tag template (see [Tags from git](build-inputs.md#tags-from-git)) too long for a tag (a dependabot branch, say) is
 shortened to fit, with \`<tag>-<platform>\` within 128 characters: the start of the branch name, \`-\`,
@@ -165,7 +170,7 @@ export const KEY_DOCS: Record<string, KeyDoc> = {
     },
     "registry.untaggedExpiryDays": {
         description:
-            'ECR only: a lifecycle policy expires untagged images (superseded cache manifests, images whose tag moved on) after this many days. Everything a stack exports is tagged and never expires, nor do its signatures and attestations: the sign step lists them under their subject\'s `sha256-<hex>` tag ("Signatures outlive what they sign" under [Design choices](architecture.md#design-choices)).',
+            'ECR only: a lifecycle policy expires untagged images (superseded cache manifests, images whose tag moved on) after this many days (1–3650). Everything a stack exports is tagged and never expires, nor do its signatures and attestations: the sign step lists them under their subject\'s `sha256-<hex>` tag ("Signatures outlive what they sign" under [Design choices](architecture.md#design-choices)).',
     },
     "registry.address": {
         description:
@@ -180,8 +185,7 @@ export const KEY_DOCS: Record<string, KeyDoc> = {
         description: "External only: password or token, set with `--secret`.",
     },
     "images": {
-        description:
-            "Images to build, see below. At least one image overall (`images` or `compose`), at most 200 in all.",
+        description: `Images to build, see below. At least one image overall (\`images\` or \`compose\`), at most ${CAPS.images} in all.`,
     },
     "compose": {
         description:
@@ -196,7 +200,7 @@ export const KEY_DOCS: Record<string, KeyDoc> = {
             'Build context, relative to the project root; must exist and stay inside the project (no `..`, no absolute path, no symlink out, no URL). `""` is refused because it would send the whole checkout; write `.` if the project root really is the context.',
     },
     "images[].dockerfile": {
-        default: "`Dockerfile`",
+        default: code(DEFAULT_DOCKERFILE),
         description: "Relative to the context; must exist inside the project.",
     },
     "images[].platforms": {
@@ -204,8 +208,7 @@ export const KEY_DOCS: Record<string, KeyDoc> = {
             "Platforms to build, each served by some pool. Aliases are folded (`linux/aarch64` and `linux/arm64/v8` are `linux/arm64`, `linux/x86_64` is `linux/amd64`, `linux/arm` is `linux/arm/v7`); duplicates after folding are refused. Accepted: `linux/amd64`, `linux/arm64`, `linux/arm/v7`, `linux/arm/v6`, `linux/ppc64le`, `linux/s390x`, `linux/386`, `linux/riscv64`, `linux/mips64le`, `linux/loong64`.",
     },
     "images[].tags": {
-        description:
-            'Index tags (at most 100; OCI tag rules; short enough that `<tag>-<platform>` fits 128 characters; not a cache tag `cache-<platform>` or another tag\'s platform tag, and with `registry.immutableTags` nothing starting with `cache-`). Tags may be templates, see [Tags from git](build-inputs.md#tags-from-git). Values must be strings: quote `"1.10"` in YAML.',
+        description: `Index tags (at most ${CAPS.tagsPerImage}; OCI tag rules; short enough that \`<tag>-<platform>\` fits 128 characters; not a cache tag \`cache-<platform>\` or another tag's platform tag, and with \`registry.immutableTags\` nothing starting with \`cache-\`). Tags may be templates, see [Tags from git](build-inputs.md#tags-from-git). Values must be strings: quote \`"1.10"\` in YAML.`,
     },
     "images[].buildArgs": {
         description:
@@ -269,13 +272,11 @@ export const KEY_DOCS: Record<string, KeyDoc> = {
     },
     "images[].test": {
         default: "none",
-        description:
-            "A smoke test run from every platform image on the node that builds that platform, see [Smoke tests](build-inputs.md#smoke-tests). `{}` runs the default (`uname -m`, checked against the platform's machine name).",
+        description: `A smoke test run from every platform image on the node that builds that platform, see [Smoke tests](build-inputs.md#smoke-tests). \`{}\` runs the default (${code(DEFAULT_SMOKE_TEST_COMMAND.join(" "))}, checked against the platform's machine name).`,
     },
     "images[].test.command": {
-        default: '`["uname", "-m"]`',
-        description:
-            "Program and arguments, run in exec form (no shell needed in the image). With `expect`, short enough that the smoke test's spec for all the image's platforms fits one environment variable (128 KiB, Linux's `MAX_ARG_STRLEN`), and with `signing` so does the sign step's; a longer one is refused before anything is built.",
+        default: code(`[${DEFAULT_SMOKE_TEST_COMMAND.map((word) => JSON.stringify(word)).join(", ")}]`),
+        description: `Program and arguments, run in exec form (no shell needed in the image). With \`expect\`, short enough that the smoke test's spec for all the image's platforms fits one environment variable (${MAX_ARG_STRLEN / 1024} KiB, Linux's \`MAX_ARG_STRLEN\`), and with \`signing\` so does the sign step's; a longer one is refused before anything is built.`,
     },
     "images[].test.expect": {
         description:
@@ -301,9 +302,8 @@ export const KEY_DOCS: Record<string, KeyDoc> = {
             "The most solves of this stack one host runs at once (1–64); each platform image and the cache-only build beside it count one each. Further builds for the host wait, through Pulumi dependencies, until one of its builds ends; see [How builds are spread](spreading.md#how-builds-are-spread). Set `4` when many images go to few hosts: unbounded, sshd began dropping connections and cold ups failed ([measured](benchmarks.md#many-images-on-few-hosts-npm-run-benchslots)).",
     },
     "builder.buildkitImage": {
-        default: `\`${DEFAULT_BUILDKIT_IMAGE}\``,
-        description:
-            "BuildKit image for the nodes (`--driver-opt image=`), pinned by digest by default (v0.33.1 verifies blob digests before caching). The digest is the one many independent public projects pin for v0.33.1; no registry was reachable here to read it first-hand. A `driverOptions.image` of a pool or static host follows the same rule.",
+        default: code(DEFAULT_BUILDKIT_IMAGE),
+        description: `BuildKit image for the nodes (\`--driver-opt image=\`), pinned by digest by default (${BUILDKIT_VERSION} verifies blob digests before caching). The digest is the one many independent public projects pin for ${BUILDKIT_VERSION}; no registry was reachable here to read it first-hand. A \`driverOptions.image\` of a pool or static host follows the same rule.`,
     },
     "builder.driverOptions": {
         description:

@@ -11,7 +11,7 @@ import { checkPrivateKey } from "./privateKey";
 import { ConfigError, FleetConfig, parseConfig, Problem } from "./schema";
 import { RefMetadata, refMetadata, renderTags } from "../plan/tagTemplates";
 import { RunnerFacts, secretConfigKeys, SecretSource } from "./buildInputs";
-import { envValueProblem, FLEET_SECRET_KEYS } from "./secretSources";
+import { FLEET_SECRET_KEYS, secretValueProblem } from "./secretSources";
 import { profilesOnlyProblem, unsetVariables } from "./composeTerms";
 import { checkInsideProject } from "./projectPaths";
 
@@ -325,7 +325,7 @@ function secretReader(
                 );
                 return undefined;
             }
-            const problem = envValueProblem(source.env, value, env);
+            const problem = secretValueProblem(value, env, source.env);
             if (problem !== undefined) {
                 report(at, problem);
                 return undefined;
@@ -334,6 +334,13 @@ function secretReader(
         }
         try {
             const content = fs.readFileSync(path.resolve(projectRoot, source.file), "utf8");
+            // A file can hold a runner credential as well as a variable can: a .git-credentials
+            // or .netrc line with the job token, a copy of CI_REPOSITORY_URL.
+            const problem = secretValueProblem(content, env);
+            if (problem !== undefined) {
+                report(at, problem);
+                return undefined;
+            }
             return asSecret(content, at, report);
         } catch (e) {
             report(

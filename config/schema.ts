@@ -9,10 +9,10 @@ import { checkInsideProject, Reporter } from "./projectPaths";
 import { ComposeImage, composeImages } from "./compose";
 import { composeKeyPath } from "./composeTerms";
 import { issueProblems } from "./zodMessages";
-import { RunnerFacts } from "./buildInputs";
+import { ConfigContext } from "./context";
 import { buildkitdConfigProblem } from "./builderOptions";
 import { fleetCapProblems } from "./sizes";
-import { checkSigningSecrets, SigningConfig, signingSchema, SigningSecretsSet } from "./signing";
+import { checkSigningSecrets, SigningConfig, signingSchema } from "./signing";
 import { checkUnique } from "./listChecks";
 import {
     builderSchema,
@@ -36,7 +36,9 @@ import { checkImage, checkResourceNames, checkSignSize, ImageConfig, imageSchema
 // Each section's schema and checks are a file of their own (config/*Schema.ts); the rest of the
 // program imports the contract from here.
 export { DEFAULT_BINFMT_IMAGE, DEFAULT_BUILDKIT_IMAGE, defaultBuilderName } from "./builderSchema";
+export { DEFAULT_DOCKERFILE, DEFAULT_SMOKE_TEST_COMMAND } from "./imageDefaults";
 export { cacheTag, expectationFor, platformTag } from "./imagesSchema";
+export type { ConfigContext } from "./context";
 export type { ImageConfig } from "./imagesSchema";
 export type { PoolConfig, StaticHostConfig } from "./hostsSchema";
 
@@ -85,25 +87,6 @@ export interface FleetConfig {
     };
     /** How pushed images are signed and attested (config/signing.ts); nothing is signed when absent. */
     signing?: SigningConfig;
-}
-
-/** What parseConfig needs to know besides the raw values. */
-export interface ConfigContext {
-    /** The directory that holds Pulumi.yaml; contexts must stay inside it. */
-    projectRoot: string;
-    project: string;
-    stack: string;
-    /** Which secret config keys are set (their values never pass through here). */
-    secretsSet: { sshPrivateKey: boolean; registryPassword: boolean } & SigningSecretsSet;
-    /**
-     * The tag templates of `images[i]` as written, when the tags passed in are already
-     * rendered for this build (config/load.ts), so rules about templates can see them.
-     */
-    tagTemplates?: Record<string, string[]>;
-    /** Build-secret reading and the SSH agent, from loadConfig; without them an image's secrets are refused. */
-    runner?: RunnerFacts;
-    /** The Compose file as `docker compose config` prints it, read by loadConfig. */
-    compose?: unknown;
 }
 
 export interface Problem {

@@ -28,7 +28,7 @@ export const PROGRAM_KEYS = [
  * - AWS_: the AWS SDKs' and CLI's credential settings (keys, session token, profile, web
  *   identity token file, container credentials URI and token)
  *   (https://docs.aws.amazon.com/sdkref/latest/guide/settings-reference.html#EVarSettings);
- *   GOOGLE_ and CLOUDSDK_ (application default credentials, gcloud's access token:
+ *   CLOUDSDK_ (gcloud's access token and credential file:
  *   https://cloud.google.com/docs/authentication/application-default-credentials), AZURE_
  *   (Azure Identity's client secret and federated token file) and ARM_ (the Pulumi and
  *   Terraform Azure providers' client secret and OIDC token) are the same for other clouds;
@@ -46,7 +46,6 @@ export const PROGRAM_KEYS = [
  */
 const CREDENTIAL_PREFIXES = [
     "AWS_",
-    "GOOGLE_",
     "CLOUDSDK_",
     "AZURE_",
     "ARM_",
@@ -82,6 +81,19 @@ const CREDENTIAL_NAMES = [
     "DOCKER_AUTH_CONFIG",
     // The runner's SSH agent: forward it with an ssh entry, which never hands over the socket.
     "SSH_AUTH_SOCK",
+    // Google Cloud's credentials by name, not GOOGLE_* as a family: GOOGLE_MAPS_API_KEY and
+    // the like are keys made for a build. Application default credentials
+    // (https://cloud.google.com/docs/authentication/application-default-credentials), the
+    // Pulumi and Terraform Google providers' GOOGLE_CREDENTIALS, GOOGLE_CLOUD_KEYFILE_JSON,
+    // GCLOUD_KEYFILE_JSON and GOOGLE_OAUTH_ACCESS_TOKEN
+    // (https://www.pulumi.com/registry/packages/gcp/installation-configuration/), and the file
+    // google-github-actions/auth writes (README, "Other inputs": GOOGLE_GHA_CREDS_PATH).
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_CREDENTIALS",
+    "GOOGLE_CLOUD_KEYFILE_JSON",
+    "GCLOUD_KEYFILE_JSON",
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
+    "GOOGLE_GHA_CREDS_PATH",
 ];
 
 /** Why `key` cannot be a build secret's config source, if it cannot. */
@@ -120,35 +132,78 @@ export function envSourceProblem(name: string): string | undefined {
 
 /** A name that says its variable holds a credential, not a region, a path or a profile name. */
 const CREDENTIAL_WORD = /TOKEN|SECRET|PASSWORD|PASSPHRASE|KEY|JWT|CREDENTIAL|AUTH|NETRC/;
-/** RFC 3986 §3.2.1: userinfo is user[:password] before '@'; as config/buildArgs.ts reads it. */
-const URL_WITH_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/[^/?#@\s:]*:[^/?#@\s]+@/i;
+/** RFC 3986 §3.2.1: userinfo is user[:password] before '@', then the host; as config/buildArgs.ts reads it. */
+const URL_WITH_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/[^/?#@\s:]*:([^/?#@\s]+)@(\[[^\]\s]*\]|[^/?#@\s:]+)/gi;
+
+/** A URL's password as the server reads it (RFC 3986 §2.1 percent-encoding undone). */
+function decoded(password: string): string {
+    try {
+        return decodeURIComponent(password);
+    } catch {
+        return password;
+    }
+}
 
 /**
- * Why the value of environment variable `name` cannot be a build secret, if it cannot; never
- * echoes it. A runner credential copied into a variable of another name (NPM_TOKEN=$CI_JOB_TOKEN)
- * or inside a URL (GitLab's CI_REPOSITORY_URL) is still the runner's. A URL with a password in
- * an environment variable is refused too: on a runner it is most often the pipeline's clone URL,
- * and a URL made for the build can come from a config secret instead.
+ * The CI server's host, as the CI names it: GitLab's CI_SERVER_HOST, CI_SERVER_FQDN and
+ * CI_SERVER_URL (https://docs.gitlab.com/ci/variables/predefined_variables/), GitHub's
+ * GITHUB_SERVER_URL (https://docs.github.com/en/actions/reference/workflows-and-actions/variables).
  */
-export function envValueProblem(
-    name: string,
+function ciServerHosts(env: Record<string, string | undefined>): string[] {
+    const hostOf = (value: string | undefined, isUrl: boolean): string | undefined => {
+        if (!value) {
+            return undefined;
+        }
+        try {
+            return (isUrl ? new URL(value).hostname : new URL(`https://${value}`).hostname).toLowerCase();
+        } catch {
+            return undefined;
+        }
+    };
+    return [
+        hostOf(env.CI_SERVER_HOST, false),
+        hostOf(env.CI_SERVER_FQDN, false),
+        hostOf(env.CI_SERVER_URL, true),
+        hostOf(env.GITHUB_SERVER_URL, true),
+    ].filter((h): h is string => h !== undefined);
+}
+
+/**
+ * Why a build secret's value (of environment variable `name`, or a file's content when `name`
+ * is undefined) cannot be handed to a build, if it cannot; never echoes it. A runner credential
+ * copied under another name (NPM_TOKEN=$CI_JOB_TOKEN, a file holding it) or inside a URL
+ * (GitLab's CI_REPOSITORY_URL, a .git-credentials line) is still the runner's. A URL with a
+ * password is refused only when the password is a runner credential's value or the host is
+ * the CI server's (the pipeline's clone URL): PIP_INDEX_URL=https://user:pass@pypi.example.com/…
+ * is a build's own secret.
+ */
+export function secretValueProblem(
     value: string,
     env: Record<string, string | undefined>,
+    name?: string,
 ): string | undefined {
-    const copied = Object.entries(env).find(
-        ([other, v]) =>
-            other !== name &&
-            v !== undefined &&
-            v.trim().length >= 16 &&
-            CREDENTIAL_WORD.test(other) &&
-            credentialFamily(other) !== undefined &&
-            value.includes(v.trim()),
+    const credentials = Object.entries(env).filter(
+        (entry): entry is [string, string] =>
+            entry[0] !== name &&
+            entry[1] !== undefined &&
+            entry[1].trim() !== "" &&
+            credentialFamily(entry[0]) !== undefined,
+    );
+    const copied = credentials.find(
+        ([other, v]) => v.trim().length >= 16 && CREDENTIAL_WORD.test(other) && value.includes(v.trim()),
     );
     if (copied !== undefined) {
         return `holds the value of ${copied[0]}, one of the runner's own credentials; ${AS_PIPELINE}`;
     }
-    if (URL_WITH_PASSWORD.test(value)) {
-        return "holds a URL with a user and password in it (scheme://user:password@…), as a pipeline's clone URL does (GitLab's CI_REPOSITORY_URL carries the job token); if the credential in it was made for the build, store the URL as a config secret (`pulumi config set --secret <key> <url>`) and read it with { config: <key> }";
+    const servers = ciServerHosts(env);
+    for (const [, password, host] of value.matchAll(URL_WITH_PASSWORD)) {
+        const owner = credentials.find(([, v]) => v.trim() === decoded(password));
+        if (owner !== undefined) {
+            return `holds a URL whose password is the value of ${owner[0]}, one of the runner's own credentials; ${AS_PIPELINE}`;
+        }
+        if (servers.includes(host.toLowerCase())) {
+            return `holds a URL with a user and password for ${host.toLowerCase()}, the CI server this pipeline runs on: that is the pipeline's clone URL (GitLab's CI_REPOSITORY_URL carries the job token). If its credential was made for the build (a deploy token), store the URL as a config secret (\`pulumi config set --secret <key> <url>\`) and read it with { config: <key> }`;
+        }
     }
     return undefined;
 }
@@ -158,6 +213,17 @@ const SPECIAL_TREES = ["/proc", "/sys", "/dev"];
 
 function inTree(p: string, trees: string[]): string | undefined {
     return trees.find((t) => p === t || p.startsWith(`${t}/`));
+}
+
+/**
+ * The `.git` part of an absolute, normalised path, if any: the directory (or, in a worktree or
+ * submodule, the file naming it) git keeps a clone's config in. Compared without case, because
+ * macOS's and Windows' default file systems open .GIT/config as .git/config.
+ */
+function gitPart(p: string): string | undefined {
+    const parts = p.split(path.sep);
+    const i = parts.findIndex((part) => part.toLowerCase() === ".git");
+    return i < 0 ? undefined : parts.slice(0, i + 1).join(path.sep);
 }
 
 function kindOf(stat: fs.Stats): string {
@@ -192,6 +258,10 @@ export function fileSourceProblem(file: string, projectRoot: string, outsideProj
     const tree = inTree(given, SPECIAL_TREES) ?? inTree(real, SPECIAL_TREES);
     if (tree !== undefined) {
         return `"${file}" is in ${tree}, which holds the kernel's and devices' files (the runner's memory, environment and credentials), not a secret; give a plain file`;
+    }
+    const git = gitPart(given) ?? gitPart(real);
+    if (git !== undefined) {
+        return `"${file}" is in a git directory (${git}), whose config holds the clone's credentials (GitLab runners write the clone URL with gitlab-ci-token:<job token> there, actions/checkout its token); give a file made for the build`;
     }
     const stat = fs.statSync(real);
     if (!stat.isFile()) {

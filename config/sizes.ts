@@ -10,6 +10,7 @@
 // The sign step (runner/attest.ts) gets its AttestSpec the same way, and runs last of all.
 
 import { machinesOf } from "../plan/platforms";
+import { DEFAULT_SMOKE_TEST_COMMAND } from "./imageDefaults";
 import type { SigningConfig } from "./signing";
 
 /** Linux's MAX_ARG_STRLEN with 4 KiB pages. */
@@ -77,7 +78,7 @@ export function smokeTestSpecBytes(image: SizedImage, repository: string, regist
             builder: "b".repeat(BUILDER_FIELD),
             platform,
             ref: `${repository}@${DIGEST}`,
-            command: test.command ?? ["uname", "-m"],
+            command: test.command ?? DEFAULT_SMOKE_TEST_COMMAND,
             expect:
                 test.command === undefined
                     ? { lines: [...machinesOf(platform)] }
@@ -121,7 +122,7 @@ export function attestSpecBytes(image: SignedImage, sign: SignContext): number {
                 ? {}
                 : {
                       test: {
-                          command: image.test.command ?? ["uname", "-m"],
+                          command: image.test.command ?? DEFAULT_SMOKE_TEST_COMMAND,
                           // Two bytes fewer than the bound: the bound counts the quotes JSON adds.
                           output: "o".repeat(SMOKE_OUTPUT_JSON_BYTES - 2),
                       },

@@ -9,6 +9,7 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { DEFAULT_DOCKERFILE } from "../config/imageDefaults";
 import { SigningConfig } from "../config/signing";
 import { privateDockerConfig } from "./dockerConfig";
 import { privateTempDir, run, RunnerEnv, RunnerError } from "./process";
@@ -190,7 +191,7 @@ function facts(spec: AttestSpec, docker: NodeJS.ProcessEnv): Facts {
         dockerfile: () =>
             (text ??=
                 build.dockerfileInline ??
-                fs.readFileSync(build.dockerfile ?? path.join(build.context, "Dockerfile"), "utf8")),
+                fs.readFileSync(build.dockerfile ?? path.join(build.context, DEFAULT_DOCKERFILE), "utf8")),
         base: oncePerKey(async (ref) => {
             if (ref.includes("$")) {
                 return { ref, why: "the reference depends on a build arg that has no value here" };

@@ -44,6 +44,14 @@ beforeAll(async () => {
     fs.symlinkSync("/proc/self/environ", path.join(root, "environ"));
     fs.writeFileSync(path.join(outside, "npmrc"), "//registry.npmjs.org/:_authToken=y\n");
     fs.symlinkSync(path.join(outside, "npmrc"), path.join(root, "linked-npmrc"));
+    // Git's clone config in the places and spellings a path can reach it by.
+    for (const dir of [".git", ".GIT", "vendor/lib/.git", path.join(outside, ".git"), ".github", ".gitlab"]) {
+        fs.mkdirSync(path.resolve(root, dir), { recursive: true });
+        fs.writeFileSync(path.resolve(root, dir, "config"), "[remote]\n");
+    }
+    fs.mkdirSync(path.join(root, "worktree"));
+    fs.writeFileSync(path.join(root, "worktree", ".git"), "gitdir: ../.git/worktrees/worktree\n");
+    fs.symlinkSync(path.join(root, ".git", "config"), path.join(root, "git-config"));
     agent = net.createServer();
     await new Promise<void>((resolve) => agent.listen(path.join(root, "agent.sock"), resolve));
 });
@@ -175,7 +183,6 @@ const secretSources: Case[] = [
             ["COSIGN_PRIVATE_KEY", "COSIGN_*"],
             ["SIGSTORE_OIDC_CLIENT_SECRET", "SIGSTORE_*"],
             // Other clouds' SDK credentials, as AWS_* for AWS.
-            ["GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_*"],
             ["CLOUDSDK_AUTH_ACCESS_TOKEN", "CLOUDSDK_*"],
             ["AZURE_CLIENT_SECRET", "AZURE_*"],
             ["ARM_CLIENT_SECRET", "ARM_*"],
@@ -196,6 +203,38 @@ const secretSources: Case[] = [
         name,
         secret({ env: name }),
         ["images[0].secrets.token.env", `names ${name}, one of the ${family} variables that hold ${CREDENTIAL}`],
+    ]),
+    // Google Cloud's credentials by name: GOOGLE_* also holds keys made for a build.
+    ...[
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_CREDENTIALS",
+        "GOOGLE_CLOUD_KEYFILE_JSON",
+        "GCLOUD_KEYFILE_JSON",
+        "GOOGLE_OAUTH_ACCESS_TOKEN",
+        "GOOGLE_GHA_CREDS_PATH",
+    ].map((name): Case => [
+        name,
+        secret({ env: name }),
+        ["images[0].secrets.token.env", `names ${name}, a variable that holds ${CREDENTIAL}`],
+    ]),
+    // The clone's config holds its credentials: GitLab runners write the clone URL with
+    // gitlab-ci-token:<job token> into .git/config. Any depth, any spelling, opt-in or not.
+    ...(
+        [
+            [".git/config", {}],
+            ["./.git/config", {}],
+            [".git//config", {}],
+            ["app/../.git/config", {}],
+            ["vendor/lib/.git/config", {}],
+            [".GIT/config", {}],
+            ["worktree/.git", {}],
+            ["git-config", {}],
+            [path.join(outside, ".git", "config"), { outsideProject: true }],
+        ] as [string, Record<string, unknown>][]
+    ).map(([file, extra]): Case => [
+        `${path.isAbsolute(file) ? "a .git/config outside the project, with the opt-in" : file} in a git directory`,
+        secret({ file, ...extra }),
+        ["images[0].secrets.token.file", `"${file}" is in a git directory (`],
     ]),
     [
         "/proc/self/environ",
@@ -275,6 +314,10 @@ const secretSources: Case[] = [
     ["a variable that only mentions an identity", secret({ env: "IDENTITY_TOKEN" }), "accepted"],
     ["a variable of the build's own that starts CI_", secret({ env: "CI_NPM_TOKEN" }), "accepted"],
     ["a config key of the build's own", secret({ config: "npmToken" }), "accepted"],
+    ["a file under .github", secret({ file: ".github/config" }), "accepted"],
+    ["a file under .gitlab", secret({ file: ".gitlab/config" }), "accepted"],
+    ["a Google API key made for the build", secret({ env: "GOOGLE_MAPS_API_KEY" }), "accepted"],
+    ["a Google client secret of the app being built", secret({ env: "GOOGLE_CLIENT_SECRET" }), "accepted"],
 ];
 
 const sshSources: Case[] = [

@@ -7,8 +7,10 @@ import { isDeepStrictEqual } from "util";
 import { parse } from "yaml";
 import { z } from "zod";
 import { configReference, defaultText, referenceRows, schemaKeys } from "../config/configReference";
-import { rawSchema } from "../config/schema";
+import { DEFAULT_DOCKERFILE, DEFAULT_SMOKE_TEST_COMMAND, rawSchema } from "../config/schema";
+import { CAPS, MAX_ARG_STRLEN } from "../config/sizes";
 import { FLEET_SECRET_KEYS } from "../config/secretSources";
+import { KEY_DOCS } from "../config/keyDocs";
 
 const projectRoot = path.join(__dirname, "..");
 
@@ -26,6 +28,25 @@ test("every key of the schema and every fleet secret has a row, once", () => {
     const rows = referenceRows().map(([key]) => key.replace(/`/g, ""));
     expect(new Set(rows).size).toBe(rows.length);
     expect(rows.sort()).toEqual([...schemaKeys(rawSchema).map((k) => k.path), ...FLEET_SECRET_KEYS].sort());
+});
+
+describe("defaults and limits the code applies outside the schema are shown from the code's own constants", () => {
+    const row = (key: string) => referenceRows().find(([k]) => k === `\`${key}\``)!;
+
+    test.each([
+        ["images[].dockerfile", `\`${DEFAULT_DOCKERFILE}\``],
+        ["images[].test.command", `\`${JSON.stringify(DEFAULT_SMOKE_TEST_COMMAND).replace(/","/g, '", "')}\``],
+    ])("%s defaults to %s", (key, shown) => {
+        expect(row(key)[2]).toBe(shown);
+    });
+
+    test("the smoke test's default command, the spec limit and the fleet caps appear as the code has them", () => {
+        expect(row("images[].test")[3]).toContain(`(\`${DEFAULT_SMOKE_TEST_COMMAND.join(" ")}\`,`);
+        expect(row("images[].test.command")[3]).toContain(`(${MAX_ARG_STRLEN / 1024} KiB,`);
+        expect(row("images[].tags")[3]).toContain(`(at most ${CAPS.tagsPerImage};`);
+        expect(row("images")[3]).toContain(`at most ${CAPS.images} in all`);
+        expect(configReference()).toContain(`at most ${CAPS.buildHosts} build hosts in all`);
+    });
 });
 
 describe("the generator refuses docs that drift from the schema", () => {
@@ -57,6 +78,21 @@ describe("the generator refuses docs that drift from the schema", () => {
     test("a written default for a key whose default the schema applies", () => {
         expect(() => referenceRows({ ...docs, "b.c": { description: "C.", default: "4" } }, schema, [])).toThrow(
             "b.c has a default in the schema (3)",
+        );
+    });
+
+    test.each([
+        ["a range the schema does not enforce", "Hosts (1–50).", "n states (1–50); the schema accepts 1–100"],
+        ["no range for a bounded number", "Hosts.", "n states no range; the schema accepts 1–100"],
+    ])("%s", (_, description, message) => {
+        const bounded = z.object({ n: z.number().int().min(1).max(100).default(1) }).strict();
+        expect(() => referenceRows({ n: { description } }, bounded, [])).toThrow(message);
+        expect(referenceRows({ n: { description: "Hosts (1–100)." } }, bounded, [])).toHaveLength(1);
+    });
+
+    test("a range on a key that is no number", () => {
+        expect(() => referenceRows({ ...docs, a: { description: "A (1–2)." } }, schema, [])).toThrow(
+            "a states a range (1–2) but is no number in the schema",
         );
     });
 
@@ -128,4 +164,97 @@ describe("Pulumi.yaml's config block matches the schema", () => {
         }
         expect(isDeepStrictEqual(topLevel[key].parse(d.default), topLevel[key].parse(undefined))).toBe(true);
     });
+
+    // Pulumi's project config cannot type an object's members, so each structured key's description
+    // lists them, `{count=1, platforms=[native], …}`: every member named must be a key of the schema
+    // under it, and every default stated must be the one the program applies.
+    test.each(Object.keys(topLevel).filter((key) => describedMembers(declared[key].description ?? "").length > 0))(
+        "%s: the members its description lists exist, with the defaults the program applies",
+        (key) => {
+            expect(memberProblems(key, declared[key].description ?? "")).toEqual([]);
+        },
+    );
+
+    test("reads each member of a description's lists and the default it states", () => {
+        expect(describedMembers("Pools: {name, count=1, tags=[latest, v1], buildArgs={}} | {access=cidr|ssm}")).toEqual(
+            [
+                { name: "name", value: undefined },
+                { name: "count", value: "1" },
+                { name: "tags", value: "[latest, v1]" },
+                { name: "buildArgs", value: "{}" },
+                { name: "access", value: "cidr|ssm" },
+            ],
+        );
+    });
+
+    test.each([
+        ["hosts", "{name, count=2}", ["hosts[].count: Pulumi.yaml says 2, the program applies 1"]],
+        ["hosts", "{name, cont=1}", ["hosts.cont: no such key in the schema"]],
+        ["ssh", "{access=ssm|cidr}", ["ssh.access: Pulumi.yaml says ssm|cidr, the program applies cidr|ssm"]],
+        [
+            "builder",
+            "{buildkitImage=moby/buildkit:v0.1.0 by digest}",
+            [
+                `builder.buildkitImage: Pulumi.yaml says moby/buildkit:v0.1.0 by digest, the program applies ${KEY_DOCS["builder.buildkitImage"].default!.replace(/`/g, "")}`,
+            ],
+        ],
+    ])("%s described as %s is refused", (key, description, problems) => {
+        expect(memberProblems(key, description)).toEqual(problems);
+    });
 });
+
+/** The members a description's `{…}` lists name, each with the default it states (`count=1`), if any. */
+function describedMembers(description: string): { name: string; value?: string }[] {
+    // `{}` as a value would close the list early; it is read back as a value below.
+    const lists = [...description.replace(/=\{\}/g, "=(empty map)").matchAll(/\{([^}]*)\}/g)].map((m) => m[1]);
+    return lists.flatMap((list) =>
+        list.split(/,\s*(?![^[]*\])/).map((member) => {
+            const match = /^([A-Za-z]+)(?:=(.*))?/.exec(member.trim());
+            return { name: match?.[1] ?? member, value: match?.[2]?.replace("(empty map)", "{}").trim() };
+        }),
+    );
+}
+
+/** What a described member's default says, as Pulumi.yaml writes it: `[latest]`, `{}`, `60`, `cidr|ssm`. */
+function appliedDefault(key: ReturnType<typeof schemaKeys>[number]): string | undefined {
+    // An enum's choices, the default first (`access=cidr|ssm`).
+    if (key.hasDefault && key.type.includes("\\|")) {
+        const choices = key.type.split(" \\| ").map((c) => c.replace(/`/g, ""));
+        return [key.defaultValue, ...choices.filter((c) => c !== key.defaultValue)].join("|");
+    }
+    if (key.hasDefault) {
+        const value = key.defaultValue;
+        if (Array.isArray(value)) {
+            return `[${value.join(", ")}]`;
+        }
+        return typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
+    }
+    // The defaults a later step decides, in the words of Pulumi.yaml where they differ from the reference's.
+    const worded: Record<string, string> = { "hosts[].platforms": "[native]" };
+    return worded[key.path] ?? KEY_DOCS[key.path]?.default?.replace(/`/g, "");
+}
+
+/** Each member of `key`'s description that is no schema key, or whose stated default the program does not apply. */
+function memberProblems(key: string, description: string): string[] {
+    const keys = schemaKeys(rawSchema);
+    return describedMembers(description).flatMap(({ name, value }) => {
+        const member = keys.find((k) => k.path === `${key}.${name}` || k.path === `${key}[].${name}`);
+        if (member === undefined) {
+            return [`${key}.${name}: no such key in the schema`];
+        }
+        if (value === undefined) {
+            return [];
+        }
+        const applied = appliedDefault(member);
+        // `by digest`: the pinned default is that reference with its index digest.
+        const byDigest = value.endsWith(" by digest");
+        const matches = byDigest
+            ? new RegExp(`^${value.slice(0, -" by digest".length).replace(/[.]/g, "\\.")}@sha256:[a-f0-9]{64}$`).test(
+                  applied ?? "",
+              )
+            : value === applied;
+        return matches
+            ? []
+            : [`${member.path}: Pulumi.yaml says ${value}, the program applies ${applied ?? "no default"}`];
+    });
+}

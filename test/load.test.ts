@@ -308,6 +308,17 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
         return [];
     };
 
+    /** Project files a build secret may name: a copy of the fleet's key, and files with URLs in them. */
+    const writeSecretFiles = () => {
+        const files: Record<string, string> = {
+            "copied-key": `${FLEET_KEY}\n`,
+            "clone-url": "https://gitlab-ci-token:glcbt-64_abcdefghijklmnopqrst@gitlab.example.com/group/app.git\n",
+            "git-credentials": "https://gitlab-ci-token:glcbt-64_zyxwvutsrqponmlkjihg@gitlab.example.com\n",
+            "pip.conf": "[global]\nindex-url = https://ci:reg-pass-42@pypi.example.com/simple\n",
+        };
+        Object.entries(files).forEach(([name, text]) => fs.writeFileSync(path.join(root, name), text));
+    };
+
     test.each<[string, Record<string, unknown>, Record<string, string>, string]>([
         [
             "an environment variable holding the registry password",
@@ -334,10 +345,55 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
             "images[0].secrets.token: holds the value of PULUMI_ACCESS_TOKEN, one of the runner's own credentials",
         ],
         [
-            "a variable holding a URL with a user and password, the job token absent",
+            "CI_REPOSITORY_URL itself, by its family",
+            { env: "CI_REPOSITORY_URL" },
+            {
+                CI_REPOSITORY_URL:
+                    "https://gitlab-ci-token:glcbt-64_abcdefghijklmnopqrst@gitlab.example.com/group/app.git",
+            },
+            "images[0].secrets.token.env: names CI_REPOSITORY_URL, one of the CI_REPOSITORY_* variables that hold the runner's own CI, cloud or Pulumi credentials",
+        ],
+        [
+            "a URL whose password is a runner credential too short to count as copied",
+            { env: "INDEX_URL" },
+            { INDEX_URL: "https://ci:reg-pass-42@registry.example.com/simple", CI_REGISTRY_PASSWORD: "reg-pass-42" },
+            "images[0].secrets.token: holds a URL whose password is the value of CI_REGISTRY_PASSWORD, one of the runner's own credentials; a build step could act as the pipeline with it",
+        ],
+        [
+            "a URL whose password is a runner credential, percent-encoded",
+            { env: "INDEX_URL" },
+            {
+                INDEX_URL: "https://ci:correct%20horse%2Fbattery%40staple@pypi.example.com/simple",
+                PULUMI_CONFIG_PASSPHRASE: "correct horse/battery@staple",
+            },
+            "images[0].secrets.token: holds a URL whose password is the value of PULUMI_CONFIG_PASSPHRASE",
+        ],
+        [
+            "GitLab's clone URL with the job token absent, by the CI server's host",
             { env: "REPO_URL" },
-            { REPO_URL: "https://gitlab-ci-token:glcbt-64_abcdefghijklmnopqrst@gitlab.example.com/group/app.git" },
-            "images[0].secrets.token: holds a URL with a user and password in it (scheme://user:password@…), as a pipeline's clone URL does (GitLab's CI_REPOSITORY_URL carries the job token); if the credential in it was made for the build, store the URL as a config secret (`pulumi config set --secret <key> <url>`) and read it with { config: <key> }",
+            {
+                REPO_URL: "https://gitlab-ci-token:glcbt-64_abcdefghijklmnopqrst@gitlab.example.com/group/app.git",
+                CI_SERVER_HOST: "gitlab.example.com",
+            },
+            "images[0].secrets.token: holds a URL with a user and password for gitlab.example.com, the CI server this pipeline runs on: that is the pipeline's clone URL (GitLab's CI_REPOSITORY_URL carries the job token). If its credential was made for the build (a deploy token), store the URL as a config secret (`pulumi config set --secret <key> <url>`) and read it with { config: <key> }",
+        ],
+        [
+            "a clone URL for GitLab's FQDN, host in capitals and with a port",
+            { env: "REPO_URL" },
+            {
+                REPO_URL: "https://gitlab-ci-token:glcbt-64_x@GitLab.Example.com:8443/group/app.git",
+                CI_SERVER_FQDN: "gitlab.example.com:8443",
+            },
+            "images[0].secrets.token: holds a URL with a user and password for gitlab.example.com, the CI server",
+        ],
+        [
+            "a GitHub clone URL with the workflow's token, by GITHUB_SERVER_URL",
+            { env: "REPO_URL" },
+            {
+                REPO_URL: "https://x-access-token:ghs_0123456789abcdef@github.com/org/app.git",
+                GITHUB_SERVER_URL: "https://github.com",
+            },
+            "images[0].secrets.token: holds a URL with a user and password for github.com, the CI server",
         ],
         [
             "a project file holding the fleet's SSH key",
@@ -345,24 +401,83 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
             {},
             "images[0].secrets.token: holds the same value as sshPrivateKey, the fleet's own credential; a build would be handed it. Give the build a credential made for it",
         ],
+        [
+            "a project file holding GitLab's clone URL, the job token set",
+            { file: "clone-url" },
+            { CI_JOB_TOKEN: "glcbt-64_abcdefghijklmnopqrst" },
+            "images[0].secrets.token: holds the value of CI_JOB_TOKEN, one of the runner's own credentials; a build step could act as the pipeline with it",
+        ],
+        [
+            "a project file of git credentials for the CI server, the job token absent",
+            { file: "git-credentials" },
+            { CI_SERVER_HOST: "gitlab.example.com" },
+            "images[0].secrets.token: holds a URL with a user and password for gitlab.example.com, the CI server this pipeline runs on",
+        ],
+        [
+            "a project file whose URL password is a short runner credential",
+            { file: "pip.conf" },
+            { CI_REGISTRY_PASSWORD: "reg-pass-42" },
+            "images[0].secrets.token: holds a URL whose password is the value of CI_REGISTRY_PASSWORD",
+        ],
     ])("refuses %s", (_, source, env, message) => {
-        fs.writeFileSync(path.join(root, "copied-key"), `${FLEET_KEY}\n`);
+        writeSecretFiles();
         withSecret(source);
         expect(problemsOf(env).map((p) => p.slice(0, message.length))).toContainEqual(message);
     });
 
-    test.each<[string, Record<string, string>]>([
-        ["a token of the build's own", { NPM_TOKEN: "npm_0123456789abcdef0123456789abcdef0123" }],
+    test.each<[string, string, Record<string, string>]>([
+        ["a pip.conf with the index's own user and password, in a GitLab job", "pip.conf", gitlab()],
+        [
+            "git credentials for another forge, in a GitHub workflow",
+            "git-credentials",
+            { GITHUB_SERVER_URL: "https://github.com" },
+        ],
+    ])("accepts %s", (_, file, env) => {
+        writeSecretFiles();
+        withSecret({ file });
+        expect(problemsOf(env)).toEqual([]);
+    });
+
+    /** A GitLab job's own variables: a URL to another host is a build's secret, whatever its password. */
+    function gitlab(): Record<string, string> {
+        return {
+            CI_SERVER_HOST: "gitlab.example.com",
+            CI_SERVER_URL: "https://gitlab.example.com",
+            CI_JOB_TOKEN: "glcbt-64_abcdefghijklmnopqrst",
+        };
+    }
+    test.each<[string, string, Record<string, string>]>([
+        ["a token of the build's own", "NPM_TOKEN", { NPM_TOKEN: "npm_0123456789abcdef0123456789abcdef0123" }],
         [
             "a URL without a password",
+            "NPM_TOKEN",
             { NPM_TOKEN: "https://registry.example.com/npm/", AWS_REGION: "eu-west-1", AWS_PROFILE: "default" },
         ],
         [
             "a value that holds a short or non-credential runner variable",
+            "NPM_TOKEN",
             { NPM_TOKEN: "https://s3.eu-west-1.amazonaws.com/bucket-of-the-build-0123", AWS_REGION: "eu-west-1" },
         ],
-    ])("accepts %s", (_, env) => {
-        withSecret({ env: "NPM_TOKEN" });
+        [
+            "PIP_INDEX_URL with the index's own user and password, in a GitLab job",
+            "PIP_INDEX_URL",
+            { PIP_INDEX_URL: "https://user:pass@pypi.example.com/simple", ...gitlab() },
+        ],
+        [
+            "git credentials for another forge, in a GitHub workflow",
+            "GIT_CREDENTIALS",
+            {
+                GIT_CREDENTIALS: "https://build-bot:ghp_0123456789abcdef0123@git.example.org",
+                GITHUB_SERVER_URL: "https://github.com",
+            },
+        ],
+        [
+            "DATABASE_URL for a build step's migrations check",
+            "DATABASE_URL",
+            { DATABASE_URL: "postgres://app:s3cret@db.example.com:5432/app", ...gitlab() },
+        ],
+    ])("accepts %s", (_, name, env) => {
+        withSecret({ env: name });
         expect(problemsOf(env)).toEqual([]);
     });
 

@@ -1,4 +1,5 @@
-// The README's minimal stack is what a newcomer copies first: it must pass the config contract.
+// The README is what a newcomer reads first: its minimal stack must pass the config contract, and
+// its outputs must be the ones index.ts exports.
 
 import * as fs from "fs";
 import * as path from "path";
@@ -50,4 +51,22 @@ test("the README's minimal stack passes the config contract with Pulumi.yaml's d
         ["x86", "amd64", ["linux/amd64"]],
     ]);
     expect(parsed.images.map((i) => [i.name, i.platforms])).toEqual([["hello", ["linux/amd64", "linux/arm64"]]]);
+});
+
+test("the README's outputs are index.ts's exports, a short row each, and docs/outputs.md gives each in full", () => {
+    const exported = [
+        ...fs.readFileSync(path.join(projectRoot, "index.ts"), "utf8").matchAll(/^export const (\w+)/gm),
+    ].map((m) => m[1]);
+    expect(exported.length).toBeGreaterThan(0);
+    const section = readme.split("\n## Outputs\n")[1]?.split("\n## ")[0] ?? "";
+    const rows = section
+        .split("\n")
+        .filter((line) => line.startsWith("| `"))
+        .map((line) => line.split("|").map((cell) => cell.trim()));
+    expect(rows.map(([, name]) => name)).toEqual(exported.map((name) => `\`${name}\``));
+    // A five-minute page: one short line per output; every field is in docs/outputs.md.
+    expect(rows.filter(([, , what]) => what.length > 120).map(([, name]) => name)).toEqual([]);
+    expect(section).toContain("](docs/outputs.md)");
+    const full = fs.readFileSync(path.join(projectRoot, "docs", "outputs.md"), "utf8");
+    expect([...full.matchAll(/^## (\w+)$/gm)].map((m) => m[1])).toEqual(exported);
 });
