@@ -31,20 +31,34 @@ echo '~~~~~~'
 #   ">", "<", "=", "=>"), then `TYPE: (OP)` and maybe ` (protect)`;
 # - under a step: `[id=…]`, `[urn=…]`, `[provider=…]`, `--outputs:--`, and property lines
 #   `KEY: VALUE`, `[N]: VALUE` or a closing `}` / `]`, each indented and maybe prefixed;
+# - a changed multi-line string (NBF_BUILDERS holds one builder a line): printTextDiff writes
+#   the title `KEY: ` and ends the line, then printLineDiff writes the line diff one level
+#   deeper (pulumi/pulumi pkg/backend/display/object_diff.go): each line of the value, its
+#   indentation's last two columns replaced by "+ " or "- " when added or removed, and no
+#   blank lines. They are the program's property values, which the diff shows anyway, so they
+#   are kept while they stay deeper than the title, and the step goes on after them;
 # - `Resources:` then `    + 1 to create`, `    4 unchanged`, `    5 changes. 4 unchanged`;
 # - `Policy Packs run:` (or `Policies:`) then a pack per line.
 # The colour codes go first so a coloured line is judged by its text.
 sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g' "$output" | LC_ALL=C awk '
     function keep(line) { print substr(line, 1, 300) }
-    function drop() { dropped++; block = "" }
+    function drop() { dropped++; block = ""; textcol = -1 }
+    # The column where the text of a line starts, after its indentation and op prefix.
+    function column(line) { match(line, /^ *([-+~] *)?/); return RLENGTH }
+    BEGIN { textcol = -1 }
     /^Previewing (update|destroy|refresh|import) \([A-Za-z0-9_.\/-]+\):?$/ { keep($0); block = ""; next }
     /^ *([-+~<>=][-+~<>=]? *)?[A-Za-z0-9_.-]+:[A-Za-z0-9_.\/-]*:[A-Za-z0-9_.-]+: \([a-z-]+\)( \([a-z]+\))?$/ {
-        keep($0); block = "step"; next
+        keep($0); block = "step"; textcol = -1; next
     }
     /^Resources:$/ { keep($0); block = "summary"; next }
     /^(Policy Packs run|Policies):$/ { keep($0); block = "policy"; next }
-    /^[[:space:]]*$/ { if (block != "") print ""; next }
+    /^[[:space:]]*$/ { if (block != "") print ""; textcol = -1; next }
+    block == "step" && textcol >= 0 {
+        if (match($0, /^ */) && (RLENGTH >= textcol + 4 || (RLENGTH == textcol + 2 && /^ *[-+] /))) { keep($0); next }
+        textcol = -1
+    }
     block == "step" && /^ +(\[(id|urn|provider)=[^][:space:]]*\]|--outputs:--)$/ { keep($0); next }
+    block == "step" && /^ +([-+~] *)?("?[A-Za-z_$][A-Za-z0-9_.$\/-]*"?|\[[0-9]+\]) *: *$/ { keep($0); textcol = column($0); next }
     block == "step" && /^ +([-+~] *)?("?[A-Za-z_$][A-Za-z0-9_.$\/-]*"?|\[[0-9]+\]) *: / { keep($0); next }
     block == "step" && /^ +([-+~] *)?("?[A-Za-z_$][A-Za-z0-9_.$\/-]*"?|\[[0-9]+\]) *: *[[{]$/ { keep($0); next }
     block == "step" && /^ +([-+~] *)?[]}]$/ { keep($0); next }

@@ -902,6 +902,16 @@ describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
         "    \u001b[33m~ command:local:Command: (update)\u001b[0m",
         "        [id=nbf-builder]",
         '      ~ create: "old" => "new"',
+        // A changed multi-line string (NBF_BUILDERS is one builder a line): printTextDiff
+        // writes the title ending in ": ", then the line diff one level deeper, each line
+        // prefixed "+ "/"- " or unprefixed (pulumi/pulumi pkg/backend/display/object_diff.go).
+        "      ~ environment: {",
+        "          ~ NBF_BUILDERS: ",
+        "                nbf-builder-amd64",
+        "              - nbf-builder-arm64",
+        "              + nbf-builder-arm64-2",
+        "        }",
+        '      ~ update: "old-delete" => "new-delete"',
         "warning: WARNING_FROM_BUILD",
         "    PROGRAM_CONSOLE_LOG a value the program printed",
         "",
@@ -940,6 +950,8 @@ describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
             "        push      : true",
             "    ~ command:local:Command: (update)",
             '      ~ create: "old" => "new"',
+            "          ~ NBF_BUILDERS: \n                nbf-builder-amd64\n              - nbf-builder-arm64\n              + nbf-builder-arm64-2\n        }\n",
+            '      ~ update: "old-delete" => "new-delete"',
             "    + 1 to create",
             "    2 changes. 4 unchanged",
             "    native-build-fleet-policy  0.1.0",
