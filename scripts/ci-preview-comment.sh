@@ -31,23 +31,51 @@ echo '~~~~~~'
 #   ">", "<", "=", "=>"), then `TYPE: (OP)` and maybe ` (protect)`;
 # - under a step: `[id=…]`, `[urn=…]`, `[provider=…]`, `--outputs:--`, and property lines
 #   `KEY: VALUE`, `[N]: VALUE` or a closing `}` / `]`, each indented and maybe prefixed;
+# - a changed multi-line string (NBF_BUILDERS holds one builder a line): printTextDiff writes
+#   the title `KEY: ` and ends the line, then printLineDiff writes the line diff one level
+#   deeper (pulumi/pulumi pkg/backend/display/object_diff.go): each line of the value, its
+#   indentation's last two columns replaced by "+ " or "- " when added or removed, and no
+#   blank lines. They are the program's property values, which the diff shows anyway, so they
+#   are kept while they stay deeper than the title, and the step goes on after them;
 # - `Resources:` then `    + 1 to create`, `    4 unchanged`, `    5 changes. 4 unchanged`;
 # - `Policy Packs run:` (or `Policies:`) then a pack per line.
+# - a policy violation: `    PACK@vVER [LEVEL]  POLICY  (TYPE: NAME)` then its message, inline
+#   (renderDiffPolicyViolationEvent, pkg/backend/display/diff.go), or under `Policies:`
+#   `        - [LEVEL]  POLICY  (TYPE: NAME)` then the message. The message is the policy's
+#   text and may quote values, so only the part up to the resource is kept: the comment says
+#   which policy failed on which resource.
+# A step's properties sit 4 columns per level right of the step's own text minus 2 (its
+# op prefix is 2 wide): a line of the program's stdout, which comes at column 0 with no
+# prefix, that looks like a property but is not at such a column is not one.
 # The colour codes go first so a coloured line is judged by its text.
 sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g' "$output" | LC_ALL=C awk '
     function keep(line) { print substr(line, 1, 300) }
-    function drop() { dropped++; block = "" }
+    function drop() { dropped++; block = ""; textcol = -1 }
+    # The column where the text of a line starts, after its indentation and op prefix.
+    function column(line) { match(line, /^ *([-+~] *)?/); return RLENGTH }
+    # A property of the step: at one of the columns of its levels.
+    function level(line,    c) { c = column(line); return c >= stepcol + 2 && (c - stepcol - 2) % 4 == 0 }
+    BEGIN { textcol = -1 }
+    match($0, /^    [A-Za-z0-9_.-]+@v?[0-9][A-Za-z0-9_.+-]* \[(mandatory|advisory|remediate)\]  [A-Za-z0-9_.-]+  \([A-Za-z0-9_.:\/-]+: [^()]+\)/) ||
+    match($0, /^        - \[(mandatory|advisory|remediate)\]  [A-Za-z0-9_.-]+  \([A-Za-z0-9_.:\/-]+: [^()]+\)/) {
+        keep(substr($0, 1, RLENGTH)); block = "policy"; textcol = -1; next
+    }
     /^Previewing (update|destroy|refresh|import) \([A-Za-z0-9_.\/-]+\):?$/ { keep($0); block = ""; next }
     /^ *([-+~<>=][-+~<>=]? *)?[A-Za-z0-9_.-]+:[A-Za-z0-9_.\/-]*:[A-Za-z0-9_.-]+: \([a-z-]+\)( \([a-z]+\))?$/ {
-        keep($0); block = "step"; next
+        keep($0); block = "step"; textcol = -1; match($0, /^ *([-+~<>=][-+~<>=]? *)?/); stepcol = RLENGTH; next
     }
     /^Resources:$/ { keep($0); block = "summary"; next }
     /^(Policy Packs run|Policies):$/ { keep($0); block = "policy"; next }
-    /^[[:space:]]*$/ { if (block != "") print ""; next }
+    /^[[:space:]]*$/ { if (block != "") print ""; textcol = -1; next }
+    block == "step" && textcol >= 0 {
+        if (match($0, /^ */) && (RLENGTH >= textcol + 4 || (RLENGTH == textcol + 2 && /^ *[-+] /))) { keep($0); next }
+        textcol = -1
+    }
     block == "step" && /^ +(\[(id|urn|provider)=[^][:space:]]*\]|--outputs:--)$/ { keep($0); next }
-    block == "step" && /^ +([-+~] *)?("?[A-Za-z_$][A-Za-z0-9_.$\/-]*"?|\[[0-9]+\]) *: / { keep($0); next }
-    block == "step" && /^ +([-+~] *)?("?[A-Za-z_$][A-Za-z0-9_.$\/-]*"?|\[[0-9]+\]) *: *[[{]$/ { keep($0); next }
-    block == "step" && /^ +([-+~] *)?[]}]$/ { keep($0); next }
+    block == "step" && level($0) && /^ +([-+~] *)?("?[A-Za-z_$][A-Za-z0-9_.$\/-]*"?|\[[0-9]+\]) *: *$/ { keep($0); textcol = column($0); next }
+    block == "step" && level($0) && /^ +([-+~] *)?("?[A-Za-z_$][A-Za-z0-9_.$\/-]*"?|\[[0-9]+\]) *: / { keep($0); next }
+    block == "step" && level($0) && /^ +([-+~] *)?("?[A-Za-z_$][A-Za-z0-9_.$\/-]*"?|\[[0-9]+\]) *: *[[{]$/ { keep($0); next }
+    block == "step" && level($0) && /^ +([-+~] *)?[]}]$/ { keep($0); next }
     block == "summary" && /^    ([-+~<>=][-+~<>=]? ?)?[0-9]+ (to )?[a-z -]+$/ { keep($0); next }
     block == "summary" && /^    [0-9]+ changes?(\. [0-9]+ unchanged)?$/ { keep($0); next }
     block == "policy" && /^    Name +Version$/ { keep($0); next }

@@ -97,8 +97,9 @@ fi
 tmp=${TMPDIR:-/tmp}
 if [ -n "${NBF_JOB_TEMP:-}" ] && [ -f "$NBF_JOB_TEMP" ]; then
     while IFS= read -r own; do
-        name=${own#"$tmp"/}
-        if [ "$own" != "$tmp/$name" ] || [[ $name != nbf-* ]] || [[ $name == */* ]] || ! [ -O "$own" ]; then
+        # Its own variable: $name is the builder, which the closing line reports.
+        recorded=${own#"$tmp"/}
+        if [ "$own" != "$tmp/$recorded" ] || [[ $recorded != nbf-* ]] || [[ $recorded == */* ]] || ! [ -O "$own" ]; then
             continue
         fi
         rm -rf -- "$own" || status=1

@@ -140,7 +140,10 @@ describe("removing a builder from a CI runner", () => {
         const record = path.join(home, ".nbf-job-temp");
         // Lines that are not this job's TMPDIR entries are ignored.
         fs.writeFileSync(record, [...own, path.join(home, "bin"), `${tmp}/nbf-x/../other-tool`, ""].join("\n"));
-        expect(run(["fleet-prod"], { NBF_JOB_TEMP: record }).status).toBe(0);
+        const result = run(["fleet-prod"], { NBF_JOB_TEMP: record });
+        expect(result.status).toBe(0);
+        // The closing line names the builder, not the last temporary file it read.
+        expect(result.stdout).toBe("removed builder fleet-prod from this runner\n");
         expect(fs.readdirSync(tmp).sort()).toEqual(["nbf-pulumi-home.other1", "nbf-web-identity.other2", "other-tool"]);
         expect(fs.existsSync(path.join(home, "bin"))).toBe(true);
         expect(fs.existsSync(record)).toBe(false);

@@ -891,6 +891,9 @@ describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
         '            [0]: "linux/arm64"',
         "        ]",
         "        push      : true",
+        // The program's own stdout arrives at column 0 (an info diagnostic has no prefix): a
+        // line that looks like a property but sits left of the step's properties is not one.
+        "    token: PROGRAM_STDOUT_token_value",
         "#1 [internal] load build definition from Dockerfile",
         "#5 [2/3] RUN echo $NPM_TOKEN",
         "#5 0.2 npm_SECRET_ECHOED",
@@ -902,8 +905,22 @@ describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
         "    \u001b[33m~ command:local:Command: (update)\u001b[0m",
         "        [id=nbf-builder]",
         '      ~ create: "old" => "new"',
+        // A changed multi-line string (NBF_BUILDERS is one builder a line): printTextDiff
+        // writes the title ending in ": ", then the line diff one level deeper, each line
+        // prefixed "+ "/"- " or unprefixed (pulumi/pulumi pkg/backend/display/object_diff.go).
+        "      ~ environment: {",
+        "          ~ NBF_BUILDERS: ",
+        "                nbf-builder-amd64",
+        "              - nbf-builder-arm64",
+        "              + nbf-builder-arm64-2",
+        "        }",
+        '      ~ update: "old-delete" => "new-delete"',
         "warning: WARNING_FROM_BUILD",
         "    PROGRAM_CONSOLE_LOG a value the program printed",
+        // A violation, inline where it happens: the pack, level, policy and resource, then
+        // the policy's message (renderDiffPolicyViolationEvent, pkg/backend/display/diff.go).
+        "    native-build-fleet-policy@v0.1.0 [mandatory]  no-public-ssh  (aws:ec2/securityGroup:SecurityGroup: web-sg)POLICY_MESSAGE a value",
+        "POLICY_MESSAGE_CONTINUATION",
         "",
         "\u001b[1mResources:\u001b[0m",
         "    + 1 to create",
@@ -913,6 +930,14 @@ describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
         "Policy Packs run:",
         "    Name                       Version",
         "    native-build-fleet-policy  0.1.0",
+        "",
+        // The progress display's summary of violations.
+        "Policies:",
+        "    \u274c native-build-fleet-policy@v0.1.0 (local: .trusted/policy)",
+        "        - [advisory]  tags-set  (aws:ec2/instance:Instance: host-0)",
+        "          POLICY_MESSAGE_UNDER_POLICIES",
+        "        - [mandatory]  no-public-ssh  (aws:ec2/securityGroup:SecurityGroup: web-sg)",
+        "          POLICY_MESSAGE_UNDER_POLICIES",
         "",
         "error: TOP_LEVEL_ERROR an unhandled error echoed npm_SECRET_AT_TOP",
         "    npm_SECRET_TOP_CONTINUATION",
@@ -940,10 +965,15 @@ describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
             "        push      : true",
             "    ~ command:local:Command: (update)",
             '      ~ create: "old" => "new"',
+            "          ~ NBF_BUILDERS: \n                nbf-builder-amd64\n              - nbf-builder-arm64\n              + nbf-builder-arm64-2\n        }\n",
+            '      ~ update: "old-delete" => "new-delete"',
             "    + 1 to create",
             "    2 changes. 4 unchanged",
             "    native-build-fleet-policy  0.1.0",
-            "(11 lines of messages and build logs omitted, 2 of them errors)",
+            "    native-build-fleet-policy@v0.1.0 [mandatory]  no-public-ssh  (aws:ec2/securityGroup:SecurityGroup: web-sg)\n",
+            "        - [advisory]  tags-set  (aws:ec2/instance:Instance: host-0)\n",
+            "        - [mandatory]  no-public-ssh  (aws:ec2/securityGroup:SecurityGroup: web-sg)\n",
+            "(15 lines of messages and build logs omitted, 2 of them errors)",
         ]) {
             expect(result.stdout).toContain(kept);
         }
@@ -957,6 +987,8 @@ describe("the preview comment (scripts/ci-preview-comment.sh)", () => {
         "CONTINUATION",
         "WARNING_FROM_BUILD",
         "PROGRAM_CONSOLE_LOG",
+        "PROGRAM_STDOUT",
+        "POLICY_MESSAGE",
         "TOP_LEVEL_ERROR",
         "error:",
         "warning:",
