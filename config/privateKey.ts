@@ -6,8 +6,8 @@
 
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { privateRoot } from "./privateRoot";
 import { ConfigError, Problem } from "./schema";
 
 const SET_AGAIN =
@@ -16,10 +16,13 @@ const SET_AGAIN =
 /**
  * What `ssh-keygen -y` makes of the key: its public line, or why it has none. The key is
  * written 0600 into a private temporary directory (OpenSSH refuses a key others can read)
- * and removed at once; `-P ''` makes an encrypted key fail instead of asking.
+ * and removed at once; `-P ''` makes an encrypted key fail instead of asking. The directory
+ * is `nbf-key-<pid>-…` under the private root, where the CI clean-up
+ * (scripts/ci-remove-builder.sh) and the runner's sweep remove it if this process is killed
+ * before the `finally` runs.
  */
 export function derivePublicKey(privateKey: string): { publicKey: string } | { error: string } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nbf-key-"));
+    const dir = fs.mkdtempSync(path.join(privateRoot(), `nbf-key-${process.pid}-`));
     try {
         const file = path.join(dir, "key");
         fs.writeFileSync(file, `${privateKey.trim()}\n`, { mode: 0o600 });

@@ -133,7 +133,7 @@ export function envSourceProblem(name: string): string | undefined {
 /** A name that says its variable holds a credential, not a region, a path or a profile name. */
 const CREDENTIAL_WORD = /TOKEN|SECRET|PASSWORD|PASSPHRASE|KEY|JWT|CREDENTIAL|AUTH|NETRC/;
 /** RFC 3986 §3.2.1: userinfo is user[:password] before '@', then the host; as config/buildArgs.ts reads it. */
-const URL_WITH_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/[^/?#@\s:]*:([^/?#@\s]+)@(\[[^\]\s]*\]|[^/?#@\s:]+)/gi;
+const URL_WITH_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/([^/?#@\s:]*):([^/?#@\s]+)@(\[[^\]\s]*\]|[^/?#@\s:]+)/gi;
 
 /** A URL's password as the server reads it (RFC 3986 §2.1 percent-encoding undone). */
 function decoded(password: string): string {
@@ -145,9 +145,15 @@ function decoded(password: string): string {
 }
 
 /**
- * The CI server's host, as the CI names it: GitLab's CI_SERVER_HOST, CI_SERVER_FQDN and
- * CI_SERVER_URL (https://docs.gitlab.com/ci/variables/predefined_variables/), GitHub's
- * GITHUB_SERVER_URL (https://docs.github.com/en/actions/reference/workflows-and-actions/variables).
+ * The GitLab server's host, as GitLab names it: CI_SERVER_HOST, CI_SERVER_FQDN and
+ * CI_SERVER_URL (https://docs.gitlab.com/ci/variables/predefined_variables/). A GitLab job's
+ * CI_REPOSITORY_URL, and the .git/config and .git-credentials its runner writes, carry the job
+ * token in a URL for that host, under names a build secret could copy. GitHub's
+ * GITHUB_SERVER_URL is not among them: nothing on an Actions runner puts a URL with a password
+ * in the environment or in files (actions/checkout sends its token as an extraheader), the
+ * workflow's token is caught by its value (GITHUB_TOKEN), and a build's own
+ * `https://x-access-token:<PAT>@github.com/…` (private Go modules, .git-credentials) is a
+ * build's secret.
  */
 function ciServerHosts(env: Record<string, string | undefined>): string[] {
     const hostOf = (value: string | undefined, isUrl: boolean): string | undefined => {
@@ -164,7 +170,6 @@ function ciServerHosts(env: Record<string, string | undefined>): string[] {
         hostOf(env.CI_SERVER_HOST, false),
         hostOf(env.CI_SERVER_FQDN, false),
         hostOf(env.CI_SERVER_URL, true),
-        hostOf(env.GITHUB_SERVER_URL, true),
     ].filter((h): h is string => h !== undefined);
 }
 
@@ -173,9 +178,10 @@ function ciServerHosts(env: Record<string, string | undefined>): string[] {
  * is undefined) cannot be handed to a build, if it cannot; never echoes it. A runner credential
  * copied under another name (NPM_TOKEN=$CI_JOB_TOKEN, a file holding it) or inside a URL
  * (GitLab's CI_REPOSITORY_URL, a .git-credentials line) is still the runner's. A URL with a
- * password is refused only when the password is a runner credential's value or the host is
- * the CI server's (the pipeline's clone URL): PIP_INDEX_URL=https://user:pass@pypi.example.com/…
- * is a build's own secret.
+ * password is refused only when the password is a runner credential's value, the user is
+ * gitlab-ci-token or the host is the GitLab server's (the pipeline's clone URL):
+ * PIP_INDEX_URL=https://user:pass@pypi.example.com/… is a build's own secret, and so is a PAT
+ * URL for github.com on an Actions runner.
  */
 export function secretValueProblem(
     value: string,
@@ -196,13 +202,18 @@ export function secretValueProblem(
         return `holds the value of ${copied[0]}, one of the runner's own credentials; ${AS_PIPELINE}`;
     }
     const servers = ciServerHosts(env);
-    for (const [, password, host] of value.matchAll(URL_WITH_PASSWORD)) {
+    for (const [, user, password, host] of value.matchAll(URL_WITH_PASSWORD)) {
         const owner = credentials.find(([, v]) => v.trim() === decoded(password));
         if (owner !== undefined) {
             return `holds a URL whose password is the value of ${owner[0]}, one of the runner's own credentials; ${AS_PIPELINE}`;
         }
         if (servers.includes(host.toLowerCase())) {
             return `holds a URL with a user and password for ${host.toLowerCase()}, the CI server this pipeline runs on: that is the pipeline's clone URL (GitLab's CI_REPOSITORY_URL carries the job token). If its credential was made for the build (a deploy token), store the URL as a config secret (\`pulumi config set --secret <key> <url>\`) and read it with { config: <key> }`;
+        }
+        // GitLab accepts the user gitlab-ci-token only with a CI job token
+        // (https://docs.gitlab.com/ci/jobs/ci_job_token/), whatever the host.
+        if (decoded(user).toLowerCase() === "gitlab-ci-token") {
+            return `holds a URL with the user gitlab-ci-token, whose password is a GitLab CI job token (CI_REPOSITORY_URL, the clone's .git/config); ${AS_PIPELINE}`;
         }
     }
     return undefined;

@@ -7,6 +7,7 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { privateRoot } from "../config/privateRoot";
 import { scriptFile } from "./scriptFiles";
 
 /** What the runner needs of its surroundings; tests give stub commands on PATH and no sleep. */
@@ -89,23 +90,8 @@ export function guard(child: ChildProcess): void {
     child.once("exit", () => tellWatchdog(`exit ${pid}`));
 }
 
-/**
- * Where the private directories live: `${TMPDIR:-/tmp}/nbf-<uid>`, 0700 and this user's, so
- * the next run (sweepDead) and a CI job's cleanup of its temporary directory find what a run
- * killed together with its watchdog left.
- */
-export function privateRoot(): string {
-    const root = path.join(os.tmpdir(), `nbf-${process.getuid?.() ?? "user"}`);
-    fs.mkdirSync(root, { recursive: true, mode: 0o700 });
-    const st = fs.lstatSync(root);
-    if (!st.isDirectory() || (process.getuid !== undefined && st.uid !== process.getuid())) {
-        throw new Error(
-            `${root} is not a directory of this user; remove it, so that keys and registry credentials are never written into another user's directory`,
-        );
-    }
-    fs.chmodSync(root, 0o700);
-    return root;
-}
+// The root is shared with the config check of sshPrivateKey (config/privateRoot.ts).
+export { privateRoot };
 
 /** Removes the private directories of runs whose process is gone (each is named `<prefix><pid>-…`). */
 export function sweepDead(root: string): void {

@@ -315,6 +315,9 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
             "clone-url": "https://gitlab-ci-token:glcbt-64_abcdefghijklmnopqrst@gitlab.example.com/group/app.git\n",
             "git-credentials": "https://gitlab-ci-token:glcbt-64_zyxwvutsrqponmlkjihg@gitlab.example.com\n",
             "pip.conf": "[global]\nindex-url = https://ci:reg-pass-42@pypi.example.com/simple\n",
+            // A GitLab access token of the build's own: the user gitlab-ci-token would be a job token.
+            "forge-credentials": "https://build-bot:glpat-0123456789abcdef@gitlab.example.com\n",
+            "github-credentials": "https://x-access-token:github_pat_11ABCDEF0_0123456789abcdef@github.com\n",
         };
         Object.entries(files).forEach(([name, text]) => fs.writeFileSync(path.join(root, name), text));
     };
@@ -387,13 +390,29 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
             "images[0].secrets.token: holds a URL with a user and password for gitlab.example.com, the CI server",
         ],
         [
-            "a GitHub clone URL with the workflow's token, by GITHUB_SERVER_URL",
+            "a clone URL for GitLab's CI_SERVER_URL, another user than gitlab-ci-token",
+            { env: "REPO_URL" },
+            {
+                REPO_URL: "https://oauth2:glpat-0123456789abcdef@gitlab.example.com/group/app.git",
+                CI_SERVER_URL: "https://gitlab.example.com",
+            },
+            "images[0].secrets.token: holds a URL with a user and password for gitlab.example.com, the CI server this pipeline runs on",
+        ],
+        [
+            "a gitlab-ci-token URL where no CI_SERVER_* variable names its host",
+            { env: "REPO_URL" },
+            { REPO_URL: "https://gitlab-ci-token:glcbt-64_x@gitlab.example.com/group/app.git" },
+            "images[0].secrets.token: holds a URL with the user gitlab-ci-token, whose password is a GitLab CI job token (CI_REPOSITORY_URL, the clone's .git/config); a build step could act as the pipeline with it",
+        ],
+        [
+            "a GitHub clone URL with the workflow's token, by GITHUB_TOKEN's value",
             { env: "REPO_URL" },
             {
                 REPO_URL: "https://x-access-token:ghs_0123456789abcdef@github.com/org/app.git",
                 GITHUB_SERVER_URL: "https://github.com",
+                GITHUB_TOKEN: "ghs_0123456789abcdef",
             },
-            "images[0].secrets.token: holds a URL with a user and password for github.com, the CI server",
+            "images[0].secrets.token: holds the value of GITHUB_TOKEN, one of the runner's own credentials",
         ],
         [
             "a project file holding the fleet's SSH key",
@@ -427,9 +446,10 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
 
     test.each<[string, string, Record<string, string>]>([
         ["a pip.conf with the index's own user and password, in a GitLab job", "pip.conf", gitlab()],
+        ["a .git-credentials with a PAT for github.com, on an Actions runner", "github-credentials", actions()],
         [
             "git credentials for another forge, in a GitHub workflow",
-            "git-credentials",
+            "forge-credentials",
             { GITHUB_SERVER_URL: "https://github.com" },
         ],
     ])("accepts %s", (_, file, env) => {
@@ -438,6 +458,15 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
         expect(problemsOf(env)).toEqual([]);
     });
 
+    /** An Actions job's own variables (https://docs.github.com/en/actions/reference/workflows-and-actions/variables). */
+    function actions(): Record<string, string> {
+        return {
+            GITHUB_ACTIONS: "true",
+            GITHUB_SERVER_URL: "https://github.com",
+            GITHUB_REPOSITORY: "org/app",
+            GITHUB_TOKEN: "ghs_workflowtoken0123456789abcdef",
+        };
+    }
     /** A GitLab job's own variables: a URL to another host is a build's secret, whatever its password. */
     function gitlab(): Record<string, string> {
         return {
@@ -469,6 +498,15 @@ describe("build secrets that would hand a build the fleet's own credentials (iss
             {
                 GIT_CREDENTIALS: "https://build-bot:ghp_0123456789abcdef0123@git.example.org",
                 GITHUB_SERVER_URL: "https://github.com",
+            },
+        ],
+        [
+            "a GitHub PAT URL for github.com (a private Go module), on an Actions runner",
+            "GIT_CREDENTIALS",
+            {
+                GIT_CREDENTIALS:
+                    "https://x-access-token:github_pat_11ABCDEF0_0123456789abcdef@github.com/org/private-dep",
+                ...actions(),
             },
         ],
         [

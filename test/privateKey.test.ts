@@ -1,13 +1,14 @@
 // sshPrivateKey is refused before anything is created when it could never log in, and the
 // refusal never repeats the key. Real keys, made here by ssh-keygen.
 
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "../config/load";
 import { privateKeyProblems } from "../config/privateKey";
+import { privateRoot } from "../config/privateRoot";
 import { makeProject, validConfig } from "./fixtures";
 import { installMocks } from "./mocks";
 
@@ -96,9 +97,91 @@ describe("sshPrivateKey", () => {
     });
 
     test("leaves no copy of the key in the temporary directory", () => {
-        const before = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith("nbf-key-"));
+        const keyDirs = () =>
+            [os.tmpdir(), privateRoot()].flatMap((d) => fs.readdirSync(d).filter((f) => f.startsWith("nbf-key-")));
+        const before = keyDirs();
         privateKeyProblems(encrypted.privateKey, encrypted.publicKey);
-        expect(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith("nbf-key-"))).toEqual(before);
+        expect(keyDirs()).toEqual(before);
+    });
+
+    describe("where the key is written while ssh-keygen reads it", () => {
+        const repo = path.join(__dirname, "..");
+        const sshKeygen = execFileSync("sh", ["-c", "command -v ssh-keygen"], { encoding: "utf8" }).trim();
+        const uid = process.getuid?.() ?? "user";
+
+        /** A scratch TMPDIR, and a PATH whose ssh-keygen records the key file and its modes, then does `then`. */
+        function scratch(then: string) {
+            const base = fs.mkdtempSync(path.join(dir, "run-"));
+            const tmp = path.join(base, "tmp");
+            const bin = path.join(base, "bin");
+            fs.mkdirSync(tmp);
+            fs.mkdirSync(bin);
+            const record = path.join(base, "record");
+            fs.writeFileSync(
+                path.join(bin, "ssh-keygen"),
+                [
+                    "#!/bin/bash",
+                    'f="${*: -1}"',
+                    `{ echo "$f"; stat -c %a "$f" "$(dirname "$f")"; } > "${record}"`,
+                    then,
+                    "",
+                ].join("\n"),
+                { mode: 0o755 },
+            );
+            fs.writeFileSync(path.join(bin, "docker"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+            const recorded = () => fs.readFileSync(record, "utf8").trim().split("\n");
+            return { base, tmp, bin, recorded };
+        }
+
+        /**
+         * Runs the check in its own process, with TMPDIR and PATH set there: Jest gives the test
+         * a copy of process.env, which child_process and os.tmpdir() never read.
+         */
+        function check(tmp: string, bin: string) {
+            return spawnSync(
+                process.execPath,
+                [
+                    "-r",
+                    "ts-node/register/transpile-only",
+                    "-e",
+                    "console.log(JSON.stringify(require('./config/privateKey').derivePublicKey(process.env.KEY)))",
+                ],
+                {
+                    cwd: repo,
+                    encoding: "utf8",
+                    env: { ...process.env, TMPDIR: tmp, PATH: `${bin}:${process.env.PATH}`, KEY: ed25519.privateKey },
+                    stdio: ["ignore", "pipe", "inherit"],
+                },
+            );
+        }
+
+        test("is a 0600 file in a 0700 nbf-key-<pid>- directory of the private root, removed when the check ends", () => {
+            const { tmp, bin, recorded } = scratch(`exec "${sshKeygen}" "$@"`);
+            const child = check(tmp, bin);
+            expect(child.status).toBe(0);
+            expect(JSON.parse(child.stdout)).toEqual({ publicKey: ed25519.publicKey });
+            const [file, fileMode, dirMode] = recorded();
+            // The shape scripts/ci-remove-builder.sh and runner/process.ts sweepDead remove once the pid is gone.
+            expect(path.dirname(path.dirname(file))).toBe(path.join(tmp, `nbf-${uid}`));
+            expect(path.basename(path.dirname(file))).toMatch(new RegExp(`^nbf-[a-z]+-${child.pid}-`));
+            expect([fileMode, dirMode]).toEqual(["600", "700"]);
+            expect(fs.existsSync(path.dirname(file))).toBe(false);
+        }, 60_000);
+
+        test("is removed by the CI clean-up when the check is killed while ssh-keygen runs", () => {
+            const { base, tmp, bin, recorded } = scratch("kill -9 $PPID");
+            expect(check(tmp, bin).signal).toBe("SIGKILL");
+            const [file] = recorded();
+            expect(fs.readFileSync(file, "utf8")).toContain("PRIVATE KEY");
+            const cleanup = spawnSync("bash", [path.join(repo, "scripts", "ci-remove-builder.sh"), "fleet-test"], {
+                encoding: "utf8",
+                stdio: ["ignore", "pipe", "pipe"],
+                env: { PATH: `${bin}:${process.env.PATH}`, NBF_HOME: base, TMPDIR: tmp },
+            });
+            expect(cleanup.status).toBe(0);
+            expect(fs.existsSync(file)).toBe(false);
+            expect(fs.existsSync(path.join(tmp, `nbf-${uid}`))).toBe(false);
+        }, 60_000);
     });
 
     test("is checked by loadConfig before any resource exists", () => {
